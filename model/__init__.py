@@ -1,0 +1,1 @@
+"""transformer-tour's model package: pure PyTorch + gguf + tokenizers, never imports app/."""

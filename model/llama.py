@@ -1,0 +1,276 @@
+"""A Llama-architecture transformer in plain PyTorch, with named hook points.
+
+One sequence at a time (no batch dimension): every activation is (n, ...) where n is the
+number of tokens. Dimensions: d = d_model, h = query heads, g = key/value heads,
+dh = head size, f = MLP width, V = vocabulary.
+
+Where Llama departs from GPT-2 the code says so: RMSNorm instead of LayerNorm, rotary
+position embeddings (RoPE) instead of learned positions, grouped-query attention (GQA),
+a SwiGLU MLP, and (in SmolLM2) the unembedding tied to the embedding.
+
+Hook points are identity modules that name a value (`blocks.3.attn.pattern`); functions
+attached to them can read or replace it. `HOOK_NAMES` lists them all.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from model.config import LlamaConfig
+
+HookFn = Callable[[torch.Tensor, str], torch.Tensor | None]
+
+BLOCK_HOOKS = ("resid_pre", "attn.q", "attn.k", "attn.v", "attn.pattern", "attn.z",
+               "attn_out", "resid_mid", "mlp.post", "mlp_out", "resid_post")
+TOP_HOOKS_BEFORE = ("embed",)
+TOP_HOOKS_AFTER = ("final_norm", "logits")
+
+
+def hook_names(n_layers: int) -> list[str]:
+    """Every hook point of a model with `n_layers` blocks, in the order the forward pass meets them."""
+    names = list(TOP_HOOKS_BEFORE)
+    for i in range(n_layers):
+        names += [f"blocks.{i}.{h}" for h in BLOCK_HOOKS]
+    return names + list(TOP_HOOKS_AFTER)
+
+
+@contextmanager
+def _skip_init() -> Iterator[None]:
+    saved = nn.Linear.reset_parameters, nn.Embedding.reset_parameters
+    nn.Linear.reset_parameters = nn.Embedding.reset_parameters = lambda self: None
+    try:
+        yield
+    finally:
+        nn.Linear.reset_parameters, nn.Embedding.reset_parameters = saved
+
+
+class HookPoint(nn.Module):
+    """Identity that names a value. Attached functions may return a replacement."""
+
+    def __init__(self):
+        super().__init__()
+        self.name = ""
+        self.fns: list[HookFn] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for fn in self.fns:
+            out = fn(x, self.name)
+            if out is not None:
+                x = out
+        return x
+
+
+class RMSNorm(nn.Module):
+    """Llama: scale by the root-mean-square, no mean subtraction and no bias (GPT-2: LayerNorm)."""
+
+    def __init__(self, d: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+class Rotary(nn.Module):
+    """Llama: rotary position embedding rotates q and k by position (GPT-2: learned positions).
+
+    Dimension i of the first half pairs with dimension i of the second half ("rotate_half").
+    """
+
+    def __init__(self, d_head: int, base: float):
+        super().__init__()
+        self.d_head, self.base = d_head, base
+        self.register_buffer("inv_freq", self.frequencies(), persistent=False)
+
+    def frequencies(self) -> torch.Tensor:
+        return 1.0 / (self.base ** (torch.arange(0, self.d_head, 2, dtype=torch.float32, device="cpu") / self.d_head))
+
+    def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        # x: (heads, n, dh); positions: (n,)
+        angles = positions.float()[:, None] * self.inv_freq[None, :]  # (n, dh/2)
+        cos = torch.cat([angles.cos(), angles.cos()], dim=-1)           # (n, dh)
+        sin = torch.cat([angles.sin(), angles.sin()], dim=-1)
+        half = x.shape[-1] // 2
+        rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+        return x * cos + rotated * sin
+
+
+@dataclass
+class KVCache:
+    """Keys and values of the tokens seen so far, per layer: each (g, n_seen, dh)."""
+
+    keys: list[torch.Tensor | None] = field(default_factory=list)
+    values: list[torch.Tensor | None] = field(default_factory=list)
+
+    @property
+    def length(self) -> int:
+        return 0 if not self.keys or self.keys[0] is None else self.keys[0].shape[1]
+
+    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        while len(self.keys) <= layer:
+            self.keys.append(None)
+            self.values.append(None)
+        if self.keys[layer] is not None:
+            k = torch.cat([self.keys[layer], k], dim=1)
+            v = torch.cat([self.values[layer], v], dim=1)
+        self.keys[layer], self.values[layer] = k, v
+        return k, v
+
+    def truncated(self, length: int) -> "KVCache":
+        """A copy that keeps only the first `length` positions (a shared prompt prefix)."""
+        return KVCache([k[:, :length] for k in self.keys], [v[:, :length] for v in self.values])
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: LlamaConfig):
+        super().__init__()
+        self.n_heads, self.n_kv_heads, self.d_head = cfg.n_heads, cfg.n_kv_heads, cfg.d_head
+        self.q_proj = nn.Linear(cfg.d_model, cfg.n_heads * cfg.d_head, bias=False)
+        self.k_proj = nn.Linear(cfg.d_model, cfg.n_kv_heads * cfg.d_head, bias=False)
+        self.v_proj = nn.Linear(cfg.d_model, cfg.n_kv_heads * cfg.d_head, bias=False)
+        self.o_proj = nn.Linear(cfg.n_heads * cfg.d_head, cfg.d_model, bias=False)
+        self.rotary = Rotary(cfg.d_head, cfg.rope_base)
+        self.hook_q, self.hook_k, self.hook_v = HookPoint(), HookPoint(), HookPoint()
+        self.hook_pattern, self.hook_z = HookPoint(), HookPoint()
+
+    def forward(self, x: torch.Tensor, positions: torch.Tensor, layer: int,
+                cache: KVCache | None) -> torch.Tensor:
+        n = x.shape[0]
+        q = self.q_proj(x).view(n, self.n_heads, self.d_head).transpose(0, 1)     # (h, n, dh)
+        k = self.k_proj(x).view(n, self.n_kv_heads, self.d_head).transpose(0, 1)  # (g, n, dh)
+        v = self.v_proj(x).view(n, self.n_kv_heads, self.d_head).transpose(0, 1)  # (g, n, dh)
+        q = self.hook_q(self.rotary(q, positions))
+        k = self.hook_k(self.rotary(k, positions))
+        v = self.hook_v(v)
+        if cache is not None:
+            k, v = cache.append(layer, k, v)                                      # (g, n_k, dh)
+        # Llama: grouped-query attention. Each key/value head serves h/g query heads.
+        group = self.n_heads // self.n_kv_heads
+        k = k.repeat_interleave(group, dim=0)                                     # (h, n_k, dh)
+        v = v.repeat_interleave(group, dim=0)
+        scores = q @ k.transpose(1, 2) / math.sqrt(self.d_head)                    # (h, n, n_k)
+        # Causal mask: query at absolute position p sees keys 0..p only.
+        key_positions = torch.arange(k.shape[1])
+        future = key_positions[None, :] > positions[:, None]                      # (n, n_k)
+        scores = scores.masked_fill(future, float("-inf"))
+        pattern = self.hook_pattern(scores.softmax(dim=-1))                       # (h, n, n_k)
+        z = self.hook_z(pattern @ v)                                              # (h, n, dh)
+        return self.o_proj(z.transpose(0, 1).reshape(n, self.n_heads * self.d_head))
+
+
+class SwiGLU(nn.Module):
+    """Llama: down(silu(gate(x)) * up(x)) (GPT-2: down(gelu(up(x))))."""
+
+    def __init__(self, cfg: LlamaConfig):
+        super().__init__()
+        self.gate_proj = nn.Linear(cfg.d_model, cfg.d_mlp, bias=False)
+        self.up_proj = nn.Linear(cfg.d_model, cfg.d_mlp, bias=False)
+        self.down_proj = nn.Linear(cfg.d_mlp, cfg.d_model, bias=False)
+        self.hook_post = HookPoint()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(self.hook_post(F.silu(self.gate_proj(x)) * self.up_proj(x)))  # (n, f) -> (n, d)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: LlamaConfig, layer: int):
+        super().__init__()
+        self.layer = layer
+        self.attn_norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.attn = Attention(cfg)
+        self.mlp_norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.mlp = SwiGLU(cfg)
+        self.hook_resid_pre, self.hook_attn_out, self.hook_resid_mid = HookPoint(), HookPoint(), HookPoint()
+        self.hook_mlp_out, self.hook_resid_post = HookPoint(), HookPoint()
+
+    def forward(self, x: torch.Tensor, positions: torch.Tensor, cache: KVCache | None) -> torch.Tensor:
+        x = self.hook_resid_pre(x)
+        x = self.hook_resid_mid(x + self.hook_attn_out(self.attn(self.attn_norm(x), positions, self.layer, cache)))
+        x = self.hook_resid_post(x + self.hook_mlp_out(self.mlp(self.mlp_norm(x))))
+        return x
+
+
+class Llama(nn.Module):
+    def __init__(self, cfg: LlamaConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layers))
+        self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        # SmolLM2: the unembedding is tied to the embedding (the same matrix, read the other way).
+        self.unembed = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.unembed.weight = self.embed.weight
+        self.hook_embed, self.hook_final_norm, self.hook_logits = HookPoint(), HookPoint(), HookPoint()
+        self.hook_points: dict[str, HookPoint] = {}
+        for module_name, module in self.named_modules():
+            if isinstance(module, HookPoint):
+                # "blocks.3.attn.hook_pattern" -> "blocks.3.attn.pattern"; "hook_embed" -> "embed"
+                parent, _, leaf = module_name.rpartition(".")
+                module.name = (parent + "." if parent else "") + leaf.removeprefix("hook_")
+                self.hook_points[module.name] = module
+
+    def forward(self, ids: torch.Tensor, cache: KVCache | None = None,
+                last_only: bool = False) -> torch.Tensor:
+        """Logits (n, V) for token ids (n,); with a cache, ids continue the cached sequence.
+
+        `last_only` unembeds only the last position (all generation needs)."""
+        start = cache.length if cache is not None else 0
+        positions = torch.arange(start, start + ids.shape[0])
+        x = self.hook_embed(self.embed(ids))                                      # (n, d)
+        for block in self.blocks:
+            x = block(x, positions, cache)
+        x = self.hook_final_norm(self.norm(x))
+        if last_only:
+            x = x[-1:]
+        return self.hook_logits(self.unembed(x))                                  # (n, V)
+
+    @contextmanager
+    def hooks(self, fns: dict[str, HookFn | list[HookFn]]) -> Iterator[None]:
+        """Attach functions to hook points by name for the duration of a `with` block."""
+        attached = []
+        try:
+            for name, fn_or_list in fns.items():
+                if name not in self.hook_points:
+                    raise KeyError(f"no hook point named {name!r}")
+                for fn in fn_or_list if isinstance(fn_or_list, list) else [fn_or_list]:
+                    self.hook_points[name].fns.append(fn)
+                    attached.append((name, fn))
+            yield
+        finally:
+            for name, fn in attached:
+                self.hook_points[name].fns.remove(fn)
+
+    def run_with_cache(self, ids: torch.Tensor, names: list[str] | None = None,
+                       cache: KVCache | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Logits and a dict of the named activations (all hook points if `names` is None)."""
+        store: dict[str, torch.Tensor] = {}
+
+        def keep(x: torch.Tensor, name: str) -> None:
+            store[name] = x.detach()
+
+        with torch.inference_mode(), self.hooks({n: keep for n in (names or self.hook_points)}):
+            logits = self(ids, cache=cache)
+        return logits, store
+
+    @classmethod
+    def from_weights(cls, cfg: LlamaConfig, tensors: dict[str, torch.Tensor]) -> "Llama":
+        # Skip the random initialisation (135M values drawn only to be overwritten) and adopt
+        # the loaded tensors as they are (assign=True). The meta device would do the same but
+        # costs a second of lazy imports on first use.
+        with _skip_init():
+            model = cls(cfg)
+        state = dict(tensors)
+        state.setdefault("unembed.weight", state["embed.weight"])
+        missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
+        missing = [m for m in missing if not m.endswith("inv_freq")]  # computed, not loaded
+        if missing or unexpected:
+            raise ValueError(f"weights do not fit the model: missing {missing}, unexpected {unexpected}")
+        return model.eval().requires_grad_(False)

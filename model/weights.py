@@ -1,0 +1,170 @@
+"""Read a GGUF with the `gguf` package: metadata, tokenizer data and dequantised tensors.
+
+Dequantised float32 weights are cached as safetensors next to the GGUF, keyed by the GGUF's
+SHA-256, so later starts memory-map them instead of parsing and dequantising again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from model.config import LlamaConfig
+from model.fetch import sha256_of
+
+CACHE_FORMAT = 1  # bump when the cached layout changes
+
+
+@dataclass
+class TokenizerData:
+    """Everything the tokenizer needs from the GGUF, as plain JSON-able values."""
+
+    tokens: list[str]
+    token_types: list[int]
+    merges: list[str]
+    pre: str
+    bos_id: int | None
+    eos_id: int | None
+    chat_template: str | None
+
+    def to_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+@dataclass
+class LoadedWeights:
+    config: LlamaConfig
+    tensors: dict[str, torch.Tensor]  # our own names, see `_our_name`
+    tokenizer: TokenizerData
+    sha256: str
+
+
+def _field_value(field):
+    """A GGUF metadata value as a Python value (strings decoded, arrays as lists)."""
+    return field.contents()
+
+
+def unpermute_qk(w: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """Undo the row order GGUF uses for Llama's Q and K projections.
+
+    llama.cpp applies rotary embeddings to adjacent pairs (x0, x1), (x2, x3), ...; the
+    converter therefore permuted each head's rows from HF's "two halves" order. We use the
+    halves order (rotate_half, as in the paper's reference code), so we permute them back.
+    (out, in) -> (heads, pairs, 2, in) -> (heads, 2, pairs, in) -> (out, in)
+    """
+    out, inp = w.shape
+    return w.reshape(n_heads, out // n_heads // 2, 2, inp).transpose(1, 2).reshape(out, inp)
+
+
+def _our_name(gguf_name: str) -> str:
+    """GGUF tensor names -> the module paths of model.llama.Llama."""
+    table = {
+        "token_embd.weight": "embed.weight",
+        "output_norm.weight": "norm.weight",
+        "output.weight": "unembed.weight",
+    }
+    if gguf_name in table:
+        return table[gguf_name]
+    _, layer, rest = gguf_name.split(".", 2)
+    per_block = {
+        "attn_norm.weight": "attn_norm.weight",
+        "attn_q.weight": "attn.q_proj.weight",
+        "attn_k.weight": "attn.k_proj.weight",
+        "attn_v.weight": "attn.v_proj.weight",
+        "attn_output.weight": "attn.o_proj.weight",
+        "ffn_norm.weight": "mlp_norm.weight",
+        "ffn_gate.weight": "mlp.gate_proj.weight",
+        "ffn_up.weight": "mlp.up_proj.weight",
+        "ffn_down.weight": "mlp.down_proj.weight",
+    }
+    return f"blocks.{layer}.{per_block[rest]}"
+
+
+def read_gguf(path: Path) -> tuple[LlamaConfig, dict[str, torch.Tensor], TokenizerData]:
+    """Parse and dequantise a GGUF (a few seconds); `load_weights` caches the result."""
+    from gguf import GGUFReader
+    from gguf.quants import dequantize
+
+    reader = GGUFReader(str(path))
+    wanted = {"general.architecture", "general.name", "general.basename", "tokenizer.ggml.pre",
+              "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.chat_template",
+              "tokenizer.ggml.model"}
+    fields = {k: _field_value(f) for k, f in reader.fields.items()
+              if k.startswith("llama.") or k in wanted}
+    tokens = reader.fields["tokenizer.ggml.tokens"].contents()
+    if fields.get("tokenizer.ggml.model") != "gpt2":
+        raise ValueError("transformer-tour reads byte-level BPE ('gpt2') tokenizers from GGUF; "
+                         f"this file has {fields.get('tokenizer.ggml.model')!r}")
+    tok = TokenizerData(
+        tokens=tokens,
+        token_types=[int(t) for t in reader.fields["tokenizer.ggml.token_type"].contents()],
+        merges=reader.fields["tokenizer.ggml.merges"].contents(),
+        pre=str(fields.get("tokenizer.ggml.pre", "default")),
+        bos_id=fields.get("tokenizer.ggml.bos_token_id"),
+        eos_id=fields.get("tokenizer.ggml.eos_token_id"),
+        chat_template=fields.get("tokenizer.chat_template"),
+    )
+    config = LlamaConfig.from_gguf_fields(fields, vocab_size=len(tokens))
+
+    tensors: dict[str, torch.Tensor] = {}
+    for t in reader.tensors:
+        # gguf lists shapes innermost-first; dequantize returns the row-major (out, in) array.
+        array = np.array(dequantize(t.data, t.tensor_type), dtype=np.float32, copy=True)
+        name = _our_name(t.name)
+        w = torch.from_numpy(array.reshape([int(d) for d in reversed(t.shape)]))
+        if name.endswith("q_proj.weight"):
+            w = unpermute_qk(w, config.n_heads)
+        elif name.endswith("k_proj.weight"):
+            w = unpermute_qk(w, config.n_kv_heads)
+        tensors[name] = w.contiguous()
+    return config, tensors, tok
+
+
+def _cache_paths(cache_dir: Path, sha: str) -> tuple[Path, Path]:
+    stem = f"{sha[:16]}-v{CACHE_FORMAT}"
+    return cache_dir / f"{stem}.safetensors", cache_dir / f"{stem}.json"
+
+
+def _sha_with_marker(path: Path) -> str:
+    """SHA-256 of the GGUF, remembered beside it (keyed by size and mtime) to skip rehashing."""
+    marker = path.with_name(path.name + ".sha256")
+    stamp = f"{path.stat().st_size} {path.stat().st_mtime_ns}"
+    if marker.exists():
+        saved_stamp, _, saved_sha = marker.read_text().partition("\n")
+        if saved_stamp == stamp:
+            return saved_sha.strip()
+    sha = sha256_of(path)
+    try:
+        marker.write_text(f"{stamp}\n{sha}")
+    except OSError:
+        pass  # a read-only folder only costs a rehash next time
+    return sha
+
+
+def load_weights(gguf_path: Path, cache_dir: Path | None = None) -> LoadedWeights:
+    """Config, float32 tensors and tokenizer data of a GGUF, from the cache when possible."""
+    gguf_path = Path(gguf_path)
+    cache_dir = Path(cache_dir) if cache_dir else gguf_path.parent / "cache"
+    sha = _sha_with_marker(gguf_path)
+    tensors_path, meta_path = _cache_paths(cache_dir, sha)
+    if tensors_path.exists() and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        return LoadedWeights(LlamaConfig.from_dict(meta["config"]), load_file(str(tensors_path)),
+                             TokenizerData(**meta["tokenizer"]), sha)
+
+    config, tensors, tok = read_gguf(gguf_path)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    # Write both files under temporary names and rename: a crash never leaves a half cache.
+    tmp_tensors = tensors_path.with_suffix(".safetensors.partial")
+    tmp_meta = meta_path.with_suffix(".json.partial")
+    save_file(tensors, str(tmp_tensors))
+    tmp_meta.write_text(json.dumps({"config": config.to_dict(), "tokenizer": tok.to_dict()}))
+    os.replace(tmp_tensors, tensors_path)
+    os.replace(tmp_meta, meta_path)
+    return LoadedWeights(config, tensors, tok, sha)
