@@ -267,10 +267,11 @@ class Llama(nn.Module):
         # costs a second of lazy imports on first use.
         with _skip_init():
             model = cls(cfg)
-        state = dict(tensors)
-        state.setdefault("unembed.weight", state["embed.weight"])
-        missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
-        missing = [m for m in missing if not m.endswith("inv_freq")]  # computed, not loaded
+        tied = "unembed.weight" not in tensors  # GGUFs of tied models carry no output.weight
+        missing, unexpected = model.load_state_dict(tensors, strict=False, assign=True)
+        missing = [m for m in missing if not m.endswith("inv_freq") and not (tied and m == "unembed.weight")]
+        if tied:
+            model.unembed.weight = model.embed.weight
         if missing or unexpected:
             raise ValueError(f"weights do not fit the model: missing {missing}, unexpected {unexpected}")
         return model.eval().requires_grad_(False)

@@ -1,0 +1,1 @@
+"""transformer-tour's web layer: FastAPI app, JSON API under /api, Jinja2 pages."""

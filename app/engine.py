@@ -1,0 +1,123 @@
+"""The loaded model and everything that runs it: one per process, created in the lifespan.
+
+Model work runs in a worker thread, one pass at a time (torch already uses every core, so
+two passes at once would only slow each other), never on the event loop. Analyses are kept
+in a bounded cache so every view of the same prompt reads one forward pass.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, TypeVar
+
+import torch
+from fastapi import HTTPException
+from starlette.concurrency import run_in_threadpool
+
+from app.cache import LRUCache
+from app.settings import Settings
+from model.analysis import Analysis, analyse_ids
+from model.llama import Llama
+from model.tokenizer import ModelTokenizer, Token
+
+T = TypeVar("T")
+
+
+class Overloaded(Exception):
+    """More model requests are waiting than the server will queue."""
+
+
+@dataclass
+class Prompt:
+    text: str
+    tokens: list[Token]
+
+    @property
+    def ids(self) -> list[int]:
+        return [t.id for t in self.tokens]
+
+
+class Engine:
+    def __init__(self, model: Llama, tokenizer: ModelTokenizer, settings: Settings,
+                 source: str = "", load_seconds: float = 0.0):
+        self.model, self.tokenizer, self.settings = model, tokenizer, settings
+        self.cfg = model.cfg
+        self.source, self.load_seconds = source, load_seconds
+        self.n_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+        self._model_lock = threading.Lock()
+        self._waiting = 0
+        self._waiting_lock = threading.Lock()
+        self.analyses: LRUCache[Analysis] = LRUCache(
+            settings.analysis_cache_entries, settings.analysis_cache_bytes, lambda a: a.nbytes())
+
+    # --- running model work off the event loop -----------------------------------------------
+
+    def locked(self, fn: Callable[..., T], *args, **kwargs) -> T:
+        """Run `fn` holding the model lock (call from a worker thread)."""
+        with self._waiting_lock:
+            if self._waiting >= self.settings.max_queue:
+                raise Overloaded()
+            self._waiting += 1
+        try:
+            with self._model_lock:
+                return fn(*args, **kwargs)
+        finally:
+            with self._waiting_lock:
+                self._waiting -= 1
+
+    async def run(self, fn: Callable[..., T], *args, **kwargs) -> T:
+        """Run model work in a worker thread, one at a time."""
+        return await run_in_threadpool(self.locked, fn, *args, **kwargs)
+
+    # --- prompts --------------------------------------------------------------------------------
+
+    def prompt(self, text: str, field: str = "text") -> Prompt:
+        """Tokenize user text, enforcing the prompt limits with a message that says what to change."""
+        limit_chars = self.settings.max_prompt_chars
+        if len(text) > limit_chars:
+            raise HTTPException(413, f"{field} is {len(text)} characters long; the limit is {limit_chars}. "
+                                     "Shorten the text.")
+        if not text.strip():
+            raise HTTPException(422, f"{field} is empty; type some text for the model to read.")
+        tokens = self.tokenizer.tokenize(text)
+        limit = self.settings.max_prompt_tokens
+        if len(tokens) > limit:
+            raise HTTPException(413, f"{field} is {len(tokens)} tokens long; the limit is {limit} tokens. "
+                                     "Shorten the text.")
+        return Prompt(text, tokens)
+
+    def analysis(self, prompt: Prompt) -> Analysis:
+        """The cached Analysis of a prompt, computing it if needed (call inside `locked`)."""
+        key = tuple(prompt.ids)
+        found = self.analyses.get(key)
+        if found is None:
+            found = analyse_ids(self.model, prompt.ids, prompt.tokens)
+            self.analyses.put(key, found)
+        return found
+
+    async def analyse(self, prompt: Prompt) -> Analysis:
+        key = tuple(prompt.ids)
+        found = self.analyses.get(key)  # a cache hit needs no worker thread
+        return found if found is not None else await self.run(self.analysis, prompt)
+
+
+def load_engine(settings: Settings) -> Engine:
+    """Load the configured GGUF (default: the fetched SmolLM2) through the weight cache."""
+    from model.fetch import ensure_gguf
+    from model.weights import load_weights
+
+    torch.set_num_threads(settings.threads)
+    started = time.perf_counter()
+    if settings.model_path is not None:
+        if not settings.model_path.is_file():
+            raise FileNotFoundError(f"TT_MODEL_PATH={settings.model_path} is not a file")
+        gguf_path = settings.model_path
+    else:
+        gguf_path = ensure_gguf(settings.data_dir)
+    weights = load_weights(gguf_path, settings.data_dir / "cache")
+    model = Llama.from_weights(weights.config, weights.tensors)
+    tokenizer = ModelTokenizer(weights.tokenizer)
+    return Engine(model, tokenizer, settings, source=str(gguf_path),
+                  load_seconds=time.perf_counter() - started)

@@ -1,0 +1,80 @@
+"""The ASGI app: `app.main:app`. `create_app` builds it; the lifespan loads the model once."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from app.engine import Engine, Overloaded, load_engine
+from app.routers import model_info, pages
+from app.security import BodySizeLimit, SecurityHeaders
+from app.settings import Settings
+
+log = logging.getLogger("transformer_tour")
+ROOT = Path(__file__).resolve().parents[1]
+
+DESCRIPTION = """
+A real pretrained transformer (SmolLM2-135M-Instruct by default) running on the CPU, with JSON
+endpoints for every step from text to next token: tokens, embeddings, attention weights per
+head, next-token probabilities and generation. Bad input gets a 4xx whose `detail` says what
+to change. The pages of the site read these same endpoints.
+"""
+
+
+def _field_path(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 whose `detail` is one readable sentence per problem, naming the field."""
+    problems = []
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            problems.append("the body is not valid JSON; send a JSON object such as "
+                            '{"text": "The capital of France is"}')
+            continue
+        got = err.get("input")
+        shown = f" (got {got!r:.60})" if got is not None and not isinstance(got, (dict, list)) else ""
+        problems.append(f"{_field_path(err.get('loc', ()))}: {err.get('msg', 'invalid')}{shown}")
+    return JSONResponse(status_code=422, content={"detail": "; ".join(problems)})
+
+
+async def overloaded(request: Request, exc: Overloaded) -> JSONResponse:
+    return JSONResponse(status_code=503, headers={"Retry-After": "2"},
+                        content={"detail": "The model is busy with other requests; retry in a few seconds."})
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the app. Tests pass a ready `engine` (e.g. the tiny random model) to skip loading."""
+    settings = settings or (engine.settings if engine else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if app.state.engine is None:
+            app.state.engine = await run_in_threadpool(load_engine, settings)
+            log.info("model loaded from %s in %.1f s", app.state.engine.source, app.state.engine.load_seconds)
+        yield
+
+    app = FastAPI(title="transformer-tour", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Overloaded, overloaded)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+
+    for module in (model_info, pages):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    return app
+
+
+app = create_app()

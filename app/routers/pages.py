@@ -1,0 +1,81 @@
+"""The HTML pages: one template per page, each extending base.html. Pages carry no data of
+their own: their JS module reads its state from the URL query and fetches the JSON API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import plotly
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+ROOT = Path(__file__).resolve().parents[2]
+templates = Jinja2Templates(directory=str(ROOT / "templates"))
+
+# plotly.js ships inside the installed plotly package; we serve that file (no CDN, works offline),
+# under a name that carries its version so browsers may cache it forever.
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def _plotly_js_version() -> str:
+    with open(PLOTLY_JS, encoding="utf-8") as f:
+        head = f.read(200)
+    marker = "plotly.js v"
+    return head[head.index(marker) + len(marker):].split()[0] if marker in head else plotly.__version__
+
+
+PLOTLY_JS_NAME = f"plotly-{_plotly_js_version()}.min.js"
+
+
+@dataclass(frozen=True)
+class Chapter:
+    number: int
+    slug: str
+    title: str
+    summary: str
+
+    @property
+    def path(self) -> str:
+        return f"/{self.slug}"
+
+
+CHAPTERS = [
+    Chapter(1, "network", "A neural network", "Nine pixels in, four probabilities out: weighted sums, "
+            "squashing and training by gradient descent."),
+    Chapter(2, "tokens", "Tokens", "Text is cut into tokens, each with an id; the leading space belongs to the token."),
+    Chapter(3, "embeddings", "Embeddings", "Each token is a vector; similar meanings lie close together."),
+    Chapter(4, "attention", "Attention", "Each token looks back at earlier tokens and takes in their context."),
+    Chapter(5, "predict", "Next token", "A probability for every token of the vocabulary; sampling picks one."),
+    Chapter(6, "chat", "Chat", "Generation over a templated token sequence is a conversation."),
+]
+
+router = APIRouter(include_in_schema=False)
+
+
+def render(request: Request, template: str, active: str, **context) -> HTMLResponse:
+    return templates.TemplateResponse(request, template, {
+        "chapters": CHAPTERS, "active": active, "plotly_js": f"/vendor/{PLOTLY_JS_NAME}", **context})
+
+
+@router.get(f"/vendor/{PLOTLY_JS_NAME}")
+def plotly_js() -> FileResponse:
+    return FileResponse(PLOTLY_JS, media_type="text/javascript",
+                        headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+
+@router.get("/", response_class=HTMLResponse)
+def tour(request: Request) -> HTMLResponse:
+    return render(request, "index.html", "")
+
+
+def _chapter_page(chapter: Chapter):
+    def page(request: Request) -> HTMLResponse:
+        return render(request, f"{chapter.slug}.html", chapter.slug, chapter=chapter)
+    page.__name__ = f"page_{chapter.slug}"
+    return page
+
+
+for _chapter in CHAPTERS:
+    router.add_api_route(_chapter.path, _chapter_page(_chapter), methods=["GET"], response_class=HTMLResponse)

@@ -1,0 +1,45 @@
+"""Shapes shared by several endpoints."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from model.tokenizer import Token
+
+
+class StrictModel(BaseModel):
+    """Requests reject unknown fields, so a misspelt option is an error rather than ignored."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class TextIn(StrictModel):
+    text: str = Field(..., description="The prompt, as typed.", examples=["The capital of France is"])
+
+
+class TokenOut(BaseModel):
+    id: int = Field(..., description="Token id in the model's vocabulary.")
+    text: str = Field(..., description="The token's text, leading space included; bytes that are only "
+                                       "part of a character show as U+FFFD.")
+    start: int = Field(..., description="Character offset where the token starts in the input text.")
+    end: int = Field(..., description="Character offset where the token ends (exclusive).")
+    display: str = Field(..., description="`text` with whitespace made visible (␣ space, ⏎ newline, ⇥ tab).")
+    bytes: str = Field(..., description="The token's raw bytes in hex, e.g. 'f0 9f'.")
+    special: bool = Field(False, description="A control token such as <|im_start|>.")
+    partial: bool = Field(False, description="The bytes are only part of a UTF-8 character.")
+
+    @classmethod
+    def of(cls, t: Token) -> "TokenOut":
+        return cls(id=t.id, text=t.text, start=t.start, end=t.end, display=t.display,
+                   bytes=t.bytes_hex, special=t.special, partial=t.partial)
+
+
+class ErrorOut(BaseModel):
+    detail: str | list = Field(..., description="What was wrong with the request and what to change.")
+
+
+ERRORS = {
+    413: {"model": ErrorOut, "description": "The text or body is longer than the configured limit."},
+    422: {"model": ErrorOut, "description": "A field is missing, of the wrong type or out of range."},
+    503: {"model": ErrorOut, "description": "The server is busy; retry after the Retry-After seconds."},
+}

@@ -1,0 +1,53 @@
+"""From logits to one next token: temperature, top-k, top-p (nucleus), greedy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class Distribution:
+    """The next-token distribution after sampling settings are applied.
+
+    probs      (V,) softmax(logits / temperature) over the whole vocabulary
+    allowed    (V,) bool: tokens that top-k and top-p leave in the draw
+    sample_probs (V,) probs renormalised over the allowed tokens (0 elsewhere)
+    """
+
+    probs: torch.Tensor
+    allowed: torch.Tensor
+    sample_probs: torch.Tensor
+
+
+def distribution(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
+                 top_p: float = 1.0) -> Distribution:
+    """`top_k` = 0 keeps every token; `top_p` = 1 keeps every token; temperature 0 is greedy
+    (the probabilities shown are then those at temperature 1, and only the argmax is allowed)."""
+    logits = logits.float()
+    if temperature <= 0:
+        probs = logits.softmax(-1)
+        allowed = torch.zeros_like(probs, dtype=torch.bool)
+        allowed[int(logits.argmax())] = True
+    else:
+        probs = (logits / temperature).softmax(-1)
+        allowed = torch.ones_like(probs, dtype=torch.bool)
+        order = probs.argsort(descending=True)
+        if 0 < top_k < probs.shape[0]:
+            allowed[order[top_k:]] = False
+        if top_p < 1.0:
+            sorted_probs = probs[order]
+            # Keep the smallest set of most probable tokens whose total reaches top_p: a token is
+            # kept when the mass before it is still below top_p (so the first is always kept).
+            mass_before = sorted_probs.cumsum(0) - sorted_probs
+            allowed[order[mass_before >= top_p]] = False
+    kept = torch.where(allowed, probs, torch.zeros_like(probs))
+    return Distribution(probs=probs, allowed=allowed, sample_probs=kept / kept.sum())
+
+
+def pick(dist: Distribution, generator: torch.Generator | None = None) -> int:
+    """Draw one token id from the allowed tokens (the argmax when only one is allowed)."""
+    if int(dist.allowed.sum()) == 1:
+        return int(dist.allowed.nonzero()[0, 0])
+    return int(torch.multinomial(dist.sample_probs, 1, generator=generator)[0])

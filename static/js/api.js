@@ -1,0 +1,123 @@
+// The one small helper every page module uses to talk to the JSON API and to keep its
+// state in the URL. Text from users or the model is only ever set with textContent.
+
+/** POST (or GET when body is undefined) a JSON API path; throws Error(detail) on 4xx/5xx. */
+export async function api(path, body, { signal } = {}) {
+  const init = body === undefined
+    ? { method: "GET", signal }
+    : { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), signal };
+  const response = await fetch(path, init);
+  let data = null;
+  try { data = await response.json(); } catch { /* not JSON */ }
+  if (!response.ok) {
+    const detail = data && data.detail;
+    const message = typeof detail === "string" ? detail
+      : Array.isArray(detail) ? detail.map((d) => d.msg || JSON.stringify(d)).join("; ")
+      : `The server answered ${response.status}.`;
+    const error = new Error(message);
+    error.status = response.status;
+    throw error;
+  }
+  return data;
+}
+
+/** Read the page's state from its URL query, with defaults (numbers stay numbers). */
+export function readState(defaults) {
+  const params = new URLSearchParams(window.location.search);
+  const state = { ...defaults };
+  for (const [key, fallback] of Object.entries(defaults)) {
+    if (!params.has(key)) continue;
+    const raw = params.get(key);
+    if (typeof fallback === "number") {
+      const n = Number(raw);
+      state[key] = Number.isFinite(n) ? n : fallback;
+    } else if (typeof fallback === "boolean") {
+      state[key] = raw === "1" || raw === "true";
+    } else {
+      state[key] = raw;
+    }
+  }
+  return state;
+}
+
+/** Write state into the URL (replaceState: typing does not flood the history). */
+export function writeState(state, defaults = {}) {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(state)) {
+    if (value === undefined || value === null || value === defaults[key]) continue;
+    params.set(key, typeof value === "boolean" ? (value ? "1" : "0") : String(value));
+  }
+  const query = params.toString();
+  window.history.replaceState(null, "", query ? `?${query}` : window.location.pathname);
+}
+
+/** Call fn at most once per `ms` of quiet (for live updates while typing). */
+export function debounce(fn, ms = 250) {
+  let timer;
+  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+}
+
+/**
+ * Run `task(signal)` so that a newer call aborts the older one: only the latest answer is drawn.
+ * Returns a function to call with each new request.
+ */
+export function latest(task) {
+  let controller = null;
+  return async (...args) => {
+    if (controller) controller.abort();
+    controller = new AbortController();
+    const mine = controller;
+    try {
+      return await task(mine.signal, ...args);
+    } catch (error) {
+      if (error.name === "AbortError") return undefined;
+      throw error;
+    } finally {
+      if (controller === mine) controller = null;
+    }
+  };
+}
+
+/** Create an element with text content (never innerHTML) and optional class/attributes. */
+export function el(tag, { text, cls, attrs, title } = {}, children = []) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined) node.textContent = text;
+  if (title !== undefined) node.title = title;
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  for (const child of children) node.append(child);
+  return node;
+}
+
+/** Show an error message (or clear it with null) in the element. */
+export function showError(node, error) {
+  node.textContent = error ? (error.message || String(error)) : "";
+}
+
+/** A pastel background for token i, cycling so neighbours differ. */
+export function tokenColour(i) {
+  const hues = [210, 35, 140, 280, 0, 95, 320, 175, 55, 250];
+  return `hsl(${hues[i % hues.length]} 75% 88%)`;
+}
+
+/** Render a token row: chips with visible whitespace, hover shows id and position. */
+export function tokenChips(container, tokens, { onClick } = {}) {
+  container.replaceChildren();
+  tokens.forEach((t, i) => {
+    const chip = el("span", { text: t.display ?? t.text, cls: "tok" + (t.special ? " special" : ""),
+      title: `#${i} · id ${t.id}` });
+    if (!t.special) chip.style.background = tokenColour(i);
+    if (onClick) { chip.style.cursor = "pointer"; chip.addEventListener("click", () => onClick(t, i)); }
+    container.append(chip);
+  });
+}
+
+/** Plotly defaults shared by every chart: same font, no logo, responsive. */
+export const plotConfig = { displaylogo: false, responsive: true,
+  modeBarButtonsToRemove: ["lasso2d", "select2d", "autoScale2d"] };
+export const plotLayout = (extra = {}) => ({
+  margin: { l: 60, r: 20, t: 30, b: 50 },
+  font: { family: "system-ui, -apple-system, 'Segoe UI', 'DejaVu Sans', sans-serif", size: 13, color: "#1d2130" },
+  paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+  ...extra,
+});

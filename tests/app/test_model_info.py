@@ -1,0 +1,13 @@
+def test_model_info_describes_the_tiny_model(tiny_client):
+    info = tiny_client.get("/api/model").json()
+    assert info["n_layers"] == 2 and info["n_heads"] == 4 and info["n_kv_heads"] == 2
+    assert info["vocab_size"] == 267 and info["n_params"] > 0
+
+
+def test_model_info_describes_the_real_model(real_client):
+    info = real_client.get("/api/model").json()
+    assert (info["n_layers"], info["n_heads"], info["n_kv_heads"], info["d_model"]) == (30, 9, 3, 576)
+    assert info["vocab_size"] == 49152 and info["context_length"] == 8192
+    # 134.5M parameters with the tied embedding counted once.
+    assert 134_000_000 < info["n_params"] < 135_000_000
+    assert info["source"] == "SmolLM2-135M-Instruct.Q4_1.gguf"
