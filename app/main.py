@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from app.engine import Engine, Overloaded, load_engine
-from app.routers import model_info, pages
+from app.routers import attention, embeddings, generate, model_info, network, pages, predict, tokens
 from app.security import BodySizeLimit, SecurityHeaders
 from app.settings import Settings
 
@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
 
-    for module in (model_info, pages):
+    for module in (model_info, tokens, network, embeddings, attention, predict, generate, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     return app
