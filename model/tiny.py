@@ -17,7 +17,7 @@ SMOLLM2_CHAT_TEMPLATE = (
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-MERGES = ["Ġ t", "h e", "Ġt he", "i n", "Ġ a", "a n", "Ġ b", "an k"]
+MERGES = ["Ġ t", "h e", "Ġt he", "i n", "Ġ a", "a n", "Ġ b", "an k", "Ġb ank"]
 
 
 def tiny_tokenizer_data() -> TokenizerData:

@@ -1,7 +1,7 @@
 def test_model_info_describes_the_tiny_model(tiny_client):
     info = tiny_client.get("/api/model").json()
     assert info["n_layers"] == 2 and info["n_heads"] == 4 and info["n_kv_heads"] == 2
-    assert info["vocab_size"] == 267 and info["n_params"] > 0
+    assert info["vocab_size"] == 268 and info["n_params"] > 0
 
 
 def test_model_info_describes_the_real_model(real_client):
