@@ -31,16 +31,20 @@ def generate(model: Llama, prompt_ids: list[int], max_new_tokens: int, temperatu
     Pass `cache` and `next_logits` from an Analysis of the same prompt to skip its pass.
     The caller may stop iterating at any time (a client that went away)."""
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    with torch.inference_mode():
-        if cache is None or next_logits is None:
-            cache = KVCache()
+    # inference_mode is entered around each forward pass, never held across a `yield`: the
+    # server advances this iterator one step at a time from whichever worker thread is free,
+    # and grad mode is per thread (a mode held across yields would leak into other threads).
+    if cache is None or next_logits is None:
+        cache = KVCache()
+        with torch.inference_mode():
             next_logits = model(torch.tensor(prompt_ids, dtype=torch.long), cache=cache, last_only=True)[-1]
-        else:
-            cache = cache.truncated(cache.length)  # never grow the caller's cache
-        for _ in range(max_new_tokens):
-            dist = distribution(next_logits, temperature, top_k, top_p)
-            token = pick(dist, generator)
-            yield Step(token, dist, next_logits)
-            if token in stop_ids:
-                return
+    else:
+        cache = cache.truncated(cache.length)  # never grow the caller's cache
+    for _ in range(max_new_tokens):
+        dist = distribution(next_logits, temperature, top_k, top_p)
+        token = pick(dist, generator)
+        yield Step(token, dist, next_logits)
+        if token in stop_ids:
+            return
+        with torch.inference_mode():
             next_logits = model(torch.tensor([token]), cache=cache, last_only=True)[-1]

@@ -1,3 +1,112 @@
-from fastapi import APIRouter
+"""Next-token endpoints: the distribution after a prompt (with sampling settings and head
+ablation), the logit lens through the layers, and how surprising each prompt token was."""
+
+from __future__ import annotations
+
+import math
+
+from fastapi import APIRouter, HTTPException
+
+from app.deps import EngineDep
+from app.engine import Engine
+from app.schemas.common import ERRORS, TextIn, TokenOut
+from app.schemas.predict import (DrawOut, Guess, HeadIn, LensCell, LensIn, LensOut, PredictIn, PredictOut,
+                                 SurpriseOut, SurpriseToken, prediction, token_prob, top_predictions)
+from model.ablation import ablated_next_logits
+from model.lens import logit_lens, surprise
+from model.sampling import Distribution, distribution
 
 router = APIRouter(prefix="/api", tags=["predict"])
+
+
+def _heads(engine: Engine, ablate: list[HeadIn]) -> list[tuple[int, int]]:
+    """Distinct (layer, head) pairs, or a 422 naming the entry and the valid range."""
+    cfg = engine.cfg
+    for i, h in enumerate(ablate):
+        if h.layer >= cfg.n_layers:
+            raise HTTPException(422, f"ablate[{i}].layer is {h.layer}; this model's layers are 0 to "
+                                     f"{cfg.n_layers - 1}.")
+        if h.head >= cfg.n_heads:
+            raise HTTPException(422, f"ablate[{i}].head is {h.head}; every layer has heads 0 to {cfg.n_heads - 1}.")
+    return sorted({(h.layer, h.head) for h in ablate})
+
+
+def _guess(engine: Engine, text: str, dist: Distribution, logits) -> Guess:
+    ids = engine.tokenizer.encode(text)
+    if not ids:
+        raise HTTPException(422, "guess is empty; type the token you expect next, e.g. ' Paris'.")
+    first = ids[0]
+    rank = int((dist.probs > dist.probs[first]).sum()) + 1
+    return Guess(text=text, token=prediction(engine.tokenizer, dist, logits, first), rank=rank,
+                 tokens_in_guess=len(ids))
+
+
+def _entropy_bits(probs) -> float:
+    p = probs[probs > 0]
+    return float(-(p * p.log()).sum() / math.log(2))
+
+
+@router.post("/predict", response_model=PredictOut, responses=ERRORS)
+async def predict(body: PredictIn, engine: EngineDep) -> PredictOut:
+    """Probabilities of every possible next token after `text`, most probable first, marked with
+    whether temperature/top-k/top-p still allow each to be drawn; optionally with attention heads off."""
+    prompt = engine.prompt(body.text)
+    heads = _heads(engine, body.ablate)
+    analysis = await engine.analyse(prompt)
+    tk = engine.tokenizer
+
+    def shaped(logits) -> tuple[Distribution, list]:
+        dist = distribution(logits, body.temperature, body.top_k, body.top_p)
+        return dist, top_predictions(tk, dist, logits, body.n_predictions)
+
+    logits = await engine.run(ablated_next_logits, analysis, heads) if heads else analysis.next_logits
+    dist, predictions = shaped(logits)
+    baseline = shaped(analysis.next_logits)[1] if heads else None
+    allowed = dist.allowed
+    return PredictOut(
+        tokens=[TokenOut.of(t) for t in prompt.tokens],
+        predictions=predictions, baseline=baseline,
+        ablated=[HeadIn(layer=layer, head=head) for layer, head in heads],
+        draw=DrawOut(allowed_count=int(allowed.sum()), allowed_mass=float(dist.probs[allowed].sum()),
+                     entropy_bits=_entropy_bits(dist.probs)),
+        guess=_guess(engine, body.guess, dist, logits) if body.guess is not None else None,
+        temperature=body.temperature, top_k=body.top_k, top_p=body.top_p,
+    )
+
+
+@router.post("/logit-lens", response_model=LensOut, responses=ERRORS)
+async def lens(body: LensIn, engine: EngineDep) -> LensOut:
+    """The token each layer would predict next at the prompt's last positions (the logit lens):
+    how the answer forms through the layers."""
+    prompt = engine.prompt(body.text)
+    analysis = await engine.analyse(prompt)
+    n = analysis.n_tokens
+    result = await engine.run(logit_lens, analysis, list(range(max(0, n - body.last), n)))
+    tk = engine.tokenizer
+    cells = []
+    for ids, probs, targets in zip(result.top_ids.tolist(), result.top_probs.tolist(),
+                                   result.target_probs.tolist()):
+        cells.append([LensCell(**token_prob(tk, i, p).model_dump(),
+                               target_probability=None if math.isnan(t) else t)
+                      for i, p, t in zip(ids, probs, targets)])
+    return LensOut(tokens=[TokenOut.of(t) for t in prompt.tokens], positions=result.positions,
+                   layers=["embed"] + [f"layer {i}" for i in range(engine.cfg.n_layers)], cells=cells)
+
+
+@router.post("/surprise", response_model=SurpriseOut, responses=ERRORS)
+async def surprise_of(body: TextIn, engine: EngineDep) -> SurpriseOut:
+    """How probable the model found each token of the prompt, given the tokens before it."""
+    prompt = engine.prompt(body.text)
+    analysis = await engine.analyse(prompt)
+    result = await engine.run(surprise, analysis)
+    tokens, bits = [], []
+    for i, t in enumerate(prompt.tokens):
+        logp = float(result.logprobs[i])
+        if math.isnan(logp):
+            tokens.append(SurpriseToken(**TokenOut.of(t).model_dump(), probability=None, surprisal_bits=None))
+            continue
+        bits.append(-logp / math.log(2))
+        tokens.append(SurpriseToken(
+            **TokenOut.of(t).model_dump(), probability=math.exp(logp), surprisal_bits=bits[-1],
+            expected=token_prob(engine.tokenizer, int(result.top_ids[i]), float(result.top_probs[i]))))
+    return SurpriseOut(tokens=tokens, mean_surprisal_bits=sum(bits) / len(bits) if bits else None)

@@ -1,0 +1,56 @@
+"""Switch attention heads off and see what the model would predict without them.
+
+Ablating head H of layer L zeroes that head's output `z` (the `blocks.L.attn.z` hook point,
+shape (h, n, dh)) before the output projection mixes the heads, so nothing it computed reaches
+the residual stream. Everything before layer L is unchanged, so the pass resumes from the
+Analysis' residual stream at the first ablated layer instead of starting over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+
+from model.analysis import Analysis
+from model.llama import Llama
+
+
+class HeadOutOfRange(ValueError):
+    """A (layer, head) pair that the model does not have."""
+
+
+def check_heads(model: Llama, heads: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The distinct (layer, head) pairs, sorted; raises HeadOutOfRange naming the valid range."""
+    cfg = model.cfg
+    for layer, head in heads:
+        if not 0 <= layer < cfg.n_layers:
+            raise HeadOutOfRange(f"layer {layer} does not exist; layers are 0 to {cfg.n_layers - 1}")
+        if not 0 <= head < cfg.n_heads:
+            raise HeadOutOfRange(f"head {head} does not exist; heads are 0 to {cfg.n_heads - 1} in every layer")
+    return sorted(set(heads))
+
+
+def ablated_next_logits(analysis: Analysis, heads: Iterable[tuple[int, int]]) -> torch.Tensor:
+    """Next-token logits (V,) for the Analysis' prompt with the given heads' outputs zeroed."""
+    model = analysis.model
+    heads = check_heads(model, heads)
+    if not heads:
+        return analysis.next_logits
+    off: dict[int, list[int]] = {}
+    for layer, head in heads:
+        off.setdefault(layer, []).append(head)
+
+    def zero_heads(z: torch.Tensor, name: str) -> torch.Tensor:
+        layer = int(name.split(".")[1])                     # "blocks.L.attn.z"
+        z = z.clone()                                       # (h, n, dh)
+        z[off[layer]] = 0.0
+        return z
+
+    first = min(off)
+    positions = torch.arange(analysis.n_tokens)
+    with torch.inference_mode(), model.hooks({f"blocks.{layer}.attn.z": zero_heads for layer in off}):
+        x = analysis.resid[first]                           # (n, d): the input to block `first`
+        for block in model.blocks[first:]:
+            x = block(x, positions, None)
+        return model.unembed(model.norm(x[-1:]))[-1]         # (V,)

@@ -1,0 +1,80 @@
+"""Read predictions out of a prompt's Analysis: the logit lens and per-token surprise.
+
+Both unembed many positions at once, and a full-vocabulary row is 49152 floats, so the work is
+done one layer (or one block of positions) at a time and only the few numbers shown are kept:
+a 512-token prompt through 31 lens layers would otherwise need 3 GB at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from model.analysis import Analysis
+
+_CHUNK = 128  # positions unembedded at once (128 x 49152 floats = 25 MB)
+
+
+@dataclass
+class Lens:
+    """Top-1 prediction of every layer at some positions, for L+1 layers and m positions.
+
+    positions    list[int] (m)  prompt positions shown
+    top_ids      (L+1, m) long  the token each layer's residual stream would predict next
+    top_probs    (L+1, m)       its probability
+    target_probs (L+1, m)       probability of the token that actually comes next in the prompt
+                                (NaN at the prompt's last position, where nothing follows)
+    """
+
+    positions: list[int]
+    top_ids: torch.Tensor
+    top_probs: torch.Tensor
+    target_probs: torch.Tensor
+
+
+def logit_lens(analysis: Analysis, positions: list[int]) -> Lens:
+    """Apply the final norm and unembedding to the residual stream after every layer."""
+    model, n = analysis.model, analysis.n_tokens
+    pos = torch.tensor(positions, dtype=torch.long)
+    targets = torch.tensor([int(analysis.ids[p + 1]) if p + 1 < n else 0 for p in positions])
+    has_target = pos + 1 < n
+    top_ids, top_probs, target_probs = [], [], []
+    with torch.inference_mode():
+        for resid in analysis.resid:                                   # (n, d), one layer at a time
+            probs = model.unembed(model.norm(resid[pos])).softmax(-1)  # (m, V)
+            p, i = probs.max(-1)
+            top_ids.append(i)
+            top_probs.append(p)
+            picked = probs.gather(1, targets[:, None])[:, 0]
+            target_probs.append(torch.where(has_target, picked, torch.full_like(picked, math.nan)))
+    return Lens(positions, torch.stack(top_ids), torch.stack(top_probs), torch.stack(target_probs))
+
+
+@dataclass
+class Surprise:
+    """How expected each prompt token was, for n tokens (entries for token 0 are NaN / -1:
+    nothing comes before the first token, so the model made no prediction for it).
+
+    logprobs   (n,)       natural log of p(token i | tokens before it)
+    top_ids    (n,) long  the token the model found most probable at position i
+    top_probs  (n,)       its probability
+    """
+
+    logprobs: torch.Tensor
+    top_ids: torch.Tensor
+    top_probs: torch.Tensor
+
+
+def surprise(analysis: Analysis) -> Surprise:
+    model, n = analysis.model, analysis.n_tokens
+    top_ids = [torch.tensor([-1])]
+    top_probs = [torch.tensor([math.nan])]
+    with torch.inference_mode():
+        hidden = analysis.final_hidden[:-1]                            # (n-1, d): predicts tokens 1..n-1
+        for start in range(0, hidden.shape[0], _CHUNK):
+            p, i = model.unembed(hidden[start:start + _CHUNK]).softmax(-1).max(-1)
+            top_ids.append(i)
+            top_probs.append(p)
+    return Surprise(analysis.token_logprobs(), torch.cat(top_ids)[:n], torch.cat(top_probs)[:n])
