@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.cache import LRUCache
 from app.settings import Settings
-from model.analysis import Analysis, analyse_ids
+from model.analysis import Analysis, analyse_ids, shared_prefix
 from model.llama import Llama
 from model.tokenizer import ModelTokenizer, Token
 
@@ -93,9 +93,18 @@ class Engine:
         key = tuple(prompt.ids)
         found = self.analyses.get(key)
         if found is None:
-            found = analyse_ids(self.model, prompt.ids, prompt.tokens)
+            found = analyse_ids(self.model, prompt.ids, prompt.tokens, self._longest_shared_prefix(prompt.ids))
             self.analyses.put(key, found)
         return found
+
+    def _longest_shared_prefix(self, ids: list[int]) -> Analysis | None:
+        """The kept analysis sharing the most leading tokens with `ids` (typing extends a prompt)."""
+        best, best_len = None, 0
+        for candidate in self.analyses.values():
+            n = shared_prefix(candidate.ids.tolist(), ids)
+            if n > best_len:
+                best, best_len = candidate, n
+        return best
 
     async def analyse(self, prompt: Prompt) -> Analysis:
         key = tuple(prompt.ids)

@@ -70,31 +70,66 @@ class Analysis:
         return sum(t.numel() * t.element_size() for t in tensors if t is not None)
 
 
-_CAPTURE = ("embed", "resid_post", "attn.pattern", "attn_out", "mlp_out", "final_norm")
+def _capture_names(n_layers: int) -> list[str]:
+    per_block = ("resid_post", "attn.pattern", "attn_out", "mlp_out")
+    return ["embed", "final_norm"] + [f"blocks.{i}.{h}" for i in range(n_layers) for h in per_block]
 
 
-def analyse_ids(model: Llama, ids: list[int], tokens: list[Token] | None = None) -> Analysis:
-    """Run the prompt once and keep every activation the app shows."""
+def shared_prefix(a: list[int], b: list[int]) -> int:
+    """How many leading token ids two prompts share."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def analyse_ids(model: Llama, ids: list[int], tokens: list[Token] | None = None,
+                previous: Analysis | None = None) -> Analysis:
+    """Run the prompt once and keep every activation the app shows.
+
+    With `previous` (an Analysis of another prompt), the token prefix both share is not
+    recomputed: in a causal model the earlier tokens' hidden states and attention rows do not
+    depend on what comes after them, so only the new tokens' rows are computed, attending to
+    the shared prefix through its cached keys and values. Typing one more word costs one
+    word's pass, and deleting text costs nothing but slicing.
+    """
     if not ids:
         raise ValueError("cannot analyse an empty prompt")
-    L = model.cfg.n_layers
-    names = ["embed", "final_norm"] + [f"blocks.{i}.{h}" for i in range(L) for h in _CAPTURE[1:5]]
-    cache = KVCache()
-    ids_t = torch.tensor(ids, dtype=torch.long)
+    p = shared_prefix(previous.ids.tolist(), ids) if previous is not None else 0
+    if p == 0:
+        return _full_pass(model, ids, tokens)
+    if p == len(ids):
+        return _prefix_of(previous, p, tokens)
+    return _extend(model, previous, p, ids, tokens)
+
+
+def _run(model: Llama, ids: list[int], cache: KVCache) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     store: dict[str, torch.Tensor] = {}
 
     def keep(x: torch.Tensor, name: str) -> None:
         store[name] = x
 
-    with torch.inference_mode(), model.hooks({n: keep for n in names}):
-        next_logits = model(ids_t, cache=cache, last_only=True)[-1]                  # (V,)
+    with torch.inference_mode(), model.hooks({n: keep for n in _capture_names(model.cfg.n_layers)}):
+        next_logits = model(torch.tensor(ids, dtype=torch.long), cache=cache, last_only=True)[-1]  # (V,)
+    return store, next_logits
+
+
+def _stack(store: dict[str, torch.Tensor], hook: str, n_layers: int) -> torch.Tensor:
+    return torch.stack([store[f"blocks.{i}.{hook}"] for i in range(n_layers)])
+
+
+def _full_pass(model: Llama, ids: list[int], tokens: list[Token] | None) -> Analysis:
+    L, cache = model.cfg.n_layers, KVCache()
+    store, next_logits = _run(model, ids, cache)
     return Analysis(
-        ids=ids_t,
+        ids=torch.tensor(ids, dtype=torch.long),
         tokens=tokens or [],
         resid=torch.stack([store["embed"]] + [store[f"blocks.{i}.resid_post"] for i in range(L)]),
-        attn_pattern=torch.stack([store[f"blocks.{i}.attn.pattern"] for i in range(L)]),
-        attn_out=torch.stack([store[f"blocks.{i}.attn_out"] for i in range(L)]),
-        mlp_out=torch.stack([store[f"blocks.{i}.mlp_out"] for i in range(L)]),
+        attn_pattern=_stack(store, "attn.pattern", L),
+        attn_out=_stack(store, "attn_out", L),
+        mlp_out=_stack(store, "mlp_out", L),
         final_hidden=store["final_norm"],
         next_logits=next_logits,
         kv_cache=cache,
@@ -102,6 +137,48 @@ def analyse_ids(model: Llama, ids: list[int], tokens: list[Token] | None = None)
     )
 
 
-def analyse(model: Llama, tokenizer: ModelTokenizer, text: str) -> Analysis:
+def _extend(model: Llama, previous: Analysis, p: int, ids: list[int], tokens: list[Token] | None) -> Analysis:
+    """`previous` shares its first p tokens with `ids`: compute only tokens p.. (see analyse_ids)."""
+    L, n = model.cfg.n_layers, len(ids)
+    cache = previous.kv_cache.truncated(p)
+    store, next_logits = _run(model, ids[p:], cache)
+    new_resid = torch.stack([store["embed"]] + [store[f"blocks.{i}.resid_post"] for i in range(L)])
+    # Old query rows keep their weights; their columns for the new keys are zero (causal mask).
+    pattern = torch.zeros(L, model.cfg.n_heads, n, n)
+    pattern[:, :, :p, :p] = previous.attn_pattern[:, :, :p, :p]
+    pattern[:, :, p:, :] = _stack(store, "attn.pattern", L)                        # (L, h, n-p, n)
+    return Analysis(
+        ids=torch.tensor(ids, dtype=torch.long),
+        tokens=tokens or [],
+        resid=torch.cat([previous.resid[:, :p], new_resid], dim=1),
+        attn_pattern=pattern,
+        attn_out=torch.cat([previous.attn_out[:, :p], _stack(store, "attn_out", L)], dim=1),
+        mlp_out=torch.cat([previous.mlp_out[:, :p], _stack(store, "mlp_out", L)], dim=1),
+        final_hidden=torch.cat([previous.final_hidden[:p], store["final_norm"]]),
+        next_logits=next_logits,
+        kv_cache=cache,
+        model=model,
+    )
+
+
+def _prefix_of(previous: Analysis, p: int, tokens: list[Token] | None) -> Analysis:
+    """The new prompt is the first p tokens of `previous`: slice, and unembed position p-1."""
+    with torch.inference_mode():
+        next_logits = previous.model.unembed(previous.final_hidden[p - 1])
+    return Analysis(
+        ids=previous.ids[:p].clone(),
+        tokens=tokens or previous.tokens[:p],
+        resid=previous.resid[:, :p].clone(),
+        attn_pattern=previous.attn_pattern[:, :, :p, :p].clone(),
+        attn_out=previous.attn_out[:, :p].clone(),
+        mlp_out=previous.mlp_out[:, :p].clone(),
+        final_hidden=previous.final_hidden[:p].clone(),
+        next_logits=next_logits,
+        kv_cache=previous.kv_cache.truncated(p),
+        model=previous.model,
+    )
+
+
+def analyse(model: Llama, tokenizer: ModelTokenizer, text: str, previous: Analysis | None = None) -> Analysis:
     tokens = tokenizer.tokenize(text)
-    return analyse_ids(model, [t.id for t in tokens], tokens)
+    return analyse_ids(model, [t.id for t in tokens], tokens, previous)

@@ -126,7 +126,7 @@ class KVCache:
 
     def truncated(self, length: int) -> "KVCache":
         """A copy that keeps only the first `length` positions (a shared prompt prefix)."""
-        return KVCache([k[:, :length] for k in self.keys], [v[:, :length] for v in self.values])
+        return KVCache([k[:, :length].clone() for k in self.keys], [v[:, :length].clone() for v in self.values])
 
 
 class Attention(nn.Module):

@@ -35,3 +35,36 @@ def test_logit_lens_last_layer_is_the_models_own_prediction():
     assert ids.shape == probs.shape == (model.cfg.n_layers + 1, a.n_tokens, 3)
     assert int(ids[-1, -1, 0]) == int(a.next_logits.argmax())
     assert torch.all(probs[..., 0] >= probs[..., 1])
+
+
+def _assert_same(a, b, atol=1e-4):
+    assert torch.equal(a.ids, b.ids)
+    for name in ("resid", "attn_pattern", "attn_out", "mlp_out", "final_hidden", "next_logits"):
+        assert torch.allclose(getattr(a, name), getattr(b, name), atol=atol, rtol=1e-4), name
+    assert all(torch.allclose(x, y, atol=atol) for x, y in zip(a.kv_cache.keys, b.kv_cache.keys))
+
+
+def test_extending_a_prompt_equals_analysing_it_from_scratch():
+    model, tok = tiny_model(seed=3)
+    short = analyse(model, tok, "the bank of")
+    longer_text = "the bank of the river in the"
+    assert torch.equal(analyse(model, tok, longer_text, previous=short).ids, analyse(model, tok, longer_text).ids)
+    _assert_same(analyse(model, tok, longer_text, previous=short), analyse(model, tok, longer_text))
+
+
+def test_a_shorter_prompt_is_a_slice_of_the_longer_one():
+    model, tok = tiny_model(seed=3)
+    longer = analyse(model, tok, "the bank of the river")
+    _assert_same(analyse(model, tok, "the bank", previous=longer), analyse(model, tok, "the bank"))
+
+
+def test_a_prompt_that_shares_nothing_gets_a_full_pass():
+    model, tok = tiny_model(seed=3)
+    other = analyse(model, tok, "in a bank")
+    _assert_same(analyse(model, tok, "the river", previous=other), analyse(model, tok, "the river"))
+
+
+def test_editing_the_middle_recomputes_from_the_first_changed_token():
+    model, tok = tiny_model(seed=3)
+    before = analyse(model, tok, "the bank of the river")
+    _assert_same(analyse(model, tok, "the bin of the river", previous=before), analyse(model, tok, "the bin of the river"))
