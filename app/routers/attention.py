@@ -1,3 +1,108 @@
-from fastapi import APIRouter
+"""Attention: one head's weights, every head compactly, and the same word in different contexts.
+
+Every view reads the prompt's one cached Analysis; nothing here runs the model beyond that.
+Head ablation ("switch a head off") is an option of `POST /api/predict` (`ablate`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+
+from app.deps import EngineDep
+from app.engine import Engine
+from app.schemas.attention import (ALL_HEADS_MAX_TOKENS, AllHeadsOut, AttendedOut, AttentionIn, AttentionOut,
+                                   CompareIn, CompareOut, ContextOut, SentenceOut)
+from app.schemas.common import ERRORS, TextIn, TokenOut
+from model import attention_views as views
 
 router = APIRouter(prefix="/api", tags=["attention"])
+
+
+def _check_range(name: str, value: int, count: int, what: str) -> None:
+    if not 0 <= value < count:
+        raise HTTPException(422, f"{name} must be between 0 and {count - 1} (this model has {count} {what}, "
+                                 f"counted from 0); got {value}.")
+
+
+def _rounded(t, digits: int = 6) -> list:
+    # Six decimals keep the JSON short and lose nothing a picture or a 1e-4 check can see.
+    scale = 10.0 ** digits
+    return ((t.double() * scale).round() / scale).tolist()
+
+
+@router.post("/attention", response_model=AttentionOut, responses=ERRORS)
+async def attention(body: AttentionIn, engine: EngineDep) -> AttentionOut:
+    """One head's attention weights for a prompt: row = query token, column = key token."""
+    cfg = engine.cfg
+    _check_range("layer", body.layer, cfg.n_layers, "layers")
+    _check_range("head", body.head, cfg.n_heads, "query heads per layer")
+    analysis = await engine.analyse(engine.prompt(body.text))
+    return AttentionOut(
+        tokens=[TokenOut.of(t) for t in analysis.tokens], layer=body.layer, head=body.head,
+        kv_head=views.kv_head_of(body.head, cfg.n_heads, cfg.n_kv_heads),
+        weights=_rounded(views.head_weights(analysis, body.layer, body.head)))
+
+
+@router.post("/attention/all", response_model=AllHeadsOut, responses=ERRORS)
+async def attention_all(body: TextIn, engine: EngineDep) -> AllHeadsOut:
+    """Every head of every layer at once, one byte per weight, lower triangle only, base64."""
+    cfg = engine.cfg
+    prompt = engine.prompt(body.text)
+    if len(prompt.tokens) > ALL_HEADS_MAX_TOKENS:
+        raise HTTPException(413, f"text is {len(prompt.tokens)} tokens long; all heads at once are sent for "
+                                 f"at most {ALL_HEADS_MAX_TOKENS} tokens. Shorten the text, or ask "
+                                 "POST /api/attention for one head.")
+    analysis = await engine.analyse(prompt)
+    return AllHeadsOut(
+        tokens=[TokenOut.of(t) for t in analysis.tokens],
+        n_layers=cfg.n_layers, n_heads=cfg.n_heads, n_kv_heads=cfg.n_kv_heads,
+        kv_head_of=[views.kv_head_of(h, cfg.n_heads, cfg.n_kv_heads) for h in range(cfg.n_heads)],
+        layout="byte (layer * n_heads + head) * n(n+1)/2 + i(i+1)/2 + j holds weight (query i, key j <= i)",
+        scale=views.QUANT_SCALE, max_error=views.QUANT_MAX_ERROR,
+        data=await engine.run(views.encode_all_heads, analysis))
+
+
+async def _sentence(engine: Engine, text: str, index: int, word: str) -> views.Sentence:
+    prompt = engine.prompt(text, field=f"sentences.{index}")
+    try:
+        position = views.find_word(text, prompt.tokens, word)
+    except views.WordNotFound:
+        raise HTTPException(422, f"sentences.{index} does not contain the word {word!r}; every sentence "
+                                 "must share it (whole word, any case).") from None
+    return views.Sentence(text, await engine.analyse(prompt), position)
+
+
+def _context(sentences: list[views.Sentence], word: str, index: int) -> ContextOut:
+    for s_index, s in enumerate(sentences):
+        try:
+            position = views.find_word(s.text, s.analysis.tokens, word)
+        except views.WordNotFound:
+            continue
+        target = s.analysis.resid[:, position]
+        return ContextOut(word=word, sentence=s_index, position=position,
+                          similarity=[views.cosine_by_layer(other.path, target) for other in sentences])
+    raise HTTPException(422, f"context_words.{index} ({word!r}) occurs in none of the sentences; name a "
+                             "word that one of them contains, such as 'river' or 'money'.")
+
+
+@router.post("/attention/compare", response_model=CompareOut, responses=ERRORS)
+async def compare(body: CompareIn, engine: EngineDep) -> CompareOut:
+    """The same word in different sentences, layer by layer: what it attends to, and how its vector moves."""
+    word = body.word.strip()
+    if not word:
+        raise HTTPException(422, "word is blank; type the word the sentences share, such as 'bank'.")
+    sentences = [await _sentence(engine, text, i, word) for i, text in enumerate(body.sentences)]
+    contexts = [_context(sentences, w.strip(), i) for i, w in enumerate(body.context_words) if w.strip()]
+    projection = views.project_paths([s.path for s in sentences])
+    out = []
+    for s, coords in zip(sentences, projection.coords):
+        attention = s.attention_from_word()
+        out.append(SentenceOut(
+            text=s.text, tokens=[TokenOut.of(t) for t in s.analysis.tokens], position=s.position,
+            attention=_rounded(attention),
+            top=[[AttendedOut(position=p, weight=round(w, 6)) for p, w in layer]
+                 for layer in views.top_attended(attention)],
+            path=_rounded(coords)))
+    return CompareOut(
+        word=word, n_layers=engine.cfg.n_layers, sentences=out, contexts=contexts,
+        between=[views.cosine_by_layer(sentences[0].path, s.path) for s in sentences[1:]],
+        explained=list(projection.explained))

@@ -1,0 +1,91 @@
+"""Requests and responses of the attention chapter."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from app.schemas.common import StrictModel, TextIn, TokenOut
+
+# The all-heads endpoint sends L * h * n(n+1)/2 bytes: 1.5 MB of base64 at ~90 tokens, 3 MB at
+# 128. Longer prompts are refused (413) rather than sending tens of megabytes of thumbnails.
+ALL_HEADS_MAX_TOKENS = 128
+MAX_SENTENCES = 4
+MAX_CONTEXT_WORDS = 6
+MAX_WORD_CHARS = 40
+
+
+class AttentionIn(TextIn):
+    layer: int = Field(..., description="Layer, 0-based (0..n_layers-1; 0..29 for SmolLM2-135M).",
+                       examples=[3])
+    head: int = Field(..., description="Query head, 0-based (0..n_heads-1; 0..8 for SmolLM2-135M).",
+                      examples=[2])
+
+
+class AttentionOut(BaseModel):
+    tokens: list[TokenOut]
+    layer: int
+    head: int
+    kv_head: int = Field(..., description="The key/value head this query head shares with others (GQA).")
+    weights: list[list[float]] = Field(..., description="n x n attention weights: row = query position, "
+                                       "column = key position; each row sums to 1, zero above the diagonal.")
+
+
+class AllHeadsOut(BaseModel):
+    tokens: list[TokenOut]
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    kv_head_of: list[int] = Field(..., description="For each query head, the key/value head it reads.")
+    encoding: str = Field("uint8-lower-triangle-base64", description="How `data` is packed.")
+    layout: str = Field(..., description="Where weight (layer, head, query i, key j) lives in the decoded bytes.")
+    scale: float = Field(..., description="Multiply a byte by this to get the weight (1/255).")
+    max_error: float = Field(..., description="Largest difference between a decoded and the exact weight.")
+    data: str = Field(..., description="Base64 of one byte per weight on or below the diagonal, every head.")
+
+
+class CompareIn(StrictModel):
+    sentences: list[str] = Field(..., min_length=2, max_length=MAX_SENTENCES,
+                                 description="Two to four sentences that share a word.",
+                                 examples=[["I sat on the river bank", "I paid the money into the bank"]])
+    word: str = Field(..., min_length=1, max_length=MAX_WORD_CHARS,
+                      description="The shared word (its last whole-word occurrence in each sentence).",
+                      examples=["bank"])
+    context_words: list[str] = Field([], max_length=MAX_CONTEXT_WORDS,
+                                     description="Words to measure the shared word against, each found in "
+                                                 "whichever sentence contains it, e.g. river and money.",
+                                     examples=[["river", "money"]])
+
+
+class AttendedOut(BaseModel):
+    position: int
+    weight: float
+
+
+class SentenceOut(BaseModel):
+    text: str
+    tokens: list[TokenOut]
+    position: int = Field(..., description="Token position of the shared word (its last token).")
+    attention: list[list[float]] = Field(..., description="Per layer, attention from the word to tokens "
+                                         "0..position, averaged over the heads: (n_layers, position+1).")
+    top: list[list[AttendedOut]] = Field(..., description="Per layer, the three most attended positions.")
+    path: list[list[float]] = Field(..., description="The word's 2D projected position after the embedding "
+                                    "(index 0) and after each layer: (n_layers+1, 2).")
+
+
+class ContextOut(BaseModel):
+    word: str
+    sentence: int = Field(..., description="Index of the sentence the context word was taken from.")
+    position: int
+    similarity: list[list[float]] = Field(..., description="Per sentence, cosine similarity of the shared word "
+                                          "to this context word at each depth: (sentences, n_layers+1).")
+
+
+class CompareOut(BaseModel):
+    word: str
+    n_layers: int
+    sentences: list[SentenceOut]
+    contexts: list[ContextOut]
+    between: list[list[float]] = Field(..., description="Cosine similarity of the shared word in sentence 0 "
+                                       "to the same word in sentence k (k >= 1), per depth: "
+                                       "(sentences-1, n_layers+1).")
+    explained: list[float] = Field(..., description="Share of the variance the two projection axes keep.")

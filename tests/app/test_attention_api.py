@@ -1,0 +1,146 @@
+"""POST /api/attention, /api/attention/all and /api/attention/compare."""
+
+import base64
+
+import pytest
+import torch
+
+from model import attention_views as views
+
+BANK = ["I sat on the river bank", "I paid the money into the bank"]
+
+
+# --- tiny model: shapes, invariants, errors -----------------------------------------------------
+
+def test_one_head_has_n_by_n_weights_whose_rows_sum_to_one_and_never_look_ahead(tiny_client):
+    r = tiny_client.post("/api/attention", json={"text": "the bank", "layer": 1, "head": 3})
+    assert r.status_code == 200
+    body = r.json()
+    n = len(body["tokens"])
+    w = torch.tensor(body["weights"])
+    assert w.shape == (n, n) and n > 2
+    assert torch.allclose(w.sum(-1), torch.ones(n), atol=1e-5)
+    assert (w.triu(1) == 0).all()
+    assert body["kv_head"] == 1                                 # heads 2, 3 read key/value head 1
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("layer", 2, "layer must be between 0 and 1"),
+    ("layer", -1, "layer must be between 0 and 1"),
+    ("head", 4, "head must be between 0 and 3"),
+])
+def test_out_of_range_layer_or_head_is_a_422_naming_the_valid_range(tiny_client, field, value, expected):
+    body = {"text": "the bank", "layer": 0, "head": 0, field: value}
+    r = tiny_client.post("/api/attention", json=body)
+    assert r.status_code == 422
+    assert expected in r.json()["detail"]
+
+
+@pytest.mark.parametrize("body, status, says", [
+    ({"text": "", "layer": 0, "head": 0}, 422, "text is empty"),
+    ({"text": "x" * 401, "layer": 0, "head": 0}, 413, "limit is 400"),
+    ({"text": "hi", "layer": "one", "head": 0}, 422, "layer"),
+    ({"text": "hi", "layer": 0}, 422, "head"),
+    ({"text": "hi", "layer": 0, "head": 0, "heads": 3}, 422, "heads"),
+])
+def test_bad_single_head_requests_say_what_to_change(tiny_client, body, status, says):
+    r = tiny_client.post("/api/attention", json=body)
+    assert r.status_code == status and says in r.json()["detail"]
+
+
+def test_all_heads_decode_to_the_single_head_weights_within_the_stated_precision(tiny_client):
+    text = "the bank by the river"
+    body = tiny_client.post("/api/attention/all", json={"text": text}).json()
+    n, L, h = len(body["tokens"]), body["n_layers"], body["n_heads"]
+    assert (L, h, body["kv_head_of"]) == (2, 4, [0, 0, 1, 1])
+    decoded = views.decode_lower_uint8(base64.b64decode(body["data"]), (L, h), n)
+    for layer in range(L):
+        for head in range(h):
+            exact = tiny_client.post("/api/attention", json={"text": text, "layer": layer, "head": head}).json()
+            gap = (decoded[layer, head] - torch.tensor(exact["weights"])).abs().max().item()
+            assert gap <= body["max_error"] + 1e-6
+    assert body["scale"] == pytest.approx(1 / 255)
+
+
+def test_all_heads_refuses_a_prompt_longer_than_its_limit(tiny_client, monkeypatch):
+    monkeypatch.setattr("app.routers.attention.ALL_HEADS_MAX_TOKENS", 5)
+    r = tiny_client.post("/api/attention/all", json={"text": "the bank by the river"})
+    assert r.status_code == 413 and "at most 5 tokens" in r.json()["detail"]
+
+
+def test_compare_finds_the_shared_word_and_measures_it_against_each_context_word(tiny_client):
+    r = tiny_client.post("/api/attention/compare", json={
+        "sentences": ["the river bank", "the money in the bank"], "word": "Bank", "context_words": ["river", "money"]})
+    assert r.status_code == 200
+    body = r.json()
+    L = body["n_layers"]
+    for s in body["sentences"]:
+        assert s["tokens"][s["position"]]["text"] == " bank"
+        assert len(s["attention"]) == L and all(len(row) == s["position"] + 1 for row in s["attention"])
+        assert all(sum(row) == pytest.approx(1, abs=1e-4) for row in s["attention"])  # a mean of softmaxes
+        assert len(s["path"]) == L + 1 and len(s["top"]) == L
+    assert [(c["word"], c["sentence"]) for c in body["contexts"]] == [("river", 0), ("money", 1)]
+    assert all(len(c["similarity"]) == 2 and len(c["similarity"][0]) == L + 1 for c in body["contexts"])
+    # Both sentences end in the same token, so at the embedding the word is the same vector.
+    assert body["between"][0][0] == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("body, says", [
+    ({"sentences": ["the river bank", "the money"], "word": "bank"}, "sentences.1 does not contain the word 'bank'"),
+    ({"sentences": ["the bank"], "word": "bank"}, "sentences"),
+    ({"sentences": ["a bank", "b bank"], "word": "  "}, "word is blank"),
+    ({"sentences": ["a bank", "b bank"], "word": "bank", "context_words": ["cat"]}, "context_words.0 ('cat')"),
+    ({"sentences": ["a bank", " "], "word": "bank"}, "sentences.1 is empty"),
+])
+def test_bad_comparisons_say_what_to_change(tiny_client, body, says):
+    r = tiny_client.post("/api/attention/compare", json=body)
+    assert r.status_code == 422 and says in r.json()["detail"]
+
+
+# --- the real model ------------------------------------------------------------------------------
+
+@pytest.mark.real
+@pytest.mark.reference
+def test_a_heads_weights_agree_with_the_reference_implementation(real_client, real_engine, hf_reference):
+    text = "I sat on the river bank"
+    ids = torch.tensor(real_engine.tokenizer.encode(text))
+    with torch.inference_mode():
+        attentions = hf_reference(ids[None], output_attentions=True).attentions
+    for layer, head in [(0, 0), (3, 2), (29, 8)]:
+        body = real_client.post("/api/attention", json={"text": text, "layer": layer, "head": head}).json()
+        ours = torch.tensor(body["weights"])
+        assert (ours - attentions[layer][0, head]).abs().max().item() < 1e-4
+
+
+@pytest.mark.real
+def test_real_model_names_its_own_valid_ranges(real_client):
+    r = real_client.post("/api/attention", json={"text": "Hello", "layer": 30, "head": 0})
+    assert r.status_code == 422 and "between 0 and 29" in r.json()["detail"]
+    r = real_client.post("/api/attention", json={"text": "Hello", "layer": 0, "head": 9})
+    assert r.status_code == 422 and "between 0 and 8" in r.json()["detail"]
+
+
+@pytest.mark.real
+def test_all_270_heads_of_a_64_token_prompt_travel_in_under_1_5_mb(real_client, real_engine):
+    words = "one two three four five six seven eight nine ten".split()
+    text = " ".join(words[i % 10] for i in range(64))
+    assert len(real_engine.tokenizer.encode(text)) == 64
+    r = real_client.post("/api/attention/all", json={"text": text})
+    assert r.status_code == 200 and len(r.content) < 1.5e6
+    body = r.json()
+    assert (body["n_layers"], body["n_heads"], body["kv_head_of"]) == (30, 9, [0, 0, 0, 1, 1, 1, 2, 2, 2])
+    decoded = views.decode_lower_uint8(base64.b64decode(body["data"]), (30, 9), 64)
+    analysis = real_engine.analyses.get(tuple(real_engine.tokenizer.encode(text)))
+    assert (decoded - analysis.attn_pattern).abs().max().item() <= body["max_error"] + 1e-6
+
+
+@pytest.mark.real
+def test_bank_in_a_river_sentence_ends_closer_to_river_than_bank_in_a_money_sentence(real_client):
+    body = real_client.post("/api/attention/compare", json={
+        "sentences": BANK, "word": "bank", "context_words": ["river", "money"]}).json()
+    river, money = body["contexts"]
+    last = body["n_layers"]
+    assert river["similarity"][0][last] > river["similarity"][1][last]
+    assert money["similarity"][1][last] > money["similarity"][0][last]
+    assert body["between"][0][0] == pytest.approx(1.0, abs=1e-5)      # same token, same embedding
+    assert body["between"][0][last] < 0.9                                 # context pulled them apart
