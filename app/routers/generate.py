@@ -1,3 +1,125 @@
-from fastapi import APIRouter
+"""Generation: continue a text or answer a chat, token by token, as JSON or as a stream.
+
+Each token is one step of `model.generate.generate` (one token's forward pass over the KV
+cache), run in a worker thread under the model lock, so other requests interleave between the
+tokens of a long reply; between steps the handler checks whether the client is still there.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import StreamingResponse
+
+from app.deps import EngineDep
+from app.engine import Engine, Overloaded, Prompt
+from app.schemas.common import ERRORS, TokenOut
+from app.schemas.generate import GeneratedToken, GenerateEnd, GenerateIn, GenerateOut, GenerateStart, Message
+from app.schemas.predict import top_predictions
+from model.generate import Step, generate
 
 router = APIRouter(prefix="/api", tags=["generate"])
+
+
+def _render_chat(engine: Engine, messages: list[Message]) -> str:
+    try:
+        return engine.tokenizer.apply_chat_template([m.model_dump() for m in messages], add_generation_prompt=True)
+    except Exception as exc:  # a template may reject a conversation (e.g. roles out of order)
+        raise HTTPException(422, f"messages: the model's chat template cannot render this conversation ({exc}).")
+
+
+@dataclass
+class Run:
+    """A validated generation request, ready to step."""
+
+    prompt: Prompt
+    seed: int
+    requested: int   # max_new_tokens as asked
+    max_steps: int   # as many as fit in the context window
+    steps: Iterator[Step]
+
+
+async def _start(body: GenerateIn, engine: Engine) -> Run:
+    limit = engine.settings.max_new_tokens
+    if body.max_new_tokens > limit:
+        raise HTTPException(422, f"max_new_tokens is {body.max_new_tokens}; this server generates at most "
+                                 f"{limit} tokens per request. Ask for fewer.")
+    if body.messages is not None:
+        prompt = engine.prompt(_render_chat(engine, body.messages), field="messages")
+        cache = next_logits = None  # a chat's template is not a prompt other views share: no Analysis
+    else:
+        prompt = engine.prompt(body.text)
+        analysis = await engine.analyse(prompt)  # shared with /api/predict: the prompt pass is reused
+        cache, next_logits = analysis.kv_cache, analysis.next_logits
+    room = engine.cfg.context_length - len(prompt.tokens)
+    seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
+    max_steps = min(body.max_new_tokens, room)
+    steps = generate(engine.model, prompt.ids, max_steps, body.temperature, body.top_k, body.top_p, seed,
+                     stop_ids=engine.tokenizer.stop_ids, cache=cache, next_logits=next_logits)
+    return Run(prompt, seed, body.max_new_tokens, max_steps, steps)
+
+
+def _token(engine: Engine, index: int, step: Step, alternatives: int) -> GeneratedToken:
+    t = engine.tokenizer.describe(step.id)
+    return GeneratedToken(index=index, id=step.id, text=t.text, display=t.display, special=t.special,
+                          probability=float(step.dist.probs[step.id]),
+                          alternatives=top_predictions(engine.tokenizer, step.dist, step.logits, alternatives)
+                          if alternatives else [])
+
+
+async def _tokens(run: Run, body: GenerateIn, engine: Engine, request: Request) -> AsyncIterator[GeneratedToken]:
+    """Step the generation, one token per model-lock turn, until it ends or the client leaves."""
+    for index in range(run.max_steps):
+        if await request.is_disconnected():
+            return
+        step = await engine.run(next, run.steps, None)
+        if step is None:
+            return
+        yield _token(engine, index, step, body.alternatives)
+
+
+def _end(engine: Engine, run: Run, generated: list[GeneratedToken]) -> GenerateEnd:
+    stopped = bool(generated) and generated[-1].id in engine.tokenizer.stop_ids
+    ids = [g.id for g in generated[:-1 if stopped else None]]
+    reason = ("stop_token" if stopped else
+              "max_new_tokens" if len(generated) >= run.requested else "context_length")
+    return GenerateEnd(text=engine.tokenizer.decode(ids), stop_reason=reason)
+
+
+def _sse(event: str, data: dict) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+async def _event_stream(run: Run, body: GenerateIn, engine: Engine, request: Request) -> AsyncIterator[bytes]:
+    start = GenerateStart(prompt_tokens=[TokenOut.of(t) for t in run.prompt.tokens], seed=run.seed)
+    yield _sse("start", start.model_dump())
+    generated: list[GeneratedToken] = []
+    try:
+        async for token in _tokens(run, body, engine, request):
+            generated.append(token)
+            yield _sse("token", token.model_dump())
+    except Overloaded:
+        yield _sse("error", {"detail": "The model is busy with other requests; retry in a few seconds."})
+        return
+    if await request.is_disconnected():
+        return  # nobody is listening for the summary
+    yield _sse("done", {**_end(engine, run, generated).model_dump(), "count": len(generated)})
+
+
+@router.post("/generate", response_model=GenerateOut, responses={
+    **ERRORS, 200: {"content": {"text/event-stream": {"description": "With `stream`: events `start` "
+                                                      "(GenerateStart), `token` (GeneratedToken) and `done`."}}}})
+async def generate_tokens(body: GenerateIn, engine: EngineDep, request: Request):
+    """Continue `text`, or answer `messages` through the chat template, one token at a time,
+    reusing the key/value cache; temperature 0 is greedy."""
+    run = await _start(body, engine)
+    if body.stream:
+        return StreamingResponse(_event_stream(run, body, engine, request), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    generated = [token async for token in _tokens(run, body, engine, request)]
+    return GenerateOut(prompt_tokens=[TokenOut.of(t) for t in run.prompt.tokens], seed=run.seed,
+                       generated=generated, **_end(engine, run, generated).model_dump())

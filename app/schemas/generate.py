@@ -1,0 +1,64 @@
+"""Requests and responses of generation: from text or from chat messages, streamed or not."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from app.schemas.common import StrictModel, TokenOut
+from app.schemas.predict import Prediction, SamplingIn
+
+
+class Message(StrictModel):
+    role: Literal["system", "user", "assistant"] = Field(..., description="Who says it.")
+    content: str = Field(..., max_length=20_000, description="What they say, as plain text.")
+
+
+class GenerateIn(SamplingIn):
+    text: str | None = Field(None, description="A prompt to continue. Send either `text` or `messages`.",
+                             examples=["The capital of France is"])
+    messages: list[Message] | None = Field(None, min_length=1, max_length=100, description="A chat to answer: "
+                                           "rendered with the model's chat template, and the reply stops at the "
+                                           "end-of-turn token. Send either `text` or `messages`.")
+    max_new_tokens: int = Field(32, ge=1, description="Most tokens to generate (the server's limit is "
+                                "max_new_tokens in GET /api/model `limits`).")
+    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="Seeds the random draws: the same seed and "
+                             "settings give the same tokens. Omitted: the server picks one and returns it.")
+    stream: bool = Field(False, description="Answer with a server-sent-event stream (text/event-stream): a "
+                         "`start` event, one `token` event per token, then a `done` event.")
+    alternatives: int = Field(5, ge=0, le=20, description="For every generated token, the most probable tokens "
+                              "it was drawn from (what else could have come there).")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "GenerateIn":
+        if (self.text is None) == (self.messages is None):
+            raise ValueError("send either `text` (a prompt to continue) or `messages` (a chat to answer), "
+                             "not both and not neither")
+        return self
+
+
+class GeneratedToken(BaseModel):
+    index: int = Field(..., description="0 for the first generated token.")
+    id: int
+    text: str = Field(..., description="The token's text (a piece of a character shows as U+FFFD).")
+    display: str = Field(..., description="`text` with whitespace made visible.")
+    special: bool = Field(False, description="A control token such as <|im_end|>.")
+    probability: float = Field(..., description="Its probability at the sampling temperature.")
+    alternatives: list[Prediction] = Field([], description="The most probable tokens at this step, the drawn "
+                                           "one among them when it is probable enough.")
+
+
+class GenerateStart(BaseModel):
+    prompt_tokens: list[TokenOut] = Field(..., description="The exact token sequence the model reads (for chat: "
+                                          "the rendered template with its role markers).")
+    seed: int = Field(..., description="The seed used; send it again to repeat the draw.")
+
+
+class GenerateEnd(BaseModel):
+    text: str = Field(..., description="The generated text, decoded (without a final stop token).")
+    stop_reason: Literal["stop_token", "max_new_tokens", "context_length"]
+
+
+class GenerateOut(GenerateStart, GenerateEnd):
+    generated: list[GeneratedToken]

@@ -1,0 +1,157 @@
+import json
+
+import anyio
+import pytest
+
+from app.engine import Engine
+from app.main import create_app
+from app.settings import Settings
+from model.tiny import tiny_model
+
+
+@pytest.fixture(scope="module")
+def chat_engine():
+    """The tiny model with room for a chat template (its byte-level tokens make templates long)."""
+    model, tokenizer = tiny_model(seed=0)
+    return Engine(model, tokenizer, Settings(max_prompt_tokens=120, max_prompt_chars=600, max_new_tokens=32))
+
+
+@pytest.fixture
+def client(chat_engine, make_client):
+    return make_client(chat_engine)
+
+
+def events(text: str) -> list[tuple[str, dict]]:
+    out = []
+    for block in text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        out.append((lines["event"], json.loads(lines["data"])))
+    return out
+
+
+def chat_engine_ids(text):
+    return tiny_model(seed=0)[1].encode(text)
+
+
+def test_generation_returns_tokens_with_alternatives_and_the_seed(client):
+    data = client.post("/api/generate", json={"text": "the bank", "max_new_tokens": 6, "seed": 3,
+                                              "top_k": 0, "alternatives": 4}).json()
+    assert len(data["generated"]) == 6 and data["stop_reason"] == "max_new_tokens" and data["seed"] == 3
+    for i, g in enumerate(data["generated"]):
+        assert g["index"] == i and len(g["alternatives"]) == 4
+        probs = [a["probability"] for a in g["alternatives"]]
+        assert probs == sorted(probs, reverse=True)
+    assert [t["id"] for t in data["prompt_tokens"]] == chat_engine_ids("the bank")
+
+
+def test_same_seed_same_tokens_and_no_seed_returns_one_that_repeats(client):
+    body = {"text": "the bank", "max_new_tokens": 8, "temperature": 1.3, "top_k": 0}
+    a = client.post("/api/generate", json={**body, "seed": 11}).json()["generated"]
+    assert a == client.post("/api/generate", json={**body, "seed": 11}).json()["generated"]
+    free = client.post("/api/generate", json=body).json()
+    again = client.post("/api/generate", json={**body, "seed": free["seed"]}).json()
+    assert [g["id"] for g in again["generated"]] == [g["id"] for g in free["generated"]]
+
+
+def test_temperature_zero_is_greedy(client):
+    greedy = client.post("/api/generate", json={"text": "the bank", "max_new_tokens": 5, "temperature": 0, "seed": 1}).json()
+    other = client.post("/api/generate", json={"text": "the bank", "max_new_tokens": 5, "temperature": 0, "seed": 2}).json()
+    assert greedy["generated"] == other["generated"]
+    assert all(g["id"] == g["alternatives"][0]["id"] for g in greedy["generated"])
+
+
+def test_a_stream_delivers_the_same_tokens_as_the_json_form(client):
+    body = {"messages": [{"role": "user", "content": "hi"}], "max_new_tokens": 10, "seed": 5, "top_k": 0}
+    plain = client.post("/api/generate", json=body).json()
+    response = client.post("/api/generate", json={**body, "stream": True})
+    assert response.headers["content-type"].startswith("text/event-stream")
+    stream = events(response.text)
+    kinds = [k for k, _ in stream]
+    assert kinds[0] == "start" and kinds[-1] == "done" and set(kinds[1:-1]) == {"token"}
+    assert stream[0][1]["prompt_tokens"] == plain["prompt_tokens"]
+    assert [d for k, d in stream if k == "token"] == plain["generated"]
+    assert stream[-1][1]["text"] == plain["text"] and stream[-1][1]["count"] == len(plain["generated"])
+
+
+def test_chat_is_rendered_with_the_template_and_stops_at_end_of_turn(client, chat_engine):
+    messages = [{"role": "user", "content": "hi"}]
+    template = client.post("/api/chat/template", json={"messages": messages}).json()
+    assert template["text"].startswith("<|im_start|>system\n") and template["text"].endswith("<|im_start|>assistant\n")
+    assert template["tokens"][0]["text"] == "<|im_start|>" and template["tokens"][0]["special"]
+    data = client.post("/api/generate", json={"messages": messages, "max_new_tokens": 5, "temperature": 0}).json()
+    assert [t["id"] for t in data["prompt_tokens"]] == [t["id"] for t in template["tokens"]]
+    # Make <|im_end|> the greedy choice at step 3: generation must end there, without it in `text`.
+    im_end = chat_engine.tokenizer.encode("<|im_end|>")[0]
+    stop_at = data["generated"][2]["id"]
+    original = chat_engine.tokenizer.stop_ids
+    chat_engine.tokenizer.stop_ids = {stop_at}
+    try:
+        stopped = client.post("/api/generate", json={"messages": messages, "max_new_tokens": 5, "temperature": 0}).json()
+    finally:
+        chat_engine.tokenizer.stop_ids = original
+    assert im_end in original
+    first_stop = [g["id"] for g in data["generated"]].index(stop_at)
+    assert len(stopped["generated"]) == first_stop + 1 and stopped["stop_reason"] == "stop_token"
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"text": "the", "messages": [{"role": "user", "content": "x"}]}, "either `text`"),
+    ({"max_new_tokens": 3}, "either `text`"),
+    ({"text": "the", "max_new_tokens": 33}, "at most 32 tokens"),
+    ({"text": "the", "max_new_tokens": 0}, "max_new_tokens"),
+    ({"messages": [{"role": "robot", "content": "x"}]}, "messages.0.role"),
+    ({"messages": []}, "messages"),
+    ({"text": "x" * 700}, "limit is 600"),
+    ({"text": "the", "seed": -1}, "seed"),
+])
+def test_bad_requests_are_4xx_saying_what_to_change(client, body, message):
+    response = client.post("/api/generate", json=body)
+    assert 400 <= response.status_code < 500 and message in response.json()["detail"]
+
+
+def test_a_client_that_disconnects_mid_stream_stops_the_work(chat_engine):
+    """Drive the ASGI app directly: the client goes away after two tokens; count forward passes."""
+    app = create_app(engine=chat_engine)
+    passes = []
+    body = json.dumps({"text": "the bank", "max_new_tokens": 24, "seed": 0, "temperature": 0.8,
+                       "stream": True}).encode()
+
+    def count(x, name):
+        passes.append(1)
+
+    async def run(disconnect_after: int | None) -> list[str]:
+        sent: list[str] = []
+        gone = anyio.Event()
+        request_sent = False
+
+        async def receive():
+            nonlocal request_sent
+            if not request_sent:
+                request_sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            if not gone.is_set():  # like a server: a waiting disconnect is handed over at once
+                await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            if message["type"] == "http.response.body" and message.get("body"):
+                sent.append(message["body"].decode().split("\n")[0])
+                tokens = sum(e == "event: token" for e in sent)
+                if disconnect_after is not None and tokens >= disconnect_after:
+                    gone.set()
+
+        scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}, "http_version": "1.1",
+                 "method": "POST", "scheme": "http", "path": "/api/generate", "raw_path": b"/api/generate",
+                 "query_string": b"", "root_path": "", "server": ("test", 80), "client": ("test", 1),
+                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]}
+        with chat_engine.model.hooks({"logits": count}):
+            await app(scope, receive, send)
+        return sent
+
+    full = anyio.run(run, None)
+    assert full.count("event: token") == 24 and full[-1] == "event: done"  # the whole run, as a baseline
+    full_passes = len(passes)
+    passes.clear()
+    cut = anyio.run(run, 2)
+    assert cut.count("event: token") <= 3 and "event: done" not in cut
+    assert len(passes) <= 3 < full_passes

@@ -1,0 +1,72 @@
+import math
+
+import pytest
+import torch
+
+from model.sampling import distribution, pick
+
+# Probabilities 0.4, 0.3, 0.2, 0.1 at temperature 1, deliberately out of order in the vocabulary.
+LOGITS = torch.tensor([0.2, 0.4, 0.1, 0.3]).log()
+
+
+def allowed_ids(dist) -> set[int]:
+    return set(dist.allowed.nonzero()[:, 0].tolist())
+
+
+def test_probabilities_are_softmax_of_logits_over_temperature():
+    dist = distribution(LOGITS, temperature=2.0, top_k=0)
+    assert torch.allclose(dist.probs, (LOGITS / 2).softmax(-1))
+    assert math.isclose(float(dist.probs.sum()), 1.0, rel_tol=1e-6)
+
+
+def test_low_temperature_sharpens_and_high_temperature_flattens():
+    top = int(LOGITS.argmax())
+    assert distribution(LOGITS, 0.5).probs[top] > distribution(LOGITS, 1.0).probs[top] > distribution(LOGITS, 3.0).probs[top]
+
+
+@pytest.mark.parametrize("k, expected", [(1, {1}), (2, {1, 3}), (3, {0, 1, 3}), (4, {0, 1, 2, 3}), (0, {0, 1, 2, 3})])
+def test_top_k_keeps_exactly_the_k_most_probable(k, expected):
+    assert allowed_ids(distribution(LOGITS, 1.0, top_k=k)) == expected
+
+
+@pytest.mark.parametrize("p, expected", [
+    (0.3, {1}),            # 0.4 alone reaches 0.3
+    (0.4, {1}),            # exactly reached by the first token
+    (0.5, {1, 3}),         # 0.4 < 0.5 <= 0.7
+    (0.7, {1, 3}),
+    (0.71, {0, 1, 3}),
+    (0.95, {0, 1, 2, 3}),
+    (1.0, {0, 1, 2, 3}),
+])
+def test_top_p_keeps_the_smallest_set_reaching_p(p, expected):
+    assert allowed_ids(distribution(LOGITS, 1.0, top_p=p)) == expected
+
+
+def test_top_k_and_top_p_together_keep_the_intersection():
+    assert allowed_ids(distribution(LOGITS, 1.0, top_k=3, top_p=0.5)) == {1, 3}
+
+
+def test_sample_probabilities_are_renormalised_over_allowed_tokens():
+    dist = distribution(LOGITS, 1.0, top_k=2)
+    assert torch.allclose(dist.sample_probs, torch.tensor([0.0, 4 / 7, 0.0, 3 / 7]))
+
+
+def test_temperature_zero_is_greedy():
+    dist = distribution(LOGITS, temperature=0)
+    assert allowed_ids(dist) == {1}
+    assert all(pick(dist, torch.Generator().manual_seed(s)) == 1 for s in range(20))
+
+
+def test_same_seed_gives_the_same_draws_and_draws_follow_the_distribution():
+    dist = distribution(LOGITS, 1.0, top_k=0)
+    draws = [pick(dist, torch.Generator().manual_seed(7)) for _ in range(5)]
+    assert len(set(draws)) == 1
+    generator = torch.Generator().manual_seed(0)
+    counts = torch.bincount(torch.tensor([pick(dist, generator) for _ in range(4000)]), minlength=4) / 4000
+    assert torch.allclose(counts, dist.probs, atol=0.03)
+
+
+def test_a_disallowed_token_is_never_drawn():
+    dist = distribution(LOGITS, 1.0, top_k=2)
+    generator = torch.Generator().manual_seed(1)
+    assert {pick(dist, generator) for _ in range(500)} == {1, 3}
