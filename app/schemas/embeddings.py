@@ -1,0 +1,211 @@
+"""Requests and responses of /api/embeddings, and the limits that keep each request small."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, Field
+
+from app.schemas.common import StrictModel
+from model.embeddings import WORD_SETS
+
+# Limits (a request over one gets a 422 naming the field). Each word or sentence is one
+# forward pass in contextual mode, so these bound the work one request can ask for.
+MAX_WORDS = 60              # words on one map, ready-made sets and own words together
+MIN_MAP_WORDS = 3           # fewer points make no picture
+MAX_WORD_CHARS = 40
+MAX_SENTENCES = 12
+MIN_SENTENCES = 2
+MAX_SENTENCE_CHARS = 300
+MAX_NEIGHBOURS = 20
+
+SetName = Literal[tuple(WORD_SETS)]  # type: ignore[valid-type]
+Method = Literal["pca", "tsne", "umap"]
+Mode = Literal["static", "contextual"]
+Pooling = Literal["mean", "last"]
+
+
+def _word(value: str) -> str:
+    word = value.strip()
+    if not word:
+        raise ValueError("is empty; type a word such as 'dog'")
+    if len(word) > MAX_WORD_CHARS:
+        raise ValueError(f"is {len(word)} characters long; a word may have at most {MAX_WORD_CHARS}")
+    return word
+
+
+def _sentence(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is empty; type a sentence or remove the line")
+    if len(value) > MAX_SENTENCE_CHARS:
+        raise ValueError(f"is {len(value)} characters long; shorten it to at most {MAX_SENTENCE_CHARS}")
+    return value
+
+
+Word = Annotated[str, AfterValidator(_word), Field(description="A word, typed without the leading space "
+                                                               "(the server adds it: 'dog' is read as ' dog').")]
+Sentence = Annotated[str, AfterValidator(_sentence)]
+Layer = Annotated[int | None, Field(None, ge=0, description="Residual-stream layer: 0 = the input embedding, "
+                                    "i = after block i. Default: the middle layer.")]
+
+
+# --- shared pieces ----------------------------------------------------------------------------
+
+
+class Piece(BaseModel):
+    id: int
+    text: str = Field(..., description="The token's text, leading space included.")
+
+
+class NeighbourOut(BaseModel):
+    id: int | None = Field(None, description="Token id (None when the neighbour is a word of the map).")
+    text: str
+    cosine: float = Field(..., description="Cosine similarity, from -1 (opposite) to 1 (same direction).")
+
+
+class WordOut(BaseModel):
+    word: str
+    tokens: list[Piece] = Field(..., description="The tokens of ' ' + word.")
+
+
+# --- ready-made sets --------------------------------------------------------------------------
+
+
+class WordSetOut(BaseModel):
+    name: str
+    label: str
+    words: list[str]
+    pairs_with: str | None = Field(None, description="words[i] pairs with that set's words[i] (dog -> puppy).")
+
+
+class SetsOut(BaseModel):
+    sets: list[WordSetOut]
+    limits: dict[str, int]
+    context_prefix: str = Field(..., description="Text read before a word in contextual mode.")
+    n_layers: int
+    default_layer: int
+
+
+# --- word map ---------------------------------------------------------------------------------
+
+
+class MapIn(StrictModel):
+    sets: list[SetName] = Field(["animals", "young"], description="Ready-made sets to place on the map.")
+    words: list[Word] = Field([], max_length=MAX_WORDS,
+                              description=f"Your own words (sets and words together: at most {MAX_WORDS}).")
+    method: Method = Field("pca", description="pca (linear, default), tsne or umap.")
+    dims: Literal[2, 3] = 2
+    mode: Mode = Field("static", description="static: input embedding; contextual: hidden state at `layer`.")
+    layer: Layer = None
+    pooling: Pooling = Field("mean", description="How a word of several tokens gets one vector: the mean of "
+                                                 "its tokens' vectors, or the last token's.")
+    neighbours: int = Field(8, ge=0, le=MAX_NEIGHBOURS, description="Nearest tokens listed per word.")
+    word_like: bool = Field(True, description="List only word-like neighbours (a space, then letters).")
+
+
+class MapPoint(WordOut):
+    group: str = Field(..., description="Name of the set the word came from, or 'yours'.")
+    coords: list[float] = Field(..., description="Position on the map (2 or 3 numbers).")
+    neighbours: list[NeighbourOut]
+
+
+class MapOut(BaseModel):
+    points: list[MapPoint]
+    groups: dict[str, str] = Field(..., description="Set name -> label, in the order the points use them.")
+    pairs: list[tuple[int, int]] = Field(..., description="Point indices of paired words (dog -> puppy).")
+    method: Method
+    dims: int
+    mode: Mode
+    layer: int
+    pooling: Pooling
+    explained: list[float] | None = Field(None, description="PCA: share of the spread along each axis.")
+    neighbours_from: Literal["vocabulary", "map"] = Field(
+        ..., description="vocabulary: nearest of all tokens' input embeddings; map: nearest words on this "
+                         "map (contextual mode, where only the map's words have hidden states).")
+
+
+# --- nearest tokens ---------------------------------------------------------------------------
+
+
+class NeighboursIn(StrictModel):
+    word: Word
+    k: int = Field(10, ge=1, le=MAX_NEIGHBOURS)
+    word_like: bool = True
+
+
+class NeighboursOut(WordOut):
+    neighbours: list[NeighbourOut]
+
+
+# --- analogies --------------------------------------------------------------------------------
+
+
+class AnalogyIn(StrictModel):
+    a: Word = Field(..., description="a in a - b + c, e.g. 'puppy'.", examples=["puppy"])
+    b: Word = Field(..., description="b, e.g. 'dog'.", examples=["dog"])
+    c: Word = Field(..., description="c, e.g. 'cat'.", examples=["cat"])
+    expected: Word | None = Field(None, description="The answer you expect (e.g. 'kitten'): its rank is reported.")
+    k: int = Field(10, ge=1, le=MAX_NEIGHBOURS)
+    word_like: bool = True
+
+
+class RankedOut(NeighbourOut):
+    rank: int
+
+
+class ExpectedOut(WordOut):
+    rank: int = Field(..., description="Its place among the results (1 = the model's answer).")
+    cosine: float
+
+
+class OffsetsOut(BaseModel):
+    first: str = Field(..., description="e.g. 'dog → puppy' (a - b).")
+    second: str = Field(..., description="e.g. 'cat → kitten' (answer - c).")
+    cosine: float = Field(..., description="Cosine between the two offsets: 1 = the same direction.")
+    length_first: float
+    length_second: float
+
+
+class AnalogyPoint(BaseModel):
+    label: str
+    role: Literal["a", "b", "c", "target", "answer", "result"]
+    x: float
+    y: float
+
+
+class AnalogyOut(BaseModel):
+    a: WordOut
+    b: WordOut
+    c: WordOut
+    results: list[RankedOut] = Field(..., description="Tokens nearest a - b + c, the inputs' tokens excluded.")
+    with_inputs: list[RankedOut] = Field(..., description="The same, inputs not excluded.")
+    expected: ExpectedOut | None
+    answer: str = Field(..., description="The word the offsets compare: `expected` if given, else the top result.")
+    correct: bool | None = Field(None, description="Whether `expected` is the top result (None without one).")
+    offsets: OffsetsOut
+    points: list[AnalogyPoint] = Field(..., description="2D PCA of the raw vectors: b, a, target, c form an "
+                                                        "exact parallelogram (a linear map keeps it one).")
+
+
+# --- sentences --------------------------------------------------------------------------------
+
+
+class SentencesIn(StrictModel):
+    sentences: list[Sentence] = Field(..., min_length=MIN_SENTENCES, max_length=MAX_SENTENCES,
+                                      description=f"{MIN_SENTENCES} to {MAX_SENTENCES} sentences, "
+                                                  f"each at most {MAX_SENTENCE_CHARS} characters.")
+    layer: Layer = None
+
+
+class SentenceOut(BaseModel):
+    text: str
+    n_tokens: int
+    x: float
+    y: float
+
+
+class SentencesOut(BaseModel):
+    sentences: list[SentenceOut]
+    similarity: list[list[float]] = Field(..., description="Cosine similarity of every pair of sentence vectors.")
+    layer: int
+    explained: list[float]
