@@ -1,0 +1,98 @@
+"""The web layer: requests per second with 8 concurrent clients on loopback, beside the bare
+model call, and the size of the largest answers."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from benchmarks.common import engine, header, row
+from benchmarks.bench_start import ROOT
+from model.analysis import analyse_ids
+
+CLIENTS = 8
+REQUESTS = 48
+
+
+def _prompts() -> list[str]:
+    # Distinct prompts, so every request costs a real forward pass (no cache hits).
+    return [f"Request number {i}: the river bank was quiet and the town slept while" for i in range(REQUESTS)]
+
+
+def bare_seconds(prompts: list[str]) -> float:
+    e = engine()
+    start = time.perf_counter()
+    for p in prompts:
+        analyse_ids(e.model, e.tokenizer.encode(p))
+    return time.perf_counter() - start
+
+
+async def served_seconds(base: str, prompts: list[str]) -> tuple[float, int]:
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for p in prompts:
+        queue.put_nowait(p)
+    errors = 0
+
+    async def client() -> None:
+        nonlocal errors
+        async with httpx.AsyncClient(base_url=base, timeout=120) as http:
+            while not queue.empty():
+                text = queue.get_nowait()
+                r = await http.post("/api/predict", json={"text": text})
+                errors += r.status_code != 200
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(CLIENTS)))
+    return time.perf_counter() - start, errors
+
+
+def payload_sizes(base: str) -> None:
+    text = " ".join(["The quick brown fox jumps over the lazy dog."] * 6)
+    ids = engine().tokenizer.encode(text)[:64]
+    text64 = engine().tokenizer.decode(ids)
+    for path in ("/api/attention/all", "/api/attention/heads"):
+        r = httpx.post(base + path, json={"text": text64}, timeout=120,
+                       headers={"Accept-Encoding": "gzip"})
+        if r.status_code == 200:
+            raw = len(r.content)
+            gz = len(gzip.compress(r.content))
+            row(f"all heads, {len(ids)}-token prompt ({path})", f"{raw / 1e6:.2f} MB",
+                f"gzip {gz / 1e6:.2f} MB (goal <= 1.5 MB)")
+            return
+    row("all heads payload", "n/a", "no all-heads endpoint found")
+
+
+def main() -> None:
+    header(f"Server: {REQUESTS} distinct prompts, {CLIENTS} concurrent clients on loopback")
+    port = 8766
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
+                             "--port", str(port), "--log-level", "warning"], cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(base + "/api/model", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        prompts = _prompts()
+        bare = bare_seconds(prompts)
+        served, errors = asyncio.run(served_seconds(base, [p + " then" for p in prompts]))
+        row("bare model calls", f"{REQUESTS / bare:.1f} req/s")
+        row("through the server", f"{REQUESTS / served:.1f} req/s",
+            f"overhead {served / bare - 1:+.0%} (goal <= +20%), errors: {errors}")
+        payload_sizes(base)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Shared helpers: timing by median of repeats, the real engine, the HF reference, printing."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+
+def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+@lru_cache(maxsize=1)
+def engine():
+    from app.engine import load_engine
+    from app.settings import Settings
+    return load_engine(Settings())
+
+
+@lru_cache(maxsize=1)
+def hf_model():
+    """HF transformers over the same GGUF (eager attention), or None where it is not installed."""
+    try:
+        import transformers
+    except ImportError:
+        return None
+    gguf = Path(engine().source)
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    return transformers.AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, attn_implementation="eager", dtype=torch.float32).eval()
+
+
+def prompt_ids(n: int) -> list[int]:
+    """A natural-text prompt of exactly n tokens (repeated prose, cut to length)."""
+    text = ("The history of the river town is long. Merchants came by boat to trade salt, wool and "
+            "grain, and the bank by the bridge kept their money safe through floods and wars. ") * 20
+    ids = engine().tokenizer.encode(text)
+    assert len(ids) >= n
+    return ids[:n]
+
+
+def row(label: str, value: str, note: str = "") -> None:
+    print(f"  {label:<44} {value:>16}  {note}", flush=True)
+
+
+def header(title: str) -> None:
+    print(f"\n{title}", flush=True)
