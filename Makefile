@@ -29,7 +29,6 @@ screenshots: setup-dev model chromium
 # pulling a CUDA build of several GB.
 $(VENV)/.torch:
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
 	touch $@
 
