@@ -1,0 +1,77 @@
+import re
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+def bar_labels(page):
+    return page.locator("#chart .ytick text").all_text_contents()
+
+
+def test_predict_page_shows_the_distribution_and_generates_step_by_step(page, screenshot):
+    page.goto("/predict?text=The+capital+of+France+is&top_k=3")
+    page.wait_for_selector("#chart .bars path")
+    assert bar_labels(page)[0] == "␣Paris"
+    assert page.locator('[data-stat="allowed"]').text_content() == "3"
+    page.wait_for_selector("#surprise .s-tok")
+    page.wait_for_selector("#lens .hm")
+    screenshot("predict")
+
+    page.click("#greedy")
+    page.wait_for_selector("#trail .step:not(.next)")
+    assert page.locator("#trail .step:not(.next)").first.text_content() == "␣Paris"
+    expect(page).to_have_url(re.compile(r"steps=\d+(&|$)"))
+
+    # Clicking the generated token shows what else could have come there, with its rank.
+    page.locator("#trail .step:not(.next)").first.click()
+    expect(page.locator("#chart-title")).to_contain_text("Step 1")
+    assert "rank: #1" in page.locator("#chart-title").text_content()
+
+    # Reload: the same picture comes back from the URL.
+    page.reload()
+    expect(page.locator("#chart-title")).to_contain_text("Step 1")
+    assert page.locator("#trail .step:not(.next)").first.text_content() == "␣Paris"
+
+
+def test_sampling_with_a_seed_repeats_and_temperature_zero_allows_one_token(page):
+    page.goto("/predict?text=Once+upon+a+time&seed=7&temperature=1.2&top_k=0")
+    page.wait_for_selector("#chart .bars path")
+    steps = page.locator("#trail .step:not(.next)")
+    page.click("#sample10")
+    expect(steps).not_to_have_count(0)
+    expect(page.locator("#status")).to_have_text("")
+    first = page.locator("#trail").text_content()
+    page.click("#clear")
+    expect(steps).to_have_count(0)
+    page.click("#sample10")
+    expect(steps).not_to_have_count(0)
+    expect(page.locator("#trail")).to_have_text(first)
+    page.goto("/predict?text=Once+upon+a+time&temperature=0")
+    page.wait_for_selector("#chart .bars path")
+    expect(page.locator('[data-stat="allowed"]')).to_have_text("1")
+
+
+def test_guess_first_hides_the_answer_until_the_guess_is_in(page, screenshot):
+    page.goto("/predict?text=The+capital+of+France+is&guess=1")
+    page.wait_for_selector("#guess-box:not([hidden])")
+    assert "veiled" in page.locator("#chart").get_attribute("class")
+    page.fill("#guess-input", "Paris")
+    page.click("#guess-form button[type=submit]")
+    page.wait_for_selector("#guess-result:not([hidden])")
+    assert "favourite" in page.locator("#guess-result").text_content()
+    assert "veiled" not in page.locator("#chart").get_attribute("class")
+    screenshot("predict-guess")
+
+
+def test_hostile_prompt_shows_as_typed_text(page, screenshot):
+    hostile = "<img src=x onerror=alert(1)> {{7*7}}"
+    page.on("dialog", lambda d: pytest.fail("a dialog opened: the prompt ran as code"))
+    page.goto("/predict")
+    page.fill("#prompt", hostile)
+    expect(page.locator("#trail .prompt-text")).to_have_text(hostile)
+    expect(page.locator("#surprise")).to_have_text(hostile)
+    assert page.locator("#surprise img").count() == 0
+    screenshot("predict-hostile")
