@@ -10,9 +10,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.concurrency import run_in_threadpool
 
 from app.engine import Engine, Overloaded, load_engine
+from app import openapi
 from app.routers import attention, embeddings, generate, model_info, network, pages, predict, tokens
 from app.security import BodySizeLimit, SecurityHeaders
 from app.settings import Settings
@@ -47,6 +49,14 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
     return JSONResponse(status_code=422, content={"detail": "; ".join(problems)})
 
 
+async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    detail = exc.detail
+    if exc.status_code == 400 and detail == "There was an error parsing the body":
+        detail = ("The body could not be parsed: send UTF-8 encoded JSON, such as "
+                  '{"text": "The capital of France is"}')
+    return JSONResponse(status_code=exc.status_code, content={"detail": detail}, headers=exc.headers)
+
+
 async def overloaded(request: Request, exc: Overloaded) -> JSONResponse:
     return JSONResponse(status_code=503, headers={"Retry-After": "2"},
                         content={"detail": "The model is busy with other requests; retry in a few seconds."})
@@ -68,12 +78,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(Overloaded, overloaded)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
 
     for module in (model_info, tokens, network, embeddings, attention, predict, generate, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    openapi.install(app)
     return app
 
 
