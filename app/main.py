@@ -45,7 +45,10 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
             continue
         got = err.get("input")
         shown = f" (got {got!r:.60})" if got is not None and not isinstance(got, (dict, list)) else ""
-        problems.append(f"{_field_path(err.get('loc', ()))}: {err.get('msg', 'invalid')}{shown}")
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        where = _field_path(err.get("loc", ()))
+        # Model-level checks name their field in the message already.
+        problems.append(message + shown if where == "body" else f"{where}: {message}{shown}")
     return JSONResponse(status_code=422, content={"detail": "; ".join(problems)})
 
 

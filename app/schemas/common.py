@@ -2,15 +2,48 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from model.tokenizer import Token
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _find_surrogate(value, path: str) -> str | None:
+    if isinstance(value, str):
+        return path if _SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _find_surrogate(item, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
+
+
 class StrictModel(BaseModel):
-    """Requests reject unknown fields, so a misspelt option is an error rather than ignored."""
+    """Requests reject unknown fields (a misspelt option is an error rather than ignored),
+    NaN and infinite numbers, and strings that are not valid Unicode."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_lone_surrogates(cls, data):
+        # JSON may carry "\ud800" escapes that decode to half of a UTF-16 pair: not a character,
+        # and the tokenizer cannot encode it. Refuse it here, once, for every request model.
+        where = _find_surrogate(data, "")
+        if where is not None:
+            raise ValueError(f"{where} contains a lone UTF-16 surrogate (an escape like \\ud800 that is "
+                             "half of a character); send valid Unicode text")
+        return data
 
 
 class TextIn(StrictModel):
