@@ -1,0 +1,81 @@
+// "Switch a head off": POST /api/predict with `ablate`, the next-token probabilities with every
+// head on (baseline) and with the chosen heads off, side by side.
+
+import { el, plotConfig, plotLayout } from "../api.js";
+import { plotText } from "./colours.js";
+
+/** "3.2,5.1" <-> Set of "layer.head" keys (the URL form of the list). */
+export function parseOff(text) {
+  return new Set(String(text || "").split(",").map((s) => s.trim()).filter((s) => /^\d+\.\d+$/.test(s)));
+}
+export function formatOff(off) {
+  return [...off].sort((a, b) => {
+    const [la, ha] = a.split(".").map(Number), [lb, hb] = b.split(".").map(Number);
+    return la - lb || ha - hb;
+  }).join(",");
+}
+export function offToRequest(off) {
+  return [...off].map((k) => { const [layer, head] = k.split(".").map(Number); return { layer, head }; });
+}
+
+function bars(node, predictions, colourOf) {
+  const shown = predictions.slice(0, 10);
+  const y = shown.map((_, i) => i);
+  window.Plotly.react(node, [{
+    type: "bar", orientation: "h", x: shown.map((p) => p.probability), y,
+    marker: { color: shown.map((p) => colourOf(p.id)) },
+    text: shown.map((p) => `${(p.probability * 100).toFixed(1)}%`), textposition: "outside", cliponaxis: false,
+    hovertext: shown.map((p) => `${plotText(p.display)} (id ${p.id})<br>p = ${(p.probability * 100).toFixed(2)}%, logit ${p.logit.toFixed(2)}`),
+    hoverinfo: "text",
+  }], plotLayout({
+    height: 330, margin: { l: 110, r: 50, t: 6, b: 36 },
+    xaxis: { range: [0, 1], tickformat: ".0%", title: { text: "probability of the next token" } },
+    yaxis: { tickvals: y, ticktext: shown.map((p) => plotText(p.display)), autorange: "reversed",
+      tickfont: { family: "ui-monospace, 'DejaVu Sans Mono', monospace" } },
+  }), plotConfig);
+}
+
+/** Draw a predict response: baseline left, ablated right (or the same list on both sides). */
+export function drawAblation(nodes, body, off) {
+  const baseline = body.baseline || body.predictions;
+  const top = new Set(baseline.slice(0, 10).map((p) => p.id));
+  const colourOf = (id) => (id === baseline[0].id ? "#4453c7" : top.has(id) ? "#9fb0ff" : "#d9682b");
+  bars(nodes.before, baseline, colourOf);
+  if (!off.size) {
+    nodes.afterTitle.textContent = "Heads switched off: none yet";
+    window.Plotly.purge(nodes.after);
+    nodes.after.replaceChildren(el("p", { cls: "placeholder",
+      text: "Switch a head off (buttons above, or pick one in the grid first) to see what the model predicts without it." }));
+    nodes.summary.textContent = "";
+    return;
+  }
+  nodes.after.replaceChildren();
+  nodes.afterTitle.textContent = `${off.size} head${off.size === 1 ? "" : "s"} switched off`;
+  bars(nodes.after, body.predictions, colourOf);
+  const before = baseline[0];
+  const after = body.predictions[0];
+  const sameAfter = body.predictions.find((p) => p.id === before.id);
+  const beforeText = `"${before.display}" ${(before.probability * 100).toFixed(1)}%`;
+  nodes.summary.textContent = after.id === before.id
+    ? `The top prediction stays ${beforeText} → ${(after.probability * 100).toFixed(1)}%. `
+      + "Orange bars are tokens that were not in the top 10 before."
+    : `The top prediction changes: ${beforeText} becomes "${after.display}" ${(after.probability * 100).toFixed(1)}%`
+      + (sameAfter ? ` ("${before.display}" falls to ${(sameAfter.probability * 100).toFixed(1)}%).` : ".")
+      + " Orange bars are tokens that were not in the top 10 before.";
+}
+
+/** The chips of the heads switched off; clicking one switches it back on. */
+export function drawOffList(node, off, onRemove) {
+  node.replaceChildren();
+  if (!off.size) {
+    node.append(el("span", { cls: "muted", text: "No head is switched off." }));
+    return;
+  }
+  for (const key of formatOff(off).split(",")) {
+    const [layer, head] = key.split(".");
+    const chip = el("button", { cls: "off-chip", text: `layer ${layer} · head ${head} ×`,
+      title: "Switch this head back on", attrs: { type: "button" } });
+    chip.addEventListener("click", () => onRemove(key));
+    node.append(chip);
+  }
+}

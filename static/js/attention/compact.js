@@ -1,0 +1,68 @@
+// Decoder for POST /api/attention/all: every head's causal pattern, one byte per weight,
+// lower triangle only, base64. Weight (layer, head, query i, key j <= i) is byte
+// (layer * nHeads + head) * n(n+1)/2 + i(i+1)/2 + j, times `scale` (1/255).
+
+/** Decode the response into an object with weight(), head() and layerAverage() accessors. */
+export function decodeAllHeads(body) {
+  const binary = atob(body.data);
+  const bytes = new Uint8Array(binary.length);
+  for (let k = 0; k < binary.length; k++) bytes[k] = binary.charCodeAt(k);
+  const n = body.tokens.length;
+  const tri = (n * (n + 1)) / 2;
+  const { n_layers: nLayers, n_heads: nHeads, scale } = body;
+  if (bytes.length !== nLayers * nHeads * tri) {
+    throw new Error(`attention data has ${bytes.length} bytes; expected ${nLayers * nHeads * tri}`);
+  }
+  const base = (layer, head) => (layer * nHeads + head) * tri;
+  const weight = (layer, head, i, j) => (j > i ? 0 : bytes[base(layer, head) + (i * (i + 1)) / 2 + j] * scale);
+
+  /** n x n Float32Array rows of one head (zeros above the diagonal). */
+  function head(layer, head) {
+    const rows = [];
+    const start = base(layer, head);
+    for (let i = 0; i < n; i++) {
+      const row = new Float32Array(n);
+      const offset = start + (i * (i + 1)) / 2;
+      for (let j = 0; j <= i; j++) row[j] = bytes[offset + j] * scale;
+      rows.push(row);
+    }
+    return rows;
+  }
+
+  /** The mean of a layer's heads, n x n. */
+  function layerAverage(layer) {
+    const sum = head(layer, 0);
+    for (let h = 1; h < nHeads; h++) {
+      const m = head(layer, h);
+      for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) sum[i][j] += m[i][j];
+    }
+    for (const row of sum) for (let j = 0; j < n; j++) row[j] /= nHeads;
+    return sum;
+  }
+
+  /** Average weight that queries 1..n-1 put on the first token, over every head. */
+  function sinkShare() {
+    if (n < 2) return null;
+    let total = 0;
+    for (let l = 0; l < nLayers; l++) {
+      for (let h = 0; h < nHeads; h++) {
+        for (let i = 1; i < n; i++) total += weight(l, h, i, 0);
+      }
+    }
+    return total / (nLayers * nHeads * (n - 1));
+  }
+
+  return { n, nLayers, nHeads, kvHeadOf: body.kv_head_of, maxError: body.max_error,
+    bytes: bytes.length, weight, head, layerAverage, sinkShare };
+}
+
+/** How much two patterns look at the same tokens: mean over rows of sum_j min(a_ij, b_ij), in 0..1. */
+export function overlap(a, b) {
+  let total = 0;
+  for (let i = 0; i < a.length; i++) {
+    let row = 0;
+    for (let j = 0; j <= i; j++) row += Math.min(a[i][j], b[i][j]);
+    total += row;
+  }
+  return a.length ? total / a.length : 0;
+}

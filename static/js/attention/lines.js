@@ -1,0 +1,63 @@
+// The lines view: the prompt written twice, side by side; lines from one query token (left)
+// to the keys it attends to (right), stroke width proportional to the weight.
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function svgEl(tag, attrs = {}, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** Draw row `query` of `weights` for `tokens` into the svg; `onPick(i)` when a left token is clicked. */
+export function drawLines(svg, tokens, weights, query, onPick) {
+  const n = tokens.length;
+  const rowH = n > 60 ? 15 : 22;
+  const width = 640;
+  const leftX = 190;     // right edge of the left column's text
+  const rightX = 450;    // left edge of the right column's text
+  const height = n * rowH + 34;
+  svg.replaceChildren();
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("height", String(height));
+  svg.append(svgEl("text", { x: leftX, y: 14, "text-anchor": "end", class: "col-title" }, "query (looks)"));
+  svg.append(svgEl("text", { x: rightX, y: 14, class: "col-title" }, "keys (looked at)"));
+  const y = (i) => 34 + i * rowH;
+  const row = weights[query];
+
+  const lines = svgEl("g", { class: "links" });
+  for (let j = 0; j <= query; j++) {
+    const w = row[j];
+    if (w < 0.01) continue;
+    const line = svgEl("path", {
+      d: `M ${leftX + 6} ${y(query) - 4} C ${(leftX + rightX) / 2} ${y(query) - 4}, ${(leftX + rightX) / 2} ${y(j) - 4}, ${rightX - 6} ${y(j) - 4}`,
+      "stroke-width": (0.6 + 16 * w).toFixed(2), "stroke-opacity": (0.25 + 0.75 * w).toFixed(2),
+    });
+    line.append(svgEl("title", {}, `${(w * 100).toFixed(1)}%`));
+    lines.append(line);
+  }
+  svg.append(lines);
+
+  tokens.forEach((t, i) => {
+    const label = t.display ?? t.text;
+    const left = svgEl("text", { x: leftX, y: y(i), "text-anchor": "end",
+      class: "tok-left" + (i === query ? " query" : "") + (i > query ? " later" : "") });
+    left.textContent = label;
+    left.append(svgEl("title", {}, `#${i}: click to look from here`));
+    left.addEventListener("click", () => onPick(i));
+    svg.append(left);
+    const w = i <= query ? row[i] : 0;
+    if (w >= 0.005) {
+      svg.append(svgEl("rect", { x: rightX - 3, y: y(i) - rowH + 6, width: 150, height: rowH - 2, rx: 3,
+        class: "key-bar", "fill-opacity": Math.min(1, 0.15 + w).toFixed(2) }));
+    }
+    const right = svgEl("text", { x: rightX, y: y(i), class: "tok-right" + (i > query ? " later" : "") });
+    right.textContent = label;
+    svg.append(right);
+    if (i <= query) {
+      svg.append(svgEl("text", { x: width - 6, y: y(i), "text-anchor": "end", class: "pct" },
+        `${(w * 100).toFixed(w < 0.1 ? 1 : 0)}%`));
+    }
+  });
+}

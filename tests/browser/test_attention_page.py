@@ -1,0 +1,94 @@
+"""The attention page in Chromium: type, open a head from the grid, compare "bank", switch heads off."""
+
+import json
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.real]
+
+
+def query(page) -> dict:
+    return {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+
+
+def wait_idle(page):
+    page.wait_for_function("() => !document.querySelector('#heatmap.busy')")
+
+
+def test_type_a_prompt_open_a_head_from_the_grid_and_compare_bank(page, screenshot):
+    page.goto("/attention")
+    page.wait_for_selector("#heatmap .hm, #heatmap .heatmaplayer", state="attached")
+    page.wait_for_selector("#cosine .scatterlayer .trace", state="attached")
+
+    prompt = page.locator("#prompt")
+    prompt.fill("The cat sat on the mat because it was tired")
+    page.wait_for_function("() => document.querySelectorAll('#tokens .tok').length === 10")
+    wait_idle(page)
+    assert query(page)["text"] == "The cat sat on the mat because it was tired"
+    assert page.locator("#lines-tokens .tok").count() == 10
+    page.wait_for_function("() => document.querySelector('#grid-size').textContent.includes('55 weights')")
+    screenshot("attention-typed")
+
+    # Open layer 5, head 7 from the grid (a canvas that publishes where each thumbnail lies).
+    grid = page.locator("#grid")
+    grid.scroll_into_view_if_needed()
+    layout = json.loads(grid.get_attribute("data-layout"))
+    half = layout["size"] / 2
+    grid.click(position={"x": layout["columns"][7] + half, "y": layout["rows"][5] + half})
+    page.wait_for_function("() => document.getElementById('heatmap').dataset.layer === '5' "
+                           "&& document.getElementById('heatmap').dataset.head === '7'")
+    assert query(page)["layer"] == "5" and query(page)["head"] == "7"
+    assert page.locator("#head").input_value() == "7"
+    assert "head 7" in page.locator("#head-facts").inner_text()
+    screenshot("attention-head-from-grid")
+
+    # The lines view follows a clicked token.
+    page.locator("#lines-tokens .tok").nth(7).click()
+    assert query(page)["q"] == "7"
+    assert page.locator("svg.lines .tok-left.query").text_content().startswith("␣it")
+
+    # The bank comparison, run from its example button.
+    page.get_by_role("button", name="bank: river / money").click()
+    page.wait_for_function("() => document.getElementById('compare-status').textContent.includes('closest to')")
+    status = page.locator("#compare-status").inner_text()
+    assert '"bank" is closest to "river" in sentence 1' in status
+    assert '"bank" is closest to "money" in sentence 2' in status
+    assert page.locator("#compare-heatmaps .plot").count() == 2
+    page.locator("#compare").scroll_into_view_if_needed()
+    screenshot("attention-bank")
+
+
+def test_the_url_restores_the_view_and_hostile_text_stays_text(page, screenshot):
+    hostile = "<img src=x onerror=alert(1)> {{7*7}}"
+    page.on("dialog", lambda d: pytest.fail("a dialog opened: the prompt ran as code"))
+    page.goto("/attention?" + "&".join([
+        "text=" + hostile.replace(" ", "+").replace("{", "%7B").replace("}", "%7D").replace("<", "%3C").replace(">", "%3E").replace("=", "%3D"),
+        "layer=29", "avg=1"]))
+    page.wait_for_function("() => document.getElementById('heatmap').dataset.layer === '29'")
+    page.wait_for_function("() => document.getElementById('heatmap').dataset.head === 'avg'")
+    assert page.locator("#prompt").input_value() == hostile
+    tokens = "".join(page.locator("#tokens .tok").all_inner_texts())
+    assert tokens.replace("␣", " ") == hostile
+    assert page.locator("img[src='x']").count() == 0
+    ticks = page.locator("#heatmap .xtick text").evaluate_all("els => els.map(e => e.textContent)")
+    assert "".join(ticks).replace("␣", " ").startswith("<img src=x"), ticks  # shown as typed
+    screenshot("attention-hostile")
+
+
+def test_switching_heads_off_changes_the_prediction_beside_the_baseline(page, screenshot):
+    page.goto("/attention?text=The+capital+of+France+is&layer=0")
+    page.wait_for_selector("#before .barlayer .point", state="attached")
+    assert page.locator("#after .placeholder").count() == 1
+    page.locator("#ablate-layer").click()
+    page.wait_for_selector("#after .barlayer .point", state="attached")
+    assert query(page)["off"] == ",".join(f"0.{h}" for h in range(9))
+    assert page.locator("#ablated-list .off-chip").count() == 9
+    page.wait_for_function("() => document.getElementById('ablate-summary').textContent.length > 0")
+    summary = page.locator("#ablate-summary").inner_text()
+    assert "Paris" in summary
+    page.locator("#ablate").scroll_into_view_if_needed()
+    screenshot("attention-ablate")
+    page.locator("#ablate-clear").click()
+    page.wait_for_selector("#after .placeholder")
+    assert "off" not in query(page)
