@@ -1,0 +1,113 @@
+"""A bad-input matrix for every endpoint that reads text: whatever is sent, the answer is a 4xx
+JSON error whose `detail` says what to change (or a correct result), never a 5xx."""
+
+import json
+
+import pytest
+
+TEXT_ENDPOINTS = {
+    "/api/tokenize": {},
+    "/api/predict": {},
+    "/api/attention": {"layer": 0, "head": 0},
+    "/api/attention/all": {},
+    "/api/logit-lens": {},
+    "/api/surprise": {},
+    "/api/generate": {"max_new_tokens": 2, "temperature": 0},
+}
+SAMPLING_ENDPOINTS = {"/api/predict": {}, "/api/generate": {"max_new_tokens": 2}}
+
+
+def _post(client, path, body):
+    raw = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return client.post(path, content=raw, headers={"content-type": "application/json"})
+
+
+def _assert_clear_error(response, status, *words):
+    assert response.status_code == status, response.text
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and detail
+    for word in words:
+        assert word.lower() in detail.lower(), detail
+
+
+@pytest.mark.parametrize("path", TEXT_ENDPOINTS)
+@pytest.mark.parametrize("text", ["", "   ", "\n\t \n"])
+def test_empty_or_blank_text(tiny_client, path, text):
+    response = _post(tiny_client, path, {"text": text, **TEXT_ENDPOINTS[path]})
+    if path == "/api/tokenize":  # an empty text has zero tokens; whitespace has its tokens
+        assert response.status_code == 200
+        assert response.json()["count"] == len(tiny_client.app.state.engine.tokenizer.encode(text))
+    else:
+        _assert_clear_error(response, 422, "text")
+
+
+@pytest.mark.parametrize("path", TEXT_ENDPOINTS)
+def test_a_megabyte_of_text_is_refused_before_it_is_read(tiny_client, path):
+    _assert_clear_error(_post(tiny_client, path, {"text": "a" * 1_000_000, **TEXT_ENDPOINTS[path]}), 413, "bytes")
+
+
+@pytest.mark.parametrize("path", TEXT_ENDPOINTS)
+def test_text_over_the_character_limit_names_the_limit(tiny_client, path):
+    limit = tiny_client.app.state.engine.settings.max_prompt_chars
+    _assert_clear_error(_post(tiny_client, path, {"text": "word " * limit, **TEXT_ENDPOINTS[path]}), 413, str(limit))
+
+
+@pytest.mark.parametrize("path", TEXT_ENDPOINTS)
+@pytest.mark.parametrize("body,words", [
+    ('{"text": "unterminated', ["JSON"]),
+    ("[1, 2, 3]", []),
+    ('{"text": 42}', ["text"]),
+    ('{"text": ["a"]}', ["text"]),
+    ('{"text": null}', ["text"]),
+    ("{}", ["text"]),
+    ('{"text": "a\\ud800b"}', ["surrogate"]),
+    ('{"text": "hello", "unknown_option": 1}', ["unknown_option"]),
+])
+def test_malformed_bodies(tiny_client, path, body, words):
+    if body.startswith('{"text"') and "unknown" not in body and body.endswith("}"):
+        body = body[:-1] + "".join(f', "{k}": {json.dumps(v)}' for k, v in TEXT_ENDPOINTS[path].items()) + "}"
+    _assert_clear_error(_post(tiny_client, path, body), 422, *words)
+
+
+@pytest.mark.parametrize("path", TEXT_ENDPOINTS)
+def test_invalid_utf8_gets_a_400(tiny_client, path):
+    _assert_clear_error(_post(tiny_client, path, b'{"text": "\xff\xfe bad"}'), 400, "UTF-8")
+
+
+@pytest.mark.parametrize("path", TEXT_ENDPOINTS)
+def test_control_characters_are_just_text(tiny_client, path):
+    response = _post(tiny_client, path, {"text": "bell\x07 esc\x1b[31m nul\x00 end", **TEXT_ENDPOINTS[path]})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("path", SAMPLING_ENDPOINTS)
+@pytest.mark.parametrize("field,value", [
+    ("temperature", -0.5), ("temperature", "NaN"), ("temperature", "Infinity"),
+    ("top_k", -1), ("top_k", 10**12), ("top_k", 2.5),
+    ("top_p", 0), ("top_p", -0.1), ("top_p", 1.5), ("top_p", "NaN"),
+])
+def test_sampling_settings_out_of_range(tiny_client, path, field, value):
+    literal = value if isinstance(value, str) else json.dumps(value)  # NaN/Infinity as bare JSON tokens
+    extra = "".join(f', "{k}": {json.dumps(v)}' for k, v in SAMPLING_ENDPOINTS[path].items())
+    body = f'{{"text": "the bank", "{field}": {literal}{extra}}}'
+    _assert_clear_error(_post(tiny_client, path, body), 422, field)
+
+
+@pytest.mark.parametrize("layer,head,field", [(2, 0, "layer"), (-1, 0, "layer"), (0, 4, "head"), (0, -1, "head")])
+def test_layer_or_head_out_of_range_names_the_valid_range(tiny_client, layer, head, field):
+    response = _post(tiny_client, "/api/attention", {"text": "the bank", "layer": layer, "head": head})
+    assert 400 <= response.status_code < 500
+    detail = response.json()["detail"]
+    top = 1 if field == "layer" else 3  # the tiny model: 2 layers, 4 heads
+    assert field in detail and (f"0 and {top}" in detail or f"0..{top}" in detail), detail
+
+
+def test_generation_longer_than_the_limit_is_refused(tiny_client):
+    limit = tiny_client.app.state.engine.settings.max_new_tokens
+    _assert_clear_error(_post(tiny_client, "/api/generate", {"text": "the", "max_new_tokens": limit + 1}),
+                        422, str(limit))
+
+
+def test_wrong_content_type_is_refused(tiny_client):
+    response = tiny_client.post("/api/predict", content="text=hello", headers={"content-type": "text/plain"})
+    assert response.status_code == 422 and isinstance(response.json()["detail"], str)
