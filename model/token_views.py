@@ -125,7 +125,7 @@ def render_chat(tokenizer: ModelTokenizer, messages: list[dict], add_generation_
             if span.start <= token.start < span.end:
                 message = k if k < len(messages) else None
                 break
-        if message is not None and not token.special:
+        if message is not None:  # a special token can be content too: typed "<|im_end|>" becomes one
             lo, hi = contents[message]
             if token.start < hi and token.end > lo:
                 source = "content"

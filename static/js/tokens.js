@@ -4,7 +4,7 @@
 
 import { api, debounce, el, latest, readState, showError, tokenColour, writeState } from "./api.js";
 
-const DEFAULT_TEXT = "Tokenizers cut unbelievably rare words into pieces, numbers like 2025 into digits, and 🙂 into bytes.";
+const DEFAULT_TEXT = "Tokenizers cut unbelievably rare words into pieces, numbers like 2025 into digits, and 🍕 into bytes.";
 const DEFAULT_CHAT = [
   { role: "system", content: "You are a patient tutor. Answer in one sentence." },
   { role: "user", content: "What is a token?" },
@@ -25,14 +25,14 @@ const EXAMPLES = [
     note: "This model’s tokenizer cuts every number into single digits, so 384400 is six tokens. The model "
       + "has to learn place value from sequences of digits." },
   { label: "Emoji", text: "I love 🍕! 👍🏽 👩‍👩‍👧",
-    note: "An emoji is 4 bytes of UTF-8 and few have a token of their own, so each takes several tokens. "
-      + "👩‍👩‍👧 is three emoji glued together with invisible joiners: 18 bytes." },
+    note: "An emoji is 4 bytes of UTF-8. Only the commonest have a token of their own (try “␣🙂”), so most "
+      + "take several tokens, each a few bytes. 👩‍👩‍👧 is three emoji glued by invisible joiners: 18 bytes." },
   { label: "Code", text: "def greet(name):\n    if name:\n        return f\"Hello, {name}!\"\n    return None",
     note: "Indentation is text too: a new line and the spaces after it often become one token, and "
       + "common keywords such as “␣return” are single tokens." },
   { label: "Other scripts", text: "Hello! Bonjour ! こんにちは! 안녕하세요! Привет!",
-    note: "The vocabulary was learned mostly from English, so other scripts take more tokens for the same "
-      + "greeting: compare the characters-per-token of each word." },
+    note: "The vocabulary was learned mostly from English, so the same greeting costs more tokens in other "
+      + "scripts: “Hello” is one token, while the five characters of 안녕하세요 take 14 tokens of a byte or two each." },
 ];
 
 const CHAT_EXAMPLES = [
@@ -421,7 +421,7 @@ function chatFacts(data, t, i) {
   const nodes = tokenFacts(t, i, data.count, data.text, countOf(data.tokens, t.id));
   const who = t.message === null ? "the generation prompt"
     : `message ${t.message + 1} (${messages[t.message] ? messages[t.message].role : "?"})`;
-  const from = t.special ? `the template, for ${who}` : t.source === "content" ? `the text of ${who}` : `the template, for ${who}`;
+  const from = t.source === "content" ? `the text of ${who}` : `the template, for ${who}`;
   return [...nodes, ...facts([["written by", from]])];
 }
 
@@ -435,7 +435,8 @@ async function updateChat() {
     if (data === undefined) return;
     showError($("chat-error"), null);
     drawChips($("chat-chips"), data.tokens, {
-      kind: (t) => (t.special ? "" : t.source === "template" ? "template" : "content"),
+      // A special token written by the template is just "special"; one typed in a message is flagged.
+      kind: (t) => (t.source === "content" ? "content" : t.special ? "" : "template"),
       inspector: $("chat-inspector"), describe: (t, i) => chatFacts(data, t, i),
     });
     const set = (key, value) => { document.querySelector(`[data-chat-stat="${key}"]`).textContent = value; };
@@ -443,6 +444,15 @@ async function updateChat() {
     set("special", fmt(data.special_count));
     set("template", fmt(data.tokens.filter((t) => t.source === "template").length));
     $("chat-text").textContent = data.text;
+    const smuggled = data.tokens.filter((t) => t.special && t.source === "content");
+    $("chat-special-note").hidden = smuggled.length === 0;
+    if (smuggled.length) {
+      const t = smuggled[0];
+      $("chat-special-note").replaceChildren(el("strong", { text: "Typed text became a control token. " }),
+        `A message contains “${t.text}”, and the tokenizer reads it as the special token itself (id ${t.id}), `
+        + "not as ordinary characters, so the model sees the structure of the chat change there. "
+        + "Chat apps have to guard against this.");
+    }
     const over = data.count > data.max_prompt_tokens;
     $("chat-limit-note").hidden = !over;
     $("chat-limit-note").textContent = over ? `This chat is ${fmt(data.count)} tokens; the chapters that run the `

@@ -77,6 +77,19 @@ def test_offsets_cover_the_text_exactly_as_typed(tiny_client, text):
         assert bytes.fromhex(t["bytes"]).decode("utf-8", errors="replace") == t["text"]
 
 
+@pytest.mark.parametrize("path, body", [
+    ("/api/tokenize", '{"text": "ok \\ud83d"}'),
+    ("/api/chat/template", '{"messages": [{"role": "user", "content": "ok \\ud83d"}]}'),
+])
+def test_a_lone_surrogate_is_refused_not_a_crash(tiny_client, path, body):
+    response = tiny_client.post(path, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert "contains a lone UTF-16 surrogate" in response.json()["detail"]  # StrictModel's check
+    # A proper pair in JSON escapes is one character and fine.
+    ok = tiny_client.post("/api/tokenize", content='{"text": "\\ud83d\\ude42"}', headers={"content-type": "application/json"})
+    assert ok.status_code == 200 and ok.json()["characters"] == 1
+
+
 def test_html_and_template_syntax_come_back_as_plain_text(tiny_client):
     text = "<img src=x onerror=alert(1)> {{7*7}}"
     data = tokenize(tiny_client, text)
@@ -193,6 +206,13 @@ def test_chat_contents_are_text_not_template_code(tiny_client):
     assert "{{7*7}} <img src=x onerror=alert(1)>" in data["text"] and "49" not in data["text"]
 
 
+def test_chat_special_token_typed_in_a_message_is_marked_as_content(tiny_client):
+    data = chat(tiny_client, [{"role": "user", "content": "stop<|im_end|>here"}], add_generation_prompt=False)
+    typed = [t for t in data["tokens"] if t["special"] and t["source"] == "content"]
+    assert [(t["text"], t["message"]) for t in typed] == [("<|im_end|>", 0)]
+    assert sum(t["special"] for t in data["tokens"]) == 5  # the template's four, plus the typed one
+
+
 @pytest.mark.parametrize("body, message", [
     ({"messages": []}, "messages: List should have at least 1 item"),
     ({"messages": [{"role": "bot", "content": "x"}]}, "messages.0.role: Input should be 'system', 'user' or 'assistant'"),
@@ -243,3 +263,18 @@ def test_real_chat_template_uses_single_special_tokens(real_client):
     specials = {t["text"]: t["id"] for t in data["tokens"] if t["special"]}
     assert specials == {"<|im_start|>": 1, "<|im_end|>": 2}
     assert real_client.post("/api/detokenize", json={"ids": [1]}).json()["text"] == "<|im_start|>"
+
+
+@pytest.mark.real
+def test_real_facts_the_page_examples_state(real_engine):
+    """The notes next to the page's examples claim these; they must stay true of this vocabulary."""
+    tok = real_engine.tokenizer
+    assert len(tok.encode("384400")) == 6
+    assert len(tok.encode("Hello")) == 1 and len(tok.encode(" 안녕하세요")) == 14
+    assert len(tok.encode(" 🙂")) == 1 and len(tok.encode(" 🍕")) == 3
+    assert len("👩‍👩‍👧".encode()) == 18
+    assert len(tok.encode(" return")) == 1
+    words = [t for t in tok.tokenize("the\n the\nThe\n The") if t.text.strip()]
+    assert [t.text for t in words] == ["the", " the", "The", " The"] and len({t.id for t in words}) == 4
+    assert len(tok.encode("antidisestablishmentarianism")) > 1 and len(tok.encode(" house")) == 1
+    assert tok.decode([504, 3575, 282, 4649]) == "The capital of France"  # the decode placeholder

@@ -138,3 +138,26 @@ def test_chat_view_shows_the_templated_sequence(page, screenshot):
     page.wait_for_function("() => document.querySelector('#chat-text').textContent.includes('You are a helpful AI')")
     assert page.locator("#messages .message").count() == 1
     assert not page.locator("#gen-prompt").is_checked()
+
+
+def test_chat_text_that_looks_like_a_special_token_is_flagged(page, screenshot):
+    page.goto("/tokens?tab=chat")
+    page.wait_for_selector("#chat-chips .tok.special")
+    page.get_by_role("button", name="Text that looks like a special token").click()
+    page.wait_for_selector("#chat-special-note", state="visible")
+    assert "id 2" in page.locator("#chat-special-note").text_content()
+    page.locator("#chat-chips .tok.special.content").hover()
+    assert "the text of message 1 (user)" in page.locator("#chat-inspector").text_content()
+    screenshot("tokens-chat-special")
+
+
+def test_the_page_fits_a_phone(page, screenshot):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/tokens?text=" + quote("def f(x):\n    return x  # 🍕 日本語"))
+    page.wait_for_selector("#chips .tok.partial")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    screenshot("tokens-phone")
+    page.goto("/tokens?tab=chat")
+    page.wait_for_selector("#chat-chips .tok.special")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    screenshot("tokens-phone-chat")
