@@ -79,6 +79,8 @@ def test_control_characters_are_made_visible(page):
 
 def test_examples_teach_in_one_click(page, screenshot):
     page.goto("/tokens")
+    page.wait_for_selector("#chips .tok.partial")  # the default text ends with a pizza cut into bytes
+    screenshot("tokens-default")
     page.get_by_role("button", name="Numbers").click()
     page.wait_for_function("() => document.querySelectorAll('#chips .tok').length > 15")
     assert page.locator("#example-note").is_visible() and "six tokens" in page.locator("#example-note").text_content()
