@@ -122,6 +122,7 @@ async function refreshChart() {
   const veiled = state.guess && !inspecting() && revealedFor !== text;
   $("guess-box").hidden = !veiled;
   $("chart").classList.toggle("veiled", veiled);
+  $("lens").classList.toggle("veiled", veiled);  // its last column would give the answer away
   if (!veiled && revealedFor !== text) lastGuess = null;
   if (veiled) { $("guess-result").hidden = true; $("guess-input").value = ""; }
   const body = { text, temperature: state.temperature, top_k: state.top_k, top_p: state.top_p, n_predictions: SHOWN };
@@ -136,6 +137,12 @@ async function refreshChart() {
 
 // --- surprise and logit lens -----------------------------------------------------------------
 
+/** Dim a view while its data is on the way, so an old picture is never taken for the new text. */
+async function whileBusy(node, promise) {
+  node.classList.add("busy");
+  try { return await promise; } finally { node.classList.remove("busy"); }
+}
+
 function surpriseColour(bits) {
   // 0 bits (certain) -> green, 12+ bits (one in 4096) -> red, through yellow.
   const t = Math.min(1, bits / 12);
@@ -145,9 +152,9 @@ function surpriseColour(bits) {
 const fetchSurprise = latest((signal, text) => api("/api/surprise", { text }, { signal }));
 
 async function refreshSurprise() {
-  const data = await fetchSurprise(chartText());
-  if (!data) return;
   const box = $("surprise");
+  const data = await whileBusy(box, fetchSurprise(chartText()));
+  if (!data) return;
   box.replaceChildren();
   for (const t of data.tokens) {
     const span = el("span", { text: t.text, cls: "s-tok" + (t.special ? " special" : "") });
@@ -168,7 +175,7 @@ async function refreshSurprise() {
 const fetchLens = latest((signal, text) => api("/api/logit-lens", { text, last: LENS_POSITIONS }, { signal }));
 
 async function refreshLens() {
-  const data = await fetchLens(chartText());
+  const data = await whileBusy($("lens"), fetchLens(chartText()));
   if (!data) return;
   const short = (s) => (s.length > 9 ? s.slice(0, 8) + "…" : s);
   const z = data.cells.map((row) => row.map((c) => c.probability));

@@ -5,6 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
+expect.set_options(timeout=30_000)  # the CPU is shared: a model pass may wait its turn
 
 
 def bar_labels(page):
@@ -17,7 +18,7 @@ def test_predict_page_shows_the_distribution_and_generates_step_by_step(page, sc
     assert bar_labels(page)[0] == "␣Paris"
     assert page.locator('[data-stat="allowed"]').text_content() == "3"
     page.wait_for_selector("#surprise .s-tok")
-    page.wait_for_selector("#lens .hm")
+    page.wait_for_selector("#lens:not(.busy) .hm")
     screenshot("predict")
 
     page.click("#greedy")
@@ -61,6 +62,8 @@ def test_guess_first_hides_the_answer_until_the_guess_is_in(page, screenshot):
     page.fill("#guess-input", "Paris")
     page.click("#guess-form button[type=submit]")
     page.wait_for_selector("#guess-result:not([hidden])")
+    page.wait_for_selector("#lens:not(.busy):not(.veiled) .hm")
+    page.wait_for_selector("#surprise:not(.busy) .s-tok")
     assert "favourite" in page.locator("#guess-result").text_content()
     assert "veiled" not in page.locator("#chart").get_attribute("class")
     screenshot("predict-guess")
@@ -73,5 +76,7 @@ def test_hostile_prompt_shows_as_typed_text(page, screenshot):
     page.fill("#prompt", hostile)
     expect(page.locator("#trail .prompt-text")).to_have_text(hostile)
     expect(page.locator("#surprise")).to_have_text(hostile)
+    expect(page.locator("#lens .xtick text", has_text="{{")).not_to_have_count(0)
+    page.wait_for_selector("#lens:not(.busy)")
     assert page.locator("#surprise img").count() == 0
     screenshot("predict-hostile")

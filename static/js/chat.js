@@ -1,0 +1,257 @@
+// Chapter 6: a conversation with the instruct model. The reply streams token by token
+// (server-sent events read from a fetch body); the template view shows the exact tokens the model
+// reads. State in the URL: the conversation (`c`, JSON), the system message and the settings.
+// Model text reaches the page only through textContent.
+import { api, readState, writeState, debounce, latest, el, showError } from "./api.js";
+
+const DEFAULTS = { c: "[]", system: "", temperature: 0.3, top_k: 50, top_p: 0.9, max: 120, seed: 1 };
+const EXAMPLES = ["What is the capital of France?", "Write a haiku about the sea.", "Explain gravity to a child.",
+  "Give me three tips for learning to code."];
+
+const $ = (id) => document.getElementById(id);
+const EMPTY = $("empty");                // the hint shown while there is no conversation
+const state = readState(DEFAULTS);
+let messages = parseMessages(state.c);   // {role, content, tokens?: generated tokens, stopped?}
+let controller = null;                   // the running reply's AbortController
+let selected = null;                     // the reply token whose alternatives are shown
+
+function parseMessages(raw) {
+  try {
+    const list = JSON.parse(raw);
+    return Array.isArray(list) ? list.filter((m) => m && ["user", "assistant"].includes(m.role) && typeof m.content === "string")
+      .map(({ role, content }) => ({ role, content })) : [];
+  } catch { return []; }
+}
+
+function save() {
+  state.c = JSON.stringify(messages.filter((m) => !m.pending).map(({ role, content }) => ({ role, content })));
+  writeState(state, DEFAULTS);
+}
+
+const conversation = (list = messages) => [
+  ...(state.system.trim() ? [{ role: "system", content: state.system }] : []),
+  ...list.filter((m) => !m.pending).map(({ role, content }) => ({ role, content })),
+];
+
+// --- rendering -------------------------------------------------------------------------------
+
+const pct = (p) => (p >= 0.001 ? `${(p * 100).toFixed(1)}%` : `${(p * 100).toPrecision(2)}%`);
+
+function replyTokens(message, body) {
+  for (const t of message.tokens) {
+    if (t.special) continue;  // <|im_end|> ends the turn; it is shown in the token view, not as text
+    const span = el("span", { text: t.text, cls: "rt" + (t === selected ? " selected" : ""),
+      title: `“${t.display}” · drawn with probability ${pct(t.probability)} · click for the alternatives`,
+      attrs: { role: "button", tabindex: "0" } });
+    const pickIt = () => { selected = t; renderMessages(); showAlternatives(t); };
+    span.addEventListener("click", pickIt);
+    span.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); pickIt(); } });
+    body.append(span);
+  }
+}
+
+function renderMessages() {
+  const box = $("messages");
+  box.replaceChildren();
+  if (!messages.length) box.append(EMPTY);
+  for (const m of messages) {
+    const body = el("div", { cls: "msg-body" });
+    // Tokens with pieces of a character (U+FFFD) read better as the decoded text once the reply is done.
+    if (m.tokens && !(m.done && m.tokens.some((t) => t.text.includes("\uFFFD")))) replyTokens(m, body);
+    else body.textContent = m.content;
+    if (m.pending && !m.tokens.length) body.append(el("span", { cls: "typing", text: "…" }));
+    const note = m.stopped ? "stopped" : m.reason === "max_new_tokens" ? "cut at the longest reply" : "";
+    box.append(el("div", { cls: `msg ${m.role}` }, [
+      el("div", { cls: "who", text: m.role === "user" ? "You" : "SmolLM2" + (note ? ` · ${note}` : "") }), body]));
+  }
+  box.scrollTop = box.scrollHeight;
+  $("regenerate").disabled = !!controller || !messages.some((m) => m.role === "user");
+  $("reset").disabled = !!controller || !messages.length;
+}
+
+function showAlternatives(t) {
+  const box = $("alts");
+  box.replaceChildren();
+  const rows = t.alternatives.some((a) => a.id === t.id) ? t.alternatives
+    : [...t.alternatives, { id: t.id, display: t.display, probability: t.probability, allowed: true }];
+  const top = Math.max(...rows.map((a) => a.probability));
+  for (const a of rows) {
+    const bar = el("span", { cls: "bar" });
+    bar.style.width = `${Math.max(1, (a.probability / top) * 100)}%`;
+    box.append(el("div", { cls: "alt" + (a.id === t.id ? " chosen" : "") + (a.allowed ? "" : " blocked"),
+      title: a.allowed ? "could be drawn" : "ruled out by top-k / top-p" }, [
+      el("span", { cls: "alt-tok", text: a.display }), el("span", { cls: "alt-bar" }, [bar]),
+      el("span", { cls: "alt-p", text: pct(a.probability) })]));
+  }
+  $("alts-help").textContent = `At “${t.display}”, these were the most probable tokens; the highlighted one was drawn.`
+    + " Greyed tokens were ruled out by top-k or top-p.";
+}
+
+const fetchTemplate = latest((signal, list) => api("/api/chat/template", { messages: list, add_generation_prompt: true }, { signal }));
+
+async function renderTemplate() {
+  const view = $("template-tokens");
+  const list = conversation();
+  if (!list.length || list.every((m) => m.role === "system")) {
+    list.push({ role: "user", content: $("input").value || "…" });
+  }
+  try {
+    const data = await fetchTemplate(list);
+    if (!data) return;
+    view.replaceChildren();
+    for (const t of data.tokens) {
+      view.append(el("span", { text: t.display, title: `id ${t.id}` + (t.message !== null ? ` · message ${t.message + 1}` : " · opens the reply"),
+        cls: "tok " + (t.special ? "special" : t.source === "template" ? "legend-template" : "legend-content") }));
+      if (t.text.endsWith("\n")) view.append(el("br"));
+    }
+    $("template-count").textContent = `Right now: ${data.count} tokens.`;
+  } catch (error) {
+    showError($("error"), error);
+  }
+}
+
+function appendReplyChip(t) {
+  const chip = el("span", { text: t.display, cls: "tok " + (t.special ? "special" : "legend-reply"), title: `id ${t.id}` });
+  $("template-tokens").append(chip);
+}
+
+// --- streaming -------------------------------------------------------------------------------
+
+async function* sseEvents(response) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      const fields = Object.fromEntries(block.split("\n").map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 2)]));
+      yield { event: fields.event, data: JSON.parse(fields.data) };
+    }
+  }
+}
+
+async function reply() {
+  showError($("error"), null);
+  const seed = state.seed + messages.filter((m) => m.role === "assistant").length;
+  const body = { messages: conversation(), max_new_tokens: state.max, temperature: state.temperature,
+    top_k: state.top_k, top_p: state.top_p, seed, stream: true, alternatives: 8 };
+  const message = { role: "assistant", content: "", tokens: [], pending: true };
+  messages.push(message);
+  controller = new AbortController();
+  setStreaming(true);
+  renderMessages();
+  try {
+    const response = await fetch("/api/generate", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body), signal: controller.signal });
+    if (!response.ok) {
+      let detail = `The server answered ${response.status}.`;
+      try { detail = (await response.json()).detail || detail; } catch { /* not JSON */ }
+      throw new Error(detail);
+    }
+    for await (const { event, data } of sseEvents(response)) {
+      if (event === "token") {
+        message.tokens.push(data);
+        if (!data.special) message.content += data.text;
+        appendReplyChip(data);
+        renderMessages();
+      } else if (event === "done") {
+        message.content = data.text;
+        message.reason = data.stop_reason;
+      } else if (event === "error") {
+        throw new Error(data.detail);
+      }
+    }
+  } catch (error) {
+    if (error.name === "AbortError") message.stopped = true;
+    else showError($("error"), error);
+  } finally {
+    delete message.pending;
+    message.done = true;
+    if (!message.tokens.length && !message.content) messages.pop();  // nothing came: drop the empty bubble
+    controller = null;
+    setStreaming(false);
+    save();
+    renderMessages();
+    renderTemplate();
+  }
+}
+
+function setStreaming(on) {
+  $("send").disabled = on;
+  $("stop").hidden = !on;
+  $("status").textContent = on ? "The model is writing, one token at a time…" : "";
+}
+
+async function send(text) {
+  if (controller || !text.trim()) return;
+  messages.push({ role: "user", content: text });
+  $("input").value = "";
+  save();
+  renderMessages();
+  await renderTemplate();  // before the reply streams its chips onto the end of the token view
+  await reply();
+}
+
+// --- controls --------------------------------------------------------------------------------
+
+function bindSettings() {
+  const limits = { temperature: [0, 2], top_k: [0, 1000], top_p: [0.05, 1], max: [1, 256], seed: [0, 2 ** 31] };
+  for (const [name, [lo, hi]] of Object.entries(limits)) {
+    const input = $(name);
+    input.value = state[name];
+    input.addEventListener("change", () => {
+      const v = Number(input.value);
+      state[name] = Number.isFinite(v) ? Math.min(hi, Math.max(lo, name === "top_p" || name === "temperature" ? v : Math.round(v))) : DEFAULTS[name];
+      input.value = state[name];
+      save();
+    });
+  }
+  api("/api/model").then((info) => {
+    limits.max[1] = info.limits.max_new_tokens;
+    $("max").max = String(info.limits.max_new_tokens);
+  }).catch(() => { /* the settings keep their static bounds */ });
+}
+
+function main() {
+  bindSettings();
+  const system = $("system");
+  system.value = state.system;
+  if (state.system) $("system-details").open = true;
+  system.addEventListener("input", debounce(() => { state.system = system.value; save(); renderTemplate(); }, 300));
+  for (const example of EXAMPLES) {
+    const b = el("button", { text: example, attrs: { type: "button" } });
+    b.addEventListener("click", () => send(example));
+    $("examples").append(b);
+  }
+  const input = $("input");
+  $("composer").addEventListener("submit", (e) => { e.preventDefault(); send(input.value); });
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); send(input.value); }
+  });
+  input.addEventListener("input", debounce(() => { if (!messages.length) renderTemplate(); }, 300));
+  $("stop").addEventListener("click", () => controller && controller.abort());
+  $("regenerate").addEventListener("click", () => {
+    if (controller) return;
+    if (messages.length && messages[messages.length - 1].role === "assistant") messages.pop();
+    state.seed += 1;
+    $("seed").value = state.seed;
+    save();
+    renderMessages();
+    renderTemplate().then(reply);
+  });
+  $("reset").addEventListener("click", () => {
+    if (controller) return;
+    messages = []; selected = null;
+    $("alts").replaceChildren();
+    save(); renderMessages(); renderTemplate();
+  });
+  renderMessages();
+  renderTemplate();
+}
+
+main();

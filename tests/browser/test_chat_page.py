@@ -1,0 +1,62 @@
+import json
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+expect.set_options(timeout=30_000)  # the CPU is shared: a model pass may wait its turn
+
+
+def test_chat_streams_a_reply_and_shows_the_template_tokens(page, screenshot):
+    page.goto("/chat?max=12&temperature=0")
+    expect(page.locator("#template-tokens .tok.special").first).to_have_text("<|im_start|>")
+    page.fill("#input", "What is the capital of France?")
+    page.click("#send")
+    reply = page.locator(".msg.assistant .rt")
+    expect(reply.first).to_be_visible()
+    expect(page.locator("#send")).to_be_enabled(timeout=60_000)   # the stream has ended
+    assert "Paris" in page.locator(".msg.assistant .msg-body").text_content()
+    # The token view holds the template (system, user, assistant markers) and the streamed reply.
+    view = page.locator("#template-tokens").text_content()
+    for marker in ("<|im_start|>", "system", "user", "assistant", "<|im_end|>"):
+        assert marker in view
+    # Clicking a reply token shows its alternatives, the drawn one highlighted.
+    reply.first.click()
+    expect(page.locator("#alts .alt.chosen")).to_have_count(1)
+    # The conversation is in the URL.
+    conversation = json.loads(parse_qs(urlparse(page.url).query)["c"][0])
+    assert [m["role"] for m in conversation] == ["user", "assistant"]
+    screenshot("chat")
+    page.reload()
+    expect(page.locator(".msg.assistant")).to_have_count(1)
+
+
+def test_stop_ends_the_reply_and_regenerate_draws_again(page):
+    page.goto("/chat?max=200&temperature=1&top_k=0&top_p=1")
+    page.fill("#input", "Tell me a long story about a dragon.")
+    page.click("#send")
+    expect(page.locator(".msg.assistant .rt").nth(2)).to_be_visible()
+    page.click("#stop")
+    expect(page.locator("#send")).to_be_enabled()
+    expect(page.locator(".msg.assistant .who")).to_contain_text("stopped")
+    assert page.locator(".msg.assistant .rt").count() < 200
+    page.click("#regenerate")
+    expect(page.locator(".msg.assistant .rt").first).to_be_visible()
+    page.click("#stop")
+    expect(page.locator("#send")).to_be_enabled()
+    expect(page.locator(".msg.assistant")).to_have_count(1)
+    assert parse_qs(urlparse(page.url).query)["seed"] == ["2"]
+
+
+def test_hostile_text_is_shown_as_typed(page, screenshot):
+    hostile = "<img src=x onerror=alert(1)> {{7*7}}"
+    page.on("dialog", lambda d: pytest.fail("a dialog opened: text ran as code"))
+    page.goto("/chat?max=3&temperature=0")
+    page.fill("#input", hostile)
+    page.click("#send")
+    expect(page.locator("#send")).to_be_enabled(timeout=60_000)
+    expect(page.locator(".msg.user .msg-body")).to_have_text(hostile)
+    assert page.locator("#messages img").count() == 0
+    assert "{{7*7}}" in page.locator("#template-tokens").text_content()
+    screenshot("chat-hostile")
