@@ -93,15 +93,16 @@ def _train(body: TrainIn) -> TrainOut:
 def gradient(body: GradientIn) -> GradientOut:
     """For one drawing and its right symbol: the loss, the error, and dLoss/dw of every weight (by autograd)."""
     net = nn.network_from_lists(body.weights.as_lists())
-    step = nn.explain_step(net, body.pixels, body.target)
+    target = body.target if body.target is not None else nn.nearest_symbol(body.pixels)
+    step = nn.explain_step(net, body.pixels, target)
     _check_finite([step.loss])
     focus = None
     if body.weight is not None:
         ref = body.weight
-        w = nn.explain_weight(net, step, body.pixels, body.target, ref.layer, ref.to, ref.from_, body.learning_rate)
+        w = nn.explain_weight(net, step, body.pixels, target, ref.layer, ref.to, ref.from_, body.learning_rate)
         focus = WeightStepOut(layer=ref.layer, to=ref.to, from_=ref.from_, learning_rate=body.learning_rate,
                               loss=step.loss, **vars(w))
-    return GradientOut(loss=step.loss, target=body.target, probabilities=step.probabilities, error=step.error,
+    return GradientOut(loss=step.loss, target=target, probabilities=step.probabilities, error=step.error,
                        activations=step.activations, deltas=step.deltas,
                        gradients=NetworkWeights.of(step.gradients), weight=focus)
 

@@ -222,8 +222,9 @@ class WeightRef(StrictModel):
 
 class GradientIn(StrictModel):
     pixels: Pixels
-    target: int = Field(..., ge=0, lt=N_OUTPUTS, description="Index of the symbol this drawing should be "
-                        f"({', '.join(f'{i}: {s.label}' for i, s in enumerate(SYMBOLS))}).")
+    target: int | None = Field(None, ge=0, lt=N_OUTPUTS, description="Index of the symbol this drawing should "
+                               f"be ({', '.join(f'{i}: {s.label}' for i, s in enumerate(SYMBOLS))}); "
+                               "leave out for the symbol the drawing is closest to.")
     weights: NetworkWeights
     learning_rate: LearningRate = DEFAULT_LEARNING_RATE
     weight: WeightRef | None = Field(None, description="One weight to explain in full.")

@@ -1,0 +1,119 @@
+"""The /network page in Chromium: draw, train, open one gradient step; state in the URL."""
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def probabilities(page) -> list[float]:
+    rows = page.locator("#bars .bar-row")
+    return [float(rows.nth(i).get_attribute("data-probability")) for i in range(rows.count())]
+
+
+def winner(page) -> str:
+    return page.locator("#bars .bar-row.winner .bar-label").inner_text()
+
+
+def wait_ready(page):
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_selector("#step-body .calc-row")
+
+
+def test_flip_pixels_train_and_see_the_probabilities_change(page, screenshot):
+    page.goto("/network")
+    wait_ready(page)
+    assert page.locator("#pad .pixel").count() == 9
+    assert page.locator("#diagram .node").count() == 9 + 6 + 5 + 4
+    assert page.locator("#diagram .edge").count() == 9 * 6 + 6 * 5 + 5 * 4
+    untrained = probabilities(page)
+    assert sum(untrained) == pytest.approx(1, abs=1e-4)
+
+    # Flip a pixel: the diagram's input and the bars update at once.
+    page.locator("#pad .pixel").nth(0).click()
+    page.wait_for_function("() => document.querySelector('#pad .pixel').classList.contains('on')")
+    page.wait_for_function("""(old) => {
+      const rows = [...document.querySelectorAll('#bars .bar-row')];
+      return rows.some((r, i) => Math.abs(Number(r.dataset.probability) - old[i]) > 1e-6);
+    }""", arg=untrained)
+    assert "px=110111010" in page.url
+    page.locator("#pad .pixel").nth(0).click()  # back to a clean "+"
+
+    # Train: the loss curve appears, and the network now says "+" with confidence.
+    page.locator("#train").click()
+    page.wait_for_function("() => document.querySelector('#train-status').textContent.startsWith('Done')")
+    page.wait_for_selector("#step-body .calc-row")
+    assert "trained=1" in page.url
+    trained = probabilities(page)
+    assert trained != pytest.approx(untrained, abs=1e-3)
+    assert winner(page) == "+" and trained[0] > 0.9
+    assert page.locator("#stat-epoch").inner_text() == "200"
+    assert page.locator("#gallery-held .example.right").count() >= 58  # >= 90% of 64
+    assert page.locator("#loss-plot .scatterlayer .trace").count() == 1
+    status = page.locator("#train-status").inner_text()
+    assert "All four clean symbols right" in status
+
+    # Draw an L from its button: the answer follows.
+    page.locator(".symbol-button[data-symbol='L']").click()
+    page.wait_for_function("() => document.querySelector('#bars .bar-row.winner .bar-label').textContent === 'L'")
+    page.locator(".symbol-button[data-symbol='plus']").click()
+    page.wait_for_function("() => document.querySelector('#bars .bar-row.winner .bar-label').textContent === '+'")
+    screenshot("network")
+
+
+def test_click_a_weight_to_see_its_gradient_and_apply_the_update(page, screenshot):
+    page.goto("/network?px=001010100")  # a clean slash, untrained network
+    wait_ready(page)
+    hit = page.locator("#diagram .edge-hit[data-weight='2.1.0']")
+    hit.dispatch_event("click")
+    page.wait_for_function("() => location.search.includes('w=2.1.0')")
+    page.wait_for_function("() => document.querySelector('#step-body h3').textContent.includes('output')")
+    body = page.locator("#step-body")
+    assert "hidden 2 neuron 1" in body.inner_text() and "“/”" in body.inner_text()
+    assert page.locator("#diagram .edge-selected").count() == 1
+    assert page.locator(".target.active").inner_text().strip() == "/"
+    loss_before = float(page.locator(".loss-value").inner_text())
+
+    page.locator("#apply-step").click()
+    page.wait_for_function("(old) => Number(document.querySelector('.loss-value').textContent) < old",
+                           arg=loss_before)
+
+    # Another target: the explanation is recomputed for it.
+    page.locator(".target[data-target='3']").click()
+    page.wait_for_function("() => location.search.includes('target=3')")
+    page.wait_for_function("() => document.querySelector('tr.is-target').textContent.includes('7')")
+    screenshot("network-step")
+
+
+def test_state_in_the_url_reloads_to_the_same_picture(page):
+    url = "/network?px=100100111&trained=1&h1=5&h2=4&seed=3&epochs=150&w=1.2.3"
+    page.goto(url)
+    wait_ready(page)
+    first = probabilities(page)
+    assert page.locator("#h1").input_value() == "5" and page.locator("#seed").input_value() == "3"
+    assert page.locator("#shape").inner_text() == "9 → 5 → 4 → 4"
+    assert page.locator("#diagram .edge-selected").count() == 1
+    page.reload()
+    wait_ready(page)
+    assert probabilities(page) == pytest.approx(first, abs=1e-9)
+
+
+def test_out_of_range_settings_say_what_to_change(page):
+    page.goto("/network")
+    wait_ready(page)
+    page.fill("#lr", "50")
+    page.locator("#train").click()
+    page.wait_for_selector("#net-error:not(:empty)")
+    assert "Learning rate must be a number from 0.001 to 5" in page.locator("#net-error").inner_text()
+    assert "trained=1" not in page.url
+    page.fill("#lr", "0.5")
+    page.fill("#h1", "3")
+    page.wait_for_function("() => document.querySelector('#shape').textContent === '9 → 3 → 5 → 4'")
+    assert page.locator("#net-error").inner_text() == ""
+
+
+def test_hostile_text_in_the_url_stays_text(page):
+    page.goto("/network?px=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E&w={{7*7}}&lr=abc")
+    wait_ready(page)
+    assert page.locator("#pad .pixel.on").count() == 5  # fell back to the default "+"
+    assert page.locator("#lr").input_value() == "0.5"
+    assert page.locator("img").count() == 0
