@@ -25,7 +25,9 @@ _DIGITS_FIRST = {"smollm", "starcoder", "refact", "command-r", "codeshell", "exa
 _GPT2_ONLY = {"gpt-2", "gpt2", "default", "mpt", "olmo", "jais"}
 
 SPECIAL_TOKEN_TYPES = {3}  # GGUF token type CONTROL
-_VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
+_VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍", "\x7f": "␡"}
+# Other C0 control characters as their Unicode "control pictures" (U+2400 + code): NUL -> ␀.
+_VISIBLE.update({chr(c): chr(0x2400 + c) for c in range(32) if chr(c) not in _VISIBLE})
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ _BYTE_OF = _byte_decoder()
 
 
 def visible(text: str) -> str:
-    """Make whitespace visible: ' the' -> '␣the', '\\n' -> '⏎'."""
+    """Make whitespace and control characters visible: ' the' -> '␣the', '\\n' -> '⏎', NUL -> '␀'."""
     return "".join(_VISIBLE.get(ch, ch) for ch in text)
 
 

@@ -17,3 +17,4 @@ def test_merges_apply_and_digits_are_isolated():
 
 def test_visible_whitespace():
     assert visible(" a\tb\nc") == "␣a⇥b⏎c"
+    assert visible("\x00\x07\x1b\x7f") == "␀␇␛␡"
