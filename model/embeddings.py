@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import torch
 
-from model.llama import Llama
+from model.llama import KVCache, Llama
 from model.tokenizer import ModelTokenizer
 
 CONTEXT_PREFIX = "A word:"
@@ -95,6 +95,7 @@ class ModelEmbeddings:
         texts = [tokenizer.token_text(i) for i in range(tokenizer.vocab_size)]
         self.word_like = torch.tensor([is_word_like(t) and i not in tokenizer.special_ids
                                        for i, t in enumerate(texts)])            # (V,)
+        self._prefix_cache: tuple[int, KVCache] | None = None
         self._context: OrderedDict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
 
     # --- word vectors ---------------------------------------------------------------------------
@@ -103,23 +104,33 @@ class ModelEmbeddings:
         rows = self.weight[ids]                                                # (t, d)
         return rows[-1].clone() if pooling == "last" else rows.mean(0)
 
+    def _prefix(self) -> tuple[int, KVCache]:
+        """The prefix's length and keys/values, computed once: each word then costs only its own tokens."""
+        if self._prefix_cache is None:
+            ids = self.tokenizer.encode(CONTEXT_PREFIX)
+            cache = KVCache()
+            with torch.inference_mode():
+                self.model(torch.tensor(ids, dtype=torch.long), cache=cache, last_only=True)
+            self._prefix_cache = (len(ids), cache)
+        return self._prefix_cache
+
     def _hidden(self, ids: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Residual stream of the word's tokens after the prefix: (last (L+1, d), mean (L+1, d))."""
         key = tuple(ids)
         if key in self._context:
             self._context.move_to_end(key)
             return self._context[key]
-        prefix = self.tokenizer.encode(CONTEXT_PREFIX)
-        L = self.model.cfg.n_layers
-        names = ["embed"] + [f"blocks.{i}.resid_post" for i in range(L)]
+        n_prefix, prefix_cache = self._prefix()
+        names = ["embed"] + [f"blocks.{i}.resid_post" for i in range(self.model.cfg.n_layers)]
         store: dict[str, torch.Tensor] = {}
 
         def keep(x: torch.Tensor, name: str) -> None:
             store[name] = x
 
         with torch.inference_mode(), self.model.hooks({n: keep for n in names}):
-            self.model(torch.tensor(prefix + ids, dtype=torch.long), last_only=True)
-        resid = torch.stack([store[n] for n in names])[:, len(prefix):]           # (L+1, t, d)
+            # A copy of the prefix's cache, so the word continues "A word:" at position n_prefix.
+            self.model(torch.tensor(ids, dtype=torch.long), cache=prefix_cache.truncated(n_prefix), last_only=True)
+        resid = torch.stack([store[n] for n in names])                          # (L+1, t, d)
         found = (resid[:, -1].clone(), resid.mean(1))
         self._context[key] = found
         if len(self._context) > CONTEXT_CACHE_WORDS:

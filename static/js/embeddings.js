@@ -1,0 +1,441 @@
+// Chapter 3, embeddings: a word map, analogies and sentence similarity, all from the model's own
+// vectors via /api/embeddings/*. State lives in the URL, so every view can be shared.
+// User and model text reaches the page through textContent (the `el` helper) and reaches
+// Plotly only escaped (Plotly reads a few HTML-like tags in its labels).
+
+import { api, debounce, el, latest, plotConfig, plotLayout, readState, showError, writeState } from "./api.js";
+
+const DEFAULT_SENTENCES = [
+  "The cat sat on the mat.",
+  "A kitten was resting on the rug.",
+  "The stock market fell sharply today.",
+  "Share prices dropped steeply this morning.",
+  "I really enjoyed this film.",
+  "The movie was wonderful.",
+  "The cat fell off the market stall.",
+];
+
+// Chosen after checking what this model answers: the first four work, the last three do not
+// (Rome ranks far down for Paris − France + Italy), and the page says so.
+const ANALOGY_EXAMPLES = [
+  { a: "puppy", b: "dog", c: "cat", expected: "kitten" },
+  { a: "king", b: "man", c: "woman", expected: "queen" },
+  { a: "Berlin", b: "Germany", c: "France", expected: "Paris" },
+  { a: "bigger", b: "big", c: "small", expected: "smaller" },
+  { a: "Paris", b: "France", c: "Italy", expected: "Rome" },
+  { a: "walked", b: "walk", c: "run", expected: "ran" },
+  { a: "calf", b: "cow", c: "horse", expected: "foal" },
+];
+
+const DEFAULTS = {
+  sets: "animals,countries,numbers,colours", words: "", method: "pca", dims: 2, mode: "static", layer: 15, pooling: "mean", wl: true,
+  a: "puppy", b: "dog", c: "cat", exp: "kitten", sent: DEFAULT_SENTENCES.join("\n"), slayer: 15,
+};
+
+// A fixed colour per set, so "Animals" is the same blue on every map.
+const GROUP_COLOURS = { animals: "#4453c7", young: "#d9682b", countries: "#1f8a5b", capitals: "#c23b3b",
+  numbers: "#8a4fbf", colours: "#b07d12", yours: "#1d2130" };
+const ROLE_COLOURS = { a: "#4453c7", b: "#4453c7", c: "#d9682b", target: "#5d6374", answer: "#d9682b", result: "#9aa0b0" };
+
+const $ = (id) => document.getElementById(id);
+let state = readState(DEFAULTS);
+const save = () => writeState(state, DEFAULTS);
+
+/** Escape text for Plotly labels: it would read "<b>" or "<br>" in a word as markup. */
+const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+/** A token's text with its leading space made visible: " dog" -> "␣dog". */
+const shown = (t) => String(t).replace(/^ /, "␣").replace(/\n/g, "⏎");
+const fixed = (x, n = 2) => Number(x).toFixed(n);
+const splitWords = (s) => s.split(/[,\n]/).map((w) => w.trim()).filter(Boolean);
+
+// --- word map ---------------------------------------------------------------------------------
+
+let mapData = null;
+let pinned = null;
+
+function buildSetBoxes(sets) {
+  const chosen = new Set(state.sets.split(",").filter(Boolean));
+  $("set-boxes").replaceChildren(...sets.map((s) => {
+    const box = el("input", { attrs: { type: "checkbox", value: s.name } });
+    box.checked = chosen.has(s.name);
+    box.addEventListener("change", () => {
+      state.sets = [...document.querySelectorAll("#set-boxes input:checked")].map((b) => b.value).join(",");
+      drawMapSoon();
+    });
+    const swatch = el("span", { cls: "swatch", attrs: { "aria-hidden": "true" } });
+    swatch.style.background = GROUP_COLOURS[s.name] || GROUP_COLOURS.yours;
+    return el("label", { cls: "set-box", title: s.words.join(", ") }, [box, swatch, el("span", { text: s.label })]);
+  }));
+}
+
+function syncMapControls() {
+  $("method").value = state.method;
+  $("pooling").value = state.pooling;
+  $("word-like").checked = state.wl;
+  $("own-words").value = splitWords(state.words).join(", ");
+  for (const b of document.querySelectorAll("[data-dims]")) b.setAttribute("aria-pressed", String(+b.dataset.dims === state.dims));
+  for (const b of document.querySelectorAll("[data-mode]")) b.setAttribute("aria-pressed", String(b.dataset.mode === state.mode));
+  $("map-layer").value = state.layer;
+  $("map-layer-out").textContent = state.layer;
+  $("map-layer-pick").hidden = state.mode !== "contextual";
+  $("word-like").closest("label").hidden = state.mode === "contextual";
+}
+
+const fetchMap = latest((signal) => api("/api/embeddings/map", {
+  sets: state.sets.split(",").filter(Boolean), words: splitWords(state.words), method: state.method,
+  dims: state.dims, mode: state.mode, layer: state.layer, pooling: state.pooling, neighbours: 10, word_like: state.wl,
+}, { signal }));
+
+async function drawMap() {
+  save();
+  syncMapControls();
+  const status = $("map-status");
+  status.textContent = state.method === "umap" ? "Computing… (UMAP's first use on the server takes 10–20 s)"
+    : state.mode === "contextual" ? "Reading each word through the model…" : "Computing…";
+  $("map-plot").classList.add("busy");
+  try {
+    const data = await fetchMap();
+    if (data === undefined) return;  // a newer request replaced this one
+    showError($("map-error"), null);
+    mapData = data;
+    plotMap(data);
+    describeMap(data);
+    showPieces(data);
+    pinned = null;
+    showNeighbours(0);
+  } catch (error) {
+    showError($("map-error"), error);
+    status.textContent = "";
+  } finally {
+    $("map-plot").classList.remove("busy");
+  }
+}
+const drawMapSoon = debounce(drawMap, 300);
+
+function axisTitle(data, i) {
+  if (data.method === "pca") return `PC${i + 1} (${Math.round(100 * data.explained[i])}% of the spread)`;
+  return `${data.method === "tsne" ? "t-SNE" : "UMAP"} ${i + 1}`;
+}
+
+function hoverText(p, data) {
+  const lines = [`<b>${esc(p.word)}</b>  ${p.tokens.map((t) => esc(shown(t.text))).join(" + ")}`];
+  if (p.neighbours.length) {
+    lines.push(data.neighbours_from === "vocabulary" ? "nearest tokens:" : "nearest words on the map:");
+    for (const n of p.neighbours.slice(0, 6)) lines.push(`  ${esc(shown(n.text))}  ${fixed(n.cosine)}`);
+  }
+  return lines.join("<br>");
+}
+
+function plotMap(data) {
+  const three = data.dims === 3;
+  const type = three ? "scatter3d" : "scatter";
+  const traces = [];
+  if (data.pairs.length) {
+    const line = { x: [], y: [], z: [] };
+    for (const [i, j] of data.pairs) {
+      for (const k of [i, j]) { line.x.push(data.points[k].coords[0]); line.y.push(data.points[k].coords[1]); line.z.push(data.points[k].coords[2]); }
+      line.x.push(null); line.y.push(null); line.z.push(null);
+    }
+    const kinds = [];
+    if (data.groups.young && data.groups.animals) kinds.push("animal → young");
+    if (data.groups.capitals && data.groups.countries) kinds.push("country → capital");
+    traces.push({ type, mode: "lines", name: `pairs: ${kinds.join(", ")}`, x: line.x, y: line.y, ...(three ? { z: line.z } : {}),
+      line: { color: "rgba(93,99,116,0.35)", width: 1.5 }, hoverinfo: "skip" });
+  }
+  for (const [group, label] of Object.entries(data.groups)) {
+    const idx = data.points.map((p, i) => (p.group === group ? i : -1)).filter((i) => i >= 0);
+    const pts = idx.map((i) => data.points[i]);
+    traces.push({
+      type, mode: "markers+text", name: esc(label),
+      x: pts.map((p) => p.coords[0]), y: pts.map((p) => p.coords[1]), ...(three ? { z: pts.map((p) => p.coords[2]) } : {}),
+      text: pts.map((p) => esc(p.word)), textposition: "top center", customdata: idx,
+      hovertext: pts.map((p) => hoverText(p, data)), hoverinfo: "text",
+      marker: { size: three ? 5 : 10, color: GROUP_COLOURS[group] || GROUP_COLOURS.yours, line: { width: 1, color: "#fff" } },
+      textfont: { size: 12, color: GROUP_COLOURS[group] || GROUP_COLOURS.yours },
+    });
+  }
+  const axis = (i) => ({ title: { text: axisTitle(data, i) }, zeroline: false, showgrid: true, gridcolor: "#ecece6" });
+  const layout = plotLayout({ height: 540, hovermode: "closest", showlegend: true,
+    legend: { orientation: "h", x: 0, y: 1.01, yanchor: "bottom" }, margin: { l: 50, r: 10, t: 30, b: 40 } });
+  if (three) layout.scene = { xaxis: axis(0), yaxis: axis(1), zaxis: axis(2) };
+  else Object.assign(layout, { xaxis: axis(0), yaxis: axis(1) });
+  const node = $("map-plot");
+  Plotly.react(node, traces, layout, plotConfig).then(() => {
+    if (node.dataset.wired) return;
+    node.dataset.wired = "1";
+    node.on("plotly_hover", (ev) => { const i = pointIndex(ev); if (i !== null) showNeighbours(i); });
+    node.on("plotly_unhover", () => { if (pinned !== null) showNeighbours(pinned); });
+    node.on("plotly_click", (ev) => { const i = pointIndex(ev); if (i !== null) { pinned = i; showNeighbours(i); } });
+  });
+}
+
+function pointIndex(ev) {
+  const p = ev && ev.points && ev.points[0];
+  return p && p.customdata !== undefined ? p.customdata : null;
+}
+
+function showNeighbours(i) {
+  const p = mapData && mapData.points[i];
+  if (!p) return;
+  const title = $("nb-title");
+  title.replaceChildren("Nearest to ", el("span", { cls: "word", text: shown(" " + p.word) }));
+  $("nb-hint").textContent = `${p.tokens.length === 1 ? "1 token" : `${p.tokens.length} tokens`}: `
+    + p.tokens.map((t) => `${shown(t.text)} (id ${t.id})`).join(" + ");
+  const max = Math.max(...p.neighbours.map((n) => n.cosine), 0.0001);
+  $("nb-list").replaceChildren(...p.neighbours.map((n) => {
+    const bar = el("span", { cls: "bar", attrs: { "aria-hidden": "true" } });
+    bar.style.width = `${Math.max(0, (100 * n.cosine) / max)}%`;
+    return el("li", {}, [el("span", { cls: "tok-text", text: shown(n.text) }), el("span", { cls: "cos", text: fixed(n.cosine) }), bar]);
+  }));
+  $("nb-source").textContent = mapData.neighbours_from === "vocabulary"
+    ? `Cosine with all 49,152 rows of the embedding matrix${state.wl ? ", keeping only word-like tokens (a space, then letters): many rows are pieces such as “ling” or “/”. Untick the box to see them." : "."}`
+    : `Cosine between the hidden states at layer ${mapData.layer} of the words on this map.`;
+}
+
+function describeMap(data) {
+  const n = data.points.length;
+  const what = data.mode === "static" ? "input embeddings"
+    : `hidden states at layer ${data.layer} of ${$("map-layer").max}`;
+  let text = `${n} words, ${what}, ${data.method === "pca" ? "PCA" : data.method === "tsne" ? "t-SNE" : "UMAP"} in ${data.dims}D.`;
+  if (data.method === "pca") {
+    const shownShare = data.explained.reduce((s, x) => s + x, 0);
+    text += ` These ${data.dims} axes show ${Math.round(100 * shownShare)}% of how the words' vectors differ.`;
+  }
+  $("map-status").textContent = text;
+}
+
+function showPieces(data) {
+  const several = data.points.filter((p) => p.tokens.length > 1);
+  $("several-summary").textContent = several.length
+    ? `${several.length} of the ${data.points.length} words on the map take several tokens; each is drawn from `
+      + (data.mode === "static" ? (data.pooling === "mean" ? "the mean of its tokens' input embeddings." : "its last token's input embedding alone.")
+        : (data.pooling === "mean" ? `the mean of its tokens' hidden states at layer ${data.layer}.` : `its last token's hidden state at layer ${data.layer}.`))
+    : `Every word on the map is a single token. Add a rarer word (try “duckling” or “tadpole”) to see one cut.`;
+  const body = $("pieces").querySelector("tbody");
+  body.replaceChildren(...several.map((p) => el("tr", {}, [
+    el("td", { text: p.word }),
+    el("td", {}, p.tokens.map((t) => el("span", { cls: "piece", text: shown(t.text), title: `id ${t.id}` }))),
+  ])));
+  $("pieces").hidden = several.length === 0;
+}
+
+function wireMapControls() {
+  $("method").addEventListener("change", (e) => { state.method = e.target.value; drawMap(); });
+  $("pooling").addEventListener("change", (e) => { state.pooling = e.target.value; drawMap(); });
+  $("word-like").addEventListener("change", (e) => { state.wl = e.target.checked; drawMap(); });
+  $("own-words").addEventListener("input", (e) => { state.words = splitWords(e.target.value).join(","); drawMapSoon(); });
+  $("map-layer").addEventListener("input", (e) => {
+    state.layer = Number(e.target.value); $("map-layer-out").textContent = state.layer; drawMapSoon();
+  });
+  for (const b of document.querySelectorAll("[data-dims]")) b.addEventListener("click", () => { state.dims = Number(b.dataset.dims); drawMap(); });
+  for (const b of document.querySelectorAll("[data-mode]")) b.addEventListener("click", () => { state.mode = b.dataset.mode; drawMap(); });
+}
+
+// --- analogies --------------------------------------------------------------------------------
+
+const fetchAnalogy = latest((signal, body) => api("/api/embeddings/analogy", body, { signal }));
+
+function syncAnalogyInputs() {
+  $("an-a").value = state.a; $("an-b").value = state.b; $("an-c").value = state.c; $("an-expected").value = state.exp;
+}
+
+async function runAnalogy() {
+  save();
+  const body = { a: state.a, b: state.b, c: state.c, k: 10, word_like: true };
+  if (state.exp.trim()) body.expected = state.exp;
+  try {
+    const data = await fetchAnalogy(body);
+    if (data === undefined) return;
+    showError($("analogy-error"), null);
+    showAnalogy(data);
+  } catch (error) {
+    showError($("analogy-error"), error);
+  }
+}
+
+function showAnalogy(data) {
+  const expectedIds = new Set(data.expected && data.expected.tokens.length === 1 ? [data.expected.tokens[0].id] : []);
+  $("analogy-results").querySelector("tbody").replaceChildren(...data.results.map((r) => {
+    const bar = el("span", { cls: "bar", attrs: { "aria-hidden": "true" } });
+    bar.style.width = `${Math.max(0, 100 * r.cosine)}%`;
+    return el("tr", { cls: expectedIds.has(r.id) ? "hit" : "" }, [
+      el("td", { text: String(r.rank) }), el("td", { cls: "tok-text", text: shown(r.text) }),
+      el("td", { cls: "cos" }, [el("span", { text: fixed(r.cosine) }), bar])]);
+  }));
+  const top = data.results[0];
+  const verdict = $("verdict");
+  const formula = `${data.a.word} − ${data.b.word} + ${data.c.word}`;
+  if (!data.expected) {
+    verdict.className = "verdict";
+    verdict.textContent = `${formula} lands nearest to ${shown(top.text)} (cosine ${fixed(top.cosine)}).`;
+  } else if (data.correct) {
+    verdict.className = "verdict good";
+    verdict.textContent = `✓ ${formula}: the nearest token is ${shown(top.text)}, as expected (cosine ${fixed(top.cosine)}).`;
+  } else {
+    const e = data.expected;
+    const pieces = e.tokens.length > 1 ? ` (${e.tokens.length} tokens, so its mean vector is ranked)` : "";
+    verdict.className = "verdict bad";
+    verdict.textContent = `✗ ${formula}: this model's nearest token is ${shown(top.text)} (cosine ${fixed(top.cosine)}). `
+      + `The expected “${e.word}”${pieces} ranks #${e.rank} with cosine ${fixed(e.cosine)}. This small model misses this one.`;
+  }
+  const wi = data.with_inputs.map((r) => `${shown(r.text)} (${fixed(r.cosine)})`).join(", ");
+  $("with-inputs").textContent = `Without leaving the inputs out, the top three would be ${wi}.`;
+  const o = data.offsets;
+  const reading = o.cosine > 0.5 ? "largely the same direction" : o.cosine > 0.25 ? "partly the same direction" : "mostly different directions";
+  $("offsets").textContent = `Offsets compared: ${o.first} and ${o.second} have cosine ${fixed(o.cosine)} (${reading}; `
+    + `1 would be exactly parallel, 0 unrelated), with lengths ${fixed(o.length_first)} and ${fixed(o.length_second)}.`;
+  plotAnalogy(data);
+}
+
+function plotAnalogy(data) {
+  const at = Object.fromEntries(data.points.filter((p) => p.role !== "result").map((p) => [p.role, p]));
+  const corners = [at.b, at.a, at.target, at.c, at.b];
+  const traces = [
+    { type: "scatter", mode: "lines", x: corners.map((p) => p.x), y: corners.map((p) => p.y), hoverinfo: "skip",
+      line: { color: "#b9bccb", dash: "dot", width: 1.5 }, showlegend: false },
+    { type: "scatter", mode: "markers+text", showlegend: false, cliponaxis: false,
+      x: data.points.map((p) => p.x), y: data.points.map((p) => p.y),
+      text: data.points.map((p) => esc(p.role === "target" ? "a − b + c" : p.label)),
+      textposition: data.points.map((p) => (p.role === "result" ? "bottom center" : "top center")),
+      hovertext: data.points.map((p) => esc(p.label)), hoverinfo: "text",
+      textfont: { size: data.points.map((p) => (p.role === "result" ? 11 : 13)), color: data.points.map((p) => ROLE_COLOURS[p.role]) },
+      marker: { size: data.points.map((p) => (p.role === "result" ? 7 : 11)), color: data.points.map((p) => ROLE_COLOURS[p.role]),
+        symbol: data.points.map((p) => (p.role === "target" ? "x" : "circle")) } },
+  ];
+  // The two offsets as arrows: b -> a (dog -> puppy) and c -> answer (cat -> kitten).
+  const arrow = (from, to, colour) => ({ x: to.x, y: to.y, ax: from.x, ay: from.y, xref: "x", yref: "y", axref: "x", ayref: "y",
+    showarrow: true, arrowhead: 3, arrowsize: 1.2, arrowwidth: 2, arrowcolor: colour, text: "", standoff: 7, startstandoff: 7 });
+  const layout = plotLayout({ height: 380, margin: { l: 30, r: 20, t: 20, b: 30 },
+    xaxis: { zeroline: false, showticklabels: false, title: { text: "PC1" } },
+    yaxis: { zeroline: false, showticklabels: false, title: { text: "PC2" }, scaleanchor: "x" },
+    annotations: [arrow(at.b, at.a, ROLE_COLOURS.a), arrow(at.c, at.answer, ROLE_COLOURS.answer)] });
+  Plotly.react($("analogy-plot"), traces, layout, plotConfig);
+}
+
+function wireAnalogy() {
+  $("analogy-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    state.a = $("an-a").value.trim(); state.b = $("an-b").value.trim(); state.c = $("an-c").value.trim();
+    state.exp = $("an-expected").value.trim();
+    const empty = ["a", "b", "c"].find((k) => !state[k]);
+    if (empty) {
+      showError($("analogy-error"), new Error(`${empty} is empty: type a word, such as ${{ a: "puppy", b: "dog", c: "cat" }[empty]}.`));
+      return;
+    }
+    runAnalogy();
+  });
+  $("analogy-examples").replaceChildren(...ANALOGY_EXAMPLES.map((ex) => {
+    const button = el("button", { text: `${ex.a} − ${ex.b} + ${ex.c}`, attrs: { type: "button" } });
+    button.addEventListener("click", () => {
+      Object.assign(state, { a: ex.a, b: ex.b, c: ex.c, exp: ex.expected });
+      syncAnalogyInputs();
+      runAnalogy();
+    });
+    return button;
+  }));
+}
+
+// --- sentences --------------------------------------------------------------------------------
+
+const fetchSentences = latest((signal, body) => api("/api/embeddings/sentences", body, { signal }));
+const shortLabel = (s, n = 28) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+
+async function runSentences() {
+  save();
+  $("sent-layer").value = state.slayer;
+  $("sent-layer-out").textContent = state.slayer;
+  $("sent-layer-note").textContent = state.slayer === 0
+    ? "Layer 0 is the input embedding: the average of the words' own vectors, blind to their order and context."
+    : `After block ${state.slayer} of ${$("sent-layer").max}. Middle layers tend to carry meaning best; the last `
+      + "layers turn towards predicting the next token.";
+  const sentences = state.sent.split("\n").map((s) => s.trim()).filter(Boolean);
+  $("sent-status").textContent = "Reading each sentence through the model…";
+  $("heatmap").classList.add("busy");
+  try {
+    const data = await fetchSentences({ sentences, layer: state.slayer });
+    if (data === undefined) return;
+    showError($("sent-error"), null);
+    $("sent-status").textContent = `${data.sentences.length} sentences, mean hidden state at layer ${data.layer}.`;
+    plotSentences(data);
+  } catch (error) {
+    showError($("sent-error"), error);
+    $("sent-status").textContent = "";
+  } finally {
+    $("heatmap").classList.remove("busy");
+  }
+}
+const runSentencesSoon = debounce(runSentences, 400);
+
+function plotSentences(data) {
+  const n = data.sentences.length;
+  const names = data.sentences.map((s, i) => `${i + 1}. ${esc(shortLabel(s.text))}`);
+  const numbers = data.sentences.map((s, i) => `${i + 1}`);
+  const full = data.sentences.map((s) => esc(s.text));
+  let low = 1;
+  data.similarity.forEach((row, i) => row.forEach((v, j) => { if (i !== j) low = Math.min(low, v); }));
+  const hover = data.similarity.map((row, i) => row.map((v, j) => `${full[i]}<br>${full[j]}<br>cosine ${fixed(v, 3)}`));
+  Plotly.react($("heatmap"), [{
+    // x: numbers only (the rows carry the words); colours stretched from the lowest pair to 1.
+    type: "heatmap", z: data.similarity, x: numbers, y: names, zmin: low, zmax: 1, colorscale: "Blues", reversescale: true,
+    text: data.similarity.map((row) => row.map((v) => fixed(v))), texttemplate: "%{text}", textfont: { size: 11 },
+    hovertext: hover, hoverinfo: "text", colorbar: { title: { text: "cosine" }, thickness: 12 },
+  }], plotLayout({ height: 440, margin: { l: 210, r: 10, t: 10, b: 40 },
+    yaxis: { autorange: "reversed", tickfont: { size: 11 } }, xaxis: { type: "category", side: "bottom", tickfont: { size: 12 } } }), plotConfig);
+
+  Plotly.react($("sent-plot"), [{
+    type: "scatter", mode: "markers+text", x: data.sentences.map((s) => s.x), y: data.sentences.map((s) => s.y),
+    text: data.sentences.map((s, i) => `${i + 1}`), textposition: "top center", hovertext: full, hoverinfo: "text",
+    marker: { size: 12, color: "#4453c7", line: { width: 1, color: "#fff" } }, textfont: { size: 13 }, cliponaxis: false,
+  }], plotLayout({ height: 440, margin: { l: 50, r: 20, t: 10, b: 50 },
+    xaxis: { title: { text: `PC1 (${Math.round(100 * data.explained[0])}%)` }, zeroline: false },
+    yaxis: { title: { text: `PC2 (${Math.round(100 * data.explained[1])}%)` }, zeroline: false } }), plotConfig);
+
+  // Say in words which sentence each one is closest to: the heatmap's answer, spelled out.
+  const parts = data.sentences.map((s, i) => {
+    let best = -1;
+    data.similarity[i].forEach((v, j) => { if (j !== i && (best < 0 || v > data.similarity[i][best])) best = j; });
+    return `${i + 1} → ${best + 1} (${fixed(data.similarity[i][best])})`;
+  });
+  $("sent-reading").textContent = n > 1 ? `Each sentence's most similar other sentence: ${parts.join(", ")}.` : "";
+}
+
+function wireSentences() {
+  $("sentence-text").value = state.sent;
+  $("sentence-text").addEventListener("input", (e) => { state.sent = e.target.value; save(); });
+  $("sent-go").addEventListener("click", () => { state.sent = $("sentence-text").value; runSentences(); });
+  $("sent-reset").addEventListener("click", () => {
+    state.sent = DEFAULTS.sent; $("sentence-text").value = state.sent; runSentences();
+  });
+  $("sent-layer").addEventListener("input", (e) => {
+    state.slayer = Number(e.target.value); $("sent-layer-out").textContent = state.slayer; runSentencesSoon();
+  });
+}
+
+// --- start ------------------------------------------------------------------------------------
+
+async function start() {
+  let info;
+  try {
+    info = await api("/api/embeddings/sets");
+  } catch (error) {
+    showError($("map-error"), error);
+    return;
+  }
+  // The URL may name a layer this model lacks; keep it in range.
+  for (const id of ["map-layer", "sent-layer"]) $(id).max = info.n_layers;
+  state.layer = Math.min(Math.max(0, Math.round(state.layer)), info.n_layers);
+  state.slayer = Math.min(Math.max(0, Math.round(state.slayer)), info.n_layers);
+  if (![2, 3].includes(state.dims)) state.dims = 2;
+  $("prefix-shown").textContent = info.context_prefix;
+  $("own-words").maxLength = info.limits.max_words * (info.limits.max_word_chars + 2);
+  buildSetBoxes(info.sets);
+  wireMapControls();
+  wireAnalogy();
+  wireSentences();
+  syncAnalogyInputs();
+  drawMap();
+  runAnalogy();
+  runSentences();
+}
+
+start();

@@ -1,0 +1,87 @@
+"""The /embeddings page in Chromium: the word map, an analogy and the sentence heatmap drawn from
+the real model; state kept in the URL; hostile words shown as typed."""
+
+from urllib.parse import parse_qs, quote, urlparse
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+MAP_POINTS = "document.querySelectorAll('#map-plot .scatterlayer .point').length"
+
+
+def query(page):
+    return parse_qs(urlparse(page.url).query, keep_blank_values=True)
+
+
+def wait_for_page(page):
+    """The map has its points, the analogy its ranking and the heatmap its cells."""
+    page.wait_for_function(f"() => {MAP_POINTS} >= 24")
+    page.wait_for_function("() => document.querySelectorAll('#analogy-results tbody tr').length === 10")
+    page.wait_for_function("() => document.querySelector('#heatmap .hm') !== null")
+
+
+def test_map_analogy_and_heatmap_draw_from_the_model(page, screenshot):
+    page.goto("/embeddings")
+    wait_for_page(page)
+    # Default map: animals, countries, numbers, colours; a list of vocabulary neighbours for " dog".
+    assert "48 words, input embeddings, PCA in 2D" in page.locator("#map-status").text_content()
+    assert page.locator("#nb-title").text_content() == "Nearest to ␣dog"
+    neighbours = page.locator("#nb-list .tok-text").all_text_contents()
+    assert "␣cat" in neighbours and "␣dog" not in neighbours
+    assert "Every word on the map is a single token" in page.locator("#several-summary").text_content()
+
+    # Hovering another point lists that word's neighbours.
+    page.locator("#map-plot .scatterlayer .trace").nth(2).locator(".point").first.hover(force=True)
+    page.wait_for_function("() => document.querySelector('#nb-title').textContent !== 'Nearest to ␣dog'")
+
+    # The default analogy works on this model: puppy - dog + cat -> kitten, inputs excluded.
+    assert page.locator("#verdict").text_content().startswith("✓")
+    ranked = page.locator("#analogy-results .tok-text").all_text_contents()
+    assert ranked[0] == "␣kitten" and not {"␣puppy", "␣dog", "␣cat"} & set(ranked)
+    assert "cosine" in page.locator("#offsets").text_content()
+
+    # Sentences: 7 by 7 similarities, and a reading that pairs the paraphrases.
+    assert page.locator("#heatmap .hm").count() == 1
+    assert "1 → 2" in page.locator("#sent-reading").text_content()
+    screenshot("embeddings-default")
+
+
+def test_an_honest_miss_and_the_url_keeps_the_state(page, screenshot):
+    page.goto("/embeddings?a=Paris&b=France&c=Italy&exp=Rome&sets=countries,capitals&words=duckling"
+              "&mode=contextual&layer=8&pooling=last")
+    wait_for_page(page)
+    verdict = page.locator("#verdict").text_content()
+    assert verdict.startswith("✗") and "Rome" in verdict and "ranks #" in verdict
+    assert page.locator("#map-layer-out").text_content() == "8"
+    assert "hidden states at layer 8" in page.locator("#map-status").text_content()
+    assert "words on this map" in page.locator("#nb-source").text_content()
+    assert page.locator("#pieces .piece").all_text_contents() == ["␣duck", "ling"]
+    assert "last token's hidden state at layer 8" in page.locator("#several-summary").text_content()
+    screenshot("embeddings-contextual-miss")
+
+    # An example button changes the analogy and the URL; reloading draws the same thing.
+    page.get_by_role("button", name="king − man + woman").click()
+    page.wait_for_function("() => document.querySelector('#verdict').textContent.includes('queen')")
+    assert query(page)["a"] == ["king"]
+    page.reload()
+    page.wait_for_function("() => document.querySelector('#verdict').textContent.includes('queen')")
+    assert page.locator("#an-a").input_value() == "king"
+
+
+def test_hostile_words_show_as_typed_and_errors_are_readable(page, screenshot):
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    hostile = "<img src=x onerror=alert(1)>"
+    page.goto("/embeddings?sets=colours&words=" + quote(f"{hostile},{{{{7*7}}}}"))
+    page.wait_for_function(f"() => {MAP_POINTS} >= 14")
+    labels = page.locator("#map-plot .textpoint").all_text_contents()
+    assert hostile in labels and "{{7*7}}" in labels and "49" not in labels
+    assert page.locator("#map-plot img").count() == 0 and not dialogs
+    assert page.locator("#own-words").input_value() == f"{hostile}, {{{{7*7}}}}"
+    screenshot("embeddings-hostile")
+
+    # An empty field is caught on the page before any request, with a message naming it.
+    page.locator("#an-b").fill(" ")
+    page.get_by_role("button", name="Compute").click()
+    assert page.locator("#analogy-error").text_content() == "b is empty: type a word, such as dog."
