@@ -170,7 +170,8 @@ class PredictOut(BaseModel):
 
 class TrainIn(StrictModel):
     seed: Seed = DEFAULT_SEED
-    hidden: Hidden = list(DEFAULT_HIDDEN)
+    hidden: Hidden | None = Field(None, description=f"Neurons in the two hidden layers, each 1 to {HIDDEN_MAX}; "
+                                  f"default: the sizes of `weights` if sent, else {list(DEFAULT_HIDDEN)}.")
     learning_rate: LearningRate = DEFAULT_LEARNING_RATE
     epochs: Annotated[int, Field(ge=1, le=EPOCHS_MAX, description="Passes over the training set; each is "
                                  "one gradient-descent step on the mean loss.")] = DEFAULT_EPOCHS
@@ -181,7 +182,9 @@ class TrainIn(StrictModel):
 
     @model_validator(mode="after")
     def _hidden_matches_weights(self) -> "TrainIn":
-        if self.weights is not None and self.weights.hidden != self.hidden:
+        if self.hidden is None:
+            self.hidden = self.weights.hidden if self.weights is not None else list(DEFAULT_HIDDEN)
+        elif self.weights is not None and self.weights.hidden != self.hidden:
             raise ValueError(f"hidden is {self.hidden} but the weights have hidden layers of "
                              f"{self.weights.hidden} neurons; send matching sizes or leave out weights")
         return self

@@ -360,6 +360,11 @@ function renderTargets(target) {
     b.classList.toggle("active", i === target);
     b.setAttribute("aria-checked", String(i === target));
   });
+  const auto = state.target < 0;
+  $("target-note").textContent = auto
+    ? "Chosen for you: the symbol the drawing is closest to. Pick another to see the gradients change."
+    : `You chose “${symbols[target].label}” as the right answer.`;
+  $("target-auto").hidden = auto;
 }
 
 function renderErrorTable(out) {
@@ -490,6 +495,7 @@ function wireControls() {
   for (const id of ["h1", "h2", "seed"]) $(id).addEventListener("input", reshape);
   $("train-form").addEventListener("submit", (event) => { event.preventDefault(); train(); });
   $("reset").addEventListener("click", () => reset());
+  $("target-auto").addEventListener("click", () => { state.target = -1; save(); explain(); });
   $("noise").addEventListener("click", () => flip(Math.floor(Math.random() * 9)));
   $("invert").addEventListener("click", () => setPixels(pixels().map((v) => -v)));
 }

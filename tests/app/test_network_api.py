@@ -150,7 +150,9 @@ def test_train_rejects_out_of_range_settings(client, body, field):
     assert r.json()["detail"].startswith(field)
 
 
-def test_train_rejects_hidden_sizes_that_do_not_match_the_weights(client, weights):
+def test_train_takes_hidden_sizes_from_the_weights_and_rejects_a_mismatch(client, weights):
+    r = client.post("/api/network/train", json={"weights": weights, "epochs": 3})
+    assert r.status_code == 200 and len(r.json()["weights"]["layers"][1]["biases"]) == 3
     r = client.post("/api/network/train", json={"weights": weights, "hidden": [6, 5]})
     assert r.status_code == 422 and "[4, 3]" in r.json()["detail"]
 
@@ -171,6 +173,19 @@ def test_huge_weights_answer_without_a_server_error(client, weights):
         assert r.status_code in (200, 422), r.text
         if r.status_code == 200:
             assert "NaN" not in r.text
+
+
+def test_a_diverging_run_is_a_422_that_says_to_lower_the_learning_rate(client, monkeypatch):
+    from model import network as nn
+    real_train = nn.train
+
+    def diverging(*args, **kwargs):
+        result = real_train(*args, **kwargs)
+        result.loss[-1] = float("nan")
+        return result
+    monkeypatch.setattr(nn, "train", diverging)
+    r = client.post("/api/network/train", json={"epochs": 2, "learning_rate": 5})
+    assert r.status_code == 422 and "lower learning_rate" in r.json()["detail"]
 
 
 def test_the_page_is_served(client):

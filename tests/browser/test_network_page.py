@@ -40,6 +40,9 @@ def test_flip_pixels_train_and_see_the_probabilities_change(page, screenshot):
 
     # Train: the loss curve appears, and the network now says "+" with confidence.
     page.locator("#train").click()
+    # The curves grow live: the epoch counter passes through values between start and end.
+    page.wait_for_function("() => { const e = Number(document.querySelector('#stat-epoch').textContent);"
+                           " return e > 0 && e < 200; }")
     page.wait_for_function("() => document.querySelector('#train-status').textContent.startsWith('Done')")
     page.wait_for_selector("#step-body .calc-row")
     assert "trained=1" in page.url
@@ -81,6 +84,7 @@ def test_click_a_weight_to_see_its_gradient_and_apply_the_update(page, screensho
     page.locator(".target[data-target='3']").click()
     page.wait_for_function("() => location.search.includes('target=3')")
     page.wait_for_function("() => document.querySelector('tr.is-target').textContent.includes('7')")
+    assert page.locator("#target-auto").is_visible()
     screenshot("network-step")
 
 
