@@ -27,8 +27,8 @@ class Analysis:
 
     Computed on demand and then kept (full-vocabulary work is not paid for unless asked):
     token_logprobs() (n,)            log p(token i | tokens before it); NaN for the first token
-    logit_lens(k)    ((L+1, n, k), (L+1, n, k))  top-k ids and probabilities each layer's
-                                     residual stream would predict through the final norm
+
+    The logit lens and per-token surprise are read from these fields by model/lens.py.
     """
 
     ids: torch.Tensor
@@ -54,15 +54,6 @@ class Analysis:
                 picked = logp.gather(1, self.ids[1:, None])[:, 0]                     # (n-1,)
             self._memo["logprobs"] = torch.cat([torch.tensor([float("nan")]), picked])
         return self._memo["logprobs"]
-
-    def logit_lens(self, k: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-        key = ("lens", k)
-        if key not in self._memo:
-            with torch.inference_mode():
-                logits = self.model.unembed(self.model.norm(self.resid))              # (L+1, n, V)
-                probs, ids = logits.softmax(-1).topk(k, dim=-1)                      # (L+1, n, k)
-            self._memo[key] = (ids, probs)
-        return self._memo[key]
 
     def nbytes(self) -> int:
         tensors = [self.resid, self.attn_pattern, self.attn_out, self.mlp_out, self.final_hidden,

@@ -28,15 +28,6 @@ def test_analysis_agrees_with_a_plain_forward_pass():
     assert torch.allclose(a.token_logprobs()[1:], expected, atol=1e-5)
 
 
-def test_logit_lens_last_layer_is_the_models_own_prediction():
-    model, tok = tiny_model(seed=2)
-    a = analyse(model, tok, "the bank")
-    ids, probs = a.logit_lens(k=3)
-    assert ids.shape == probs.shape == (model.cfg.n_layers + 1, a.n_tokens, 3)
-    assert int(ids[-1, -1, 0]) == int(a.next_logits.argmax())
-    assert torch.all(probs[..., 0] >= probs[..., 1])
-
-
 def _assert_same(a, b, atol=1e-4):
     assert torch.equal(a.ids, b.ids)
     for name in ("resid", "attn_pattern", "attn_out", "mlp_out", "final_hidden", "next_logits"):
