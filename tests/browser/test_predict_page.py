@@ -30,6 +30,8 @@ def test_predict_page_shows_the_distribution_and_generates_step_by_step(page, sc
     page.locator("#trail .step:not(.next)").first.click()
     expect(page.locator("#chart-title")).to_contain_text("Step 1")
     assert "rank: #1" in page.locator("#chart-title").text_content()
+    page.wait_for_selector("#lens:not(.busy) .hm")
+    screenshot("predict-step")
 
     # Reload: the same picture comes back from the URL.
     page.reload()
