@@ -110,7 +110,7 @@ async def _event_stream(run: Run, body: GenerateIn, engine: Engine, request: Req
     yield _sse("done", {**_end(engine, run, generated).model_dump(), "count": len(generated)})
 
 
-@router.post("/generate", response_model=GenerateOut, responses={
+@router.post("/generate", response_model=GenerateOut, summary="Generate from text or chat messages", responses={
     **ERRORS, 200: {"content": {"text/event-stream": {"description": "With `stream`: events `start` "
                                                       "(GenerateStart), `token` (GeneratedToken) and `done`."}}}})
 async def generate_tokens(body: GenerateIn, engine: EngineDep, request: Request):

@@ -46,7 +46,7 @@ def _entropy_bits(probs) -> float:
     return float(-(p * p.log()).sum() / math.log(2))
 
 
-@router.post("/predict", response_model=PredictOut, responses=ERRORS)
+@router.post("/predict", response_model=PredictOut, responses=ERRORS, summary="Next-token probabilities")
 async def predict(body: PredictIn, engine: EngineDep) -> PredictOut:
     """Probabilities of every possible next token after `text`, most probable first, marked with
     whether temperature/top-k/top-p still allow each to be drawn; optionally with attention heads off."""
@@ -74,7 +74,7 @@ async def predict(body: PredictIn, engine: EngineDep) -> PredictOut:
     )
 
 
-@router.post("/logit-lens", response_model=LensOut, responses=ERRORS)
+@router.post("/logit-lens", response_model=LensOut, responses=ERRORS, summary="Logit lens")
 async def lens(body: LensIn, engine: EngineDep) -> LensOut:
     """The token each layer would predict next at the prompt's last positions (the logit lens):
     how the answer forms through the layers."""
@@ -93,7 +93,7 @@ async def lens(body: LensIn, engine: EngineDep) -> LensOut:
                    layers=["embed"] + [f"layer {i}" for i in range(engine.cfg.n_layers)], cells=cells)
 
 
-@router.post("/surprise", response_model=SurpriseOut, responses=ERRORS)
+@router.post("/surprise", response_model=SurpriseOut, responses=ERRORS, summary="Surprise of each prompt token")
 async def surprise_of(body: TextIn, engine: EngineDep) -> SurpriseOut:
     """How probable the model found each token of the prompt, given the tokens before it."""
     prompt = engine.prompt(body.text)
