@@ -477,6 +477,16 @@ async function explain() {
   } catch (error) { fail(error); }
 }
 
+/** Step to the previous (-1) or next (+1) weight, in order layer by layer: the keyboard's way to pick one. */
+function cycleWeight(direction) {
+  const all = [];
+  weights.layers.forEach((layer, k) => layer.weights.forEach((row, to) => row.forEach((_, from) =>
+    all.push({ layer: k, to, from }))));
+  const current = selectedWeight();
+  const i = current ? all.findIndex((r) => r.layer === current.layer && r.to === current.to && r.from === current.from) : -1;
+  selectWeight(all[(i + direction + all.length) % all.length]);
+}
+
 function selectWeight(ref) {
   finishAnimation();
   state.w = `${ref.layer}.${ref.to}.${ref.from}`;
@@ -496,6 +506,8 @@ function wireControls() {
   $("train-form").addEventListener("submit", (event) => { event.preventDefault(); train(); });
   $("reset").addEventListener("click", () => reset());
   $("target-auto").addEventListener("click", () => { state.target = -1; save(); explain(); });
+  $("weight-prev").addEventListener("click", () => cycleWeight(-1));
+  $("weight-next").addEventListener("click", () => cycleWeight(1));
   $("noise").addEventListener("click", () => flip(Math.floor(Math.random() * 9)));
   $("invert").addEventListener("click", () => setPixels(pixels().map((v) => -v)));
 }

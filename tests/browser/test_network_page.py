@@ -80,6 +80,12 @@ def test_click_a_weight_to_see_its_gradient_and_apply_the_update(page, screensho
     page.wait_for_function("(old) => Number(document.querySelector('.loss-value').textContent) < old",
                            arg=loss_before)
 
+    # The keyboard's way to pick a weight: step to the next one and back.
+    page.locator("#weight-next").click()
+    page.wait_for_function("() => location.search.includes('w=2.1.1')")
+    page.locator("#weight-prev").click()
+    page.wait_for_function("() => location.search.includes('w=2.1.0')")
+
     # Another target: the explanation is recomputed for it.
     page.locator(".target[data-target='3']").click()
     page.wait_for_function("() => location.search.includes('target=3')")
