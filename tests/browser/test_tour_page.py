@@ -1,12 +1,136 @@
+"""The tour at /: every chapter linked in story order, the follow-one-prompt journey, live
+examples whose captions come from the model, progress ticks, hostile text shown as text."""
+
+import re
+from urllib.parse import parse_qs, urlparse
+
 import pytest
+
+from app.routers.pages import CHAPTERS
 
 pytestmark = pytest.mark.browser
 
+CHAPTER_PATHS = [c.path for c in CHAPTERS]
 
-def test_tour_page_links_every_chapter(page, screenshot):
+
+def wait_for_journey(page, text_in_bars: str | None = None):
+    page.wait_for_selector("#j-tokens .tok")
+    page.wait_for_selector("#j-bars .main-svg")
+    page.wait_for_selector("#j-attention .main-svg")
+    page.wait_for_function("() => !document.querySelector('.journey-grid').classList.contains('busy')")
+    if text_in_bars:
+        page.wait_for_function("(t) => document.querySelector('#predict-explain').textContent.includes(t)",
+                               arg=text_in_bars)
+
+
+def test_tour_links_every_chapter_in_story_order(page):
     page.goto("/")
-    links = page.locator(".tour-card")
-    assert links.count() == 6
-    hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
-    assert hrefs == ["/network", "/tokens", "/embeddings", "/attention", "/predict", "/chat"]
+    opens = page.locator("#story .chapter .chapter-open")
+    assert [opens.nth(i).get_attribute("href") for i in range(opens.count())] == CHAPTER_PATHS
+    steps = page.locator("#progress-steps a")
+    assert [steps.nth(i).get_attribute("href") for i in range(steps.count())] == CHAPTER_PATHS
+    titles = page.locator("#story .chapter h3").all_text_contents()
+    assert titles == [c.title for c in CHAPTERS]
+
+
+def test_journey_shows_one_prompt_four_ways_and_links_each_chapter(page, screenshot):
+    page.goto("/")
+    wait_for_journey(page, "Paris")
+    assert page.locator("#prompt").input_value() == "The capital of France is"
+    chips = page.locator("#j-tokens .tok").all_text_contents()
+    assert chips == ["The", "␣capital", "␣of", "␣France", "␣is"]
+    # The numbers in the text come from the model: " Paris" first, p = 0.77.
+    assert re.search(r"“␣Paris” comes first with probability 0\.77", page.locator("#predict-explain").text_content())
+    # Layer 23, head 4 puts most of the last token's attention on " France".
+    attention = page.locator("#attention-explain").text_content()
+    assert "Layer 23, head 4" in attention and "on “␣France”" in attention
+    assert "shares its keys and values with heads 3 and 5" in attention
+    page.wait_for_selector("#j-points .main-svg")
+    assert page.locator("#j-points g.textpoint").count() == 5
+
+    links = {name: urlparse(page.locator(f"#link-{name}").get_attribute("href"))
+             for name in ("tokens", "points", "attention", "predict")}
+    assert links["tokens"].path == "/tokens" and parse_qs(links["tokens"].query)["text"] == ["The capital of France is"]
+    assert links["predict"].path == "/predict" and parse_qs(links["predict"].query)["text"] == ["The capital of France is"]
+    assert links["attention"].path == "/attention"
+    assert parse_qs(links["attention"].query) == {"text": ["The capital of France is"], "layer": ["23"], "head": ["4"]}
+    assert links["points"].path == "/embeddings"
+    assert parse_qs(links["points"].query, keep_blank_values=True) == {"sets": [""], "words": ["The,capital,of,France,is"]}
     screenshot("tour")
+
+
+def test_journey_state_lives_in_the_url_and_a_bar_click_appends_the_token(page):
+    page.goto("/?text=The%20opposite%20of%20hot%20is&layer=2&head=1")
+    wait_for_journey(page)
+    assert page.locator("#j-layer").input_value() == "2"
+    assert page.locator("#j-head").input_value() == "1"
+    best = page.locator("#predict-explain strong").first.text_content().strip("“”").replace("␣", " ")
+    page.locator("#j-bars .bars .point path").last.click(force=True)  # the top bar is drawn last
+    page.wait_for_function("(t) => document.querySelector('#prompt').value === t", arg="The opposite of hot is" + best)
+    wait_for_journey(page)
+    assert parse_qs(urlparse(page.url).query)["text"] == ["The opposite of hot is" + best]
+
+    page.select_option("#j-layer", "5")
+    page.wait_for_function("() => document.querySelector('#attention-explain').textContent.includes('Layer 5,')")
+    assert parse_qs(urlparse(page.url).query)["layer"] == ["5"]
+    page.reload()
+    wait_for_journey(page)
+    assert page.locator("#j-layer").input_value() == "5"
+    assert page.locator("#prompt").input_value() == "The opposite of hot is" + best
+
+
+def test_every_chapter_example_computes_its_caption_from_the_model(page, screenshot):
+    page.goto("/")
+    captions = {"network": "#net-caption", "tokens": "#tok-caption", "embeddings": "#emb-caption",
+                "attention": "#bank-caption", "predict": "#paris-caption", "chat": "#chat-caption"}
+    for slug, selector in captions.items():
+        page.locator(f"#chapter-{slug}").scroll_into_view_if_needed()
+        page.wait_for_function("(s) => !/…$/.test(document.querySelector(s).textContent.trim())", arg=selector)
+        assert "could not be computed" not in page.locator(selector).text_content(), slug
+    assert "noisy drawings it never trained on" in page.locator("#net-caption").text_content()
+    assert page.locator("#net-symbols .symbol").count() == 4
+    assert "one per digit" in page.locator("#tok-caption").text_content()
+    assert "kitten" in page.locator("#emb-analogy").text_content()
+    assert "(cosine 1.00)" in page.locator("#bank-caption").text_content()
+    assert "“␣Paris” a probability of 0.77" in page.locator("#paris-caption").text_content()
+    assert page.locator("#chat-example .tok.special").count() == 5
+    # The model card reads its numbers from /api/model.
+    facts = dict(zip(page.locator("#facts dt").all_text_contents(), page.locator("#facts dd").all_text_contents()))
+    assert facts["Layers"] == "30" and facts["Query heads per layer"] == "9"
+    assert facts["Key/value heads per layer"] == "3" and facts["Vocabulary"] == "49,152"
+    screenshot("tour-full")
+
+
+def test_progress_ticks_the_chapters_visited(page):
+    page.goto("/")
+    assert page.locator("#progress-count").text_content() == "0 of 6"
+    page.locator("#chapter-tokens .chapter-open").click()
+    page.wait_for_url("**/tokens")
+    page.goto("/")
+    assert page.locator("#progress-count").text_content() == "1 of 6"
+    assert page.locator("#progress-steps li.visited").count() == 1
+    assert page.locator("#chapter-tokens.visited").count() == 1
+    page.locator("#progress-reset").click()
+    assert page.locator("#progress-count").text_content() == "0 of 6"
+
+
+@pytest.mark.parametrize("hostile", ["<img src=x onerror=alert(1)>", "{{7*7}} <b>bold</b>"])
+def test_hostile_prompt_shows_as_typed_text(page, hostile):
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto("/")
+    wait_for_journey(page)
+    page.fill("#prompt", hostile)
+    page.wait_for_function("(t) => [...document.querySelectorAll('#j-tokens .tok')].map(c => c.textContent)"
+                           ".join('').replaceAll('␣', ' ') === t", arg=hostile)
+    wait_for_journey(page)
+    assert page.locator("#journey img, #journey b").count() == 0
+    assert "49" not in page.locator("#j-tokens").text_content()
+    assert not dialogs
+
+
+def test_empty_prompt_explains_instead_of_failing(page):
+    page.goto("/?text=")
+    page.wait_for_selector("#j-bars .empty-view")
+    assert "at least one token" in page.locator("#j-bars").text_content()
+    assert page.locator("#error").text_content() == ""

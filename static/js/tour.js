@@ -1,0 +1,76 @@
+// The tour at "/": the model's numbers from GET /api/model, progress ticks for the chapters
+// visited, the follow-one-prompt journey and each chapter's live example.
+
+import { api } from "./api.js";
+import { markVisited, resetVisited, visited } from "./progress.js";
+import { startExamples } from "./tour/chapters.js";
+import { Journey } from "./tour/journey.js";
+
+const $ = (id) => document.getElementById(id);
+
+// SmolLM2-135M-Instruct, used until /api/model answers (and if it cannot).
+const FALLBACK = { n_layers: 30, n_heads: 9, n_kv_heads: 3, d_model: 576, d_head: 64, d_mlp: 1536,
+  vocab_size: 49152, context_length: 8192, n_params: 134515008 };
+
+/** Write the model's numbers into every [data-fact] element of the page. */
+function showFacts(model) {
+  const facts = {
+    ...model,
+    group: model.n_heads / model.n_kv_heads,
+    n_params_m: (model.n_params / 1e6).toFixed(1),
+  };
+  for (const node of document.querySelectorAll("[data-fact]")) {
+    const value = facts[node.dataset.fact];
+    if (value === undefined) continue;
+    node.textContent = typeof value === "number" ? value.toLocaleString("en") : String(value);
+  }
+}
+
+// --- progress -------------------------------------------------------------------------------------
+
+const CHAPTER_SLUGS = [...document.querySelectorAll("#progress-steps li")].map((li) => li.dataset.slug);
+
+function showProgress() {
+  const seen = visited();
+  const count = CHAPTER_SLUGS.filter((s) => seen.has(s)).length;
+  $("progress-count").textContent = `${count} of ${CHAPTER_SLUGS.length}`;
+  $("progress-reset").hidden = count === 0;
+  for (const node of document.querySelectorAll("#progress-steps li, #story .chapter")) {
+    const done = seen.has(node.dataset.slug);
+    node.classList.toggle("visited", done);
+    const label = node.querySelector("[data-visited-label]");
+    if (label) label.textContent = done ? " (visited)" : "";
+  }
+}
+
+function trackProgress() {
+  // Following any link to a chapter from this page counts as visiting it; chapter pages that
+  // load progress.js also record themselves.
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("a[href]");
+    if (!link || link.origin !== window.location.origin) return;
+    const slug = link.pathname.replace(/^\//, "");
+    if (CHAPTER_SLUGS.includes(slug)) markVisited(slug);
+  });
+  $("progress-reset").addEventListener("click", () => { resetVisited(); showProgress(); });
+  window.addEventListener("storage", showProgress);         // another tab visited a chapter
+  window.addEventListener("pageshow", showProgress);        // back from a chapter (page cache)
+  showProgress();
+}
+
+// --- start ----------------------------------------------------------------------------------------
+
+async function main() {
+  trackProgress();
+  let model = FALLBACK;
+  try {
+    model = await api("/api/model");
+  } catch (error) {
+    $("error").textContent = `Could not read the model's description: ${error.message}`;
+  }
+  showFacts(model);
+  new Journey(model).start();
+  startExamples();
+}
+
+main();

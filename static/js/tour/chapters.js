@@ -1,0 +1,160 @@
+// The live example of each chapter of the story: small requests to the same JSON API the
+// chapter pages use, made when the example scrolls into view. Every number in a caption is
+// read from the answer, never typed in.
+
+import { api, el, tokenChips } from "../api.js";
+import { drawBars, drawLines, percent } from "./plots.js";
+
+const $ = (id) => document.getElementById(id);
+const quote = (s) => `“${s}”`;
+const visible = (text) => text.replace(/^ /, "␣");
+
+function failed(caption, error) {
+  caption.classList.add("error");
+  caption.textContent = `This example could not be computed: ${error.message || error}`;
+}
+
+// --- 1. a neural network ------------------------------------------------------------------------
+
+async function network() {
+  const caption = $("net-caption");
+  const data = await api("/api/network/dataset");
+  $("net-symbols").replaceChildren(...data.symbols.map((s) => {
+    const grid = el("div", { cls: "pixels", attrs: { role: "img", "aria-label": `the symbol ${s.label}` } },
+      s.pixels.map((v) => el("span", { cls: v > 0 ? "on" : "off" })));
+    return el("div", { cls: "symbol" }, [grid, el("span", { text: s.label, cls: "symbol-label" })]);
+  }));
+  const run = await api("/api/network/train", {});
+  const epochs = run.loss.length - 1;
+  drawLines($("net-loss"), [{ y: run.loss, name: "loss", hover: "step %{x}: loss %{y:.3f}<extra></extra>" }],
+    { xTitle: "steps of gradient descent", yTitle: "loss", height: 170 });
+  const first = run.heldout_accuracy[0], last = run.heldout_accuracy[epochs];
+  caption.replaceChildren(
+    `Trained just now on this server: ${epochs} steps of gradient descent over ${data.train.length} drawings `
+    + `(the ${data.symbols.length} symbols and noisy copies). The loss fell from ${run.loss[0].toFixed(2)} to `
+    + `${run.loss[epochs].toFixed(3)}, and the network now names `,
+    el("strong", { text: percent(last) }),
+    ` of ${data.heldout.length} noisy drawings it never trained on (${percent(first)} before training).`);
+}
+
+// --- 2. tokens ----------------------------------------------------------------------------------
+
+const TOKENS_EXAMPLE = "Unbelievably, 2025 pizzas 🍕 were eaten.";
+
+async function tokens() {
+  const data = await api("/api/tokenize", { text: TOKENS_EXAMPLE });
+  tokenChips($("tok-example"), data.tokens);
+  const word = TOKENS_EXAMPLE.split(",")[0];
+  const pieces = data.tokens.filter((t) => t.start < word.length).length;
+  const digits = data.tokens.filter((t) => /^\d$/.test(t.text)).length;
+  const partial = data.tokens.filter((t) => t.partial).length;
+  const parts = [el("strong", { text: `${data.count} tokens` }), ` for ${data.characters} characters. `];
+  if (pieces > 1) parts.push(`The rare word ${quote(word)} is cut into ${pieces} pieces. `);
+  if (digits) parts.push(`The number is ${digits} tokens, one per digit. `);
+  if (partial) parts.push(`The emoji is ${partial} tokens, each holding part of its bytes (shown as �). `);
+  parts.push("Hover a token for its id.");
+  $("tok-caption").replaceChildren(...parts);
+}
+
+// --- 3. embeddings ------------------------------------------------------------------------------
+
+async function embeddings() {
+  const [near, analogy] = await Promise.all([
+    api("/api/embeddings/neighbours", { word: "France", k: 4 }),
+    api("/api/embeddings/analogy", { a: "puppy", b: "dog", c: "cat" }),
+  ]);
+  $("emb-neighbours").replaceChildren(el("span", { text: "Nearest to ", cls: "muted" }), el("strong", { text: "␣France" }),
+    el("span", { text: ": ", cls: "muted" }),
+    ...near.neighbours.flatMap((n, i) => [i ? ", " : "", el("code", { text: visible(n.text) }), ` ${n.cosine.toFixed(2)}`]));
+  const best = analogy.results[0];
+  $("emb-analogy").replaceChildren(el("code", { text: "puppy − dog + cat" }), " lands nearest to ",
+    el("strong", { text: visible(best.text) }), ` (cosine ${best.cosine.toFixed(2)}).`);
+  $("emb-caption").textContent = "Read just now from the model's own embedding table. Cosine similarity says how "
+    + "alike two directions are: 1 means the same direction, 0 means unrelated.";
+}
+
+// --- 4. attention -------------------------------------------------------------------------------
+
+const BANK = { sentences: ["I sat on the river bank", "I paid the money into the bank"], word: "bank",
+  context_words: ["river", "money"] };
+
+async function attention() {
+  const data = await api("/api/attention/compare", BANK);
+  const same = data.between[0];
+  const L = data.n_layers;
+  const river = data.contexts.find((c) => c.word === "river");
+  const riverNear = river.similarity.map((row) => row[L]);
+  drawLines($("bank-plot"), [{ y: same, name: "bank vs bank",
+    hover: "after %{x} layers: cosine %{y:.2f}<extra></extra>" }],
+  { xTitle: "layers read (0 = the input embedding)", yTitle: "cosine", yRange: [0, 1.05], height: 190 });
+  $("bank-caption").replaceChildren(
+    `“${BANK.sentences[0]}” and “${BANK.sentences[1]}”: at the input both “bank”s are the same vector `
+    + `(cosine ${same[0].toFixed(2)}). After all ${L} layers the cosine is `,
+    el("strong", { text: same[L].toFixed(2) }),
+    `: each bank has taken in its own sentence. The river bank ends closer to “river” (${riverNear[0].toFixed(2)}) `
+    + `than the money bank does (${riverNear[1].toFixed(2)}).`);
+}
+
+// --- 5. next token ------------------------------------------------------------------------------
+
+const PARIS = "The capital of France is";
+
+async function predict() {
+  const data = await api("/api/predict", { text: PARIS, n_predictions: 5 });
+  drawBars($("paris-bars"), data.predictions, { height: 190 });
+  const best = data.predictions[0];
+  $("paris-caption").replaceChildren(`After ${quote(PARIS)} the model gives `,
+    el("strong", { text: quote(best.display) }), ` a probability of ${best.probability.toFixed(2)}; `
+    + `the other ${(data.predictions.length - 1)} shown share ${percent(data.predictions.slice(1)
+      .reduce((s, p) => s + p.probability, 0))}, and the remaining tokens of the vocabulary the rest.`);
+}
+
+// --- 6. chat ------------------------------------------------------------------------------------
+
+const QUESTION = "What is the capital of France?";
+
+async function chat() {
+  const data = await api("/api/chat/template", { messages: [{ role: "user", content: QUESTION }] });
+  tokenChips($("chat-example"), data.tokens);
+  [...$("chat-example").children].forEach((chip, i) => {
+    const t = data.tokens[i];
+    if (!t.special && t.source === "template") chip.classList.add("template");
+  });
+  // We sent no system message: if the text opens with one, the template wrote it.
+  const added = data.text.startsWith("<|im_start|>system");
+  $("chat-caption").replaceChildren(`One question, ${quote(QUESTION)}, becomes `,
+    el("strong", { text: `${data.count} tokens` }), `, ${data.special_count} of them special (dark). Grey tokens `
+    + `were added by the model's own chat template${added ? ", including a default system message" : ""}; `
+    + "the model answers by continuing after the last line.");
+}
+
+// --- loading when seen --------------------------------------------------------------------------
+
+const EXAMPLES = { network, tokens, embeddings, attention, predict, chat };
+const CAPTIONS = { network: "net-caption", tokens: "tok-caption", embeddings: "emb-caption",
+  attention: "bank-caption", predict: "paris-caption", chat: "chat-caption" };
+
+async function load(slug) {
+  try {
+    await EXAMPLES[slug]();
+  } catch (error) {
+    failed($(CAPTIONS[slug]), error);
+  }
+}
+
+/** Compute each chapter's example when it first comes near the screen (all at once without IntersectionObserver). */
+export function startExamples() {
+  const chapters = [...document.querySelectorAll("#story .chapter")].filter((c) => EXAMPLES[c.dataset.slug]);
+  if (!("IntersectionObserver" in window)) {
+    chapters.forEach((c) => load(c.dataset.slug));
+    return;
+  }
+  const observer = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) continue;
+      observer.unobserve(entry.target);
+      load(entry.target.dataset.slug);
+    }
+  }, { rootMargin: "300px 0px" });
+  chapters.forEach((c) => observer.observe(c));
+}

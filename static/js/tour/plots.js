@@ -1,0 +1,121 @@
+// Small Plotly pictures shared by the tour's journey box and its chapter examples.
+// Token text reaches Plotly only through plotText (Plotly reads a subset of HTML in labels).
+
+import { plotConfig, plotLayout } from "../api.js";
+import { plotlyScale, plotText } from "../attention/colours.js";
+
+export { plotText };
+
+const ACCENT = "#4453c7";
+const MONO = "ui-monospace, 'DejaVu Sans Mono', monospace";
+// Small pictures: no mode bar and no zooming, so a click always means "this bar".
+const staticConfig = { ...plotConfig, displayModeBar: false };
+const still = (layout) => ({ ...layout, dragmode: false,
+  xaxis: { ...layout.xaxis, fixedrange: true }, yaxis: { ...layout.yaxis, fixedrange: true } });
+
+/** A percentage with sensible precision: 77%, 6.5%, 0.12%. */
+export function percent(p) {
+  const v = p * 100;
+  return v >= 10 ? `${v.toFixed(0)}%` : v >= 1 ? `${v.toFixed(1)}%` : `${v.toFixed(2)}%`;
+}
+
+/**
+ * Horizontal bars of next-token probabilities, most probable at the top.
+ * `onPick(prediction)` is called when a bar is clicked (optional).
+ */
+export function drawBars(node, predictions, { height = 300, onPick } = {}) {
+  const rows = predictions.slice().reverse();
+  const labels = rows.map((p) => plotText(p.display ?? p.text));
+  window.Plotly.react(node, [{
+    type: "bar", orientation: "h", x: rows.map((p) => p.probability), y: rows.map((_, i) => i),
+    marker: { color: rows.map((_, i) => (i === rows.length - 1 ? ACCENT : "#8d97dd")) },
+    text: rows.map((p) => percent(p.probability)), textposition: "outside", cliponaxis: false,
+    hovertext: rows.map((p, i) => `${labels[i]}<br>id ${p.id}<br>p = ${p.probability.toFixed(4)}`),
+    hoverinfo: "text",
+  }], still(plotLayout({
+    height, margin: { l: 10, r: 50, t: 6, b: 30 },
+    xaxis: { range: [0, Math.min(1, Math.max(...rows.map((p) => p.probability), 0.05) * 1.25)], tickformat: ".0%",
+      zeroline: false, gridcolor: "#ecece6" },
+    yaxis: { tickvals: rows.map((_, i) => i), ticktext: labels, automargin: true, tickfont: { family: MONO, size: 12 } },
+    bargap: 0.25,
+  })), staticConfig);
+  // Bind the click once per node; it reads whichever rows are drawn now.
+  node.tourBars = { rows, onPick };
+  if (onPick && !node.tourBarsBound) {
+    node.tourBarsBound = true;
+    node.on("plotly_click", (event) => {
+      const index = event.points?.[0]?.pointIndex;
+      const { rows: drawn, onPick: pick } = node.tourBars;
+      if (index !== undefined && drawn[index]) pick(drawn[index]);
+    });
+  }
+}
+
+/** One head's attention as a lower-triangle heatmap; `tokens` label both axes. */
+export function drawHeatmap(node, tokens, weights, { height = 300 } = {}) {
+  const n = tokens.length;
+  const labels = tokens.map((t) => plotText(t.display ?? t.text));
+  const z = weights.map((row, i) => row.map((w, j) => (j > i ? null : w)));
+  const hover = z.map((row, i) => row.map((w, j) => (w === null ? ""
+    : `${labels[i]} looks at ${labels[j]}<br>weight ${percent(w)}`)));
+  const step = Math.max(1, Math.ceil(n / 16));
+  const ticks = tokens.map((_, i) => i).filter((i) => i % step === 0 || i === n - 1);
+  const axis = (title) => ({ zeroline: false, showgrid: false, tickvals: ticks, ticktext: ticks.map((i) => labels[i]),
+    automargin: true, tickfont: { family: MONO, size: n > 12 ? 10 : 12 }, title: { text: title, standoff: 4,
+      font: { size: 11 } } });
+  window.Plotly.react(node, [{
+    type: "heatmap", z, x: tokens.map((_, j) => j), y: tokens.map((_, i) => i), zmin: 0, zmax: 1,
+    colorscale: plotlyScale, text: hover, hoverinfo: "text", hoverongaps: false,
+    xgap: n < 24 ? 1 : 0, ygap: n < 24 ? 1 : 0, showscale: false,
+  }], still(plotLayout({
+    height, margin: { l: 10, r: 10, t: 6, b: 10 },
+    xaxis: { ...axis("looked at"), tickangle: -45 },
+    yaxis: { ...axis("looking"), autorange: "reversed" },
+  })), staticConfig);
+}
+
+/** Put a label below its point when a point close by already has its label above. */
+function labelPositions(points) {
+  const xs = points.map((p) => p.coords[0]), ys = points.map((p) => p.coords[1]);
+  const spanX = Math.max(...xs) - Math.min(...xs) || 1, spanY = Math.max(...ys) - Math.min(...ys) || 1;
+  const positions = [];
+  points.forEach((_, i) => {
+    const crowded = positions.some((pos, j) => pos === "top center"
+      && Math.abs(xs[i] - xs[j]) < 0.15 * spanX && Math.abs(ys[i] - ys[j]) < 0.1 * spanY);
+    positions.push(crowded ? "bottom center" : "top center");
+  });
+  return positions;
+}
+
+/** Words as labelled points on a 2D map; hover lists each word's nearest tokens. */
+export function drawPoints(node, points, { height = 300 } = {}) {
+  const labels = points.map((p) => plotText(p.word));
+  const hover = points.map((p, i) => {
+    const near = p.neighbours.map((n) => `${plotText(n.text.replace(/^ /, "␣"))} ${n.cosine.toFixed(2)}`).join(", ");
+    return `${labels[i]}${near ? `<br>nearest: ${near}` : ""}`;
+  });
+  window.Plotly.react(node, [{
+    type: "scatter", mode: "markers+text", x: points.map((p) => p.coords[0]), y: points.map((p) => p.coords[1]),
+    text: labels, textposition: labelPositions(points), hovertext: hover, hoverinfo: "text",
+    textfont: { family: MONO, size: 12 }, marker: { size: 10, color: ACCENT, line: { color: "#fff", width: 1 } },
+    cliponaxis: false,
+  }], still(plotLayout({
+    height, margin: { l: 20, r: 20, t: 20, b: 20 }, showlegend: false,
+    xaxis: { zeroline: false, showticklabels: false, gridcolor: "#ecece6" },
+    yaxis: { zeroline: false, showticklabels: false, gridcolor: "#ecece6" },
+  })), staticConfig);
+}
+
+/** A small line chart: one or more series over x, with a y range and axis titles. */
+export function drawLines(node, series, { x, xTitle, yTitle, yRange, height = 200, yFormat } = {}) {
+  window.Plotly.react(node, series.map((s) => ({
+    type: "scatter", mode: "lines", x: x || s.y.map((_, i) => i), y: s.y, name: s.name,
+    line: { color: s.color || ACCENT, width: 2.5 }, hovertemplate: s.hover || "%{y:.3f}<extra></extra>",
+  })), still(plotLayout({
+    height, margin: { l: 50, r: 12, t: 8, b: 40 }, showlegend: series.length > 1,
+    legend: { orientation: "h", y: 1.15, x: 0 },
+    xaxis: { title: { text: xTitle, font: { size: 11 } }, zeroline: false, gridcolor: "#ecece6" },
+    yaxis: { title: { text: yTitle, font: { size: 11 } }, range: yRange, zeroline: false, gridcolor: "#ecece6",
+      tickformat: yFormat },
+  })), staticConfig);
+}
