@@ -90,7 +90,8 @@ class SetsOut(BaseModel):
 
 
 class MapIn(StrictModel):
-    sets: list[SetName] = Field(["animals", "young"], description="Ready-made sets to place on the map.")
+    sets: list[SetName] = Field(["animals", "countries", "numbers", "colours"],
+                                description="Ready-made sets to place on the map.")
     words: list[Word] = Field([], max_length=MAX_WORDS,
                               description=f"Your own words (sets and words together: at most {MAX_WORDS}).")
     method: Method = Field("pca", description="pca (linear, default), tsne or umap.")

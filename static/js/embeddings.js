@@ -113,7 +113,8 @@ async function drawMap() {
 const drawMapSoon = debounce(drawMap, 300);
 
 function axisTitle(data, i) {
-  if (data.method === "pca") return `PC${i + 1} (${Math.round(100 * data.explained[i])}% of the spread)`;
+  const share = Math.round(100 * data.explained?.[i]);
+  if (data.method === "pca") return data.dims === 3 ? `PC${i + 1} (${share}%)` : `PC${i + 1} (${share}% of the spread)`;
   return `${data.method === "tsne" ? "t-SNE" : "UMAP"} ${i + 1}`;
 }
 
@@ -148,7 +149,7 @@ function plotMap(data) {
     traces.push({
       type, mode: "markers+text", name: esc(label),
       x: pts.map((p) => p.coords[0]), y: pts.map((p) => p.coords[1]), ...(three ? { z: pts.map((p) => p.coords[2]) } : {}),
-      text: pts.map((p) => esc(p.word)), textposition: "top center", customdata: idx,
+      text: pts.map((p) => esc(p.word)), textposition: "top center", customdata: idx, ...(three ? {} : { cliponaxis: false }),
       hovertext: pts.map((p) => hoverText(p, data)), hoverinfo: "text",
       marker: { size: three ? 5 : 10, color: GROUP_COLOURS[group] || GROUP_COLOURS.yours, line: { width: 1, color: "#fff" } },
       textfont: { size: 12, color: GROUP_COLOURS[group] || GROUP_COLOURS.yours },

@@ -85,3 +85,20 @@ def test_hostile_words_show_as_typed_and_errors_are_readable(page, screenshot):
     page.locator("#an-b").fill(" ")
     page.get_by_role("button", name="Compute").click()
     assert page.locator("#analogy-error").text_content() == "b is empty: type a word, such as dog."
+
+    # Every ready-made set at once is over the word limit: the API's 422 message reaches the page.
+    for box in page.locator("#set-boxes input").all():
+        box.check()
+    page.wait_for_function("() => document.querySelector('#map-error').textContent.includes('the limit is 60')")
+
+
+def test_three_dimensional_map_and_t_sne(page, screenshot):
+    page.goto("/embeddings?dims=3&sets=animals,young")
+    page.wait_for_function("() => document.querySelector('#map-status').textContent.includes('PCA in 3D')")
+    page.wait_for_selector("#map-plot .gl-container canvas")
+    screenshot("embeddings-3d")
+    page.get_by_role("button", name="2D").click()
+    page.locator("#method").select_option("tsne")
+    page.wait_for_function("() => document.querySelector('#map-status').textContent.includes('t-SNE in 2D')")
+    assert query(page)["method"] == ["tsne"] and "dims" not in query(page)
+    assert page.locator("#map-plot .xtitle").text_content() == "t-SNE 1"
