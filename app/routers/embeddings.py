@@ -120,6 +120,15 @@ def _map_vectors(engine: Engine, words: list[str], req: MapIn, layer: int):
     return vectors, ids, neighbours
 
 
+def _pairs_parallel(vectors: torch.Tensor, pairs: list[tuple[int, int]]) -> float | None:
+    """How alike the pairs' offsets are, in the full space (the map's lines are only a shadow of them)."""
+    if len(pairs) < 2:
+        return None
+    offsets = torch.stack([vectors[j] - vectors[i] for i, j in pairs])
+    sims, n = cosine_matrix(offsets), len(pairs)
+    return _r((sims.sum() - sims.diagonal().sum()) / (n * n - n))
+
+
 @router.post("/map", response_model=MapOut)
 async def word_map(req: MapIn, engine: EngineDep) -> MapOut:
     """Place words on a 2D or 3D map of the model's own vectors, each with its nearest tokens."""
@@ -130,7 +139,8 @@ async def word_map(req: MapIn, engine: EngineDep) -> MapOut:
     points = [MapPoint(**_word_out(engine, w, i).model_dump(), group=g, coords=list(xy), neighbours=n)
               for w, i, g, xy, n in zip(words, ids, groups, projection.coords.tolist(), neighbours)]
     labels = {g: WORD_SETS[g].label if g in WORD_SETS else "Your words" for g in dict.fromkeys(groups)}
-    return MapOut(points=points, groups=labels, pairs=pairs, method=req.method, dims=req.dims, mode=req.mode,
+    return MapOut(points=points, groups=labels, pairs=pairs, pairs_parallel=_pairs_parallel(vectors, pairs),
+                  method=req.method, dims=req.dims, mode=req.mode,
                   layer=layer if req.mode == "contextual" else 0, pooling=req.pooling,
                   explained=[_r(e) for e in projection.explained] if projection.explained else None,
                   neighbours_from="vocabulary" if req.mode == "static" else "map")

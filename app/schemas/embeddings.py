@@ -114,6 +114,9 @@ class MapOut(BaseModel):
     points: list[MapPoint]
     groups: dict[str, str] = Field(..., description="Set name -> label, in the order the points use them.")
     pairs: list[tuple[int, int]] = Field(..., description="Point indices of paired words (dog -> puppy).")
+    pairs_parallel: float | None = Field(
+        None, description="Mean cosine between the pairs' offsets (dog → puppy vs cat → kitten, ...) over all "
+                          "d numbers: 1 = every offset points the same way, 0 = unrelated. None with < 2 pairs.")
     method: Method
     dims: int
     mode: Mode

@@ -27,6 +27,24 @@ const ANALOGY_EXAMPLES = [
   { a: "calf", b: "cow", c: "horse", expected: "foal" },
 ];
 
+// Map views worth a look, each with what to look for (checked on this model's pictures).
+const MAP_PRESETS = [
+  { label: "Four kinds of word", view: { sets: "animals,countries,numbers,colours", method: "pca", mode: "static" },
+    note: "Four tight groups from the input embeddings alone: nobody told the model that “seven” and “eight” "
+      + "are both numbers; words used alike ended up alike." },
+  { label: "Countries → capitals", view: { sets: "countries,capitals", method: "pca", mode: "static" },
+    note: "Countries on one side, capitals on the other, and most country → capital lines point roughly the "
+      + "same way: “capital of” is close to one direction. Not all of them: look at Italy → Rome." },
+  { label: "Animals → their young (t-SNE)", view: { sets: "animals,young", method: "tsne", mode: "static" },
+    note: "t-SNE keeps each word's nearest words near it: the young animals gather on one side. The lines "
+      + "cross more than for capitals, and the number under the map agrees: “young of” is a weak direction "
+      + "in this model." },
+  { label: "Hidden states, layer by layer", view: { sets: "countries,capitals", method: "pca", mode: "contextual", layer: 8 },
+    note: "The same countries and capitals, after the model has read each one through 8 blocks. Move the layer "
+      + "slider and watch the number under the map: how alike the country → capital offsets are changes from "
+      + "layer to layer, and is not always higher than in the input embedding." },
+];
+
 const DEFAULTS = {
   sets: "animals,countries,numbers,colours", words: "", method: "pca", dims: 2, mode: "static", layer: 15, pooling: "mean", wl: true,
   a: "puppy", b: "dog", c: "cat", exp: "kitten", sent: DEFAULT_SENTENCES.join("\n"), slayer: 15,
@@ -68,6 +86,27 @@ function buildSetBoxes(sets) {
   }));
 }
 
+function buildPresets() {
+  $("map-presets").replaceChildren(...MAP_PRESETS.map((preset) => {
+    const button = el("button", { text: preset.label, attrs: { type: "button" } });
+    button.addEventListener("click", () => {
+      Object.assign(state, { words: "", dims: 2, pooling: "mean", layer: DEFAULTS.layer }, preset.view);
+      for (const box of document.querySelectorAll("#set-boxes input")) box.checked = state.sets.split(",").includes(box.value);
+      drawMap();
+    });
+    return button;
+  }));
+}
+
+/** The preset the current view is, if any: its note explains what to look for. */
+function showPresetNote() {
+  const current = MAP_PRESETS.find((p) => !state.words && state.dims === 2
+    && Object.entries({ layer: DEFAULTS.layer, ...p.view }).every(([k, v]) => (k === "layer" && p.view.mode !== "contextual") || state[k] === v));
+  for (const [i, b] of [...$("map-presets").children].entries()) b.setAttribute("aria-pressed", String(MAP_PRESETS[i] === current));
+  $("preset-note").hidden = !current;
+  $("preset-note").textContent = current ? current.note : "";
+}
+
 function syncMapControls() {
   $("method").value = state.method;
   $("pooling").value = state.pooling;
@@ -79,6 +118,7 @@ function syncMapControls() {
   $("map-layer-out").textContent = state.layer;
   $("map-layer-pick").hidden = state.mode !== "contextual";
   $("word-like").closest("label").hidden = state.mode === "contextual";
+  showPresetNote();
 }
 
 const fetchMap = latest((signal) => api("/api/embeddings/map", {
@@ -201,6 +241,10 @@ function describeMap(data) {
   if (data.method === "pca") {
     const shownShare = data.explained.reduce((s, x) => s + x, 0);
     text += ` These ${data.dims} axes show ${Math.round(100 * shownShare)}% of how the words' vectors differ.`;
+  }
+  if (data.pairs_parallel !== null) {
+    text += ` The ${data.pairs.length} pairs' offsets have an average cosine of ${fixed(data.pairs_parallel)} with each other`
+      + " over all their numbers, not just the ones drawn (1 = all parallel, 0 = unrelated).";
   }
   $("map-status").textContent = text;
 }
@@ -430,6 +474,7 @@ async function start() {
   $("prefix-shown").textContent = info.context_prefix;
   $("own-words").maxLength = info.limits.max_words * (info.limits.max_word_chars + 2);
   buildSetBoxes(info.sets);
+  buildPresets();
   wireMapControls();
   wireAnalogy();
   wireSentences();

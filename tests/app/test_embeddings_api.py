@@ -54,6 +54,8 @@ def test_paired_sets_come_with_their_pairs(tiny_client):
     words = [p["word"] for p in data["points"]]
     assert len(data["pairs"]) == 12
     assert (words.index("dog"), words.index("puppy")) in [tuple(p) for p in data["pairs"]]
+    assert -1 <= data["pairs_parallel"] <= 1
+    assert tiny_client.post(MAP, json={"sets": ["animals"]}).json()["pairs_parallel"] is None
 
 
 @pytest.mark.parametrize("body,says", [

@@ -58,6 +58,7 @@ def test_an_honest_miss_and_the_url_keeps_the_state(page, screenshot):
     assert "words on this map" in page.locator("#nb-source").text_content()
     assert page.locator("#pieces .piece").all_text_contents() == ["␣duck", "ling"]
     assert "last token's hidden state at layer 8" in page.locator("#several-summary").text_content()
+    assert "12 pairs' offsets have an average cosine" in page.locator("#map-status").text_content()
     screenshot("embeddings-contextual-miss")
 
     # An example button changes the analogy and the URL; reloading draws the same thing.
@@ -90,6 +91,16 @@ def test_hostile_words_show_as_typed_and_errors_are_readable(page, screenshot):
     for box in page.locator("#set-boxes input").all():
         box.check()
     page.wait_for_function("() => document.querySelector('#map-error').textContent.includes('the limit is 60')")
+
+
+def test_a_preset_view_sets_the_map_and_explains_it(page):
+    page.goto("/embeddings")
+    page.wait_for_function(f"() => {MAP_POINTS} >= 48")
+    page.get_by_role("button", name="Countries → capitals").click()
+    page.wait_for_function("() => document.querySelector('#map-status').textContent.startsWith('24 words')")
+    assert "Italy → Rome" in page.locator("#preset-note").text_content()
+    assert query(page)["sets"] == ["countries,capitals"]
+    assert page.locator("#set-boxes input:checked").count() == 2
 
 
 def test_three_dimensional_map_and_t_sne(page, screenshot):
