@@ -142,6 +142,7 @@ async function drawMap() {
     describeMap(data);
     showPieces(data);
     pinned = null;
+    $("nb-word").replaceChildren(...data.points.map((p, i) => el("option", { text: p.word, attrs: { value: String(i) } })));
     showNeighbours(0);
   } catch (error) {
     showError($("map-error"), error);
@@ -218,6 +219,7 @@ function pointIndex(ev) {
 function showNeighbours(i) {
   const p = mapData && mapData.points[i];
   if (!p) return;
+  $("nb-word").value = String(i);
   const title = $("nb-title");
   title.replaceChildren("Nearest to ", el("span", { cls: "word", text: shown(" " + p.word) }));
   $("nb-hint").textContent = `${p.tokens.length === 1 ? "1 token" : `${p.tokens.length} tokens`}: `
@@ -265,6 +267,7 @@ function showPieces(data) {
 }
 
 function wireMapControls() {
+  $("nb-word").addEventListener("change", (e) => { pinned = Number(e.target.value); showNeighbours(pinned); });
   $("method").addEventListener("change", (e) => { state.method = e.target.value; drawMap(); });
   $("pooling").addEventListener("change", (e) => { state.pooling = e.target.value; drawMap(); });
   $("word-like").addEventListener("change", (e) => { state.wl = e.target.checked; drawMap(); });
@@ -418,7 +421,14 @@ function plotSentences(data) {
   const full = data.sentences.map((s) => esc(s.text));
   let low = 1;
   data.similarity.forEach((row, i) => row.forEach((v, j) => { if (i !== j) low = Math.min(low, v); }));
-  const hover = data.similarity.map((row, i) => row.map((v, j) => `${full[i]}<br>${full[j]}<br>cosine ${fixed(v, 3)}`));
+  // Words in common, next to the cosine: similarity from meaning, not from shared words.
+  const wordsOf = data.sentences.map((s) => new Set(s.text.toLowerCase().match(/[\p{L}\p{N}']+/gu) || []));
+  const common = (i, j) => [...wordsOf[i]].filter((w) => wordsOf[j].has(w));
+  const hover = data.similarity.map((row, i) => row.map((v, j) => {
+    const shared = common(i, j);
+    return `${full[i]}<br>${full[j]}<br>cosine ${fixed(v, 3)} · words in common: `
+      + (i === j ? "all" : shared.length ? esc(shared.join(", ")) : "none");
+  }));
   Plotly.react($("heatmap"), [{
     // x: numbers only (the rows carry the words); colours stretched from the lowest pair to 1.
     type: "heatmap", z: data.similarity, x: numbers, y: names, zmin: low, zmax: 1, colorscale: "Blues", reversescale: true,

@@ -34,6 +34,10 @@ def test_map_analogy_and_heatmap_draw_from_the_model(page, screenshot):
     # Hovering another point lists that word's neighbours.
     page.locator("#map-plot .scatterlayer .trace").nth(2).locator(".point").first.hover(force=True)
     page.wait_for_function("() => document.querySelector('#nb-title').textContent !== 'Nearest to ␣dog'")
+    # ... and so does picking a word from the list (keyboard and touch users).
+    page.locator("#nb-word").select_option(label="seven")
+    assert page.locator("#nb-title").text_content() == "Nearest to ␣seven"
+    assert "␣eight" in page.locator("#nb-list .tok-text").all_text_contents()
 
     # The default analogy works on this model: puppy - dog + cat -> kitten, inputs excluded.
     assert page.locator("#verdict").text_content().startswith("✓")
