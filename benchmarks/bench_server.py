@@ -4,7 +4,6 @@ model call, and the size of the largest answers."""
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
 import subprocess
 import sys
@@ -54,19 +53,20 @@ async def served_seconds(base: str, prompts: list[str]) -> tuple[float, int]:
 
 
 def payload_sizes(base: str) -> None:
+    e = engine()
     text = " ".join(["The quick brown fox jumps over the lazy dog."] * 6)
-    ids = engine().tokenizer.encode(text)[:64]
-    text64 = engine().tokenizer.decode(ids)
-    for path in ("/api/attention/all", "/api/attention/heads"):
-        r = httpx.post(base + path, json={"text": text64}, timeout=120,
-                       headers={"Accept-Encoding": "gzip"})
-        if r.status_code == 200:
-            raw = len(r.content)
-            gz = len(gzip.compress(r.content))
-            row(f"all heads, {len(ids)}-token prompt ({path})", f"{raw / 1e6:.2f} MB",
-                f"gzip {gz / 1e6:.2f} MB (goal <= 1.5 MB)")
-            return
-    row("all heads payload", "n/a", "no all-heads endpoint found")
+    text64 = e.tokenizer.decode(e.tokenizer.encode(text)[:64])
+    cases = [("all 270 heads, 64 tokens", "/api/attention/all", {"text": text64}, 1.5e6),
+             ("one head, 64 tokens", "/api/attention", {"text": text64, "layer": 3, "head": 2}, None),
+             ("next-token prediction", "/api/predict", {"text": text64}, None),
+             ("logit lens, 64 positions", "/api/logit-lens", {"text": text64, "last": 64}, None)]
+    for label, path, body, goal in cases:
+        r = httpx.post(base + path, json=body, timeout=120, headers={"Accept-Encoding": "gzip"})
+        wire = int(r.headers.get("content-length", len(r.content)))
+        note = f"JSON {len(r.content) / 1e6:.2f} MB before gzip"
+        if goal:
+            note += f" (goal <= {goal / 1e6:.1f} MB)"
+        row(label, f"{wire / 1e6:.3f} MB", note if r.status_code == 200 else f"status {r.status_code}")
 
 
 def main() -> None:
