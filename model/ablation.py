@@ -48,9 +48,6 @@ def ablated_next_logits(analysis: Analysis, heads: Iterable[tuple[int, int]]) ->
         return z
 
     first = min(off)
-    positions = torch.arange(analysis.n_tokens)
     with torch.inference_mode(), model.hooks({f"blocks.{layer}.attn.z": zero_heads for layer in off}):
-        x = analysis.resid[first]                           # (n, d): the input to block `first`
-        for block in model.blocks[first:]:
-            x = block(x, positions, None)
-        return model.unembed(model.norm(x[-1:]))[-1]         # (V,)
+        # analysis.resid[first] is the residual stream entering block `first`: (n, d).
+        return model.forward_from(first, analysis.resid[first], last_only=True)[-1]   # (V,)

@@ -93,14 +93,30 @@ class Rotary(nn.Module):
     def frequencies(self) -> torch.Tensor:
         return 1.0 / (self.base ** (torch.arange(0, self.d_head, 2, dtype=torch.float32, device="cpu") / self.d_head))
 
-    def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        # x: (heads, n, dh); positions: (n,)
+    def forward(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos and sin of each position's angles, (n, dh) each: computed once per pass."""
         angles = positions.float()[:, None] * self.inv_freq[None, :]  # (n, dh/2)
-        cos = torch.cat([angles.cos(), angles.cos()], dim=-1)           # (n, dh)
-        sin = torch.cat([angles.sin(), angles.sin()], dim=-1)
-        half = x.shape[-1] // 2
-        rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
-        return x * cos + rotated * sin
+        angles = torch.cat([angles, angles], dim=-1)                     # (n, dh)
+        return angles.cos(), angles.sin()
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Apply the rotary embedding to x: (heads, n, dh)."""
+    half = x.shape[-1] // 2
+    return x * cos + torch.cat([-x[..., half:], x[..., :half]], dim=-1) * sin
+
+
+@dataclass
+class Positions:
+    """Where the tokens of this pass sit, prepared once and shared by every layer.
+
+    cos, sin  (n, dh)     rotary angles of the new tokens
+    future    (n, n_k)    True where a key comes after the query (masked out: causal attention)
+    """
+
+    cos: torch.Tensor
+    sin: torch.Tensor
+    future: torch.Tensor
 
 
 @dataclass
@@ -137,33 +153,30 @@ class Attention(nn.Module):
         self.k_proj = nn.Linear(cfg.d_model, cfg.n_kv_heads * cfg.d_head, bias=False)
         self.v_proj = nn.Linear(cfg.d_model, cfg.n_kv_heads * cfg.d_head, bias=False)
         self.o_proj = nn.Linear(cfg.n_heads * cfg.d_head, cfg.d_model, bias=False)
-        self.rotary = Rotary(cfg.d_head, cfg.rope_base)
         self.hook_q, self.hook_k, self.hook_v = HookPoint(), HookPoint(), HookPoint()
         self.hook_pattern, self.hook_z = HookPoint(), HookPoint()
 
-    def forward(self, x: torch.Tensor, positions: torch.Tensor, layer: int,
-                cache: KVCache | None) -> torch.Tensor:
-        n = x.shape[0]
-        q = self.q_proj(x).view(n, self.n_heads, self.d_head).transpose(0, 1)     # (h, n, dh)
-        k = self.k_proj(x).view(n, self.n_kv_heads, self.d_head).transpose(0, 1)  # (g, n, dh)
-        v = self.v_proj(x).view(n, self.n_kv_heads, self.d_head).transpose(0, 1)  # (g, n, dh)
-        q = self.hook_q(self.rotary(q, positions))
-        k = self.hook_k(self.rotary(k, positions))
+    def forward(self, x: torch.Tensor, pos: Positions, layer: int, cache: KVCache | None) -> torch.Tensor:
+        n, h, g, dh = x.shape[0], self.n_heads, self.n_kv_heads, self.d_head
+        q = self.q_proj(x).view(n, h, dh).transpose(0, 1)                         # (h, n, dh)
+        k = self.k_proj(x).view(n, g, dh).transpose(0, 1)                         # (g, n, dh)
+        v = self.v_proj(x).view(n, g, dh).transpose(0, 1)                         # (g, n, dh)
+        q = self.hook_q(rotate(q, pos.cos, pos.sin))
+        k = self.hook_k(rotate(k, pos.cos, pos.sin))
         v = self.hook_v(v)
         if cache is not None:
             k, v = cache.append(layer, k, v)                                      # (g, n_k, dh)
-        # Llama: grouped-query attention. Each key/value head serves h/g query heads.
-        group = self.n_heads // self.n_kv_heads
-        k = k.repeat_interleave(group, dim=0)                                     # (h, n_k, dh)
-        v = v.repeat_interleave(group, dim=0)
-        scores = q @ k.transpose(1, 2) / math.sqrt(self.d_head)                    # (h, n, n_k)
-        # Causal mask: query at absolute position p sees keys 0..p only.
-        key_positions = torch.arange(k.shape[1])
-        future = key_positions[None, :] > positions[:, None]                      # (n, n_k)
-        scores = scores.masked_fill(future, float("-inf"))
+        n_k = k.shape[1]
+        # Llama: grouped-query attention. Query heads g*group .. g*group+group-1 all read key/value
+        # head g; stacking each group's queries lets one matmul serve it without copying K or V.
+        group = h // g
+        q_grouped = q.reshape(g, group * n, dh)                                    # (g, group*n, dh)
+        scores = (q_grouped @ k.transpose(1, 2)).view(h, n, n_k) / math.sqrt(dh)  # (h, n, n_k)
+        scores = scores.masked_fill(pos.future, float("-inf"))
         pattern = self.hook_pattern(scores.softmax(dim=-1))                       # (h, n, n_k)
-        z = self.hook_z(pattern @ v)                                              # (h, n, dh)
-        return self.o_proj(z.transpose(0, 1).reshape(n, self.n_heads * self.d_head))
+        z = (pattern.reshape(g, group * n, n_k) @ v).view(h, n, dh)               # (h, n, dh)
+        z = self.hook_z(z)
+        return self.o_proj(z.transpose(0, 1).reshape(n, h * dh))
 
 
 class SwiGLU(nn.Module):
@@ -191,9 +204,9 @@ class Block(nn.Module):
         self.hook_resid_pre, self.hook_attn_out, self.hook_resid_mid = HookPoint(), HookPoint(), HookPoint()
         self.hook_mlp_out, self.hook_resid_post = HookPoint(), HookPoint()
 
-    def forward(self, x: torch.Tensor, positions: torch.Tensor, cache: KVCache | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, pos: Positions, cache: KVCache | None) -> torch.Tensor:
         x = self.hook_resid_pre(x)
-        x = self.hook_resid_mid(x + self.hook_attn_out(self.attn(self.attn_norm(x), positions, self.layer, cache)))
+        x = self.hook_resid_mid(x + self.hook_attn_out(self.attn(self.attn_norm(x), pos, self.layer, cache)))
         x = self.hook_resid_post(x + self.hook_mlp_out(self.mlp(self.mlp_norm(x))))
         return x
 
@@ -205,6 +218,7 @@ class Llama(nn.Module):
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layers))
         self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.rotary = Rotary(cfg.d_head, cfg.rope_base)
         # SmolLM2: the unembedding is tied to the embedding (the same matrix, read the other way).
         self.unembed = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.unembed.weight = self.embed.weight
@@ -223,10 +237,23 @@ class Llama(nn.Module):
 
         `last_only` unembeds only the last position (all generation needs)."""
         start = cache.length if cache is not None else 0
-        positions = torch.arange(start, start + ids.shape[0])
         x = self.hook_embed(self.embed(ids))                                      # (n, d)
-        for block in self.blocks:
-            x = block(x, positions, cache)
+        return self.forward_from(0, x, start, cache, last_only)
+
+    def positions(self, start: int, n: int) -> Positions:
+        """Rotary angles and causal mask for n tokens from absolute position `start` (keys 0..start+n)."""
+        positions = torch.arange(start, start + n)
+        cos, sin = self.rotary(positions)
+        # Causal mask: the query at absolute position p sees keys 0..p only.
+        future = torch.arange(start + n)[None, :] > positions[:, None]            # (n, n_k)
+        return Positions(cos, sin, future)
+
+    def forward_from(self, layer: int, x: torch.Tensor, start: int = 0, cache: KVCache | None = None,
+                     last_only: bool = False) -> torch.Tensor:
+        """Continue a pass from `x` (n, d), the residual stream entering block `layer`."""
+        pos = self.positions(start, x.shape[0])
+        for block in self.blocks[layer:]:
+            x = block(x, pos, cache)
         x = self.hook_final_norm(self.norm(x))
         if last_only:
             x = x[-1:]
