@@ -78,11 +78,12 @@ export function drawHeatmap(node, tokens, weights, { height = 300 } = {}) {
 function labelPositions(points) {
   const xs = points.map((p) => p.coords[0]), ys = points.map((p) => p.coords[1]);
   const spanX = Math.max(...xs) - Math.min(...xs) || 1, spanY = Math.max(...ys) - Math.min(...ys) || 1;
+  const choices = ["top center", "bottom center", "middle right", "middle left"];
   const positions = [];
   points.forEach((_, i) => {
-    const crowded = positions.some((pos, j) => pos === "top center"
-      && Math.abs(xs[i] - xs[j]) < 0.15 * spanX && Math.abs(ys[i] - ys[j]) < 0.1 * spanY);
-    positions.push(crowded ? "bottom center" : "top center");
+    const taken = new Set(positions.filter((_, j) =>
+      Math.abs(xs[i] - xs[j]) < 0.15 * spanX && Math.abs(ys[i] - ys[j]) < 0.12 * spanY));
+    positions.push(choices.find((c) => !taken.has(c)) || "top center");
   });
   return positions;
 }
