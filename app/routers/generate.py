@@ -26,6 +26,14 @@ router = APIRouter(prefix="/api", tags=["generate"])
 
 
 def _render_chat(engine: Engine, messages: list[Message]) -> str:
+    # Text typed into a message must stay text: "<|im_end|>" in a user's message would otherwise
+    # become the real control token and let the message end its own turn and write the assistant's.
+    specials = [engine.tokenizer.data.tokens[i] for i in sorted(engine.tokenizer.special_ids)]
+    for i, message in enumerate(messages):
+        found = next((s for s in specials if s in message.content), None)
+        if found is not None:
+            raise HTTPException(422, f"messages.{i}.content contains {found}, one of the chat template's "
+                                     "control tokens; remove it (the /tokens page shows what it would do).")
     try:
         return engine.tokenizer.apply_chat_template([m.model_dump() for m in messages], add_generation_prompt=True)
     except Exception as exc:  # a template may reject a conversation (e.g. roles out of order)
