@@ -162,4 +162,4 @@ def test_control_tokens_typed_into_a_chat_message_are_refused(tiny_client):
             "max_new_tokens": 2}
     r = tiny_client.post("/api/generate", json=body)
     assert r.status_code == 422
-    assert "messages.0.content" in r.json()["detail"] and "<|im_end|>" in r.json()["detail"]
+    assert "messages.0.content" in r.json()["detail"] and "control tokens" in r.json()["detail"]
