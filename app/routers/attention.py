@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException
 
 from app.deps import EngineDep
 from app.engine import Engine
-from app.schemas.attention import (ALL_HEADS_MAX_TOKENS, AllHeadsOut, AttendedOut, AttentionIn, AttentionOut,
+from app.schemas.attention import (AllHeadsOut, AttendedOut, AttentionIn, AttentionOut,
                                    CompareIn, CompareOut, ContextOut, SentenceOut)
 from app.schemas.common import ERRORS, TextIn, TokenOut
 from model import attention_views as views
@@ -47,9 +47,12 @@ async def attention_all(body: TextIn, engine: EngineDep) -> AllHeadsOut:
     """Every head of every layer at once, one byte per weight, lower triangle only, base64."""
     cfg = engine.cfg
     prompt = engine.prompt(body.text)
-    if len(prompt.tokens) > ALL_HEADS_MAX_TOKENS:
+    # L*h*n(n+1)/2 bytes grow with the square of the prompt: longer prompts are refused (413)
+    # rather than sending tens of megabytes of thumbnails.
+    limit = engine.settings.max_all_heads_tokens
+    if len(prompt.tokens) > limit:
         raise HTTPException(413, f"text is {len(prompt.tokens)} tokens long; all heads at once are sent for "
-                                 f"at most {ALL_HEADS_MAX_TOKENS} tokens. Shorten the text, or ask "
+                                 f"at most {limit} tokens. Shorten the text, or ask "
                                  "POST /api/attention for one head.")
     analysis = await engine.analyse(prompt)
     return AllHeadsOut(

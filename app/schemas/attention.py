@@ -6,9 +6,6 @@ from pydantic import BaseModel, Field
 
 from app.schemas.common import StrictModel, TextIn, TokenOut
 
-# The all-heads endpoint sends L * h * n(n+1)/2 bytes: 1.5 MB of base64 at ~90 tokens, 3 MB at
-# 128. Longer prompts are refused (413) rather than sending tens of megabytes of thumbnails.
-ALL_HEADS_MAX_TOKENS = 128
 MAX_SENTENCES = 4
 MAX_CONTEXT_WORDS = 6
 MAX_WORD_CHARS = 40

@@ -62,9 +62,11 @@ def test_all_heads_decode_to_the_single_head_weights_within_the_stated_precision
     assert body["scale"] == pytest.approx(1 / 255)
 
 
-def test_all_heads_refuses_a_prompt_longer_than_its_limit(tiny_client, monkeypatch):
-    monkeypatch.setattr("app.routers.attention.ALL_HEADS_MAX_TOKENS", 5)
-    r = tiny_client.post("/api/attention/all", json={"text": "the bank by the river"})
+def test_all_heads_refuses_a_prompt_longer_than_its_limit(tiny_engine, make_client):
+    from app.engine import Engine
+    settings = tiny_engine.settings.model_copy(update={"max_all_heads_tokens": 5})
+    client = make_client(Engine(tiny_engine.model, tiny_engine.tokenizer, settings))
+    r = client.post("/api/attention/all", json={"text": "the bank by the river"})
     assert r.status_code == 413 and "at most 5 tokens" in r.json()["detail"]
 
 
