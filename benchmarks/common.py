@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from functools import lru_cache
@@ -11,7 +12,7 @@ from typing import Callable
 import torch
 
 
-def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
+def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 2) -> float:
     for _ in range(warmup):
         fn()
     times = []
@@ -32,6 +33,7 @@ def engine():
 @lru_cache(maxsize=1)
 def hf_model():
     """HF transformers over the same GGUF (eager attention), or None where it is not installed."""
+    os.environ.setdefault("TQDM_DISABLE", "1")  # HF's GGUF loader draws a progress bar otherwise
     try:
         import transformers
     except ImportError:
