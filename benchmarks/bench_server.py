@@ -14,7 +14,9 @@ import httpx
 
 from benchmarks.common import engine, header, row
 from benchmarks.bench_start import ROOT
+from app.schemas.predict import top_predictions
 from model.analysis import analyse_ids
+from model.sampling import distribution
 
 CLIENTS = 8
 REQUESTS = 48
@@ -26,10 +28,13 @@ def _prompts() -> list[str]:
 
 
 def bare_seconds(prompts: list[str]) -> float:
+    """The same work /api/predict does, called directly: the pass, the distribution, the top 20."""
     e = engine()
     start = time.perf_counter()
     for p in prompts:
-        analyse_ids(e.model, e.tokenizer.encode(p))
+        analysis = analyse_ids(e.model, e.tokenizer.encode(p))
+        dist = distribution(analysis.next_logits, 1.0, 10, 1.0)
+        top_predictions(e.tokenizer, dist, analysis.next_logits, 20)
     return time.perf_counter() - start
 
 

@@ -46,32 +46,36 @@ def _entropy_bits(probs) -> float:
     return float(-(p * p.log()).sum() / math.log(2))
 
 
-@router.post("/predict", response_model=PredictOut, responses=ERRORS, summary="Next-token probabilities")
+@router.post("/predict", response_model=PredictOut, responses=ERRORS)
 async def predict(body: PredictIn, engine: EngineDep) -> PredictOut:
     """Probabilities of every possible next token after `text`, most probable first, marked with
     whether temperature/top-k/top-p still allow each to be drawn; optionally with attention heads off."""
     prompt = engine.prompt(body.text)
     heads = _heads(engine, body.ablate)
-    analysis = await engine.analyse(prompt)
     tk = engine.tokenizer
 
     def shaped(logits) -> tuple[Distribution, list]:
         dist = distribution(logits, body.temperature, body.top_k, body.top_p)
         return dist, top_predictions(tk, dist, logits, body.n_predictions)
 
-    logits = await engine.run(ablated_next_logits, analysis, heads) if heads else analysis.next_logits
-    dist, predictions = shaped(logits)
-    baseline = shaped(analysis.next_logits)[1] if heads else None
-    allowed = dist.allowed
-    return PredictOut(
-        tokens=[TokenOut.of(t) for t in prompt.tokens],
-        predictions=predictions, baseline=baseline,
-        ablated=[HeadIn(layer=layer, head=head) for layer, head in heads],
-        draw=DrawOut(allowed_count=int(allowed.sum()), allowed_mass=float(dist.probs[allowed].sum()),
-                     entropy_bits=_entropy_bits(dist.probs)),
-        guess=_guess(engine, body.guess, dist, logits) if body.guess is not None else None,
-        temperature=body.temperature, top_k=body.top_k, top_p=body.top_p,
-    )
+    def compute() -> PredictOut:
+        # Everything that touches the 49,152-entry vocabulary runs here, in the worker thread under
+        # the model lock: done on the event loop it would compete with a running pass for the cores.
+        analysis = engine.analysis(prompt)
+        logits = ablated_next_logits(analysis, heads) if heads else analysis.next_logits
+        dist, predictions = shaped(logits)
+        allowed = dist.allowed
+        return PredictOut(
+            tokens=[TokenOut.of(t) for t in prompt.tokens],
+            predictions=predictions, baseline=shaped(analysis.next_logits)[1] if heads else None,
+            ablated=[HeadIn(layer=layer, head=head) for layer, head in heads],
+            draw=DrawOut(allowed_count=int(allowed.sum()), allowed_mass=float(dist.probs[allowed].sum()),
+                         entropy_bits=_entropy_bits(dist.probs)),
+            guess=_guess(engine, body.guess, dist, logits) if body.guess is not None else None,
+            temperature=body.temperature, top_k=body.top_k, top_p=body.top_p,
+        )
+
+    return await engine.run(compute)
 
 
 @router.post("/logit-lens", response_model=LensOut, responses=ERRORS, summary="Logit lens")
