@@ -11,6 +11,8 @@ from typing import Callable
 
 import torch
 
+os.environ.setdefault("TQDM_DISABLE", "1")  # HF's GGUF loader draws a progress bar otherwise
+
 
 def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 2) -> float:
     for _ in range(warmup):
@@ -33,7 +35,6 @@ def engine():
 @lru_cache(maxsize=1)
 def hf_model():
     """HF transformers over the same GGUF (eager attention), or None where it is not installed."""
-    os.environ.setdefault("TQDM_DISABLE", "1")  # HF's GGUF loader draws a progress bar otherwise
     try:
         import transformers
     except ImportError:
