@@ -112,6 +112,12 @@ export function tokenChips(container, tokens, { onClick } = {}) {
   });
 }
 
+/** Plotly reads tick, label and hover text as a small subset of HTML (<b>, <br>, <a>); escape
+ *  user and model text before handing it to Plotly so it shows as typed. */
+export function plotText(s) {
+  return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
 /** Plotly defaults shared by every chart: same font, no logo, responsive. */
 export const plotConfig = { displaylogo: false, responsive: true,
   modeBarButtonsToRemove: ["lasso2d", "select2d", "autoScale2d"] };

@@ -1,7 +1,7 @@
 // Chapter 5: the next-token distribution, sampling controls, step-by-step generation,
 // "guess first", surprise over the text and the logit lens. State lives in the URL:
 // the prompt, the generated token ids (`steps`), the step being inspected (`at`) and the settings.
-import { api, readState, writeState, debounce, latest, el, showError, plotConfig, plotLayout } from "./api.js";
+import { api, readState, writeState, debounce, latest, el, showError, plotConfig, plotLayout, plotText } from "./api.js";
 
 const DEFAULTS = { text: "The capital of France is", steps: "", at: -1, temperature: 1, top_k: 10, top_p: 1,
   seed: 42, guess: false };
@@ -72,11 +72,11 @@ function drawChart(data) {
     type: "bar", orientation: "h", x: preds.map((p) => p.probability), y: preds.map((_, i) => i),
     text: preds.map((p) => pct(p.probability)), textposition: "outside", cliponaxis: false,
     marker: { color: preds.map(colour), line: { color: preds.map((p) => (p.id === chosen ? "#1d2130" : "rgba(0,0,0,0)")), width: 3 } },
-    customdata: preds.map((p) => [p.display, p.id, p.logit.toFixed(2), pct(p.sample_probability), p.allowed ? "can be drawn" : "ruled out"]),
+    customdata: preds.map((p) => [plotText(p.display), p.id, p.logit.toFixed(2), pct(p.sample_probability), p.allowed ? "can be drawn" : "ruled out"]),
     hovertemplate: "<b>%{customdata[0]}</b> (id %{customdata[1]})<br>probability %{text} · logit %{customdata[2]}"
       + "<br>%{customdata[4]}: chance to be drawn %{customdata[3]}<extra></extra>",
   };
-  const ticks = preds.map((p) => (p.id === chosen ? "▶ " : "") + p.display);
+  const ticks = preds.map((p) => (p.id === chosen ? "▶ " : "") + plotText(p.display));
   Plotly.react("chart", [trace], plotLayout({
     height: 40 + preds.length * 24, margin: { l: 120, r: 50, t: 10, b: 40 }, bargap: 0.25,
     xaxis: { title: { text: "probability" }, tickformat: ".0%", rangemode: "tozero", range: [0, Math.max(...trace.x) * 1.15] },
@@ -177,12 +177,12 @@ const fetchLens = latest((signal, text) => api("/api/logit-lens", { text, last: 
 async function refreshLens() {
   const data = await whileBusy($("lens"), fetchLens(chartText()));
   if (!data) return;
-  const short = (s) => (s.length > 9 ? s.slice(0, 8) + "…" : s);
+  const short = (s) => plotText(s.length > 9 ? s.slice(0, 8) + "…" : s);
   const z = data.cells.map((row) => row.map((c) => c.probability));
   const text = data.cells.map((row) => row.map((c) => short(c.display)));
-  const custom = data.cells.map((row, l) => row.map((c, j) => [data.layers[l], data.tokens[data.positions[j]].display, c.display,
-    pct(c.probability), c.target_probability === null ? "nothing (last token)" : pct(c.target_probability),
-    data.positions[j] + 1 < data.tokens.length ? data.tokens[data.positions[j] + 1].display : "?"]));
+  const custom = data.cells.map((row, l) => row.map((c, j) => [data.layers[l], plotText(data.tokens[data.positions[j]].display),
+    plotText(c.display), pct(c.probability), c.target_probability === null ? "nothing (last token)" : pct(c.target_probability),
+    data.positions[j] + 1 < data.tokens.length ? plotText(data.tokens[data.positions[j] + 1].display) : "?"]));
   const x = data.positions;
   Plotly.react("lens", [{
     type: "heatmap", z, x, y: data.layers.map((_, i) => i), text, texttemplate: "%{text}", textfont: { size: 10 },
