@@ -7,8 +7,10 @@ in a bounded cache so every view of the same prompt reads one forward pass.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
@@ -51,6 +53,15 @@ class Engine:
         self._waiting_lock = threading.Lock()
         self.analyses: LRUCache[Analysis] = LRUCache(
             settings.analysis_cache_entries, settings.analysis_cache_bytes, lambda a: a.nbytes())
+
+    @property
+    def display_name(self) -> str:
+        """A readable name: the GGUF's file name without its quantisation ("SmolLM2-135M-Instruct");
+        the metadata's `general.name` is often a training-run label."""
+        if not self.source:
+            return self.cfg.name
+        stem = Path(self.source).name.removesuffix(".gguf")
+        return re.sub(r"[.-](I?Q\d\w*|BF16|F16|F32)$", "", stem, flags=re.IGNORECASE)
 
     # --- running model work off the event loop -----------------------------------------------
 

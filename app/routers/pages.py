@@ -56,7 +56,8 @@ router = APIRouter(include_in_schema=False)
 
 def render(request: Request, template: str, active: str, **context) -> HTMLResponse:
     return templates.TemplateResponse(request, template, {
-        "chapters": CHAPTERS, "active": active, "plotly_js": f"/vendor/{PLOTLY_JS_NAME}", **context})
+        "chapters": CHAPTERS, "active": active, "plotly_js": f"/vendor/{PLOTLY_JS_NAME}",
+        "model_name": request.app.state.engine.display_name, **context})
 
 
 @router.get(f"/vendor/{PLOTLY_JS_NAME}")

@@ -3,6 +3,7 @@ from pydantic import BaseModel, Field
 
 class ModelInfo(BaseModel):
     name: str = Field(..., description="The model's name from its GGUF metadata.")
+    display_name: str = Field(..., description="A readable name, from the GGUF's file name.")
     n_layers: int
     n_heads: int = Field(..., description="Query heads per layer.")
     n_kv_heads: int = Field(..., description="Key/value heads per layer (grouped-query attention).")

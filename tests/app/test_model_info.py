@@ -11,3 +11,8 @@ def test_model_info_describes_the_real_model(real_client):
     # 134.5M parameters with the tied embedding counted once.
     assert 134_000_000 < info["n_params"] < 135_000_000
     assert info["source"] == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert info["display_name"] == "SmolLM2-135M-Instruct"
+
+
+def test_pages_name_the_model_being_run(real_client):
+    assert "SmolLM2-135M-Instruct</span> on this server" in real_client.get("/tokens").text
