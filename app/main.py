@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.concurrency import run_in_threadpool
 
 from app.engine import Engine, Overloaded, load_engine
-from app import openapi
+from app import docs, openapi
 from app.routers import attention, embeddings, generate, model_info, network, pages, predict, tokens
 from app.security import BodySizeLimit, SecurityHeaders
 from app.settings import Settings
@@ -77,7 +77,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             log.info("model loaded from %s in %.1f s", app.state.engine.source, app.state.engine.load_seconds)
         yield
 
-    app = FastAPI(title="transformer-tour", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="transformer-tour", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # app/docs.py serves /docs from local files
     app.state.settings = settings
     app.state.engine = engine
     app.add_exception_handler(RequestValidationError, validation_error)
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     openapi.install(app)
+    docs.install(app)
     return app
 
 

@@ -9,8 +9,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
        "connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
        "frame-ancestors 'none'")
-# /docs loads Swagger UI from its own inline script; it gets a looser policy of its own.
-DOCS_PATHS = ("/docs", "/redoc", "/docs/oauth2-redirect")
+# /docs starts Swagger UI from a small inline script (FastAPI writes it), so
+# they get a policy of their own: still nothing from other origins.
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect")
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+            "frame-ancestors 'none'")
 
 HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -31,8 +35,7 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", [])) + HEADERS
-                if not is_docs:
-                    headers.append((b"content-security-policy", CSP.encode()))
+                headers.append((b"content-security-policy", (DOCS_CSP if is_docs else CSP).encode()))
                 message["headers"] = headers
             await send(message)
 
