@@ -31,7 +31,10 @@ def distribution(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
         allowed = torch.zeros_like(probs, dtype=torch.bool)
         allowed[int(logits.argmax())] = True
     else:
-        probs = (logits / temperature).softmax(-1)
+        # The same softmax, shifted by the maximum and divided in float64: a tiny temperature
+        # (1e-40 overflows float32 logits to inf, 1e-300 rounds to 0 in float32, both giving NaN)
+        # then only sends the other logits to -inf, leaving the argmax with probability 1.
+        probs = ((logits.double() - logits.max()) / temperature).softmax(-1).float()
         allowed = torch.ones_like(probs, dtype=torch.bool)
         order = probs.argsort(descending=True)
         if 0 < top_k < probs.shape[0]:

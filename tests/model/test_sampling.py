@@ -70,3 +70,12 @@ def test_a_disallowed_token_is_never_drawn():
     dist = distribution(LOGITS, 1.0, top_k=2)
     generator = torch.Generator().manual_seed(1)
     assert {pick(dist, generator) for _ in range(500)} == {1, 3}
+
+
+@pytest.mark.parametrize("temperature", [1e-40, 1e-300])
+def test_a_tiny_positive_temperature_is_near_greedy_not_nan(temperature):
+    # Regression: logits / 1e-40 overflowed to inf, softmax gave NaN and multinomial raised.
+    dist = distribution(LOGITS * 20, temperature)
+    assert torch.isfinite(dist.probs).all() and torch.isfinite(dist.sample_probs).all()
+    assert int(dist.probs.argmax()) == int(LOGITS.argmax()) and float(dist.probs.max()) == 1.0
+    assert pick(dist, torch.Generator().manual_seed(0)) == int(LOGITS.argmax())
