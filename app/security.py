@@ -54,20 +54,33 @@ class BodySizeLimit:
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await self._refuse(send)
-        received = 0
+        received, too_large, started = 0, False, False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    too_large = True
                     raise _TooLarge()
             return message
 
+        async def guarded_send(message: Message) -> None:
+            # A body without Content-Length (chunked) is only found too large while FastAPI reads
+            # it, and FastAPI turns any error there into its own 400 "error parsing the body":
+            # drop that answer, the 413 below replaces it.
+            nonlocal started
+            if too_large and not started:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, counting_receive, send)
+            await self.app(scope, counting_receive, guarded_send)
         except _TooLarge:
+            pass
+        if too_large and not started:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:

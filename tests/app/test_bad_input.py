@@ -111,3 +111,18 @@ def test_generation_longer_than_the_limit_is_refused(tiny_client):
 def test_wrong_content_type_is_refused(tiny_client):
     response = tiny_client.post("/api/predict", content="text=hello", headers={"content-type": "text/plain"})
     assert response.status_code == 422 and isinstance(response.json()["detail"], str)
+
+
+def test_a_chunked_body_over_the_limit_is_413_not_a_parse_error(tiny_client):
+    # Regression: with no Content-Length the limit trips while FastAPI reads the body, which it
+    # reported as 400 "could not be parsed: send UTF-8 encoded JSON".
+    limit = tiny_client.app.state.settings.max_body_bytes
+
+    def chunks():
+        yield b'{"text": "'
+        for _ in range(limit // 1024 + 2):
+            yield b"a" * 1024
+        yield b'"}'
+
+    response = tiny_client.post("/api/tokenize", content=chunks(), headers={"content-type": "application/json"})
+    _assert_clear_error(response, 413, "bytes")
