@@ -84,10 +84,16 @@ async def _tokens(run: Run, body: GenerateIn, engine: Engine, request: Request) 
     for index in range(run.max_steps):
         if await request.is_disconnected():
             return
-        step = await engine.run(next, run.steps, None)
-        if step is None:
+        # The step and its vocabulary-wide top-k both run in the worker, off the event loop.
+        token = await engine.run(_next_token, engine, run, index, body.alternatives)
+        if token is None:
             return
-        yield _token(engine, index, step, body.alternatives)
+        yield token
+
+
+def _next_token(engine: Engine, run: Run, index: int, alternatives: int) -> GeneratedToken | None:
+    step = next(run.steps, None)
+    return None if step is None else _token(engine, index, step, alternatives)
 
 
 def _end(engine: Engine, run: Run, generated: list[GeneratedToken]) -> GenerateEnd:
