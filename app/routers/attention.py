@@ -36,10 +36,11 @@ async def attention(body: AttentionIn, engine: EngineDep) -> AttentionOut:
     _check_range("layer", body.layer, cfg.n_layers, "layers")
     _check_range("head", body.head, cfg.n_heads, "query heads per layer")
     analysis = await engine.analyse(engine.prompt(body.text))
+    # Rounding n x n weights is torch work (50 ms at 512 tokens): in the worker, off the event loop.
+    weights = await engine.run(lambda: _rounded(views.head_weights(analysis, body.layer, body.head)))
     return AttentionOut(
         tokens=[TokenOut.of(t) for t in analysis.tokens], layer=body.layer, head=body.head,
-        kv_head=views.kv_head_of(body.head, cfg.n_heads, cfg.n_kv_heads),
-        weights=_rounded(views.head_weights(analysis, body.layer, body.head)))
+        kv_head=views.kv_head_of(body.head, cfg.n_heads, cfg.n_kv_heads), weights=weights)
 
 
 @router.post("/attention/all", response_model=AllHeadsOut, responses=ERRORS)
@@ -94,6 +95,11 @@ async def compare(body: CompareIn, engine: EngineDep) -> CompareOut:
     if not word:
         raise HTTPException(422, "word is blank; type the word the sentences share, such as 'bank'.")
     sentences = [await _sentence(engine, text, i, word) for i, text in enumerate(body.sentences)]
+    return await engine.run(_compare_out, engine, body, word, sentences)
+
+
+def _compare_out(engine: Engine, body: CompareIn, word: str, sentences: list[views.Sentence]) -> CompareOut:
+    """(runs in the worker) The comparison's torch work: cosines, the projection, attention rows."""
     contexts = [_context(sentences, w.strip(), i) for i, w in enumerate(body.context_words) if w.strip()]
     projection = views.project_paths([s.path for s in sentences])
     out = []
