@@ -27,8 +27,8 @@ def head_weights(analysis: Analysis, layer: int, head: int) -> torch.Tensor:
 def kv_head_of(head: int, n_heads: int, n_kv_heads: int) -> int:
     """The key/value head a query head reads under grouped-query attention.
 
-    The forward pass repeats each key/value head for `n_heads // n_kv_heads` consecutive query
-    heads (`repeat_interleave`), so query heads 0, 1, 2 share key/value head 0, and so on."""
+    The forward pass (model.llama.Attention) groups `n_heads // n_kv_heads` consecutive query
+    heads on each key/value head, so query heads 0, 1, 2 share key/value head 0, and so on."""
     return head // (n_heads // n_kv_heads)
 
 
