@@ -429,13 +429,19 @@ function plotSentences(data) {
     return `${full[i]}<br>${full[j]}<br>cosine ${fixed(v, 3)} · words in common: `
       + (i === j ? "all" : shared.length ? esc(shared.join(", ")) : "none");
   }));
+  // On a phone the sentence labels would squeeze the cells until their numbers overlap: there the
+  // rows are numbered like the columns, and cells too narrow for "0.96" show only their colour.
+  const width = $("heatmap").clientWidth;
+  const narrow = width < 460;
+  const left = narrow ? 40 : 210;
+  const cellWidth = (width - left - 80) / n;
   Plotly.react($("heatmap"), [{
     // x: numbers only (the rows carry the words); colours stretched from the lowest pair to 1.
-    type: "heatmap", z: data.similarity, x: numbers, y: names, zmin: low, zmax: 1, colorscale: "Blues", reversescale: true,
-    text: data.similarity.map((row) => row.map((v) => fixed(v))), texttemplate: "%{text}", textfont: { size: 11 },
+    type: "heatmap", z: data.similarity, x: numbers, y: narrow ? numbers : names, zmin: low, zmax: 1, colorscale: "Blues", reversescale: true,
+    text: data.similarity.map((row) => row.map((v) => fixed(v))), texttemplate: cellWidth >= 28 ? "%{text}" : "", textfont: { size: 11 },
     hovertext: hover, hoverinfo: "text", colorbar: { title: { text: "cosine" }, thickness: 12 },
-  }], plotLayout({ height: 440, margin: { l: 210, r: 10, t: 10, b: 40 },
-    yaxis: { autorange: "reversed", tickfont: { size: 11 } }, xaxis: { type: "category", side: "bottom", tickfont: { size: 12 } } }), plotConfig);
+  }], plotLayout({ height: 440, margin: { l: left, r: 10, t: 10, b: 40 },
+    yaxis: { type: "category", autorange: "reversed", tickfont: { size: 11 } }, xaxis: { type: "category", side: "bottom", tickfont: { size: 12 } } }), plotConfig);
 
   Plotly.react($("sent-plot"), [{
     type: "scatter", mode: "markers+text", x: data.sentences.map((s) => s.x), y: data.sentences.map((s) => s.y),
