@@ -88,9 +88,12 @@ export class HeadGrid {
   paint() {
     const { nLayers, nHeads, kvHeadOf } = this.data;
     // The grid's column is as wide as the canvas, so size from the panel, leaving room for the text.
+    // On a narrow screen (attention.css stacks the text under the grid below 860px) the grid gets the
+    // whole width of its panel and no more, so the average column is not cut off.
     const panel = this.canvas.closest(".panel");
-    const available = panel ? Math.max(300, panel.clientWidth - 360) : 480;
-    this.size = Math.max(24, Math.min(52, Math.floor((available - LABEL_W - 2 * GROUP_GAP - AVG_GAP) / (nHeads + 1)) - GAP));
+    const stacked = window.matchMedia("(max-width: 860px)").matches;
+    const available = !panel ? 480 : stacked ? this.canvas.parentElement.clientWidth : Math.max(300, panel.clientWidth - 360);
+    this.size = Math.max(20, Math.min(52, Math.floor((available - LABEL_W - 2 * GROUP_GAP - AVG_GAP) / (nHeads + 1)) - GAP));
     this.width = this.columnX(nHeads) + this.size + 4;
     this.height = this.rowY(nLayers) + 2;
     const ratio = window.devicePixelRatio || 1;
@@ -120,7 +123,9 @@ export class HeadGrid {
       ctx.fillRect(x0, 2, x1 - x0, 14);
       ctx.fillStyle = "#4453c7";
       ctx.textAlign = "center";
-      ctx.fillText(`key/value head ${g}`, (x0 + x1) / 2, 9);
+      // Shorter label when the group's three columns are too narrow for the full one.
+      const label = [`key/value head ${g}`, `kv head ${g}`, `kv ${g}`].find((t) => ctx.measureText(t).width <= x1 - x0 - 4) || `${g}`;
+      ctx.fillText(label, (x0 + x1) / 2, 9);
     }
     ctx.fillStyle = "#5d6374";
     for (let h = 0; h <= nHeads; h++) {
