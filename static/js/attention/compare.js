@@ -15,10 +15,11 @@ export const EXAMPLES = [
 ];
 
 const depthLabel = (d) => (d === 0 ? "embedding" : `after layer ${d - 1}`);
-// Depth d = 0 is the embedding, d = l + 1 is after layer l; ticks at E and layers 0, 5, 10, ...
+// Depth d = 0 is the embedding, d = l + 1 is after layer l; ticks at E and layers 5, 10, ...
+// (no tick at layer 0: it sits one step from E and the two labels ran together as "E0").
 const depthTicks = (L) => {
   const vals = [0];
-  for (let layer = 0; layer < L; layer += 5) vals.push(layer + 1);
+  for (let layer = 5; layer < L; layer += 5) vals.push(layer + 1);
   if (vals[vals.length - 1] !== L) vals.push(L);
   return { tickvals: vals, ticktext: vals.map((d) => (d === 0 ? "E" : `${d - 1}`)) };
 };
@@ -124,10 +125,12 @@ function pathChart(node, body) {
     customdata: s.path.map((_, d) => depthLabel(d)), hovertemplate: "%{customdata}<extra></extra>",
   }));
   window.Plotly.react(node, traces, plotLayout({
-    height: 460, margin: { l: 40, r: 10, t: 20, b: 40 },
+    // Left margin wide enough that the axis title does not cover the minus signs of the tick labels;
+    // the legend hangs below the axis title (anchored at its top) and grows downwards when it wraps.
+    height: 460, margin: { l: 64, r: 10, t: 20, b: 40 },
     xaxis: { title: { text: `component 1 (${(body.explained[0] * 100).toFixed(0)}% of the spread)` }, zeroline: false },
     yaxis: { title: { text: `component 2 (${(body.explained[1] * 100).toFixed(0)}%)` }, zeroline: false },
-    legend: { orientation: "h", y: -0.15, font: { size: 11 } },
+    legend: { orientation: "h", y: -0.15, yanchor: "top", font: { size: 11 } },
   }), plotConfig);
 }
 
