@@ -194,7 +194,17 @@ async function send(text) {
   save();
   renderMessages();
   await renderTemplate();  // before the reply streams its chips onto the end of the token view
+  const before = messages.length;
   await reply();
+  // Refused before a single token (say, the message holds a control token): give the text back to
+  // the box to be edited, rather than leave it in the conversation where every later turn is refused.
+  if (messages.length === before && $("error").textContent) {
+    messages.pop();
+    $("input").value = text;
+    save();
+    renderMessages();
+    renderTemplate();
+  }
 }
 
 // --- controls --------------------------------------------------------------------------------
