@@ -227,9 +227,9 @@ function openHead(layer, head, scroll = true) {
   if (scroll) $("one-head").scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
-function textChanged() {
+function textChanged({ keepQuery = false } = {}) {
   state.text = $("prompt").value;
-  state.q = -1;
+  if (!keepQuery) state.q = -1;  // new text: the picked token may no longer exist
   save();
   if (!state.text.trim()) {
     showError($("error"), new Error("Type some text for the model to read."));
@@ -397,7 +397,7 @@ function init() {
     clampView();
     setControls();
   }).catch(() => {});
-  textChanged();
+  textChanged({ keepQuery: true });  // first draw: keep the token picked in a shared link (q)
   runCompare();
 }
 
