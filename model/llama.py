@@ -55,8 +55,9 @@ def _skip_init() -> Iterator[None]:
 # already streams them at the memory's full speed: measured 53 ms per token with 1 thread or 2
 # on an idle 2-core machine, but 54 ms against 196 ms when another process keeps one core
 # busy (a second thread then waits at every barrier). So short passes, one generated token or
-# a few typed ones, run on one thread and leave the other core to the web server.
-FEW_TOKENS = 16
+# a few typed ones, run on one thread and leave the other core to the web server. From about
+# 8 tokens on, the arithmetic starts to count and two threads win (63 against 80 ms at 8).
+FEW_TOKENS = 4
 
 
 @contextmanager
