@@ -51,10 +51,13 @@ export function writeState(state, defaults = {}) {
   window.history.replaceState(null, "", query ? `?${query}` : window.location.pathname);
 }
 
-/** Call fn at most once per `ms` of quiet (for live updates while typing). */
+/** Call fn at most once per `ms` of quiet (for live updates while typing); `.cancel()` drops
+ *  a pending call. */
 export function debounce(fn, ms = 250) {
   let timer;
-  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+  const debounced = (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+  debounced.cancel = () => clearTimeout(timer);
+  return debounced;
 }
 
 /**

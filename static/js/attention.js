@@ -82,13 +82,15 @@ function headFacts() {
       ` reads key/value head ${kv}, which it shares with heads ${group.join(" and ")}.`);
   }
   if (n < 3) return;
+  // The previous token is counted from the third token on: for the second token it is the
+  // first token, and counting it twice would make the three shares add up to more than 100%.
   let sink = 0, self = 0, prev = 0;
-  for (let i = 1; i < n; i++) { sink += weights[i][0]; self += weights[i][i]; prev += weights[i][i - 1]; }
-  const pct = (x) => `${((x / (n - 1)) * 100).toFixed(0)}%`;
+  for (let i = 1; i < n; i++) { sink += weights[i][0]; self += weights[i][i]; if (i >= 2) prev += weights[i][i - 1]; }
+  const pct = (x, count) => `${((x / count) * 100).toFixed(0)}%`;
   node.append(el("br"), `Averaged over the tokens after the first, this ${state.avg ? "layer" : "head"} puts `,
-    el("strong", { text: pct(sink) }), " of its attention on the first token, ",
-    el("strong", { text: pct(prev) }), " on the previous token and ",
-    el("strong", { text: pct(self) }), " on the token itself.");
+    el("strong", { text: pct(sink, n - 1) }), " of its attention on the first token and ",
+    el("strong", { text: pct(self, n - 1) }), " on the token itself; from the third token on, ",
+    el("strong", { text: pct(prev, n - 2) }), " goes to the token just before.");
 }
 
 function drawLinesView() {

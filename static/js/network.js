@@ -205,7 +205,11 @@ async function reset() {
   } catch (error) { fail(error); }
 }
 
+// Changing a hidden size or the seed resets the weights once typing pauses.
+const reshape = debounce(() => reset(), 300);
+
 async function train({ animate = true } = {}) {
+  reshape.cancel();  // training starts from the form's seed and sizes: a pending reset would undo it
   finishAnimation();
   const button = $("train");
   try {
@@ -501,7 +505,6 @@ function wireControls() {
     $(range).addEventListener("input", () => { $(box).value = $(range).value; });
     $(box).addEventListener("input", () => { $(range).value = $(box).value; });
   }
-  const reshape = debounce(() => reset(), 300);
   for (const id of ["h1", "h2", "seed"]) $(id).addEventListener("input", reshape);
   $("train-form").addEventListener("submit", (event) => { event.preventDefault(); train(); });
   $("reset").addEventListener("click", () => reset());
