@@ -25,10 +25,8 @@ class Analysis:
     next_logits    (V,)          logits for the token after the prompt
     kv_cache       KVCache       keys and values of every layer, to continue without recomputing
 
-    Computed on demand and then kept (full-vocabulary work is not paid for unless asked):
-    token_logprobs() (n,)            log p(token i | tokens before it); NaN for the first token
-
-    The logit lens and per-token surprise are read from these fields by model/lens.py.
+    Full-vocabulary work beyond the next token (the logit lens, each prompt token's surprise)
+    is not paid for unless asked: model/lens.py computes it from these fields.
     """
 
     ids: torch.Tensor
@@ -41,19 +39,10 @@ class Analysis:
     next_logits: torch.Tensor
     kv_cache: KVCache
     model: Llama = field(repr=False)
-    _memo: dict = field(default_factory=dict, repr=False)
 
     @property
     def n_tokens(self) -> int:
         return int(self.ids.shape[0])
-
-    def token_logprobs(self) -> torch.Tensor:
-        if "logprobs" not in self._memo:
-            with torch.inference_mode():
-                logp = self.model.unembed(self.final_hidden[:-1]).log_softmax(-1)    # (n-1, V)
-                picked = logp.gather(1, self.ids[1:, None])[:, 0]                     # (n-1,)
-            self._memo["logprobs"] = torch.cat([torch.tensor([float("nan")]), picked])
-        return self._memo["logprobs"]
 
     def nbytes(self) -> int:
         tensors = [self.resid, self.attn_pattern, self.attn_out, self.mlp_out, self.final_hidden,

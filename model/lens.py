@@ -68,13 +68,17 @@ class Surprise:
 
 
 def surprise(analysis: Analysis) -> Surprise:
-    model, n = analysis.model, analysis.n_tokens
-    top_ids = [torch.tensor([-1])]
-    top_probs = [torch.tensor([math.nan])]
+    """One unembedding of every position, a block at a time: the log-probability of the token
+    that actually came next and the token the model found most probable there."""
+    model, ids = analysis.model, analysis.ids
+    logprobs, top_ids, top_probs = [torch.tensor([math.nan])], [torch.tensor([-1])], [torch.tensor([math.nan])]
     with torch.inference_mode():
         hidden = analysis.final_hidden[:-1]                            # (n-1, d): predicts tokens 1..n-1
         for start in range(0, hidden.shape[0], _CHUNK):
-            p, i = model.unembed(hidden[start:start + _CHUNK]).softmax(-1).max(-1)
+            logp = model.unembed(hidden[start:start + _CHUNK]).log_softmax(-1)       # (m, V)
+            targets = ids[start + 1:start + 1 + logp.shape[0]]
+            logprobs.append(logp.gather(1, targets[:, None])[:, 0])
+            best, i = logp.max(-1)
             top_ids.append(i)
-            top_probs.append(p)
-    return Surprise(analysis.token_logprobs(), torch.cat(top_ids)[:n], torch.cat(top_probs)[:n])
+            top_probs.append(best.exp())
+    return Surprise(torch.cat(logprobs), torch.cat(top_ids), torch.cat(top_probs))

@@ -1,6 +1,7 @@
 import torch
 
 from model.analysis import analyse
+from model.lens import surprise
 from model.tiny import tiny_model
 
 
@@ -24,8 +25,9 @@ def test_analysis_agrees_with_a_plain_forward_pass():
         logits = model(a.ids)
     assert torch.allclose(a.next_logits, logits[-1], atol=1e-5)
     expected = logits[:-1].log_softmax(-1).gather(1, a.ids[1:, None])[:, 0]
-    assert torch.isnan(a.token_logprobs()[0])
-    assert torch.allclose(a.token_logprobs()[1:], expected, atol=1e-5)
+    logprobs = surprise(a).logprobs
+    assert torch.isnan(logprobs[0])
+    assert torch.allclose(logprobs[1:], expected, atol=1e-5)
 
 
 def _assert_same(a, b, atol=1e-4):
