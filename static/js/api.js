@@ -92,6 +92,14 @@ export function el(tag, { text, cls, attrs, title } = {}, children = []) {
   return node;
 }
 
+/** Create an SVG element with attributes and optional text content. */
+export function svgEl(tag, attrs = {}, text) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
 /** Show an error message (or clear it with null) in the element. */
 export function showError(node, error) {
   node.textContent = error ? (error.message || String(error)) : "";

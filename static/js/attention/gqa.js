@@ -1,19 +1,11 @@
 // Grouped-query attention made visible: the layer's query heads (as thumbnails) wired to the
 // key/value head each one reads, and how alike the heads' patterns are.
 
-import { plotConfig, plotLayout } from "../api.js";
+import { plotConfig, plotLayout, svgEl } from "../api.js";
 import { overlap } from "./compact.js";
 import { patternCanvas } from "./grid.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const GROUP_COLOURS = ["#4453c7", "#d9682b", "#1f8a5b", "#a23bb0", "#8a6d1f", "#c23b3b"];
-
-function svgEl(tag, attrs = {}, text) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 /** The wiring diagram for one layer; clicking a query head calls onPick(head). */
 export function drawGqa(svg, data, layer, selectedHead, onPick) {

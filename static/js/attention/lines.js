@@ -1,14 +1,7 @@
 // The lines view: the prompt written twice, side by side; lines from one query token (left)
 // to the keys it attends to (right), stroke width proportional to the weight.
 
-const SVG = "http://www.w3.org/2000/svg";
-
-function svgEl(tag, attrs = {}, text) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
+import { svgEl } from "../api.js";
 
 /** Draw row `query` of `weights` for `tokens` into the svg; `onPick(i)` when a left token is clicked. */
 export function drawLines(svg, tokens, weights, query, onPick) {
