@@ -125,6 +125,7 @@ class Engine:
 
 def load_engine(settings: Settings) -> Engine:
     """Load the configured GGUF (default: the fetched SmolLM2) through the weight cache."""
+    from model.blockmatmul import load_library
     from model.fetch import ensure_gguf
     from model.weights import load_weights
 
@@ -138,6 +139,8 @@ def load_engine(settings: Settings) -> Engine:
         gguf_path = ensure_gguf(settings.data_dir)
     weights = load_weights(gguf_path, settings.data_dir / "cache")
     model = Llama.from_weights(weights.config, weights.tensors)
+    if settings.block_rows > 0:
+        model.use_blocks(load_library(settings.data_dir / "cache"), weights.blocks, settings.block_rows)
     tokenizer = ModelTokenizer(weights.tokenizer)
     return Engine(model, tokenizer, settings, source=str(gguf_path),
                   load_seconds=time.perf_counter() - started)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from benchmarks.common import engine, header, hf_model, median_seconds, prompt_ids, row
+from benchmarks.common import engine, float32_weights_only, header, hf_model, median_seconds, prompt_ids, row
 from model.analysis import analyse_ids
 from model.generate import generate
 
@@ -35,9 +35,13 @@ def typing_update() -> None:
     previous = analyse_ids(model, base)
     full = median_seconds(lambda: analyse_ids(model, longer), repeats=7)
     update = median_seconds(lambda: analyse_ids(model, longer, previous=previous), repeats=7)
+    with float32_weights_only(model):
+        update_f32 = median_seconds(lambda: analyse_ids(model, longer, previous=previous), repeats=7)
     row("full pass, 67 tokens", f"{full * 1000:.0f} ms")
     row("update from the 64-token analysis", f"{update * 1000:.0f} ms",
         f"ratio {update / full:.2f}x of a full pass (goal <= 0.25x)")
+    row("  the same on float32 weights only", f"{update_f32 * 1000:.0f} ms",
+        f"ratio {update_f32 / full:.2f}x (without the block kernels)")
 
 
 def generation(new_tokens: int = 64) -> None:
@@ -49,6 +53,8 @@ def generation(new_tokens: int = 64) -> None:
         steps = list(generate(model, ids, new_tokens, temperature=0))
         assert len(steps) == new_tokens
     t_ours = median_seconds(ours, repeats=3)
+    with float32_weights_only(model):
+        t_f32 = median_seconds(ours, repeats=3)
     note = ""
     if hf is not None:
         x = torch.tensor([ids])
@@ -61,6 +67,8 @@ def generation(new_tokens: int = 64) -> None:
         t_hf = median_seconds(reference, repeats=3)
         note = f"HF generate {new_tokens / t_hf:.1f} tok/s -> ratio {t_hf / t_ours:.2f}x (goal >= 1.5x)"
     row("tokens per second", f"{new_tokens / t_ours:.1f} tok/s", note)
+    row("  the same on float32 weights only", f"{new_tokens / t_f32:.1f} tok/s",
+        f"ratio {t_f32 / t_ours:.2f}x slower (without the block kernels)")
 
 
 def main() -> None:

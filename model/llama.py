@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from model.blockmatmul import BlockWeights, Library
 from model.config import LlamaConfig
 
 HookFn = Callable[[torch.Tensor, str], torch.Tensor | None]
@@ -72,6 +73,27 @@ def _threads_for(n_tokens: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+class Linear(nn.Linear):
+    """A bias-free linear map that can also multiply by the GGUF's quantised blocks.
+
+    Short passes (up to `block_rows` rows: a generated token, a few typed ones) read the blocks,
+    about a fifth of the bytes of the float32 weights and the same numbers to float32 rounding
+    (model/blockmatmul.py); longer passes are bound by arithmetic, where the float32 matrix
+    kernels are faster.
+    """
+
+    def __init__(self, d_in: int, d_out: int):
+        super().__init__(d_in, d_out, bias=False)
+        self.blocks: BlockWeights | None = None
+        self.library: Library | None = None
+        self.block_rows = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.blocks is not None and x.dim() == 2 and 0 < x.shape[0] <= self.block_rows:
+            return self.library.matmul(x, self.blocks)
+        return F.linear(x, self.weight)
 
 
 class HookPoint(nn.Module):
@@ -172,10 +194,10 @@ class Attention(nn.Module):
     def __init__(self, cfg: LlamaConfig):
         super().__init__()
         self.n_heads, self.n_kv_heads, self.d_head = cfg.n_heads, cfg.n_kv_heads, cfg.d_head
-        self.q_proj = nn.Linear(cfg.d_model, cfg.n_heads * cfg.d_head, bias=False)
-        self.k_proj = nn.Linear(cfg.d_model, cfg.n_kv_heads * cfg.d_head, bias=False)
-        self.v_proj = nn.Linear(cfg.d_model, cfg.n_kv_heads * cfg.d_head, bias=False)
-        self.o_proj = nn.Linear(cfg.n_heads * cfg.d_head, cfg.d_model, bias=False)
+        self.q_proj = Linear(cfg.d_model, cfg.n_heads * cfg.d_head)
+        self.k_proj = Linear(cfg.d_model, cfg.n_kv_heads * cfg.d_head)
+        self.v_proj = Linear(cfg.d_model, cfg.n_kv_heads * cfg.d_head)
+        self.o_proj = Linear(cfg.n_heads * cfg.d_head, cfg.d_model)
         self.hook_q, self.hook_k, self.hook_v = HookPoint(), HookPoint(), HookPoint()
         self.hook_pattern, self.hook_z = HookPoint(), HookPoint()
 
@@ -207,9 +229,9 @@ class SwiGLU(nn.Module):
 
     def __init__(self, cfg: LlamaConfig):
         super().__init__()
-        self.gate_proj = nn.Linear(cfg.d_model, cfg.d_mlp, bias=False)
-        self.up_proj = nn.Linear(cfg.d_model, cfg.d_mlp, bias=False)
-        self.down_proj = nn.Linear(cfg.d_mlp, cfg.d_model, bias=False)
+        self.gate_proj = Linear(cfg.d_model, cfg.d_mlp)
+        self.up_proj = Linear(cfg.d_model, cfg.d_mlp)
+        self.down_proj = Linear(cfg.d_mlp, cfg.d_model)
         self.hook_post = HookPoint()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -243,7 +265,7 @@ class Llama(nn.Module):
         self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.rotary = Rotary(cfg.d_head, cfg.rope_base)
         # SmolLM2: the unembedding is tied to the embedding (the same matrix, read the other way).
-        self.unembed = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.unembed = Linear(cfg.d_model, cfg.vocab_size)
         self.unembed.weight = self.embed.weight
         self.hook_embed, self.hook_final_norm, self.hook_logits = HookPoint(), HookPoint(), HookPoint()
         self.hook_points: dict[str, HookPoint] = {}
@@ -310,6 +332,24 @@ class Llama(nn.Module):
         with torch.inference_mode(), self.hooks({n: keep for n in (names or self.hook_points)}):
             logits = self(ids, cache=cache)
         return logits, store
+
+    def use_blocks(self, library: Library | None, blocks: dict[str, BlockWeights], max_rows: int = 8) -> int:
+        """Let passes of up to `max_rows` tokens multiply by quantised blocks (keyed like the
+        weights: "blocks.0.attn.q_proj.weight"; a tied unembedding uses "embed.weight").
+        Without a library, or with max_rows 0, every pass uses the float32 weights.
+        Returns how many matrices now have blocks."""
+        attached = 0
+        for name, module in self.named_modules():
+            if not isinstance(module, Linear):
+                continue
+            key = "embed.weight" if module.weight is self.embed.weight else name + ".weight"
+            found = blocks.get(key) if library is not None and max_rows > 0 else None
+            if found is not None and found.shape != tuple(module.weight.shape):
+                raise ValueError(f"blocks for {key} are {found.shape}, the weight is {tuple(module.weight.shape)}")
+            module.blocks, module.library = found, library
+            module.block_rows = min(max_rows, library.max_rows) if found is not None else 0
+            attached += found is not None
+        return attached
 
     @classmethod
     def from_weights(cls, cfg: LlamaConfig, tensors: dict[str, torch.Tensor]) -> "Llama":

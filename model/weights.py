@@ -1,24 +1,27 @@
 """Read a GGUF with the `gguf` package: metadata, tokenizer data and dequantised tensors.
 
 Dequantised float32 weights are cached as safetensors next to the GGUF, keyed by the GGUF's
-SHA-256, so later starts memory-map them instead of parsing and dequantising again.
+SHA-256, so later starts memory-map them instead of parsing and dequantising again. The
+quantised blocks themselves are cached beside them (`model/blockmatmul.py` multiplies by them
+directly in short passes).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from model.blockmatmul import BlockWeights, from_gguf_blocks
 from model.config import LlamaConfig
 from model.fetch import sha256_of
 
-CACHE_FORMAT = 1  # bump when the cached layout changes
+CACHE_FORMAT = 2  # bump when the cached layout changes
 
 
 @dataclass
@@ -43,6 +46,7 @@ class LoadedWeights:
     tensors: dict[str, torch.Tensor]  # our own names, see `_our_name`
     tokenizer: TokenizerData
     sha256: str
+    blocks: dict[str, BlockWeights] = field(default_factory=dict)  # quantised matrices, same names
 
 
 def _field_value(field):
@@ -60,6 +64,12 @@ def unpermute_qk(w: torch.Tensor, n_heads: int) -> torch.Tensor:
     """
     out, inp = w.shape
     return w.reshape(n_heads, out // n_heads // 2, 2, inp).transpose(1, 2).reshape(out, inp)
+
+
+def _unpermuted_rows(blocks: BlockWeights, n_heads: int) -> BlockWeights:
+    """`unpermute_qk` for quantised blocks: the same reordering of output rows."""
+    order = unpermute_qk(torch.arange(blocks.shape[0])[:, None], n_heads)[:, 0]
+    return blocks.rows(order)
 
 
 def _our_name(gguf_name: str) -> str:
@@ -86,8 +96,10 @@ def _our_name(gguf_name: str) -> str:
     return f"blocks.{layer}.{per_block[rest]}"
 
 
-def read_gguf(path: Path) -> tuple[LlamaConfig, dict[str, torch.Tensor], TokenizerData]:
-    """Parse and dequantise a GGUF (a few seconds); `load_weights` caches the result."""
+def read_gguf(path: Path) -> tuple[LlamaConfig, dict[str, torch.Tensor], TokenizerData, dict[str, BlockWeights]]:
+    """Parse and dequantise a GGUF (a few seconds); `load_weights` caches the result.
+
+    Also returns the Q4_1 and Q8_0 matrices as they are stored (other types have no entry)."""
     from gguf import GGUFReader
     from gguf.quants import dequantize
 
@@ -113,22 +125,29 @@ def read_gguf(path: Path) -> tuple[LlamaConfig, dict[str, torch.Tensor], Tokeniz
     config = LlamaConfig.from_gguf_fields(fields, vocab_size=len(tokens))
 
     tensors: dict[str, torch.Tensor] = {}
+    blocks: dict[str, BlockWeights] = {}
     for t in reader.tensors:
         # gguf lists shapes innermost-first; dequantize returns the row-major (out, in) array.
         array = np.array(dequantize(t.data, t.tensor_type), dtype=np.float32, copy=True)
         name = _our_name(t.name)
-        w = torch.from_numpy(array.reshape([int(d) for d in reversed(t.shape)]))
-        if name.endswith("q_proj.weight"):
-            w = unpermute_qk(w, config.n_heads)
-        elif name.endswith("k_proj.weight"):
-            w = unpermute_qk(w, config.n_kv_heads)
+        shape = [int(d) for d in reversed(t.shape)]
+        w = torch.from_numpy(array.reshape(shape))
+        quantised = from_gguf_blocks(t.tensor_type.name, t.data, *shape) if len(shape) == 2 else None
+        heads = (config.n_heads if name.endswith("q_proj.weight")
+                 else config.n_kv_heads if name.endswith("k_proj.weight") else None)
+        if heads:
+            w = unpermute_qk(w, heads)
+            if quantised is not None:
+                quantised = _unpermuted_rows(quantised, heads)
         tensors[name] = w.contiguous()
-    return config, tensors, tok
+        if quantised is not None:
+            blocks[name] = quantised
+    return config, tensors, tok, blocks
 
 
-def _cache_paths(cache_dir: Path, sha: str) -> tuple[Path, Path]:
+def _cache_paths(cache_dir: Path, sha: str) -> tuple[Path, Path, Path]:
     stem = f"{sha[:16]}-v{CACHE_FORMAT}"
-    return cache_dir / f"{stem}.safetensors", cache_dir / f"{stem}.json"
+    return cache_dir / f"{stem}.safetensors", cache_dir / f"{stem}.blocks.safetensors", cache_dir / f"{stem}.json"
 
 
 def _sha_with_marker(path: Path) -> str:
@@ -148,23 +167,36 @@ def _sha_with_marker(path: Path) -> str:
 
 
 def load_weights(gguf_path: Path, cache_dir: Path | None = None) -> LoadedWeights:
-    """Config, float32 tensors and tokenizer data of a GGUF, from the cache when possible."""
+    """Config, float32 tensors, quantised blocks and tokenizer data of a GGUF, cached."""
     gguf_path = Path(gguf_path)
     cache_dir = Path(cache_dir) if cache_dir else gguf_path.parent / "cache"
     sha = _sha_with_marker(gguf_path)
-    tensors_path, meta_path = _cache_paths(cache_dir, sha)
-    if tensors_path.exists() and meta_path.exists():
+    tensors_path, blocks_path, meta_path = _cache_paths(cache_dir, sha)
+    if tensors_path.exists() and blocks_path.exists() and meta_path.exists():
         meta = json.loads(meta_path.read_text())
         return LoadedWeights(LlamaConfig.from_dict(meta["config"]), load_file(str(tensors_path)),
-                             TokenizerData(**meta["tokenizer"]), sha)
+                             TokenizerData(**meta["tokenizer"]), sha,
+                             BlockWeights.from_tensors(load_file(str(blocks_path))))
 
-    config, tensors, tok = read_gguf(gguf_path)
+    config, tensors, tok, blocks = read_gguf(gguf_path)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    # Write both files under temporary names and rename: a crash never leaves a half cache.
-    tmp_tensors = tensors_path.with_suffix(".safetensors.partial")
+    flat_blocks = {k: v for name, b in blocks.items() for k, v in b.tensors(name).items()}
+    # Write every file under a temporary name, then rename, the metadata last (it is what
+    # marks the cache complete): a crash never leaves a half cache.
+    for data, path in ((tensors, tensors_path), (flat_blocks, blocks_path)):
+        partial = path.with_suffix(".safetensors.partial")
+        save_file(data, str(partial))
+        os.replace(partial, path)
     tmp_meta = meta_path.with_suffix(".json.partial")
-    save_file(tensors, str(tmp_tensors))
     tmp_meta.write_text(json.dumps({"config": config.to_dict(), "tokenizer": tok.to_dict()}))
-    os.replace(tmp_tensors, tensors_path)
     os.replace(tmp_meta, meta_path)
-    return LoadedWeights(config, tensors, tok, sha)
+    _remove_older_formats(cache_dir, sha)
+    return LoadedWeights(config, tensors, tok, sha, blocks)
+
+
+def _remove_older_formats(cache_dir: Path, sha: str) -> None:
+    """Delete this GGUF's caches in earlier layouts (each is over 500 MB and never read again)."""
+    current = f"{sha[:16]}-v{CACHE_FORMAT}."
+    for old in cache_dir.glob(f"{sha[:16]}-v*"):
+        if not old.name.startswith(current):
+            old.unlink(missing_ok=True)

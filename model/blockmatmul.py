@@ -1,0 +1,186 @@
+"""Matrix products straight from the GGUF's quantised blocks, for passes over a few tokens.
+
+A pass over one token (generation) or a few (typing) is bound by reading the weights: 540 MB
+as float32, against about 100 MB in the GGUF's Q4_1 and Q8_0 blocks. Those blocks *are* the
+model (the float32 copy is computed from them), so multiplying by them directly gives the
+same numbers to float32 rounding, 3-4x faster for 1-3 rows (docs/PERFORMANCE.md).
+
+The kernel is `blockmatmul.c`, compiled once per machine with the C compiler at hand
+(`-march=native`) into the weight cache folder. Without a compiler, or on a CPU without AVX2,
+`load_library` returns None and the model keeps using its float32 weights: same results,
+slower short passes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+SOURCE = Path(__file__).with_name("blockmatmul.c")
+FLAGS = ["-O3", "-march=native", "-std=c11", "-shared", "-fPIC"]
+BLOCK = 32  # weights per block, in both formats
+
+
+@dataclass
+class BlockWeights:
+    """One (out, in) weight matrix as the GGUF stores it, scales widened to float32.
+
+    q4_1: codes uint8 (out, in/2), two 4-bit codes per byte; weight = scale * code + low
+    q8_0: codes int8 (out, in); weight = scale * code (low is None)
+    scale, low: float32 (out, in/32), one per block of 32 weights
+    """
+
+    kind: str
+    codes: torch.Tensor
+    scale: torch.Tensor
+    low: torch.Tensor | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.codes.shape[0], self.scale.shape[1] * BLOCK
+
+    def dequantised(self) -> torch.Tensor:
+        """The float32 matrix these blocks stand for (what `gguf.quants.dequantize` gives)."""
+        out, inp = self.shape
+        if self.kind == "q8_0":
+            codes = self.codes.float().view(out, -1, BLOCK)
+            return (codes * self.scale[:, :, None]).reshape(out, inp)
+        low_nibbles, high_nibbles = self.codes & 0x0F, self.codes >> 4
+        codes = torch.cat([low_nibbles.view(out, -1, 16), high_nibbles.view(out, -1, 16)], dim=2).float()
+        return (codes * self.scale[:, :, None] + self.low[:, :, None]).reshape(out, inp)
+
+    def rows(self, order: torch.Tensor) -> "BlockWeights":
+        """The same matrix with its rows (outputs) taken in `order`."""
+        pick = lambda t: None if t is None else t[order].contiguous()  # noqa: E731
+        return BlockWeights(self.kind, pick(self.codes), pick(self.scale), pick(self.low))
+
+    def tensors(self, prefix: str) -> dict[str, torch.Tensor]:
+        found = {f"{prefix}.{self.kind}.codes": self.codes, f"{prefix}.{self.kind}.scale": self.scale}
+        if self.low is not None:
+            found[f"{prefix}.{self.kind}.low"] = self.low
+        return found
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor]) -> dict[str, "BlockWeights"]:
+        """Inverse of `tensors`: {prefix: BlockWeights} from a flat dict."""
+        found: dict[str, BlockWeights] = {}
+        for key in tensors:
+            prefix, kind, part = key.rsplit(".", 2)
+            if part == "codes":
+                found[prefix] = cls(kind, tensors[key], tensors[f"{prefix}.{kind}.scale"],
+                                    tensors.get(f"{prefix}.{kind}.low"))
+        return found
+
+
+def from_gguf_blocks(kind: str, raw: np.ndarray, out: int, inp: int) -> BlockWeights | None:
+    """BlockWeights from a GGUF tensor's raw bytes (out rows of in/32 blocks); None for other types."""
+    if inp % BLOCK:
+        return None
+    if kind == "Q4_1":  # per block: float16 scale, float16 low, 16 bytes of codes
+        blocks = np.ascontiguousarray(raw).reshape(out, inp // BLOCK, 20)
+        halves = blocks[:, :, :4].copy().view(np.float16).astype(np.float32)
+        return BlockWeights("q4_1", torch.from_numpy(blocks[:, :, 4:].reshape(out, inp // 2).copy()),
+                            torch.from_numpy(np.ascontiguousarray(halves[:, :, 0])),
+                            torch.from_numpy(np.ascontiguousarray(halves[:, :, 1])))
+    if kind == "Q8_0":  # per block: float16 scale, 32 signed bytes
+        blocks = np.ascontiguousarray(raw).reshape(out, inp // BLOCK, 34)
+        scale = blocks[:, :, :2].copy().view(np.float16).astype(np.float32)[:, :, 0]
+        codes = blocks[:, :, 2:].copy().view(np.int8).reshape(out, inp)
+        return BlockWeights("q8_0", torch.from_numpy(codes), torch.from_numpy(np.ascontiguousarray(scale)))
+    return None
+
+
+def _machine_key() -> str:
+    """What the compiled library depends on: source, flags, compiler, CPU features."""
+    cpu_flags = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                cpu_flags = line
+                break
+    except OSError:
+        pass
+    parts = [SOURCE.read_bytes(), " ".join(FLAGS).encode(), platform.machine().encode(), cpu_flags.encode()]
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
+
+
+class Library:
+    """The compiled kernel, called through ctypes (which releases the GIL during the call)."""
+
+    def __init__(self, path: Path):
+        lib = ctypes.CDLL(str(path))
+        ptr, i64 = ctypes.c_void_p, ctypes.c_int64
+        lib.tt_q4_1_matmul.argtypes = [ptr, i64, i64, ptr, ptr, ptr, i64, ptr, i64, i64]
+        lib.tt_q8_0_matmul.argtypes = [ptr, i64, i64, ptr, ptr, i64, ptr, i64, i64]
+        self._lib = lib
+        self.path = path
+        self.simd_width = lib.tt_simd_width()
+        self.max_rows = lib.tt_max_rows()
+
+    def matmul(self, x: torch.Tensor, w: BlockWeights) -> torch.Tensor:
+        """x (m, in) @ w^T -> (m, out), float32, for 1 <= m <= max_rows."""
+        x = x.contiguous()
+        m, inp = x.shape
+        n, w_in = w.shape
+        if x.dtype != torch.float32 or inp != w_in or not 1 <= m <= self.max_rows:
+            raise ValueError(f"blockmatmul takes 1..{self.max_rows} float32 rows of {w_in}, got {tuple(x.shape)} {x.dtype}")
+        out = torch.empty(m, n, dtype=torch.float32)
+        if w.kind == "q4_1":
+            rc = self._lib.tt_q4_1_matmul(x.data_ptr(), m, inp, w.codes.data_ptr(), w.scale.data_ptr(),
+                                          w.low.data_ptr(), n, out.data_ptr(), 0, n)
+        else:
+            rc = self._lib.tt_q8_0_matmul(x.data_ptr(), m, inp, w.codes.data_ptr(), w.scale.data_ptr(),
+                                          n, out.data_ptr(), 0, n)
+        if rc != 0:
+            raise ValueError(f"blockmatmul refused a ({m}, {inp}) by {w.kind} ({n}, {w_in}) product")
+        return out
+
+
+def _compile(target: Path) -> None:
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        raise RuntimeError("no C compiler (cc or gcc) on PATH")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Compile to a temporary name and rename: a concurrent or interrupted build never leaves
+    # a half-written library under the final name.
+    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".so.partial", delete=False) as tmp:
+        partial = Path(tmp.name)
+    try:
+        subprocess.run([compiler, *FLAGS, "-o", str(partial), str(SOURCE)], check=True,
+                       capture_output=True, text=True, timeout=120)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    for older in target.parent.glob("blockmatmul-*.so"):  # built from an earlier source or CPU
+        if older != target:
+            older.unlink(missing_ok=True)
+
+
+def load_library(cache_dir: Path) -> Library | None:
+    """The kernel for this machine, compiled on first use; None (float32 fallback) if impossible."""
+    target = Path(cache_dir) / f"blockmatmul-{_machine_key()}.so"
+    try:
+        if not target.exists():
+            _compile(target)
+        library = Library(target)
+    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+        detail = getattr(exc, "stderr", "") or exc
+        log.warning("block kernels unavailable, short passes use float32 weights: %s", detail)
+        return None
+    if library.simd_width < 8:
+        log.warning("block kernels skipped: this CPU has no AVX2, float32 weights are faster here")
+        return None
+    return library

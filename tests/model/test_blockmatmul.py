@@ -1,0 +1,150 @@
+"""Products straight from the GGUF's quantised blocks equal the float32 products they replace."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from model import blockmatmul
+from model.blockmatmul import BlockWeights, from_gguf_blocks, load_library
+from model.llama import KVCache, Linear
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    """Compiled afresh, as on a new machine. `make test` needs a C compiler (CI has gcc)."""
+    found = load_library(tmp_path_factory.mktemp("kernels"))
+    assert found is not None, "the block kernel did not build: is a C compiler (cc/gcc) installed?"
+    return found
+
+
+def random_q4_1(out: int, inp: int, seed: int = 0) -> BlockWeights:
+    g = torch.Generator().manual_seed(seed)
+    codes = torch.randint(0, 256, (out, inp // 2), dtype=torch.uint8, generator=g)
+    scale = torch.rand(out, inp // 32, generator=g) * 0.02
+    low = (torch.rand(out, inp // 32, generator=g) - 0.5) * 0.2
+    return BlockWeights("q4_1", codes, scale, low)
+
+
+def random_q8_0(out: int, inp: int, seed: int = 0) -> BlockWeights:
+    g = torch.Generator().manual_seed(seed)
+    codes = torch.randint(-128, 128, (out, inp), dtype=torch.int8, generator=g)
+    return BlockWeights("q8_0", codes, torch.rand(out, inp // 32, generator=g) * 0.01)
+
+
+def errors(library, x, w):
+    """Largest error of the block product and of the dense float32 product, against float64."""
+    dense = w.dequantised()
+    exact = x.double() @ dense.double().T
+    return ((library.matmul(x, w).double() - exact).abs().max().item(),
+            ((x @ dense.T).double() - exact).abs().max().item())
+
+
+@pytest.mark.parametrize("make", [random_q4_1, random_q8_0])
+@pytest.mark.parametrize("shape", [(576, 576), (1536, 576), (576, 1536), (40, 64)])
+def test_block_product_is_as_accurate_as_the_float32_product(library, make, shape):
+    w = make(*shape)
+    for rows in range(1, library.max_rows + 1):
+        x = torch.randn(rows, shape[1], generator=torch.Generator().manual_seed(rows))
+        block_error, dense_error = errors(library, x, w)
+        # Same arithmetic in another order: float32 rounding, no worse than the dense kernel's.
+        assert block_error <= 4 * dense_error + 1e-6, (rows, block_error, dense_error)
+
+
+def test_nibble_order_is_the_ggufs(library):
+    """Byte i of a Q4_1 block holds weight i (low nibble) and weight i + 16 (high nibble)."""
+    codes = torch.zeros(1, 16, dtype=torch.uint8)
+    codes[0, 3] = 0x52  # weight 3 -> 2, weight 19 -> 5
+    w = BlockWeights("q4_1", codes, torch.ones(1, 1), torch.zeros(1, 1))
+    expected = torch.zeros(32)
+    expected[3], expected[19] = 2, 5
+    assert torch.equal(w.dequantised()[0], expected)
+    basis = torch.eye(32)[:16]
+    assert torch.equal(library.matmul(basis, w)[:, 0], expected[:16])
+
+
+def test_blocks_read_from_gguf_bytes_dequantise_like_the_gguf_package():
+    from gguf import GGMLQuantizationType
+    from gguf.quants import dequantize, quantize
+
+    values = np.random.default_rng(0).standard_normal((8, 64)).astype(np.float32)
+    for kind in ("Q4_1", "Q8_0"):
+        raw = quantize(values, GGMLQuantizationType[kind])
+        blocks = from_gguf_blocks(kind, raw, 8, 64)
+        expected = dequantize(raw, GGMLQuantizationType[kind]).reshape(8, 64)
+        assert np.array_equal(blocks.dequantised().numpy(), expected), kind
+    assert from_gguf_blocks("F32", values, 8, 64) is None
+
+
+def test_refuses_what_it_cannot_compute(library):
+    w = random_q4_1(64, 64)
+    with pytest.raises(ValueError):
+        library.matmul(torch.randn(library.max_rows + 1, 64), w)  # too many rows: the dense path's job
+    with pytest.raises(ValueError):
+        library.matmul(torch.randn(2, 32), w)                      # wrong width
+    with pytest.raises(ValueError):
+        library.matmul(torch.randn(2, 64, dtype=torch.float64), w)
+
+
+def test_without_a_compiler_the_model_keeps_its_float32_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    assert load_library(tmp_path) is None
+    assert not list(tmp_path.glob("*.so*"))  # nothing half-built left behind
+
+
+def test_linear_uses_blocks_only_for_short_passes(library):
+    layer = Linear(64, 40).requires_grad_(False)
+    w = random_q4_1(40, 64)
+    layer.weight.copy_(w.dequantised())
+    layer.blocks, layer.library, layer.block_rows = w, library, 4
+    calls = []
+    real = library.matmul
+    library.matmul = lambda x, b: calls.append(x.shape[0]) or real(x, b)
+    try:
+        for rows in (1, 4, 5, 30):
+            x = torch.randn(rows, 64)
+            assert torch.allclose(layer(x), x @ w.dequantised().T, atol=1e-5)
+    finally:
+        del library.matmul
+    assert calls == [1, 4]
+
+
+@pytest.mark.real
+def test_real_blocks_are_exactly_the_float32_weights(real_engine):
+    """Every quantised matrix dequantises to the very float32 weight the model holds
+    (Q and K rows un-permuted the same way)."""
+    attached = [(name, m) for name, m in real_engine.model.named_modules()
+                if isinstance(m, Linear) and m.blocks is not None]
+    assert len(attached) == 7 * real_engine.model.cfg.n_layers + 1  # every projection and the unembedding
+    for name, module in attached:
+        assert torch.equal(module.blocks.dequantised(), module.weight), name
+
+
+@pytest.mark.real
+def test_real_decoding_with_blocks_gives_the_float32_probabilities(real_engine):
+    model = real_engine.model
+    ids = torch.tensor(real_engine.tokenizer.encode("The capital of France is"))
+
+    def decode() -> tuple[list[int], torch.Tensor]:
+        cache, chosen, probs = KVCache(), [], []
+        with torch.inference_mode():
+            logits = model(ids, cache=cache, last_only=True)[-1]
+            for _ in range(12):
+                chosen.append(int(logits.argmax()))
+                probs.append(logits.double().softmax(-1))
+                logits = model(torch.tensor(chosen[-1:]), cache=cache, last_only=True)[-1]
+        return chosen, torch.stack(probs)
+
+    with_blocks = decode()
+    saved = [(m, m.block_rows) for m in model.modules() if isinstance(m, Linear)]
+    assert any(rows > 0 for _, rows in saved)
+    try:
+        for m, _ in saved:
+            m.block_rows = 0
+        float32 = decode()
+    finally:
+        for m, rows in saved:
+            m.block_rows = rows
+    assert with_blocks[0] == float32[0]
+    assert (with_blocks[1] - float32[1]).abs().max() < 1e-5
