@@ -52,10 +52,11 @@ def _skip_init() -> Iterator[None]:
         nn.Linear.reset_parameters, nn.Embedding.reset_parameters = saved
 
 
-# A pass over a few tokens is bound by reading the weights (540 MB for SmolLM2), and one core
-# already streams them at the memory's full speed: measured 53 ms per token with 1 thread or 2
-# on an idle 2-core machine, but 54 ms against 196 ms when another process keeps one core
-# busy (a second thread then waits at every barrier). So short passes, one generated token or
+# A pass over a few tokens is bound by reading the weights (540 MB for SmolLM2 in float32, 110 MB
+# in its quantised blocks, see `Linear`), and one core already streams them at the memory's full
+# speed: on float32 weights, measured 53 ms per token with 1 thread or 2 on an idle 2-core
+# machine, but 54 ms against 196 ms when another process keeps one core busy (a second thread
+# then waits at every barrier). The block kernel runs on one thread in any case. So short passes, one generated token or
 # a few typed ones, run on one thread and leave the other core to the web server. From about
 # 8 tokens on, the arithmetic starts to count and two threads win (63 against 80 ms at 8).
 FEW_TOKENS = 4
@@ -333,7 +334,7 @@ class Llama(nn.Module):
             logits = self(ids, cache=cache)
         return logits, store
 
-    def use_blocks(self, library: Library | None, blocks: dict[str, BlockWeights], max_rows: int = 8) -> int:
+    def use_blocks(self, library: Library | None, blocks: dict[str, BlockWeights], max_rows: int = 12) -> int:
         """Let passes of up to `max_rows` tokens multiply by quantised blocks (keyed like the
         weights: "blocks.0.attn.q_proj.weight"; a tied unembedding uses "embed.weight").
         Without a library, or with max_rows 0, every pass uses the float32 weights.
