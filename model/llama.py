@@ -352,6 +352,11 @@ class Llama(nn.Module):
             attached += found is not None
         return attached
 
+    @property
+    def block_rows(self) -> int:
+        """The longest pass whose every projection reads quantised blocks (0: none do)."""
+        return min((m.block_rows for m in self.modules() if isinstance(m, Linear)), default=0)
+
     @classmethod
     def from_weights(cls, cfg: LlamaConfig, tensors: dict[str, torch.Tensor]) -> "Llama":
         # Skip the random initialisation (135M values drawn only to be overwritten) and adopt

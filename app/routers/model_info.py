@@ -19,4 +19,5 @@ def model_info(engine: EngineDep) -> ModelInfo:
         source=Path(engine.source).name if engine.source else c.name,
         limits={"max_prompt_tokens": s.max_prompt_tokens, "max_prompt_chars": s.max_prompt_chars,
                 "max_new_tokens": s.max_new_tokens, "max_body_bytes": s.max_body_bytes},
+        block_rows=engine.model.block_rows,
     )

@@ -16,3 +16,7 @@ class ModelInfo(BaseModel):
     rope_base: float
     source: str = Field(..., description="File name of the GGUF being run.")
     limits: dict[str, int] = Field(..., description="The server's input limits.")
+    block_rows: int = Field(..., description="Passes of up to this many tokens (generation steps, a few typed "
+                            "tokens) multiply straight by the GGUF's quantised blocks, the others by the "
+                            "dequantised float32 weights: the same numbers to float32 rounding. 0 when the "
+                            "block kernel is off or could not be built on this machine.")

@@ -2,6 +2,7 @@ def test_model_info_describes_the_tiny_model(tiny_client):
     info = tiny_client.get("/api/model").json()
     assert info["n_layers"] == 2 and info["n_heads"] == 4 and info["n_kv_heads"] == 2
     assert info["vocab_size"] == 268 and info["n_params"] > 0
+    assert info["block_rows"] == 0  # random float32 weights: no quantised blocks to read
 
 
 def test_model_info_describes_the_real_model(real_client):
@@ -12,6 +13,7 @@ def test_model_info_describes_the_real_model(real_client):
     assert 134_000_000 < info["n_params"] < 135_000_000
     assert info["source"] == "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert info["display_name"] == "SmolLM2-135M-Instruct"
+    assert info["block_rows"] == 12  # the block kernel was built and serves short passes
 
 
 def test_pages_name_the_model_being_run(real_client):
