@@ -6,6 +6,7 @@ values are appended to the cache and it attends to everything before it.
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -13,6 +14,27 @@ import torch
 
 from model.llama import KVCache, Llama
 from model.sampling import Distribution, distribution, pick
+
+
+class TextStream:
+    """Generated text as it grows, one token's bytes at a time.
+
+    A byte-level token can be a piece of a character (an emoji or a CJK character often takes
+    two to four tokens); decoding each token on its own would show every piece as U+FFFD.
+    `push` returns the text a token completes: empty while a character's bytes are incomplete,
+    then the whole character. Joined, the pieces equal decoding the whole sequence at once
+    (invalid bytes become U+FFFD there too).
+    """
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def push(self, token_bytes: bytes) -> str:
+        return self._decoder.decode(token_bytes)
+
+    def flush(self) -> str:
+        """The text of a trailing incomplete character (as U+FFFD), when the sequence ends."""
+        return self._decoder.decode(b"", final=True)
 
 
 @dataclass

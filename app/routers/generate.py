@@ -20,7 +20,7 @@ from app.engine import Engine, Overloaded, Prompt
 from app.schemas.common import ERRORS, TokenOut
 from app.schemas.generate import GeneratedToken, GenerateEnd, GenerateIn, GenerateOut, GenerateStart, Message
 from app.schemas.predict import top_predictions
-from model.generate import Step, generate
+from model.generate import Step, TextStream, generate
 
 router = APIRouter(prefix="/api", tags=["generate"])
 
@@ -40,6 +40,24 @@ def _render_chat(engine: Engine, messages: list[Message]) -> str:
         raise HTTPException(422, f"messages: the model's chat template cannot render this conversation ({exc}).")
 
 
+def _chat_prompt(engine: Engine, messages: list[Message]) -> Prompt:
+    """The conversation written out through the template, within the prompt limits.
+
+    A chat grows by a question and a reply each turn, so it is the whole conversation that
+    reaches the limit, usually long after each message on its own was short: say so."""
+    text = _render_chat(engine, messages)
+    advice = "Remove or shorten earlier messages, or start a new chat."
+    limit_chars, limit_tokens = engine.settings.max_prompt_chars, engine.settings.max_prompt_tokens
+    if len(text) > limit_chars:
+        raise HTTPException(413, f"messages: the conversation, written out through the chat template, is "
+                                 f"{len(text)} characters long; the limit is {limit_chars}. {advice}")
+    count = len(engine.tokenizer.encode(text))
+    if count > limit_tokens:
+        raise HTTPException(413, f"messages: the conversation, written out through the chat template, is "
+                                 f"{count} tokens long; the limit is {limit_tokens} tokens. {advice}")
+    return engine.prompt(text, field="messages")
+
+
 @dataclass
 class Run:
     """A validated generation request, ready to step."""
@@ -49,6 +67,7 @@ class Run:
     requested: int   # max_new_tokens as asked
     max_steps: int   # as many as fit in the context window
     steps: Iterator[Step]
+    text: TextStream  # the reply's text so far, for each token's `delta`
 
 
 async def _start(body: GenerateIn, engine: Engine) -> Run:
@@ -57,7 +76,7 @@ async def _start(body: GenerateIn, engine: Engine) -> Run:
         raise HTTPException(422, f"max_new_tokens is {body.max_new_tokens}; this server generates at most "
                                  f"{limit} tokens per request. Ask for fewer.")
     if body.messages is not None:
-        prompt = engine.prompt(_render_chat(engine, body.messages), field="messages")
+        prompt = _chat_prompt(engine, body.messages)
         cache = next_logits = None  # a chat's template is not a prompt other views share: no Analysis
     else:
         prompt = engine.prompt(body.text)
@@ -68,12 +87,15 @@ async def _start(body: GenerateIn, engine: Engine) -> Run:
     max_steps = min(body.max_new_tokens, room)
     steps = generate(engine.model, prompt.ids, max_steps, body.temperature, body.top_k, body.top_p, seed,
                      stop_ids=engine.tokenizer.stop_ids, cache=cache, next_logits=next_logits)
-    return Run(prompt, seed, body.max_new_tokens, max_steps, steps)
+    return Run(prompt, seed, body.max_new_tokens, max_steps, steps, TextStream())
 
 
-def _token(engine: Engine, index: int, step: Step, alternatives: int) -> GeneratedToken:
+def _token(engine: Engine, run: Run, index: int, step: Step, alternatives: int) -> GeneratedToken:
     t = engine.tokenizer.describe(step.id)
-    return GeneratedToken(index=index, id=step.id, text=t.text, display=t.display, special=t.special,
+    # A stop token is not part of the text; it ends it (a character left incomplete becomes U+FFFD).
+    stop = step.id in engine.tokenizer.stop_ids
+    delta = run.text.flush() if stop else run.text.push(engine.tokenizer.token_bytes(step.id))
+    return GeneratedToken(index=index, id=step.id, text=t.text, display=t.display, special=t.special, delta=delta,
                           probability=float(step.dist.probs[step.id]),
                           alternatives=top_predictions(engine.tokenizer, step.dist, step.logits, alternatives)
                           if alternatives else [])
@@ -93,7 +115,7 @@ async def _tokens(run: Run, body: GenerateIn, engine: Engine, request: Request) 
 
 def _next_token(engine: Engine, run: Run, index: int, alternatives: int) -> GeneratedToken | None:
     step = next(run.steps, None)
-    return None if step is None else _token(engine, index, step, alternatives)
+    return None if step is None else _token(engine, run, index, step, alternatives)
 
 
 def _end(engine: Engine, run: Run, generated: list[GeneratedToken]) -> GenerateEnd:

@@ -44,6 +44,10 @@ class GeneratedToken(BaseModel):
     text: str = Field(..., description="The token's text (a piece of a character shows as U+FFFD).")
     display: str = Field(..., description="`text` with whitespace made visible.")
     special: bool = Field(False, description="A control token such as <|im_end|>.")
+    delta: str = Field("", description="What this token adds to the decoded reply text: empty while it is a piece "
+                       "of a character (an emoji or CJK character can take several tokens), then the whole "
+                       "character; empty for the final stop token. Joining every `delta` gives the reply as "
+                       "decoded so far, with no U+FFFD pieces.")
     probability: float = Field(..., description="Its probability at the sampling temperature.")
     alternatives: list[Prediction] = Field([], description="The most probable tokens at this step, the drawn "
                                            "one among them when it is probable enough.")

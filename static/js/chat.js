@@ -14,6 +14,7 @@ const state = readState(DEFAULTS);
 let messages = parseMessages(state.c);   // {role, content, tokens?: generated tokens, stopped?}
 let controller = null;                   // the running reply's AbortController
 let selected = null;                     // the reply token whose alternatives are shown
+let maxPromptTokens = null;              // the server's prompt limit, which the whole conversation must fit
 
 function parseMessages(raw) {
   try {
@@ -37,13 +38,30 @@ const conversation = (list = messages) => [
 
 const pct = (p) => (p >= 0.001 ? `${(p * 100).toFixed(1)}%` : `${(p * 100).toPrecision(2)}%`);
 
-function replyTokens(message, body) {
-  for (const t of message.tokens) {
+// A reply as clickable pieces of text. Each token adds its `delta` to the text: an emoji or a CJK
+// character often takes several byte-level tokens, and only the last of them completes the
+// character, so those tokens make one piece; clicking it shows the alternatives of its first token,
+// where the character began.
+function replyPieces(tokens) {
+  const pieces = [];
+  let group = [];
+  for (const t of tokens) {
     if (t.special) continue;  // <|im_end|> ends the turn; it is shown in the token view, not as text
-    const span = el("span", { text: t.text, cls: "rt" + (t === selected ? " selected" : ""),
-      title: `“${t.display}” · drawn with probability ${pct(t.probability)} · click for the alternatives`,
+    group.push(t);
+    if (t.delta) { pieces.push({ text: t.delta, tokens: group }); group = []; }
+  }
+  return pieces;
+}
+
+function replyTokens(message, body) {
+  for (const piece of replyPieces(message.tokens)) {
+    const [first] = piece.tokens;
+    const many = piece.tokens.length > 1;
+    const span = el("span", { text: piece.text, cls: "rt" + (piece.tokens.includes(selected) ? " selected" : ""),
+      title: many ? `“${piece.text}” took ${piece.tokens.length} tokens (pieces of its bytes) · click for the alternatives`
+        : `“${first.display}” · drawn with probability ${pct(first.probability)} · click for the alternatives`,
       attrs: { role: "button", tabindex: "0" } });
-    const pickIt = () => { selected = t; renderMessages(); showAlternatives(t); };
+    const pickIt = () => { selected = first; renderMessages(); showAlternatives(first, many ? piece : null); };
     span.addEventListener("click", pickIt);
     span.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); pickIt(); } });
     body.append(span);
@@ -56,8 +74,7 @@ function renderMessages() {
   if (!messages.length) box.append(EMPTY);
   for (const m of messages) {
     const body = el("div", { cls: "msg-body" });
-    // Tokens with pieces of a character (U+FFFD) read better as the decoded text once the reply is done.
-    if (m.tokens && !(m.done && m.tokens.some((t) => t.text.includes("\uFFFD")))) replyTokens(m, body);
+    if (m.tokens) replyTokens(m, body);
     else body.textContent = m.content;
     if (m.pending && !m.tokens.length) body.append(el("span", { cls: "typing", text: "…" }));
     const note = m.stopped ? "stopped" : m.reason === "max_new_tokens" ? "cut at the longest reply" : "";
@@ -69,7 +86,15 @@ function renderMessages() {
   $("reset").disabled = !!controller || !messages.length;
 }
 
-function showAlternatives(t) {
+const ALTS_HELP = $("alts-help").textContent;
+
+function clearAlternatives() {
+  selected = null;
+  $("alts").replaceChildren();
+  $("alts-help").textContent = ALTS_HELP;
+}
+
+function showAlternatives(t, piece = null) {
   const box = $("alts");
   box.replaceChildren();
   const rows = t.alternatives.some((a) => a.id === t.id) ? t.alternatives
@@ -83,13 +108,19 @@ function showAlternatives(t) {
       el("span", { cls: "alt-tok", text: a.display }), el("span", { cls: "alt-bar" }, [bar]),
       el("span", { cls: "alt-p", text: pct(a.probability) })]));
   }
-  $("alts-help").textContent = `At “${t.display}”, these were the most probable tokens; the highlighted one was drawn.`
+  $("alts-help").textContent = (piece
+    ? `“${piece.text}” is ${piece.tokens.length} tokens, each a piece of its bytes (shown as �). At its first piece, `
+      + "these were the most probable tokens; the highlighted one was drawn."
+    : `At “${t.display}”, these were the most probable tokens; the highlighted one was drawn.`)
     + " Greyed tokens were ruled out by top-k or top-p.";
 }
 
 const fetchTemplate = latest((signal, list) => api("/api/chat/template", { messages: list, add_generation_prompt: true }, { signal }));
 
 async function renderTemplate() {
+  // While a reply streams, its chips are being appended to the view: redrawing it would drop
+  // them. The view is redrawn when the reply ends.
+  if (controller) return;
   const view = $("template-tokens");
   const list = conversation();
   if (!list.length || list.every((m) => m.role === "system")) {
@@ -104,7 +135,8 @@ async function renderTemplate() {
         cls: "tok " + (t.special ? "special" : t.source === "template" ? "legend-template" : "legend-content") }));
       if (t.text.endsWith("\n")) view.append(el("br"));
     }
-    $("template-count").textContent = `Right now: ${data.count} tokens.`;
+    $("template-count").textContent = `Right now: ${data.count} tokens`
+      + (maxPromptTokens ? ` of the ${maxPromptTokens} this server reads at most.` : ".");
   } catch (error) {
     showError($("error"), error);
   }
@@ -156,11 +188,13 @@ async function reply() {
     for await (const { event, data } of sseEvents(response)) {
       if (event === "token") {
         message.tokens.push(data);
-        if (!data.special) message.content += data.text;
+        // The text grows by whole characters (`delta`), so a reply stopped midway is never left
+        // with pieces of an emoji. Control tokens are not text: kept in the reply, they would make
+        // the next turn's request hold a control token, which the server refuses.
+        if (!data.special) message.content += data.delta;
         appendReplyChip(data);
         renderMessages();
       } else if (event === "done") {
-        message.content = data.text;
         message.reason = data.stop_reason;
       } else if (event === "error") {
         throw new Error(data.detail);
@@ -224,6 +258,8 @@ function bindSettings() {
   api("/api/model").then((info) => {
     limits.max[1] = info.limits.max_new_tokens;
     $("max").max = String(info.limits.max_new_tokens);
+    maxPromptTokens = info.limits.max_prompt_tokens;
+    renderTemplate();
   }).catch(() => { /* the settings keep their static bounds */ });
 }
 
@@ -241,13 +277,17 @@ function main() {
   const input = $("input");
   $("composer").addEventListener("submit", (e) => { e.preventDefault(); send(input.value); });
   input.addEventListener("keydown", (e) => {
+    // Enter while an input method is composing (Chinese, Japanese, Korean) picks a candidate; it must not send.
+    if (e.isComposing || e.keyCode === 229) return;
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); send(input.value); }
   });
   input.addEventListener("input", debounce(() => { if (!messages.length) renderTemplate(); }, 300));
   $("stop").addEventListener("click", () => controller && controller.abort());
   $("regenerate").addEventListener("click", () => {
     if (controller) return;
-    if (messages.length && messages[messages.length - 1].role === "assistant") messages.pop();
+    if (messages.length && messages[messages.length - 1].role === "assistant") {
+      if (messages.pop().tokens?.includes(selected)) clearAlternatives();
+    }
     state.seed += 1;
     $("seed").value = state.seed;
     save();
@@ -256,8 +296,8 @@ function main() {
   });
   $("reset").addEventListener("click", () => {
     if (controller) return;
-    messages = []; selected = null;
-    $("alts").replaceChildren();
+    messages = [];
+    clearAlternatives();
     save(); renderMessages(); renderTemplate();
   });
   renderMessages();

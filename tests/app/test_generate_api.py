@@ -73,6 +73,38 @@ def test_a_stream_delivers_the_same_tokens_as_the_json_form(client):
     assert stream[-1][1]["text"] == plain["text"] and stream[-1][1]["count"] == len(plain["generated"])
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_token_deltas_join_into_the_decoded_reply(client, seed):
+    """Byte-level tokens can be pieces of a character; each token's `delta` is what it adds to the text."""
+    body = {"text": "the bank", "max_new_tokens": 32, "seed": seed, "temperature": 2, "top_k": 0}
+    data = client.post("/api/generate", json=body).json()
+    joined = "".join(g["delta"] for g in data["generated"])
+    # Only a character the last token left unfinished is missing from the joined deltas.
+    assert data["text"].startswith(joined) and set(data["text"][len(joined):]) <= {"\ufffd"}
+    stream = events(client.post("/api/generate", json={**body, "stream": True}).text)
+    assert [d["delta"] for k, d in stream if k == "token"] == [g["delta"] for g in data["generated"]]
+
+
+def test_an_emoji_reply_streams_whole_characters_not_pieces(real_client):
+    messages = [{"role": "user", "content": "Reply with only five emoji of animals"}]
+    data = real_client.post("/api/generate", json={"messages": messages, "max_new_tokens": 12, "temperature": 0,
+                                                   "alternatives": 0}).json()
+    generated = data["generated"]
+    assert any(g["text"] == "\ufffd" for g in generated)          # the emoji come in pieces...
+    deltas = [g["delta"] for g in generated]
+    assert "" in deltas and not any("\ufffd" in d for d in deltas)  # ...but each delta is whole characters
+    assert data["text"].startswith("".join(deltas))
+
+
+def test_a_chat_over_the_prompt_limit_says_the_conversation_is_too_long(client):
+    turn = [{"role": "user", "content": "tell me more"}, {"role": "assistant", "content": "more"}]
+    r = client.post("/api/generate", json={"messages": turn * 4 + turn[:1], "max_new_tokens": 2})
+    assert r.status_code == 413
+    detail = r.json()["detail"]
+    assert detail.startswith("messages: the conversation") and "limit is 120 tokens" in detail
+    assert "start a new chat" in detail
+
+
 def test_chat_is_rendered_with_the_template_and_stops_at_end_of_turn(client, chat_engine):
     messages = [{"role": "user", "content": "hi"}]
     template = client.post("/api/chat/template", json={"messages": messages}).json()

@@ -1,5 +1,5 @@
 import json
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 from playwright.sync_api import expect
@@ -60,3 +60,47 @@ def test_hostile_text_is_shown_as_typed(page, screenshot):
     assert page.locator("#messages img").count() == 0
     assert "{{7*7}}" in page.locator("#template-tokens").text_content()
     screenshot("chat-hostile")
+
+
+def conversation_in_url(page):
+    return json.loads(parse_qs(urlparse(page.url).query)["c"][0])
+
+
+def test_an_emoji_reply_shows_whole_characters_and_keeps_no_pieces(page, screenshot):
+    # Greedy, the model answers with bird emoji, three byte-level tokens each; 7 tokens cut the
+    # third one off midway. Pieces of a character must never reach the bubble or the conversation.
+    page.goto("/chat?max=7&temperature=0")
+    page.fill("#input", "Reply with only five emoji of animals")
+    page.click("#send")
+    expect(page.locator(".msg.assistant .who")).to_contain_text("cut at the longest reply", timeout=60_000)
+    expect(page.locator(".msg.assistant .msg-body")).to_have_text("🐦🐦")
+    assert conversation_in_url(page)[1]["content"] == "🐦🐦"
+    expect(page.locator(".msg.assistant .rt")).to_have_count(2)
+    page.locator(".msg.assistant .rt").first.click()
+    expect(page.locator("#alts-help")).to_contain_text("“🐦” is 3 tokens")
+    expect(page.locator("#alts .alt.chosen")).to_have_count(1)
+    screenshot("chat-emoji")
+    page.click("#reset")
+    expect(page.locator("#alts .alt")).to_have_count(0)
+    expect(page.locator("#alts-help")).to_contain_text("Click any word of a reply")
+
+
+def test_enter_that_picks_an_input_method_candidate_does_not_send(page):
+    page.goto("/chat?max=3&temperature=0")
+    page.fill("#input", "nihao")
+    page.dispatch_event("#input", "keydown", {"key": "Enter", "isComposing": True})
+    page.wait_for_timeout(300)
+    expect(page.locator(".msg")).to_have_count(0)
+    expect(page.locator("#input")).to_have_value("nihao")
+
+
+def test_a_conversation_over_the_limit_says_to_start_a_new_chat(page):
+    long_turn = "Tell me everything about the history of the bicycle, " * 30
+    chat = [{"role": "user", "content": long_turn}, {"role": "assistant", "content": long_turn}]
+    page.goto("/chat?" + urlencode({"c": json.dumps(chat), "max": 3}))
+    expect(page.locator("#template-count")).to_contain_text("of the 512 this server reads at most")
+    page.fill("#input", "And then?")
+    page.click("#send")
+    expect(page.locator("#error")).to_contain_text("start a new chat")
+    expect(page.locator("#input")).to_have_value("And then?")   # given back to be sent in a new chat
+    expect(page.locator(".msg")).to_have_count(2)

@@ -80,3 +80,13 @@ def test_greedy_generation_matches_the_reference_implementation(real_engine, hf_
                                        attention_mask=torch.ones(1, len(ids), dtype=torch.long))
     assert ours == theirs[0, len(ids):].tolist()
     assert real_engine.tokenizer.decode(ours[:1]) == " Paris"
+
+
+def test_text_stream_holds_back_the_pieces_of_a_character_until_it_is_whole():
+    from model.generate import TextStream
+
+    stream = TextStream()
+    pieces = [stream.push(bytes([b])) for b in "a猫🙂".encode()]
+    assert pieces == ["a", "", "", "猫", "", "", "", "🙂"]
+    assert stream.push(b"\xf0\x9f") == "" and stream.flush() == "\ufffd"  # cut off mid-character
+    assert TextStream().push(b"\xff!") == "\ufffd!"                        # invalid bytes, as decode shows them
