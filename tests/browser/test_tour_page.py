@@ -134,3 +134,39 @@ def test_empty_prompt_explains_instead_of_failing(page):
     page.wait_for_selector("#j-bars .empty-view")
     assert "at least one token" in page.locator("#j-bars").text_content()
     assert page.locator("#error").text_content() == ""
+
+
+def test_emptying_the_prompt_drops_the_explanations_of_the_previous_one(page):
+    page.goto("/")
+    wait_for_journey(page, "Paris")
+    page.fill("#prompt", "")
+    page.wait_for_selector("#j-bars .empty-view")
+    for selector in ("#predict-explain", "#attention-explain", "#points-explain"):
+        text = page.locator(selector).text_content()
+        assert "Paris" not in text and "France" not in text, (selector, text)
+    assert "one for each of its 49,152 tokens" in page.locator("#predict-explain").text_content()
+
+
+def test_a_prompt_the_model_refuses_clears_the_pictures_of_the_previous_one(page):
+    page.goto("/")
+    wait_for_journey(page, "Paris")
+    page.fill("#prompt", "1234567890" * 60)  # one token per digit: 600 tokens, over the 512 limit
+    page.wait_for_function("() => document.querySelector('#error').textContent.includes('512')")
+    for view in ("#j-bars", "#j-attention", "#j-points"):
+        assert page.locator(f"{view} .main-svg").count() == 0, view
+        assert "see the message above" in page.locator(view).text_content()
+    assert "France" not in page.locator("#attention-explain").text_content()
+    assert "Paris" not in page.locator("#predict-explain").text_content()
+
+
+def test_a_word_too_long_for_the_map_is_left_out_not_cut(page):
+    long_word = "pneumonoultramicroscopicsilicovolcanoconiosis"  # 45 characters; the map takes 40
+    page.goto("/?text=" + "Supercalifragilisticexpialidocious antidisestablishmentarianism " + long_word + " is a word")
+    wait_for_journey(page)
+    page.wait_for_selector("#j-points .main-svg")
+    labels = page.locator("#j-points g.textpoint").all_text_contents()
+    assert labels == ["Supercalifrag…", "antidisestabl…", "is", "a", "word"]  # long labels end in …, whole in hover
+    assert "One word is left out" in page.locator("#points-explain").text_content()
+    words = parse_qs(urlparse(page.locator("#link-points").get_attribute("href")).query)["words"][0].split(",")
+    assert long_word not in words and long_word[:40] not in words
+    assert "Supercalifragilisticexpialidocious" in words

@@ -18,6 +18,16 @@ const EXAMPLES = [
 const HEATMAP_MAX = 40;   // the heatmap shows at most the last 40 tokens (a readable picture)
 const MAX_POINTS = 30;    // words placed on the map (the API allows 60)
 const MIN_POINTS = 3;     // a map needs at least three different words
+const MAX_WORD_CHARS = 40; // the longest word /api/embeddings/map takes
+
+// What each view's explanation says when there is no picture to describe.
+const GENERAL = {
+  "points-explain": (m) => `Each word is a list of ${m.d_model} numbers; here they are flattened onto two axes `
+    + "(PCA). Words used alike sit close together.",
+  "attention-explain": () => "Row = the token that looks, column = the token it looks at.",
+  "predict-explain": (m) => `The model's probabilities for the next token, one for each of its `
+    + `${m.vocab_size.toLocaleString("en")} tokens. Click a bar to append that token and go one step further.`,
+};
 
 const $ = (id) => document.getElementById(id);
 const shown = (t) => t.display ?? t.text;
@@ -94,10 +104,14 @@ export class Journey {
     $("link-points").href = words.length >= MIN_POINTS ? `/embeddings${q({ sets: "", words: words.join(",") })}` : "/embeddings";
   }
 
-  /** The prompt's distinct words (letters, digits, apostrophes), in order, for the map. */
+  /** The prompt's distinct words (letters, digits, apostrophes), in order, for the map. A word
+   *  longer than the API takes is left out, not cut: a cut word is another word with another vector. */
   words() {
-    const found = this.state.text.match(/[\p{L}\p{N}][\p{L}\p{N}'’-]*/gu) || [];
-    return [...new Set(found.map((w) => w.slice(0, 40)))].slice(0, MAX_POINTS);
+    return this.allWords().filter((w) => Array.from(w).length <= MAX_WORD_CHARS).slice(0, MAX_POINTS);
+  }
+
+  allWords() {
+    return [...new Set(this.state.text.match(/[\p{L}\p{N}][\p{L}\p{N}'’-]*/gu) || [])];
   }
 
   async refresh() {
@@ -113,6 +127,8 @@ export class Journey {
     } catch (error) {
       showError($("error"), error);
       $("status").textContent = "";
+      // The pictures of the previous text would now answer a question nobody asked.
+      this.clearModelViews("No picture for this text: see the message above.");
     } finally {
       node.classList.remove("busy");
     }
@@ -159,6 +175,8 @@ export class Journey {
       window.Plotly.purge($(id));
       $(id).replaceChildren(el("p", { text: message, cls: "empty-view" }));
     }
+    // Back to the general explanations: the specific ones described the previous text.
+    for (const [id, text] of Object.entries(GENERAL)) $(id).textContent = text(this.model);
   }
 
   // --- the four views -------------------------------------------------------------------------
@@ -217,22 +235,22 @@ export class Journey {
 
   drawPoints(data, words) {
     const node = $("j-points");
-    if (!data) {
+    if (!data || data.error) {
       window.Plotly.purge(node);
-      node.replaceChildren(el("p", { cls: "empty-view",
-        text: `Type at least ${MIN_POINTS} different words to see them as points (now ${words.length}).` }));
-      return;
-    }
-    if (data.error) {
-      window.Plotly.purge(node);
-      node.replaceChildren(el("p", { cls: "empty-view", text: `No map for these words: ${data.error.message}` }));
+      node.replaceChildren(el("p", { cls: "empty-view", text: data
+        ? `No map for these words: ${data.error.message}`
+        : `Type at least ${MIN_POINTS} different words to see them as points (now ${words.length}).` }));
+      $("points-explain").textContent = GENERAL["points-explain"](this.model);
       return;
     }
     node.querySelector(".empty-view")?.remove(); // never clear a live plot's own DOM
     drawPoints(node, data.points, { height: 300 });
     const d = this.model.d_model;
+    const long = this.allWords().filter((w) => Array.from(w).length > MAX_WORD_CHARS).length;
     $("points-explain").textContent = `Each word's embedding, ${d} numbers fixed before any context, flattened `
       + "onto the two directions in which these words differ most (PCA). Words used alike land close together. "
-      + "Hover a point for its nearest tokens.";
+      + "Hover a point for its nearest tokens."
+      + (long ? ` ${long === 1 ? "One word is" : `${long} words are`} left out: the map takes words of at most `
+        + `${MAX_WORD_CHARS} characters.` : "");
   }
 }

@@ -88,12 +88,26 @@ function labelPositions(points) {
   return positions;
 }
 
-/** Words as labelled points on a 2D map; hover lists each word's nearest tokens. */
+/** A label of at most `max` characters (whole code points): a long word ends in "…", so a label
+ *  centred on a point near the edge of a small map is not cut off by it. */
+export function shortLabel(text, max = 14) {
+  const chars = Array.from(text);
+  return chars.length > max ? `${chars.slice(0, max - 1).join("")}…` : text;
+}
+
+/** [min, max] of the values, widened by `share` of their span on each side. */
+function padded(values, share) {
+  const lo = Math.min(...values), hi = Math.max(...values);
+  const pad = (hi - lo || 1) * share;
+  return [lo - pad, hi + pad];
+}
+
+/** Words as labelled points on a 2D map; hover gives each whole word and its nearest tokens. */
 export function drawPoints(node, points, { height = 300 } = {}) {
-  const labels = points.map((p) => plotText(p.word));
-  const hover = points.map((p, i) => {
+  const labels = points.map((p) => plotText(shortLabel(p.word)));
+  const hover = points.map((p) => {
     const near = p.neighbours.map((n) => `${plotText(n.text.replace(/^ /, "␣"))} ${n.cosine.toFixed(2)}`).join(", ");
-    return `${labels[i]}${near ? `<br>nearest: ${near}` : ""}`;
+    return `${plotText(p.word)}${near ? `<br>nearest: ${near}` : ""}`;
   });
   window.Plotly.react(node, [{
     type: "scatter", mode: "markers+text", x: points.map((p) => p.coords[0]), y: points.map((p) => p.coords[1]),
@@ -102,7 +116,8 @@ export function drawPoints(node, points, { height = 300 } = {}) {
     cliponaxis: false,
   }], still(plotLayout({
     height, margin: { l: 20, r: 20, t: 20, b: 20 }, showlegend: false,
-    xaxis: { zeroline: false, showticklabels: false, gridcolor: "#ecece6" },
+    // Room at the sides for the labels of the outermost points, which are centred on them.
+    xaxis: { zeroline: false, showticklabels: false, gridcolor: "#ecece6", range: padded(points.map((p) => p.coords[0]), 0.18) },
     yaxis: { zeroline: false, showticklabels: false, gridcolor: "#ecece6" },
   })), staticConfig);
 }
