@@ -64,6 +64,11 @@ const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replac
 /** A token's text with its leading space made visible: " dog" -> "␣dog". */
 const shown = (t) => String(t).replace(/^ /, "␣").replace(/\n/g, "⏎");
 const fixed = (x, n = 2) => Number(x).toFixed(n);
+/** At most n characters (whole code points, so an emoji is never cut in half), "…" when cut. */
+const shortLabel = (s, n = 28) => {
+  const chars = Array.from(String(s));
+  return chars.length > n ? `${chars.slice(0, n - 1).join("")}…` : String(s);
+};
 const splitWords = (s) => s.split(/[,\n]/).map((w) => w.trim()).filter(Boolean);
 
 // --- word map ---------------------------------------------------------------------------------
@@ -190,7 +195,7 @@ function plotMap(data) {
     traces.push({
       type, mode: "markers+text", name: esc(label),
       x: pts.map((p) => p.coords[0]), y: pts.map((p) => p.coords[1]), ...(three ? { z: pts.map((p) => p.coords[2]) } : {}),
-      text: pts.map((p) => esc(p.word)), textposition: "top center", customdata: idx, ...(three ? {} : { cliponaxis: false }),
+      text: pts.map((p) => esc(shortLabel(p.word, 16))), textposition: "top center", customdata: idx, ...(three ? {} : { cliponaxis: false }),
       hovertext: pts.map((p) => hoverText(p, data)), hoverinfo: "text",
       marker: { size: three ? 5 : 10, color: GROUP_COLOURS[group] || GROUP_COLOURS.yours, line: { width: 1, color: "#fff" } },
       textfont: { size: 12, color: GROUP_COLOURS[group] || GROUP_COLOURS.yours },
@@ -200,7 +205,12 @@ function plotMap(data) {
   const layout = plotLayout({ height: 540, hovermode: "closest", showlegend: true,
     legend: { orientation: "h", x: 0, y: 1.01, yanchor: "bottom" }, margin: { l: 50, r: 10, t: 30, b: 40 } });
   if (three) layout.scene = { xaxis: axis(0), yaxis: axis(1), zaxis: axis(2) };
-  else Object.assign(layout, { xaxis: axis(0), yaxis: axis(1) });
+  else {
+    // Labels are centred on their points: leave room for those of the leftmost and rightmost words.
+    const xs = data.points.map((p) => p.coords[0]);
+    const lo = Math.min(...xs), hi = Math.max(...xs), pad = 0.1 * (hi - lo || 1);
+    Object.assign(layout, { xaxis: { ...axis(0), range: [lo - pad, hi + pad] }, yaxis: axis(1) });
+  }
   const node = $("map-plot");
   Plotly.react(node, traces, layout, plotConfig).then(() => {
     if (node.dataset.wired) return;
@@ -261,7 +271,8 @@ function showPieces(data) {
   const body = $("pieces").querySelector("tbody");
   body.replaceChildren(...several.map((p) => el("tr", {}, [
     el("td", { text: p.word }),
-    el("td", {}, p.tokens.map((t) => el("span", { cls: "piece", text: shown(t.text), title: `id ${t.id}` }))),
+    el("td", {}, [el("div", { cls: "piece-row" },
+      p.tokens.map((t) => el("span", { cls: "piece", text: shown(t.text), title: `id ${t.id}` })))]),
   ])));
   $("pieces").hidden = several.length === 0;
 }
@@ -386,7 +397,6 @@ function wireAnalogy() {
 // --- sentences --------------------------------------------------------------------------------
 
 const fetchSentences = latest((signal, body) => api("/api/embeddings/sentences", body, { signal }));
-const shortLabel = (s, n = 28) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 async function runSentences() {
   save();

@@ -81,7 +81,9 @@ def test_hostile_words_show_as_typed_and_errors_are_readable(page, screenshot):
     page.goto("/embeddings?sets=colours&words=" + quote(f"{hostile},{{{{7*7}}}}"))
     page.wait_for_function(f"() => {MAP_POINTS} >= 14")
     labels = page.locator("#map-plot .textpoint").all_text_contents()
-    assert hostile in labels and "{{7*7}}" in labels and "49" not in labels
+    # A label longer than 16 characters is shortened on the map; the word list has it whole.
+    assert "<img src=x oner…" in labels and "{{7*7}}" in labels and "49" not in labels
+    assert hostile in page.locator("#nb-word option").all_text_contents()
     assert page.locator("#map-plot img").count() == 0 and not dialogs
     assert page.locator("#own-words").input_value() == f"{hostile}, {{{{7*7}}}}"
     screenshot("embeddings-hostile")
@@ -117,3 +119,21 @@ def test_three_dimensional_map_and_t_sne(page, screenshot):
     page.wait_for_function("() => document.querySelector('#map-status').textContent.includes('t-SNE in 2D')")
     assert query(page)["method"] == ["tsne"] and "dims" not in query(page)
     assert page.locator("#map-plot .xtitle").text_content() == "t-SNE 1"
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_long_words_stay_inside_the_page(page, width):
+    page.set_viewport_size({"width": width, "height": 900})
+    words = "Supercalifragilisticexpialidocious,antidisestablishmentarianism,is"
+    page.goto("/embeddings?sets=&words=" + quote(words))
+    page.wait_for_function(f"() => {MAP_POINTS} === 3")
+    page.wait_for_selector("#pieces tbody tr")
+    # The heading of the neighbour panel and the table of pieces wrap instead of widening the page.
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    for selector in ("#nb-title", "#pieces"):
+        box, panel = page.locator(selector).bounding_box(), page.locator(selector).locator("xpath=ancestor::*[contains(@class,'panel') or contains(@class,'neighbours-box')][1]").bounding_box()
+        assert box["x"] + box["width"] <= panel["x"] + panel["width"] + 1, selector
+    # Long labels on the map are shortened (the whole word is in the hover and the word list).
+    labels = page.locator("#map-plot .scatterlayer .textpoint").all_text_contents()
+    assert sorted(labels) == sorted(["Supercalifragil…", "antidisestablis…", "is"])
+    assert "Supercalifragilisticexpialidocious" in page.locator("#nb-word").text_content()
