@@ -127,3 +127,19 @@ def test_hostile_text_in_the_url_stays_text(page):
     assert page.locator("#pad .pixel.on").count() == 5  # fell back to the default "+"
     assert page.locator("#lr").input_value() == "0.5"
     assert page.locator("img").count() == 0
+
+
+def test_on_a_phone_the_diagram_keeps_readable_numbers_and_scrolls_sideways(page):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/network")
+    wait_ready(page)
+    # Squeezed to the phone's width, a neuron's value was about 5 px tall.
+    height = page.evaluate("document.querySelector('#diagram .node-value').getBoundingClientRect().height")
+    assert height >= 8, height
+    # The diagram scrolls inside its box; the page itself does not get wider than the phone.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.evaluate("(() => { const s = document.querySelector('.diagram-scroll');"
+                         " return s.scrollWidth > s.clientWidth; })()")
+    assert page.locator(".scroll-hint").is_visible()
+    page.set_viewport_size({"width": 1280, "height": 900})
+    assert not page.locator(".scroll-hint").is_visible()
