@@ -44,7 +44,9 @@ def distribution(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
             # Keep the smallest set of most probable tokens whose total reaches top_p: a token is
             # kept when the mass before it is still below top_p (so the first is always kept).
             mass_before = sorted_probs.cumsum(0) - sorted_probs
-            allowed[order[mass_before >= top_p]] = False
+            drop = mass_before >= top_p
+            drop[0] = False  # a top_p below float32's range (5e-324) rounds to 0 and would drop it too
+            allowed[order[drop]] = False
     kept = torch.where(allowed, probs, torch.zeros_like(probs))
     return Distribution(probs=probs, allowed=allowed, sample_probs=kept / kept.sum())
 

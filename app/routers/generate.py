@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from app.deps import EngineDep
 from app.engine import Engine, Overloaded, Prompt
+from app.routers.predict import continued_prompt
 from app.schemas.common import ERRORS, TokenOut
 from app.schemas.generate import GeneratedToken, GenerateEnd, GenerateIn, GenerateOut, GenerateStart, Message
 from app.schemas.predict import top_predictions
@@ -79,7 +80,7 @@ async def _start(body: GenerateIn, engine: Engine) -> Run:
         prompt = _chat_prompt(engine, body.messages)
         cache = next_logits = None  # a chat's template is not a prompt other views share: no Analysis
     else:
-        prompt = engine.prompt(body.text)
+        prompt = continued_prompt(engine, body.text, body.append_ids)
         analysis = await engine.analyse(prompt)  # shared with /api/predict: the prompt pass is reused
         cache, next_logits = analysis.kv_cache, analysis.next_logits
     room = engine.cfg.context_length - len(prompt.tokens)

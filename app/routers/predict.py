@@ -8,15 +8,32 @@ import math
 from fastapi import APIRouter, HTTPException
 
 from app.deps import EngineDep
-from app.engine import Engine
-from app.schemas.common import ERRORS, TextIn, TokenOut
+from app.engine import Engine, Prompt
+from app.schemas.common import ERRORS, TokenOut
 from app.schemas.predict import (DrawOut, Guess, HeadIn, LensCell, LensIn, LensOut, PredictIn, PredictOut,
-                                 SurpriseOut, SurpriseToken, prediction, token_prob, top_predictions)
+                                 SurpriseIn, SurpriseOut, SurpriseToken, prediction, token_prob, top_predictions)
 from model.ablation import ablated_next_logits
 from model.lens import logit_lens, surprise
 from model.sampling import Distribution, distribution
 
 router = APIRouter(prefix="/api", tags=["predict"])
+
+
+def continued_prompt(engine: Engine, text: str, append_ids: list[int]) -> Prompt:
+    """`text`'s tokens followed by `append_ids` as given, within the prompt limits."""
+    prompt = engine.prompt(text)
+    if not append_ids:
+        return prompt
+    tk = engine.tokenizer
+    for i, token_id in enumerate(append_ids):
+        if not 0 <= token_id < tk.vocab_size:
+            raise HTTPException(422, f"append_ids[{i}] is {token_id}; token ids are 0 to {tk.vocab_size - 1}.")
+    total, limit = len(prompt.tokens) + len(append_ids), engine.settings.max_prompt_tokens
+    if total > limit:
+        raise HTTPException(413, f"text and append_ids are {total} tokens together; the limit is {limit} tokens. "
+                                 "Remove some appended tokens or shorten the text.")
+    end = len(text)
+    return Prompt(text + tk.decode(append_ids), prompt.tokens + [tk.describe(i, end, end) for i in append_ids])
 
 
 def _heads(engine: Engine, ablate: list[HeadIn]) -> list[tuple[int, int]]:
@@ -50,7 +67,7 @@ def _entropy_bits(probs) -> float:
 async def predict(body: PredictIn, engine: EngineDep) -> PredictOut:
     """Probabilities of every possible next token after `text`, most probable first, marked with
     whether temperature/top-k/top-p still allow each to be drawn; optionally with attention heads off."""
-    prompt = engine.prompt(body.text)
+    prompt = continued_prompt(engine, body.text, body.append_ids)
     heads = _heads(engine, body.ablate)
     tk = engine.tokenizer
 
@@ -82,7 +99,7 @@ async def predict(body: PredictIn, engine: EngineDep) -> PredictOut:
 async def lens(body: LensIn, engine: EngineDep) -> LensOut:
     """The token each layer would predict next at the prompt's last positions (the logit lens):
     how the answer forms through the layers."""
-    prompt = engine.prompt(body.text)
+    prompt = continued_prompt(engine, body.text, body.append_ids)
     analysis = await engine.analyse(prompt)
     n = analysis.n_tokens
     result = await engine.run(logit_lens, analysis, list(range(max(0, n - body.last), n)))
@@ -98,9 +115,9 @@ async def lens(body: LensIn, engine: EngineDep) -> LensOut:
 
 
 @router.post("/surprise", response_model=SurpriseOut, responses=ERRORS, summary="Surprise of each prompt token")
-async def surprise_of(body: TextIn, engine: EngineDep) -> SurpriseOut:
+async def surprise_of(body: SurpriseIn, engine: EngineDep) -> SurpriseOut:
     """How probable the model found each token of the prompt, given the tokens before it."""
-    prompt = engine.prompt(body.text)
+    prompt = continued_prompt(engine, body.text, body.append_ids)
     analysis = await engine.analyse(prompt)
     result = await engine.run(surprise, analysis)
     tokens, bits = [], []

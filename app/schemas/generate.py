@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from app.schemas.common import StrictModel, TokenOut
-from app.schemas.predict import Prediction, SamplingIn
+from app.schemas.predict import ContinuedIn, Prediction, SamplingIn
 
 
 class Message(StrictModel):
@@ -15,7 +15,7 @@ class Message(StrictModel):
     content: str = Field(..., max_length=20_000, description="What they say, as plain text.")
 
 
-class GenerateIn(SamplingIn):
+class GenerateIn(ContinuedIn, SamplingIn):
     text: str | None = Field(None, description="A prompt to continue. Send either `text` or `messages`.",
                              examples=["The capital of France is"])
     messages: list[Message] | None = Field(None, min_length=1, max_length=100, description="A chat to answer: "
@@ -35,6 +35,8 @@ class GenerateIn(SamplingIn):
         if (self.text is None) == (self.messages is None):
             raise ValueError("send either `text` (a prompt to continue) or `messages` (a chat to answer), "
                              "not both and not neither")
+        if self.append_ids and self.text is None:
+            raise ValueError("append_ids continue `text`; a chat's tokens come from its `messages`")
         return self
 
 

@@ -18,12 +18,20 @@ class SamplingIn(StrictModel):
                          "probabilities add up to at least top_p can be drawn (nucleus sampling); 1 = no limit.")
 
 
+class ContinuedIn(StrictModel):
+    append_ids: list[int] = Field([], max_length=4096, description="Token ids that follow the tokens of `text`, "
+                                  "read exactly as given: tokens generated earlier, kept as the model wrote them "
+                                  "instead of being re-tokenized as text (a byte-level model can write a piece of "
+                                  "a character, which text cannot hold). Their `start`/`end` are len(text).",
+                                  examples=[[]])
+
+
 class HeadIn(StrictModel):
     layer: int = Field(..., ge=0, description="0-based layer.")
     head: int = Field(..., ge=0, description="0-based query head within the layer.")
 
 
-class PredictIn(TextIn, SamplingIn):
+class PredictIn(TextIn, ContinuedIn, SamplingIn):
     ablate: list[HeadIn] = Field([], max_length=1000, description="Attention heads to switch off (their output "
                                  "z is zeroed); the response then also carries `baseline`, the predictions with "
                                  "every head on.", examples=[[{"layer": 3, "head": 2}]])
@@ -74,7 +82,7 @@ class PredictOut(BaseModel):
     top_p: float
 
 
-class LensIn(TextIn):
+class LensIn(TextIn, ContinuedIn):
     last: int = Field(16, ge=1, le=64, description="Show the prompt's last `last` positions (a heatmap of "
                       "hundreds of columns cannot be read).")
 
@@ -91,6 +99,10 @@ class LensOut(BaseModel):
     layers: list[str] = Field(..., description="Row labels: 'embed', then 'layer 0' .. 'layer L-1' (after each block).")
     cells: list[list[LensCell]] = Field(..., description="layers x positions: the token each layer's residual "
                                         "stream predicts next, through the final norm and unembedding.")
+
+
+class SurpriseIn(TextIn, ContinuedIn):
+    pass
 
 
 class SurpriseToken(TokenOut):

@@ -22,7 +22,12 @@ let lastShown = null;        // the prediction response the chart shows (a bar c
 
 const textUpTo = (n) => state.text + steps.slice(0, n).map((s) => s.text).join("");
 const inspecting = () => state.at >= 0 && state.at < steps.length;
-const chartText = () => textUpTo(inspecting() ? state.at : steps.length);
+const chartSteps = () => (inspecting() ? state.at : steps.length);
+const chartText = () => textUpTo(chartSteps());
+// What the model reads: the typed text, then the generated tokens by id, exactly as it wrote them.
+// (Joined as text they would be re-tokenized, and a token that is a piece of a character, as in
+// an emoji, would come back as the replacement character U+FFFD instead.)
+const readUpTo = (n) => ({ text: state.text, append_ids: steps.slice(0, n).map((s) => s.id) });
 
 function save() {
   state.steps = steps.map((s) => s.id).join(",");
@@ -125,7 +130,7 @@ async function refreshChart() {
   $("lens").classList.toggle("veiled", veiled);  // its last column would give the answer away
   if (!veiled && revealedFor !== text) lastGuess = null;
   if (veiled) { $("guess-result").hidden = true; $("guess-input").value = ""; }
-  const body = { text, temperature: state.temperature, top_k: state.top_k, top_p: state.top_p, n_predictions: SHOWN };
+  const body = { ...readUpTo(chartSteps()), temperature: state.temperature, top_k: state.top_k, top_p: state.top_p, n_predictions: SHOWN };
   if (!veiled && lastGuess) body.guess = lastGuess;
   const data = await fetchPrediction(body);
   if (!data) return;
@@ -149,11 +154,11 @@ function surpriseColour(bits) {
   return `hsl(${130 - 130 * t} 70% ${88 - 6 * t}%)`;
 }
 
-const fetchSurprise = latest((signal, text) => api("/api/surprise", { text }, { signal }));
+const fetchSurprise = latest((signal, body) => api("/api/surprise", body, { signal }));
 
 async function refreshSurprise() {
   const box = $("surprise");
-  const data = await whileBusy(box, fetchSurprise(chartText()));
+  const data = await whileBusy(box, fetchSurprise(readUpTo(chartSteps())));
   if (!data) return;
   box.replaceChildren();
   for (const t of data.tokens) {
@@ -172,10 +177,10 @@ async function refreshSurprise() {
       + `${Math.round(2 ** data.mean_surprisal_bits).toLocaleString()} equally likely tokens (the perplexity).`;
 }
 
-const fetchLens = latest((signal, text) => api("/api/logit-lens", { text, last: LENS_POSITIONS }, { signal }));
+const fetchLens = latest((signal, body) => api("/api/logit-lens", { ...body, last: LENS_POSITIONS }, { signal }));
 
 async function refreshLens() {
-  const data = await whileBusy($("lens"), fetchLens(chartText()));
+  const data = await whileBusy($("lens"), fetchLens(readUpTo(chartSteps())));
   if (!data) return;
   const short = (s) => plotText(s.length > 9 ? s.slice(0, 8) + "…" : s);
   const z = data.cells.map((row) => row.map((c) => c.probability));
@@ -203,7 +208,7 @@ async function refreshLens() {
 async function generate(n, greedy) {
   setBusy(true);
   try {
-    const data = await api("/api/generate", { text: textUpTo(steps.length), max_new_tokens: n,
+    const data = await api("/api/generate", { ...readUpTo(steps.length), max_new_tokens: n,
       temperature: greedy ? 0 : state.temperature, top_k: state.top_k, top_p: state.top_p,
       seed: state.seed + steps.length, alternatives: 0 });
     steps.push(...data.generated.map(({ id, text, display, special }) => ({ id, text, display, special })));

@@ -111,3 +111,44 @@ def test_the_capital_of_france_is_paris(real_client):
     assert len(lens["cells"]) == 31 and lens["cells"][-1][-1]["text"] == " Paris"
     out = real_client.post("/api/predict", json={"text": "The capital of France is", "ablate": [{"layer": 30, "head": 0}]})
     assert out.status_code == 422 and "0 to 29" in out.json()["detail"]
+
+
+
+def test_append_ids_are_read_as_given_not_re_tokenized(tiny_client, tiny_engine):
+    """A generated piece of a character has no text of its own: sent back as text it would become
+    U+FFFD, a different character; sent by id, the model reads exactly what it wrote."""
+    tk = tiny_engine.tokenizer
+    pieces = tk.encode(" 🐦")[:2]                      # the emoji's first bytes, not yet a character
+    assert "\ufffd" in tk.decode(pieces)
+    ids = tk.encode("the bank") + pieces
+    body = {"text": "the bank", "append_ids": pieces, "top_k": 0, "n_predictions": 3}
+    data = tiny_client.post("/api/predict", json=body).json()
+    assert [t["id"] for t in data["tokens"]] == ids
+    assert [t["start"] for t in data["tokens"][-2:]] == [8, 8]
+    with torch.inference_mode():
+        expected = torch.softmax(tiny_engine.model(torch.tensor(ids))[-1], -1)
+    assert data["predictions"][0]["id"] == int(expected.argmax())
+    assert abs(data["predictions"][0]["probability"] - float(expected.max())) < 1e-5
+    as_text = tiny_client.post("/api/predict", json={"text": "the bank" + tk.decode(pieces)}).json()
+    assert [t["id"] for t in as_text["tokens"]] != ids       # what the page used to send: another sequence
+    for path in ("/api/surprise", "/api/logit-lens"):
+        got = tiny_client.post(path, json={"text": "the bank", "append_ids": pieces}).json()
+        assert [t["id"] for t in got["tokens"]] == ids
+    gen = tiny_client.post("/api/generate", json={"text": "the bank", "append_ids": pieces, "max_new_tokens": 1}).json()
+    assert [t["id"] for t in gen["prompt_tokens"]] == ids
+
+
+@pytest.mark.parametrize("body, status, message", [
+    ({"text": "the", "append_ids": [-1]}, 422, "append_ids[0] is -1; token ids are 0 to"),
+    ({"text": "the", "append_ids": [1, 10**9]}, 422, "append_ids[1] is 1000000000"),
+    ({"text": "the", "append_ids": [5] * 600}, 413, "tokens together; the limit is 64 tokens"),
+])
+def test_bad_append_ids_are_4xx_naming_the_entry(tiny_client, body, status, message):
+    for path in ("/api/predict", "/api/surprise", "/api/logit-lens", "/api/generate"):
+        r = tiny_client.post(path, json=body)
+        assert r.status_code == status and message in r.json()["detail"], (path, r.text)
+
+
+def test_append_ids_do_not_go_with_chat_messages(tiny_client):
+    r = tiny_client.post("/api/generate", json={"messages": [{"role": "user", "content": "hi"}], "append_ids": [5]})
+    assert r.status_code == 422 and "append_ids" in r.json()["detail"]

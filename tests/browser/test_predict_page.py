@@ -1,5 +1,6 @@
+import json
 import re
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
 from playwright.sync_api import expect
@@ -82,3 +83,19 @@ def test_hostile_prompt_shows_as_typed_text(page, screenshot):
     page.wait_for_selector("#lens:not(.busy)")
     assert page.locator("#surprise img").count() == 0
     screenshot("predict-hostile")
+
+
+def test_generated_pieces_of_an_emoji_are_read_back_as_the_tokens_written(page):
+    # "Animals: 🐦🐦🐦" is 11 tokens; 🐦 is three byte-level tokens (10813, 234, 116). One generated
+    # piece (10813) is no character: joined to the text it became U+FFFD, which the model reads as
+    # other tokens. The page must send it back by id.
+    with page.expect_request(lambda r: r.url.endswith("/api/predict")) as request:
+        page.goto("/predict?text=" + quote("Animals: 🐦🐦🐦") + "&steps=10813")
+    body = json.loads(request.value.post_data)
+    assert body["text"] == "Animals: 🐦🐦🐦" and body["append_ids"] == [10813]
+    expect(page.locator("#surprise .s-tok")).to_have_count(12)
+    # Greedy continues the bird: the next piece is the one the model itself wrote before.
+    with page.expect_response(lambda r: r.url.endswith("/api/generate")) as answer:
+        page.click("#greedy")
+    assert [g["id"] for g in answer.value.json()["generated"]] == [234]
+    expect(page.locator("#surprise .s-tok")).to_have_count(13)

@@ -79,3 +79,11 @@ def test_a_tiny_positive_temperature_is_near_greedy_not_nan(temperature):
     assert torch.isfinite(dist.probs).all() and torch.isfinite(dist.sample_probs).all()
     assert int(dist.probs.argmax()) == int(LOGITS.argmax()) and float(dist.probs.max()) == 1.0
     assert pick(dist, torch.Generator().manual_seed(0)) == int(LOGITS.argmax())
+
+
+@pytest.mark.parametrize("top_p", [5e-324, 1e-45, 1e-30])
+def test_a_vanishing_top_p_still_keeps_the_most_probable_token(top_p):
+    logits = torch.tensor([1.0, 3.0, 2.0, -1.0])
+    dist = distribution(logits, temperature=1.0, top_p=top_p)
+    assert dist.allowed.tolist() == [False, True, False, False]
+    assert dist.sample_probs.tolist() == [0.0, 1.0, 0.0, 0.0]
