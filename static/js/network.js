@@ -520,6 +520,13 @@ async function start() {
   if (!/^[01]{9}$/.test(state.px)) state.px = DEFAULTS.px;
   if (!/^[0-2]\.\d{1,2}\.\d{1,2}$/.test(state.w)) state.w = DEFAULTS.w;
   if (!(Number.isInteger(state.target) && state.target >= -1 && state.target < 4)) state.target = -1;
+  // Numbers the form (and the API) would refuse, say h1=0 from a hand-edited link, fall back too,
+  // so the page opens with a working network instead of an error.
+  for (const [, key, , min, max, whole] of FIELDS) {
+    const v = state[key];
+    if (!(Number.isFinite(v) && v >= min && v <= max && (!whole || Number.isInteger(v)))) state[key] = DEFAULTS[key];
+  }
+  save();
   fillForm();
   wireControls();
   try {

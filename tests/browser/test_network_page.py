@@ -143,3 +143,19 @@ def test_on_a_phone_the_diagram_keeps_readable_numbers_and_scrolls_sideways(page
     assert page.locator(".scroll-hint").is_visible()
     page.set_viewport_size({"width": 1280, "height": 900})
     assert not page.locator(".scroll-hint").is_visible()
+
+
+def test_a_hand_edited_link_with_impossible_numbers_opens_a_working_network(page):
+    page.goto("/network?h1=0&h2=999&lr=abc&epochs=-5&seed=1.5&px=12&h2x=1")
+    wait_ready(page)
+    assert page.locator("#net-error").text_content() == ""
+    assert [page.locator(f"#{i}").input_value() for i in ("h1", "h2", "lr", "epochs", "seed")] == \
+        ["6", "5", "0.5", "200", "1"]
+    assert page.locator("#diagram .node").count() == 9 + 6 + 5 + 4
+    assert sum(probabilities(page)) == pytest.approx(1, abs=1e-4)
+    assert "h1=" not in page.url and "epochs=" not in page.url  # the link is cleaned up too
+    # A link with sensible numbers keeps them.
+    page.goto("/network?h1=3&h2=4&seed=7")
+    wait_ready(page)
+    assert page.locator("#diagram .node").count() == 9 + 3 + 4 + 4
+    assert page.locator("#seed").input_value() == "7"
