@@ -497,6 +497,13 @@ async function start() {
   state.layer = Math.min(Math.max(0, Math.round(state.layer)), info.n_layers);
   state.slayer = Math.min(Math.max(0, Math.round(state.slayer)), info.n_layers);
   if (![2, 3].includes(state.dims)) state.dims = 2;
+  // A choice the API does not know (a hand-edited link) falls back to the default, not to an error.
+  for (const [key, allowed] of [["method", ["pca", "tsne", "umap"]], ["mode", ["static", "contextual"]],
+    ["pooling", ["mean", "last"]]]) {
+    if (!allowed.includes(state[key])) state[key] = DEFAULTS[key];
+  }
+  const known = new Set(info.sets.map((s) => s.name));
+  state.sets = state.sets.split(",").filter((name) => known.has(name)).join(",");
   $("prefix-shown").textContent = info.context_prefix;
   $("own-words").maxLength = info.limits.max_words * (info.limits.max_word_chars + 2);
   buildSetBoxes(info.sets);

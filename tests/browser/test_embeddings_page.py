@@ -137,3 +137,12 @@ def test_long_words_stay_inside_the_page(page, width):
     labels = page.locator("#map-plot .scatterlayer .textpoint").all_text_contents()
     assert sorted(labels) == sorted(["Supercalifragil…", "antidisestablis…", "is"])
     assert "Supercalifragilisticexpialidocious" in page.locator("#nb-word").text_content()
+
+
+def test_a_hand_edited_link_with_unknown_choices_still_draws_the_map(page):
+    page.goto("/embeddings?method=foo&dims=7&mode=x&layer=99&pooling=z&sets=animals,nonsense,colours")
+    page.wait_for_function(f"() => {MAP_POINTS} >= 20")
+    assert page.locator("#map-error").text_content() == ""
+    assert page.locator("#method").input_value() == "pca"
+    assert "input embeddings, PCA in 2D" in page.locator("#map-status").text_content()
+    assert query(page).get("sets") == ["animals,colours"]
