@@ -66,7 +66,7 @@ export function debounce(fn, ms = 250) {
  */
 export function latest(task) {
   let controller = null;
-  return async (...args) => {
+  const run = async (...args) => {
     if (controller) controller.abort();
     controller = new AbortController();
     const mine = controller;
@@ -79,6 +79,9 @@ export function latest(task) {
       if (controller === mine) controller = null;
     }
   };
+  /** Abort the call in flight, if any (it then resolves to undefined, like a superseded one). */
+  run.cancel = () => controller?.abort();
+  return run;
 }
 
 /** Create an element with text content (never innerHTML) and optional class/attributes. */

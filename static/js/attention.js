@@ -122,6 +122,16 @@ const fetchAll = latest((signal) => api("/api/attention/all", { text: state.text
 const fetchPredict = latest((signal) => api("/api/predict",
   { text: state.text, ablate: offToRequest(off), n_predictions: 10 }, { signal }));
 
+// The views below the prompt describe one text; when there is no valid text (empty, too long,
+// refused) they would describe the previous one, so they are hidden until the next answer.
+function showPromptViews(on) {
+  for (const section of document.querySelectorAll("[data-needs-prompt]")) section.hidden = !on;
+  if (!on) {
+    $("tokens").replaceChildren();
+    $("status").textContent = "";
+  }
+}
+
 function setTokens(list) {
   tokens = list;
   tokenChips($("tokens"), tokens, { onClick: (_, i) => { pickQuery(i); $("lines").scrollIntoView({ block: "nearest" }); } });
@@ -132,6 +142,8 @@ async function showHead() {
   if (state.avg) {
     if (!allHeads) return;
     weights = allHeads.layerAverage(state.layer);
+    showError($("error"), null);
+    showPromptViews(true);
     drawHead();
     return;
   }
@@ -142,9 +154,11 @@ async function showHead() {
     setTokens(body.tokens);
     weights = body.weights;
     showError($("error"), null);
+    showPromptViews(true);
     drawHead();
   } catch (error) {
     showError($("error"), error);
+    showPromptViews(false);
   } finally {
     $("heatmap").classList.remove("busy");
   }
@@ -175,6 +189,10 @@ async function showAll() {
     $("grid").width = 0;
     $("grid-status").textContent = error.message;
     $("sink-share").textContent = "";
+    if (state.avg) {  // the averaged heatmap is drawn from these heads: nothing to show
+      showError($("error"), error);
+      showPromptViews(false);
+    }
   }
 }
 
@@ -234,7 +252,9 @@ function textChanged({ keepQuery = false } = {}) {
   if (!keepQuery) state.q = -1;  // new text: the picked token may no longer exist
   save();
   if (!state.text.trim()) {
+    for (const fetcher of [fetchHead, fetchAll, fetchPredict]) fetcher.cancel();
     showError($("error"), new Error("Type some text for the model to read."));
+    showPromptViews(false);
     return;
   }
   $("status").textContent = "";

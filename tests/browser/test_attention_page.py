@@ -92,3 +92,27 @@ def test_switching_heads_off_changes_the_prediction_beside_the_baseline(page, sc
     page.locator("#ablate-clear").click()
     page.wait_for_selector("#after .placeholder")
     assert "off" not in query(page)
+
+
+@pytest.mark.parametrize("avg", [False, True])
+def test_without_valid_text_the_views_of_the_old_text_are_hidden(page, avg):
+    page.goto("/attention?text=The+river+bank&layer=2" + ("&avg=1" if avg else ""))
+    page.wait_for_function("() => document.querySelectorAll('#tokens .tok').length === 3")
+    wait_idle(page)
+    views = page.locator("[data-needs-prompt]")
+    assert views.count() == 5 and all(views.nth(i).is_visible() for i in range(5))
+
+    page.locator("#prompt").fill("")
+    page.wait_for_function("() => document.getElementById('error').textContent.includes('Type some text')")
+    assert not any(views.nth(i).is_visible() for i in range(5))
+    assert page.locator("#tokens .tok").count() == 0
+    assert page.locator("#compare").is_visible()  # the comparison has its own sentences
+
+    page.locator("#prompt").fill("word " * 600)   # over the 512-token limit: refused by the server
+    page.wait_for_function("() => document.getElementById('error').textContent.includes('limit')")
+    assert not any(views.nth(i).is_visible() for i in range(5))
+
+    page.locator("#prompt").fill("The money bank")
+    page.wait_for_function("() => document.querySelectorAll('#tokens .tok').length === 3")
+    page.wait_for_function("() => document.getElementById('error').textContent === ''")
+    assert all(views.nth(i).is_visible() for i in range(5))
