@@ -159,6 +159,15 @@ def test_a_prompt_the_model_refuses_clears_the_pictures_of_the_previous_one(page
     assert "Paris" not in page.locator("#predict-explain").text_content()
 
 
+def test_a_long_paste_is_kept_whole_and_the_limit_explained(page):
+    """The box does not cut a paste short without a word: the server's limit message says why."""
+    page.goto("/")
+    wait_for_journey(page, "Paris")
+    page.fill("#prompt", "word " * 600)  # 3000 characters, 600 tokens
+    page.wait_for_function("() => document.querySelector('#error').textContent.includes('512')")
+    assert len(page.locator("#prompt").input_value()) == 3000
+
+
 def test_a_word_too_long_for_the_map_is_left_out_not_cut(page):
     long_word = "pneumonoultramicroscopicsilicovolcanoconiosis"  # 45 characters; the map takes 40
     page.goto("/?text=" + "Supercalifragilisticexpialidocious antidisestablishmentarianism " + long_word + " is a word")
