@@ -13,6 +13,8 @@ from fastapi.templating import Jinja2Templates
 
 ROOT = Path(__file__).resolve().parents[2]
 templates = Jinja2Templates(directory=str(ROOT / "templates"))
+# "49,152": numbers of the model in running text read best with thousands separators.
+templates.env.filters["thousands"] = lambda n: f"{int(n):,}"
 
 # plotly.js ships inside the installed plotly package; we serve that file (no CDN, works offline),
 # under a name that carries its version so browsers may cache it forever.
@@ -55,9 +57,12 @@ router = APIRouter(include_in_schema=False)
 
 
 def render(request: Request, template: str, active: str, **context) -> HTMLResponse:
+    # `model` (the running model's shape) lets explanations quote its own numbers, so they stay
+    # true for another GGUF given in TT_MODEL_PATH.
+    engine = request.app.state.engine
     return templates.TemplateResponse(request, template, {
         "chapters": CHAPTERS, "active": active, "plotly_js": f"/vendor/{PLOTLY_JS_NAME}",
-        "model_name": request.app.state.engine.display_name, **context})
+        "model_name": engine.display_name, "model": engine.cfg, **context})
 
 
 @router.get(f"/vendor/{PLOTLY_JS_NAME}")

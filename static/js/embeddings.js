@@ -241,7 +241,7 @@ function showNeighbours(i) {
     return el("li", {}, [el("span", { cls: "tok-text", text: shown(n.text) }), el("span", { cls: "cos", text: fixed(n.cosine) }), bar]);
   }));
   $("nb-source").textContent = mapData.neighbours_from === "vocabulary"
-    ? `Cosine with all 49,152 rows of the embedding matrix${state.wl ? ", keeping only word-like tokens (a space, then letters): many rows are pieces such as “ling” or “/”. Untick the box to see them." : "."}`
+    ? `Cosine with all ${Number(document.body.dataset.vocabSize).toLocaleString("en")} rows of the embedding matrix${state.wl ? ", keeping only word-like tokens (a space, then letters): many rows are pieces such as “ling” or “/”. Untick the box to see them." : "."}`
     : `Cosine between the hidden states at layer ${mapData.layer} of the words on this map.`;
 }
 

@@ -112,7 +112,7 @@ function describeGuess(data) {
   if (!data.guess) { box.hidden = true; return; }
   const g = data.guess;
   const top = data.predictions[0];
-  const word = g.rank === 1 ? "the model's favourite too!" : `ranked #${g.rank.toLocaleString()} of ${(49152).toLocaleString()}.`;
+  const word = g.rank === 1 ? "the model's favourite too!" : `ranked #${g.rank.toLocaleString()} of ${Number(document.body.dataset.vocabSize).toLocaleString()}.`;
   box.replaceChildren(
     el("strong", { text: `Your guess “${g.token.display}” is ${word}` }),
     el("span", { text: ` The model gives it ${pct(g.token.probability)}; its top choice is “${top.display}” at ${pct(top.probability)}.`

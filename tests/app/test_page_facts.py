@@ -1,0 +1,34 @@
+"""Pages quote the running model's own numbers (layers, heads, vocabulary, vector size), so
+their explanations stay true for another GGUF given in TT_MODEL_PATH. The tiny test model has
+2 layers of 4 query heads sharing 2 key/value heads, 32-wide vectors, 268 tokens."""
+
+import re
+
+
+def text_of(client, path: str) -> str:
+    html = client.get(path).text
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+
+
+def test_attention_page_counts_the_tiny_models_heads(tiny_client):
+    text = text_of(tiny_client, "/attention")
+    assert "2 layers with 4 heads each: 8 heads" in text
+    assert "All 8 heads at once" in text
+    assert "4 questions, 2 sets of answers" in text
+    assert "use only 2 key/value heads, 2 query heads each" in text
+    assert "270" not in text and "30 layers" not in text
+
+
+def test_vocabulary_and_vector_size_are_the_models(tiny_client):
+    embeddings = text_of(tiny_client, "/embeddings")
+    assert "268 rows, one per token of the vocabulary, each a list of 32 numbers" in embeddings
+    assert "49,152" not in embeddings and "576" not in embeddings
+    assert 'max="2"' in tiny_client.get("/embeddings").text  # layer sliders end at the last layer
+    for path in ("/predict", "/tokens", "/network"):
+        assert "49,152" not in text_of(tiny_client, path), path
+    assert 'data-vocab-size="268"' in tiny_client.get("/predict").text
+
+
+def test_the_real_model_reads_with_thousands_separators(real_client):
+    assert "49,152 rows" in text_of(real_client, "/embeddings")
+    assert "All 270 heads at once" in text_of(real_client, "/attention")
