@@ -1,10 +1,15 @@
 """The OpenAPI document says what the API really answers: every error is `{"detail": "..."}`.
 
 FastAPI documents 422 with its own list-of-objects schema, but our validation handler answers
-one readable sentence; this rewrites the document to match and documents the errors every
-model endpoint can give (413 too long, 422 invalid, 503 busy)."""
+one readable sentence; this rewrites the document to match and documents the errors each
+endpoint can give (400 unreadable body, 413 too long, 422 invalid, 503 busy). It also gives
+the two request and response models that share a class name in different modules readable
+names (`NetworkPredictIn` rather than `app__schemas__network__PredictIn`)."""
 
 from __future__ import annotations
+
+import json
+import re
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -21,6 +26,43 @@ ERROR_RESPONSES = {
     "422": "A field is missing, of the wrong type or out of range; `detail` names it.",
     "503": "The server is busy; retry after the `Retry-After` seconds.",
 }
+# FastAPI's name for a model whose class name another module also uses.
+_QUALIFIED = re.compile(r"^app__schemas__(?P<module>[a-z_]+)__(?P<name>\w+)$")
+
+
+def readable_name(qualified: str) -> str:
+    """`app__schemas__network__PredictIn` -> `NetworkPredictIn`; `app__schemas__predict__PredictIn`
+    -> `PredictIn` (the module already names it)."""
+    match = _QUALIFIED.match(qualified)
+    if not match:
+        return qualified
+    module = "".join(part.title() for part in match["module"].split("_"))
+    name = match["name"]
+    return name if name.startswith(module) else module + name
+
+
+def _rename_refs(node, renames: dict[str, str]):
+    if isinstance(node, dict):
+        return {key: (_ref(value, renames) if key == "$ref" else _rename_refs(value, renames))
+                for key, value in node.items()}
+    if isinstance(node, list):
+        return [_rename_refs(item, renames) for item in node]
+    return node
+
+
+def _ref(value: str, renames: dict[str, str]) -> str:
+    prefix = "#/components/schemas/"
+    if value.startswith(prefix) and value[len(prefix):] in renames:
+        return prefix + renames[value[len(prefix):]]
+    return value
+
+
+def _error_codes(method: str, operation: dict) -> list[str]:
+    """The errors an operation can answer. Without a body or parameters nothing can be malformed,
+    too long or invalid; the GET endpoints read what is loaded and never wait for the model (503)."""
+    if method != "get":
+        return list(ERROR_RESPONSES)
+    return ["422"] if operation.get("parameters") else []
 
 
 def install(app: FastAPI) -> None:
@@ -29,16 +71,27 @@ def install(app: FastAPI) -> None:
             return app.openapi_schema
         doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         components = doc.setdefault("components", {}).setdefault("schemas", {})
-        components["Error"] = ERROR_SCHEMA
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
         for path_item in doc.get("paths", {}).values():
             for method, operation in path_item.items():
                 responses = operation.setdefault("responses", {})
-                codes = ERROR_RESPONSES if method == "post" else {"503": ERROR_RESPONSES["503"]}
-                for code, description in codes.items():
-                    responses[code] = {"description": description, "content": {
+                for code in ("400", "413", "422", "503"):
+                    responses.pop(code, None)
+                for code in _error_codes(method, operation):
+                    responses[code] = {"description": ERROR_RESPONSES[code], "content": {
                         "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        renames = {name: readable_name(name) for name in components if readable_name(name) != name}
+        clash = set(renames.values()) & (set(components) - set(renames))
+        if clash or len(set(renames.values())) != len(renames):
+            raise RuntimeError(f"OpenAPI schema names would clash: {sorted(clash) or renames}")
+        doc = _rename_refs(doc, renames)
+        components = doc["components"]["schemas"]
+        doc["components"]["schemas"] = {renames.get(name, name): schema for name, schema in components.items()}
+        doc["components"]["schemas"]["Error"] = ERROR_SCHEMA
+        referenced = set(re.findall(r'"#/components/schemas/(\w+)"', json.dumps(doc)))
+        if "ErrorOut" not in referenced:  # the error model routers name; every error is `Error` here
+            doc["components"]["schemas"].pop("ErrorOut", None)
         app.openapi_schema = doc
         return doc
 

@@ -5,14 +5,22 @@ Head ablation ("switch a head off") is an option of `POST /api/predict` (`ablate
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from typing import Annotated
+
+from fastapi import APIRouter, Body, HTTPException
 
 from app.deps import EngineDep
 from app.engine import Engine
-from app.schemas.attention import (AllHeadsOut, AttendedOut, AttentionIn, AttentionOut,
-                                   CompareIn, CompareOut, ContextOut, SentenceOut)
+from app.schemas.attention import (ALL_HEADS_EXAMPLES, ATTENTION_EXAMPLES, COMPARE_EXAMPLES, AllHeadsOut,
+                                   AttendedOut, AttentionIn, AttentionOut, CompareIn, CompareOut, ContextOut,
+                                   SentenceOut)
 from app.schemas.common import ERRORS, TextIn, TokenOut
 from model import attention_views as views
+
+# Request bodies with the examples /docs offers.
+AttentionBody = Annotated[AttentionIn, Body(openapi_examples=ATTENTION_EXAMPLES)]
+AllHeadsBody = Annotated[TextIn, Body(openapi_examples=ALL_HEADS_EXAMPLES)]
+CompareBody = Annotated[CompareIn, Body(openapi_examples=COMPARE_EXAMPLES)]
 
 router = APIRouter(prefix="/api", tags=["attention"])
 
@@ -30,7 +38,7 @@ def _rounded(t, digits: int = 6) -> list:
 
 
 @router.post("/attention", response_model=AttentionOut, responses=ERRORS)
-async def attention(body: AttentionIn, engine: EngineDep) -> AttentionOut:
+async def attention(body: AttentionBody, engine: EngineDep) -> AttentionOut:
     """One head's attention weights for a prompt: row = query token, column = key token."""
     cfg = engine.cfg
     _check_range("layer", body.layer, cfg.n_layers, "layers")
@@ -44,7 +52,7 @@ async def attention(body: AttentionIn, engine: EngineDep) -> AttentionOut:
 
 
 @router.post("/attention/all", response_model=AllHeadsOut, responses=ERRORS)
-async def attention_all(body: TextIn, engine: EngineDep) -> AllHeadsOut:
+async def attention_all(body: AllHeadsBody, engine: EngineDep) -> AllHeadsOut:
     """Every head of every layer at once, one byte per weight, lower triangle only, base64."""
     cfg = engine.cfg
     prompt = engine.prompt(body.text)
@@ -89,7 +97,7 @@ def _context(sentences: list[views.Sentence], word: str, index: int) -> ContextO
 
 
 @router.post("/attention/compare", response_model=CompareOut, responses=ERRORS)
-async def compare(body: CompareIn, engine: EngineDep) -> CompareOut:
+async def compare(body: CompareBody, engine: EngineDep) -> CompareOut:
     """The same word in different sentences, layer by layer: what it attends to, and how its vector moves."""
     word = body.word.strip()
     if not word:

@@ -11,17 +11,22 @@ import json
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
 from app.deps import EngineDep
 from app.engine import Engine, Overloaded, Prompt
 from app.routers.predict import continued_prompt
 from app.schemas.common import ERRORS, TokenOut
-from app.schemas.generate import GeneratedToken, GenerateEnd, GenerateIn, GenerateOut, GenerateStart, Message
+from app.schemas.generate import (GENERATE_EXAMPLES, GeneratedToken, GenerateDone, GenerateEnd, GenerateIn,
+                                  GenerateOut, GenerateStart, Message)
 from app.schemas.predict import top_predictions
 from model.generate import Step, TextStream, generate
+
+# Request bodies with the examples /docs offers.
+GenerateBody = Annotated[GenerateIn, Body(openapi_examples=GENERATE_EXAMPLES)]
 
 router = APIRouter(prefix="/api", tags=["generate"])
 
@@ -144,15 +149,64 @@ async def _event_stream(run: Run, body: GenerateIn, engine: Engine, request: Req
         return
     if await request.is_disconnected():
         return  # nobody is listening for the summary
-    yield _sse("done", {**_end(engine, run, generated).model_dump(), "count": len(generated)})
+    yield _sse("done", GenerateDone(**_end(engine, run, generated).model_dump(), count=len(generated)).model_dump())
 
 
-@router.post("/generate", response_model=GenerateOut, summary="Generate from text or chat messages", responses={
-    **ERRORS, 200: {"content": {"text/event-stream": {"description": "With `stream`: events `start` "
-                                                      "(GenerateStart), `token` (GeneratedToken) and `done`."}}}})
-async def generate_tokens(body: GenerateIn, engine: EngineDep, request: Request):
-    """Continue `text`, or answer `messages` through the chat template, one token at a time,
-    reusing the key/value cache; temperature 0 is greedy."""
+STREAM_EXAMPLE = (
+    'event: start\ndata: {"prompt_tokens": [{"id": 6403, "text": "Once", "start": 0, "end": 4, ...}, ...], '
+    '"seed": 42}\n\n'
+    'event: token\ndata: {"index": 0, "id": 28, "text": ",", "display": ",", "special": false, "delta": ",", '
+    '"probability": 0.36, "alternatives": [...]}\n\n'
+    '...\n\n'
+    'event: done\ndata: {"text": ", it\'s been suggested ...", "stop_reason": "max_new_tokens", "count": 20}\n\n')
+
+STREAM_DOC = """With `"stream": true` the answer is a server-sent-event stream (`text/event-stream`), one
+event as each token is drawn. Each event is an `event:` line naming it, a `data:` line of JSON and a
+blank line:
+
+| event | data |
+| --- | --- |
+| `start` | `{prompt_tokens, seed}`, as in the JSON answer |
+| `token` | one `GeneratedToken`, as in `generated` |
+| `done` | `{text, stop_reason, count}`: the JSON answer's `text` and `stop_reason`, and how many tokens were sent |
+| `error` | `{detail}`, instead of `done`, when the server became too busy to go on (retry in a few seconds) |
+
+Errors found before the first token (a bad field, a prompt over the limit) are a plain JSON 4xx,
+not a stream. Reading the stream from Python with httpx:
+
+```python
+import json, httpx
+
+body = {"text": "Once upon a time", "max_new_tokens": 20, "seed": 42, "stream": True}
+with httpx.stream("POST", "http://127.0.0.1:8000/api/generate", json=body, timeout=60) as r:
+    r.raise_for_status()
+    for line in r.iter_lines():
+        if line.startswith("event: "):
+            event = line[len("event: "):]
+        elif line.startswith("data: "):
+            data = json.loads(line[len("data: "):])
+            if event == "token":
+                print(data["delta"], end="", flush=True)
+            elif event in ("done", "error"):
+                print()
+                print(event, data)
+```
+"""
+
+
+@router.post("/generate", response_model=GenerateOut, summary="Generate from text or chat messages",
+             description="""Continue `text`, or answer `messages` through the model's chat template, one
+token at a time (each step reuses the key/value cache). Temperature 0 is greedy: its first token is the
+first of POST /api/predict's `predictions` for the same text. The same `seed` and settings give the
+same tokens; without one the server picks a seed and returns it. To continue from the tokens generated,
+send the same `text` with their ids appended to `append_ids` (ids, not their text: a token can be a
+piece of a character).
+
+""" + STREAM_DOC, responses={
+    **ERRORS, 200: {"description": "The generated tokens (JSON), or with `stream` an event stream.",
+                    "content": {"text/event-stream": {"schema": {"type": "string"}, "example": STREAM_EXAMPLE}}}})
+async def generate_tokens(body: GenerateBody, engine: EngineDep, request: Request):
+    """Continue `text`, or answer `messages` through the chat template, one token at a time."""
     run = await _start(body, engine)
     if body.stream:
         return StreamingResponse(_event_stream(run, body, engine, request), media_type="text/event-stream",

@@ -3,7 +3,7 @@ from pathlib import Path
 from fastapi import APIRouter
 
 from app.deps import EngineDep
-from app.schemas.model import ModelInfo
+from app.schemas.model import ModelInfo, ServerLimits
 
 router = APIRouter(prefix="/api", tags=["model"])
 
@@ -17,7 +17,8 @@ def model_info(engine: EngineDep) -> ModelInfo:
         d_model=c.d_model, d_head=c.d_head, d_mlp=c.d_mlp, vocab_size=c.vocab_size,
         context_length=c.context_length, n_params=engine.n_params, rope_base=c.rope_base,
         source=Path(engine.source).name if engine.source else c.name,
-        limits={"max_prompt_tokens": s.max_prompt_tokens, "max_prompt_chars": s.max_prompt_chars,
-                "max_new_tokens": s.max_new_tokens, "max_body_bytes": s.max_body_bytes},
+        limits=ServerLimits(max_prompt_tokens=s.max_prompt_tokens, max_prompt_chars=s.max_prompt_chars,
+                            max_new_tokens=s.max_new_tokens, max_body_bytes=s.max_body_bytes,
+                            max_all_heads_tokens=s.max_all_heads_tokens),
         block_rows=engine.model.block_rows,
     )

@@ -5,29 +5,38 @@ from __future__ import annotations
 
 import math
 
-from fastapi import APIRouter, HTTPException
+from typing import Annotated
+
+from fastapi import APIRouter, Body, HTTPException
 
 from app.deps import EngineDep
 from app.engine import Engine, Prompt
 from app.schemas.common import ERRORS, TokenOut
-from app.schemas.predict import (DrawOut, Guess, HeadIn, LensCell, LensIn, LensOut, PredictIn, PredictOut,
-                                 SurpriseIn, SurpriseOut, SurpriseToken, prediction, token_prob, top_predictions)
+from app.schemas.predict import (LENS_EXAMPLES, PREDICT_EXAMPLES, SURPRISE_EXAMPLES, DrawOut, Guess, HeadIn,
+                                 LensCell, LensIn, LensOut, PredictIn, PredictOut, SurpriseIn, SurpriseOut,
+                                 SurpriseToken, prediction, token_prob, top_predictions)
 from model.ablation import ablated_next_logits
 from model.lens import logit_lens, surprise
 from model.sampling import Distribution, distribution
+
+# Request bodies with the examples /docs offers.
+PredictBody = Annotated[PredictIn, Body(openapi_examples=PREDICT_EXAMPLES)]
+LensBody = Annotated[LensIn, Body(openapi_examples=LENS_EXAMPLES)]
+SurpriseBody = Annotated[SurpriseIn, Body(openapi_examples=SURPRISE_EXAMPLES)]
 
 router = APIRouter(prefix="/api", tags=["predict"])
 
 
 def continued_prompt(engine: Engine, text: str, append_ids: list[int]) -> Prompt:
-    """`text`'s tokens followed by `append_ids` as given, within the prompt limits."""
-    prompt = engine.prompt(text)
-    if not append_ids:
-        return prompt
+    """`text`'s tokens followed by `append_ids` as given, within the prompt limits. With ids to
+    append, `text` may be empty: the prompt is then the ids alone (e.g. ids from /api/tokenize)."""
     tk = engine.tokenizer
     for i, token_id in enumerate(append_ids):
         if not 0 <= token_id < tk.vocab_size:
-            raise HTTPException(422, f"append_ids[{i}] is {token_id}; token ids are 0 to {tk.vocab_size - 1}.")
+            raise HTTPException(422, f"append_ids.{i} is {token_id}; token ids are 0 to {tk.vocab_size - 1}.")
+    if not append_ids:
+        return engine.prompt(text)
+    prompt = Prompt("", []) if text == "" else engine.prompt(text)
     total, limit = len(prompt.tokens) + len(append_ids), engine.settings.max_prompt_tokens
     if total > limit:
         raise HTTPException(413, f"text and append_ids are {total} tokens together; the limit is {limit} tokens. "
@@ -41,10 +50,10 @@ def _heads(engine: Engine, ablate: list[HeadIn]) -> list[tuple[int, int]]:
     cfg = engine.cfg
     for i, h in enumerate(ablate):
         if h.layer >= cfg.n_layers:
-            raise HTTPException(422, f"ablate[{i}].layer is {h.layer}; this model's layers are 0 to "
+            raise HTTPException(422, f"ablate.{i}.layer is {h.layer}; this model's layers are 0 to "
                                      f"{cfg.n_layers - 1}.")
         if h.head >= cfg.n_heads:
-            raise HTTPException(422, f"ablate[{i}].head is {h.head}; every layer has heads 0 to {cfg.n_heads - 1}.")
+            raise HTTPException(422, f"ablate.{i}.head is {h.head}; every layer has heads 0 to {cfg.n_heads - 1}.")
     return sorted({(h.layer, h.head) for h in ablate})
 
 
@@ -64,7 +73,7 @@ def _entropy_bits(probs) -> float:
 
 
 @router.post("/predict", response_model=PredictOut, responses=ERRORS)
-async def predict(body: PredictIn, engine: EngineDep) -> PredictOut:
+async def predict(body: PredictBody, engine: EngineDep) -> PredictOut:
     """Probabilities of every possible next token after `text`, most probable first, marked with
     whether temperature/top-k/top-p still allow each to be drawn; optionally with attention heads off."""
     prompt = continued_prompt(engine, body.text, body.append_ids)
@@ -96,7 +105,7 @@ async def predict(body: PredictIn, engine: EngineDep) -> PredictOut:
 
 
 @router.post("/logit-lens", response_model=LensOut, responses=ERRORS, summary="Logit lens")
-async def lens(body: LensIn, engine: EngineDep) -> LensOut:
+async def lens(body: LensBody, engine: EngineDep) -> LensOut:
     """The token each layer would predict next at the prompt's last positions (the logit lens):
     how the answer forms through the layers."""
     prompt = continued_prompt(engine, body.text, body.append_ids)
@@ -115,7 +124,7 @@ async def lens(body: LensIn, engine: EngineDep) -> LensOut:
 
 
 @router.post("/surprise", response_model=SurpriseOut, responses=ERRORS, summary="Surprise of each prompt token")
-async def surprise_of(body: SurpriseIn, engine: EngineDep) -> SurpriseOut:
+async def surprise_of(body: SurpriseBody, engine: EngineDep) -> SurpriseOut:
     """How probable the model found each token of the prompt, given the tokens before it."""
     prompt = continued_prompt(engine, body.text, body.append_ids)
     analysis = await engine.analyse(prompt)

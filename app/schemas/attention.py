@@ -86,3 +86,20 @@ class CompareOut(BaseModel):
                                        "to the same word in sentence k (k >= 1), per depth: "
                                        "(sentences-1, n_layers+1).")
     explained: list[float] = Field(..., description="Share of the variance the two projection axes keep.")
+
+
+# Request bodies offered in /docs ("Try it out" sends the one picked): each works as it is.
+ATTENTION_EXAMPLES = {
+    "head": {"summary": "One head: where each token of a sentence looks",
+             "value": {"text": "I sat on the river bank", "layer": 3, "head": 2}},
+    "france": {"summary": "A head where ' is' looks back at ' France'",
+               "value": {"text": "The capital of France is", "layer": 23, "head": 4}},
+}
+ALL_HEADS_EXAMPLES = {
+    "all": {"summary": "Every head of every layer, packed", "value": {"text": "I sat on the river bank"}},
+}
+COMPARE_EXAMPLES = {
+    "bank": {"summary": "'bank' by a river and 'bank' with money",
+             "value": {"sentences": ["I sat on the river bank", "I paid the money into the bank"], "word": "bank",
+                       "context_words": ["river", "money"]}},
+}

@@ -24,9 +24,11 @@ class GenerateIn(ContinuedIn, SamplingIn):
     max_new_tokens: int = Field(32, ge=1, description="Most tokens to generate (the server's limit is "
                                 "max_new_tokens in GET /api/model `limits`).")
     seed: int | None = Field(None, ge=0, le=2**63 - 1, description="Seeds the random draws: the same seed and "
-                             "settings give the same tokens. Omitted: the server picks one and returns it.")
+                             "settings give the same tokens. Omitted: the server picks one and returns it.",
+                             examples=[42])
     stream: bool = Field(False, description="Answer with a server-sent-event stream (text/event-stream): a "
-                         "`start` event, one `token` event per token, then a `done` event.")
+                         "`start` event, one `token` event per token, then a `done` event (see the 200 answer "
+                         "of POST /api/generate).")
     alternatives: int = Field(5, ge=0, le=20, description="For every generated token, the most probable tokens "
                               "it was drawn from (what else could have come there).")
 
@@ -42,7 +44,8 @@ class GenerateIn(ContinuedIn, SamplingIn):
 
 class GeneratedToken(BaseModel):
     index: int = Field(..., description="0 for the first generated token.")
-    id: int
+    id: int = Field(..., description="Token id; send the ids back as `append_ids` to continue from exactly "
+                    "these tokens.")
     text: str = Field(..., description="The token's text (a piece of a character shows as U+FFFD).")
     display: str = Field(..., description="`text` with whitespace made visible.")
     special: bool = Field(False, description="A control token such as <|im_end|>.")
@@ -50,7 +53,8 @@ class GeneratedToken(BaseModel):
                        "of a character (an emoji or CJK character can take several tokens), then the whole "
                        "character; empty for the final stop token. Joining every `delta` gives the reply as "
                        "decoded so far, with no U+FFFD pieces.")
-    probability: float = Field(..., description="Its probability at the sampling temperature.")
+    probability: float = Field(..., description="Its probability at the sampling temperature, over the whole "
+                               "vocabulary before top-k/top-p (at temperature 0, greedy, at temperature 1).")
     alternatives: list[Prediction] = Field([], description="The most probable tokens at this step, the drawn "
                                            "one among them when it is probable enough.")
 
@@ -62,9 +66,36 @@ class GenerateStart(BaseModel):
 
 
 class GenerateEnd(BaseModel):
-    text: str = Field(..., description="The generated text, decoded (without a final stop token).")
-    stop_reason: Literal["stop_token", "max_new_tokens", "context_length"]
+    text: str = Field(..., description="The generated text: every generated token decoded at once, without a "
+                      "final stop token. When max_new_tokens cuts a character (an emoji, a CJK character) "
+                      "after its first pieces, those pieces end the text as U+FFFD, which the `delta`s leave "
+                      "out; continue with the tokens' ids as `append_ids` to complete it.")
+    stop_reason: Literal["stop_token", "max_new_tokens", "context_length"] = Field(..., description=(
+        "stop_token: the model ended its text or turn (the stop token is the last of `generated`); "
+        "max_new_tokens: the reply reached max_new_tokens; context_length: the model's context is full."))
+
+
+class GenerateDone(GenerateEnd):
+    """The stream's last event, `done`."""
+
+    count: int = Field(..., description="How many `token` events were sent.")
 
 
 class GenerateOut(GenerateStart, GenerateEnd):
-    generated: list[GeneratedToken]
+    generated: list[GeneratedToken] = Field(..., description="The tokens in order, a final stop token included.")
+
+
+# Request bodies offered in /docs ("Try it out" sends the one picked): each works as it is.
+GENERATE_EXAMPLES = {
+    "greedy": {"summary": "Continue a text, greedy (temperature 0)",
+               "value": {"text": "The capital of France is", "max_new_tokens": 8, "temperature": 0}},
+    "sampled": {"summary": "Sample with a seed (the same seed gives the same text)",
+                "value": {"text": "Once upon a time", "max_new_tokens": 20, "temperature": 0.8, "top_k": 40,
+                          "top_p": 0.95, "seed": 42}},
+    "chat": {"summary": "Answer a chat through the model's chat template",
+             "value": {"messages": [{"role": "system", "content": "You are a helpful assistant."},
+                                    {"role": "user", "content": "What is the capital of France?"}],
+                       "max_new_tokens": 40, "temperature": 0}},
+    "stream": {"summary": "Stream the tokens as server-sent events",
+               "value": {"text": "Once upon a time", "max_new_tokens": 20, "seed": 42, "stream": True}},
+}

@@ -22,7 +22,8 @@ class ContinuedIn(StrictModel):
     append_ids: list[int] = Field([], max_length=4096, description="Token ids that follow the tokens of `text`, "
                                   "read exactly as given: tokens generated earlier, kept as the model wrote them "
                                   "instead of being re-tokenized as text (a byte-level model can write a piece of "
-                                  "a character, which text cannot hold). Their `start`/`end` are len(text).",
+                                  "a character, which text cannot hold). Their `start`/`end` are len(text). "
+                                  "With append_ids, `text` may be \"\": the prompt is then these ids alone.",
                                   examples=[[]])
 
 
@@ -37,18 +38,20 @@ class PredictIn(TextIn, ContinuedIn, SamplingIn):
                                  "every head on.", examples=[[{"layer": 3, "head": 2}]])
     n_predictions: int = Field(20, ge=1, le=200, description="How many of the most probable tokens to return.")
     guess: str | None = Field(None, max_length=200, description="A guess at the next token's text (leading space "
-                              "included, e.g. ' Paris'); the response says how the model ranks its first token.")
+                              "included, e.g. ' Paris'); the response says how the model ranks its first token.",
+                              examples=[" Paris"])
 
 
 class TokenProb(BaseModel):
-    id: int
+    id: int = Field(..., description="Token id in the model's vocabulary.")
     text: str = Field(..., description="The token's text, leading space included.")
     display: str = Field(..., description="`text` with whitespace made visible.")
     probability: float
 
 
 class Prediction(TokenProb):
-    probability: float = Field(..., description="softmax(logits / temperature) over the whole vocabulary.")
+    probability: float = Field(..., description="softmax(logits / temperature) over the whole vocabulary (at "
+                               "temperature 0, greedy, the probabilities at temperature 1).")
     logit: float = Field(..., description="The raw score before the softmax.")
     allowed: bool = Field(..., description="top-k and top-p still allow this token to be drawn.")
     sample_probability: float = Field(..., description="The chance it is drawn: its probability renormalised "
@@ -76,8 +79,8 @@ class PredictOut(BaseModel):
                                               "`ablate` is non-empty.")
     ablated: list[HeadIn] = Field([], description="The heads that were switched off (distinct, sorted).")
     draw: DrawOut
-    guess: Guess | None = None
-    temperature: float
+    guess: Guess | None = Field(None, description="How the model ranks `guess`; only when it was sent.")
+    temperature: float = Field(..., description="The settings used, as sent (or their defaults).")
     top_k: int
     top_p: float
 
@@ -135,3 +138,31 @@ def top_predictions(tokenizer, dist, logits, n: int) -> list[Prediction]:
     """The n most probable tokens, most probable first."""
     ids = dist.probs.topk(min(n, dist.probs.shape[0])).indices.tolist()
     return [prediction(tokenizer, dist, logits, i) for i in ids]
+
+
+# Request bodies offered in /docs ("Try it out" sends the one picked): each works as it is.
+PREDICT_EXAMPLES = {
+    "next_token": {"summary": "The most probable next tokens",
+                   "value": {"text": "The capital of France is", "n_predictions": 5}},
+    "sampling": {"summary": "Which tokens temperature, top-k and top-p leave in the draw",
+                 "value": {"text": "My favourite colour is", "temperature": 0.7, "top_k": 40, "top_p": 0.9,
+                           "n_predictions": 10}},
+    "ablate": {"summary": "Switch attention heads off (compare with `baseline`)",
+               "value": {"text": "The capital of France is", "ablate": [{"layer": 3, "head": 2},
+                                                                         {"layer": 10, "head": 0}],
+                         "n_predictions": 5}},
+    "guess": {"summary": "Rank a guess among the whole vocabulary",
+              "value": {"text": "The capital of France is", "guess": " Lyon", "n_predictions": 3}},
+    "append_ids": {"summary": "Continue after generated tokens, sent back as ids",
+                   "description": "7042 is ' Paris' and 30 is '.', as `generated[i].id` of POST /api/generate "
+                                  "returned them.",
+                   "value": {"text": "The capital of France is", "append_ids": [7042, 30], "n_predictions": 5}},
+}
+LENS_EXAMPLES = {
+    "lens": {"summary": "The top token of every layer at the last 5 positions",
+             "value": {"text": "The capital of France is", "last": 5}},
+}
+SURPRISE_EXAMPLES = {
+    "surprise": {"summary": "How expected each token of a sentence was",
+                 "value": {"text": "The capital of France is Paris."}},
+}

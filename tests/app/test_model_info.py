@@ -18,3 +18,11 @@ def test_model_info_describes_the_real_model(real_client):
 
 def test_pages_name_the_model_being_run(real_client):
     assert "SmolLM2-135M-Instruct</span> on this server" in real_client.get("/tokens").text
+
+
+def test_model_info_lists_every_limit_a_request_can_hit(tiny_engine, tiny_client):
+    limits = tiny_client.get("/api/model").json()["limits"]
+    s = tiny_engine.settings
+    assert limits == {"max_prompt_tokens": s.max_prompt_tokens, "max_prompt_chars": s.max_prompt_chars,
+                      "max_new_tokens": s.max_new_tokens, "max_body_bytes": s.max_body_bytes,
+                      "max_all_heads_tokens": s.max_all_heads_tokens}

@@ -49,8 +49,8 @@ def test_ablation_returns_predictions_with_heads_off_and_the_baseline(tiny_clien
 
 
 @pytest.mark.parametrize("ablate, message", [
-    ([{"layer": 2, "head": 0}], "ablate[0].layer is 2; this model's layers are 0 to 1"),
-    ([{"layer": 0, "head": 0}, {"layer": 0, "head": 4}], "ablate[1].head is 4; every layer has heads 0 to 3"),
+    ([{"layer": 2, "head": 0}], "ablate.0.layer is 2; this model's layers are 0 to 1"),
+    ([{"layer": 0, "head": 0}, {"layer": 0, "head": 4}], "ablate.1.head is 4; every layer has heads 0 to 3"),
 ])
 def test_heads_out_of_range_are_a_422_naming_the_valid_range(tiny_client, ablate, message):
     response = post(tiny_client, ablate=ablate)
@@ -139,8 +139,8 @@ def test_append_ids_are_read_as_given_not_re_tokenized(tiny_client, tiny_engine)
 
 
 @pytest.mark.parametrize("body, status, message", [
-    ({"text": "the", "append_ids": [-1]}, 422, "append_ids[0] is -1; token ids are 0 to"),
-    ({"text": "the", "append_ids": [1, 10**9]}, 422, "append_ids[1] is 1000000000"),
+    ({"text": "the", "append_ids": [-1]}, 422, "append_ids.0 is -1; token ids are 0 to"),
+    ({"text": "the", "append_ids": [1, 10**9]}, 422, "append_ids.1 is 1000000000"),
     ({"text": "the", "append_ids": [5] * 600}, 413, "tokens together; the limit is 64 tokens"),
 ])
 def test_bad_append_ids_are_4xx_naming_the_entry(tiny_client, body, status, message):
@@ -152,3 +152,30 @@ def test_bad_append_ids_are_4xx_naming_the_entry(tiny_client, body, status, mess
 def test_append_ids_do_not_go_with_chat_messages(tiny_client):
     r = tiny_client.post("/api/generate", json={"messages": [{"role": "user", "content": "hi"}], "append_ids": [5]})
     assert r.status_code == 422 and "append_ids" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("ablate, message", [
+    ([{"layer": -1, "head": 0}], "ablate.0.layer:"),                   # found by the schema
+    ([{"layer": 5, "head": 0}], "ablate.0.layer is 5"),                # found against the model
+    ([{"layer": 0, "head": 0}, {"layer": 0, "head": -2}], "ablate.1.head:"),
+    ([{"layer": 0, "head": 0}, {"layer": 0, "head": 7}], "ablate.1.head is 7"),
+])
+def test_a_bad_head_is_named_the_same_way_whichever_check_finds_it(tiny_client, ablate, message):
+    r = tiny_client.post("/api/predict", json={"text": "the", "ablate": ablate})
+    assert r.status_code == 422 and r.json()["detail"].startswith(message), r.text
+
+
+def test_append_ids_alone_make_the_prompt_when_text_is_empty(tiny_client, tiny_engine):
+    """A notebook holding ids (from /api/tokenize or an earlier generation) can send them alone."""
+    ids = tiny_engine.tokenizer.encode("the bank")
+    for path in ("/api/predict", "/api/surprise", "/api/logit-lens", "/api/generate"):
+        by_ids = tiny_client.post(path, json={"text": "", "append_ids": ids})
+        assert by_ids.status_code == 200, (path, by_ids.text)
+        tokens = by_ids.json()["prompt_tokens" if path == "/api/generate" else "tokens"]
+        assert [t["id"] for t in tokens] == ids
+    by_text = tiny_client.post("/api/predict", json={"text": "the bank"}).json()
+    assert tiny_client.post("/api/predict", json={"text": "", "append_ids": ids}).json()["predictions"] == \
+        by_text["predictions"]
+    for body in ({"text": ""}, {"text": "", "append_ids": []}, {"text": "  ", "append_ids": ids}):
+        r = tiny_client.post("/api/predict", json=body)
+        assert r.status_code == 422 and "text is empty" in r.json()["detail"]

@@ -1,0 +1,107 @@
+"""The API reference (/openapi.json, shown at /docs) is what a programmer reads first: its
+examples must run as they are, its names must be readable, and it must list the errors each
+endpoint really gives."""
+
+import contextlib
+import io
+import json
+import re
+import types
+
+import pytest
+
+OWN = ("/api/model", "/api/attention", "/api/attention/all", "/api/attention/compare", "/api/predict",
+       "/api/logit-lens", "/api/surprise", "/api/generate")
+
+
+def _doc(client) -> dict:
+    return client.get("/openapi.json").json()
+
+
+def _examples(doc: dict, path: str) -> dict:
+    return doc["paths"][path]["post"]["requestBody"]["content"]["application/json"].get("examples", {})
+
+
+def test_every_model_endpoint_offers_request_examples(tiny_client):
+    doc = _doc(tiny_client)
+    for path in OWN[1:]:
+        assert _examples(doc, path), f"{path} has no example request in /docs"
+
+
+def test_every_example_request_in_the_reference_is_answered_200_by_the_real_model(real_client):
+    """"Try it out" in /docs sends the example picked; before, the default /api/generate body held
+    both `text` and `messages` and a seed past the limit, and answered 422."""
+    doc = _doc(real_client)
+    for path in OWN[1:]:
+        for name, example in _examples(doc, path).items():
+            r = real_client.post(path, json=example["value"])
+            assert r.status_code == 200, (path, name, r.text)
+    chat = real_client.post("/api/generate", json=_examples(doc, "/api/generate")["chat"]["value"]).json()
+    assert chat["stop_reason"] == "stop_token" and "Paris" in chat["text"]
+    # The ids the append_ids example names are what its description says they are.
+    ids = real_client.post("/api/tokenize", json={"text": " Paris."}).json()["tokens"]
+    assert [t["id"] for t in ids] == _examples(doc, "/api/predict")["append_ids"]["value"]["append_ids"]
+
+
+def test_schema_names_are_readable_and_every_reference_resolves(tiny_client):
+    doc = _doc(tiny_client)
+    names = set(doc["components"]["schemas"])
+    assert not [n for n in names if n.startswith("app__")]
+    assert {"PredictIn", "PredictOut", "NetworkPredictIn", "NetworkPredictOut"} <= names
+    refs = set(re.findall(r'"#/components/schemas/(\w+)"', json.dumps(doc)))
+    assert refs <= names
+    assert "ErrorOut" not in names  # every error is documented as `Error`
+
+
+def test_errors_are_documented_only_where_they_can_happen(tiny_client):
+    paths = _doc(tiny_client)["paths"]
+    # GET /api/model has no input and never waits for the model: it cannot answer 4xx or 503.
+    assert set(paths["/api/model"]["get"]["responses"]) == {"200"}
+    for path in OWN[1:]:
+        responses = paths[path]["post"]["responses"]
+        assert {"400", "413", "422", "503"} <= set(responses)
+        assert responses["422"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+def test_model_info_fields_are_all_described(tiny_client):
+    schemas = _doc(tiny_client)["components"]["schemas"]
+    for name in ("ModelInfo", "ServerLimits"):
+        undescribed = [f for f, s in schemas[name]["properties"].items() if "description" not in s]
+        assert undescribed == [], name
+
+
+def test_the_stream_is_documented_as_an_event_stream_with_its_events(tiny_client):
+    op = _doc(tiny_client)["paths"]["/api/generate"]["post"]
+    stream = op["responses"]["200"]["content"]["text/event-stream"]
+    assert set(stream) <= {"schema", "example", "examples", "encoding"}  # OpenAPI's media type fields
+    for event in ("`start`", "`token`", "`done`", "`error`"):
+        assert event in op["description"]
+
+
+@pytest.fixture
+def chat_client(make_client):
+    from app.engine import Engine
+    from app.settings import Settings
+    from model.tiny import tiny_model
+    model, tokenizer = tiny_model(seed=0)
+    return make_client(Engine(model, tokenizer, Settings(max_prompt_tokens=120, max_prompt_chars=600,
+                                                         max_new_tokens=32)))
+
+
+def test_the_python_stream_example_in_the_reference_runs_and_prints_the_reply(chat_client):
+    """The snippet a notebook user copies from /docs, run as written against the app."""
+    description = _doc(chat_client)["paths"]["/api/generate"]["post"]["description"]
+    code = re.search(r"```python\n(.*?)```", description, re.S).group(1)
+    assert 'httpx.stream("POST", "http://127.0.0.1:8000/api/generate"' in code
+    fake_httpx = types.SimpleNamespace(
+        stream=lambda method, url, **kw: chat_client.stream(method, url.replace("http://127.0.0.1:8000", ""), **kw))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(code.replace("import json, httpx", "import json"), {"httpx": fake_httpx})
+    printed = out.getvalue()
+    body = re.search(r"body = (\{.*\})", code).group(1).replace("True", "true")
+    expected = chat_client.post("/api/generate", json={**json.loads(body), "stream": False}).json()
+    reply, done = printed.rsplit("\ndone ", 1)
+    assert reply == "".join(g["delta"] for g in expected["generated"])
+    assert eval(done) == {"text": expected["text"], "stop_reason": expected["stop_reason"],
+                          "count": len(expected["generated"])}
