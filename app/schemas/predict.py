@@ -91,7 +91,8 @@ class LensIn(TextIn, ContinuedIn):
 
 
 class LensCell(TokenProb):
-    probability: float = Field(..., description="Probability of this top-1 token at this layer.")
+    probability: float = Field(..., description="Probability of this top-1 token at this layer "
+                               "(softmax at temperature 1).")
     target_probability: float | None = Field(None, description="Probability this layer gives the token that "
                                              "actually comes next in the prompt (null at the last position).")
 
@@ -101,7 +102,10 @@ class LensOut(BaseModel):
     positions: list[int] = Field(..., description="The prompt positions shown (columns).")
     layers: list[str] = Field(..., description="Row labels: 'embed', then 'layer 0' .. 'layer L-1' (after each block).")
     cells: list[list[LensCell]] = Field(..., description="layers x positions: the token each layer's residual "
-                                        "stream predicts next, through the final norm and unembedding.")
+                                        "stream predicts next, through the final norm and unembedding, with its "
+                                        "probability at temperature 1. The last row (after the last layer) is "
+                                        "the model's own prediction: at the last position, the first of POST "
+                                        "/api/predict's `predictions`.")
 
 
 class SurpriseIn(TextIn, ContinuedIn):

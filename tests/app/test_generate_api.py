@@ -202,3 +202,21 @@ def test_control_tokens_typed_into_a_chat_message_are_refused(tiny_client):
     r = tiny_client.post("/api/generate", json=body)
     assert r.status_code == 422
     assert "messages.0.content" in r.json()["detail"] and "control tokens" in r.json()["detail"]
+
+
+def test_the_endpoints_agree_about_one_prompt_on_the_real_model(real_client):
+    """What a notebook checks first: predict, generate, the logit lens and surprise read one pass."""
+    text = "The capital of France is"
+    top = real_client.post("/api/predict", json={"text": text, "n_predictions": 200, "top_k": 0}).json()
+    best = top["predictions"][0]
+    assert 0.97 < sum(p["probability"] for p in top["predictions"]) <= 1 + 1e-6
+    greedy = real_client.post("/api/generate", json={"text": text, "max_new_tokens": 2, "temperature": 0}).json()
+    first = greedy["generated"][0]
+    assert first["id"] == best["id"] and abs(first["probability"] - best["probability"]) < 1e-4
+    lens = real_client.post("/api/logit-lens", json={"text": text, "last": 1}).json()["cells"][-1][-1]
+    assert lens["id"] == best["id"] and abs(lens["probability"] - best["probability"]) < 1e-4
+    then = real_client.post("/api/surprise", json={"text": text, "append_ids": [first["id"]]}).json()["tokens"][-1]
+    assert abs(then["probability"] - best["probability"]) < 1e-4
+    # Continuing with the generated id gives the second greedy token.
+    nxt = real_client.post("/api/predict", json={"text": text, "append_ids": [first["id"]], "n_predictions": 1})
+    assert nxt.json()["predictions"][0]["id"] == greedy["generated"][1]["id"]
