@@ -115,11 +115,68 @@ export function tokenColour(i) {
 }
 
 /** Render a token row: chips with visible whitespace, hover shows id and position. */
+/** Control and invisible format characters would draw as nothing: show a visible stand-in. */
+export function visibleControls(s) {
+  return s.replace(/[\p{Cc}\p{Cf}]/gu, (ch) => {
+    const code = ch.codePointAt(0);
+    if (code < 0x20) return String.fromCodePoint(0x2400 + code); // ␀ … ␟, Unicode's control pictures
+    if (code === 0x7f) return "␡";
+    return `⟨U+${code.toString(16).toUpperCase().padStart(4, "0")}⟩`;
+  });
+}
+
+const VISIBLE = { " ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍" };
+const showWhitespace = (text) => visibleControls(text.replace(/[ \n\t\r]/g, (ch) => VISIBLE[ch]));
+
+/**
+ * Split a token's bytes into whole UTF-8 characters and loose bytes: " \xf0\x9f" is a space
+ * and then the first two bytes of an emoji. Returns [{text}] and [{bytes}] runs in order.
+ */
+function utf8Runs(hex) {
+  const bytes = hex.split(" ").map((h) => parseInt(h, 16));
+  const lengthOf = (b) => (b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0);
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const runs = [];
+  const push = (kind, value) => {
+    const last = runs[runs.length - 1];
+    if (last && last.kind === kind) last.value = kind === "text" ? last.value + value : [...last.value, ...value];
+    else runs.push({ kind, value: kind === "text" ? value : [...value] });
+  };
+  for (let i = 0; i < bytes.length;) {
+    const n = lengthOf(bytes[i]);
+    const seq = bytes.slice(i, i + n);
+    if (n && seq.length === n && seq.slice(1).every((b) => (b & 0xc0) === 0x80)) {
+      try {
+        push("text", decoder.decode(new Uint8Array(seq)));
+        i += n;
+        continue;
+      } catch { /* an invalid sequence: fall through and show the byte */ }
+    }
+    push("bytes", [bytes[i]]);
+    i += 1;
+  }
+  return runs;
+}
+
+const hexOf = (bytes) => bytes.map((b) => b.toString(16).toUpperCase().padStart(2, "0")).join(" ");
+
+/**
+ * What a token chip shows: a control token's name; otherwise its text with whitespace made
+ * visible (␣ ⏎ ⇥), and the loose bytes of a partial token (a piece of an emoji or CJK character,
+ * which has no glyph of its own) in hex, e.g. "␣F0 9F". Returns nodes/strings for `el`.
+ */
+export function tokenLabel(t) {
+  if (t.special) return [t.text];
+  if (!t.partial || !t.bytes) return [visibleControls(t.display ?? t.text)];
+  return utf8Runs(t.bytes).map((run) => (run.kind === "text" ? showWhitespace(run.value)
+    : el("span", { cls: "bytes", text: hexOf(run.value) })));
+}
+
 export function tokenChips(container, tokens, { onClick } = {}) {
   container.replaceChildren();
   tokens.forEach((t, i) => {
-    const chip = el("span", { text: t.display ?? t.text, cls: "tok" + (t.special ? " special" : ""),
-      title: `#${i} · id ${t.id}` });
+    const chip = el("span", { cls: "tok" + (t.special ? " special" : "") + (t.partial ? " partial" : ""),
+      title: `#${i} · id ${t.id}` + (t.partial ? " · part of a character" : "") }, tokenLabel(t));
     if (!t.special) chip.style.background = tokenColour(i);
     if (onClick) { chip.style.cursor = "pointer"; chip.addEventListener("click", () => onClick(t, i)); }
     container.append(chip);

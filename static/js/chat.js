@@ -2,7 +2,7 @@
 // (server-sent events read from a fetch body); the template view shows the exact tokens the model
 // reads. State in the URL: the conversation (`c`, JSON), the system message and the settings.
 // Model text reaches the page only through textContent.
-import { api, readState, writeState, debounce, latest, el, showError } from "./api.js";
+import { api, readState, writeState, debounce, latest, el, showError, tokenLabel } from "./api.js";
 
 const DEFAULTS = { c: "[]", system: "", temperature: 0.3, top_k: 50, top_p: 0.9, max: 120, seed: 1 };
 const EXAMPLES = ["What is the capital of France?", "Write a haiku about the sea.", "Explain gravity to a child.",
@@ -131,8 +131,9 @@ async function renderTemplate() {
     if (!data) return;
     view.replaceChildren();
     for (const t of data.tokens) {
-      view.append(el("span", { text: t.display, title: `id ${t.id}` + (t.message !== null ? ` · message ${t.message + 1}` : " · opens the reply"),
-        cls: "tok " + (t.special ? "special" : t.source === "template" ? "legend-template" : "legend-content") }));
+      view.append(el("span", { title: `id ${t.id}` + (t.message !== null ? ` · message ${t.message + 1}` : " · opens the reply"),
+        cls: "tok " + (t.special ? "special" : t.source === "template" ? "legend-template" : "legend-content")
+          + (t.partial ? " partial" : "") }, tokenLabel(t)));
       if (t.text.endsWith("\n")) view.append(el("br"));
     }
     $("template-count").textContent = `Right now: ${data.count} tokens`

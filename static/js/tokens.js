@@ -2,7 +2,7 @@
 // State lives in the URL (text, show, ids, tab, chat, gen) so any view can be shared.
 // User text reaches the page only through textContent (the `el` helper), never as HTML.
 
-import { api, debounce, el, latest, readState, showError, tokenColour, writeState } from "./api.js";
+import { api, debounce, el, latest, readState, showError, tokenColour, tokenLabel, visibleControls, writeState } from "./api.js";
 
 const DEFAULT_TEXT = "Tokenizers cut unbelievably rare words into pieces, numbers like 2025 into digits, and 🍕 into bytes.";
 const DEFAULT_CHAT = [
@@ -55,61 +55,11 @@ const save = () => writeState(state, DEFAULTS);
 
 // --- how a token is drawn ---------------------------------------------------------------------
 
-/** Control and invisible format characters would draw as nothing: show a visible stand-in. */
-function visibleControls(s) {
-  return s.replace(/[\p{Cc}\p{Cf}]/gu, (ch) => {
-    const code = ch.codePointAt(0);
-    if (code < 0x20) return String.fromCodePoint(0x2400 + code); // ␀ … ␟, Unicode's control pictures
-    if (code === 0x7f) return "␡";
-    return `⟨U+${code.toString(16).toUpperCase().padStart(4, "0")}⟩`;
-  });
-}
-
 const hexBytes = (t) => t.bytes.toUpperCase();
 
-const VISIBLE = { " ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍" };
-const showWhitespace = (text) => visibleControls(text.replace(/[ \n\t\r]/g, (ch) => VISIBLE[ch]));
-
-/**
- * Split a token's bytes into whole UTF-8 characters and loose bytes: " \xf0\x9f" is a space
- * and then the first two bytes of an emoji. Returns [{text}] and [{bytes}] runs in order.
- */
-function utf8Runs(hex) {
-  const bytes = hex.split(" ").map((h) => parseInt(h, 16));
-  const lengthOf = (b) => (b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0);
-  const decoder = new TextDecoder("utf-8", { fatal: true });
-  const runs = [];
-  const push = (kind, value) => {
-    const last = runs[runs.length - 1];
-    if (last && last.kind === kind) last.value = kind === "text" ? last.value + value : [...last.value, ...value];
-    else runs.push({ kind, value: kind === "text" ? value : [...value] });
-  };
-  for (let i = 0; i < bytes.length;) {
-    const n = lengthOf(bytes[i]);
-    const seq = bytes.slice(i, i + n);
-    if (n && seq.length === n && seq.slice(1).every((b) => (b & 0xc0) === 0x80)) {
-      try {
-        push("text", decoder.decode(new Uint8Array(seq)));
-        i += n;
-        continue;
-      } catch { /* an invalid sequence: fall through and show the byte */ }
-    }
-    push("bytes", [bytes[i]]);
-    i += 1;
-  }
-  return runs;
-}
-
-const hexOf = (bytes) => bytes.map((b) => b.toString(16).toUpperCase().padStart(2, "0")).join(" ");
-
-/** What a chip shows: the id, or the text with whitespace visible, with the loose bytes of a
- *  partial token as hex (a piece of a character has no glyph of its own). */
+/** What a chip shows: the id, or the token drawn by `tokenLabel`. */
 function chipContent(t, show) {
-  if (show === "ids") return [String(t.id)];
-  if (t.special) return [t.text];
-  if (!t.partial) return [visibleControls(t.display)];
-  return utf8Runs(t.bytes).map((run) => (run.kind === "text" ? showWhitespace(run.value)
-    : el("span", { cls: "bytes", text: hexOf(run.value) })));
+  return show === "ids" ? [String(t.id)] : tokenLabel(t);
 }
 
 /** The characters of `text` between code-point offsets (Python's offsets count code points). */
