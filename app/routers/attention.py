@@ -37,7 +37,7 @@ def _rounded(t, digits: int = 6) -> list:
     return ((t.double() * scale).round() / scale).tolist()
 
 
-@router.post("/attention", response_model=AttentionOut, responses=ERRORS)
+@router.post("/attention", response_model=AttentionOut, responses=ERRORS, summary="One head's attention weights")
 async def attention(body: AttentionBody, engine: EngineDep) -> AttentionOut:
     """One head's attention weights for a prompt: row = query token, column = key token."""
     cfg = engine.cfg
@@ -51,7 +51,7 @@ async def attention(body: AttentionBody, engine: EngineDep) -> AttentionOut:
         kv_head=views.kv_head_of(body.head, cfg.n_heads, cfg.n_kv_heads), weights=weights)
 
 
-@router.post("/attention/all", response_model=AllHeadsOut, responses=ERRORS)
+@router.post("/attention/all", response_model=AllHeadsOut, responses=ERRORS, summary="Every head at once")
 async def attention_all(body: AllHeadsBody, engine: EngineDep) -> AllHeadsOut:
     """Every head of every layer at once, one byte per weight, lower triangle only, base64."""
     cfg = engine.cfg
@@ -96,7 +96,8 @@ def _context(sentences: list[views.Sentence], word: str, index: int) -> ContextO
                              "word that one of them contains, such as 'river' or 'money'.")
 
 
-@router.post("/attention/compare", response_model=CompareOut, responses=ERRORS)
+@router.post("/attention/compare", response_model=CompareOut, responses=ERRORS,
+             summary="One word in different sentences")
 async def compare(body: CompareBody, engine: EngineDep) -> CompareOut:
     """The same word in different sentences, layer by layer: what it attends to, and how its vector moves."""
     word = body.word.strip()

@@ -72,7 +72,7 @@ def _entropy_bits(probs) -> float:
     return float(-(p * p.log()).sum() / math.log(2))
 
 
-@router.post("/predict", response_model=PredictOut, responses=ERRORS)
+@router.post("/predict", response_model=PredictOut, responses=ERRORS, summary="Next-token probabilities")
 async def predict(body: PredictBody, engine: EngineDep) -> PredictOut:
     """Probabilities of every possible next token after `text`, most probable first, marked with
     whether temperature/top-k/top-p still allow each to be drawn; optionally with attention heads off."""

@@ -105,3 +105,9 @@ def test_the_python_stream_example_in_the_reference_runs_and_prints_the_reply(ch
     assert reply == "".join(g["delta"] for g in expected["generated"])
     assert eval(done) == {"text": expected["text"], "stop_reason": expected["stop_reason"],
                           "count": len(expected["generated"])}
+
+
+def test_every_operation_has_its_own_summary(tiny_client):
+    """Swagger lists operations by summary: two called "Predict" (next token, 3x3 network) confused."""
+    summaries = [op["summary"] for item in _doc(tiny_client)["paths"].values() for op in item.values()]
+    assert len(summaries) == len(set(summaries)), sorted(summaries)
