@@ -1,7 +1,7 @@
 // Chapter 5: the next-token distribution, sampling controls, step-by-step generation,
 // "guess first", surprise over the text and the logit lens. State lives in the URL:
 // the prompt, the generated token ids (`steps`), the step being inspected (`at`) and the settings.
-import { api, readState, writeState, debounce, latest, el, showError, plotConfig, plotLayout, plotText } from "./api.js";
+import { api, readState, writeState, debounce, latest, el, showError, plotConfig, plotLayout, plotText, tokenLabel } from "./api.js";
 
 const DEFAULTS = { text: "The capital of France is", steps: "", at: -1, temperature: 1, top_k: 10, top_p: 1,
   seed: 42, guess: false };
@@ -39,7 +39,7 @@ async function restoreSteps() {
   if (!ids.length) return;
   try {
     const data = await api("/api/detokenize", { ids });
-    steps = data.tokens.map(({ id, text, display, special }) => ({ id, text, display, special }));
+    steps = data.tokens.map(({ id, text, display, special, bytes, partial }) => ({ id, text, display, special, bytes, partial }));
   } catch (error) {
     showError($("error"), new Error(`The generated tokens in the link could not be restored: ${error.message}`));
     steps = [];
@@ -50,9 +50,10 @@ function renderTrail() {
   const trail = $("trail");
   trail.replaceChildren(el("span", { text: state.text, cls: "prompt-text" }));
   steps.forEach((s, i) => {
-    const chip = el("button", { text: s.display, cls: "step" + (s.special ? " special" : "") + (i === state.at ? " selected" : ""),
-      title: `Generated token ${i + 1} · id ${s.id} · click to see what else could have come here`,
-      attrs: { type: "button", "aria-pressed": String(i === state.at) } });
+    const chip = el("button", { cls: "step" + (s.special ? " special" : "") + (s.partial ? " partial" : "") + (i === state.at ? " selected" : ""),
+      title: `Generated token ${i + 1} · id ${s.id}` + (s.partial ? " · a piece of a character, shown as its bytes" : "")
+        + " · click to see what else could have come here",
+      attrs: { type: "button", "aria-pressed": String(i === state.at) } }, tokenLabel(s));
     chip.addEventListener("click", () => { state.at = i === state.at ? -1 : i; update(); });
     trail.append(chip);
   });
@@ -122,6 +123,21 @@ function describeGuess(data) {
 
 const fetchPrediction = latest((signal, body) => api("/api/predict", body, { signal }));
 
+/** Generated tokens arrive as ids and text; the server's reading of them (`tokens`, ending with
+ *  the `appended` ones) adds their bytes, so a piece of an emoji can be drawn as its bytes.
+ *  Returns whether a chip changed. */
+function learnBytes(tokens, appended) {
+  let changed = false;
+  tokens.slice(tokens.length - appended).forEach((t, i) => {
+    const s = steps[i];
+    if (s && s.id === t.id && s.bytes === undefined) {
+      Object.assign(s, { bytes: t.bytes, partial: t.partial });
+      changed ||= t.partial;
+    }
+  });
+  return changed;
+}
+
 async function refreshChart() {
   const text = chartText();
   const veiled = state.guess && !inspecting() && revealedFor !== text;
@@ -134,6 +150,7 @@ async function refreshChart() {
   if (!veiled && lastGuess) body.guess = lastGuess;
   const data = await fetchPrediction(body);
   if (!data) return;
+  if (learnBytes(data.tokens, body.append_ids.length)) renderTrail();
   drawChart(data);
   lastShown = data;
   describeChosen(data);

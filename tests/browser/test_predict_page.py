@@ -99,3 +99,7 @@ def test_generated_pieces_of_an_emoji_are_read_back_as_the_tokens_written(page):
         page.click("#greedy")
     assert [g["id"] for g in answer.value.json()["generated"]] == [234]
     expect(page.locator("#surprise .s-tok")).to_have_count(13)
+    # The pieces in the trail show their bytes (F0 9F..., as on the tokens page), not U+FFFD.
+    expect(page.locator("#trail .step.partial")).to_have_count(2)
+    labels = page.locator("#trail .step.partial").evaluate_all("els => els.map(e => e.textContent)")
+    assert all("\ufffd" not in label and label.strip() for label in labels), labels
