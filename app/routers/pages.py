@@ -1,5 +1,6 @@
 """The HTML pages: one template per page, each extending base.html. Pages carry no data of
-their own: their JS module reads its state from the URL query and fetches the JSON API."""
+their own beyond the running model's shape (quoted in their explanations): their JS module
+reads its state from the URL query and fetches the JSON API."""
 
 from __future__ import annotations
 
