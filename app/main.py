@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -36,6 +37,29 @@ def _field_path(loc: tuple) -> str:
     return ".".join(parts) or "body"
 
 
+def _body_hint(request: Request) -> str:
+    """What to send to this endpoint: its first documented example, else its required fields."""
+    try:
+        operation = request.app.openapi()["paths"][request.url.path][request.method.lower()]
+        content = operation["requestBody"]["content"]["application/json"]
+        examples = content.get("examples") or {}
+        if examples:
+            return "send a JSON object such as " + json.dumps(next(iter(examples.values()))["value"])
+        name = content["schema"]["$ref"].rsplit("/", 1)[-1]
+        required = request.app.openapi()["components"]["schemas"][name].get("required", [])
+        return "send a JSON object" + (f" with the fields {', '.join(required)}" if required else "")
+    except (KeyError, StopIteration, TypeError):
+        return "send a JSON object"
+
+
+def _short(value, limit: int = 60) -> str:
+    """A rejected value for a message: its repr, long strings cut with an ellipsis inside the quotes."""
+    if isinstance(value, str) and len(value) > limit:
+        value = value[:limit] + "…"
+    text = repr(value)
+    return text if len(text) <= limit + 10 else text[:limit] + "…"
+
+
 async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     """422 whose `detail` is one readable sentence per problem, naming the field."""
     problems = []
@@ -44,10 +68,13 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
             problems.append("the body is not valid JSON; send a JSON object such as "
                             '{"text": "The capital of France is"}')
             continue
-        got = err.get("input")
-        shown = f" (got {got!r:.60})" if got is not None and not isinstance(got, (dict, list)) else ""
-        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         where = _field_path(err.get("loc", ()))
+        if err.get("type") == "missing" and where == "body":
+            problems.append(f"the request has no JSON body; {_body_hint(request)} (/docs describes every field)")
+            continue
+        got = err.get("input")
+        shown = f" (got {_short(got)})" if got is not None and not isinstance(got, (dict, list)) else ""
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         # Model-level checks name their field in the message already.
         problems.append(message + shown if where == "body" else f"{where}: {message}{shown}")
     return JSONResponse(status_code=422, content={"detail": "; ".join(problems)})

@@ -126,3 +126,18 @@ def test_a_chunked_body_over_the_limit_is_413_not_a_parse_error(tiny_client):
 
     response = tiny_client.post("/api/tokenize", content=chunks(), headers={"content-type": "application/json"})
     _assert_clear_error(response, 413, "bytes")
+
+
+@pytest.mark.parametrize("path", [*TEXT_ENDPOINTS, "/api/network/train", "/api/embeddings/map"])
+def test_a_missing_body_says_what_to_send(tiny_client, path):
+    response = tiny_client.post(path)
+    _assert_clear_error(response, 422, "no JSON body", "send a JSON object", "/docs")
+    hint = response.json()["detail"].split("such as ", 1)
+    if len(hint) == 2:  # the endpoint's first documented example (tests/app/test_openapi.py runs them all)
+        assert isinstance(json.loads(hint[1].rsplit(" (/docs", 1)[0]), dict)
+
+
+def test_a_long_rejected_value_is_cut_inside_its_quotes(tiny_client):
+    response = _post(tiny_client, "/api/predict", {"text": "a", "temperature": "x" * 200})
+    _assert_clear_error(response, 422, "temperature")
+    assert "'" + "x" * 60 + "…')" in response.json()["detail"]
