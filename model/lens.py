@@ -14,7 +14,7 @@ import torch
 
 from model.analysis import Analysis
 
-_CHUNK = 128  # positions unembedded at once (128 x 49152 floats = 25 MB)
+_CHUNK = 128  # positions unembedded at once (128 x 49152 floats = 25 MB; 50 MB for the float64 softmax)
 
 
 @dataclass
@@ -43,7 +43,8 @@ def logit_lens(analysis: Analysis, positions: list[int]) -> Lens:
     top_ids, top_probs, target_probs = [], [], []
     with torch.inference_mode():
         for resid in analysis.resid:                                   # (n, d), one layer at a time
-            probs = model.unembed(model.norm(resid[pos])).softmax(-1)  # (m, V)
+            # float64 softmax, as model/sampling.py: the last layer shows /api/predict's numbers.
+            probs = model.unembed(model.norm(resid[pos])).double().softmax(-1).float()  # (m, V)
             p, i = probs.max(-1)
             top_ids.append(i)
             top_probs.append(p)
@@ -75,7 +76,7 @@ def surprise(analysis: Analysis) -> Surprise:
     with torch.inference_mode():
         hidden = analysis.final_hidden[:-1]                            # (n-1, d): predicts tokens 1..n-1
         for start in range(0, hidden.shape[0], _CHUNK):
-            logp = model.unembed(hidden[start:start + _CHUNK]).log_softmax(-1)       # (m, V)
+            logp = model.unembed(hidden[start:start + _CHUNK]).double().log_softmax(-1).float()  # (m, V)
             targets = ids[start + 1:start + 1 + logp.shape[0]]
             logprobs.append(logp.gather(1, targets[:, None])[:, 0])
             best, i = logp.max(-1)

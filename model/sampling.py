@@ -27,7 +27,8 @@ def distribution(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
     (the probabilities shown are then those at temperature 1, and only the argmax is allowed)."""
     logits = logits.float()
     if temperature <= 0:
-        probs = logits.softmax(-1)
+        # Shown at temperature 1, computed as below (float64), so greedy and T=1 show one number.
+        probs = (logits.double() - logits.max()).softmax(-1).float()
         allowed = torch.zeros_like(probs, dtype=torch.bool)
         allowed[int(logits.argmax())] = True
     else:

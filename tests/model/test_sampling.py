@@ -87,3 +87,8 @@ def test_a_vanishing_top_p_still_keeps_the_most_probable_token(top_p):
     dist = distribution(logits, temperature=1.0, top_p=top_p)
     assert dist.allowed.tolist() == [False, True, False, False]
     assert dist.sample_probs.tolist() == [0.0, 1.0, 0.0, 0.0]
+
+
+def test_greedy_shows_the_same_probabilities_as_temperature_one():
+    logits = torch.randn(5000, generator=torch.Generator().manual_seed(3)) * 6
+    assert torch.equal(distribution(logits, 0.0).probs, distribution(logits, 1.0).probs)
