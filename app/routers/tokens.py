@@ -49,7 +49,7 @@ def detokenize(body: DetokenizeIn, engine: EngineDep) -> DetokenizeOut:
         raise HTTPException(413, f"ids has {len(body.ids)} entries; the limit is {limit}. Send fewer ids.")
     for i, token_id in enumerate(body.ids):
         if not 0 <= token_id < vocab:
-            raise HTTPException(422, f"ids[{i}] is {token_id}, which is not a token id: ids run from 0 to "
+            raise HTTPException(422, f"ids.{i} is {token_id}, which is not a token id: ids run from 0 to "
                                      f"{vocab - 1} (the vocabulary has {vocab} tokens).")
     text, tokens = decode_ids(engine.tokenizer, body.ids)
     again = engine.tokenizer.encode(text)

@@ -138,7 +138,7 @@ def test_detokenize_of_no_ids_is_empty_text(tiny_client):
 
 
 @pytest.mark.parametrize("ids, message", [
-    ([-1], "ids[0] is -1, which is not a token id"),
+    ([-1], "ids.0 is -1, which is not a token id"),
     ([1.5], "ids.0: Input should be a valid integer"),
     ([True], "ids.0: Input should be a valid integer"),
     (["12"], "ids.0: Input should be a valid integer"),
@@ -154,7 +154,7 @@ def test_detokenize_rejects_an_id_past_the_vocabulary(tiny_client):
     assert tiny_client.post("/api/detokenize", json={"ids": [vocab - 1]}).status_code == 200
     response = tiny_client.post("/api/detokenize", json={"ids": [5, vocab]})
     assert response.status_code == 422
-    assert response.json()["detail"] == (f"ids[1] is {vocab}, which is not a token id: ids run from 0 to "
+    assert response.json()["detail"] == (f"ids.1 is {vocab}, which is not a token id: ids run from 0 to "
                                          f"{vocab - 1} (the vocabulary has {vocab} tokens).")
 
 
