@@ -149,7 +149,9 @@ class Library:
         return out
 
 
-def _compile(target: Path) -> None:
+def compile_library(target: Path, flags: list[str] = FLAGS) -> None:
+    """Compile blockmatmul.c into `target` (tests also build it without AVX-512 or AVX2, to check
+    every code path on one machine)."""
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         raise RuntimeError("no C compiler (cc or gcc) on PATH")
@@ -159,14 +161,11 @@ def _compile(target: Path) -> None:
     with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".so.partial", delete=False) as tmp:
         partial = Path(tmp.name)
     try:
-        subprocess.run([compiler, *FLAGS, "-o", str(partial), str(SOURCE)], check=True,
+        subprocess.run([compiler, *flags, "-o", str(partial), str(SOURCE)], check=True,
                        capture_output=True, text=True, timeout=120)
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
-    for older in target.parent.glob("blockmatmul-*.so"):  # built from an earlier source or CPU
-        if older != target:
-            older.unlink(missing_ok=True)
 
 
 def load_library(cache_dir: Path) -> Library | None:
@@ -174,7 +173,10 @@ def load_library(cache_dir: Path) -> Library | None:
     target = Path(cache_dir) / f"blockmatmul-{_machine_key()}.so"
     try:
         if not target.exists():
-            _compile(target)
+            compile_library(target)
+            for older in target.parent.glob("blockmatmul-*.so"):  # from an earlier source or CPU
+                if older != target:
+                    older.unlink(missing_ok=True)
         library = Library(target)
     except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
         detail = getattr(exc, "stderr", "") or exc

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from model import blockmatmul
-from model.blockmatmul import BlockWeights, from_gguf_blocks, load_library
+from model.blockmatmul import BlockWeights, Library, compile_library, from_gguf_blocks, load_library
 from model.llama import KVCache, Linear
 
 
@@ -50,6 +50,24 @@ def test_block_product_is_as_accurate_as_the_float32_product(library, make, shap
         block_error, dense_error = errors(library, x, w)
         # Same arithmetic in another order: float32 rounding, no worse than the dense kernel's.
         assert block_error <= 4 * dense_error + 1e-6, (rows, block_error, dense_error)
+
+
+@pytest.mark.parametrize("isa,flags,width", [
+    ("AVX2", ["-mavx2", "-mfma", "-mno-avx512f"], 8),   # most x86 CPUs without AVX-512
+    ("plain C", [], 1),                                  # baseline x86-64: the portable loop
+])
+def test_every_instruction_set_path_gives_the_same_products(tmp_path, isa, flags, width):
+    """This machine runs the AVX-512 path; build the others too and check them the same way."""
+    target = tmp_path / f"blockmatmul-{width}.so"
+    compile_library(target, ["-O3", "-std=c11", "-shared", "-fPIC", *flags])
+    built = Library(target)
+    assert built.simd_width == width, isa
+    for make in (random_q4_1, random_q8_0):
+        w = make(96, 128, seed=width)
+        for rows in (1, 3, built.max_rows):
+            x = torch.randn(rows, 128, generator=torch.Generator().manual_seed(rows))
+            block_error, dense_error = errors(built, x, w)
+            assert block_error <= 4 * dense_error + 1e-6, (isa, make.__name__, rows)
 
 
 def test_nibble_order_is_the_ggufs(library):
