@@ -189,6 +189,52 @@ export function plotText(s) {
   return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
+/**
+ * Place the labels of 2D "markers+text" scatters so none overlaps another label or a dot: each
+ * label tries above its dot, then below, right and left, and is hidden when all four collide, so
+ * a dense cluster reads as a few names instead of a smear. Hidden labels stay in the hover, and
+ * zooming in (which calls this again) brings them back. Points with fewer close neighbours are
+ * placed first. `labels[k]` holds trace `traces[k]`'s full texts; returns how many are hidden.
+ * Uses Plotly's axis mapping (`_fullLayout.xaxis.l2p`).
+ */
+export function declutterLabels(node, traces, labels, { fontSize = 12, markerSize = 10 } = {}) {
+  const full = node._fullLayout;
+  if (!full || !full.xaxis || !full.yaxis || !full.xaxis.l2p) return 0;
+  const charWidth = fontSize * 0.62, h = fontSize + 2, r = markerSize / 2 + 1;
+  const items = [];
+  traces.forEach((traceIndex, k) => {
+    const trace = node.data[traceIndex];
+    labels[k].forEach((label, i) => {
+      const x = full.xaxis.l2p(trace.x[i]), y = full.yaxis.l2p(trace.y[i]);
+      // A dot outside the zoomed-in area gets no label (the axes do not clip text: cliponaxis off).
+      const inside = x >= 0 && x <= full.xaxis._length && y >= 0 && y <= full.yaxis._length;
+      if (inside) items.push({ k, i, x, y, w: Math.max(1, String(label).length) * charWidth });
+    });
+  });
+  const spots = [  // Plotly's textposition, and the box it gives: [left, top, right, bottom] in pixels
+    ["top center", (p) => [p.x - p.w / 2, p.y - r - h, p.x + p.w / 2, p.y - r]],
+    ["bottom center", (p) => [p.x - p.w / 2, p.y + r, p.x + p.w / 2, p.y + r + h]],
+    ["middle right", (p) => [p.x + r, p.y - h / 2, p.x + r + p.w, p.y + h / 2]],
+    ["middle left", (p) => [p.x - r - p.w, p.y - h / 2, p.x - r, p.y + h / 2]],
+  ];
+  const overlaps = (a, b) => a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+  const taken = items.map((p) => [p.x - r + 1, p.y - r + 1, p.x + r - 1, p.y + r - 1]);  // every dot
+  for (const a of items) a.crowd = items.filter((b) => Math.abs(a.x - b.x) < 40 && Math.abs(a.y - b.y) < 20).length;
+  const order = [...items].sort((a, b) => a.crowd - b.crowd || a.k - b.k || a.i - b.i);
+  const texts = labels.map((list) => list.map(() => ""));
+  const positions = labels.map((list) => list.map(() => "top center"));
+  let hidden = 0;
+  for (const p of order) {
+    const spot = spots.map(([name, box]) => [name, box(p)]).find(([, box]) => !taken.some((t) => overlaps(t, box)));
+    if (!spot) { hidden += 1; continue; }
+    taken.push(spot[1]);
+    texts[p.k][p.i] = labels[p.k][p.i];
+    positions[p.k][p.i] = spot[0];
+  }
+  window.Plotly.restyle(node, { text: texts, textposition: positions }, traces);
+  return hidden;
+}
+
 /** Plotly defaults shared by every chart: same font, no logo, responsive. */
 export const plotConfig = { displaylogo: false, responsive: true,
   modeBarButtonsToRemove: ["lasso2d", "select2d", "autoScale2d"] };

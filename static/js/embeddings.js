@@ -3,7 +3,7 @@
 // User and model text reaches the page through textContent (the `el` helper) and reaches
 // Plotly only escaped (Plotly reads a few HTML-like tags in its labels).
 
-import { api, debounce, el, latest, plotConfig, plotLayout, readState, showError, writeState } from "./api.js";
+import { api, declutterLabels, debounce, el, latest, plotConfig, plotLayout, readState, showError, writeState } from "./api.js";
 
 const DEFAULT_SENTENCES = [
   "The cat sat on the mat.",
@@ -212,13 +212,29 @@ function plotMap(data) {
     Object.assign(layout, { xaxis: { ...axis(0), range: [lo - pad, hi + pad] }, yaxis: axis(1) });
   }
   const node = $("map-plot");
+  const labelled = traces.map((t, i) => (t.mode === "markers+text" ? i : -1)).filter((i) => i >= 0);
+  mapLabels = three ? null : { traces: labelled, texts: labelled.map((i) => traces[i].text) };
   Plotly.react(node, traces, layout, plotConfig).then(() => {
+    declutterMap();
     if (node.dataset.wired) return;
     node.dataset.wired = "1";
+    // Zooming, panning or resizing moves the points apart or together: place the labels again.
+    node.on("plotly_relayout", () => declutterMap());
     node.on("plotly_hover", (ev) => { const i = pointIndex(ev); if (i !== null) showNeighbours(i); });
     node.on("plotly_unhover", () => { if (pinned !== null) showNeighbours(pinned); });
     node.on("plotly_click", (ev) => { const i = pointIndex(ev); if (i !== null) { pinned = i; showNeighbours(i); } });
   });
+}
+
+let mapLabels = null;  // the 2D map's labelled traces and their full label texts
+
+function declutterMap() {
+  if (!mapLabels || !mapData) return;
+  const hidden = declutterLabels($("map-plot"), mapLabels.traces, mapLabels.texts);
+  $("map-labels-note").textContent = hidden
+    ? `${hidden} label${hidden === 1 ? "" : "s"} would overlap others and ${hidden === 1 ? "is" : "are"} left out: `
+      + "point at a dot to read its word, or drag a box over a cluster to zoom in (double-click to zoom back out)."
+    : "";
 }
 
 function pointIndex(ev) {

@@ -146,3 +146,33 @@ def test_a_hand_edited_link_with_unknown_choices_still_draws_the_map(page):
     assert page.locator("#method").input_value() == "pca"
     assert "input embeddings, PCA in 2D" in page.locator("#map-status").text_content()
     assert query(page).get("sets") == ["animals,colours"]
+
+
+LABEL_BOXES = """() => [...document.querySelectorAll('#map-plot .scatterlayer .textpoint text')]
+    .filter((t) => t.textContent).map((t) => { const r = t.getBoundingClientRect();
+      return [r.left, r.top, r.right, r.bottom, t.textContent]; })"""
+
+
+def test_map_labels_never_overlap_and_zooming_in_shows_more(page, screenshot):
+    page.goto("/embeddings")
+    page.wait_for_function("() => document.getElementById('map-labels-note').textContent.includes('left out')")
+    hidden_before = int(page.locator("#map-labels-note").text_content().split()[0])
+    boxes = page.evaluate(LABEL_BOXES)
+    assert len(boxes) == 48 - hidden_before > 20
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            overlap_x = min(a[2], b[2]) - max(a[0], b[0])
+            overlap_y = min(a[3], b[3]) - max(a[1], b[1])
+            assert overlap_x <= 1 or overlap_y <= 1, (a, b)  # at most a pixel of antialiasing
+    # Zoom into the countries (the densest group): their names come back.
+    page.evaluate("""() => {
+        const node = document.getElementById('map-plot');
+        const t = node.data.find((d) => d.name === 'Countries');
+        const pad = (v) => { const lo = Math.min(...v), hi = Math.max(...v), p = (hi - lo) * 0.15; return [lo - p, hi + p]; };
+        return Plotly.relayout(node, { 'xaxis.range': pad(t.x), 'yaxis.range': pad(t.y) });
+    }""")
+    page.wait_for_function(f"() => !document.getElementById('map-labels-note').textContent.startsWith('{hidden_before} ')")
+    note = page.locator("#map-labels-note").text_content()
+    hidden_after = int(note.split()[0]) if note else 0
+    assert hidden_after < hidden_before
+    screenshot("embeddings-zoomed-labels")
