@@ -29,6 +29,8 @@ let model = { n_layers: 30, n_heads: 9, n_kv_heads: 3 };
 let tokens = [];
 let weights = null;      // rows of the head shown in the heatmap (exact, or the decoded layer average)
 let allHeads = null;     // decodeAllHeads(...) of the current text
+let allHeadsRefused = null;  // the 413 error when the text is too long for every head at once
+let averageExact = false;  // the layer average was taken from the exact weights, not the one-byte data
 let off = parseOff(state.off);
 
 const save = () => writeState({ ...state, off: formatOff(off) }, DEFAULTS);
@@ -76,7 +78,8 @@ function headFacts() {
     .filter((h) => Math.floor(h / (model.n_heads / model.n_kv_heads)) === kv && h !== state.head);
   if (state.avg) {
     node.append(el("strong", { text: "The layer's average. " }),
-      `The mean of the ${model.n_heads} heads of layer ${state.layer} (from the one-byte data, so within ±0.002).`);
+      `The mean of the ${model.n_heads} heads of layer ${state.layer}`
+      + (averageExact ? " (from their exact weights)." : " (from the one-byte data, so within ±0.002)."));
   } else {
     node.append(el("strong", { text: `Layer ${state.layer}, head ${state.head}` }),
       ` reads key/value head ${kv}, which it shares with heads ${group.join(" and ")}.`);
@@ -119,6 +122,18 @@ const fetchHead = latest(async (signal) => {
   return body;
 });
 const fetchAll = latest((signal) => api("/api/attention/all", { text: state.text }, { signal }));
+// A text too long for every head at once: the layer's average from its heads' exact weights, one by one.
+const fetchAverage = latest(async (signal) => {
+  let body = null;
+  let sum = null;
+  for (let h = 0; h < model.n_heads; h++) {
+    body = await api("/api/attention", { text: state.text, layer: state.layer, head: h }, { signal });
+    if (!sum) sum = body.weights.map((row) => Float64Array.from(row));
+    else body.weights.forEach((row, i) => { for (let j = 0; j <= i; j++) sum[i][j] += row[j]; });
+  }
+  for (const row of sum) for (let j = 0; j < row.length; j++) row[j] /= model.n_heads;
+  return { tokens: body.tokens, weights: sum };
+});
 const fetchPredict = latest((signal) => api("/api/predict",
   { text: state.text, ablate: offToRequest(off), n_predictions: 10 }, { signal }));
 
@@ -139,17 +154,19 @@ function setTokens(list) {
 }
 
 async function showHead() {
-  if (state.avg) {
-    if (!allHeads) return;
+  if (state.avg && allHeads) {
     weights = allHeads.layerAverage(state.layer);
+    averageExact = false;
     showError($("error"), null);
     showPromptViews(true);
     drawHead();
     return;
   }
+  if (state.avg && !allHeadsRefused) return;  // showAll draws it when every head has arrived
   $("heatmap").classList.add("busy");
   try {
-    const body = await fetchHead();
+    const body = await (state.avg ? fetchAverage() : fetchHead());
+    averageExact = state.avg;
     if (!body) return;
     setTokens(body.tokens);
     weights = body.weights;
@@ -165,12 +182,14 @@ async function showHead() {
 }
 
 async function showAll() {
-  $("grid-status").textContent = "Reading all 270 heads…";
+  allHeadsRefused = null;
+  $("grid-status").textContent = `Reading all ${model.n_layers * model.n_heads} heads…`;
   try {
     const body = await fetchAll();
     if (!body) return;
     allHeads = decodeAllHeads(body);
-    model = { n_layers: body.n_layers, n_heads: body.n_heads, n_kv_heads: body.n_kv_heads };
+    $("grid").hidden = false;
+    model = { ...model, n_layers: body.n_layers, n_heads: body.n_heads, n_kv_heads: body.n_kv_heads };
     if (state.avg) { setTokens(body.tokens); await showHead(); }
     grid.draw(allHeads);
     grid.select(state.layer, state.avg ? "avg" : state.head);
@@ -186,18 +205,41 @@ async function showAll() {
   } catch (error) {
     allHeads = null;
     grid.data = null;
-    $("grid").width = 0;
-    $("grid-status").textContent = error.message;
+    $("grid").hidden = true;
     $("sink-share").textContent = "";
-    if (state.avg) {  // the averaged heatmap is drawn from these heads: nothing to show
+    const limit = model.limits?.max_all_heads_tokens;
+    const tooLong = error.status === 413 && /all heads at once/.test(error.message);
+    // Said for a reader of the page; the API's own message is addressed to programmers.
+    const count = /(\d+) tokens long/.exec(error.message)?.[1];
+    const why = tooLong ? `Your text has ${count ? count + " tokens, too many" : "too many tokens"} for this view: `
+      + `every head at once is drawn for texts of ${limit ? `up to ${limit} tokens` : "fewer tokens"}. Shorten the text to see it; the heatmap `
+      + "and the lines above show any head of this one." : error.message;
+    $("grid-status").textContent = why;
+    clearLayerViews(why);
+    if (tooLong) {
+      allHeadsRefused = error;
+      if (state.avg) await showHead();  // the layer's average, from the exact weights instead
+    } else if (state.avg) {  // the averaged heatmap is drawn from these heads: nothing to show
       showError($("error"), error);
       showPromptViews(false);
     }
   }
 }
 
+// Without every head of this text, the grouped-query views would show the previous text's heads.
+function clearLayerViews(why) {
+  $("gqa-layer").textContent = String(state.layer);
+  $("gqa").replaceChildren();
+  $("gqa").toggleAttribute("hidden", true);  // an SVG element has no .hidden
+  window.Plotly.purge($("overlap"));
+  $("overlap").hidden = true;
+  $("overlap-summary").textContent = why;
+}
+
 function drawLayerViews() {
-  if (!allHeads) return;
+  if (!allHeads) { $("gqa-layer").textContent = String(state.layer); return; }
+  $("gqa").toggleAttribute("hidden", false);
+  $("overlap").hidden = false;
   $("gqa-layer").textContent = String(state.layer);
   drawGqa($("gqa"), allHeads, state.layer, state.avg ? -1 : state.head, (h) => openHead(state.layer, h, false));
   drawOverlap($("overlap"), $("overlap-summary"), allHeads, state.layer);
@@ -258,6 +300,7 @@ function textChanged({ keepQuery = false } = {}) {
     return;
   }
   $("status").textContent = "";
+  allHeads = null;  // the previous text's heads must not be drawn as this text's layer average
   showHead();
   showAll();
   showPredictions();
@@ -322,7 +365,7 @@ async function runCompare() {
     word: state.word,
     context_words: state.ctx.split(",").map((s) => s.trim()).filter(Boolean),
   };
-  $("compare-status").textContent = "Following the word through 30 layers…";
+  $("compare-status").textContent = `Following the word through ${model.n_layers} layers…`;
   try {
     const result = await fetchCompare(body);
     if (!result) return;

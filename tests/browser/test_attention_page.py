@@ -116,3 +116,33 @@ def test_without_valid_text_the_views_of_the_old_text_are_hidden(page, avg):
     page.wait_for_function("() => document.querySelectorAll('#tokens .tok').length === 3")
     page.wait_for_function("() => document.getElementById('error').textContent === ''")
     assert all(views.nth(i).is_visible() for i in range(5))
+
+
+def test_a_text_too_long_for_every_head_hides_the_old_heads_and_still_averages_a_layer(page, screenshot):
+    page.goto("/attention?text=The+river+bank")
+    page.wait_for_function("() => document.getElementById('grid-status').textContent === '' "
+                           "&& document.querySelectorAll('#gqa .gqa-head').length === 9")
+    long = "The cat sat on the mat. " * 24          # 169 tokens: over the 128 of /api/attention/all
+    page.locator("#prompt").fill(long)
+    page.wait_for_function("() => document.getElementById('grid-status').textContent.includes('too many')")
+    status = page.locator("#grid-status").inner_text()
+    assert "169 tokens" in status and "up to 128 tokens" in status and "POST" not in status
+    # The grid and the grouped-query views of "The river bank" are gone, not left beside the new text.
+    assert not page.locator("#grid").is_visible()
+    assert not page.locator("#gqa").is_visible() and not page.locator("#overlap").is_visible()
+    assert "too many" in page.locator("#overlap-summary").inner_text()
+
+    # The layer's average is still drawn, from the nine heads' exact weights.
+    page.locator("#head").select_option("avg")
+    page.wait_for_function("() => document.getElementById('heatmap').dataset.head === 'avg'")
+    wait_idle(page)
+    assert "exact weights" in page.locator("#head-facts").inner_text()
+    assert page.locator("#error").inner_text() == ""
+    assert page.locator("#tokens .tok").count() == 169
+    screenshot("attention-long-average")
+
+    page.locator("#prompt").fill("The money bank")
+    page.wait_for_function("() => document.getElementById('grid-status').textContent === '' "
+                           "&& document.querySelectorAll('#gqa .gqa-head').length === 9")
+    assert page.locator("#grid").is_visible() and page.locator("#gqa").is_visible()
+    assert "one-byte data" in page.locator("#head-facts").inner_text()
