@@ -146,3 +146,25 @@ def test_bank_in_a_river_sentence_ends_closer_to_river_than_bank_in_a_money_sent
     assert money["similarity"][1][last] > money["similarity"][0][last]
     assert body["between"][0][0] == pytest.approx(1.0, abs=1e-5)      # same token, same embedding
     assert body["between"][0][last] < 0.9                                 # context pulled them apart
+
+
+def test_the_page_counts_the_tiny_models_layers_and_heads_everywhere(tiny_client):
+    # 2 layers of 4 query heads: no explanation may still say 9 patterns or layers 0 to 29.
+    html = tiny_client.get("/attention").text
+    text = " ".join(html.split())
+    assert 'id="layer" min="0" max="1"' in text
+    assert "How alike are the 4 patterns of" in text
+    assert "(0 at the top, 1 at the bottom)" in text
+    assert "9 patterns" not in text and "29 at the bottom" not in text
+
+
+@pytest.mark.real
+def test_the_first_tokens_vector_grows_as_the_sink_note_says(real_engine):
+    # The honest note: about 150 times a typical token's length after layer 11, still 30 to 50 times
+    # after layer 27. Checked on the page's first example.
+    from model.analysis import analyse
+    a = analyse(real_engine.model, real_engine.tokenizer, "The capital of France is Paris. The capital of Italy is")
+    norms = a.resid.float().norm(dim=-1)                                   # (L+1, n); [l+1] is after layer l
+    ratio = (norms[:, 0] / norms[:, 1:].median(dim=1).values).tolist()
+    assert ratio[11] < 5 < 100 < ratio[12] < 200                           # the jump happens in layer 11
+    assert 30 < ratio[28] < 50

@@ -146,3 +146,17 @@ def test_a_text_too_long_for_every_head_hides_the_old_heads_and_still_averages_a
                            "&& document.querySelectorAll('#gqa .gqa-head').length === 9")
     assert page.locator("#grid").is_visible() and page.locator("#gqa").is_visible()
     assert "one-byte data" in page.locator("#head-facts").inner_text()
+
+
+def test_head_overlap_leaves_out_the_first_row_that_every_head_shares(page):
+    page.goto("/attention?text=The+river+bank")
+    # Two heads that agree only on row 0 (the first token can look only at itself) do not overlap;
+    # identical heads overlap by 1; a one-token text has nothing but row 0.
+    result = page.evaluate("""async () => {
+        const { overlap } = await import('/static/js/attention/compact.js');
+        const a = [[1, 0, 0], [1, 0, 0], [1, 0, 0]];
+        const b = [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
+        return [overlap(a, b), overlap(b, b), overlap([[1]], [[1]]), overlap(a, [[1, 0, 0], [0.5, 0.5, 0], [0.2, 0.3, 0.5]])];
+    }""")
+    assert result[0] == 0 and result[1] == 1 and result[2] == 1
+    assert abs(result[3] - (0.5 + 0.2) / 2) < 1e-9

@@ -56,13 +56,19 @@ export function decodeAllHeads(body) {
     bytes: bytes.length, weight, head, layerAverage, sinkShare };
 }
 
-/** How much two patterns look at the same tokens: mean over rows of sum_j min(a_ij, b_ij), in 0..1. */
+/**
+ * How much two patterns look at the same tokens: mean over rows of sum_j min(a_ij, b_ij), in 0..1.
+ * Row 0 is left out: the first token can only look at itself, so it is identical in every head and
+ * would pull every overlap towards 1 (by 1/n: 0.08 for a 12-token text). A one-token text has no
+ * other row and gives 1.
+ */
 export function overlap(a, b) {
+  if (a.length < 2) return 1;
   let total = 0;
-  for (let i = 0; i < a.length; i++) {
+  for (let i = 1; i < a.length; i++) {
     let row = 0;
     for (let j = 0; j <= i; j++) row += Math.min(a[i][j], b[i][j]);
     total += row;
   }
-  return a.length ? total / a.length : 0;
+  return total / (a.length - 1);
 }
