@@ -160,3 +160,26 @@ def test_head_overlap_leaves_out_the_first_row_that_every_head_shares(page):
     }""")
     assert result[0] == 0 and result[1] == 1 and result[2] == 1
     assert abs(result[3] - (0.5 + 0.2) / 2) < 1e-9
+
+
+def test_the_grid_of_heads_works_from_the_keyboard(page):
+    page.goto("/attention?text=The+river+bank&layer=2&head=1")
+    page.wait_for_function("() => document.getElementById('grid-status').textContent === '' "
+                           "&& document.getElementById('grid').dataset.layout")
+    grid = page.locator("#grid")
+    grid.focus()
+    assert grid.get_attribute("data-cursor") == "2.1"
+    for key in ["ArrowDown", "ArrowDown", "ArrowRight", "ArrowRight", "ArrowRight"]:
+        page.keyboard.press(key)
+    assert grid.get_attribute("data-cursor") == "4.4"
+    assert "Layer 4 · head 4 (key/value head 1)" in grid.get_attribute("aria-label")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.getElementById('heatmap').dataset.layer === '4' "
+                           "&& document.getElementById('heatmap').dataset.head === '4'")
+    assert query(page)["layer"] == "4" and query(page)["head"] == "4"
+    page.keyboard.press("End")                 # the layer's average, in the last column
+    page.keyboard.press("PageDown")
+    page.keyboard.press(" ")
+    page.wait_for_function("() => document.getElementById('heatmap').dataset.head === 'avg' "
+                           "&& document.getElementById('heatmap').dataset.layer === '9'")
+    assert query(page)["avg"] == "1"

@@ -40,12 +40,56 @@ export class HeadGrid {
       const hit = this.hit(e);
       if (hit) this.onPick(hit.layer, hit.head);
     });
+    // Keyboard: Tab to the grid, arrow keys move a dashed cursor (Home/End: first/last column,
+    // PageUp/PageDown: 5 layers), Enter or Space opens the head under it.
+    this.cursor = null;
+    canvas.tabIndex = 0;
+    canvas.addEventListener("focus", () => {
+      if (!this.cursor) this.cursor = { ...this.selected };
+      this.describeCursor();
+      if (this.data) this.paint();
+    });
+    canvas.addEventListener("blur", () => { if (this.data) this.paint(); });
+    canvas.addEventListener("keydown", (e) => this.key(e));
     canvas.addEventListener("mousemove", (e) => {
       const hit = this.hit(e);
       canvas.style.cursor = hit ? "pointer" : "default";
-      canvas.title = !hit ? "" : hit.head === "avg" ? `Layer ${hit.layer}: average of its ${this.data.nHeads} heads`
-        : `Layer ${hit.layer} · head ${hit.head} (key/value head ${this.data.kvHeadOf[hit.head]})`;
+      canvas.title = hit ? this.describe(hit) : "";
     });
+  }
+
+  key(e) {
+    if (!this.data || !this.cursor) return;
+    const { nLayers, nHeads } = this.data;
+    let { layer, head } = this.cursor;
+    let column = head === "avg" ? nHeads : head;
+    const moves = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1],
+      PageUp: [-5, 0], PageDown: [5, 0], Home: [0, -nHeads], End: [0, nHeads] };
+    if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      this.onPick(layer, head);
+      return;
+    }
+    if (!moves[e.key]) return;
+    e.preventDefault();  // the arrows move the cursor, not the page
+    layer = Math.max(0, Math.min(nLayers - 1, layer + moves[e.key][0]));
+    column = Math.max(0, Math.min(nHeads, column + moves[e.key][1]));
+    this.cursor = { layer, head: column === nHeads ? "avg" : column };
+    this.describeCursor();
+    this.paint();
+  }
+
+  describe({ layer, head }) {
+    return head === "avg" ? `Layer ${layer}: average of its ${this.data.nHeads} heads`
+      : `Layer ${layer} · head ${head} (key/value head ${this.data.kvHeadOf[head]})`;
+  }
+
+  /** Say which head the keyboard cursor is on (screen readers read the label of the focused canvas). */
+  describeCursor() {
+    if (!this.data || !this.cursor) return;
+    const label = `Thumbnails of every head, layers down, heads across. Cursor on ${this.describe(this.cursor)}: arrow keys move, Enter opens it.`;
+    this.canvas.setAttribute("aria-label", label);
+    this.canvas.dataset.cursor = `${this.cursor.layer}.${this.cursor.head}`;
   }
 
   columnX(column) {
@@ -82,7 +126,7 @@ export class HeadGrid {
     this.paint();
   }
 
-  select(layer, head) { this.selected = { layer, head }; if (this.data) this.paint(); }
+  select(layer, head) { this.selected = { layer, head }; this.cursor = { layer, head }; this.describeCursor(); if (this.data) this.paint(); }
   setOff(off) { this.off = off; if (this.data) this.paint(); }
 
   paint() {
@@ -158,6 +202,14 @@ export class HeadGrid {
       ctx.strokeStyle = "#d9682b";
       ctx.lineWidth = 3;
       ctx.strokeRect(this.columnX(column) - 2, this.rowY(layer) - 2, this.size + 4, this.size + 4);
+    }
+    if (this.cursor && document.activeElement === this.canvas) {  // the keyboard cursor, only while focused
+      const column = this.cursor.head === "avg" ? nHeads : this.cursor.head;
+      ctx.strokeStyle = "#1b1f2a";
+      ctx.lineWidth = 2;
+      ctx.setLineDash([4, 3]);
+      ctx.strokeRect(this.columnX(column) - 5, this.rowY(this.cursor.layer) - 5, this.size + 10, this.size + 10);
+      ctx.setLineDash([]);
     }
   }
 }
