@@ -49,6 +49,11 @@ function drawHeatmap() {
     : `query #${i} ${labels[i]}<br>key #${j} ${labels[j]}<br>weight ${(w * 100).toFixed(2)}%`)));
   const step = Math.max(1, Math.ceil(n / 40));
   const ticks = tokens.map((_, i) => i).filter((i) => i % step === 0);
+  // Columns are narrower than rows on a phone: label every k-th column so the slanted labels keep
+  // about 14px apart (the plot area is the chart's width less the row labels and the colour bar).
+  const plotWidth = Math.max(100, $("heatmap").clientWidth - 190);
+  const xStep = Math.max(step, Math.ceil((n * 14) / plotWidth));
+  const xTicks = tokens.map((_, i) => i).filter((i) => i % xStep === 0);
   const title = state.avg ? `Layer ${state.layer}: average of its ${model.n_heads} heads`
     : `Layer ${state.layer} · head ${state.head}`;
   window.Plotly.react($("heatmap"), [{
@@ -58,7 +63,7 @@ function drawHeatmap() {
   }], plotLayout({
     height: Math.max(460, Math.min(760, 140 + n * 20)), margin: { l: 20, r: 10, t: 34, b: 20 },
     title: { text: title, font: { size: 15 }, x: 0.02 },
-    xaxis: { zeroline: false, showgrid: false, tickvals: ticks, ticktext: ticks.map((i) => labels[i]), tickangle: -50, automargin: true,
+    xaxis: { zeroline: false, showgrid: false, tickvals: xTicks, ticktext: xTicks.map((i) => labels[i]), tickangle: -50, automargin: true,
       title: { text: "key: the token looked at", standoff: 6 }, side: "bottom",
       tickfont: { family: "ui-monospace, 'DejaVu Sans Mono', monospace", size: n > 24 ? 10 : 12 } },
     yaxis: { zeroline: false, showgrid: false, tickvals: ticks, ticktext: ticks.map((i) => labels[i]), autorange: "reversed", automargin: true,

@@ -183,3 +183,17 @@ def test_the_grid_of_heads_works_from_the_keyboard(page):
     page.wait_for_function("() => document.getElementById('heatmap').dataset.head === 'avg' "
                            "&& document.getElementById('heatmap').dataset.layer === '9'")
     assert query(page)["avg"] == "1"
+
+
+def test_on_a_phone_the_heatmaps_column_labels_do_not_run_together(page, screenshot):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/attention")                     # the 12-token first example
+    page.wait_for_selector("#heatmap .xtick text", state="attached")
+    wait_idle(page)
+    boxes = page.locator("#heatmap .xtick text").evaluate_all(
+        "els => els.map(e => e.getBoundingClientRect().right)")  # slanted up to the tick: right end = tick
+    assert len(boxes) >= 4
+    gaps = [b - a for a, b in zip(boxes, boxes[1:])]
+    assert min(gaps) >= 13, gaps               # the labels sit at least a line's height apart
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot("attention-phone-heatmap")
