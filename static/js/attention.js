@@ -411,8 +411,15 @@ function init() {
     const v = $("head").value;
     openHead(state.layer, v === "avg" ? "avg" : Number(v), false);
   });
+  // The heads worth a look are described on the first example: show them on it.
   for (const b of document.querySelectorAll("[data-goto]")) {
-    b.addEventListener("click", () => { const [l, h] = b.dataset.goto.split(",").map(Number); openHead(l, h); });
+    b.addEventListener("click", () => {
+      const [l, h] = b.dataset.goto.split(",").map(Number);
+      const otherText = prompt.value !== EXAMPLES[0];
+      if (otherText) prompt.value = EXAMPLES[0];
+      openHead(l, h);
+      if (otherText) textChanged();
+    });
   }
   const sinkNote = $("sink-note");
   sinkNote.append(" ", el("strong", { attrs: { id: "sink-share" } }));

@@ -197,3 +197,16 @@ def test_on_a_phone_the_heatmaps_column_labels_do_not_run_together(page, screens
     assert min(gaps) >= 13, gaps               # the labels sit at least a line's height apart
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot("attention-phone-heatmap")
+
+
+def test_a_head_worth_a_look_opens_on_the_example_it_is_described_on(page):
+    page.goto("/attention?text=Hello+there")
+    page.wait_for_function("() => document.querySelectorAll('#tokens .tok').length === 2")
+    page.get_by_role("button", name="Layer 20 · head 0").click()
+    page.wait_for_function("() => document.getElementById('heatmap').dataset.layer === '20' "
+                           "&& document.getElementById('heatmap').dataset.head === '0'")
+    page.wait_for_function("() => document.querySelectorAll('#tokens .tok').length > 2")
+    text = page.locator("#prompt").input_value()
+    assert text.startswith("The capital of France is Paris.")
+    assert "text" not in query(page) and query(page)["layer"] == "20"  # the default text leaves the URL
+    assert "␣France" in page.locator("#tokens").text_content()

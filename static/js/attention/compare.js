@@ -106,7 +106,8 @@ function betweenChart(node, body) {
   }));
   window.Plotly.react(node, traces, plotLayout({
     height: 390, margin: { l: 54, r: 10, t: 36, b: 54 },
-    title: { text: `"${plotText(body.word)}" vs itself in the other sentence`, font: { size: 14 }, x: 0.02 },
+    title: { text: `"${plotText(body.word)}" in ${sentenceLabel(0)} vs itself in ${body.between.length === 1 ? sentenceLabel(1) : "the others"}`,
+      font: { size: 14 }, x: 0.02 },
     xaxis: { title: { text: "after layer (E = embedding)" }, tickangle: 0, ...depthTicks(L) },
     yaxis: { title: { text: "cosine similarity" }, range: [Math.min(0, ...body.between.flat()) - 0.05, 1.05] },
     legend: { orientation: "h", y: -0.3, font: { size: 11 } },
@@ -169,5 +170,6 @@ export function summarise(body) {
   }
   const between = body.between.map((ys) => ys[L].toFixed(2)).join(", ");
   return (parts.length ? parts.join("; ") + ". " : "")
-    + `The word against itself in the other sentence: 1.00 at the embedding, ${between} after the last layer.`;
+    + `The word in ${sentenceLabel(0)} against itself in ${body.between.map((_, i) => sentenceLabel(i + 1)).join(", ")}: `
+    + `1.00 at the embedding, ${between} after the last layer.`;
 }
