@@ -210,3 +210,21 @@ def test_a_head_worth_a_look_opens_on_the_example_it_is_described_on(page):
     assert text.startswith("The capital of France is Paris.")
     assert "text" not in query(page) and query(page)["layer"] == "20"  # the default text leaves the URL
     assert "␣France" in page.locator("#tokens").text_content()
+
+
+def test_a_long_text_folds_the_rows_that_get_under_one_percent(page):
+    text = "The river bank was quiet and the town slept while the merchants counted their money. " * 4
+    page.goto("/attention?layer=2&head=1&text=" + text.strip().replace(" ", "+"))
+    page.wait_for_function("() => document.querySelectorAll('#lines-tokens .tok').length > 60")
+    n = page.locator("#lines-tokens .tok").count()
+    page.wait_for_selector("svg.lines .gap")
+    rows = page.locator("svg.lines .tok-left").count()
+    assert rows < n / 2                      # most rows folded: this head looks at a few tokens
+    assert int(page.locator("svg.lines").get_attribute("height")) < 1200
+    # Every folded run says how many tokens it hides; shown and folded tokens add up to the text.
+    gaps = page.locator("svg.lines .gap").evaluate_all("els => els.map(e => e.textContent)")
+    folded = sum(int(g.split()[1]) for g in gaps)
+    assert rows + folded == n, (rows, folded, n)
+    # The query (the last token) and the key it weighs most are drawn, joined by a line.
+    assert page.locator("svg.lines .tok-left.query").count() == 1
+    assert page.locator("svg.lines .links path").count() >= 1

@@ -3,26 +3,51 @@
 
 import { svgEl } from "../api.js";
 
+// Up to this many tokens every row is drawn; past it, only the rows that matter (see `rowsToDraw`).
+const ALL_ROWS = 40;
+const SHOWN_WEIGHT = 0.01;  // a key below 1% draws no line, so its row can fold away
+
+/**
+ * Which token rows to draw, in order: every row of a short text; for a long one the first token,
+ * the query, the tokens just before it and every key it gives at least 1%, with each run of the
+ * others folded into one row ({ gap: count, later }) so the picture stays a screen or two tall.
+ */
+export function rowsToDraw(n, row, query) {
+  if (n <= ALL_ROWS) return Array.from({ length: n }, (_, i) => ({ index: i }));
+  const keep = (i) => i === 0 || i === query || (i < query && (i >= query - 2 || row[i] >= SHOWN_WEIGHT));
+  const rows = [];
+  for (let i = 0; i < n;) {
+    if (keep(i)) { rows.push({ index: i }); i += 1; continue; }
+    let j = i;
+    while (j < n && !keep(j) && (j > query) === (i > query)) j += 1;
+    rows.push({ gap: j - i, later: i > query });
+    i = j;
+  }
+  return rows;
+}
+
 /** Draw row `query` of `weights` for `tokens` into the svg; `onPick(i)` when a left token is clicked. */
 export function drawLines(svg, tokens, weights, query, onPick) {
   const n = tokens.length;
-  const rowH = n > 60 ? 15 : 22;
+  const row = weights[query];
+  const rows = rowsToDraw(n, row, query);
+  const rowH = rows.length > 60 ? 15 : 22;
   const width = 640;
   const leftX = 190;     // right edge of the left column's text
   const rightX = 450;    // left edge of the right column's text
-  const height = n * rowH + 34;
+  const height = rows.length * rowH + 34;
   svg.replaceChildren();
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.setAttribute("height", String(height));
   svg.append(svgEl("text", { x: leftX, y: 14, "text-anchor": "end", class: "col-title" }, "query (looks)"));
   svg.append(svgEl("text", { x: rightX, y: 14, class: "col-title" }, "keys (looked at)"));
-  const y = (i) => 34 + i * rowH;
-  const row = weights[query];
+  const at = new Map(rows.map((r, k) => [r.index, k]).filter(([i]) => i !== undefined));
+  const y = (i) => 34 + at.get(i) * rowH;
 
   const lines = svgEl("g", { class: "links" });
   for (let j = 0; j <= query; j++) {
     const w = row[j];
-    if (w < 0.01) continue;
+    if (w < SHOWN_WEIGHT || !at.has(j)) continue;
     const line = svgEl("path", {
       d: `M ${leftX + 6} ${y(query) - 4} C ${(leftX + rightX) / 2} ${y(query) - 4}, ${(leftX + rightX) / 2} ${y(j) - 4}, ${rightX - 6} ${y(j) - 4}`,
       "stroke-width": (0.6 + 16 * w).toFixed(2), "stroke-opacity": (0.25 + 0.75 * w).toFixed(2),
@@ -32,7 +57,14 @@ export function drawLines(svg, tokens, weights, query, onPick) {
   }
   svg.append(lines);
 
-  tokens.forEach((t, i) => {
+  rows.forEach((r, k) => {
+    if (r.gap) {
+      const note = r.later ? `⋯ ${r.gap} later token${r.gap === 1 ? "" : "s"}: the query cannot see ${r.gap === 1 ? "it" : "them"} ⋯`
+        : `⋯ ${r.gap} token${r.gap === 1 ? "" : "s"}, each under 1% ⋯`;
+      svg.append(svgEl("text", { x: leftX, y: 34 + k * rowH, "text-anchor": "end", class: "gap" }, note));
+      return;
+    }
+    const i = r.index, t = tokens[i];
     const label = t.display ?? t.text;
     const left = svgEl("text", { x: leftX, y: y(i), "text-anchor": "end",
       class: "tok-left" + (i === query ? " query" : "") + (i > query ? " later" : "") });
