@@ -117,6 +117,8 @@ function showAlternatives(t, piece = null) {
 
 const fetchTemplate = latest((signal, list) => api("/api/chat/template", { messages: list, add_generation_prompt: true }, { signal }));
 
+let templateRequests = 0;
+
 async function renderTemplate() {
   // While a reply streams, its chips are being appended to the view: redrawing it would drop
   // them. The view is redrawn when the reply ends.
@@ -126,9 +128,12 @@ async function renderTemplate() {
   if (!list.length || list.every((m) => m.role === "system")) {
     list.push({ role: "user", content: $("input").value || "…" });
   }
+  const mine = ++templateRequests;
   try {
     const data = await fetchTemplate(list);
-    if (!data) return;
+    // Draw only the newest answer, and never while a reply streams onto the end of the view (an
+    // answer asked for before the reply started would wipe its chips with an older conversation).
+    if (!data || mine !== templateRequests || controller) return;
     view.replaceChildren();
     for (const t of data.tokens) {
       view.append(el("span", { title: `id ${t.id}` + (t.message !== null ? ` · message ${t.message + 1}` : " · opens the reply"),
