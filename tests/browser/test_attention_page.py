@@ -228,3 +228,16 @@ def test_a_long_text_folds_the_rows_that_get_under_one_percent(page):
     # The query (the last token) and the key it weighs most are drawn, joined by a line.
     assert page.locator("svg.lines .tok-left.query").count() == 1
     assert page.locator("svg.lines .links path").count() >= 1
+
+
+def test_the_lines_view_works_from_the_keyboard(page):
+    page.goto("/attention?text=The+cat+sat+on+the+mat&layer=2&head=1")
+    page.wait_for_function("() => document.querySelectorAll('svg.lines .tok-left').length === 6")
+    second = page.locator("svg.lines .tok-left").nth(1)
+    assert second.get_attribute("role") == "button" and second.get_attribute("tabindex") == "0"
+    second.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('svg.lines .tok-left.query').textContent.includes('cat')")
+    assert query(page)["q"] == "1"
+    # The focus stays on the picked token, so Tab moves on from there.
+    assert page.evaluate("() => document.activeElement.classList.contains('query')")

@@ -70,7 +70,17 @@ export function drawLines(svg, tokens, weights, query, onPick) {
       class: "tok-left" + (i === query ? " query" : "") + (i > query ? " later" : "") });
     left.textContent = label;
     left.append(svgEl("title", {}, `#${i}: click to look from here`));
+    // A button for the keyboard too: Tab to a token, Enter or Space looks from it.
+    left.setAttribute("tabindex", "0");
+    left.setAttribute("role", "button");
+    left.setAttribute("aria-label", `Look from token ${i + 1}, “${label}”`);
     left.addEventListener("click", () => onPick(i));
+    left.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" && event.key !== " ") return;
+      event.preventDefault();
+      onPick(i);                                        // redraws the view: keep the focus on the pick
+      svg.querySelector(".tok-left.query")?.focus();
+    });
     svg.append(left);
     const w = i <= query ? row[i] : 0;
     if (w >= 0.005) {
