@@ -40,13 +40,14 @@ def _field_path(loc: tuple) -> str:
 def _body_hint(request: Request) -> str:
     """What to send to this endpoint: its first documented example, else its required fields."""
     try:
-        operation = request.app.openapi()["paths"][request.url.path][request.method.lower()]
+        spec = request.app.openapi()  # built once, then kept by FastAPI
+        operation = spec["paths"][request.url.path][request.method.lower()]
         content = operation["requestBody"]["content"]["application/json"]
         examples = content.get("examples") or {}
         if examples:
             return "send a JSON object such as " + json.dumps(next(iter(examples.values()))["value"])
         name = content["schema"]["$ref"].rsplit("/", 1)[-1]
-        required = request.app.openapi()["components"]["schemas"][name].get("required", [])
+        required = spec["components"]["schemas"][name].get("required", [])
         return "send a JSON object" + (f" with the fields {', '.join(required)}" if required else "")
     except (KeyError, StopIteration, TypeError):
         return "send a JSON object"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from benchmarks.common import engine, float32_weights_only, header, hf_model, median_seconds, prompt_ids, row
+from benchmarks.common import engine, header, hf_model, median_seconds, prompt_ids, row
 from model.analysis import analyse_ids
 from model.generate import generate
 
@@ -35,7 +35,7 @@ def typing_update() -> None:
     previous = analyse_ids(model, base)
     full = median_seconds(lambda: analyse_ids(model, longer), repeats=7)
     update = median_seconds(lambda: analyse_ids(model, longer, previous=previous), repeats=7)
-    with float32_weights_only(model):
+    with model.float32_only():
         update_f32 = median_seconds(lambda: analyse_ids(model, longer, previous=previous), repeats=7)
     row("full pass, 67 tokens", f"{full * 1000:.0f} ms")
     row("update from the 64-token analysis", f"{update * 1000:.0f} ms",
@@ -53,7 +53,7 @@ def generation(new_tokens: int = 64) -> None:
         steps = list(generate(model, ids, new_tokens, temperature=0))
         assert len(steps) == new_tokens
     t_ours = median_seconds(ours, repeats=3)
-    with float32_weights_only(model):
+    with model.float32_only():
         t_f32 = median_seconds(ours, repeats=3)
     note = ""
     if hf is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
@@ -45,20 +44,6 @@ def hf_model():
     transformers.utils.logging.disable_progress_bar()
     return transformers.AutoModelForCausalLM.from_pretrained(
         str(gguf.parent), gguf_file=gguf.name, attn_implementation="eager", dtype=torch.float32).eval()
-
-
-@contextmanager
-def float32_weights_only(model):
-    """Run short passes on the float32 weights too (as without the block kernels), for comparison."""
-    from model.llama import Linear
-    saved = [(m, m.block_rows) for m in model.modules() if isinstance(m, Linear)]
-    try:
-        for m, _ in saved:
-            m.block_rows = 0
-        yield
-    finally:
-        for m, rows in saved:
-            m.block_rows = rows
 
 
 def prompt_ids(n: int) -> list[int]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from model.analysis import Analysis
+from model.sampling import probabilities
 
 _CHUNK = 128  # positions unembedded at once (128 x 49152 floats = 25 MB; 50 MB for the float64 softmax)
 
@@ -43,8 +44,7 @@ def logit_lens(analysis: Analysis, positions: list[int]) -> Lens:
     top_ids, top_probs, target_probs = [], [], []
     with torch.inference_mode():
         for resid in analysis.resid:                                   # (n, d), one layer at a time
-            # float64 softmax, as model/sampling.py: the last layer shows /api/predict's numbers.
-            probs = model.unembed(model.norm(resid[pos])).double().softmax(-1).float()  # (m, V)
+            probs = probabilities(model.unembed(model.norm(resid[pos])))  # (m, V), as /api/predict
             p, i = probs.max(-1)
             top_ids.append(i)
             top_probs.append(p)

@@ -56,9 +56,10 @@ def _skip_init() -> Iterator[None]:
 # in its quantised blocks, see `Linear`), and one core already streams them at the memory's full
 # speed: on float32 weights, measured 53 ms per token with 1 thread or 2 on an idle 2-core
 # machine, but 54 ms against 196 ms when another process keeps one core busy (a second thread
-# then waits at every barrier). The block kernel runs on one thread in any case. So short passes, one generated token or
-# a few typed ones, run on one thread and leave the other core to the web server. From about
-# 8 tokens on, the arithmetic starts to count and two threads win (63 against 80 ms at 8).
+# then waits at every barrier). The block kernel runs on one thread in any case. So short
+# passes, one generated token or a few typed ones, run on one thread and leave the other core
+# to the web server. From about 8 tokens on, the arithmetic starts to count and two threads win
+# (63 against 80 ms at 8).
 FEW_TOKENS = 4
 
 
@@ -351,6 +352,18 @@ class Llama(nn.Module):
             module.block_rows = min(max_rows, library.max_rows) if found is not None else 0
             attached += found is not None
         return attached
+
+    @contextmanager
+    def float32_only(self) -> Iterator[None]:
+        """Every pass on the float32 weights inside the `with` (benchmarks and tests compare)."""
+        saved = [(m, m.block_rows) for m in self.modules() if isinstance(m, Linear)]
+        try:
+            for m, _ in saved:
+                m.block_rows = 0
+            yield
+        finally:
+            for m, rows in saved:
+                m.block_rows = rows
 
     @property
     def block_rows(self) -> int:

@@ -21,21 +21,25 @@ class Distribution:
     sample_probs: torch.Tensor
 
 
+def probabilities(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """softmax(logits / temperature) over the last axis, shifted by the maximum and divided in
+    float64: a tiny temperature (1e-40 overflows float32 logits to inf, 1e-300 rounds to 0 in
+    float32, both giving NaN) then only sends the other logits to -inf, leaving the argmax at 1.
+    Every probability the app shows comes from here, so the same token reads the same everywhere."""
+    shifted = logits.double() - logits.max(-1, keepdim=True).values
+    return (shifted / temperature).softmax(-1).float()
+
+
 def distribution(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
                  top_p: float = 1.0) -> Distribution:
     """`top_k` = 0 keeps every token; `top_p` = 1 keeps every token; temperature 0 is greedy
     (the probabilities shown are then those at temperature 1, and only the argmax is allowed)."""
     logits = logits.float()
+    probs = probabilities(logits, temperature if temperature > 0 else 1.0)
     if temperature <= 0:
-        # Shown at temperature 1, computed as below (float64), so greedy and T=1 show one number.
-        probs = (logits.double() - logits.max()).softmax(-1).float()
         allowed = torch.zeros_like(probs, dtype=torch.bool)
         allowed[int(logits.argmax())] = True
     else:
-        # The same softmax, shifted by the maximum and divided in float64: a tiny temperature
-        # (1e-40 overflows float32 logits to inf, 1e-300 rounds to 0 in float32, both giving NaN)
-        # then only sends the other logits to -inf, leaving the argmax with probability 1.
-        probs = ((logits.double() - logits.max()) / temperature).softmax(-1).float()
         allowed = torch.ones_like(probs, dtype=torch.bool)
         order = probs.argsort(descending=True)
         if 0 < top_k < probs.shape[0]:

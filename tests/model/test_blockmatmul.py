@@ -155,14 +155,10 @@ def test_real_decoding_with_blocks_gives_the_float32_probabilities(real_engine):
         return chosen, torch.stack(probs)
 
     with_blocks = decode()
-    saved = [(m, m.block_rows) for m in model.modules() if isinstance(m, Linear)]
-    assert any(rows > 0 for _, rows in saved)
-    try:
-        for m, _ in saved:
-            m.block_rows = 0
+    assert model.block_rows > 0
+    with model.float32_only():
+        assert model.block_rows == 0
         float32 = decode()
-    finally:
-        for m, rows in saved:
-            m.block_rows = rows
+    assert model.block_rows > 0
     assert with_blocks[0] == float32[0]
     assert (with_blocks[1] - float32[1]).abs().max() < 1e-5
