@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 import torch
-from fastapi import HTTPException
 
 from app.cache import LRUCache
 from app.settings import Settings
 from model.analysis import Analysis, analyse_ids, shared_prefix
+from model.errors import InputError
 from model.llama import Llama
 from model.tokenizer import ModelTokenizer, Token
 
@@ -97,15 +97,15 @@ class Engine:
         """Tokenize user text, enforcing the prompt limits with a message that says what to change."""
         limit_chars = self.settings.max_prompt_chars
         if len(text) > limit_chars:
-            raise HTTPException(413, f"{field} is {len(text)} characters long; the limit is {limit_chars}. "
-                                     "Shorten the text.")
+            raise InputError(f"{field} is {len(text)} characters long; the limit is {limit_chars}. Shorten the text.",
+                             code="too_many_characters", field=field, limit=limit_chars, actual=len(text))
         if not text.strip():
-            raise HTTPException(422, f"{field} is empty; type some text for the model to read.")
+            raise InputError(f"{field} is empty; type some text for the model to read.", code="empty", field=field)
         tokens = self.tokenizer.tokenize(text)
         limit = self.settings.max_prompt_tokens
         if len(tokens) > limit:
-            raise HTTPException(413, f"{field} is {len(tokens)} tokens long; the limit is {limit} tokens. "
-                                     "Shorten the text.")
+            raise InputError(f"{field} is {len(tokens)} tokens long; the limit is {limit} tokens. Shorten the text.",
+                             code="too_many_tokens", field=field, limit=limit, actual=len(tokens))
         return Prompt(text, tokens)
 
     def analysis(self, prompt: Prompt) -> Analysis:

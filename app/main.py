@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.concurrency import run_in_threadpool
 
 from app.engine import Engine, Overloaded, load_engine
+from model.errors import InputError
 from app import docs, openapi
 from app.routers import attention, embeddings, generate, model_info, network, pages, predict, tokens
 from app.security import BodySizeLimit, SecurityHeaders
@@ -89,6 +90,11 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> JSONRespo
     return JSONResponse(status_code=exc.status_code, content={"detail": detail}, headers=exc.headers)
 
 
+async def input_error(request: Request, exc: InputError) -> JSONResponse:
+    """The model layer's `InputError`, mapped to HTTP here and nowhere else."""
+    return JSONResponse(status_code=exc.status, content=exc.body())
+
+
 async def overloaded(request: Request, exc: Overloaded) -> JSONResponse:
     return JSONResponse(status_code=503, headers={"Retry-After": "2"},
                         content={"detail": "The model is busy with other requests; retry in a few seconds."})
@@ -111,6 +117,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(Overloaded, overloaded)
+    app.add_exception_handler(InputError, input_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Large answers (all 270 heads, embeddings maps) shrink several-fold; event streams are

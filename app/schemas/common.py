@@ -69,6 +69,11 @@ class TokenOut(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: str | list = Field(..., description="What was wrong with the request and what to change.")
+    code: str | None = Field(None, description="A stable, machine-readable name of the problem, e.g. "
+                             "'too_many_tokens', 'empty', 'out_of_range' (absent on some framework errors).")
+    field: str | None = Field(None, description="The request field at fault, e.g. 'text' or 'layer'.")
+    limit: int | float | None = Field(None, description="The limit the value broke, where there is one.")
+    actual: int | float | None = Field(None, description="The value that broke it (a length, a count, an index).")
 
 
 ERRORS = {
