@@ -34,7 +34,9 @@ PLOTLY_JS_NAME = f"plotly-{_plotly_js_version()}.min.js"
 
 @dataclass(frozen=True)
 class Chapter:
-    number: int
+    # The spine of the story is numbered 1-6; deep dives beside it carry their spine chapter's
+    # number and a letter ("4a" follows 4), so adding one never renumbers the story.
+    number: str
     slug: str
     title: str
     summary: str
@@ -45,13 +47,13 @@ class Chapter:
 
 
 CHAPTERS = [
-    Chapter(1, "network", "A neural network", "Nine pixels in, four probabilities out: weighted sums, "
+    Chapter("1", "network", "A neural network", "Nine pixels in, four probabilities out: weighted sums, "
             "squashing and training by gradient descent."),
-    Chapter(2, "tokens", "Tokens", "Text is cut into tokens, each with an id; the leading space belongs to the token."),
-    Chapter(3, "embeddings", "Embeddings", "Each token is a vector; similar meanings lie close together."),
-    Chapter(4, "attention", "Attention", "Each token looks back at earlier tokens and takes in their context."),
-    Chapter(5, "predict", "Next token", "A probability for every token of the vocabulary; sampling picks one."),
-    Chapter(6, "chat", "Chat", "Generation over a templated token sequence is a conversation."),
+    Chapter("2", "tokens", "Tokens", "Text is cut into tokens, each with an id; the leading space belongs to the token."),
+    Chapter("3", "embeddings", "Embeddings", "Each token is a vector; similar meanings lie close together."),
+    Chapter("4", "attention", "Attention", "Each token looks back at earlier tokens and takes in their context."),
+    Chapter("5", "predict", "Next token", "A probability for every token of the vocabulary; sampling picks one."),
+    Chapter("6", "chat", "Chat", "Generation over a templated token sequence is a conversation."),
 ]
 
 router = APIRouter(include_in_schema=False)
