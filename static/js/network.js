@@ -3,7 +3,7 @@
 // with every request; all maths (forward pass, training, gradients) happens in the API.
 
 import { api, debounce, el, latest, plotConfig, plotLayout, readState, showError, writeState } from "./api.js";
-import { Diagram, NEGATIVE, POSITIVE, layerName } from "./network_diagram.js";
+import { Diagram, NEGATIVE, POSITIVE, layerName, probPct } from "./network_diagram.js";
 
 const DEFAULTS = { px: "010111010", lr: 0.5, epochs: 200, h1: 6, h2: 5, seed: 1, trained: false,
   target: -1, w: "0.0.4" };
@@ -16,7 +16,7 @@ let symbols = [], dataset = null, weights = null, lastTrain = null, animation = 
 
 // --- small helpers ------------------------------------------------------------------------------
 
-const pct = (p) => `${(p * 100).toFixed(1)}%`;
+const pct = (p) => `${(p * 100).toFixed(1)}%`;  // shares of examples (exactly 100% is possible)
 const SUPERSCRIPT = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹" };
 
 /** A number with `d` decimals, or 2 significant digits when it is too small for that (0.00043, 4.3×10⁻⁹). */
@@ -123,19 +123,30 @@ function renderBars(probabilities) {
     const row = bars.children[i];
     row.classList.toggle("winner", i === best);
     row.querySelector(".bar-fill").style.width = `${(p * 100).toFixed(2)}%`;
-    row.querySelector(".bar-value").textContent = pct(p);
+    row.querySelector(".bar-value").textContent = probPct(p);
     row.setAttribute("data-probability", p.toFixed(6));
   });
   const untrained = !state.trained && !handEdited;
   $("verdict").replaceChildren(
     el("span", { text: "The network's answer: " }), el("strong", { text: symbols[best].label }),
-    el("span", { text: ` with ${pct(probabilities[best])} probability. ` }),
+    el("span", { text: ` with ${probPct(probabilities[best])} probability. ` }),
     el("span", { cls: "muted", text: untrained
       ? "The weights are still random, so this is a guess. Train the network below." : "" }));
 }
 
+/** The largest weight of the network shown, by size: training is free to leave -1..1. */
+function describeWeightRange() {
+  let largest = 0;
+  for (const layer of weights.layers) for (const row of layer.weights) for (const w of row) {
+    if (Math.abs(w) > Math.abs(largest)) largest = w;
+  }
+  $("weight-range").textContent = `the largest weight of the network above is now ${num(largest, 2)}`
+    + (Math.abs(largest) > 1 ? ", outside the range it started in" : "");
+}
+
 function draw(activations, sums = null) {
   diagram.draw(weights, activations, selectedWeight(), sums);
+  describeWeightRange();
   renderBars(activations[activations.length - 1]);
   $("shape").textContent = sizes().join(" → ");
 }
@@ -374,14 +385,14 @@ function renderTargets(target) {
 function renderErrorTable(out) {
   const rows = symbols.map((s, i) => el("tr", { cls: i === out.target ? "is-target" : "" }, [
     el("td", {}, [mini(s.pixels), el("span", { text: ` ${s.label}` })]),
-    el("td", { cls: "num", text: pct(out.probabilities[i]) }),
+    el("td", { cls: "num", text: probPct(out.probabilities[i]) }),
     el("td", { cls: "num", text: i === out.target ? "1" : "0" }),
     el("td", { cls: "num", text: num(out.error[i], 3) }),
   ]));
   $("error-table").replaceChildren(
     el("p", { cls: "loss-line" }, [
       el("span", { text: "Loss = −log(probability of the right answer) = −log(" }),
-      el("strong", { text: out.probabilities[out.target].toFixed(3) }), el("span", { text: ") = " }),
+      el("strong", { text: out.probabilities[out.target].toFixed(out.probabilities[out.target] > 0.9995 ? 6 : 3) }), el("span", { text: ") = " }),
       el("strong", { cls: "loss-value", text: num(out.loss, 3) })]),
     el("table", { cls: "errors" }, [
       el("thead", {}, [el("tr", {}, ["output", "probability", "right answer", "error"].map((t) => el("th", { text: t })))]),

@@ -28,6 +28,15 @@ export function shade(v) {
   return `rgb(${g},${g},${g})`;
 }
 
+/** A probability as a percentage that never rounds to an untrue 0% or 100%: softmax gives every
+ *  output something, so a value within 0.05% of either end reads "<0.1%" or ">99.9%". */
+export function probPct(p, digits = 1) {
+  const lo = 10 ** -digits / 100;
+  if (p > 0 && p < lo) return `<${(lo * 100).toFixed(digits)}%`;
+  if (p < 1 && p > 1 - lo) return `>${(100 - lo * 100).toFixed(digits)}%`;
+  return `${(p * 100).toFixed(digits)}%`;
+}
+
 export function edgeWidth(w) { return 0.5 + Math.min(Math.abs(w), 4) * 1.25; }
 
 function fmt(v, digits = 2) {
@@ -160,10 +169,10 @@ export class Diagram {
         const { g, circle, label } = this.nodes[k][i];
         if (k === last) {
           circle.setAttribute("fill", `rgba(68, 83, 199, ${(0.08 + 0.92 * v).toFixed(3)})`);
-          label.textContent = `${Math.round(v * 100)}%`;
+          label.textContent = probPct(v, 0);
           label.setAttribute("fill", v > 0.45 ? "#fff" : "#1d2130");
           g.classList.toggle("winner", i === winner);
-          setTitle(g, `output ${this.symbols[i].label}: probability ${(v * 100).toFixed(1)}%` +
+          setTitle(g, `output ${this.symbols[i].label}: probability ${probPct(v, 2)}` +
             (sums ? ` (sum ${fmt(sums[k - 1][i])} before softmax)` : ""));
         } else {
           circle.setAttribute("fill", shade(v));

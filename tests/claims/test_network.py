@@ -1,0 +1,142 @@
+"""Claims of chapter 1 (/network) about its toy network, checked against model/network.py.
+
+The toy network is not the language model: these claims hold for any GGUF and need no weights,
+except the page test, which runs the app (and so loads the real model) in Chromium.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+
+from model import network as nn
+
+SEEDS = (1, 2, 3, 4, 5)
+DEFAULT = {"hidden": (6, 5), "learning_rate": 0.5, "epochs": 200}
+
+
+def _forward_sigmoid_last(net, x):
+    """An independent forward pass with the usual telling's squashing: tanh, then a sigmoid (0..1)."""
+    h1 = torch.tanh(x @ net[0].weights.T + net[0].biases)
+    h2 = torch.sigmoid(h1 @ net[1].weights.T + net[1].biases)
+    return h2 @ net[2].weights.T + net[2].biases  # logits
+
+
+def _epochs_to(loss_curve: list[float], threshold: float) -> int:
+    return next((i for i, v in enumerate(loss_curve) if v < threshold), len(loss_curve))
+
+
+def _train_sigmoid_last(net, learning_rate: float, epochs: int) -> list[float]:
+    """The same full-batch gradient descent as nn.train, with the sigmoid forward."""
+    params = [p.clone().requires_grad_(True) for layer in net for p in (layer.weights, layer.biases)]
+    current = [nn.Layer(params[i], params[i + 1]) for i in range(0, len(params), 2)]
+    x, y = nn.Dataset.tensors(nn.DATASET.train)
+    losses = []
+    for _ in range(epochs + 1):
+        loss = torch.nn.functional.cross_entropy(_forward_sigmoid_last(current, x), y)
+        losses.append(loss.item())
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            for p, g in zip(params, grads):
+                p -= learning_rate * g
+    return losses
+
+
+def test_both_hidden_layers_squash_with_tanh_and_the_outputs_with_softmax():
+    """'each hidden neuron squashes it with tanh into −1 … 1'; 'softmax … adds them up to 1'."""
+    net = nn.init_network(DEFAULT["hidden"], seed=1)
+    x, _ = nn.Dataset.tensors(nn.DATASET.train)
+    out = nn.forward(net, x)
+    for k in (0, 1):
+        assert torch.allclose(out.activations[k + 1], torch.tanh(out.sums[k]))
+    assert torch.allclose(out.probabilities, torch.softmax(out.sums[2], -1))
+    assert torch.allclose(out.probabilities.sum(-1), torch.ones(len(x), dtype=nn.DTYPE))
+
+
+def test_a_sigmoid_last_hidden_layer_needs_several_times_as_many_epochs():
+    """'with a sigmoid there, the same training needs several times as many epochs to bring the loss
+    under 0.1': at the page's default settings, for several seeds, at least twice as many."""
+    for seed in SEEDS:
+        start = nn.init_network(DEFAULT["hidden"], seed)
+        tanh_run = nn.train(start, DEFAULT["learning_rate"], DEFAULT["epochs"], snapshots=2)
+        sigmoid_curve = _train_sigmoid_last(start, DEFAULT["learning_rate"], DEFAULT["epochs"])
+        tanh_epochs, sigmoid_epochs = _epochs_to(tanh_run.loss, 0.1), _epochs_to(sigmoid_curve, 0.1)
+        assert tanh_epochs < DEFAULT["epochs"], f"seed {seed}: tanh never got under 0.1"
+        assert sigmoid_epochs >= 2 * tanh_epochs, (seed, tanh_epochs, sigmoid_epochs)
+
+
+def test_slopes_sigmoid_at_most_a_quarter_tanh_up_to_one():
+    z = torch.linspace(-8, 8, 4001, dtype=torch.float64)
+    sig, th = torch.sigmoid(z), torch.tanh(z)
+    assert float((sig * (1 - sig)).max()) == pytest.approx(0.25)
+    assert float((1 - th * th).max()) == pytest.approx(1.0)
+
+
+def test_weights_start_in_minus_one_to_one_and_training_leaves_that_range():
+    """'The weights start as random numbers between −1 and 1 … Nothing keeps them there' (the page
+    then prints the largest weight of the network it shows, computed from its weights)."""
+    for seed in SEEDS:
+        start = nn.init_network(DEFAULT["hidden"], seed)
+        assert all(float(t.abs().max()) <= 1 for layer in start for t in (layer.weights, layer.biases))
+        trained = nn.train(start, DEFAULT["learning_rate"], DEFAULT["epochs"], snapshots=2).net
+        assert max(float(layer.weights.abs().max()) for layer in trained) > 1, seed
+
+
+def test_softmax_is_never_exactly_zero_or_one_after_training():
+    """'Softmax never gives exactly 0% or 100%': true of the trained default network on every drawing."""
+    trained = nn.train(nn.init_network(DEFAULT["hidden"], 1), DEFAULT["learning_rate"], DEFAULT["epochs"],
+                       snapshots=2).net
+    x = torch.cat([nn.Dataset.tensors(nn.DATASET.train)[0], nn.Dataset.tensors(nn.DATASET.heldout)[0]])
+    p = nn.forward(trained, x).probabilities
+    assert bool((p > 0).all() and (p < 1).all())
+    assert float(p.max()) > 0.999 or float(p.min()) < 0.001  # so the bars must not round to 100.0% / 0.0%
+
+
+@pytest.mark.browser
+def test_the_bars_never_read_100_or_0_percent(page):
+    """Next to 'softmax never gives exactly 0% or 100%', a trained network's bars say '>99.9%' or
+    '<0.1%' instead of rounding to 100.0% / 0.0%; the largest weight is printed from the weights."""
+    page.goto("/network?trained=1&px=010111010")
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_function("() => document.querySelector('#train-status').textContent.startsWith('Done')")
+    rows = page.locator("#bars .bar-row")
+    for i in range(rows.count()):
+        text = rows.nth(i).locator(".bar-value").inner_text()
+        p = float(rows.nth(i).get_attribute("data-probability"))
+        assert text not in ("100.0%", "0.0%"), text
+        if p > 0.999:
+            assert text == ">99.9%"
+        elif p < 0.001:
+            assert text == "<0.1%"
+        else:
+            assert float(text.rstrip("%")) == pytest.approx(p * 100, abs=0.051)
+    largest = page.locator("#weight-range").inner_text()
+    shown = float(re.search(r"now (−?[\d.]+)", largest).group(1).replace("−", "-"))
+    weights = page.evaluate("""() => fetch('/api/network/train', {method: 'POST', headers: {'content-type':
+      'application/json'}, body: JSON.stringify({})}).then((r) => r.json()).then((d) => d.weights.layers
+      .flatMap((l) => l.weights.flat()))""")
+    assert abs(shown) == pytest.approx(max(abs(w) for w in weights), abs=0.006)
+
+
+def test_every_symbol_differs_from_every_other_in_at_least_six_pixels():
+    """'Each differs from every other in at least 6 of the 9 pixels, so flipping one or two pixels never
+    turns one into another'; 'A + and a horizontal line differ in only 2 pixels'."""
+    for a in nn.SYMBOLS:
+        for b in nn.SYMBOLS:
+            if a is not b:
+                assert sum(p != q for p, q in zip(a.pixels, b.pixels)) >= 6, (a.name, b.name)
+    plus, line = nn.Symbol("plus", "+", ".#./###/.#.").pixels, nn.Symbol("line", "-", ".../###/...").pixels
+    assert sum(p != q for p, q in zip(plus, line)) == 2
+
+
+def test_held_out_drawings_are_never_trained_on_and_have_one_right_answer():
+    """'Noisy drawings it never trains on'; training shows 'the four clean symbols and copies with one or
+    two pixels flipped'."""
+    train = {e.pixels for e in nn.DATASET.train}
+    assert not train & {e.pixels for e in nn.DATASET.heldout}
+    assert all(len(e.flipped) <= 2 for e in nn.DATASET.train + nn.DATASET.heldout)
+    assert all(s.pixels in train for s in nn.SYMBOLS)
+    for e in nn.DATASET.heldout:
+        assert nn.nearest_symbol(list(e.pixels)) == e.label
