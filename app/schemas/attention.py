@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
 
 from app.schemas.common import StrictModel, TextIn, TokenOut
@@ -9,6 +11,9 @@ from app.schemas.common import StrictModel, TextIn, TokenOut
 MAX_SENTENCES = 4
 MAX_CONTEXT_WORDS = 6
 MAX_WORD_CHARS = 40
+MIN_GROUPS, MAX_GROUPS = 2, 4
+MAX_GROUP_SENTENCES = 6
+MAX_CUES = 12
 
 
 class AttentionIn(TextIn):
@@ -102,4 +107,106 @@ COMPARE_EXAMPLES = {
     "bank": {"summary": "'bank' by a river and 'bank' with money",
              "value": {"sentences": ["I sat on the river bank", "I paid the money into the bank"], "word": "bank",
                        "context_words": ["river", "money"]}},
+}
+
+
+# --- the fair sense test ----------------------------------------------------------------------
+
+Group = Annotated[list[str], Field(min_length=1, max_length=MAX_GROUP_SENTENCES)]
+Cues = Annotated[list[str], Field(min_length=1, max_length=MAX_CUES)]
+
+
+class SensesIn(StrictModel):
+    word: str = Field(..., min_length=1, max_length=MAX_WORD_CHARS,
+                      description="The word to follow; its first whole-word occurrence (any case) in each sentence.",
+                      examples=["bank"])
+    groups: list[Group] = Field(..., min_length=MIN_GROUPS, max_length=MAX_GROUPS,
+                                description=f"{MIN_GROUPS} to {MAX_GROUPS} groups of 1 to {MAX_GROUP_SENTENCES} "
+                                            "sentences; the sentences of a group use the word in one sense.",
+                                examples=[[["I sat on the river bank", "We fished from the grassy bank"],
+                                           ["I paid the money into the bank", "She opened an account at the bank"]]])
+
+
+class OccurrenceOut(BaseModel):
+    group: int
+    sentence: int = Field(..., description="Index of the sentence within its group.")
+    token_index: int = Field(..., description="Token position of the word's first occurrence (its last token).")
+
+
+class SenseLayerOut(BaseModel):
+    layer: int = Field(..., description="0 = the input embedding; l = after l blocks (the page's 'after layer "
+                                        "l-1', layers counted from 0).")
+    within: float | None = Field(..., description="Mean cosine between the word's vectors in different sentences "
+                                                  "of the same group; null when no group has two sentences.")
+    across: float | None = Field(..., description="Mean cosine between the word's vectors in sentences of "
+                                                  "different groups.")
+
+
+class SensesOut(BaseModel):
+    word: str
+    occurrences: list[OccurrenceOut] = Field(..., description="Where the word was read, group by group.")
+    layers: list[SenseLayerOut] = Field(..., description="n_layers + 1 entries, from the input embedding to the "
+                                                         "last block. The word's vector in a sentence is the "
+                                                         "residual stream at its token.")
+
+
+class SenseHeadsIn(SensesIn):
+    cues: list[Cues] = Field(..., min_length=MIN_GROUPS, max_length=MAX_GROUPS,
+                             description="For each group, the words that give the word its sense there (whole "
+                                         "words, any case); each sentence needs one of them before the word.",
+                             examples=[[["river", "grassy", "fished"], ["money", "paid", "account"]]])
+    control: str = Field("table", min_length=1, max_length=MAX_WORD_CHARS,
+                         description="A plain word put in the word's place in every sentence, as the control: "
+                                     "a head that looks at the cues from it as much as from the word is not "
+                                     "fetching the word's sense. It must not occur in the sentences.",
+                         examples=["table"])
+
+
+class CueSentenceOut(BaseModel):
+    group: int
+    sentence: int
+    text: str
+    tokens: list[TokenOut]
+    token_index: int = Field(..., description="Token position of the word.")
+    cue_tokens: list[int] = Field(..., description="Positions of the cue tokens before the word.")
+    control_text: str = Field(..., description="The sentence with the control word in the word's place.")
+
+
+class HeadCueOut(BaseModel):
+    layer: int
+    head: int
+    word_to_cues: float = Field(..., description="Attention from the word to the cue tokens, summed over the "
+                                                 "cues, averaged over the sentences.")
+    control_to_cues: float = Field(..., description="The same from the control word, in the same sentences.")
+    difference: float = Field(..., description="word_to_cues - control_to_cues: how much more the head looks "
+                                               "at the cues because the word is there.")
+    lowest_difference: float = Field(..., description="The smallest difference in any one sentence.")
+
+
+class MeanHeadOut(BaseModel):
+    word_to_cues: float
+    control_to_cues: float
+
+
+class SenseHeadsOut(BaseModel):
+    word: str
+    control: str
+    sentences: list[CueSentenceOut]
+    heads: list[HeadCueOut] = Field(..., description="Every head (n_layers x n_heads), the largest difference "
+                                                     "first.")
+    mean_head: MeanHeadOut = Field(..., description="The average over every head, for scale.")
+
+
+SENSES_EXAMPLES = {
+    "bank": {"summary": "'bank' by a river and 'bank' with money",
+             "value": {"word": "bank",
+                       "groups": [["I sat on the river bank", "We fished from the grassy bank"],
+                                  ["I paid the money into the bank", "She opened an account at the bank"]]}},
+}
+SENSE_HEADS_EXAMPLES = {
+    "bank": {"summary": "Which heads look from 'bank' at river or money words",
+             "value": {"word": "bank", "control": "table",
+                       "groups": [["I sat on the river bank", "We fished from the grassy bank"],
+                                  ["I paid the money into the bank", "She opened an account at the bank"]],
+                       "cues": [["river", "grassy", "fished"], ["money", "paid", "account"]]}},
 }
