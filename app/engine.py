@@ -93,20 +93,41 @@ class Engine:
 
     # --- prompts --------------------------------------------------------------------------------
 
-    def prompt(self, text: str, field: str = "text") -> Prompt:
-        """Tokenize user text, enforcing the prompt limits with a message that says what to change."""
-        limit_chars = self.settings.max_prompt_chars
-        if len(text) > limit_chars:
-            raise InputError(f"{field} is {len(text)} characters long; the limit is {limit_chars}. Shorten the text.",
-                             code="too_many_characters", field=field, limit=limit_chars, actual=len(text))
+    def check_characters(self, n_chars: int, field: str = "text", subject: str | None = None,
+                         advice: str = "Shorten the text.") -> None:
+        """The prompt limit in characters (413 `too_many_characters`), also for texts that are not
+        one prompt (a chat's messages together)."""
+        limit = self.settings.max_prompt_chars
+        if n_chars > limit:
+            raise InputError(f"{subject or field} is {n_chars} characters long; the limit is {limit} characters. "
+                             f"{advice}", code="too_many_characters", field=field, limit=limit, actual=n_chars)
+
+    def tokenize(self, text: str, field: str = "text") -> list[Token]:
+        """Tokens of any text within the character limit (empty text and any token count allowed)."""
+        self.check_characters(len(text), field)
+        return self.tokenizer.tokenize(text)
+
+    def prompt(self, text: str, field: str = "text", subject: str | None = None,
+               advice: str = "Shorten the text.") -> Prompt:
+        """Tokenize text the model will read, enforcing every prompt limit (the one place they are
+        checked): `InputError` 413 `too_many_characters` / `too_many_tokens`, 422 `empty`. `subject`
+        and `advice` reword the message for the request (e.g. a chat's whole conversation)."""
+        self.check_characters(len(text), field, subject, advice)
         if not text.strip():
             raise InputError(f"{field} is empty; type some text for the model to read.", code="empty", field=field)
         tokens = self.tokenizer.tokenize(text)
-        limit = self.settings.max_prompt_tokens
-        if len(tokens) > limit:
-            raise InputError(f"{field} is {len(tokens)} tokens long; the limit is {limit} tokens. Shorten the text.",
-                             code="too_many_tokens", field=field, limit=limit, actual=len(tokens))
+        self.check_tokens(len(tokens), field, subject, advice)
         return Prompt(text, tokens)
+
+    def check_tokens(self, n_tokens: int, field: str = "text", subject: str | None = None,
+                     advice: str = "Shorten the text.", detail: str | None = None) -> None:
+        """The prompt limit in tokens (413 `too_many_tokens`); `detail` may word the whole message,
+        with `{actual}` and `{limit}` filled in."""
+        limit = self.settings.max_prompt_tokens
+        if n_tokens > limit:
+            detail = detail or f"{subject or field} is {{actual}} tokens long; the limit is {{limit}} tokens. {advice}"
+            raise InputError(detail.format(actual=n_tokens, limit=limit), code="too_many_tokens", field=field,
+                             limit=limit, actual=n_tokens)
 
     def analysis(self, prompt: Prompt) -> Analysis:
         """The cached Analysis of a prompt, computing it if needed (call inside `locked`)."""

@@ -62,32 +62,69 @@ def _short(value, limit: int = 60) -> str:
     return text if len(text) <= limit + 10 else text[:limit] + "…"
 
 
+_LIMIT_KEYS = ("le", "lt", "ge", "gt", "max_length", "min_length")
+
+
+def _error(detail: str, code: str, field: str | None = None, limit=None, actual=None) -> dict:
+    """Every 4xx/5xx JSON body: `detail` for people, `code`/`field`/`limit`/`actual` for programs."""
+    return {"detail": detail, "code": code, "field": field, "limit": limit, "actual": actual}
+
+
+def _limit_and_actual(err: dict) -> tuple:
+    """The bound a pydantic error names (le=10, max_length=4, ...) and the value or length that broke it."""
+    ctx = err.get("ctx") or {}
+    key = next((k for k in _LIMIT_KEYS if isinstance(ctx.get(k), (int, float)) and not isinstance(ctx[k], bool)),
+               None)
+    if key is None:
+        return None, None
+    got = err.get("input")
+    if key.endswith("_length"):
+        return ctx[key], len(got) if hasattr(got, "__len__") else None
+    return ctx[key], got if isinstance(got, (int, float)) and not isinstance(got, bool) else None
+
+
 async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """422 whose `detail` is one readable sentence per problem, naming the field."""
-    problems = []
+    """422 whose `detail` is one readable sentence per problem, naming the field; `code`, `field`,
+    `limit` and `actual` describe the first problem."""
+    problems, first = [], None
     for err in exc.errors():
         if err.get("type") == "json_invalid":
             problems.append("the body is not valid JSON; send a JSON object such as "
                             '{"text": "The capital of France is"}')
+            first = first or {"code": "invalid_json", "field": "body"}
             continue
         where = _field_path(err.get("loc", ()))
         if err.get("type") == "missing" and where == "body":
             problems.append(f"the request has no JSON body; {_body_hint(request)} (/docs describes every field)")
+            first = first or {"code": "missing_body", "field": "body"}
             continue
         got = err.get("input")
         shown = f" (got {_short(got)})" if got is not None and not isinstance(got, (dict, list)) else ""
         message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         # Model-level checks name their field in the message already.
         problems.append(message + shown if where == "body" else f"{where}: {message}{shown}")
-    return JSONResponse(status_code=422, content={"detail": "; ".join(problems)})
+        if first is None:
+            limit, actual = _limit_and_actual(err)
+            first = {"code": "missing" if err.get("type") == "missing" else "invalid", "field": where,
+                     "limit": limit, "actual": actual}
+    return JSONResponse(status_code=422, content=_error("; ".join(problems), **(first or {"code": "invalid"})))
+
+
+HTTP_CODES = {400: "unparsable_body", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
 
 
 async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    detail = exc.detail
+    detail, field = exc.detail, None
     if exc.status_code == 400 and detail == "There was an error parsing the body":
         detail = ("The body could not be parsed: send UTF-8 encoded JSON, such as "
                   '{"text": "The capital of France is"}')
-    return JSONResponse(status_code=exc.status_code, content={"detail": detail}, headers=exc.headers)
+        field = "body"
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"Nothing is at {request.url.path}; /docs lists every endpoint."
+    if exc.status_code == 405 and detail == "Method Not Allowed":
+        detail = f"{request.url.path} does not answer {request.method}; /docs lists the methods it does answer."
+    code = HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    return JSONResponse(status_code=exc.status_code, content=_error(str(detail), code, field), headers=exc.headers)
 
 
 async def input_error(request: Request, exc: InputError) -> JSONResponse:
@@ -95,9 +132,11 @@ async def input_error(request: Request, exc: InputError) -> JSONResponse:
     return JSONResponse(status_code=exc.status, content=exc.body())
 
 
+BUSY = "The model is busy with other requests; retry in a few seconds."
+
+
 async def overloaded(request: Request, exc: Overloaded) -> JSONResponse:
-    return JSONResponse(status_code=503, headers={"Retry-After": "2"},
-                        content={"detail": "The model is busy with other requests; retry in a few seconds."})
+    return JSONResponse(status_code=503, headers={"Retry-After": "2"}, content=_error(BUSY, "busy"))
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

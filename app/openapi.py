@@ -1,4 +1,5 @@
-"""The OpenAPI document says what the API really answers: every error is `{"detail": "..."}`.
+"""The OpenAPI document says what the API really answers: every error is
+`{"detail": "...", "code": "...", "field": ..., "limit": ..., "actual": ...}`.
 
 FastAPI documents 422 with its own list-of-objects schema, but our validation handler answers
 one readable sentence; this rewrites the document to match and documents the errors each
@@ -17,8 +18,17 @@ from fastapi.openapi.utils import get_openapi
 ERROR_SCHEMA = {
     "title": "Error",
     "type": "object",
-    "required": ["detail"],
-    "properties": {"detail": {"type": "string", "description": "What was wrong and what to change."}},
+    "required": ["detail", "code"],
+    "properties": {
+        "detail": {"type": "string", "description": "What was wrong and what to change, in one sentence."},
+        "code": {"type": "string", "description": "A stable name of the problem for programs to test: "
+                 "'too_many_tokens', 'too_many_characters', 'too_long', 'body_too_large', 'empty', "
+                 "'out_of_range', 'invalid', 'missing', 'invalid_json', 'missing_body', 'busy', 'not_found', ..."},
+        "field": {"type": ["string", "null"], "description": "The request field at fault ('text', 'layer', "
+                  "'ablate.0.head', 'body'), or null."},
+        "limit": {"type": ["number", "null"], "description": "The limit the value broke, where there is one."},
+        "actual": {"type": ["number", "null"], "description": "The value, count or length that broke it."},
+    },
 }
 ERROR_RESPONSES = {
     "400": "The body could not be read as JSON (for example it is not valid UTF-8).",
@@ -62,7 +72,8 @@ def _error_codes(method: str, operation: dict) -> list[str]:
     too long or invalid; the GET endpoints read what is loaded and never wait for the model (503)."""
     if method != "get":
         return list(ERROR_RESPONSES)
-    return ["422"] if operation.get("parameters") else []
+    # A GET with a query (the JSON twins of pages) reads text and may run the model.
+    return ["413", "422", "503"] if operation.get("parameters") else []
 
 
 def install(app: FastAPI) -> None:

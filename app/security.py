@@ -53,7 +53,7 @@ class BodySizeLimit:
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._refuse(send)
+            return await self._refuse(send, int(declared))
         received, too_large, started = 0, False, False
 
         async def counting_receive() -> Message:
@@ -81,12 +81,14 @@ class BodySizeLimit:
         except _TooLarge:
             pass
         if too_large and not started:
-            await self._refuse(send)
+            await self._refuse(send, None)  # the body was not read to its end: its size is unknown
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, actual: int | None) -> None:
         import json
         body = json.dumps({"detail": f"The request body is larger than {self.max_bytes} bytes; "
-                                     "send less text (TT_MAX_BODY_BYTES sets the limit)."}).encode()
+                                     "send less text (TT_MAX_BODY_BYTES sets the limit).",
+                           "code": "body_too_large", "field": "body", "limit": self.max_bytes,
+                           "actual": actual}).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})

@@ -31,8 +31,12 @@ class InputError(ValueError):
                 "limit": self.limit, "actual": self.actual}
 
 
-def check_index(field: str, value: int, count: int, what: str) -> None:
-    """One check for every 0-based index into the model (layer, head, position, ...)."""
+def check_index(field: str, value: int, count: int, what: str, detail: str | None = None) -> None:
+    """One check for every 0-based index into the model (layer, head, position, token id, ...).
+
+    `detail` replaces the standard sentence where an endpoint words it for its own request; the
+    code, field, limit and actual stay the same."""
     if not 0 <= value < count:
-        raise InputError(f"{field} must be between 0 and {count - 1} (this model has {count} {what}, counted "
-                         f"from 0); got {value}.", code="out_of_range", field=field, limit=count - 1, actual=value)
+        raise InputError(detail or f"{field} must be between 0 and {count - 1} (this model has {count} {what}, "
+                         f"counted from 0); got {value}.", code="out_of_range", field=field, limit=count - 1,
+                         actual=value)

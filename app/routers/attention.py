@@ -7,28 +7,28 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body
 
 from app.deps import EngineDep
 from app.engine import Engine
 from app.schemas.attention import (ALL_HEADS_EXAMPLES, ATTENTION_EXAMPLES, COMPARE_EXAMPLES, AllHeadsOut,
                                    AttendedOut, AttentionIn, AttentionOut, CompareIn, CompareOut, ContextOut,
                                    SentenceOut)
+from app.schemas.attention import (SENSE_HEADS_EXAMPLES, SENSES_EXAMPLES, SenseHeadsIn, SenseHeadsOut, SensesIn,
+                                   SensesOut)
 from app.schemas.common import ERRORS, TextIn, TokenOut
+from app.views import attention as attention_views
 from model import attention_views as views
+from model.errors import InputError, check_index
 
 # Request bodies with the examples /docs offers.
 AttentionBody = Annotated[AttentionIn, Body(openapi_examples=ATTENTION_EXAMPLES)]
 AllHeadsBody = Annotated[TextIn, Body(openapi_examples=ALL_HEADS_EXAMPLES)]
 CompareBody = Annotated[CompareIn, Body(openapi_examples=COMPARE_EXAMPLES)]
+SensesBody = Annotated[SensesIn, Body(openapi_examples=SENSES_EXAMPLES)]
+SenseHeadsBody = Annotated[SenseHeadsIn, Body(openapi_examples=SENSE_HEADS_EXAMPLES)]
 
 router = APIRouter(prefix="/api", tags=["attention"])
-
-
-def _check_range(name: str, value: int, count: int, what: str) -> None:
-    if not 0 <= value < count:
-        raise HTTPException(422, f"{name} must be between 0 and {count - 1} (this model has {count} {what}, "
-                                 f"counted from 0); got {value}.")
 
 
 def _rounded(t, digits: int = 6) -> list:
@@ -41,8 +41,8 @@ def _rounded(t, digits: int = 6) -> list:
 async def attention(body: AttentionBody, engine: EngineDep) -> AttentionOut:
     """One head's attention weights for a prompt: row = query token, column = key token."""
     cfg = engine.cfg
-    _check_range("layer", body.layer, cfg.n_layers, "layers")
-    _check_range("head", body.head, cfg.n_heads, "query heads per layer")
+    check_index("layer", body.layer, cfg.n_layers, "layers")
+    check_index("head", body.head, cfg.n_heads, "query heads per layer")
     analysis = await engine.analyse(engine.prompt(body.text))
     # Rounding n x n weights is torch work (50 ms at 512 tokens): in the worker, off the event loop.
     weights = await engine.run(lambda: _rounded(views.head_weights(analysis, body.layer, body.head)))
@@ -60,9 +60,9 @@ async def attention_all(body: AllHeadsBody, engine: EngineDep) -> AllHeadsOut:
     # rather than sending tens of megabytes of thumbnails.
     limit = engine.settings.max_all_heads_tokens
     if len(prompt.tokens) > limit:
-        raise HTTPException(413, f"text is {len(prompt.tokens)} tokens long; all heads at once are sent for "
-                                 f"at most {limit} tokens. Shorten the text, or ask "
-                                 "POST /api/attention for one head.")
+        raise InputError(f"text is {len(prompt.tokens)} tokens long; all heads at once are sent for at most "
+                         f"{limit} tokens. Shorten the text, or ask POST /api/attention for one head.",
+                         code="too_long", field="text", limit=limit, actual=len(prompt.tokens))
     analysis = await engine.analyse(prompt)
     return AllHeadsOut(
         tokens=[TokenOut.of(t) for t in analysis.tokens],
@@ -78,8 +78,8 @@ async def _sentence(engine: Engine, text: str, index: int, word: str) -> views.S
     try:
         position = views.find_word(text, prompt.tokens, word)
     except views.WordNotFound:
-        raise HTTPException(422, f"sentences.{index} does not contain the word {word!r}; every sentence "
-                                 "must share it (whole word, any case).") from None
+        raise InputError(f"sentences.{index} does not contain the word {word!r}; every sentence must share it "
+                         "(whole word, any case).", code="word_not_found", field=f"sentences.{index}") from None
     return views.Sentence(text, await engine.analyse(prompt), position)
 
 
@@ -92,8 +92,9 @@ def _context(sentences: list[views.Sentence], word: str, index: int) -> ContextO
         target = s.analysis.resid[:, position]
         return ContextOut(word=word, sentence=s_index, position=position,
                           similarity=[views.cosine_by_layer(other.path, target) for other in sentences])
-    raise HTTPException(422, f"context_words.{index} ({word!r}) occurs in none of the sentences; name a "
-                             "word that one of them contains, such as 'river' or 'money'.")
+    raise InputError(f"context_words.{index} ({word!r}) occurs in none of the sentences; name a word that one "
+                     "of them contains, such as 'river' or 'money'.", code="word_not_found",
+                     field=f"context_words.{index}")
 
 
 @router.post("/attention/compare", response_model=CompareOut, responses=ERRORS,
@@ -102,7 +103,8 @@ async def compare(body: CompareBody, engine: EngineDep) -> CompareOut:
     """The same word in different sentences, layer by layer: what it attends to, and how its vector moves."""
     word = body.word.strip()
     if not word:
-        raise HTTPException(422, "word is blank; type the word the sentences share, such as 'bank'.")
+        raise InputError("word is blank; type the word the sentences share, such as 'bank'.", code="empty",
+                         field="word")
     sentences = [await _sentence(engine, text, i, word) for i, text in enumerate(body.sentences)]
     return await engine.run(_compare_out, engine, body, word, sentences)
 
@@ -124,3 +126,17 @@ def _compare_out(engine: Engine, body: CompareIn, word: str, sentences: list[vie
         word=word, n_layers=engine.cfg.n_layers, sentences=out, contexts=contexts,
         between=[views.cosine_by_layer(sentences[0].path, s.path) for s in sentences[1:]],
         explained=list(projection.explained))
+
+
+@router.post("/attention/senses", response_model=SensesOut, responses=ERRORS,
+             summary="Does the model tell a word's senses apart?")
+async def senses(body: SensesBody, engine: EngineDep) -> SensesOut:
+    """The word compared with itself, depth by depth: mean cosine within a group of sentences (one sense) and across groups."""
+    return await attention_views.senses_response(engine, body)
+
+
+@router.post("/attention/senses/heads", response_model=SenseHeadsOut, responses=ERRORS,
+             summary="Which heads look from the word at its sense words")
+async def sense_heads(body: SenseHeadsBody, engine: EngineDep) -> SenseHeadsOut:
+    """Every head's attention from the word to each group's sense words, against a plain control word in its place."""
+    return await attention_views.sense_heads_response(engine, body)

@@ -8,21 +8,23 @@ does not hold up other people's forward passes.
 from __future__ import annotations
 
 import torch
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from app.deps import EngineDep
 from app.engine import Engine
 from app.schemas.common import ERRORS
+from app.views.embeddings import analogy_examples, first_position_out
 from app.schemas.embeddings import (
     MAX_NEIGHBOURS, MAX_SENTENCE_CHARS, MAX_SENTENCES, MAX_WORD_CHARS, MAX_WORDS, MIN_MAP_WORDS, MIN_SENTENCES,
-    AnalogyIn, AnalogyOut, AnalogyPoint, ExpectedOut, MapIn, MapOut, MapPoint, NeighbourOut, NeighboursIn,
+    AnalogyIn, AnalogyOut, AnalogyPoint, ExpectedOut, FirstPositionOut, MapIn, MapOut, MapPoint, NeighbourOut, NeighboursIn,
     NeighboursOut, OffsetsOut, Piece, RankedOut, SentenceOut, SentencesIn, SentencesOut, SetsOut, WordOut,
     WordSetOut,
 )
 from model.embeddings import (
     CONTEXT_PREFIX, WORD_SETS, ModelEmbeddings, analogy, cosine_matrix, for_model, sentence_vector, word_ids,
 )
+from model.errors import InputError, check_index
 from model.projection import MIN_POINTS_NONLINEAR, project
 
 router = APIRouter(prefix="/api/embeddings", tags=["embeddings"], responses=ERRORS)
@@ -33,9 +35,8 @@ def _layer(engine: Engine, layer: int | None) -> int:
     n = engine.cfg.n_layers
     if layer is None:
         return n // 2
-    if layer > n:
-        raise HTTPException(422, f"layer: this model has {n} layers, so choose 0 (the input embedding) "
-                                 f"to {n} (after the last block); got {layer}.")
+    check_index("layer", layer, n + 1, "layers", f"layer: this model has {n} layers, so choose 0 (the input "
+                f"embedding) to {n} (after the last block); got {layer}.")
     return layer
 
 
@@ -60,6 +61,7 @@ def word_sets(engine: EngineDep) -> SetsOut:
     return SetsOut(
         sets=[WordSetOut(name=s.name, label=s.label, words=list(s.words), pairs_with=s.pairs_with)
               for s in WORD_SETS.values()],
+        analogies=analogy_examples(),
         limits={"max_words": MAX_WORDS, "min_map_words": MIN_MAP_WORDS, "max_word_chars": MAX_WORD_CHARS,
                 "max_sentences": MAX_SENTENCES, "min_sentences": MIN_SENTENCES,
                 "max_sentence_chars": MAX_SENTENCE_CHARS, "max_neighbours": MAX_NEIGHBOURS,
@@ -67,44 +69,65 @@ def word_sets(engine: EngineDep) -> SetsOut:
         context_prefix=CONTEXT_PREFIX, n_layers=engine.cfg.n_layers, default_layer=engine.cfg.n_layers // 2)
 
 
+# --- the first position ----------------------------------------------------------------------
+
+
+@router.get("/first-position", response_model=FirstPositionOut)
+async def first_position(engine: EngineDep) -> FirstPositionOut:
+    """Why hidden states are read after a prefix, measured on this model layer by layer: how much longer
+    the first position's vector is than the others', and how alike words look when each stands first
+    (read alone) or after the prefix. Computed once per model, then cached."""
+    return first_position_out(await engine.run(lambda: _embeddings(engine).first_position()))
+
+
 # --- word map ---------------------------------------------------------------------------------
 
 
-def _map_words(req: MapIn) -> tuple[list[str], list[str], list[tuple[int, int]]]:
-    """The map's distinct words in order (sets first, then the user's), their groups, and pairs."""
-    words, groups, where = [], [], {}
+def _map_words(req: MapIn) -> tuple[list[str], list[str], list[str], list[tuple[int, int]]]:
+    """The map's distinct entries in order (sets first, then the user's words, then exact texts): their
+    labels, the text each is read as (a word gets one leading space, an exact text none), their groups,
+    and the pairs. Two entries read as the same text are one point."""
+    words, lookups, groups, where = [], [], [], {}
+
+    def add(label: str, lookup: str, group: str) -> None:
+        if lookup not in where:
+            where[lookup] = len(words)
+            words.append(label), lookups.append(lookup), groups.append(group)
+
     for name in dict.fromkeys(req.sets):
         for w in WORD_SETS[name].words:
-            if w not in where:
-                where[w] = len(words)
-                words.append(w), groups.append(name)
+            add(w, " " + w, name)
     for w in req.words:
-        if w not in where:
-            where[w] = len(words)
-            words.append(w), groups.append("yours")
+        add(w, " " + w, "yours")
+    for t in req.texts:
+        add(t, t, "yours")
     if len(words) > MAX_WORDS:
-        raise HTTPException(422, f"sets and words together make {len(words)} different words; the limit is "
-                                 f"{MAX_WORDS}. Choose fewer sets or remove some words.")
+        raise InputError(f"sets and words together make {len(words)} different words; the limit is {MAX_WORDS}. "
+                         "Choose fewer sets or remove some words.", code="too_many_words", field="words",
+                         limit=MAX_WORDS, actual=len(words))
     if len(words) < MIN_MAP_WORDS:
-        raise HTTPException(422, f"words: a map needs at least {MIN_MAP_WORDS} different words; got "
-                                 f"{len(words)}. Pick a ready-made set or add words.")
+        raise InputError(f"words: a map needs at least {MIN_MAP_WORDS} different words; got {len(words)}. "
+                         "Pick a ready-made set or add words.", code="too_few_words", field="words",
+                         limit=MIN_MAP_WORDS, actual=len(words))
     if req.method != "pca" and len(words) < MIN_POINTS_NONLINEAR:
-        raise HTTPException(422, f"method: {req.method} needs at least {MIN_POINTS_NONLINEAR} words; got "
-                                 f"{len(words)}. Add words or use pca.")
+        raise InputError(f"method: {req.method} needs at least {MIN_POINTS_NONLINEAR} words; got {len(words)}. "
+                         "Add words or use pca.", code="too_few_words", field="method", limit=MIN_POINTS_NONLINEAR,
+                         actual=len(words))
     pairs = []
     for name in dict.fromkeys(req.sets):
         partner = WORD_SETS[name].pairs_with
         if partner in req.sets:
             for first, second in zip(WORD_SETS[partner].words, WORD_SETS[name].words):
-                if groups[where[first]] == partner and groups[where[second]] == name:
-                    pairs.append((where[first], where[second]))
-    return words, groups, pairs
+                i, j = where[" " + first], where[" " + second]
+                if groups[i] == partner and groups[j] == name:
+                    pairs.append((i, j))
+    return words, lookups, groups, pairs
 
 
-def _map_vectors(engine: Engine, words: list[str], req: MapIn, layer: int):
-    """(runs under the model lock) Each word's vector, tokens, and nearest neighbours."""
+def _map_vectors(engine: Engine, words: list[str], lookups: list[str], req: MapIn, layer: int):
+    """(runs under the model lock) Each entry's vector, tokens, and nearest neighbours."""
     emb = _embeddings(engine)
-    ids = [word_ids(engine.tokenizer, w) for w in words]
+    ids = [engine.tokenizer.encode(t) for t in lookups]
     if req.mode == "static":
         vectors = torch.stack([emb.static_vector(i, req.pooling) for i in ids])
         neighbours = [[NeighbourOut(id=n.id, text=n.text, cosine=_r(n.cosine))
@@ -133,11 +156,11 @@ def _pairs_parallel(vectors: torch.Tensor, pairs: list[tuple[int, int]]) -> floa
 async def word_map(req: MapIn, engine: EngineDep) -> MapOut:
     """Place words on a 2D or 3D map of the model's own vectors, each with its nearest tokens."""
     layer = _layer(engine, req.layer)
-    words, groups, pairs = _map_words(req)
-    vectors, ids, neighbours = await engine.run(_map_vectors, engine, words, req, layer)
+    words, lookups, groups, pairs = _map_words(req)
+    vectors, ids, neighbours = await engine.run(_map_vectors, engine, words, lookups, req, layer)
     projection = await run_in_threadpool(project, vectors, req.method, req.dims)
-    points = [MapPoint(**_word_out(engine, w, i).model_dump(), group=g, coords=list(xy), neighbours=n)
-              for w, i, g, xy, n in zip(words, ids, groups, projection.coords.tolist(), neighbours)]
+    points = [MapPoint(**_word_out(engine, w, i).model_dump(), exact=w == t, group=g, coords=list(xy), neighbours=n)
+              for w, t, i, g, xy, n in zip(words, lookups, ids, groups, projection.coords.tolist(), neighbours)]
     labels = {g: WORD_SETS[g].label if g in WORD_SETS else "Your words" for g in dict.fromkeys(groups)}
     return MapOut(points=points, groups=labels, pairs=pairs, pairs_parallel=_pairs_parallel(vectors, pairs),
                   method=req.method, dims=req.dims, mode=req.mode,
@@ -170,14 +193,13 @@ def _analogy(engine: Engine, req: AnalogyIn) -> AnalogyOut:
     emb = _embeddings(engine)
     found = analogy(emb, req.a, req.b, req.c, k=req.k, word_like=req.word_like)
     if not found.results:
-        raise HTTPException(422, "word_like: no word-like token is left once the inputs are excluded; "
-                                 "set word_like to false.")
-    inputs = {t for i in found.ids.values() for t in i}
+        raise InputError("word_like: no word-like token is left once the inputs are excluded; set word_like to "
+                         "false.", code="nothing_left", field="word_like")
     expected = None
     if req.expected is not None:
         e_ids = word_ids(engine.tokenizer, req.expected)
         e_vec = emb.static_vector(e_ids)
-        rank, cos = emb.rank(found.target, e_vec, exclude=inputs - set(e_ids), word_like=req.word_like)
+        rank, cos = found.rank_of(emb, e_ids)
         expected = ExpectedOut(**_word_out(engine, req.expected, e_ids).model_dump(), rank=rank, cosine=_r(cos))
         answer, answer_vec = req.expected, e_vec
     else:

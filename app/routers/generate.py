@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import StreamingResponse
 
 from app.deps import EngineDep
@@ -23,6 +23,7 @@ from app.schemas.common import ERRORS, TokenOut
 from app.schemas.generate import (GENERATE_EXAMPLES, GeneratedToken, GenerateDone, GenerateEnd, GenerateIn,
                                   GenerateOut, GenerateStart, Message)
 from app.schemas.predict import top_predictions
+from model.errors import InputError
 from model.generate import Step, TextStream, generate
 
 # Request bodies with the examples /docs offers.
@@ -38,12 +39,14 @@ def _render_chat(engine: Engine, messages: list[Message]) -> str:
     for i, message in enumerate(messages):
         found = next((s for s in specials if s in message.content), None)
         if found is not None:
-            raise HTTPException(422, f"messages.{i}.content contains {found}, one of the chat template's "
-                                     "control tokens; remove it (the /tokens page shows what it would do).")
+            raise InputError(f"messages.{i}.content contains {found}, one of the chat template's control tokens; "
+                             "remove it (the /tokens page shows what it would do).", code="control_token",
+                             field=f"messages.{i}.content")
     try:
         return engine.tokenizer.apply_chat_template([m.model_dump() for m in messages], add_generation_prompt=True)
     except Exception as exc:  # a template may reject a conversation (e.g. roles out of order)
-        raise HTTPException(422, f"messages: the model's chat template cannot render this conversation ({exc}).")
+        raise InputError(f"messages: the model's chat template cannot render this conversation ({exc}).",
+                         code="template_refused", field="messages") from exc
 
 
 def _chat_prompt(engine: Engine, messages: list[Message]) -> Prompt:
@@ -52,16 +55,9 @@ def _chat_prompt(engine: Engine, messages: list[Message]) -> Prompt:
     A chat grows by a question and a reply each turn, so it is the whole conversation that
     reaches the limit, usually long after each message on its own was short: say so."""
     text = _render_chat(engine, messages)
-    advice = "Remove or shorten earlier messages, or start a new chat."
-    limit_chars, limit_tokens = engine.settings.max_prompt_chars, engine.settings.max_prompt_tokens
-    if len(text) > limit_chars:
-        raise HTTPException(413, f"messages: the conversation, written out through the chat template, is "
-                                 f"{len(text)} characters long; the limit is {limit_chars}. {advice}")
-    count = len(engine.tokenizer.encode(text))
-    if count > limit_tokens:
-        raise HTTPException(413, f"messages: the conversation, written out through the chat template, is "
-                                 f"{count} tokens long; the limit is {limit_tokens} tokens. {advice}")
-    return engine.prompt(text, field="messages")
+    return engine.prompt(text, field="messages",
+                         subject="messages: the conversation, written out through the chat template,",
+                         advice="Remove or shorten earlier messages, or start a new chat.")
 
 
 @dataclass
@@ -79,8 +75,9 @@ class Run:
 async def _start(body: GenerateIn, engine: Engine) -> Run:
     limit = engine.settings.max_new_tokens
     if body.max_new_tokens > limit:
-        raise HTTPException(422, f"max_new_tokens is {body.max_new_tokens}; this server generates at most "
-                                 f"{limit} tokens per request. Ask for fewer.")
+        raise InputError(f"max_new_tokens is {body.max_new_tokens}; this server generates at most {limit} tokens "
+                         "per request. Ask for fewer.", code="out_of_range", field="max_new_tokens", limit=limit,
+                         actual=body.max_new_tokens)
     if body.messages is not None:
         prompt = _chat_prompt(engine, body.messages)
         cache = next_logits = None  # a chat's template is not a prompt other views share: no Analysis
@@ -145,7 +142,8 @@ async def _event_stream(run: Run, body: GenerateIn, engine: Engine, request: Req
             generated.append(token)
             yield _sse("token", token.model_dump())
     except Overloaded:
-        yield _sse("error", {"detail": "The model is busy with other requests; retry in a few seconds."})
+        yield _sse("error", {"detail": "The model is busy with other requests; retry in a few seconds.",
+                             "code": "busy"})
         return
     if await request.is_disconnected():
         return  # nobody is listening for the summary
@@ -169,7 +167,7 @@ blank line:
 | `start` | `{prompt_tokens, seed}`, as in the JSON answer |
 | `token` | one `GeneratedToken`, as in `generated` |
 | `done` | `{text, stop_reason, count}`: the JSON answer's `text` and `stop_reason`, and how many tokens were sent |
-| `error` | `{detail}`, instead of `done`, when the server became too busy to go on (retry in a few seconds) |
+| `error` | `{detail, code: "busy"}`, instead of `done`, when the server became too busy to go on (retry in a few seconds) |
 
 Errors found before the first token (a bad field, a prompt over the limit) are a plain JSON 4xx,
 not a stream. Reading the stream from Python with httpx:

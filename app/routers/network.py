@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 
 from app.deps import EngineDep
 from app.schemas.common import ERRORS
@@ -14,6 +14,7 @@ from app.schemas.network import (
     PredictIn, PredictOut, Snapshot, SymbolOut, TrainIn, TrainOut, WeightStepOut,
 )
 from model import network as nn
+from model.errors import InputError
 
 router = APIRouter(prefix="/api/network", tags=["network"], responses=ERRORS)
 
@@ -65,8 +66,8 @@ def _train(body: TrainIn) -> TrainOut:
                  else nn.init_network(tuple(body.hidden), body.seed))
         result = nn.train(start, body.learning_rate, body.epochs)
         if not nn.is_finite(result.net) or not all(map(math.isfinite, result.loss)):
-            raise HTTPException(422, f"training diverged at learning_rate {body.learning_rate}; "
-                                     "lower learning_rate (0.1 to 1 works well)")
+            raise InputError(f"training diverged at learning_rate {body.learning_rate}; lower learning_rate "
+                             "(0.1 to 1 works well)", code="diverged", field="learning_rate")
         probe = torch.tensor([body.pixels], dtype=nn.DTYPE) if body.pixels is not None else None
         snapshots = []
         for snap in result.snapshots:
@@ -109,4 +110,5 @@ def gradient(body: GradientIn) -> GradientOut:
 
 def _check_finite(values: list[float]) -> None:
     if not all(map(math.isfinite, values)):
-        raise HTTPException(422, "weights: these weights make the sums overflow; send smaller weights")
+        raise InputError("weights: these weights make the sums overflow; send smaller weights", code="overflow",
+                         field="weights")

@@ -7,7 +7,7 @@ import math
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body
 
 from app.deps import EngineDep
 from app.engine import Engine, Prompt
@@ -16,6 +16,7 @@ from app.schemas.predict import (LENS_EXAMPLES, PREDICT_EXAMPLES, SURPRISE_EXAMP
                                  LensCell, LensIn, LensOut, PredictIn, PredictOut, SurpriseIn, SurpriseOut,
                                  SurpriseToken, prediction, token_prob, top_predictions)
 from model.ablation import ablated_next_logits
+from model.errors import InputError, check_index
 from model.lens import logit_lens, surprise
 from model.sampling import Distribution, distribution
 
@@ -32,15 +33,14 @@ def continued_prompt(engine: Engine, text: str, append_ids: list[int]) -> Prompt
     append, `text` may be empty: the prompt is then the ids alone (e.g. ids from /api/tokenize)."""
     tk = engine.tokenizer
     for i, token_id in enumerate(append_ids):
-        if not 0 <= token_id < tk.vocab_size:
-            raise HTTPException(422, f"append_ids.{i} is {token_id}; token ids are 0 to {tk.vocab_size - 1}.")
+        check_index(f"append_ids.{i}", token_id, tk.vocab_size, "token ids",
+                    f"append_ids.{i} is {token_id}; token ids are 0 to {tk.vocab_size - 1}.")
     if not append_ids:
         return engine.prompt(text)
     prompt = Prompt("", []) if text == "" else engine.prompt(text)
-    total, limit = len(prompt.tokens) + len(append_ids), engine.settings.max_prompt_tokens
-    if total > limit:
-        raise HTTPException(413, f"text and append_ids are {total} tokens together; the limit is {limit} tokens. "
-                                 "Remove some appended tokens or shorten the text.")
+    engine.check_tokens(len(prompt.tokens) + len(append_ids), "append_ids",
+                        detail="text and append_ids are {actual} tokens together; the limit is {limit} tokens. "
+                               "Remove some appended tokens or shorten the text.")
     end = len(text)
     return Prompt(text + tk.decode(append_ids), prompt.tokens + [tk.describe(i, end, end) for i in append_ids])
 
@@ -49,18 +49,17 @@ def _heads(engine: Engine, ablate: list[HeadIn]) -> list[tuple[int, int]]:
     """Distinct (layer, head) pairs, or a 422 naming the entry and the valid range."""
     cfg = engine.cfg
     for i, h in enumerate(ablate):
-        if h.layer >= cfg.n_layers:
-            raise HTTPException(422, f"ablate.{i}.layer is {h.layer}; this model's layers are 0 to "
-                                     f"{cfg.n_layers - 1}.")
-        if h.head >= cfg.n_heads:
-            raise HTTPException(422, f"ablate.{i}.head is {h.head}; every layer has heads 0 to {cfg.n_heads - 1}.")
+        check_index(f"ablate.{i}.layer", h.layer, cfg.n_layers, "layers",
+                    f"ablate.{i}.layer is {h.layer}; this model's layers are 0 to {cfg.n_layers - 1}.")
+        check_index(f"ablate.{i}.head", h.head, cfg.n_heads, "query heads per layer",
+                    f"ablate.{i}.head is {h.head}; every layer has heads 0 to {cfg.n_heads - 1}.")
     return sorted({(h.layer, h.head) for h in ablate})
 
 
 def _guess(engine: Engine, text: str, dist: Distribution, logits) -> Guess:
     ids = engine.tokenizer.encode(text)
     if not ids:
-        raise HTTPException(422, "guess is empty; type the token you expect next, e.g. ' Paris'.")
+        raise InputError("guess is empty; type the token you expect next, e.g. ' Paris'.", code="empty", field="guess")
     first = ids[0]
     rank = int((dist.probs > dist.probs[first]).sum()) + 1
     return Guess(text=text, token=prediction(engine.tokenizer, dist, logits, first), rank=rank,

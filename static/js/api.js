@@ -1,7 +1,9 @@
 // The one small helper every page module uses to talk to the JSON API and to keep its
 // state in the URL. Text from users or the model is only ever set with textContent.
 
-/** POST (or GET when body is undefined) a JSON API path; throws Error(detail) on 4xx/5xx. */
+/** POST (or GET when body is undefined) a JSON API path; throws Error(detail) on 4xx/5xx, with the
+ *  answer's `status`, `code` ("too_many_tokens", "too_long", "busy", ...), `field`, `limit` and
+ *  `actual`: test those, never the message's words. */
 export async function api(path, body, { signal } = {}) {
   const init = body === undefined
     ? { method: "GET", signal }
@@ -16,6 +18,7 @@ export async function api(path, body, { signal } = {}) {
       : `The server answered ${response.status}.`;
     const error = new Error(message);
     error.status = response.status;
+    for (const key of ["code", "field", "limit", "actual"]) error[key] = data?.[key] ?? null;
     throw error;
   }
   return data;

@@ -21,7 +21,7 @@ def test_requests_beyond_the_queue_get_503_with_retry_after(make_client):
         results.append(r.status_code)
         if r.status_code == 503:
             retry_after.append(r.headers.get("retry-after"))
-            assert "busy" in r.json()["detail"]
+            assert "busy" in r.json()["detail"] and r.json()["code"] == "busy"
 
     engine._model_lock.acquire()  # the model is busy with a long pass
     try:

@@ -1,0 +1,71 @@
+"""Every 4xx (and the 503) is JSON with `detail` for people and `code`, `field`, `limit`, `actual`
+for programs, whichever layer found the problem: pydantic, the body limit, the engine's prompt
+limits, a model index check, the router, or Starlette (404/405)."""
+
+import json
+
+import pytest
+
+KEYS = {"detail", "code", "field", "limit", "actual"}
+
+
+def _post(client, path, body):
+    raw = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return client.post(path, content=raw, headers={"content-type": "application/json"})
+
+
+@pytest.mark.parametrize("path, body, status, code, field, limit, actual", [
+    ("/api/tokenize", {"text": 5}, 422, "invalid", "text", None, None),
+    ("/api/attention", {"text": "hi", "layer": 0}, 422, "missing", "head", None, None),
+    ("/api/predict", {"text": "hi", "temperature": 11}, 422, "invalid", "temperature", 10, 11),
+    ("/api/attention/compare", {"sentences": ["a bank"], "word": "bank"}, 422, "invalid", "sentences", 2, 1),
+    ("/api/predict", '{"text": "unterminated', 422, "invalid_json", "body", None, None),
+    ("/api/predict", b"", 422, "missing_body", "body", None, None),
+    ("/api/predict", {"text": "a" * 1_000_000}, 413, "body_too_large", "body", None, None),
+    ("/api/predict", {"text": "x" * 401}, 413, "too_many_characters", "text", 400, 401),
+    ("/api/predict", {"text": "the " * 70}, 413, "too_many_tokens", "text", 64, None),
+    ("/api/predict", {"text": " "}, 422, "empty", "text", None, None),
+    ("/api/attention", {"text": "hi", "layer": 2, "head": 0}, 422, "out_of_range", "layer", 1, 2),
+    ("/api/predict", {"text": "hi", "ablate": [{"layer": 0, "head": 4}]}, 422, "out_of_range", "ablate.0.head", 3, 4),
+    ("/api/predict", {"text": "hi", "append_ids": [5] * 70}, 413, "too_many_tokens", "append_ids", 64, None),
+    ("/api/detokenize", {"ids": [0, 10 ** 9]}, 422, "out_of_range", "ids.1", None, 10 ** 9),
+    ("/api/generate", {"text": "hi", "max_new_tokens": 33}, 422, "out_of_range", "max_new_tokens", 32, 33),
+])
+def test_every_4xx_carries_code_field_limit_actual(tiny_client, path, body, status, code, field, limit, actual):
+    r = _post(tiny_client, path, body)
+    assert r.status_code == status, r.text
+    data = r.json()
+    assert set(data) == KEYS and isinstance(data["detail"], str) and data["detail"]
+    assert (data["code"], data["field"]) == (code, field)
+    if limit is not None:
+        assert data["limit"] == limit
+    if actual is not None:
+        assert data["actual"] == actual
+    if status == 413 and code != "body_too_large":
+        assert data["actual"] > data["limit"]
+    if code == "body_too_large":
+        assert data["limit"] == tiny_client.app.state.engine.settings.max_body_bytes
+        assert data["actual"] > data["limit"]
+
+
+def test_all_heads_too_long_is_a_413_with_its_own_limit(make_client):
+    from app.engine import Engine
+    from app.settings import Settings
+    from model.tiny import tiny_model
+    model, tok = tiny_model(seed=0)
+    client = make_client(Engine(model, tok, Settings(max_all_heads_tokens=3)))
+    r = client.post("/api/attention/all", json={"text": "the bank of the river"})
+    assert r.status_code == 413
+    data = r.json()
+    assert (data["code"], data["field"], data["limit"]) == ("too_long", "text", 3) and data["actual"] > 3
+
+
+@pytest.mark.parametrize("method, path, status, code", [
+    ("get", "/api/nothing-here", 404, "not_found"),
+    ("get", "/api/predict", 405, "method_not_allowed"),
+])
+def test_framework_errors_carry_a_code_too(tiny_client, method, path, status, code):
+    r = getattr(tiny_client, method)(path)
+    assert r.status_code == status
+    data = r.json()
+    assert set(data) == KEYS and data["code"] == code and path in data["detail"]
