@@ -166,6 +166,11 @@ def _sha_with_marker(path: Path) -> str:
     return sha
 
 
+def gguf_sha256(path: Path) -> str:
+    """The GGUF's SHA-256, the identity caches are keyed by (remembered beside it: no rehash)."""
+    return _sha_with_marker(Path(path))
+
+
 def load_weights(gguf_path: Path, cache_dir: Path | None = None) -> LoadedWeights:
     """Config, float32 tensors, quantised blocks and tokenizer data of a GGUF, cached."""
     gguf_path = Path(gguf_path)

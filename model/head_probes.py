@@ -1,0 +1,175 @@
+"""Every head of a model scored by the standard probes (model/probes.py), with a role each.
+
+`measure` runs the probes' prompts through the model once and returns, for every head, its
+previous-token, first-token and induction scores; `roles` names what each head does beyond the
+default; `load_or_measure` keeps the result on disk beside the weight cache, keyed by the GGUF's
+SHA-256 and `PROBE_VERSION`, so a server measures a model once.
+
+The probes' inputs (fixed, so every run of every server gets the same numbers):
+
+- ordinary text: `ORDINARY_TEXT`, a few sentences of plain English, each a separate pass
+  (the previous-token and first-token scores are averaged over them);
+- the induction probe: `INDUCTION_SEQUENCES` sequences of `INDUCTION_PERIOD` word tokens
+  (" river", " market", ...: a space then 3 or more letters, no special tokens), drawn without
+  repeats from the vocabulary with the seed `SEED`, each written twice, with nothing in front.
+
+Roles: a head is named for induction or previous_token when that score is at least
+`ROLE_THRESHOLD` (the larger wins if both are): at least half of its weight goes where that
+probe looks. Otherwise it is a first_token head when at least half of its weight goes to the
+first token; otherwise it has no role. Almost every head also parks weight on the first token (an
+attention sink), so first_token is a role only when nothing else stands out. 0.5 sits in a gap of
+SmolLM2's scores; a lower threshold such as 0.4 falls among its borderline induction heads, whose
+scores move by about 0.02 from one seed of the probe to another. tests/claims/test_attention.py
+checks that no head's induction or previous-token score lies within `ROLE_MARGIN` of the
+threshold, on two seeds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from model import probes
+from model.llama import Llama
+from model.tokenizer import ModelTokenizer
+
+PROBE_VERSION = 1  # bump when an input or a definition below changes: cached results are then remeasured
+SEED = 0
+INDUCTION_PERIOD = 25
+INDUCTION_SEQUENCES = 10
+ROLE_THRESHOLD = 0.5  # "at least half of its weight"
+ROLE_MARGIN = 0.03    # no named score this close to the threshold (seeds move induction scores by ~0.02)
+ROLES = ("previous_token", "induction", "first_token")
+
+ORDINARY_TEXT = (
+    "The old man walked slowly down the road towards the village, where his daughter was waiting for him.",
+    "Most plants need sunlight, water and good soil to grow, but some can live in very dry places.",
+    "After the meeting, the team went out for lunch and talked about their plans for the next year.",
+    "She opened the window, looked at the rain and decided to stay at home with a book.",
+)
+
+DESCRIPTIONS = {
+    "previous_token": f"Mean attention weight from each token to the token just before it (every token but the "
+                      f"first), over {len(ORDINARY_TEXT)} sentences of ordinary English; a head scoring at least "
+                      f"{ROLE_THRESHOLD} is a previous-token head.",
+    "induction": f"On {INDUCTION_SEQUENCES} sequences of {INDUCTION_PERIOD} random word tokens written twice "
+                 "(nothing in front), mean weight from each token of the second copy to the token that followed "
+                 f"the same token in the first copy; a head scoring at least {ROLE_THRESHOLD} is an induction head.",
+    "first_token": f"Mean attention weight on the first token (from every token but the first), over "
+                   f"{len(ORDINARY_TEXT)} sentences of ordinary English; a head scoring at least {ROLE_THRESHOLD} "
+                   "is a first-token head when neither other score reaches that.",
+}
+
+_WORD = re.compile(r"^ [A-Za-z]{3,}$")
+
+
+@dataclass
+class HeadScores:
+    """Probe scores of every head: each tensor is (layers, heads), float64."""
+
+    previous_token: torch.Tensor
+    induction: torch.Tensor
+    first_token: torch.Tensor
+
+    def as_dict(self) -> dict[str, torch.Tensor]:
+        return {name: getattr(self, name) for name in ROLES}
+
+    def to_json(self) -> dict:
+        return {name: t.tolist() for name, t in self.as_dict().items()}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "HeadScores":
+        return cls(**{name: torch.tensor(data[name], dtype=torch.float64) for name in ROLES})
+
+
+def word_vocab(tokenizer: ModelTokenizer) -> list[int]:
+    """Ordinary word tokens: a space then 3 or more ASCII letters, never a special token."""
+    return [i for i in range(tokenizer.vocab_size)
+            if i not in tokenizer.special_ids and _WORD.match(tokenizer.token_text(i))]
+
+
+def induction_sequences(tokenizer: ModelTokenizer, seed: int = SEED, period: int = INDUCTION_PERIOD,
+                        count: int = INDUCTION_SEQUENCES) -> torch.Tensor:
+    """The induction probe's input, (count, 2 * period): the same for a given tokenizer and seed."""
+    vocab = word_vocab(tokenizer)
+    if len(vocab) < period:
+        # A vocabulary with few word tokens (the tiny test model): any non-special token.
+        vocab = [i for i in range(tokenizer.vocab_size) if i not in tokenizer.special_ids]
+    return probes.repeated_random_tokens(vocab, period, count, torch.Generator().manual_seed(seed))
+
+
+def patterns(model: Llama, ids: list[int] | torch.Tensor) -> torch.Tensor:
+    """Attention weights of every head for one pass: (layers, heads, n, n), float64."""
+    ids = torch.as_tensor(ids, dtype=torch.long)
+    names = [f"blocks.{i}.attn.pattern" for i in range(model.cfg.n_layers)]
+    with model.float32_only():  # the same weights for any length of probe
+        _, store = model.run_with_cache(ids, names)
+    return torch.stack([store[name] for name in names]).double()
+
+
+def measure(model: Llama, tokenizer: ModelTokenizer, seed: int = SEED) -> HeadScores:
+    """Score every head on the ordinary text and on the induction probe (about a dozen short passes)."""
+    previous, first = [], []
+    for sentence in ORDINARY_TEXT:
+        p = patterns(model, tokenizer.encode(sentence))
+        previous.append(probes.previous_token_score(p))
+        first.append(probes.first_token_score(p))
+    sequences = induction_sequences(tokenizer, seed)
+    period = sequences.shape[1] // 2
+    induction = [probes.induction_score(patterns(model, row), period) for row in sequences]
+    return HeadScores(previous_token=torch.stack(previous).mean(0), induction=torch.stack(induction).mean(0),
+                      first_token=torch.stack(first).mean(0))
+
+
+def role(previous_token: float, induction: float, first_token: float,
+         threshold: float = ROLE_THRESHOLD) -> str | None:
+    """What a head does beyond the default (see the module's docstring)."""
+    standing_out = {"induction": induction, "previous_token": previous_token}
+    name, score = max(standing_out.items(), key=lambda kv: kv[1])
+    if score >= threshold:
+        return name
+    return "first_token" if first_token >= threshold else None
+
+
+def roles(scores: HeadScores, threshold: float = ROLE_THRESHOLD) -> list[list[str | None]]:
+    """The role of every head, (layers, heads) as nested lists."""
+    L, h = scores.induction.shape
+    return [[role(float(scores.previous_token[l, k]), float(scores.induction[l, k]), float(scores.first_token[l, k]),
+                  threshold) for k in range(h)] for l in range(L)]
+
+
+def cache_path(cache_dir: Path, gguf_sha256: str) -> Path:
+    return Path(cache_dir) / f"{gguf_sha256[:16]}-heads-v{PROBE_VERSION}.json"
+
+
+def load_or_measure(cache_dir: Path | None, gguf_sha256: str | None,
+                    compute: Callable[[], HeadScores]) -> HeadScores:
+    """The cached scores of this GGUF and probe version, or `compute()` written to the cache.
+
+    Without a cache folder or a GGUF identity (a model built in memory) nothing is kept on disk."""
+    if cache_dir is None or not gguf_sha256:
+        return compute()
+    path = cache_path(cache_dir, gguf_sha256)
+    if path.exists():
+        try:
+            data = json.loads(path.read_text())
+            if data.get("version") == PROBE_VERSION and data.get("gguf_sha256") == gguf_sha256:
+                return HeadScores.from_json(data["scores"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # a damaged cache is measured again and overwritten
+    scores = compute()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".json.partial")
+        partial.write_text(json.dumps({"version": PROBE_VERSION, "gguf_sha256": gguf_sha256,
+                                       "scores": scores.to_json()}))
+        os.replace(partial, path)  # a crash never leaves half a file under the real name
+    except OSError:
+        pass  # a read-only folder only costs measuring again at the next start
+    return scores
