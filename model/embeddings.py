@@ -8,8 +8,9 @@ and how the tokenizer stores most whole words. It then gets one vector in one of
   token (SmolLM2 ties its input and output embeddings).
 - contextual: the residual stream at a chosen layer while the model reads the word after a
   short fixed prefix (CONTEXT_PREFIX). The prefix matters: whatever stands at position 0 becomes
-  an "attention sink" whose vector grows ~100x longer from layer 2 on and looks the same for
-  every word, so a word read on its own would have no useful hidden state.
+  an "attention sink" whose vector grows many times longer than the others' and looks the same
+  for every word, so a word read on its own would have no useful hidden state (`first_position`
+  measures both, layer by layer; the page draws that measurement).
 
 A word of several tokens (" duckling" -> " duck" + "ling") gets the mean of its tokens' vectors,
 or (pooling="last") the last token's vector, which in contextual mode has seen the whole word.
@@ -96,6 +97,7 @@ class ModelEmbeddings:
         self.word_like = torch.tensor([is_word_like(t) and i not in tokenizer.special_ids
                                        for i, t in enumerate(texts)])            # (V,)
         self._prefix_cache: tuple[int, KVCache] | None = None
+        self._first_position: FirstPosition | None = None
         self._context: OrderedDict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
 
     # --- word vectors ---------------------------------------------------------------------------
@@ -141,33 +143,91 @@ class ModelEmbeddings:
         last, mean = self._hidden(ids)
         return (last if pooling == "last" else mean)[layer]
 
+    def first_position(self) -> "FirstPosition":
+        """Why contextual mode reads a word after a prefix, measured once per model (see FirstPosition)."""
+        if self._first_position is None:
+            self._first_position = measure_first_position(self, FIRST_POSITION_WORDS)
+        return self._first_position
+
     # --- the whole vocabulary -------------------------------------------------------------------
 
     def cosines(self, v: torch.Tensor) -> torch.Tensor:
         """Cosine of `v` with every row of the embedding matrix: (V,)."""
         return (self.weight @ v) / (self.norms * v.norm().clamp_min(1e-12))
 
+    def listable(self, exclude: set[int] = frozenset(), word_like: bool = True) -> torch.Tensor:
+        """(V,) bool: the tokens a ranking may list (word-like ones only, if asked; never `exclude`)."""
+        mask = self.word_like.clone() if word_like else torch.ones_like(self.word_like)
+        if exclude:
+            mask[list(exclude)] = False
+        return mask
+
     def nearest(self, v: torch.Tensor, k: int, exclude: set[int] = frozenset(),
                 word_like: bool = True) -> list[Neighbour]:
-        scores = self.cosines(v).clone()
-        if word_like:
-            scores[~self.word_like] = -torch.inf
-        if exclude:
-            scores[list(exclude)] = -torch.inf
-        top = scores.topk(k)
-        return [Neighbour(int(i), self.tokenizer.token_text(int(i)), float(c))
-                for c, i in zip(top.values, top.indices) if torch.isfinite(c)]
+        return top_tokens(self, self.cosines(v), self.listable(exclude, word_like), k)
 
-    def rank(self, v: torch.Tensor, target: torch.Tensor, exclude: set[int] = frozenset(),
-             word_like: bool = True) -> tuple[int, float]:
-        """Where `target` would stand among the vocabulary ranked by cosine with `v` (1 = first)."""
-        scores = self.cosines(v).clone()
-        if word_like:
-            scores[~self.word_like] = -torch.inf
-        if exclude:
-            scores[list(exclude)] = -torch.inf
-        cos = float(torch.nn.functional.cosine_similarity(v, target, dim=0))
-        return int((scores > cos).sum()) + 1, cos
+
+def top_tokens(emb: ModelEmbeddings, scores: torch.Tensor, listable: torch.Tensor, k: int) -> list[Neighbour]:
+    """The k listable tokens of highest score, best first."""
+    top = scores.masked_fill(~listable, -torch.inf).topk(k)
+    return [Neighbour(int(i), emb.tokenizer.token_text(int(i)), float(c))
+            for c, i in zip(top.values, top.indices) if torch.isfinite(c)]
+
+
+# --- the first position (attention sink) ------------------------------------------------------
+
+FIRST_POSITION_WORDS = WORD_SETS["animals"].words
+
+
+@dataclass
+class FirstPosition:
+    """The first position of a text, layer by layer (index l = after l blocks; 0 = the embedding).
+
+    length_ratio[l]: over texts "<CONTEXT_PREFIX> <word>", the mean of |x_0| / mean_i>=1 |x_i|,
+        how many times longer the first position's vector is than the other positions'.
+    alone_cosine[l]: mean cosine over pairs of the words' vectors when each word is read alone
+        (so it stands at position 0 itself; the last token of the word for words of several tokens).
+    prefixed_cosine[l]: the same pairs read after the prefix (the contextual vectors the map uses).
+    """
+    words: tuple[str, ...]
+    length_ratio: list[float]
+    alone_cosine: list[float]
+    prefixed_cosine: list[float]
+
+
+def _mean_pair_cosine(vectors: torch.Tensor) -> float:
+    sims, n = cosine_matrix(vectors), vectors.shape[0]
+    return float((sims.sum() - sims.diagonal().sum()) / (n * n - n))
+
+
+def _residual(model: Llama, ids: list[int]) -> torch.Tensor:
+    """(L+1, n, d): the residual stream of a short text, after the embedding and after each block."""
+    names = ["embed"] + [f"blocks.{i}.resid_post" for i in range(model.cfg.n_layers)]
+    store: dict[str, torch.Tensor] = {}
+
+    def keep(x: torch.Tensor, name: str) -> None:
+        store[name] = x
+
+    with torch.inference_mode(), model.hooks({n: keep for n in names}):
+        model(torch.tensor(ids, dtype=torch.long))
+    return torch.stack([store[n] for n in names])
+
+
+def measure_first_position(emb: ModelEmbeddings, words: tuple[str, ...]) -> FirstPosition:
+    prefix = emb.tokenizer.encode(CONTEXT_PREFIX)
+    ratios, alone, prefixed = [], [], []
+    for w in words:
+        ids = word_ids(emb.tokenizer, w)
+        lengths = _residual(emb.model, prefix + ids).norm(dim=-1)                       # (L+1, n)
+        ratios.append(lengths[:, 0] / lengths[:, 1:].mean(1))
+        alone.append(_residual(emb.model, ids)[:, -1])                                  # (L+1, d)
+        prefixed.append(torch.stack([emb.contextual_vector(ids, layer) for layer in range(lengths.shape[0])]))
+    n_layers = len(ratios[0])
+    return FirstPosition(
+        words=tuple(words),
+        length_ratio=[float(x) for x in torch.stack(ratios).mean(0)],
+        alone_cosine=[_mean_pair_cosine(torch.stack([a[layer] for a in alone])) for layer in range(n_layers)],
+        prefixed_cosine=[_mean_pair_cosine(torch.stack([p[layer] for p in prefixed])) for layer in range(n_layers)])
 
 
 _PER_MODEL: "weakref.WeakKeyDictionary[Llama, ModelEmbeddings]" = weakref.WeakKeyDictionary()
@@ -191,22 +251,57 @@ class Analogy:
     target: torch.Tensor            # a - b + c
     vectors: dict[str, torch.Tensor]
     ids: dict[str, list[int]]
+    scores: torch.Tensor            # (V,) cosine of every token with the target: the ONE score vector
+    listable: torch.Tensor          # (V,) bool: tokens the results may list (inputs excluded)
     results: list[Neighbour]        # nearest to the target, inputs excluded
     with_inputs: list[Neighbour]    # the same without excluding the inputs (usually a or c wins)
+
+    def rank_of(self, emb: ModelEmbeddings, ids: list[int]) -> tuple[int, float]:
+        """Where a word would stand in `results` (1 = first) and its cosine with the target.
+
+        A one-token word is read from the same score vector the results come from, so the top
+        result always has rank 1 (an earlier version recomputed its cosine a second way, and a
+        rounding difference of 1e-7 put ' smaller' behind itself: rank 2 while listed first).
+        A word of several tokens has no row; its mean vector is scored and placed among the rows."""
+        if len(ids) == 1:
+            cos = self.scores[ids[0]]
+        else:
+            v = emb.static_vector(ids)
+            cos = (v @ self.target) / (v.norm().clamp_min(1e-12) * self.target.norm().clamp_min(1e-12))
+        others = self.listable.clone()
+        others[ids] = False
+        return int((self.scores[others] > cos).sum()) + 1, float(cos)
 
 
 def analogy(emb: ModelEmbeddings, a: str, b: str, c: str, k: int = 10, word_like: bool = True) -> Analogy:
     """a - b + c with static vectors (puppy - dog + cat: "what is to cat as puppy is to dog?").
 
     Every token of a, b and c is excluded from the results: the target usually lies closest to a
-    or c themselves, and the question is which *other* token it lands near."""
+    or c themselves, and the question is which *other* token it lands near. The results and the
+    rank of an expected word read one score vector (`scores`)."""
     ids = {name: word_ids(emb.tokenizer, w) for name, w in (("a", a), ("b", b), ("c", c))}
     vectors = {name: emb.static_vector(i) for name, i in ids.items()}
     target = vectors["a"] - vectors["b"] + vectors["c"]
     inputs = {t for i in ids.values() for t in i}
-    return Analogy(target=target, vectors=vectors, ids=ids,
-                   results=emb.nearest(target, k, exclude=inputs, word_like=word_like),
-                   with_inputs=emb.nearest(target, 3, word_like=word_like))
+    scores = emb.cosines(target)
+    listable = emb.listable(inputs, word_like)
+    return Analogy(target=target, vectors=vectors, ids=ids, scores=scores, listable=listable,
+                   results=top_tokens(emb, scores, listable, k),
+                   with_inputs=top_tokens(emb, scores, emb.listable(word_like=word_like), 3))
+
+
+# The page's built-in examples (served by /api/embeddings/sets). Some work on SmolLM2 and some do
+# not; the page computes each verdict live, and tests/claims/test_embeddings.py pins that the
+# examples include both.
+ANALOGY_EXAMPLES: tuple[tuple[str, str, str, str], ...] = (
+    ("puppy", "dog", "cat", "kitten"),
+    ("king", "man", "woman", "queen"),
+    ("Berlin", "Germany", "France", "Paris"),
+    ("bigger", "big", "small", "smaller"),
+    ("Paris", "France", "Italy", "Rome"),
+    ("walked", "walk", "run", "ran"),
+    ("calf", "cow", "horse", "foal"),
+)
 
 
 # --- sentences -------------------------------------------------------------------------------
@@ -215,8 +310,9 @@ def analogy(emb: ModelEmbeddings, a: str, b: str, c: str, k: int = 10, word_like
 def sentence_vector(resid: torch.Tensor, layer: int) -> torch.Tensor:
     """Mean of a prompt's residual stream (L+1, n, d) at `layer` over positions 1..n-1.
 
-    Position 0 is left out: it is the attention sink, a vector ~100x longer than the others from
-    layer 2 on, which would swamp the mean and make every sentence look alike."""
+    Position 0 is left out: it is the attention sink, in most layers a vector many times longer
+    than the others (see `first_position`), which would swamp the mean and make every sentence
+    look alike."""
     stream = resid[layer]                                                      # (n, d)
     return stream[1:].mean(0) if stream.shape[0] > 1 else stream[0]
 

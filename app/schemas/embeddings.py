@@ -44,6 +44,19 @@ def _sentence(value: str) -> str:
 
 Word = Annotated[str, AfterValidator(_word), Field(description="A word, typed without the leading space "
                                                                "(the server adds it: 'dog' is read as ' dog').")]
+
+
+def _exact(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is only spaces; give a word, with or without one leading space, such as ' capital'")
+    if len(value) > MAX_WORD_CHARS + 1:
+        raise ValueError(f"is {len(value)} characters long; a text may have at most {MAX_WORD_CHARS + 1}")
+    return value
+
+
+Exact = Annotated[str, AfterValidator(_exact), Field(description="A piece of text read exactly as given: no space "
+                                                                 "added or removed ('The' and ' The' are different "
+                                                                 "tokens).")]
 Sentence = Annotated[str, AfterValidator(_sentence)]
 Layer = Annotated[int | None, Field(None, ge=0, description="Residual-stream layer: 0 = the input embedding, "
                                     "i = after block i. Default: the middle layer.")]
@@ -78,12 +91,39 @@ class WordSetOut(BaseModel):
     pairs_with: str | None = Field(None, description="words[i] pairs with that set's words[i] (dog -> puppy).")
 
 
+class AnalogyExample(BaseModel):
+    a: str
+    b: str
+    c: str
+    expected: str
+
+
 class SetsOut(BaseModel):
     sets: list[WordSetOut]
+    analogies: list[AnalogyExample] = Field(..., description="The page's ready-made analogies (a - b + c ≈ expected); "
+                                                             "some work on SmolLM2 and some do not.")
     limits: dict[str, int]
     context_prefix: str = Field(..., description="Text read before a word in contextual mode.")
     n_layers: int
     default_layer: int
+
+
+# --- the first position ----------------------------------------------------------------------
+
+
+class FirstPositionLayer(BaseModel):
+    layer: int = Field(..., description="0 = the input embedding, l = after block l.")
+    length_ratio: float = Field(..., description="How many times longer the first position's vector is than the "
+                                                 "other positions' (mean over the texts '<prefix> <word>').")
+    alone_cosine: float = Field(..., description="Mean cosine between the words' vectors when each is read alone, "
+                                                 "at position 0.")
+    prefixed_cosine: float = Field(..., description="The same, each word read after the prefix (as the map does).")
+
+
+class FirstPositionOut(BaseModel):
+    words: list[str] = Field(..., description="The words measured.")
+    context_prefix: str
+    layers: list[FirstPositionLayer] = Field(..., description="n_layers + 1 entries, layer 0 first.")
 
 
 # --- word map ---------------------------------------------------------------------------------
@@ -94,6 +134,9 @@ class MapIn(StrictModel):
                                 description="Ready-made sets to place on the map.")
     words: list[Word] = Field([], max_length=MAX_WORDS,
                               description=f"Your own words (sets and words together: at most {MAX_WORDS}).")
+    texts: list[Exact] = Field([], max_length=MAX_WORDS,
+                               description="Pieces of text placed as typed, with no space added: a prompt's own "
+                                           "words as its tokens have them ('The', ' capital'). Counted with `words`.")
     method: Method = Field("pca", description="pca (linear, default), tsne or umap.")
     dims: Literal[2, 3] = 2
     mode: Mode = Field("static", description="static: input embedding; contextual: hidden state at `layer`.")
@@ -105,6 +148,8 @@ class MapIn(StrictModel):
 
 
 class MapPoint(WordOut):
+    exact: bool = Field(False, description="True for an entry of `texts`: `word` is then the text as given, "
+                                          "leading space included.")
     group: str = Field(..., description="Name of the set the word came from, or 'yours'.")
     coords: list[float] = Field(..., description="Position on the map (2 or 3 numbers).")
     neighbours: list[NeighbourOut]

@@ -15,17 +15,21 @@ const DEFAULT_SENTENCES = [
   "The cat fell off the market stall.",
 ];
 
-// Chosen after checking what this model answers: the first four work, the last three do not
-// (Rome ranks far down for Paris − France + Italy), and the page says so.
-const ANALOGY_EXAMPLES = [
-  { a: "puppy", b: "dog", c: "cat", expected: "kitten" },
-  { a: "king", b: "man", c: "woman", expected: "queen" },
-  { a: "Berlin", b: "Germany", c: "France", expected: "Paris" },
-  { a: "bigger", b: "big", c: "small", expected: "smaller" },
-  { a: "Paris", b: "France", c: "Italy", expected: "Rome" },
-  { a: "walked", b: "walk", c: "run", expected: "ran" },
-  { a: "calf", b: "cow", c: "horse", expected: "foal" },
+// Pairs that share their words but not their meaning, then one that shares its meaning but few words:
+// what a mean-pooled sentence vector measures (the reading under the heatmap is computed from them).
+const OVERLAP_SENTENCES = [
+  "The doctor treated the patient.",
+  "The patient treated the doctor.",
+  "I love this movie.",
+  "I hate this movie.",
+  "The cat sat on the mat.",
+  "A kitten was resting on the rug.",
 ];
+const OVERLAP_PAIRS = [
+  { i: 0, j: 1, what: "the same words, who did what swapped" },
+  { i: 2, j: 3, what: "one word changed, the opposite meaning" },
+];
+const PARAPHRASE = { i: 4, j: 5, what: "the same scene in other words" };
 
 // Map views worth a look, each with what to look for (checked on this model's pictures).
 const MAP_PRESETS = [
@@ -33,12 +37,13 @@ const MAP_PRESETS = [
     note: "Four tight groups from the input embeddings alone: nobody told the model that “seven” and “eight” "
       + "are both numbers; words used alike ended up alike." },
   { label: "Countries → capitals", view: { sets: "countries,capitals", method: "pca", mode: "static" },
-    note: "Countries on one side, capitals on the other, and most country → capital lines point roughly the "
-      + "same way: “capital of” is close to one direction. Not all of them: look at Italy → Rome." },
+    note: "Countries on one side, capitals on the other, and most country → capital lines point in a similar "
+      + "direction (the number under the map says how similar, over all the numbers). Italy → Rome is the one "
+      + "least like the others." },
   { label: "Animals → their young (t-SNE)", view: { sets: "animals,young", method: "tsne", mode: "static" },
-    note: "t-SNE keeps each word's nearest words near it: the young animals gather on one side. The lines "
-      + "cross more than for capitals, and the number under the map agrees: “young of” is a weak direction "
-      + "in this model." },
+    note: "t-SNE keeps each word's nearest words near it, at the price of distorting the rest. The number "
+      + "under the map is computed on all the numbers, not on the picture: the “young of” offsets are far less "
+      + "alike than the country → capital ones, so “young of” is a weak direction in this model." },
   { label: "Hidden states, layer by layer", view: { sets: "countries,capitals", method: "pca", mode: "contextual", layer: 8 },
     note: "The same countries and capitals, after the model has read each one through 8 blocks. Move the layer "
       + "slider and watch the number under the map: how alike the country → capital offsets are changes from "
@@ -122,6 +127,7 @@ function syncMapControls() {
   $("map-layer").value = state.layer;
   $("map-layer-out").textContent = state.layer;
   $("map-layer-pick").hidden = state.mode !== "contextual";
+  readFirstPosition();
   $("word-like").closest("label").hidden = state.mode === "contextual";
   showPresetNote();
 }
@@ -300,10 +306,58 @@ function wireMapControls() {
   $("word-like").addEventListener("change", (e) => { state.wl = e.target.checked; drawMap(); });
   $("own-words").addEventListener("input", (e) => { state.words = splitWords(e.target.value).join(","); drawMapSoon(); });
   $("map-layer").addEventListener("input", (e) => {
-    state.layer = Number(e.target.value); $("map-layer-out").textContent = state.layer; drawMapSoon();
+    state.layer = Number(e.target.value); $("map-layer-out").textContent = state.layer; readFirstPosition(); drawMapSoon();
   });
   for (const b of document.querySelectorAll("[data-dims]")) b.addEventListener("click", () => { state.dims = Number(b.dataset.dims); drawMap(); });
   for (const b of document.querySelectorAll("[data-mode]")) b.addEventListener("click", () => { state.mode = b.dataset.mode; drawMap(); });
+}
+
+// --- the first position (why contextual mode reads a prefix first) --------------------------------
+
+let firstPosition = null;
+
+async function loadFirstPosition() {
+  try {
+    firstPosition = await api("/api/embeddings/first-position");
+  } catch (error) {
+    $("first-reading").textContent = `The measurement failed: ${error.message}`;
+    return;
+  }
+  const layers = firstPosition.layers.map((r) => r.layer);
+  const small = { height: 220, margin: { l: 50, r: 10, t: 30, b: 40 }, showlegend: true,
+    legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" } };
+  Plotly.react($("first-length"), [{
+    type: "scatter", mode: "lines+markers", x: layers, y: firstPosition.layers.map((r) => r.length_ratio),
+    name: "first position ÷ the others (length)", line: { color: "#c23b3b" }, marker: { size: 4 },
+    hovertemplate: "layer %{x}: %{y:.1f}× as long<extra></extra>",
+  }], plotLayout({ ...small, xaxis: { title: { text: "layer" } },
+    yaxis: { type: "log", title: { text: "× as long" } } }), plotConfig);
+  Plotly.react($("first-alike"), [
+    { type: "scatter", mode: "lines", x: layers, y: firstPosition.layers.map((r) => r.alone_cosine),
+      name: "words read alone", line: { color: "#c23b3b" }, hovertemplate: "layer %{x}: cosine %{y:.2f}<extra>alone</extra>" },
+    { type: "scatter", mode: "lines", x: layers, y: firstPosition.layers.map((r) => r.prefixed_cosine),
+      name: `after “${esc(firstPosition.context_prefix)}”`, line: { color: "#4453c7" },
+      hovertemplate: "layer %{x}: cosine %{y:.2f}<extra>after the prefix</extra>" },
+  ], plotLayout({ ...small, xaxis: { title: { text: "layer" } },
+    yaxis: { title: { text: "mean cosine" }, range: [0, 1.05] } }), plotConfig);
+  readFirstPosition();
+}
+
+/** The measurement in words, at the map's layer: every number here is the model's own. */
+function readFirstPosition() {
+  if (!firstPosition) return;
+  const rows = firstPosition.layers;
+  const row = rows[Math.min(Math.max(0, state.layer), rows.length - 1)];
+  const times = (r) => `${r.length_ratio >= 10 ? Math.round(r.length_ratio) : r.length_ratio.toFixed(1)}×`;
+  const most = rows.reduce((a, r) => (r.length_ratio > a.length_ratio ? r : a));
+  const least = rows.slice(1).reduce((a, r) => (r.length_ratio < a.length_ratio ? r : a));
+  const words = firstPosition.words;
+  $("first-reading").textContent = `Measured on ${words.length} words (“${firstPosition.context_prefix} ${words[0]}”, `
+    + `“${firstPosition.context_prefix} ${words[1]}”, …). At layer ${row.layer}, the map's layer, the first position's `
+    + `vector is ${times(row)} as long as the other positions', and the words read alone, each in that first position, `
+    + `have an average cosine of ${fixed(row.alone_cosine)} with each other, against ${fixed(row.prefixed_cosine)} `
+    + `after the prefix. Over layers ${rows[1].layer} to ${rows[rows.length - 1].layer} the length ratio runs from ${times(least)} (layer ${least.layer}) to `
+    + `${times(most)} (layer ${most.layer}).`;
 }
 
 // --- analogies --------------------------------------------------------------------------------
@@ -387,6 +441,8 @@ function plotAnalogy(data) {
   Plotly.react($("analogy-plot"), traces, layout, plotConfig);
 }
 
+let analogyExamples = [];  // the server's ready-made analogies (/api/embeddings/sets)
+
 function wireAnalogy() {
   $("analogy-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -399,7 +455,7 @@ function wireAnalogy() {
     }
     runAnalogy();
   });
-  $("analogy-examples").replaceChildren(...ANALOGY_EXAMPLES.map((ex) => {
+  $("analogy-examples").replaceChildren(...analogyExamples.map((ex) => {
     const button = el("button", { text: `${ex.a} − ${ex.b} + ${ex.c}`, attrs: { type: "button" } });
     button.addEventListener("click", () => {
       Object.assign(state, { a: ex.a, b: ex.b, c: ex.c, exp: ex.expected });
@@ -420,8 +476,8 @@ async function runSentences() {
   $("sent-layer-out").textContent = state.slayer;
   $("sent-layer-note").textContent = state.slayer === 0
     ? "Layer 0 is the input embedding: the average of the words' own vectors, blind to their order and context."
-    : `After block ${state.slayer} of ${$("sent-layer").max}. Middle layers tend to carry meaning best; the last `
-      + "layers turn towards predicting the next token.";
+    : `After block ${state.slayer} of ${$("sent-layer").max}. Move the slider to see how the picture changes from `
+      + "layer to layer.";
   const sentences = state.sent.split("\n").map((s) => s.trim()).filter(Boolean);
   $("sent-status").textContent = "Reading each sentence through the model…";
   $("heatmap").classList.add("busy");
@@ -484,6 +540,33 @@ function plotSentences(data) {
     return `${i + 1} → ${best + 1} (${fixed(data.similarity[i][best])})`;
   });
   $("sent-reading").textContent = n > 1 ? `Each sentence's most similar other sentence: ${parts.join(", ")}.` : "";
+  const [li, lj] = lowestPair(data.similarity);
+  $("sent-low").textContent = `here the lowest pair, ${li + 1} and ${lj + 1}, has cosine ${fixed(data.similarity[li][lj])}`;
+  readOverlap(data);
+}
+
+function lowestPair(sim) {
+  let best = [0, 1];
+  sim.forEach((row, i) => row.forEach((v, j) => { if (i !== j && v < sim[best[0]][best[1]]) best = [i, j]; }));
+  return best;
+}
+
+/** For the "same words, other meaning" sentences: the three pairs' cosines, and what they show. */
+function readOverlap(data) {
+  const node = $("sent-overlap-reading");
+  const texts = data.sentences.map((s) => s.text);
+  node.hidden = texts.join("\n") !== OVERLAP_SENTENCES.join("\n");
+  if (node.hidden) return;
+  const cos = ({ i, j }) => data.similarity[i][j];
+  const pair = (p) => `${p.i + 1}–${p.j + 1} (${p.what}): ${fixed(cos(p), 3)}`;
+  const overlapLow = Math.min(...OVERLAP_PAIRS.map(cos));
+  const wins = overlapLow > cos(PARAPHRASE);
+  node.className = `explain verdict ${wins ? "bad" : "good"}`;
+  node.textContent = `At layer ${data.layer}: ${OVERLAP_PAIRS.map(pair).join("; ")}; ${pair(PARAPHRASE)}. `
+    + (wins ? "The pairs that share their words but not their meaning score higher than the pair that shares its "
+        + "meaning but not its words: this vector mostly measures word overlap."
+      : "Here the paraphrase scores at least as high as a pair that only shares its words: at this layer the "
+        + "vector sees some meaning past the word overlap.");
 }
 
 function wireSentences() {
@@ -492,6 +575,9 @@ function wireSentences() {
   $("sent-go").addEventListener("click", () => { state.sent = $("sentence-text").value; runSentences(); });
   $("sent-reset").addEventListener("click", () => {
     state.sent = DEFAULTS.sent; $("sentence-text").value = state.sent; runSentences();
+  });
+  $("sent-overlap").addEventListener("click", () => {
+    state.sent = OVERLAP_SENTENCES.join("\n"); $("sentence-text").value = state.sent; runSentences();
   });
   $("sent-layer").addEventListener("input", (e) => {
     state.slayer = Number(e.target.value); $("sent-layer-out").textContent = state.slayer; runSentencesSoon();
@@ -523,6 +609,7 @@ async function start() {
   $("prefix-shown").textContent = info.context_prefix;
   $("own-words").maxLength = info.limits.max_words * (info.limits.max_word_chars + 2);
   buildSetBoxes(info.sets);
+  analogyExamples = info.analogies;
   buildPresets();
   wireMapControls();
   wireAnalogy();
@@ -531,6 +618,7 @@ async function start() {
   drawMap();
   runAnalogy();
   runSentences();
+  loadFirstPosition();
 }
 
 start();

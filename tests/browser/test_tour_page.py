@@ -174,7 +174,8 @@ def test_a_word_too_long_for_the_map_is_left_out_not_cut(page):
     wait_for_journey(page)
     page.wait_for_selector("#j-points .main-svg")
     labels = page.locator("#j-points g.textpoint").all_text_contents()
-    assert labels == ["Supercalifrag…", "antidisestabl…", "is", "a", "word"]  # long labels end in …, whole in hover
+    # Long labels end in … (whole in the hover); a word after a space is looked up, and shown, with it.
+    assert labels == ["Supercalifrag…", "␣antidisestab…", "␣is", "␣a", "␣word"]
     assert "One word is left out" in page.locator("#points-explain").text_content()
     words = parse_qs(urlparse(page.locator("#link-points").get_attribute("href")).query)["words"][0].split(",")
     assert long_word not in words and long_word[:40] not in words

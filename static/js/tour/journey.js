@@ -101,17 +101,23 @@ export class Journey {
     $("link-predict").href = `/predict${q({ text })}`;
     $("link-attention").href = `/attention${q({ text, layer: this.state.layer, head: this.state.head })}`;
     const words = this.words();
-    $("link-points").href = words.length >= MIN_POINTS ? `/embeddings${q({ sets: "", words: words.join(",") })}` : "/embeddings";
+    const plain = [...new Set(words.map((w) => w.trim()))];
+    $("link-points").href = plain.length >= MIN_POINTS ? `/embeddings${q({ sets: "", words: plain.join(",") })}` : "/embeddings";
   }
 
-  /** The prompt's distinct words (letters, digits, apostrophes), in order, for the map. A word
-   *  longer than the API takes is left out, not cut: a cut word is another word with another vector. */
+  /** The prompt's distinct words (letters, digits, apostrophes), in order, for the map, each as the
+   *  prompt has it: a word after a space keeps the space (" capital"), the first word has none
+   *  ("The"), so the map looks up the prompt's own tokens. A word longer than the API takes is left
+   *  out, not cut: a cut word is another word with another vector. */
   words() {
-    return this.allWords().filter((w) => Array.from(w).length <= MAX_WORD_CHARS).slice(0, MAX_POINTS);
+    return this.allWords().filter((w) => Array.from(w.trimStart()).length <= MAX_WORD_CHARS).slice(0, MAX_POINTS);
   }
 
   allWords() {
-    return [...new Set(this.state.text.match(/[\p{L}\p{N}][\p{L}\p{N}'’-]*/gu) || [])];
+    const text = this.state.text;
+    const found = [...text.matchAll(/[\p{L}\p{N}][\p{L}\p{N}'’-]*/gu)]
+      .map((m) => (m.index > 0 && text[m.index - 1] === " " ? " " : "") + m[0]);
+    return [...new Set(found)];
   }
 
   async refresh() {
@@ -149,7 +155,7 @@ export class Journey {
       api("/api/attention", { text, layer: this.state.layer, head: this.state.head }, { signal }),
       words.length >= MIN_POINTS
         // A map the server refuses (say, an odd word) should not hide the other three views.
-        ? api("/api/embeddings/map", { sets: [], words, method: "pca", dims: 2, mode: "static", neighbours: 3 }, { signal })
+        ? api("/api/embeddings/map", { sets: [], texts: words, method: "pca", dims: 2, mode: "static", neighbours: 3 }, { signal })
           .catch((error) => (error.name === "AbortError" ? Promise.reject(error) : { error }))
         : Promise.resolve(null),
     ]);
@@ -246,9 +252,13 @@ export class Journey {
     node.querySelector(".empty-view")?.remove(); // never clear a live plot's own DOM
     drawPoints(node, data.points, { height: 300 });
     const d = this.model.d_model;
-    const long = this.allWords().filter((w) => Array.from(w).length > MAX_WORD_CHARS).length;
+    const long = this.allWords().filter((w) => Array.from(w.trimStart()).length > MAX_WORD_CHARS).length;
+    const spaced = data.points.find((p) => p.word.startsWith(" "));
+    const bare = data.points.find((p) => !p.word.startsWith(" "));
     $("points-explain").textContent = `Each word's embedding, ${d} numbers fixed before any context, flattened `
       + "onto the two directions in which these words differ most (PCA). Words used alike land close together. "
+      + (spaced && bare ? `Each word is looked up as your text has it: ${quote(bare.word)} without a space, `
+        + `${quote(spaced.word.replace(/^ /, "␣"))} with one (two different tokens). ` : "")
       + "Hover a point for its nearest tokens."
       + (long ? ` ${long === 1 ? "One word is" : `${long} words are`} left out: the map takes words of at most `
         + `${MAX_WORD_CHARS} characters.` : "");

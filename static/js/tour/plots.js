@@ -104,10 +104,13 @@ function padded(values, share) {
 
 /** Words as labelled points on a 2D map; hover gives each whole word and its nearest tokens. */
 export function drawPoints(node, points, { height = 300 } = {}) {
-  const labels = points.map((p) => plotText(shortLabel(p.word)));
+  // A leading space is part of the token looked up (" capital"), so it is shown: "␣capital".
+  const word = (p) => p.word.replace(/^ /, "␣");
+  const labels = points.map((p) => plotText(shortLabel(word(p))));
   const hover = points.map((p) => {
     const near = p.neighbours.map((n) => `${plotText(n.text.replace(/^ /, "␣"))} ${n.cosine.toFixed(2)}`).join(", ");
-    return `${plotText(p.word)}${near ? `<br>nearest: ${near}` : ""}`;
+    const pieces = p.tokens.length > 1 ? ` (${p.tokens.map((t) => plotText(t.text.replace(/^ /, "␣"))).join(" + ")})` : "";
+    return `${plotText(word(p))}${pieces}${near ? `<br>nearest: ${near}` : ""}`;
   });
   window.Plotly.react(node, [{
     type: "scatter", mode: "markers+text", x: points.map((p) => p.coords[0]), y: points.map((p) => p.coords[1]),
