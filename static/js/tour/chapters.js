@@ -67,8 +67,12 @@ async function embeddings() {
     el("span", { text: ": ", cls: "muted" }),
     ...near.neighbours.flatMap((n, i) => [i ? ", " : "", el("code", { text: visible(n.text) }), ` ${n.cosine.toFixed(2)}`]));
   const best = analogy.results[0];
+  // The offsets compared are dog → puppy and cat → (the top result): the page's reading follows the model.
+  const o = analogy.offsets;
+  const alike = o.cosine > 0.5 ? "largely the same direction" : o.cosine > 0.25 ? "partly the same direction" : "mostly different directions";
   $("emb-analogy").replaceChildren(el("code", { text: "puppy − dog + cat" }), " lands nearest to ",
-    el("strong", { text: visible(best.text) }), ` (cosine ${best.cosine.toFixed(2)}).`);
+    el("strong", { text: visible(best.text) }), ` (cosine ${best.cosine.toFixed(2)}). The steps ${o.first} and `
+    + `${o.second} have cosine ${o.cosine.toFixed(2)}: ${alike}.`);
   $("emb-caption").textContent = "Read just now from the model's own embedding table. Cosine similarity says how "
     + "alike two directions are: 1 means the same direction, 0 means unrelated.";
 }
