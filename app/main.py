@@ -34,7 +34,7 @@ to change. The pages of the site read these same endpoints.
 
 
 def _field_path(loc: tuple) -> str:
-    parts = [str(p) for p in loc if p not in ("body",)]
+    parts = [str(p) for p in loc if p not in ("body", "query")]
     return ".".join(parts) or "body"
 
 

@@ -24,6 +24,11 @@ def head_weights(analysis: Analysis, layer: int, head: int) -> torch.Tensor:
     return analysis.attn_pattern[layer, head]
 
 
+def layer_average(analysis: Analysis, layer: int) -> torch.Tensor:
+    """(n, n) the mean of every query head's weights in one layer (float64: exact to print)."""
+    return analysis.attn_pattern[layer].double().mean(0)
+
+
 def kv_head_of(head: int, n_heads: int, n_kv_heads: int) -> int:
     """The key/value head a query head reads under grouped-query attention.
 

@@ -21,13 +21,22 @@ class AttentionIn(TextIn):
                        examples=[3])
     head: int = Field(..., description="Query head, 0-based (0..n_heads-1; 0..8 for SmolLM2-135M).",
                       examples=[2])
+    average: bool = Field(False, description="Answer the mean of the layer's n_heads heads' exact weights "
+                          "instead of head `head` (which must still be valid).")
 
 
 class AttentionOut(BaseModel):
     tokens: list[TokenOut]
     layer: int
     head: int
-    kv_head: int = Field(..., description="The key/value head this query head shares with others (GQA).")
+    average: bool = Field(False, description="`weights` are the mean of the layer's heads, not head `head`'s.")
+    kv_head: int | None = Field(..., description="The key/value head this query head reads (grouped-query "
+                                "attention); null for the layer's average.")
+    shares_kv_with: list[int] = Field([], description="The other query heads of the layer that read the same "
+                                      "key/value head (empty for the layer's average).")
+    n_layers: int = Field(..., description="The model's layers and heads, so a client needs no other call.")
+    n_heads: int
+    n_kv_heads: int
     weights: list[list[float]] = Field(..., description="n x n attention weights: row = query position, "
                                        "column = key position; each row sums to 1, zero above the diagonal.")
 

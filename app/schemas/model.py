@@ -20,6 +20,7 @@ class ModelInfo(BaseModel):
     n_heads: int = Field(..., description="Query heads per layer; `head` fields run from 0 to n_heads - 1.")
     n_kv_heads: int = Field(..., description="Key/value heads per layer (grouped-query attention): each is "
                             "shared by n_heads / n_kv_heads query heads.")
+    kv_head_of: list[int] = Field(..., description="For each query head, the key/value head it reads.")
     d_model: int = Field(..., description="Width of the residual stream.")
     d_head: int = Field(..., description="Width of one attention head's queries, keys and values.")
     d_mlp: int = Field(..., description="Width of the SwiGLU MLP's hidden layer.")

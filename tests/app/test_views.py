@@ -1,0 +1,49 @@
+"""What the views answer beyond one field: derived values the pages no longer compute (the layer
+average, key/value heads), and the GET JSON twins that answer a page's URL query as POST does."""
+
+import pytest
+import torch
+
+
+def test_the_layer_average_is_the_mean_of_the_heads_exact_weights(tiny_client):
+    text, layer = "the bank of the river", 1
+    n_heads = tiny_client.get("/api/model").json()["n_heads"]
+    heads = [torch.tensor(tiny_client.post("/api/attention", json={"text": text, "layer": layer, "head": h})
+                          .json()["weights"], dtype=torch.float64) for h in range(n_heads)]
+    body = tiny_client.post("/api/attention", json={"text": text, "layer": layer, "head": 0, "average": True}).json()
+    assert body["average"] and body["kv_head"] is None and body["shares_kv_with"] == []
+    assert torch.allclose(torch.tensor(body["weights"], dtype=torch.float64), torch.stack(heads).mean(0), atol=2e-6)
+    single = tiny_client.post("/api/attention", json={"text": text, "layer": layer, "head": 0}).json()
+    assert not torch.allclose(torch.tensor(single["weights"]), torch.tensor(body["weights"]), atol=1e-3)
+
+
+def test_key_value_heads_come_from_the_server(tiny_client):
+    info = tiny_client.get("/api/model").json()
+    group = info["n_heads"] // info["n_kv_heads"]
+    assert info["kv_head_of"] == [h // group for h in range(info["n_heads"])]
+    body = tiny_client.post("/api/attention", json={"text": "the bank", "layer": 0, "head": 2}).json()
+    assert (body["n_layers"], body["n_heads"], body["n_kv_heads"]) == (info["n_layers"], info["n_heads"],
+                                                                        info["n_kv_heads"])
+    assert body["kv_head"] == info["kv_head_of"][2]
+    assert body["shares_kv_with"] == [h for h, kv in enumerate(info["kv_head_of"]) if kv == body["kv_head"] and h != 2]
+
+
+@pytest.mark.parametrize("query, post", [
+    ("text=the+bank&layer=1&head=3", {"text": "the bank", "layer": 1, "head": 3}),
+    ("text=the+bank&layer=0&head=0&avg=1", {"text": "the bank", "layer": 0, "head": 0, "average": True}),
+])
+def test_the_attention_page_query_has_a_json_twin(tiny_client, query, post):
+    got = tiny_client.get(f"/api/attention?{query}")
+    assert got.status_code == 200
+    assert got.json() == tiny_client.post("/api/attention", json=post).json()
+
+
+@pytest.mark.parametrize("query, status, code, field", [
+    ("text=the&layer=9&head=0", 422, "out_of_range", "layer"),
+    ("text=the&head=0", 422, "missing", "layer"),
+    ("text=+&layer=0&head=0", 422, "empty", "text"),
+    ("text=" + "x" * 401 + "&layer=0&head=0", 413, "too_many_characters", "text"),
+])
+def test_a_json_twin_refuses_as_its_post_does(tiny_client, query, status, code, field):
+    r = tiny_client.get(f"/api/attention?{query}")
+    assert r.status_code == status and (r.json()["code"], r.json()["field"]) == (code, field)
