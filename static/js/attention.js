@@ -1,15 +1,15 @@
 // Chapter 4, attention. State lives in the URL (text, layer, head, ...); every picture is
 // drawn from the JSON API: /api/attention (one head, exact), /api/attention/all (every head,
-// compact), /api/attention/compare (same word, different context), /api/predict (ablation).
+// compact), /api/attention/senses (same word, different meaning: attention/senses.js), /api/predict (ablation).
 
 import { api, debounce, el, latest, plotConfig, plotLayout, readState, showError, tokenChips, writeState } from "./api.js";
 import { drawAblation, drawOffList, formatOff, offToRequest, parseOff } from "./attention/ablate.js";
 import { plotlyScale, plotText } from "./attention/colours.js";
 import { decodeAllHeads } from "./attention/compact.js";
-import { drawComparison, EXAMPLES as COMPARE_EXAMPLES, summarise } from "./attention/compare.js";
 import { drawGqa, drawOverlap } from "./attention/gqa.js";
 import { HeadGrid } from "./attention/grid.js";
 import { drawLines } from "./attention/lines.js";
+import { initSenses, SENSES_DEFAULTS } from "./attention/senses.js";
 
 const EXAMPLES = [
   "The capital of France is Paris. The capital of Italy is",
@@ -18,19 +18,16 @@ const EXAMPLES = [
   "1 2 3 4 5 6 1 2 3 4 5 6 1 2 3",
 ];
 const DEFAULTS = {
-  text: EXAMPLES[0], layer: 2, head: 1, avg: false, q: -1,
-  s1: COMPARE_EXAMPLES[0].sentences[0], s2: COMPARE_EXAMPLES[0].sentences[1], s3: "", s4: "",
-  word: COMPARE_EXAMPLES[0].word, ctx: COMPARE_EXAMPLES[0].context, sink: false, off: "",
+  text: EXAMPLES[0], layer: 2, head: 1, avg: false, q: -1, off: "", ...SENSES_DEFAULTS,
 };
 
 const $ = (id) => document.getElementById(id);
 const state = readState(DEFAULTS);
 let model = { n_layers: 30, n_heads: 9, n_kv_heads: 3 };
 let tokens = [];
-let weights = null;      // rows of the head shown in the heatmap (exact, or the decoded layer average)
+let weights = null;      // rows of the head shown in the heatmap (one head, or the layer's average)
+let shown = null;        // the /api/attention answer drawn: its kv_head and shares_kv_with
 let allHeads = null;     // decodeAllHeads(...) of the current text
-let allHeadsRefused = null;  // the 413 error when the text is too long for every head at once
-let averageExact = false;  // the layer average was taken from the exact weights, not the one-byte data
 let off = parseOff(state.off);
 
 const save = () => writeState({ ...state, off: formatOff(off) }, DEFAULTS);
@@ -78,16 +75,12 @@ function headFacts() {
   const n = tokens.length;
   const node = $("head-facts");
   node.replaceChildren();
-  const kv = Math.floor(state.head / (model.n_heads / model.n_kv_heads));
-  const group = Array.from({ length: model.n_heads }, (_, h) => h)
-    .filter((h) => Math.floor(h / (model.n_heads / model.n_kv_heads)) === kv && h !== state.head);
-  if (state.avg) {
+  if (shown.average) {
     node.append(el("strong", { text: "The layer's average. " }),
-      `The mean of the ${model.n_heads} heads of layer ${state.layer}`
-      + (averageExact ? " (from their exact weights)." : " (from the one-byte data, so within ±0.002)."));
+      `The mean of the ${shown.n_heads} heads of layer ${shown.layer} (from their exact weights).`);
   } else {
-    node.append(el("strong", { text: `Layer ${state.layer}, head ${state.head}` }),
-      ` reads key/value head ${kv}, which it shares with heads ${group.join(" and ")}.`);
+    node.append(el("strong", { text: `Layer ${shown.layer}, head ${shown.head}` }),
+      ` reads key/value head ${shown.kv_head}, which it shares with heads ${shown.shares_kv_with.join(" and ")}.`);
   }
   if (n < 3) return;
   // The previous token is counted from the third token on: for the second token it is the
@@ -122,23 +115,10 @@ function drawHead() {
 
 // --- fetching -------------------------------------------------------------------------------
 
-const fetchHead = latest(async (signal) => {
-  const body = await api("/api/attention", { text: state.text, layer: state.layer, head: state.head }, { signal });
-  return body;
-});
+// One head, or with `average` the layer's mean of its heads' exact weights (taken by the server).
+const fetchHead = latest((signal) => api("/api/attention",
+  { text: state.text, layer: state.layer, head: state.head, average: state.avg }, { signal }));
 const fetchAll = latest((signal) => api("/api/attention/all", { text: state.text }, { signal }));
-// A text too long for every head at once: the layer's average from its heads' exact weights, one by one.
-const fetchAverage = latest(async (signal) => {
-  let body = null;
-  let sum = null;
-  for (let h = 0; h < model.n_heads; h++) {
-    body = await api("/api/attention", { text: state.text, layer: state.layer, head: h }, { signal });
-    if (!sum) sum = body.weights.map((row) => Float64Array.from(row));
-    else body.weights.forEach((row, i) => { for (let j = 0; j <= i; j++) sum[i][j] += row[j]; });
-  }
-  for (const row of sum) for (let j = 0; j < row.length; j++) row[j] /= model.n_heads;
-  return { tokens: body.tokens, weights: sum };
-});
 const fetchPredict = latest((signal) => api("/api/predict",
   { text: state.text, ablate: offToRequest(off), n_predictions: 10 }, { signal }));
 
@@ -159,20 +139,11 @@ function setTokens(list) {
 }
 
 async function showHead() {
-  if (state.avg && allHeads) {
-    weights = allHeads.layerAverage(state.layer);
-    averageExact = false;
-    showError($("error"), null);
-    showPromptViews(true);
-    drawHead();
-    return;
-  }
-  if (state.avg && !allHeadsRefused) return;  // showAll draws it when every head has arrived
   $("heatmap").classList.add("busy");
   try {
-    const body = await (state.avg ? fetchAverage() : fetchHead());
-    averageExact = state.avg;
+    const body = await fetchHead();
     if (!body) return;
+    shown = body;
     setTokens(body.tokens);
     weights = body.weights;
     showError($("error"), null);
@@ -187,7 +158,6 @@ async function showHead() {
 }
 
 async function showAll() {
-  allHeadsRefused = null;
   $("grid-status").textContent = `Reading all ${model.n_layers * model.n_heads} heads…`;
   try {
     const body = await fetchAll();
@@ -195,7 +165,6 @@ async function showAll() {
     allHeads = decodeAllHeads(body);
     $("grid").hidden = false;
     model = { ...model, n_layers: body.n_layers, n_heads: body.n_heads, n_kv_heads: body.n_kv_heads };
-    if (state.avg) { setTokens(body.tokens); await showHead(); }
     grid.draw(allHeads);
     grid.select(state.layer, state.avg ? "avg" : state.head);
     $("grid-status").textContent = "";
@@ -212,22 +181,15 @@ async function showAll() {
     grid.data = null;
     $("grid").hidden = true;
     $("sink-share").textContent = "";
-    const limit = model.limits?.max_all_heads_tokens;
-    const tooLong = error.status === 413 && /all heads at once/.test(error.message);
+    const limit = error.limit ?? model.limits?.max_all_heads_tokens;
+    const tooLong = error.code === "too_long";
     // Said for a reader of the page; the API's own message is addressed to programmers.
-    const count = /(\d+) tokens long/.exec(error.message)?.[1];
+    const count = error.actual;
     const why = tooLong ? `Your text has ${count ? count + " tokens, too many" : "too many tokens"} for this view: `
       + `every head at once is drawn for texts of ${limit ? `up to ${limit} tokens` : "fewer tokens"}. Shorten the text to see it; the heatmap `
       + "and the lines above show any head of this one." : error.message;
     $("grid-status").textContent = why;
-    clearLayerViews(why);
-    if (tooLong) {
-      allHeadsRefused = error;
-      if (state.avg) await showHead();  // the layer's average, from the exact weights instead
-    } else if (state.avg) {  // the averaged heatmap is drawn from these heads: nothing to show
-      showError($("error"), error);
-      showPromptViews(false);
-    }
+    clearLayerViews(why);  // the heatmap above (a head or the layer's average) comes from /api/attention
   }
 }
 
@@ -317,78 +279,10 @@ function setupHeadSelect() {
   const select = $("head");
   select.replaceChildren();
   for (let h = 0; h < model.n_heads; h++) {
-    const kv = Math.floor(h / (model.n_heads / model.n_kv_heads));
-    select.append(el("option", { text: `${h} (key/value ${kv})`, attrs: { value: String(h) } }));
+    const kv = model.kv_head_of?.[h];  // from /api/model; the first draw, before it answers, leaves it out
+    select.append(el("option", { text: kv === undefined ? String(h) : `${h} (key/value ${kv})`, attrs: { value: String(h) } }));
   }
   select.append(el("option", { text: "average of the layer", attrs: { value: "avg" } }));
-}
-
-// --- same word, different context -------------------------------------------------------------
-
-const sentenceKeys = ["s1", "s2", "s3", "s4"];
-
-function sentenceInputs() {
-  const box = $("sentences");
-  const texts = sentenceKeys.map((k) => state[k]).filter((s, i) => i < 2 || s);
-  box.replaceChildren();
-  texts.forEach((text, i) => {
-    const input = el("input", { cls: "sentence", attrs: { type: "text", maxlength: "400", spellcheck: "false",
-      "aria-label": `Sentence ${i + 1}` } });
-    input.value = text;
-    input.addEventListener("keydown", (e) => { if (e.key === "Enter") runCompare(); });
-    const row = el("div", { cls: "sentence-row" }, [el("span", { cls: `dot s${i}`, text: String(i + 1) }), input]);
-    if (i >= 2) {
-      const remove = el("button", { cls: "secondary small", text: "×", title: "Remove this sentence", attrs: { type: "button" } });
-      remove.addEventListener("click", () => { readCompareInputs(); state[sentenceKeys[i]] = ""; compactSentences(); sentenceInputs(); });
-      row.append(remove);
-    }
-    box.append(row);
-  });
-  $("add-sentence").disabled = texts.length >= 4;
-}
-
-function compactSentences() {
-  const texts = sentenceKeys.map((k) => state[k]).filter((s, i) => i < 2 || s);
-  sentenceKeys.forEach((k, i) => { state[k] = texts[i] ?? ""; });
-}
-
-function readCompareInputs() {
-  [...$("sentences").querySelectorAll("input.sentence")].forEach((input, i) => { state[sentenceKeys[i]] = input.value; });
-  state.word = $("word").value;
-  state.ctx = $("context").value;
-}
-
-let lastComparison = null;
-const fetchCompare = latest((signal, body) => api("/api/attention/compare", body, { signal }));
-
-async function runCompare() {
-  readCompareInputs();
-  save();
-  const count = $("sentences").querySelectorAll("input.sentence").length;
-  const body = {
-    sentences: sentenceKeys.slice(0, count).map((k) => state[k]),
-    word: state.word,
-    context_words: state.ctx.split(",").map((s) => s.trim()).filter(Boolean),
-  };
-  $("compare-status").textContent = `Following the word through ${model.n_layers} layers…`;
-  try {
-    const result = await fetchCompare(body);
-    if (!result) return;
-    lastComparison = result;
-    showError($("compare-error"), null);
-    $("compare-results").hidden = false;
-    drawCompare();
-    $("compare-status").textContent = summarise(result);
-  } catch (error) {
-    $("compare-status").textContent = "";
-    showError($("compare-error"), error);
-  }
-}
-
-function drawCompare() {
-  if (!lastComparison) return;
-  drawComparison({ heatmaps: $("compare-heatmaps"), table: $("top-table"), cosine: $("cosine"),
-    path: $("path") }, lastComparison, { hideSink: state.sink });
 }
 
 // --- start ------------------------------------------------------------------------------------
@@ -424,35 +318,7 @@ function init() {
   const sinkNote = $("sink-note");
   sinkNote.append(" ", el("strong", { attrs: { id: "sink-share" } }));
 
-  // Same word, different context.
-  $("word").value = state.word;
-  $("context").value = state.ctx;
-  $("hide-sink").checked = state.sink;
-  sentenceInputs();
-  $("add-sentence").addEventListener("click", () => {
-    readCompareInputs();
-    const free = sentenceKeys.findIndex((k, i) => i >= 2 && !state[k]);
-    if (free < 0) return;
-    state[sentenceKeys[free]] = "…";
-    sentenceInputs();
-    const inputs = $("sentences").querySelectorAll("input.sentence");
-    inputs[inputs.length - 1].value = "";
-    inputs[inputs.length - 1].focus();
-  });
-  $("run-compare").addEventListener("click", runCompare);
-  for (const id of ["word", "context"]) $(id).addEventListener("keydown", (e) => { if (e.key === "Enter") runCompare(); });
-  $("hide-sink").addEventListener("change", () => { state.sink = $("hide-sink").checked; save(); drawCompare(); });
-  for (const ex of COMPARE_EXAMPLES) {
-    const b = el("button", { text: ex.label, attrs: { type: "button" } });
-    b.addEventListener("click", () => {
-      sentenceKeys.forEach((k, i) => { state[k] = ex.sentences[i] ?? ""; });
-      state.word = ex.word; state.ctx = ex.context;
-      $("word").value = ex.word; $("context").value = ex.context;
-      sentenceInputs();
-      runCompare();
-    });
-    $("compare-examples").append(b);
-  }
+  const runSenses = initSenses({ state, save });
 
   // Switch a head off.
   $("ablate-current").addEventListener("click", () => {
@@ -475,7 +341,7 @@ function init() {
     setControls();
   }).catch(() => {});
   textChanged({ keepQuery: true });  // first draw: keep the token picked in a shared link (q)
-  runCompare();
+  runSenses();
 }
 
 init();
