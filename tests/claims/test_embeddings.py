@@ -1,0 +1,244 @@
+"""Claims of chapter 3 (/embeddings), checked on the real weights (docs/CLAIMS.md, section 3).
+
+Computed claims (the page renders the API's numbers) are checked against an independent
+computation in plain torch on the real embedding matrix or a fresh forward pass; pinned claims
+(sentences about SmolLM2 itself) take the `smollm2` fixture.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from model.analysis import analyse_ids
+from model.embeddings import (
+    ANALOGY_EXAMPLES, CONTEXT_PREFIX, FIRST_POSITION_WORDS, WORD_SETS, for_model, is_word_like, sentence_vector,
+)
+
+pytestmark = pytest.mark.real
+
+DEFAULT_SENTENCES = [  # static/js/embeddings.js DEFAULT_SENTENCES
+    "The cat sat on the mat.", "A kitten was resting on the rug.", "The stock market fell sharply today.",
+    "Share prices dropped steeply this morning.", "I really enjoyed this film.", "The movie was wonderful.",
+    "The cat fell off the market stall."]
+PARAPHRASES = [(0, 1), (2, 3), (4, 5)]
+OVERLAP = ["The doctor treated the patient.", "The patient treated the doctor.",  # static/js/embeddings.js
+           "I love this movie.", "I hate this movie.", "The cat sat on the mat.", "A kitten was resting on the rug."]
+
+
+def cos(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a.double(), b.double()
+    return float(a @ b / (a.norm() * b.norm()))
+
+
+def ids_of(engine, word: str) -> list[int]:
+    return engine.tokenizer.encode(" " + word)
+
+
+def sentence_vectors(engine, sentences: list[str], layer: int) -> torch.Tensor:
+    return torch.stack([sentence_vector(analyse_ids(engine.model, engine.tokenizer.encode(s)).resid, layer)
+                        for s in sentences])
+
+
+def cosines(vectors: torch.Tensor) -> torch.Tensor:
+    unit = torch.nn.functional.normalize(vectors.double(), dim=1)
+    return unit @ unit.T
+
+
+def default_layer(engine) -> int:
+    return engine.cfg.n_layers // 2
+
+
+# --- analogies (computed) ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("a,b,c,expected", ANALOGY_EXAMPLES)
+def test_analogy_ranking_and_verdict_agree_with_plain_torch(real_engine, real_client, a, b, c, expected):
+    """Independent: float64 cosines of a - b + c with every row, word-like tokens only, inputs left out."""
+    data = real_client.post("/api/embeddings/analogy",
+                            json={"a": a, "b": b, "c": c, "expected": expected, "k": 10}).json()
+    tok = real_engine.tokenizer
+    w = real_engine.model.embed.weight.detach().double()
+    vec = {k: w[ids_of(real_engine, x)].mean(0) for k, x in (("a", a), ("b", b), ("c", c))}
+    target = vec["a"] - vec["b"] + vec["c"]
+    scores = (w @ target) / (w.norm(dim=1) * target.norm())
+    inputs = {t for x in (a, b, c) for t in ids_of(real_engine, x)}
+    allowed = torch.tensor([is_word_like(tok.token_text(i)) and i not in tok.special_ids and i not in inputs
+                            for i in range(w.shape[0])])
+    order = scores.masked_fill(~allowed, -torch.inf).argsort(descending=True)[:10].tolist()
+    assert [r["id"] for r in data["results"]] == order
+
+    e_ids = ids_of(real_engine, expected)
+    e_score = float(scores[e_ids[0]]) if len(e_ids) == 1 else cos(w[e_ids].mean(0), target)
+    others = allowed.clone()
+    others[e_ids] = False
+    rank = int((scores[others] > e_score).sum()) + 1
+    assert data["expected"]["rank"] == rank
+    assert data["expected"]["cosine"] == pytest.approx(e_score, abs=1e-4)
+    # The verdict: right exactly when the expected word is the first result.
+    assert data["correct"] == (len(e_ids) == 1 and order[0] == e_ids[0])
+
+
+def test_the_verdicts_of_the_built_in_analogies(smollm2):
+    """Pinned: 'This small model gets some analogies right and some wrong; the examples include both.'"""
+    emb = for_model(smollm2.model, smollm2.tokenizer)
+    from model.embeddings import analogy
+    verdicts = {}
+    for a, b, c, e in ANALOGY_EXAMPLES:
+        found = analogy(emb, a, b, c)
+        verdicts[a] = found.rank_of(emb, ids_of(smollm2, e))[0] == 1
+        # The top result has rank 1 (it read the same score vector).
+        assert found.rank_of(emb, [found.results[0].id])[0] == 1
+    assert verdicts == {"puppy": True, "king": True, "Berlin": True, "bigger": True,
+                        "Paris": False, "walked": False, "calf": False}
+
+
+def test_the_sum_often_lies_closest_to_a_or_c(smollm2):
+    """Pinned: 'the sum often lies closest to a or c themselves' (inputs left in)."""
+    emb = for_model(smollm2.model, smollm2.tokenizer)
+    from model.embeddings import analogy
+    hits = sum(analogy(emb, a, b, c).with_inputs[0].text.strip() in (a, c) for a, b, c, _ in ANALOGY_EXAMPLES)
+    assert hits > len(ANALOGY_EXAMPLES) / 2
+
+
+# --- the first position (computed, then pinned) -------------------------------------------------
+
+
+def test_first_position_measurement_agrees_with_fresh_forward_passes(real_engine, real_client):
+    data = real_client.get("/api/embeddings/first-position").json()
+    tok, model = real_engine.tokenizer, real_engine.model
+    L = real_engine.cfg.n_layers
+    assert data["words"] == list(FIRST_POSITION_WORDS) and len(data["layers"]) == L + 1
+    prefix = tok.encode(CONTEXT_PREFIX)
+    with_prefix = [analyse_ids(model, prefix + ids_of(real_engine, w)).resid for w in FIRST_POSITION_WORDS]
+    alone = [analyse_ids(model, ids_of(real_engine, w)).resid for w in FIRST_POSITION_WORDS]
+    n_prefix = len(prefix)
+    for row in data["layers"]:
+        layer = row["layer"]
+        ratios = [float(r[layer, 0].norm() / r[layer, 1:].norm(dim=-1).mean()) for r in with_prefix]
+        assert row["length_ratio"] == pytest.approx(sum(ratios) / len(ratios), rel=1e-3)
+        pairs = list(itertools.combinations(range(len(FIRST_POSITION_WORDS)), 2))
+        a = sum(cos(alone[i][layer, -1], alone[j][layer, -1]) for i, j in pairs) / len(pairs)
+        p = sum(cos(with_prefix[i][layer, n_prefix:].mean(0), with_prefix[j][layer, n_prefix:].mean(0))
+                for i, j in pairs) / len(pairs)
+        assert row["alone_cosine"] == pytest.approx(a, abs=2e-3)
+        assert row["prefixed_cosine"] == pytest.approx(p, abs=2e-3)
+
+
+def test_the_first_position_is_a_long_vector_that_looks_alike_for_every_word(smollm2, real_client):
+    """Pinned: 'in most layers its vector grows many times longer than the others' and looks much the same
+    whatever the word; a word read on its own would ... have little useful hidden state.'"""
+    layers = real_client.get("/api/embeddings/first-position").json()["layers"]
+    assert sum(r["length_ratio"] > 3 for r in layers) > len(layers) / 2
+    after_embedding = layers[2:]
+    assert all(r["alone_cosine"] > r["prefixed_cosine"] for r in after_embedding)
+    assert sum(r["alone_cosine"] > 0.99 for r in after_embedding) > len(after_embedding) / 2
+
+
+# --- words of several tokens (pinned) ---------------------------------------------------------
+
+
+def test_the_tokens_the_page_names(smollm2):
+    tok = smollm2.tokenizer
+    pieces = lambda text: [tok.token_text(i) for i in tok.encode(text)]  # noqa: E731
+    assert pieces(" duckling") == [" duck", "ling"]
+    assert pieces(" darling") == [" dar", "ling"]
+    assert pieces("dog") != pieces(" dog") and len(pieces(" dog")) == 1
+
+
+def test_the_last_token_takes_in_part_of_the_word_but_not_all(smollm2):
+    """Pinned: at the map's default layer the 'ling' of duckling moves towards ' duck', yet stays closer to
+    the 'ling' of darling than to ' duck'."""
+    emb = for_model(smollm2.model, smollm2.tokenizer)
+    layer = default_layer(smollm2)
+    h = {w: emb.contextual_vector(ids_of(smollm2, w), layer, "last") for w in ("duckling", "darling", "duck")}
+    assert cos(h["duckling"], h["duck"]) > cos(h["darling"], h["duck"])
+    assert cos(h["duckling"], h["darling"]) > cos(h["duckling"], h["duck"])
+
+
+# --- the map's notes (pinned) -------------------------------------------------------------------
+
+
+def static(engine, word: str) -> torch.Tensor:
+    return engine.model.embed.weight.detach()[ids_of(engine, word)].mean(0)
+
+
+def mean_offset_cosines(engine, firsts, seconds) -> torch.Tensor:
+    offsets = torch.stack([static(engine, b) - static(engine, a) for a, b in zip(firsts, seconds)])
+    sims, n = cosines(offsets), len(firsts)
+    return (sims.sum(1) - 1) / (n - 1)
+
+
+def test_four_kinds_of_word_make_four_groups(smollm2):
+    """Pinned: each word's nearest other word of the default map (cosine over all numbers) is of its own set."""
+    names = ["animals", "countries", "numbers", "colours"]
+    words = [(w, s) for s in names for w in WORD_SETS[s].words]
+    sims = cosines(torch.stack([static(smollm2, w) for w, _ in words])).fill_diagonal_(-2)
+    assert all(words[int(row.argmax())][1] == s for row, (_, s) in zip(sims, words))
+
+
+def test_capital_of_is_a_clearer_direction_than_young_of_and_italy_rome_is_the_odd_one(smollm2, real_client):
+    capitals = mean_offset_cosines(smollm2, WORD_SETS["countries"].words, WORD_SETS["capitals"].words)
+    assert WORD_SETS["countries"].words[int(capitals.argmin())] == "Italy"
+    par = {sets: real_client.post("/api/embeddings/map", json={"sets": sets.split(","), "neighbours": 0})
+           .json()["pairs_parallel"] for sets in ("countries,capitals", "animals,young")}
+    assert par["countries,capitals"] > 2 * par["animals,young"]
+
+
+def test_hidden_state_offsets_are_not_always_more_alike_than_the_input_embeddings(smollm2, real_client):
+    def parallel(**kw):
+        return real_client.post("/api/embeddings/map", json={"sets": ["countries", "capitals"], "neighbours": 0,
+                                                             **kw}).json()["pairs_parallel"]
+    base = parallel(mode="static")
+    hidden = [parallel(mode="contextual", layer=layer) for layer in range(1, smollm2.cfg.n_layers + 1, 3)]
+    assert min(hidden) < base < max(hidden)
+    assert parallel(mode="contextual", layer=8) < base  # the preset opens on layer 8
+
+
+# --- sentences (pinned) -------------------------------------------------------------------------
+
+
+def test_mean_pooling_mostly_measures_word_overlap(smollm2):
+    """Pinned: the page's 'same words, other meaning' sentences at the default layer: both pairs that share
+    their words score above the paraphrase; the role swap does so at every layer after the embedding."""
+    layer = default_layer(smollm2)
+    sims = cosines(sentence_vectors(smollm2, OVERLAP, layer))
+    assert min(sims[0, 1], sims[2, 3]) > sims[4, 5]
+    defaults = {layer: cosines(sentence_vectors(smollm2, DEFAULT_SENTENCES, layer))
+                for layer in range(1, smollm2.cfg.n_layers + 1)}
+    for layer, d in defaults.items():
+        swap = cosines(sentence_vectors(smollm2, OVERLAP[:2], layer))[0, 1]
+        assert swap > max(d[i, j] for i, j in PARAPHRASES), layer
+
+
+def test_the_input_layer_average_is_blind_to_order(smollm2):
+    sims = cosines(sentence_vectors(smollm2, OVERLAP[:2], 0))
+    assert float(sims[0, 1]) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_a_tokens_hidden_state_is_still_mostly_the_token(smollm2):
+    """Pinned ('much of each token's hidden state is still the token itself'): at the default layer,
+    ' doctor' in one sentence is closer to ' doctor' in the swapped sentence than to ' patient' beside it."""
+    tok, layer = smollm2.tokenizer, default_layer(smollm2)
+    doctor, patient = tok.encode(" doctor")[0], tok.encode(" patient")[0]
+    first, second = (tok.encode(s) for s in OVERLAP[:2])
+    r1 = analyse_ids(smollm2.model, first).resid[layer]
+    r2 = analyse_ids(smollm2.model, second).resid[layer]
+    d1, p1, d2 = r1[first.index(doctor)], r1[first.index(patient)], r2[second.index(doctor)]
+    assert cos(d1, d2) > cos(d1, p1)
+
+
+def test_each_default_paraphrase_is_its_partners_nearest_and_every_pair_scores_high(smollm2):
+    """Pinned: at the default layer, sentences 1-2, 3-4, 5-6 are each other's nearest; past the first
+    layers every pair scores high because the vectors share a common direction."""
+    layer = default_layer(smollm2)
+    vectors = sentence_vectors(smollm2, DEFAULT_SENTENCES, layer)
+    sims = cosines(vectors).fill_diagonal_(-2)
+    for i, j in PARAPHRASES:
+        assert int(sims[i].argmax()) == j and int(sims[j].argmax()) == i
+    common = vectors.double().mean(0)
+    assert all(cos(v, common) > 0.9 for v in vectors)
+    low_input = cosines(sentence_vectors(smollm2, DEFAULT_SENTENCES, 0)).min()
+    assert sims.fill_diagonal_(2).min() > low_input + 0.3
