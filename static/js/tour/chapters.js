@@ -3,6 +3,7 @@
 // read from the answer, never typed in.
 
 import { api, el, tokenChips } from "../api.js";
+import { EXAMPLES as SENSE_EXAMPLES, gaps, MARGIN, swapWord } from "../attention/senses.js";
 import { drawBars, drawLines, percent } from "./plots.js";
 
 const $ = (id) => document.getElementById(id);
@@ -79,24 +80,34 @@ async function embeddings() {
 
 // --- 4. attention -------------------------------------------------------------------------------
 
-const BANK = { sentences: ["I sat on the river bank", "I paid the money into the bank"], word: "bank",
-  context_words: ["river", "money"] };
+// The attention page's fair sense test on its first built-in example: "bank" compared with itself in
+// sentences of the same sense and of the other sense, with a plain word in its place as the control.
+const BANK = SENSE_EXAMPLES[0];
 
 async function attention() {
-  const data = await api("/api/attention/compare", BANK);
-  const same = data.between[0];
-  const L = data.n_layers;
-  const river = data.contexts.find((c) => c.word === "river");
-  const riverNear = river.similarity.map((row) => row[L]);
-  drawLines($("bank-plot"), [{ y: same, name: "bank vs bank",
-    hover: "after %{x} layers: cosine %{y:.2f}<extra></extra>" }],
-  { xTitle: "layers read (0 = the input embedding)", yTitle: "cosine", yRange: [0, 1.05], height: 190 });
+  const senses = (word, groups) => api("/api/attention/senses", { word, groups });
+  const swapped = BANK.groups.map((g) => g.map((s) => swapWord(s, BANK.word, BANK.control)));
+  const [word, control] = await Promise.all([senses(BANK.word, BANK.groups), senses(BANK.control, swapped)]);
+  const g = gaps(word);
+  const gc = gaps(control);
+  let d = 1;
+  for (let k = 1; k < g.length; k++) if (g[k] - gc[k] > g[d] - gc[d]) d = k;
+  const at = word.layers[d];
+  const c = control.layers[d];
+  drawLines($("bank-plot"), [
+    { y: word.layers.map((l) => l.within), name: "same sense", hover: "same sense, after %{x} layers: %{y:.2f}<extra></extra>" },
+    { y: word.layers.map((l) => l.across), name: "other sense", color: "#d9682b",
+      hover: "other sense, after %{x} layers: %{y:.2f}<extra></extra>" },
+  ], { xTitle: "layers read (0 = the input embedding)", yTitle: "cosine", height: 190 });
+  const n = BANK.groups.map((grp) => grp.length);
+  const fair = g[d] - gc[d] >= MARGIN;
   $("bank-caption").replaceChildren(
-    `“${BANK.sentences[0]}” and “${BANK.sentences[1]}”: at the input both “bank”s are the same vector `
-    + `(cosine ${same[0].toFixed(2)}). After all ${L} layers the cosine is `,
-    el("strong", { text: same[L].toFixed(2) }),
-    `: each bank has taken in its own sentence. The river bank ends closer to “river” (${riverNear[0].toFixed(2)}) `
-    + `than the money bank does (${riverNear[1].toFixed(2)}).`);
+    `“${BANK.word}” in ${n[0]} river sentences and ${n[1]} money sentences, compared with itself. At the input every `
+    + `“${BANK.word}” is the same vector. After ${d} layers, two banks of the same sense have an average cosine of `, el("strong", { text: at.within.toFixed(2) }),
+    `; a river bank and a money bank `, el("strong", { text: at.across.toFixed(2) }),
+    `. With “${BANK.control}” in its place the same sentences give ${c.within.toFixed(2)} and ${c.across.toFixed(2)}`
+    + (fair ? `: the gap comes from what “${BANK.word}” means there, not only from what the sentences are about.`
+      : `, a gap within ${MARGIN} of the word's: here it mostly reflects what the sentences are about.`));
 }
 
 // --- 5. next token ------------------------------------------------------------------------------
