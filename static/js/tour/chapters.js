@@ -98,7 +98,9 @@ async function attention() {
     { y: word.layers.map((l) => l.within), name: "same sense", hover: "same sense, after %{x} layers: %{y:.2f}<extra></extra>" },
     { y: word.layers.map((l) => l.across), name: "other sense", color: "#d9682b",
       hover: "other sense, after %{x} layers: %{y:.2f}<extra></extra>" },
-  ], { xTitle: "layers read (0 = the input embedding)", yTitle: "cosine", height: 190 });
+  ], { xTitle: "layers read (0 = the input embedding)", yTitle: "cosine", height: 190,
+    // Head room above 1 keeps the lines clear of the legend, which wraps to two rows on a phone.
+    yRange: [Math.min(...word.layers.map((l) => l.across)) - 0.03, 1.12] });
   const n = BANK.groups.map((grp) => grp.length);
   const fair = g[d] - gc[d] >= MARGIN;
   $("bank-caption").replaceChildren(
