@@ -1,153 +1,22 @@
 """Generation: continue a text or answer a chat, token by token, as JSON or as a stream.
-
-Each token is one step of `model.generate.generate` (one token's forward pass over the KV
-cache), run in a worker thread under the model lock, so other requests interleave between the
-tokens of a long reply; between steps the handler checks whether the client is still there.
-"""
+The handler parses, starts the run in `app/views/generate.py` and returns its tokens."""
 
 from __future__ import annotations
 
-import json
-import secrets
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import StreamingResponse
 
 from app.deps import EngineDep
-from app.engine import Engine, Overloaded, Prompt
-from app.routers.predict import continued_prompt
-from app.schemas.common import ERRORS, TokenOut
-from app.schemas.generate import (GENERATE_EXAMPLES, GeneratedToken, GenerateDone, GenerateEnd, GenerateIn,
-                                  GenerateOut, GenerateStart, Message)
-from app.schemas.predict import top_predictions
-from model.errors import InputError
-from model.generate import Step, TextStream, generate
+from app.schemas.common import ERRORS
+from app.schemas.generate import GENERATE_EXAMPLES, GenerateIn, GenerateOut
+from app.views import generate as view
 
 # Request bodies with the examples /docs offers.
 GenerateBody = Annotated[GenerateIn, Body(openapi_examples=GENERATE_EXAMPLES)]
 
 router = APIRouter(prefix="/api", tags=["generate"])
-
-
-def _render_chat(engine: Engine, messages: list[Message]) -> str:
-    # Text typed into a message must stay text: "<|im_end|>" in a user's message would otherwise
-    # become the real control token and let the message end its own turn and write the assistant's.
-    specials = [engine.tokenizer.data.tokens[i] for i in sorted(engine.tokenizer.special_ids)]
-    for i, message in enumerate(messages):
-        found = next((s for s in specials if s in message.content), None)
-        if found is not None:
-            raise InputError(f"messages.{i}.content contains {found}, one of the chat template's control tokens; "
-                             "remove it (the /tokens page shows what it would do).", code="control_token",
-                             field=f"messages.{i}.content")
-    try:
-        return engine.tokenizer.apply_chat_template([m.model_dump() for m in messages], add_generation_prompt=True)
-    except Exception as exc:  # a template may reject a conversation (e.g. roles out of order)
-        raise InputError(f"messages: the model's chat template cannot render this conversation ({exc}).",
-                         code="template_refused", field="messages") from exc
-
-
-def _chat_prompt(engine: Engine, messages: list[Message]) -> Prompt:
-    """The conversation written out through the template, within the prompt limits.
-
-    A chat grows by a question and a reply each turn, so it is the whole conversation that
-    reaches the limit, usually long after each message on its own was short: say so."""
-    text = _render_chat(engine, messages)
-    return engine.prompt(text, field="messages",
-                         subject="messages: the conversation, written out through the chat template,",
-                         advice="Remove or shorten earlier messages, or start a new chat.")
-
-
-@dataclass
-class Run:
-    """A validated generation request, ready to step."""
-
-    prompt: Prompt
-    seed: int
-    requested: int   # max_new_tokens as asked
-    max_steps: int   # as many as fit in the context window
-    steps: Iterator[Step]
-    text: TextStream  # the reply's text so far, for each token's `delta`
-
-
-async def _start(body: GenerateIn, engine: Engine) -> Run:
-    limit = engine.settings.max_new_tokens
-    if body.max_new_tokens > limit:
-        raise InputError(f"max_new_tokens is {body.max_new_tokens}; this server generates at most {limit} tokens "
-                         "per request. Ask for fewer.", code="out_of_range", field="max_new_tokens", limit=limit,
-                         actual=body.max_new_tokens)
-    if body.messages is not None:
-        prompt = _chat_prompt(engine, body.messages)
-        cache = next_logits = None  # a chat's template is not a prompt other views share: no Analysis
-    else:
-        prompt = continued_prompt(engine, body.text, body.append_ids)
-        analysis = await engine.analyse(prompt)  # shared with /api/predict: the prompt pass is reused
-        cache, next_logits = analysis.kv_cache, analysis.next_logits
-    room = engine.cfg.context_length - len(prompt.tokens)
-    seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
-    max_steps = min(body.max_new_tokens, room)
-    steps = generate(engine.model, prompt.ids, max_steps, body.temperature, body.top_k, body.top_p, seed,
-                     stop_ids=engine.tokenizer.stop_ids, cache=cache, next_logits=next_logits)
-    return Run(prompt, seed, body.max_new_tokens, max_steps, steps, TextStream())
-
-
-def _token(engine: Engine, run: Run, index: int, step: Step, alternatives: int) -> GeneratedToken:
-    t = engine.tokenizer.describe(step.id)
-    # A stop token is not part of the text; it ends it (a character left incomplete becomes U+FFFD).
-    stop = step.id in engine.tokenizer.stop_ids
-    delta = run.text.flush() if stop else run.text.push(engine.tokenizer.token_bytes(step.id))
-    return GeneratedToken(index=index, id=step.id, text=t.text, display=t.display, special=t.special, delta=delta,
-                          probability=float(step.dist.probs[step.id]),
-                          alternatives=top_predictions(engine.tokenizer, step.dist, step.logits, alternatives)
-                          if alternatives else [])
-
-
-async def _tokens(run: Run, body: GenerateIn, engine: Engine, request: Request) -> AsyncIterator[GeneratedToken]:
-    """Step the generation, one token per model-lock turn, until it ends or the client leaves."""
-    for index in range(run.max_steps):
-        if await request.is_disconnected():
-            return
-        # The step and its vocabulary-wide top-k both run in the worker, off the event loop.
-        token = await engine.run(_next_token, engine, run, index, body.alternatives)
-        if token is None:
-            return
-        yield token
-
-
-def _next_token(engine: Engine, run: Run, index: int, alternatives: int) -> GeneratedToken | None:
-    step = next(run.steps, None)
-    return None if step is None else _token(engine, run, index, step, alternatives)
-
-
-def _end(engine: Engine, run: Run, generated: list[GeneratedToken]) -> GenerateEnd:
-    stopped = bool(generated) and generated[-1].id in engine.tokenizer.stop_ids
-    ids = [g.id for g in generated[:-1 if stopped else None]]
-    reason = ("stop_token" if stopped else
-              "max_new_tokens" if len(generated) >= run.requested else "context_length")
-    return GenerateEnd(text=engine.tokenizer.decode(ids), stop_reason=reason)
-
-
-def _sse(event: str, data: dict) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
-
-
-async def _event_stream(run: Run, body: GenerateIn, engine: Engine, request: Request) -> AsyncIterator[bytes]:
-    start = GenerateStart(prompt_tokens=[TokenOut.of(t) for t in run.prompt.tokens], seed=run.seed)
-    yield _sse("start", start.model_dump())
-    generated: list[GeneratedToken] = []
-    try:
-        async for token in _tokens(run, body, engine, request):
-            generated.append(token)
-            yield _sse("token", token.model_dump())
-    except Overloaded:
-        yield _sse("error", {"detail": "The model is busy with other requests; retry in a few seconds.",
-                             "code": "busy"})
-        return
-    if await request.is_disconnected():
-        return  # nobody is listening for the summary
-    yield _sse("done", GenerateDone(**_end(engine, run, generated).model_dump(), count=len(generated)).model_dump())
 
 
 STREAM_EXAMPLE = (
@@ -205,10 +74,8 @@ piece of a character).
                     "content": {"text/event-stream": {"schema": {"type": "string"}, "example": STREAM_EXAMPLE}}}})
 async def generate_tokens(body: GenerateBody, engine: EngineDep, request: Request):
     """Continue `text`, or answer `messages` through the chat template, one token at a time."""
-    run = await _start(body, engine)
+    run = await view.start(body, engine)
     if body.stream:
-        return StreamingResponse(_event_stream(run, body, engine, request), media_type="text/event-stream",
+        return StreamingResponse(view.event_stream(run, body, engine, request), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    generated = [token async for token in _tokens(run, body, engine, request)]
-    return GenerateOut(prompt_tokens=[TokenOut.of(t) for t in run.prompt.tokens], seed=run.seed,
-                       generated=generated, **_end(engine, run, generated).model_dump())
+    return await view.generate_out(run, body, engine, request)

@@ -1,24 +1,19 @@
 """Next-token endpoints: the distribution after a prompt (with sampling settings and head
-ablation), the logit lens through the layers, and how surprising each prompt token was."""
+ablation), the logit lens through the layers, and how surprising each prompt token was.
+Each handler parses, hands the request to its view in `app/views/predict.py` and returns."""
 
 from __future__ import annotations
 
-import math
-
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 
 from app.deps import EngineDep
-from app.engine import Engine, Prompt
-from app.schemas.common import ERRORS, TokenOut
-from app.schemas.predict import (LENS_EXAMPLES, PREDICT_EXAMPLES, SURPRISE_EXAMPLES, DrawOut, Guess, HeadIn,
-                                 LensCell, LensIn, LensOut, PredictIn, PredictOut, SurpriseIn, SurpriseOut,
-                                 SurpriseToken, prediction, token_prob, top_predictions)
-from model.ablation import ablated_next_logits
-from model.errors import InputError, check_index
-from model.lens import logit_lens, surprise
-from model.sampling import Distribution, distribution
+from app.schemas.common import ERRORS, from_query
+from app.schemas.predict import (LENS_EXAMPLES, PREDICT_EXAMPLES, SURPRISE_EXAMPLES, LensIn, LensOut, PredictIn,
+                                 PredictOut, SurpriseIn, SurpriseOut)
+from app.views import predict as view
+from model.errors import InputError
 
 # Request bodies with the examples /docs offers.
 PredictBody = Annotated[PredictIn, Body(openapi_examples=PREDICT_EXAMPLES)]
@@ -28,114 +23,47 @@ SurpriseBody = Annotated[SurpriseIn, Body(openapi_examples=SURPRISE_EXAMPLES)]
 router = APIRouter(prefix="/api", tags=["predict"])
 
 
-def continued_prompt(engine: Engine, text: str, append_ids: list[int]) -> Prompt:
-    """`text`'s tokens followed by `append_ids` as given, within the prompt limits. With ids to
-    append, `text` may be empty: the prompt is then the ids alone (e.g. ids from /api/tokenize)."""
-    tk = engine.tokenizer
-    for i, token_id in enumerate(append_ids):
-        check_index(f"append_ids.{i}", token_id, tk.vocab_size, "token ids",
-                    f"append_ids.{i} is {token_id}; token ids are 0 to {tk.vocab_size - 1}.")
-    if not append_ids:
-        return engine.prompt(text)
-    prompt = Prompt("", []) if text == "" else engine.prompt(text)
-    engine.check_tokens(len(prompt.tokens) + len(append_ids), "append_ids",
-                        detail="text and append_ids are {actual} tokens together; the limit is {limit} tokens. "
-                               "Remove some appended tokens or shorten the text.")
-    end = len(text)
-    return Prompt(text + tk.decode(append_ids), prompt.tokens + [tk.describe(i, end, end) for i in append_ids])
-
-
-def _heads(engine: Engine, ablate: list[HeadIn]) -> list[tuple[int, int]]:
-    """Distinct (layer, head) pairs, or a 422 naming the entry and the valid range."""
-    cfg = engine.cfg
-    for i, h in enumerate(ablate):
-        check_index(f"ablate.{i}.layer", h.layer, cfg.n_layers, "layers",
-                    f"ablate.{i}.layer is {h.layer}; this model's layers are 0 to {cfg.n_layers - 1}.")
-        check_index(f"ablate.{i}.head", h.head, cfg.n_heads, "query heads per layer",
-                    f"ablate.{i}.head is {h.head}; every layer has heads 0 to {cfg.n_heads - 1}.")
-    return sorted({(h.layer, h.head) for h in ablate})
-
-
-def _guess(engine: Engine, text: str, dist: Distribution, logits) -> Guess:
-    ids = engine.tokenizer.encode(text)
-    if not ids:
-        raise InputError("guess is empty; type the token you expect next, e.g. ' Paris'.", code="empty", field="guess")
-    first = ids[0]
-    rank = int((dist.probs > dist.probs[first]).sum()) + 1
-    return Guess(text=text, token=prediction(engine.tokenizer, dist, logits, first), rank=rank,
-                 tokens_in_guess=len(ids))
-
-
-def _entropy_bits(probs) -> float:
-    p = probs[probs > 0]
-    return float(-(p * p.log()).sum() / math.log(2))
-
-
 @router.post("/predict", response_model=PredictOut, responses=ERRORS, summary="Next-token probabilities")
 async def predict(body: PredictBody, engine: EngineDep) -> PredictOut:
     """Probabilities of every possible next token after `text`, most probable first, marked with
     whether temperature/top-k/top-p still allow each to be drawn; optionally with attention heads off."""
-    prompt = continued_prompt(engine, body.text, body.append_ids)
-    heads = _heads(engine, body.ablate)
-    tk = engine.tokenizer
+    return await view.predict_response(engine, body)
 
-    def shaped(logits) -> tuple[Distribution, list]:
-        dist = distribution(logits, body.temperature, body.top_k, body.top_p)
-        return dist, top_predictions(tk, dist, logits, body.n_predictions)
 
-    def compute() -> PredictOut:
-        # Everything that touches the 49,152-entry vocabulary runs here, in the worker thread under
-        # the model lock: done on the event loop it would compete with a running pass for the cores.
-        analysis = engine.analysis(prompt)
-        logits = ablated_next_logits(analysis, heads) if heads else analysis.next_logits
-        dist, predictions = shaped(logits)
-        allowed = dist.allowed
-        return PredictOut(
-            tokens=[TokenOut.of(t) for t in prompt.tokens],
-            predictions=predictions, baseline=shaped(analysis.next_logits)[1] if heads else None,
-            ablated=[HeadIn(layer=layer, head=head) for layer, head in heads],
-            draw=DrawOut(allowed_count=int(allowed.sum()), allowed_mass=float(dist.probs[allowed].sum()),
-                         entropy_bits=_entropy_bits(dist.probs)),
-            guess=_guess(engine, body.guess, dist, logits) if body.guess is not None else None,
-            temperature=body.temperature, top_k=body.top_k, top_p=body.top_p,
-        )
+def _step_ids(steps: str, at: int) -> list[int]:
+    """The page's `steps` ("7042,30"): the generated token ids, cut to the first `at` (-1: all)."""
+    try:
+        ids = [int(s) for s in steps.split(",") if s.strip()]
+    except ValueError:
+        raise InputError(f"steps is {steps[:60]!r}; send token ids separated by commas, such as 7042,30.",
+                         code="invalid", field="steps") from None
+    return ids if at < 0 else ids[:at]
 
-    return await engine.run(compute)
+
+@router.get("/predict", response_model=PredictOut, responses=ERRORS, summary="Next-token probabilities (the page's URL)")
+async def predict_get(engine: EngineDep,
+                      text: Annotated[str, Query(description="The prompt, as typed.")],
+                      steps: Annotated[str, Query(description="Generated token ids after the text, comma-separated "
+                                                  "(read as ids, like append_ids).")] = "",
+                      at: Annotated[int, Query(description="Show the distribution before step `at` (0-based); "
+                                               "-1 = after every step.")] = -1,
+                      temperature: float = 1.0, top_k: int = 10, top_p: float = 1.0,
+                      n_predictions: int = 20) -> PredictOut:
+    """The JSON twin of the /predict page: its URL query (`text`, `steps`, `at`, `temperature`,
+    `top_k`, `top_p`) answered as POST /api/predict answers the same request."""
+    body = from_query(PredictIn, text=text, append_ids=_step_ids(steps, at), temperature=temperature,
+                      top_k=top_k, top_p=top_p, n_predictions=n_predictions)
+    return await view.predict_response(engine, body)
 
 
 @router.post("/logit-lens", response_model=LensOut, responses=ERRORS, summary="Logit lens")
 async def lens(body: LensBody, engine: EngineDep) -> LensOut:
     """The token each layer would predict next at the prompt's last positions (the logit lens):
     how the answer forms through the layers."""
-    prompt = continued_prompt(engine, body.text, body.append_ids)
-    analysis = await engine.analyse(prompt)
-    n = analysis.n_tokens
-    result = await engine.run(logit_lens, analysis, list(range(max(0, n - body.last), n)))
-    tk = engine.tokenizer
-    cells = []
-    for ids, probs, targets in zip(result.top_ids.tolist(), result.top_probs.tolist(),
-                                   result.target_probs.tolist()):
-        cells.append([LensCell(**token_prob(tk, i, p).model_dump(),
-                               target_probability=None if math.isnan(t) else t)
-                      for i, p, t in zip(ids, probs, targets)])
-    return LensOut(tokens=[TokenOut.of(t) for t in prompt.tokens], positions=result.positions,
-                   layers=["embed"] + [f"layer {i}" for i in range(engine.cfg.n_layers)], cells=cells)
+    return await view.lens_response(engine, body)
 
 
 @router.post("/surprise", response_model=SurpriseOut, responses=ERRORS, summary="Surprise of each prompt token")
 async def surprise_of(body: SurpriseBody, engine: EngineDep) -> SurpriseOut:
     """How probable the model found each token of the prompt, given the tokens before it."""
-    prompt = continued_prompt(engine, body.text, body.append_ids)
-    analysis = await engine.analyse(prompt)
-    result = await engine.run(surprise, analysis)
-    tokens, bits = [], []
-    for i, t in enumerate(prompt.tokens):
-        logp = float(result.logprobs[i])
-        if math.isnan(logp):
-            tokens.append(SurpriseToken(**TokenOut.of(t).model_dump(), probability=None, surprisal_bits=None))
-            continue
-        bits.append(-logp / math.log(2))
-        tokens.append(SurpriseToken(
-            **TokenOut.of(t).model_dump(), probability=math.exp(logp), surprisal_bits=bits[-1],
-            expected=token_prob(engine.tokenizer, int(result.top_ids[i]), float(result.top_probs[i]))))
-    return SurpriseOut(tokens=tokens, mean_surprisal_bits=sum(bits) / len(bits) if bits else None)
+    return await view.surprise_response(engine, body)

@@ -125,25 +125,6 @@ class SurpriseOut(BaseModel):
                                               "2 ** this is the perplexity.")
 
 
-def token_prob(tokenizer, token_id: int, probability: float) -> TokenProb:
-    t = tokenizer.describe(token_id)
-    return TokenProb(id=token_id, text=t.text, display=t.display, probability=probability)
-
-
-def prediction(tokenizer, dist, logits, token_id: int) -> Prediction:
-    """One token's row of a Distribution (model.sampling) with its raw logit."""
-    t = tokenizer.describe(token_id)
-    return Prediction(id=token_id, text=t.text, display=t.display, probability=float(dist.probs[token_id]),
-                      logit=float(logits[token_id]), allowed=bool(dist.allowed[token_id]),
-                      sample_probability=float(dist.sample_probs[token_id]))
-
-
-def top_predictions(tokenizer, dist, logits, n: int) -> list[Prediction]:
-    """The n most probable tokens, most probable first."""
-    ids = dist.probs.topk(min(n, dist.probs.shape[0])).indices.tolist()
-    return [prediction(tokenizer, dist, logits, i) for i in ids]
-
-
 # Request bodies offered in /docs ("Try it out" sends the one picked): each works as it is.
 PREDICT_EXAMPLES = {
     "next_token": {"summary": "The most probable next tokens",

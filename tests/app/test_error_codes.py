@@ -62,7 +62,8 @@ def test_all_heads_too_long_is_a_413_with_its_own_limit(make_client):
 
 @pytest.mark.parametrize("method, path, status, code", [
     ("get", "/api/nothing-here", 404, "not_found"),
-    ("get", "/api/predict", 405, "method_not_allowed"),
+    ("get", "/api/surprise", 405, "method_not_allowed"),
+    ("put", "/api/predict", 405, "method_not_allowed"),
 ])
 def test_framework_errors_carry_a_code_too(tiny_client, method, path, status, code):
     r = getattr(tiny_client, method)(path)

@@ -47,3 +47,21 @@ def test_the_attention_page_query_has_a_json_twin(tiny_client, query, post):
 def test_a_json_twin_refuses_as_its_post_does(tiny_client, query, status, code, field):
     r = tiny_client.get(f"/api/attention?{query}")
     assert r.status_code == status and (r.json()["code"], r.json()["field"]) == (code, field)
+
+
+@pytest.mark.parametrize("query, post", [
+    ("text=the+bank", {"text": "the bank"}),
+    ("text=the+bank&steps=5,7,9&at=2&temperature=0.5&top_k=3",
+     {"text": "the bank", "append_ids": [5, 7], "temperature": 0.5, "top_k": 3}),
+])
+def test_the_predict_page_query_has_a_json_twin(tiny_client, query, post):
+    got = tiny_client.get(f"/api/predict?{query}")
+    assert got.status_code == 200
+    assert got.json() == tiny_client.post("/api/predict", json=post).json()
+
+
+def test_a_predict_twin_with_unreadable_steps_is_a_422(tiny_client):
+    r = tiny_client.get("/api/predict?text=the&steps=1,x")
+    assert r.status_code == 422 and (r.json()["code"], r.json()["field"]) == ("invalid", "steps")
+    r = tiny_client.get("/api/predict?text=the&top_k=-1")
+    assert r.status_code == 422 and r.json()["field"] == "top_k"
