@@ -17,6 +17,7 @@ let steps = [];              // generated tokens after the prompt: {id, text, di
 let revealedFor = null;      // in guess mode, the text whose distribution has been revealed
 let lastGuess = null;
 let lastShown = null;        // the prediction response the chart shows (a bar click maps into it)
+let lastLens = null;         // the logit-lens response drawn (its notes are redrawn when a guess is revealed)
 
 // --- text and steps --------------------------------------------------------------------------
 
@@ -144,6 +145,7 @@ async function refreshChart() {
   $("guess-box").hidden = !veiled;
   $("chart").classList.toggle("veiled", veiled);
   $("lens").classList.toggle("veiled", veiled);  // its last column would give the answer away
+  if (lastLens) describeLens(lastLens);
   if (!veiled && revealedFor !== text) lastGuess = null;
   if (veiled) { $("guess-result").hidden = true; $("guess-input").value = ""; }
   const body = { ...readUpTo(chartSteps()), temperature: state.temperature, top_k: state.top_k, top_p: state.top_p, n_predictions: SHOWN };
@@ -196,9 +198,37 @@ async function refreshSurprise() {
 
 const fetchLens = latest((signal, body) => api("/api/logit-lens", { ...body, last: LENS_POSITIONS }, { signal }));
 
+/** What the lens shows for this text, in words, computed from the response: how often the bottom
+ *  row names the token being read, and from which layer the model's answer tops the rows. */
+function describeLens(data) {
+  const name = (t) => `“${t.display}”`;
+  const bottom = data.cells[0], last = data.cells.length - 1;
+  const misses = data.positions.map((p, j) => ({ read: data.tokens[p], named: bottom[j] }))
+    .filter(({ read, named }) => read.id !== named.id);
+  const m = data.positions.length;
+  const shown = m === data.tokens.length ? `the ${m} positions` : `the ${m} positions shown`;
+  const bottomText = misses.length === 0 ? `In this text it names the token being read at every one of ${shown}.`
+    : `In this text it names the token being read at ${m - misses.length} of ${shown}; `
+      + misses.slice(0, 3).map(({ read, named }) => `at ${name(read)} it names ${name(named)}`).join(", ")
+      + (misses.length > 3 ? `, and ${misses.length - 3} more` : "") + ".";
+  $("lens-bottom").textContent = bottomText;
+  const j = m - 1, answer = data.cells[last][j];
+  const rows = data.cells.map((row) => row[j].id === answer.id);
+  const first = rows.indexOf(true);
+  let from = last;
+  while (from > 0 && rows[from - 1]) from -= 1;
+  const where = (l) => (data.layers[l] === "embed" ? "the embedding" : data.layers[l]);
+  $("lens-answer").textContent = $("lens").classList.contains("veiled") ? ""
+    : `At the last position it is ${name(answer)} (${pct(answer.probability)}). `
+      + (from === last ? `No earlier row has it on top${first < last ? ` for good (it tops ${where(first)} and drops off again)` : ""}.`
+        : `It first tops a row at ${where(first)}${first === from ? " and stays on top from there" : ` and stays on top from ${where(from)} on`}.`);
+}
+
 async function refreshLens() {
   const data = await whileBusy($("lens"), fetchLens(readUpTo(chartSteps())));
   if (!data) return;
+  lastLens = data;
+  describeLens(data);
   const short = (s) => plotText(s.length > 9 ? s.slice(0, 8) + "…" : s);
   const z = data.cells.map((row) => row.map((c) => c.probability));
   const text = data.cells.map((row) => row.map((c) => short(c.display)));
