@@ -1,0 +1,117 @@
+"""The learning chapter's answers: a training run of the tiny transformer turned into curves,
+per-head probe scores and a before/after sample; SmolLM2's induction heads switched off."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from app.engine import Engine
+from app.schemas.learn import (ConfigOut, FinalOut, Guesses, HeadCurve, HeadScore, KnockoutIn, KnockoutOut, LearnIn,
+                               LearnOut, Progress, SampleOut, StartOut)
+from app.training import Job
+from app.views import heads as heads_view
+from model import head_probes, induction
+from model import toy_transformer as tt
+
+DIGITS = 5
+
+
+def _r(x: float) -> float:
+    return round(float(x), DIGITS)
+
+
+def _rows(t: torch.Tensor | list) -> list:
+    return (torch.as_tensor(t, dtype=torch.float64) * 10**DIGITS).round().div(10**DIGITS).tolist()
+
+
+def train_config(body: LearnIn) -> tt.TrainConfig:
+    return tt.TrainConfig(seed=body.seed, steps=body.steps, layers=body.layers, heads=body.heads, lr=body.lr)
+
+
+def config_out(config: tt.TrainConfig) -> ConfigOut:
+    cfg = config.model_config()
+    n_params = sum(p.numel() for p in tt.ToyTransformer(cfg).parameters())
+    return ConfigOut(seed=config.seed, steps=config.steps, layers=config.layers, heads=config.heads, lr=config.lr,
+                     batch=config.batch, log_every=config.log_every, vocab=cfg.vocab, n_ctx=cfg.n_ctx,
+                     d_model=cfg.d_model, d_head=cfg.d_head, mlp=cfg.mlp, segment=list(tt.SEGMENT),
+                     max_start=tt.MAX_START, n_params=n_params, probe_period=tt.PROBE_PERIOD,
+                     uniform_loss=math.log(cfg.vocab), threshold=head_probes.ROLE_THRESHOLD)
+
+
+def start_out(config: tt.TrainConfig) -> StartOut:
+    return StartOut(config=config_out(config), steps=tt.logged_steps(config.steps, config.log_every))
+
+
+def progress_out(log: tt.Log) -> Progress:
+    return Progress(step=log.step, loss=_r(log.loss), loss_first=_r(log.loss_first), loss_repeat=_r(log.loss_repeat),
+                    induction=_rows(log.induction), previous_token=_rows(log.previous_token),
+                    seconds=round(log.seconds, 3))
+
+
+def _head(scores: torch.Tensor, layer: int | None = None) -> HeadScore:
+    """The head with the highest score (within `layer` if given). scores: (layers, heads)."""
+    if layer is not None:
+        head = int(scores[layer].argmax())
+        return HeadScore(layer=layer, head=head, score=_r(scores[layer, head]))
+    layer, head = divmod(int(scores.argmax()), scores.shape[1])
+    return HeadScore(layer=layer, head=head, score=_r(scores[layer, head]))
+
+
+def learn_out(result: tt.TrainResult) -> LearnOut:
+    """(training thread) The whole run as the JSON answer."""
+    logs, config = result.logs, result.config
+    last = result.logs[-1]
+    induction_scores = torch.tensor(last.induction, dtype=torch.float64)     # (L, h)
+    previous_scores = torch.tensor(last.previous_token, dtype=torch.float64)
+    best, previous = _head(induction_scores), _head(previous_scores, layer=0)
+    sample = result.sample_after
+    with torch.no_grad():
+        _, patterns = result.model(torch.tensor([sample.ids]))                # (L, 1, h, n, n)
+    curves = [HeadCurve(layer=l, head=h, induction=[_r(g.induction[l][h]) for g in logs],
+                        previous_token=[_r(g.previous_token[l][h]) for g in logs])
+              for l in range(config.layers) for h in range(config.heads)]
+    final = FinalOut(
+        induction_head=best if best.score >= head_probes.ROLE_THRESHOLD else None, best_head=best,
+        previous_token_head=previous,
+        sample=SampleOut(tokens=sample.ids, start=sample.start, period=sample.period,
+                         before=Guesses(predicted=result.sample_before.predicted,
+                                        probability=_rows(result.sample_before.probability)),
+                         after=Guesses(predicted=sample.predicted, probability=_rows(sample.probability))),
+        pattern=_rows(patterns[best.layer, 0, best.head]),
+        previous_pattern=_rows(patterns[previous.layer, 0, previous.head]))
+    return LearnOut(config=config_out(config), steps=[g.step for g in logs], loss=[_r(g.loss) for g in logs],
+                    loss_first=[_r(g.loss_first) for g in logs], loss_repeat=[_r(g.loss_repeat) for g in logs],
+                    heads=curves, final=final, stopped=result.stopped, seconds=round(result.seconds, 3))
+
+
+def train(body: LearnIn, job: Job) -> LearnOut:
+    """(training thread) Train, sending a `progress` event to the job at every logged step."""
+    result = tt.train(train_config(body), on_log=lambda log: job.emit(progress_out(log)),
+                      stop=job.cancelled.is_set)
+    return learn_out(result)
+
+
+# --- the real model ---------------------------------------------------------------------------------------
+
+
+def knockout(engine: Engine, body: KnockoutIn) -> KnockoutOut:
+    """(model thread) SmolLM2's induction heads off, against as many random other heads off."""
+    scores = heads_view.scores(engine)
+    roles = head_probes.roles(scores)
+    cfg = engine.cfg
+    chosen = [(l, h) for l in range(cfg.n_layers) for h in range(cfg.n_heads) if roles[l][h] == "induction"]
+    chosen.sort(key=lambda lh: -float(scores.induction[lh]))
+    sequences = head_probes.induction_sequences(engine.tokenizer, seed=body.seed, count=body.sequences)
+    result = induction.knockout(engine.model, sequences, chosen, draws=body.draws, seed=body.seed)
+
+    def named(heads: list[tuple[int, int]]) -> list[HeadScore]:
+        return [HeadScore(layer=l, head=h, score=_r(scores.induction[l, h])) for l, h in heads]
+
+    return KnockoutOut(heads=named(result.heads), random_heads=[named(r) for r in result.random_heads],
+                       period=sequences.shape[1] // 2, sequences=len(sequences),
+                       loss_first=_r(result.loss_first), loss_all_on=_r(result.loss_all_on),
+                       loss_heads_off=_r(result.loss_heads_off),
+                       loss_random_off=[_r(x) for x in result.loss_random_off],
+                       uniform_loss=_r(math.log(cfg.vocab_size)))

@@ -1,0 +1,95 @@
+"""Induction heads in a real model: which heads copy, and what breaks when they are switched off.
+
+The learning chapter grows an induction head in a toy transformer (model/toy_transformer.py),
+then looks for the same job in SmolLM2 with the same probe (model/probes.py, scored over every
+head by model/head_probes.py). This module runs the experiment that checks the probe named the
+right heads: on random tokens written twice, the second copy is predictable only by copying
+from the first, so the loss on it should rise when the induction heads are switched off, and
+rise much less when as many other heads, drawn at random, are switched off instead (the control).
+
+Switching a head off zeroes its output `z` at the `blocks.L.attn.z` hook point before the output
+projection mixes the heads (as model/ablation.py does for one next token), here at every position.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from model.ablation import check_heads
+from model.llama import Llama
+
+Head = tuple[int, int]
+
+
+def logits_without(model: Llama, ids: torch.Tensor, heads: Iterable[Head]) -> torch.Tensor:
+    """Logits (n, V) of one sequence of ids (n,) with the given heads' outputs zeroed everywhere."""
+    heads = check_heads(model, heads)
+    off: dict[int, list[int]] = {}
+    for layer, head in heads:
+        off.setdefault(layer, []).append(head)
+
+    def zero_heads(z: torch.Tensor, name: str) -> torch.Tensor:
+        layer = int(name.split(".")[1])                     # "blocks.L.attn.z"
+        z = z.clone()                                       # (h, n, dh)
+        z[off[layer]] = 0.0
+        return z
+
+    with torch.inference_mode(), model.float32_only(), \
+            model.hooks({f"blocks.{layer}.attn.z": zero_heads for layer in off}):
+        return model(torch.as_tensor(ids, dtype=torch.long))
+
+
+def copy_losses(model: Llama, sequences: torch.Tensor, heads: Iterable[Head] = ()) -> tuple[float, float]:
+    """Mean next-token loss over the first and over the second copy of sequences (count, 2R) of R
+    random tokens written twice, with the given heads off.
+
+    Counted are the predictions of each copy's tokens 2..R (the first copy's from positions
+    0..R-2, the second's from R..2R-2). Nothing predicts a random token of the first copy; in the
+    second, copying from the first does. A copy's first token cannot be known in either."""
+    heads = list(heads)
+    period = sequences.shape[1] // 2
+    first, second = [], []
+    for row in sequences:
+        logits = logits_without(model, row, heads).double()                      # (2R, V)
+        first.append(F.cross_entropy(logits[:period - 1], row[1:period], reduction="none"))
+        second.append(F.cross_entropy(logits[period:-1], row[period + 1:], reduction="none"))
+    return float(torch.cat(first).mean()), float(torch.cat(second).mean())
+
+
+def repeat_loss(model: Llama, sequences: torch.Tensor, heads: Iterable[Head] = ()) -> float:
+    """Mean next-token loss over the second copy (tokens 2..R), with the given heads off."""
+    return copy_losses(model, sequences, heads)[1]
+
+
+def random_other_heads(n_layers: int, n_heads: int, exclude: Iterable[Head], count: int, seed: int) -> list[Head]:
+    """`count` distinct heads drawn at random (seeded) from every head not in `exclude`."""
+    exclude = set(exclude)
+    others = [(l, h) for l in range(n_layers) for h in range(n_heads) if (l, h) not in exclude]
+    return sorted(random.Random(seed).sample(others, count))
+
+
+@dataclass
+class KnockoutResult:
+    heads: list[Head]                 # the induction heads switched off
+    random_heads: list[list[Head]]    # each draw of as many other heads
+    loss_first: float                 # first copy, all heads on (nothing to copy from: the baseline)
+    loss_all_on: float                # second copy, all heads on
+    loss_heads_off: float             # second copy, the induction heads off
+    loss_random_off: list[float]      # second copy, each random draw off
+
+
+def knockout(model: Llama, sequences: torch.Tensor, heads: list[Head], draws: int = 3, seed: int = 0) -> KnockoutResult:
+    """Loss on the repeated half with all heads on, with `heads` off, and with as many random other
+    heads off (`draws` seeded draws), plus the first copy's loss as the no-copying baseline."""
+    L, h = model.cfg.n_layers, model.cfg.n_heads
+    randoms = [random_other_heads(L, h, heads, len(heads), seed + k) for k in range(draws)]
+    loss_first, loss_all_on = copy_losses(model, sequences)
+    return KnockoutResult(
+        heads=list(heads), random_heads=randoms, loss_first=loss_first, loss_all_on=loss_all_on,
+        loss_heads_off=repeat_loss(model, sequences, heads),
+        loss_random_off=[repeat_loss(model, sequences, r) for r in randoms])
