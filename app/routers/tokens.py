@@ -2,20 +2,20 @@
 
 Tokenizing needs no model pass, so these handlers do not take the model lock. They are plain
 `def` handlers, which FastAPI runs in its worker threads: even the longest allowed text never
-holds up the event loop.
+holds up the event loop. Each parses, hands the request to `app/views/tokens.py` and returns.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from jinja2 import TemplateError
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from app.deps import EngineDep
-from app.schemas.common import ERRORS, TokenOut
-from app.schemas.tokens import (ChatTemplateIn, ChatTemplateOut, ChatTokenOut, DetokenizeIn, DetokenizeOut,
-                                MessageSpan, TokenizeIn, TokenizeOut)
-from model.errors import InputError, check_index
-from model.token_views import decode_ids, render_chat
+from app.schemas.common import ERRORS
+from app.schemas.tokens import ChatTemplateIn, ChatTemplateOut, DetokenizeIn, DetokenizeOut, TokenizeIn, TokenizeOut
+from app.views import tokens as view
+from model.errors import InputError
 
 router = APIRouter(prefix="/api", tags=["tokens"])
 _4XX = {k: v for k, v in ERRORS.items() if k in (413, 422)}
@@ -24,46 +24,34 @@ _4XX = {k: v for k, v in ERRORS.items() if k in (413, 422)}
 @router.post("/tokenize", response_model=TokenizeOut, responses=_4XX)
 def tokenize(body: TokenizeIn, engine: EngineDep) -> TokenizeOut:
     """Cut text into the model's tokens, each with its id, text, bytes and character offsets."""
-    # Unlike engine.prompt, empty or blank text is fine here: it simply has zero (or space) tokens.
-    tokens = engine.tokenize(body.text)
-    n_chars = len(body.text)
-    return TokenizeOut(tokens=[TokenOut.of(t) for t in tokens], count=len(tokens), characters=n_chars,
-                       words=len(body.text.split()),
-                       chars_per_token=round(n_chars / len(tokens), 3) if tokens else None,
-                       max_prompt_tokens=engine.settings.max_prompt_tokens)
+    return view.tokenize_out(engine, body.text)
+
+
+@router.get("/tokenize", response_model=TokenizeOut, responses=_4XX, summary="Tokenize (the page's URL)")
+def tokenize_get(engine: EngineDep, text: Annotated[str, Query(description="The text, as typed.")] = "") -> TokenizeOut:
+    """The JSON twin of the /tokens page's text tab: its URL query `text`, answered as POST /api/tokenize."""
+    return view.tokenize_out(engine, text)
 
 
 @router.post("/detokenize", response_model=DetokenizeOut, responses=_4XX)
 def detokenize(body: DetokenizeIn, engine: EngineDep) -> DetokenizeOut:
     """Turn a list of token ids back into text, describing each id."""
-    limit, vocab = engine.settings.max_prompt_chars, engine.tokenizer.vocab_size
-    if len(body.ids) > limit:
-        raise InputError(f"ids has {len(body.ids)} entries; the limit is {limit}. Send fewer ids.",
-                         code="too_many_items", field="ids", limit=limit, actual=len(body.ids))
-    for i, token_id in enumerate(body.ids):
-        check_index(f"ids.{i}", token_id, vocab, "token ids", f"ids.{i} is {token_id}, which is not a token id: "
-                    f"ids run from 0 to {vocab - 1} (the vocabulary has {vocab} tokens).")
-    text, tokens = decode_ids(engine.tokenizer, body.ids)
-    again = engine.tokenizer.encode(text)
-    return DetokenizeOut(text=text, tokens=[TokenOut.of(t) for t in tokens], count=len(tokens),
-                         retokenized=again, canonical=again == body.ids)
+    return view.detokenize_out(engine, body.ids)
+
+
+@router.get("/detokenize", response_model=DetokenizeOut, responses=_4XX, summary="Detokenize (the page's URL)")
+def detokenize_get(engine: EngineDep, ids: Annotated[str, Query(description="Token ids, comma-separated, "
+                                                                 "as in the /tokens page's URL.")] = "") -> DetokenizeOut:
+    """The JSON twin of the /tokens page's ids tab: its URL query `ids` ("6403,28"), answered as POST /api/detokenize."""
+    try:
+        parsed = [int(s) for s in ids.replace(" ", ",").split(",") if s.strip()]
+    except ValueError:
+        raise InputError(f"ids is {ids[:60]!r}; send token ids separated by commas, such as 6403,28.",
+                         code="invalid", field="ids") from None
+    return view.detokenize_out(engine, parsed)
 
 
 @router.post("/chat/template", response_model=ChatTemplateOut, responses=_4XX)
 def chat_template(body: ChatTemplateIn, engine: EngineDep) -> ChatTemplateOut:
     """Render messages through the model's own chat template: the exact tokens the model reads."""
-    engine.check_characters(sum(len(m.content) for m in body.messages), "messages",
-                            "messages (all contents together)")
-    messages = [m.model_dump() for m in body.messages]
-    try:
-        chat = render_chat(engine.tokenizer, messages, body.add_generation_prompt)
-    except (TemplateError, ValueError) as exc:  # a template may refuse an order of roles, or be missing
-        raise InputError(f"messages: the model's chat template refused them ({exc}). "
-                         "Change the order or roles of the messages.", code="template_refused",
-                         field="messages") from exc
-    tokens = [ChatTokenOut(**TokenOut.of(c.token).model_dump(), message=c.message, source=c.source)
-              for c in chat.tokens]
-    return ChatTemplateOut(text=chat.text, tokens=tokens, count=len(tokens),
-                           special_count=sum(t.special for t in tokens),
-                           spans=[MessageSpan(role=s.role, start=s.start, end=s.end) for s in chat.spans],
-                           max_prompt_tokens=engine.settings.max_prompt_tokens)
+    return view.chat_template_out(engine, body)
