@@ -65,3 +65,15 @@ def test_a_predict_twin_with_unreadable_steps_is_a_422(tiny_client):
     assert r.status_code == 422 and (r.json()["code"], r.json()["field"]) == ("invalid", "steps")
     r = tiny_client.get("/api/predict?text=the&top_k=-1")
     assert r.status_code == 422 and r.json()["field"] == "top_k"
+
+
+def test_the_tokens_page_queries_have_json_twins(tiny_client):
+    text = "the bank, by the river"
+    got = tiny_client.get("/api/tokenize", params={"text": text})
+    assert got.status_code == 200 and got.json() == tiny_client.post("/api/tokenize", json={"text": text}).json()
+    ids = [t["id"] for t in got.json()["tokens"]]
+    back = tiny_client.get("/api/detokenize", params={"ids": ", ".join(map(str, ids))})
+    assert back.status_code == 200 and back.json() == tiny_client.post("/api/detokenize", json={"ids": ids}).json()
+    assert back.json()["text"] == text
+    bad = tiny_client.get("/api/detokenize", params={"ids": "1, two"})
+    assert bad.status_code == 422 and (bad.json()["code"], bad.json()["field"]) == ("invalid", "ids")
