@@ -1,114 +1,63 @@
-"""Chapter 1 API: the 3x3 symbol network. Stateless: clients send the weights they hold."""
+"""Chapter 1 API: the 3x3 symbol network. Stateless: clients send the weights they hold.
+Each handler parses, hands the request to `app/views/network.py` and returns."""
 
 from __future__ import annotations
 
-import math
+from typing import Annotated
 
-import torch
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from app.deps import EngineDep
-from app.schemas.common import ERRORS
-from app.schemas.network import (
-    DatasetOut, Defaults, ExampleOut, GradientIn, GradientOut, InitIn, Limits, NetworkOut, NetworkWeights,
-    PredictIn, PredictOut, Snapshot, SymbolOut, TrainIn, TrainOut, WeightStepOut,
-)
-from model import network as nn
+from app.schemas.common import ERRORS, from_query
+from app.schemas.network import (DatasetOut, GradientIn, GradientOut, InitIn, NetworkOut, PredictIn, PredictOut,
+                                 TrainIn, TrainOut)
+from app.views import network as view
 from model.errors import InputError
 
 router = APIRouter(prefix="/api/network", tags=["network"], responses=ERRORS)
-
-SNAPSHOT_DIGITS = 5
 
 
 @router.get("/dataset", response_model=DatasetOut)
 def dataset() -> DatasetOut:
     """The four symbols, the training set and the held-out set, with default settings and limits."""
-    def examples(items: tuple[nn.Example, ...]) -> list[ExampleOut]:
-        return [ExampleOut(pixels=list(e.pixels), label=e.label, flipped=list(e.flipped)) for e in items]
-    return DatasetOut(
-        symbols=[SymbolOut(name=s.name, label=s.label, pixels=list(s.pixels)) for s in nn.SYMBOLS],
-        train=examples(nn.DATASET.train), heldout=examples(nn.DATASET.heldout),
-        defaults=Defaults(), limits=Limits())
+    return view.dataset_out()
 
 
 @router.post("/init", response_model=NetworkOut)
 def init(body: InitIn) -> NetworkOut:
     """Fresh weights and biases, each drawn from -1..1 by a generator seeded with `seed`."""
-    net = nn.init_network(tuple(body.hidden), body.seed)
-    return NetworkOut(weights=NetworkWeights.of(nn.network_to_lists(net)), sizes=nn.sizes_of(net),
-                      n_params=sum(layer.weights.numel() + layer.biases.numel() for layer in net))
+    return view.init_out(body)
 
 
 @router.post("/predict", response_model=PredictOut)
 def predict(body: PredictIn) -> PredictOut:
     """Run one drawing through the network: every layer's values and the four probabilities."""
-    net = nn.network_from_lists(body.weights.as_lists())
-    out = nn.forward(net, torch.tensor([body.pixels], dtype=nn.DTYPE))
-    probabilities = out.probabilities[0].tolist()
-    _check_finite(probabilities)
-    best = max(range(len(probabilities)), key=probabilities.__getitem__)
-    return PredictOut(activations=[a[0].tolist() for a in out.activations], sums=[z[0].tolist() for z in out.sums],
-                      probabilities=probabilities, prediction=best, symbol=nn.SYMBOLS[best].label)
+    return view.predict_out(body)
 
 
 @router.post("/train", response_model=TrainOut)
 async def train(body: TrainIn, engine: EngineDep) -> TrainOut:
     """Train by gradient descent with backpropagation; returns the loss curve, accuracies and weight snapshots."""
-    # Training runs single-threaded (see nn.single_threaded) under the engine's lock, because the
-    # torch thread count is process-wide; runs are short (well under a second at the defaults).
-    return await engine.run(_train, body)
+    return await view.train_response(engine, body)
 
 
-def _train(body: TrainIn) -> TrainOut:
-    with nn.single_threaded():
-        start = (nn.network_from_lists(body.weights.as_lists()) if body.weights is not None
-                 else nn.init_network(tuple(body.hidden), body.seed))
-        result = nn.train(start, body.learning_rate, body.epochs)
-        if not nn.is_finite(result.net) or not all(map(math.isfinite, result.loss)):
-            raise InputError(f"training diverged at learning_rate {body.learning_rate}; lower learning_rate "
-                             "(0.1 to 1 works well)", code="diverged", field="learning_rate")
-        probe = torch.tensor([body.pixels], dtype=nn.DTYPE) if body.pixels is not None else None
-        snapshots = []
-        for snap in result.snapshots:
-            activations = None
-            if probe is not None:
-                activations = [a[0].tolist() for a in nn.forward(snap.net, probe).activations]
-            snapshots.append(Snapshot(
-                epoch=snap.epoch, loss=snap.loss, train_accuracy=snap.train_accuracy,
-                heldout_accuracy=snap.heldout_accuracy, activations=activations,
-                weights=NetworkWeights.of(nn.network_to_lists(snap.net, SNAPSHOT_DIGITS))))
-        clean_x = torch.tensor([s.pixels for s in nn.SYMBOLS], dtype=nn.DTYPE)
-        x_train, _ = nn.Dataset.tensors(nn.DATASET.train)
-        x_held, _ = nn.Dataset.tensors(nn.DATASET.heldout)
-        return TrainOut(
-            epochs=body.epochs, loss=result.loss, train_accuracy=result.train_accuracy,
-            heldout_accuracy=result.heldout_accuracy, snapshots=snapshots,
-            clean_accuracy=nn.accuracy(result.net, clean_x, torch.arange(nn.N_OUTPUTS)),
-            weights=NetworkWeights.of(nn.network_to_lists(result.net)),
-            train_predictions=nn.predictions(result.net, x_train),
-            heldout_predictions=nn.predictions(result.net, x_held))
+@router.get("/train", response_model=TrainOut, summary="Train (the page's URL)")
+async def train_get(engine: EngineDep,
+                    px: Annotated[str, Query(description="The drawing, 9 pixels row by row: 1 white, 0 black.")]
+                    = "010111010",
+                    lr: Annotated[float, Query(description="learning_rate.")] = 0.5,
+                    epochs: int = 200, h1: int = 6, h2: int = 5, seed: int = 1) -> TrainOut:
+    """The JSON twin of the /network page (chapter 1): its URL query (`px`, `lr`, `epochs`, `h1`, `h2`,
+    `seed`) answered as POST /api/network/train answers the same request, with `px` as `pixels`."""
+    if len(px) != 9 or set(px) - {"0", "1"}:
+        raise InputError(f"px is {px[:20]!r}; send 9 pixels as 0 (black) and 1 (white), row by row, such as "
+                         "010111010.", code="invalid", field="px")
+    body = from_query(TrainIn, seed=seed, hidden=[h1, h2], learning_rate=lr, epochs=epochs,
+                      pixels=[1.0 if c == "1" else -1.0 for c in px])
+    return await view.train_response(engine, body)
 
 
 @router.post("/gradient", response_model=GradientOut)
 def gradient(body: GradientIn) -> GradientOut:
     """For one drawing and its right symbol: the loss, the error, and dLoss/dw of every weight (by autograd)."""
-    net = nn.network_from_lists(body.weights.as_lists())
-    target = body.target if body.target is not None else nn.nearest_symbol(body.pixels)
-    step = nn.explain_step(net, body.pixels, target)
-    _check_finite([step.loss])
-    focus = None
-    if body.weight is not None:
-        ref = body.weight
-        w = nn.explain_weight(net, step, body.pixels, target, ref.layer, ref.to, ref.from_, body.learning_rate)
-        focus = WeightStepOut(layer=ref.layer, to=ref.to, from_=ref.from_, learning_rate=body.learning_rate,
-                              loss=step.loss, **vars(w))
-    return GradientOut(loss=step.loss, target=target, probabilities=step.probabilities, error=step.error,
-                       activations=step.activations, deltas=step.deltas,
-                       gradients=NetworkWeights.of(step.gradients), weight=focus)
-
-
-def _check_finite(values: list[float]) -> None:
-    if not all(map(math.isfinite, values)):
-        raise InputError("weights: these weights make the sums overflow; send smaller weights", code="overflow",
-                         field="weights")
+    return view.gradient_out(body)

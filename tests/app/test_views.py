@@ -77,3 +77,16 @@ def test_the_tokens_page_queries_have_json_twins(tiny_client):
     assert back.json()["text"] == text
     bad = tiny_client.get("/api/detokenize", params={"ids": "1, two"})
     assert bad.status_code == 422 and (bad.json()["code"], bad.json()["field"]) == ("invalid", "ids")
+
+
+def test_the_network_page_query_has_a_json_twin(tiny_client):
+    got = tiny_client.get("/api/network/train?px=111101111&lr=0.5&epochs=20&h1=4&h2=3&seed=2")
+    assert got.status_code == 200, got.text
+    post = {"seed": 2, "hidden": [4, 3], "learning_rate": 0.5, "epochs": 20,
+            "pixels": [1, 1, 1, 1, -1, 1, 1, 1, 1]}
+    assert got.json() == tiny_client.post("/api/network/train", json=post).json()
+    assert got.json()["snapshots"][-1]["activations"] is not None
+    bad = tiny_client.get("/api/network/train?px=0101")
+    assert bad.status_code == 422 and (bad.json()["code"], bad.json()["field"]) == ("invalid", "px")
+    bad = tiny_client.get("/api/network/train?epochs=0")
+    assert bad.status_code == 422 and bad.json()["field"] == "epochs"
