@@ -1,5 +1,5 @@
-"""What the attention chapter computes from an `Analysis`: one head's weights, every head in a
-compact 8-bit form, and the "same word, different context" comparison.
+"""What the attention chapter computes from an `Analysis`: one head's weights and every head in a
+compact 8-bit form (the fair sense test is in model/senses.py).
 
 Pure torch: reads the cached Analysis of a prompt (one forward pass shared by every view) and
 never runs the model itself. Shapes: L layers, h query heads, n tokens, d = d_model.
@@ -8,13 +8,10 @@ never runs the model itself. Shapes: L layers, h query heads, n tokens, d = d_mo
 from __future__ import annotations
 
 import base64
-import re
-from dataclasses import dataclass
 
 import torch
 
 from model.analysis import Analysis
-from model.tokenizer import Token
 
 # --- one head -------------------------------------------------------------------------------
 
@@ -82,90 +79,3 @@ def decode_lower_uint8(data: bytes, leading: tuple[int, ...], n: int) -> torch.T
 def encode_all_heads(analysis: Analysis) -> str:
     """Every head of every layer, (L, h) patterns, as base64 of `encode_lower_uint8`."""
     return base64.b64encode(encode_lower_uint8(analysis.attn_pattern)).decode("ascii")
-
-
-# --- the same word in different sentences ---------------------------------------------------
-
-
-class WordNotFound(ValueError):
-    def __init__(self, word: str, text: str):
-        super().__init__(f"{word!r} does not occur as a whole word in {text!r}")
-        self.word, self.text = word, text
-
-
-def find_word(text: str, tokens: list[Token], word: str) -> int:
-    """Token position of `word` in `text`: its last whole-word occurrence, case ignored.
-
-    A word may be cut into several tokens; we take the token holding its last character,
-    because in a causal model that is the first position that has read the whole word."""
-    word = word.strip()
-    matches = list(re.finditer(rf"(?<!\w){re.escape(word)}(?!\w)", text, flags=re.IGNORECASE)) if word else []
-    if not matches:
-        raise WordNotFound(word, text)
-    last_char = matches[-1].end() - 1
-    for position, token in enumerate(tokens):
-        if token.start <= last_char < token.end:
-            return position
-    raise WordNotFound(word, text)  # unreachable for offsets from our tokenizer
-
-
-@dataclass
-class Sentence:
-    """One sentence of a comparison and where the shared word sits in it."""
-
-    text: str
-    analysis: Analysis
-    position: int
-
-    @property
-    def path(self) -> torch.Tensor:
-        """(L+1, d) the word's vector in the residual stream: embedding, then after each block."""
-        return self.analysis.resid[:, self.position]
-
-    def attention_from_word(self) -> torch.Tensor:
-        """(L, position+1) how much the word attends to each earlier token, averaged over heads."""
-        return self.analysis.attn_pattern[:, :, self.position, : self.position + 1].mean(1)
-
-
-def top_attended(attention: torch.Tensor, k: int = 3) -> list[list[tuple[int, float]]]:
-    """Per layer, the k key positions with the most attention, as (position, weight)."""
-    k = min(k, attention.shape[-1])
-    weights, positions = attention.topk(k, dim=-1)
-    return [[(int(p), float(w)) for p, w in zip(ps, ws)] for ps, ws in zip(positions, weights)]
-
-
-def cosine_by_layer(a: torch.Tensor, b: torch.Tensor) -> list[float]:
-    """Cosine similarity of two (L+1, d) paths, layer by layer.
-
-    Raw residual vectors, not centred: every vector shares a large common component, so values
-    sit well above 0 throughout; what teaches is the *difference* between sentences."""
-    return torch.nn.functional.cosine_similarity(a.float(), b.float(), dim=-1).tolist()
-
-
-@dataclass
-class Projection:
-    coords: list[torch.Tensor]     # per path, (L+1, 2)
-    explained: tuple[float, float]  # share of the variance each axis keeps
-
-
-def project_paths(paths: list[torch.Tensor]) -> Projection:
-    """A 2D PCA of several (L+1, d) paths, fitted on all their points together.
-
-    Each vector is scaled to unit length first: the residual stream's norm grows by two orders
-    of magnitude through the layers, which would otherwise be all the picture shows, whereas
-    cosine similarity (direction) is what the rest of the comparison measures."""
-    points = torch.cat([p.float() / p.float().norm(dim=-1, keepdim=True).clamp_min(1e-12) for p in paths])
-    centred = points - points.mean(0)
-    _, s, v = torch.linalg.svd(centred, full_matrices=False)
-    axes = v[:2].T                                                               # (d, 2)
-    # Fix the sign of each axis so the picture does not flip between runs: the first path starts
-    # on the negative side of both axes.
-    projected = centred @ axes
-    first = projected[0]
-    axes = axes * torch.where(first > 0, -1.0, 1.0)
-    projected = centred @ axes
-    variance = s.pow(2)
-    share = (variance[:2] / variance.sum().clamp_min(1e-12)).tolist()
-    share += [0.0] * (2 - len(share))
-    sizes = [p.shape[0] for p in paths]
-    return Projection(coords=list(projected.split(sizes)), explained=(share[0], share[1]))

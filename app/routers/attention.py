@@ -11,8 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 
 from app.deps import EngineDep
-from app.schemas.attention import (ALL_HEADS_EXAMPLES, ATTENTION_EXAMPLES, COMPARE_EXAMPLES, AllHeadsOut,
-                                   AttentionIn, AttentionOut, CompareIn, CompareOut)
+from app.schemas.attention import ALL_HEADS_EXAMPLES, ATTENTION_EXAMPLES, AllHeadsOut, AttentionIn, AttentionOut
 from app.schemas.attention import (SENSE_HEADS_EXAMPLES, SENSES_EXAMPLES, SenseHeadsIn, SenseHeadsOut, SensesIn,
                                    SensesOut)
 from app.schemas.common import ERRORS, TextIn, from_query
@@ -21,7 +20,6 @@ from app.views import attention as view
 # Request bodies with the examples /docs offers.
 AttentionBody = Annotated[AttentionIn, Body(openapi_examples=ATTENTION_EXAMPLES)]
 AllHeadsBody = Annotated[TextIn, Body(openapi_examples=ALL_HEADS_EXAMPLES)]
-CompareBody = Annotated[CompareIn, Body(openapi_examples=COMPARE_EXAMPLES)]
 SensesBody = Annotated[SensesIn, Body(openapi_examples=SENSES_EXAMPLES)]
 SenseHeadsBody = Annotated[SenseHeadsIn, Body(openapi_examples=SENSE_HEADS_EXAMPLES)]
 
@@ -51,13 +49,6 @@ async def attention_get(engine: EngineDep,
 async def attention_all(body: AllHeadsBody, engine: EngineDep) -> AllHeadsOut:
     """Every head of every layer at once, one byte per weight, lower triangle only, base64."""
     return await view.all_heads_response(engine, body.text)
-
-
-@router.post("/attention/compare", response_model=CompareOut, responses=ERRORS,
-             summary="One word in different sentences")
-async def compare(body: CompareBody, engine: EngineDep) -> CompareOut:
-    """The same word in different sentences, layer by layer: what it attends to, and how its vector moves."""
-    return await view.compare_response(engine, body)
 
 
 @router.post("/attention/senses", response_model=SensesOut, responses=ERRORS,

@@ -8,8 +8,6 @@ from pydantic import BaseModel, Field
 
 from app.schemas.common import StrictModel, TextIn, TokenOut
 
-MAX_SENTENCES = 4
-MAX_CONTEXT_WORDS = 6
 MAX_WORD_CHARS = 40
 MIN_GROUPS, MAX_GROUPS = 2, 4
 MAX_GROUP_SENTENCES = 6
@@ -54,54 +52,6 @@ class AllHeadsOut(BaseModel):
     data: str = Field(..., description="Base64 of one byte per weight on or below the diagonal, every head.")
 
 
-class CompareIn(StrictModel):
-    sentences: list[str] = Field(..., min_length=2, max_length=MAX_SENTENCES,
-                                 description="Two to four sentences that share a word.",
-                                 examples=[["I sat on the river bank", "I paid the money into the bank"]])
-    word: str = Field(..., min_length=1, max_length=MAX_WORD_CHARS,
-                      description="The shared word (its last whole-word occurrence in each sentence).",
-                      examples=["bank"])
-    context_words: list[str] = Field([], max_length=MAX_CONTEXT_WORDS,
-                                     description="Words to measure the shared word against, each found in "
-                                                 "whichever sentence contains it, e.g. river and money.",
-                                     examples=[["river", "money"]])
-
-
-class AttendedOut(BaseModel):
-    position: int
-    weight: float
-
-
-class SentenceOut(BaseModel):
-    text: str
-    tokens: list[TokenOut]
-    position: int = Field(..., description="Token position of the shared word (its last token).")
-    attention: list[list[float]] = Field(..., description="Per layer, attention from the word to tokens "
-                                         "0..position, averaged over the heads: (n_layers, position+1).")
-    top: list[list[AttendedOut]] = Field(..., description="Per layer, the three most attended positions.")
-    path: list[list[float]] = Field(..., description="The word's 2D projected position after the embedding "
-                                    "(index 0) and after each layer: (n_layers+1, 2).")
-
-
-class ContextOut(BaseModel):
-    word: str
-    sentence: int = Field(..., description="Index of the sentence the context word was taken from.")
-    position: int
-    similarity: list[list[float]] = Field(..., description="Per sentence, cosine similarity of the shared word "
-                                          "to this context word at each depth: (sentences, n_layers+1).")
-
-
-class CompareOut(BaseModel):
-    word: str
-    n_layers: int
-    sentences: list[SentenceOut]
-    contexts: list[ContextOut]
-    between: list[list[float]] = Field(..., description="Cosine similarity of the shared word in sentence 0 "
-                                       "to the same word in sentence k (k >= 1), per depth: "
-                                       "(sentences-1, n_layers+1).")
-    explained: list[float] = Field(..., description="Share of the variance the two projection axes keep.")
-
-
 # Request bodies offered in /docs ("Try it out" sends the one picked): each works as it is.
 ATTENTION_EXAMPLES = {
     "head": {"summary": "One head: where each token of a sentence looks",
@@ -111,11 +61,6 @@ ATTENTION_EXAMPLES = {
 }
 ALL_HEADS_EXAMPLES = {
     "all": {"summary": "Every head of every layer, packed", "value": {"text": "I sat on the river bank"}},
-}
-COMPARE_EXAMPLES = {
-    "bank": {"summary": "'bank' by a river and 'bank' with money",
-             "value": {"sentences": ["I sat on the river bank", "I paid the money into the bank"], "word": "bank",
-                       "context_words": ["river", "money"]}},
 }
 
 
@@ -195,6 +140,8 @@ class HeadCueOut(BaseModel):
 class MeanHeadOut(BaseModel):
     word_to_cues: float
     control_to_cues: float
+    word_to_first: float = Field(..., description="Attention from the word to the first token (the attention "
+                                                  "sink), averaged over every head and sentence.")
 
 
 class SenseHeadsOut(BaseModel):

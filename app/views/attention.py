@@ -1,9 +1,8 @@
 """Attention chapter: the responses built from cached Analyses (the maths is in model/).
 
 One head's weights or the layer's average (`POST`/`GET /api/attention`), every head packed as
-bytes (`POST /api/attention/all`), the same word in different sentences
-(`POST /api/attention/compare`). The fair sense test (`POST /api/attention/senses`) and its per-head evidence
-(`POST /api/attention/senses/heads`) read one cached Analysis per sentence.
+bytes (`POST /api/attention/all`). The fair sense test (`POST /api/attention/senses`) and its
+per-head evidence (`POST /api/attention/senses/heads`) read one cached Analysis per sentence.
 """
 
 from __future__ import annotations
@@ -14,8 +13,7 @@ import torch
 
 from app.engine import Engine
 from app.views.common import rounded, tokens_out
-from app.schemas.attention import (AllHeadsOut, AttendedOut, AttentionIn, AttentionOut, CompareIn, CompareOut,
-                                   ContextOut, SentenceOut)
+from app.schemas.attention import AllHeadsOut, AttentionIn, AttentionOut
 from app.schemas.attention import (CueSentenceOut, HeadCueOut, MeanHeadOut, OccurrenceOut, SenseHeadsIn,
                                    SenseHeadsOut, SenseLayerOut, SensesIn, SensesOut)
 from app.schemas.common import TokenOut
@@ -112,6 +110,7 @@ def sense_heads_out(word: str, control: str, readings: list[Reading], controls: 
                             senses.cue_positions(k.text, k.analysis.tokens, cue_words[k.group], k.position))
         for k in controls])                                                      # (S, L, h)
     difference = from_word - from_control
+    to_first = torch.stack([senses.attention_to(r.analysis, r.position, [0]) for r in readings])
     mean_word, mean_control, mean_diff = from_word.mean(0), from_control.mean(0), difference.mean(0)
     lowest = difference.min(0).values
     n_heads = mean_diff.shape[1]
@@ -129,7 +128,8 @@ def sense_heads_out(word: str, control: str, readings: list[Reading], controls: 
                    for r, k, c in zip(readings, controls, cues)],
         heads=heads,
         mean_head=MeanHeadOut(word_to_cues=round(float(from_word.mean()), 6),
-                              control_to_cues=round(float(from_control.mean()), 6)))
+                              control_to_cues=round(float(from_control.mean()), 6),
+                              word_to_first=round(float(to_first.mean()), 6)))
 
 
 # --- one head, or the layer's average ------------------------------------------------------------
@@ -181,60 +181,3 @@ def all_heads_out(analysis: Analysis) -> AllHeadsOut:
         kv_head_of=[views.kv_head_of(h, cfg.n_heads, cfg.n_kv_heads) for h in range(cfg.n_heads)],
         layout="byte (layer * n_heads + head) * n(n+1)/2 + i(i+1)/2 + j holds weight (query i, key j <= i)",
         scale=views.QUANT_SCALE, max_error=views.QUANT_MAX_ERROR, data=views.encode_all_heads(analysis))
-
-
-# --- the same word in different sentences --------------------------------------------------------
-
-
-async def compare_response(engine: Engine, body: CompareIn) -> CompareOut:
-    """Every sentence checked (limits, the word in it) before any is run; then one engine job."""
-    word = body.word.strip()
-    if not word:
-        raise InputError("word is blank; type the word the sentences share, such as 'bank'.", code="empty",
-                         field="word")
-    found = []
-    for i, text in enumerate(body.sentences):
-        prompt = engine.prompt(text, field=f"sentences.{i}")
-        try:
-            found.append((prompt, views.find_word(text, prompt.tokens, word)))
-        except views.WordNotFound:
-            raise InputError(f"sentences.{i} does not contain the word {word!r}; every sentence must share it "
-                             "(whole word, any case).", code="word_not_found", field=f"sentences.{i}") from None
-
-    def job() -> CompareOut:
-        sentences = [views.Sentence(p.text, engine.analysis(p), position) for p, position in found]
-        return compare_out(body, word, sentences)
-
-    return await engine.run(job)
-
-
-def _context(sentences: list[views.Sentence], word: str, index: int) -> ContextOut:
-    for s_index, s in enumerate(sentences):
-        try:
-            position = views.find_word(s.text, s.analysis.tokens, word)
-        except views.WordNotFound:
-            continue
-        target = s.analysis.resid[:, position]
-        return ContextOut(word=word, sentence=s_index, position=position,
-                          similarity=[views.cosine_by_layer(other.path, target) for other in sentences])
-    raise InputError(f"context_words.{index} ({word!r}) occurs in none of the sentences; name a word that one "
-                     "of them contains, such as 'river' or 'money'.", code="word_not_found",
-                     field=f"context_words.{index}")
-
-
-def compare_out(body: CompareIn, word: str, sentences: list[views.Sentence]) -> CompareOut:
-    """(in the worker) Cosines, the projection, attention rows."""
-    contexts = [_context(sentences, w.strip(), i) for i, w in enumerate(body.context_words) if w.strip()]
-    projection = views.project_paths([s.path for s in sentences])
-    out = []
-    for s, coords in zip(sentences, projection.coords):
-        attention = s.attention_from_word()
-        out.append(SentenceOut(
-            text=s.text, tokens=tokens_out(s.analysis.tokens), position=s.position, attention=rounded(attention),
-            top=[[AttendedOut(position=p, weight=round(w, 6)) for p, w in layer]
-                 for layer in views.top_attended(attention)],
-            path=rounded(coords)))
-    return CompareOut(
-        word=word, n_layers=sentences[0].analysis.model.cfg.n_layers, sentences=out, contexts=contexts,
-        between=[views.cosine_by_layer(sentences[0].path, s.path) for s in sentences[1:]],
-        explained=list(projection.explained))

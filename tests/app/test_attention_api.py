@@ -1,4 +1,4 @@
-"""POST /api/attention, /api/attention/all and /api/attention/compare."""
+"""POST /api/attention and /api/attention/all (the sense test: test_attention_senses_api.py)."""
 
 import base64
 
@@ -6,8 +6,6 @@ import pytest
 import torch
 
 from model import attention_views as views
-
-BANK = ["I sat on the river bank", "I paid the money into the bank"]
 
 
 # --- tiny model: shapes, invariants, errors -----------------------------------------------------
@@ -70,35 +68,6 @@ def test_all_heads_refuses_a_prompt_longer_than_its_limit(tiny_engine, make_clie
     assert r.status_code == 413 and "at most 5 tokens" in r.json()["detail"]
 
 
-def test_compare_finds_the_shared_word_and_measures_it_against_each_context_word(tiny_client):
-    r = tiny_client.post("/api/attention/compare", json={
-        "sentences": ["the river bank", "the money in the bank"], "word": "Bank", "context_words": ["river", "money"]})
-    assert r.status_code == 200
-    body = r.json()
-    L = body["n_layers"]
-    for s in body["sentences"]:
-        assert s["tokens"][s["position"]]["text"] == " bank"
-        assert len(s["attention"]) == L and all(len(row) == s["position"] + 1 for row in s["attention"])
-        assert all(sum(row) == pytest.approx(1, abs=1e-4) for row in s["attention"])  # a mean of softmaxes
-        assert len(s["path"]) == L + 1 and len(s["top"]) == L
-    assert [(c["word"], c["sentence"]) for c in body["contexts"]] == [("river", 0), ("money", 1)]
-    assert all(len(c["similarity"]) == 2 and len(c["similarity"][0]) == L + 1 for c in body["contexts"])
-    # Both sentences end in the same token, so at the embedding the word is the same vector.
-    assert body["between"][0][0] == pytest.approx(1.0, abs=1e-5)
-
-
-@pytest.mark.parametrize("body, says", [
-    ({"sentences": ["the river bank", "the money"], "word": "bank"}, "sentences.1 does not contain the word 'bank'"),
-    ({"sentences": ["the bank"], "word": "bank"}, "sentences"),
-    ({"sentences": ["a bank", "b bank"], "word": "  "}, "word is blank"),
-    ({"sentences": ["a bank", "b bank"], "word": "bank", "context_words": ["cat"]}, "context_words.0 ('cat')"),
-    ({"sentences": ["a bank", " "], "word": "bank"}, "sentences.1 is empty"),
-])
-def test_bad_comparisons_say_what_to_change(tiny_client, body, says):
-    r = tiny_client.post("/api/attention/compare", json=body)
-    assert r.status_code == 422 and says in r.json()["detail"]
-
-
 # --- the real model ------------------------------------------------------------------------------
 
 @pytest.mark.real
@@ -134,18 +103,6 @@ def test_all_270_heads_of_a_64_token_prompt_travel_in_under_1_5_mb(real_client, 
     decoded = views.decode_lower_uint8(base64.b64decode(body["data"]), (30, 9), 64)
     analysis = real_engine.analyses.get(tuple(real_engine.tokenizer.encode(text)))
     assert (decoded - analysis.attn_pattern).abs().max().item() <= body["max_error"] + 1e-6
-
-
-@pytest.mark.real
-def test_bank_in_a_river_sentence_ends_closer_to_river_than_bank_in_a_money_sentence(real_client):
-    body = real_client.post("/api/attention/compare", json={
-        "sentences": BANK, "word": "bank", "context_words": ["river", "money"]}).json()
-    river, money = body["contexts"]
-    last = body["n_layers"]
-    assert river["similarity"][0][last] > river["similarity"][1][last]
-    assert money["similarity"][1][last] > money["similarity"][0][last]
-    assert body["between"][0][0] == pytest.approx(1.0, abs=1e-5)      # same token, same embedding
-    assert body["between"][0][last] < 0.9                                 # context pulled them apart
 
 
 def test_the_page_counts_the_tiny_models_layers_and_heads_everywhere(tiny_client):

@@ -65,6 +65,7 @@ def test_sense_heads_ranks_every_head_by_its_difference_from_the_control(tiny_cl
         assert s["cue_tokens"] and all(p < s["token_index"] for p in s["cue_tokens"])
     mean = sum(h["word_to_cues"] for h in out["heads"]) / len(out["heads"])
     assert out["mean_head"]["word_to_cues"] == pytest.approx(mean, abs=1e-5)
+    assert 0 < out["mean_head"]["word_to_first"] < 1
 
 
 @pytest.mark.parametrize("body, field, says", [

@@ -10,8 +10,8 @@ import types
 
 import pytest
 
-OWN = ("/api/model", "/api/attention", "/api/attention/all", "/api/attention/compare", "/api/predict",
-       "/api/logit-lens", "/api/surprise", "/api/generate")
+OWN = ("/api/model", "/api/attention", "/api/attention/all", "/api/attention/senses", "/api/attention/senses/heads",
+       "/api/predict", "/api/logit-lens", "/api/surprise", "/api/generate")
 
 
 def _doc(client) -> dict:

@@ -106,7 +106,8 @@ export const evidenceHeads = (heads) => heads.heads.filter((h) => h.difference >
 export function summariseHeads(heads) {
   const strong = evidenceHeads(heads);
   const m = heads.mean_head;
-  const avg = `The average head: ${pct(m.word_to_cues)} from "${heads.word}", ${pct(m.control_to_cues)} from "${heads.control}".`;
+  const avg = `The average head: ${pct(m.word_to_cues)} from "${heads.word}", ${pct(m.control_to_cues)} from `
+    + `"${heads.control}", while it puts ${pct(m.word_to_first)} of the word's attention on the first token.`;
   if (!strong.length) {
     return `No head looks at the sense words at least ${HEAD_MARGIN} more from "${heads.word}" than from "${heads.control}" `
       + `in the same sentences, and more in every sentence. ${avg}`;
