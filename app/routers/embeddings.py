@@ -1,75 +1,23 @@
 """Chapter 3: the model's own vectors for words and sentences, placed on maps, added and compared.
-
-Model work (embedding look-ups, forward passes) runs under the engine's lock; the projections
-(PCA, t-SNE, UMAP) need no model and run in a plain worker thread, so a slow first UMAP call
-does not hold up other people's forward passes.
-"""
+Each handler parses, hands the request to `app/views/embeddings.py` and returns."""
 
 from __future__ import annotations
 
-import torch
 from fastapi import APIRouter
-from starlette.concurrency import run_in_threadpool
 
 from app.deps import EngineDep
-from app.engine import Engine
 from app.schemas.common import ERRORS
-from app.views.embeddings import analogy_examples, first_position_out
-from app.schemas.embeddings import (
-    MAX_NEIGHBOURS, MAX_SENTENCE_CHARS, MAX_SENTENCES, MAX_WORD_CHARS, MAX_WORDS, MIN_MAP_WORDS, MIN_SENTENCES,
-    AnalogyIn, AnalogyOut, AnalogyPoint, ExpectedOut, FirstPositionOut, MapIn, MapOut, MapPoint, NeighbourOut, NeighboursIn,
-    NeighboursOut, OffsetsOut, Piece, RankedOut, SentenceOut, SentencesIn, SentencesOut, SetsOut, WordOut,
-    WordSetOut,
-)
-from model.embeddings import (
-    CONTEXT_PREFIX, WORD_SETS, ModelEmbeddings, analogy, cosine_matrix, for_model, sentence_vector, word_ids,
-)
-from model.errors import InputError, check_index
-from model.projection import MIN_POINTS_NONLINEAR, project
+from app.schemas.embeddings import (AnalogyIn, AnalogyOut, FirstPositionOut, MapIn, MapOut, NeighboursIn,
+                                    NeighboursOut, SentencesIn, SentencesOut, SetsOut)
+from app.views import embeddings as view
 
 router = APIRouter(prefix="/api/embeddings", tags=["embeddings"], responses=ERRORS)
-RESULT_POINTS = 5  # results drawn next to an analogy's parallelogram
-
-
-def _layer(engine: Engine, layer: int | None) -> int:
-    n = engine.cfg.n_layers
-    if layer is None:
-        return n // 2
-    check_index("layer", layer, n + 1, "layers", f"layer: this model has {n} layers, so choose 0 (the input "
-                f"embedding) to {n} (after the last block); got {layer}.")
-    return layer
-
-
-def _embeddings(engine: Engine) -> ModelEmbeddings:
-    return for_model(engine.model, engine.tokenizer)
-
-
-def _word_out(engine: Engine, word: str, ids: list[int]) -> WordOut:
-    return WordOut(word=word, tokens=[Piece(id=i, text=engine.tokenizer.token_text(i)) for i in ids])
-
-
-def _r(x: float) -> float:
-    return round(float(x), 4)
-
-
-# --- ready-made sets --------------------------------------------------------------------------
 
 
 @router.get("/sets", response_model=SetsOut)
 def word_sets(engine: EngineDep) -> SetsOut:
     """The ready-made word sets for the map, the request limits and the contextual-mode prefix."""
-    return SetsOut(
-        sets=[WordSetOut(name=s.name, label=s.label, words=list(s.words), pairs_with=s.pairs_with)
-              for s in WORD_SETS.values()],
-        analogies=analogy_examples(),
-        limits={"max_words": MAX_WORDS, "min_map_words": MIN_MAP_WORDS, "max_word_chars": MAX_WORD_CHARS,
-                "max_sentences": MAX_SENTENCES, "min_sentences": MIN_SENTENCES,
-                "max_sentence_chars": MAX_SENTENCE_CHARS, "max_neighbours": MAX_NEIGHBOURS,
-                "min_points_tsne_umap": MIN_POINTS_NONLINEAR},
-        context_prefix=CONTEXT_PREFIX, n_layers=engine.cfg.n_layers, default_layer=engine.cfg.n_layers // 2)
-
-
-# --- the first position ----------------------------------------------------------------------
+    return view.sets_out(engine)
 
 
 @router.get("/first-position", response_model=FirstPositionOut)
@@ -77,180 +25,28 @@ async def first_position(engine: EngineDep) -> FirstPositionOut:
     """Why hidden states are read after a prefix, measured on this model layer by layer: how much longer
     the first position's vector is than the others', and how alike words look when each stands first
     (read alone) or after the prefix. Computed once per model, then cached."""
-    return first_position_out(await engine.run(lambda: _embeddings(engine).first_position()))
-
-
-# --- word map ---------------------------------------------------------------------------------
-
-
-def _map_words(req: MapIn) -> tuple[list[str], list[str], list[str], list[tuple[int, int]]]:
-    """The map's distinct entries in order (sets first, then the user's words, then exact texts): their
-    labels, the text each is read as (a word gets one leading space, an exact text none), their groups,
-    and the pairs. Two entries read as the same text are one point."""
-    words, lookups, groups, where = [], [], [], {}
-
-    def add(label: str, lookup: str, group: str) -> None:
-        if lookup not in where:
-            where[lookup] = len(words)
-            words.append(label), lookups.append(lookup), groups.append(group)
-
-    for name in dict.fromkeys(req.sets):
-        for w in WORD_SETS[name].words:
-            add(w, " " + w, name)
-    for w in req.words:
-        add(w, " " + w, "yours")
-    for t in req.texts:
-        add(t, t, "yours")
-    if len(words) > MAX_WORDS:
-        raise InputError(f"sets and words together make {len(words)} different words; the limit is {MAX_WORDS}. "
-                         "Choose fewer sets or remove some words.", code="too_many_words", field="words",
-                         limit=MAX_WORDS, actual=len(words))
-    if len(words) < MIN_MAP_WORDS:
-        raise InputError(f"words: a map needs at least {MIN_MAP_WORDS} different words; got {len(words)}. "
-                         "Pick a ready-made set or add words.", code="too_few_words", field="words",
-                         limit=MIN_MAP_WORDS, actual=len(words))
-    if req.method != "pca" and len(words) < MIN_POINTS_NONLINEAR:
-        raise InputError(f"method: {req.method} needs at least {MIN_POINTS_NONLINEAR} words; got {len(words)}. "
-                         "Add words or use pca.", code="too_few_words", field="method", limit=MIN_POINTS_NONLINEAR,
-                         actual=len(words))
-    pairs = []
-    for name in dict.fromkeys(req.sets):
-        partner = WORD_SETS[name].pairs_with
-        if partner in req.sets:
-            for first, second in zip(WORD_SETS[partner].words, WORD_SETS[name].words):
-                i, j = where[" " + first], where[" " + second]
-                if groups[i] == partner and groups[j] == name:
-                    pairs.append((i, j))
-    return words, lookups, groups, pairs
-
-
-def _map_vectors(engine: Engine, words: list[str], lookups: list[str], req: MapIn, layer: int):
-    """(runs under the model lock) Each entry's vector, tokens, and nearest neighbours."""
-    emb = _embeddings(engine)
-    ids = [engine.tokenizer.encode(t) for t in lookups]
-    if req.mode == "static":
-        vectors = torch.stack([emb.static_vector(i, req.pooling) for i in ids])
-        neighbours = [[NeighbourOut(id=n.id, text=n.text, cosine=_r(n.cosine))
-                       for n in emb.nearest(v, req.neighbours, exclude=set(i), word_like=req.word_like)]
-                      if req.neighbours else [] for v, i in zip(vectors, ids)]
-    else:
-        vectors = torch.stack([emb.contextual_vector(i, layer, req.pooling) for i in ids])
-        # Only the map's words have hidden states, so a word's neighbours come from the map.
-        sims = cosine_matrix(vectors).fill_diagonal_(-torch.inf)
-        k = min(req.neighbours, len(words) - 1)
-        neighbours = [[NeighbourOut(text=words[int(j)], cosine=_r(c)) for c, j in zip(*row.topk(k))]
-                      if k else [] for row in sims]
-    return vectors, ids, neighbours
-
-
-def _pairs_parallel(vectors: torch.Tensor, pairs: list[tuple[int, int]]) -> float | None:
-    """How alike the pairs' offsets are, in the full space (the map's lines are only a shadow of them)."""
-    if len(pairs) < 2:
-        return None
-    offsets = torch.stack([vectors[j] - vectors[i] for i, j in pairs])
-    sims, n = cosine_matrix(offsets), len(pairs)
-    return _r((sims.sum() - sims.diagonal().sum()) / (n * n - n))
+    return await view.first_position_response(engine)
 
 
 @router.post("/map", response_model=MapOut)
 async def word_map(req: MapIn, engine: EngineDep) -> MapOut:
     """Place words on a 2D or 3D map of the model's own vectors, each with its nearest tokens."""
-    layer = _layer(engine, req.layer)
-    words, lookups, groups, pairs = _map_words(req)
-    vectors, ids, neighbours = await engine.run(_map_vectors, engine, words, lookups, req, layer)
-    projection = await run_in_threadpool(project, vectors, req.method, req.dims)
-    points = [MapPoint(**_word_out(engine, w, i).model_dump(), exact=w == t, group=g, coords=list(xy), neighbours=n)
-              for w, t, i, g, xy, n in zip(words, lookups, ids, groups, projection.coords.tolist(), neighbours)]
-    labels = {g: WORD_SETS[g].label if g in WORD_SETS else "Your words" for g in dict.fromkeys(groups)}
-    return MapOut(points=points, groups=labels, pairs=pairs, pairs_parallel=_pairs_parallel(vectors, pairs),
-                  method=req.method, dims=req.dims, mode=req.mode,
-                  layer=layer if req.mode == "contextual" else 0, pooling=req.pooling,
-                  explained=[_r(e) for e in projection.explained] if projection.explained else None,
-                  neighbours_from="vocabulary" if req.mode == "static" else "map")
-
-
-# --- nearest tokens ---------------------------------------------------------------------------
-
-
-def _neighbours(engine: Engine, req: NeighboursIn) -> NeighboursOut:
-    emb = _embeddings(engine)
-    ids = word_ids(engine.tokenizer, req.word)
-    found = emb.nearest(emb.static_vector(ids), req.k, exclude=set(ids), word_like=req.word_like)
-    return NeighboursOut(**_word_out(engine, req.word, ids).model_dump(),
-                         neighbours=[NeighbourOut(id=n.id, text=n.text, cosine=_r(n.cosine)) for n in found])
+    return await view.map_response(engine, req)
 
 
 @router.post("/neighbours", response_model=NeighboursOut)
 async def neighbours(req: NeighboursIn, engine: EngineDep) -> NeighboursOut:
     """The tokens whose input embedding points most nearly the same way as the word's (cosine)."""
-    return await engine.run(_neighbours, engine, req)
-
-
-# --- analogies --------------------------------------------------------------------------------
-
-
-def _analogy(engine: Engine, req: AnalogyIn) -> AnalogyOut:
-    emb = _embeddings(engine)
-    found = analogy(emb, req.a, req.b, req.c, k=req.k, word_like=req.word_like)
-    if not found.results:
-        raise InputError("word_like: no word-like token is left once the inputs are excluded; set word_like to "
-                         "false.", code="nothing_left", field="word_like")
-    expected = None
-    if req.expected is not None:
-        e_ids = word_ids(engine.tokenizer, req.expected)
-        e_vec = emb.static_vector(e_ids)
-        rank, cos = found.rank_of(emb, e_ids)
-        expected = ExpectedOut(**_word_out(engine, req.expected, e_ids).model_dump(), rank=rank, cosine=_r(cos))
-        answer, answer_vec = req.expected, e_vec
-    else:
-        top = found.results[0]
-        answer, answer_vec = top.text.strip(), emb.weight[top.id]
-    v = found.vectors
-    first, second = v["a"] - v["b"], answer_vec - v["c"]
-    offsets = OffsetsOut(first=f"{req.b} → {req.a}", second=f"{req.c} → {answer}",
-                         cosine=_r(torch.nn.functional.cosine_similarity(first, second, dim=0)),
-                         length_first=_r(first.norm()), length_second=_r(second.norm()))
-    # Raw vectors (unit=False): the parallelogram b, a, a - b + c, c stays exact under PCA.
-    shown = [n for n in found.results if n.text.strip() != answer][:RESULT_POINTS - 1]
-    labels = [(req.b, "b", v["b"]), (req.a, "a", v["a"]), (req.c, "c", v["c"]),
-              (f"{req.a} − {req.b} + {req.c}", "target", found.target), (answer, "answer", answer_vec)]
-    labels += [(n.text.strip(), "result", emb.weight[n.id]) for n in shown]
-    coords = project(torch.stack([vec for _, _, vec in labels]), "pca", 2, unit=False).coords.tolist()
-
-    def ranked(ns):
-        return [RankedOut(id=n.id, text=n.text, cosine=_r(n.cosine), rank=r + 1) for r, n in enumerate(ns)]
-
-    return AnalogyOut(
-        a=_word_out(engine, req.a, found.ids["a"]), b=_word_out(engine, req.b, found.ids["b"]),
-        c=_word_out(engine, req.c, found.ids["c"]), results=ranked(found.results),
-        with_inputs=ranked(found.with_inputs), expected=expected, answer=answer,
-        correct=None if expected is None else expected.rank == 1, offsets=offsets,
-        points=[AnalogyPoint(label=label, role=role, x=x, y=y) for (label, role, _), (x, y) in zip(labels, coords)])
+    return await view.neighbours_response(engine, req)
 
 
 @router.post("/analogy", response_model=AnalogyOut)
 async def word_analogy(req: AnalogyIn, engine: EngineDep) -> AnalogyOut:
     """a - b + c on the input embeddings: the nearest tokens (inputs excluded), ranked by cosine."""
-    return await engine.run(_analogy, engine, req)
-
-
-# --- sentences --------------------------------------------------------------------------------
-
-
-def _sentence_vectors(engine: Engine, prompts, layer: int) -> torch.Tensor:
-    """(runs under the model lock) One vector per sentence, from its cached Analysis."""
-    return torch.stack([sentence_vector(engine.analysis(p).resid, layer) for p in prompts])
+    return await view.analogy_response(engine, req)
 
 
 @router.post("/sentences", response_model=SentencesOut)
 async def sentences(req: SentencesIn, engine: EngineDep) -> SentencesOut:
     """One vector per sentence (mean hidden state at a layer), their cosine similarities and a map."""
-    layer = _layer(engine, req.layer)
-    prompts = [engine.prompt(s, field=f"sentences.{i}") for i, s in enumerate(req.sentences)]
-    vectors = await engine.run(_sentence_vectors, engine, prompts, layer)
-    projection = project(vectors, "pca", 2)
-    return SentencesOut(
-        sentences=[SentenceOut(text=p.text, n_tokens=len(p.tokens), x=x, y=y)
-                   for p, (x, y) in zip(prompts, projection.coords.tolist())],
-        similarity=[[_r(c) for c in row] for row in cosine_matrix(vectors).tolist()],
-        layer=layer, explained=[_r(e) for e in projection.explained])
+    return await view.sentences_response(engine, req)
