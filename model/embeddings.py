@@ -187,7 +187,7 @@ class FirstPosition:
         how many times longer the first position's vector is than the other positions'.
     alone_cosine[l]: mean cosine over pairs of the words' vectors when each word is read alone
         (so it stands at position 0 itself; the last token of the word for words of several tokens).
-    prefixed_cosine[l]: the same pairs read after the prefix (the contextual vectors the map uses).
+    prefixed_cosine[l]: the same pairs read after the prefix (the map's contextual vectors, last token).
     """
     words: tuple[str, ...]
     length_ratio: list[float]
@@ -221,7 +221,7 @@ def measure_first_position(emb: ModelEmbeddings, words: tuple[str, ...]) -> Firs
         lengths = _residual(emb.model, prefix + ids).norm(dim=-1)                       # (L+1, n)
         ratios.append(lengths[:, 0] / lengths[:, 1:].mean(1))
         alone.append(_residual(emb.model, ids)[:, -1])                                  # (L+1, d)
-        prefixed.append(torch.stack([emb.contextual_vector(ids, layer) for layer in range(lengths.shape[0])]))
+        prefixed.append(torch.stack([emb.contextual_vector(ids, layer, "last") for layer in range(lengths.shape[0])]))
     n_layers = len(ratios[0])
     return FirstPosition(
         words=tuple(words),

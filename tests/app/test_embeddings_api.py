@@ -138,3 +138,33 @@ def test_the_model_answers_puppy_minus_dog_plus_cat_with_kitten(real_client):
     assert data["correct"] is True and data["results"][0]["text"] == " kitten"
     assert not {" puppy", " dog", " cat"} & {r["text"] for r in data["results"]}
     assert data["offsets"]["cosine"] > 0.3
+
+
+def test_exact_texts_are_read_as_given_and_counted_with_the_words(tiny_client, tiny_engine):
+    body = {"sets": [], "words": ["the"], "texts": ["the", " the", " an", " bank"], "neighbours": 0, "word_like": False}
+    data = tiny_client.post(MAP, json=body).json()
+    # "the" the word is read as " the", so the exact text " the" is the same point; "the" without a space is not.
+    encode = tiny_engine.tokenizer.encode
+    assert [(p["word"], p["exact"], [t["id"] for t in p["tokens"]]) for p in data["points"]] == [
+        ("the", False, encode(" the")), ("the", True, encode("the")), (" an", True, encode(" an")),
+        (" bank", True, encode(" bank"))]
+    assert encode("the") != encode(" the")
+
+
+@pytest.mark.parametrize("texts,says", [([" "], "texts.0: is only spaces"),
+                                        (["x" * (MAX_WORD_CHARS + 2)], "texts.0: is 42 characters")])
+def test_exact_texts_that_are_empty_or_too_long_get_a_422(tiny_client, texts, says):
+    assert says in detail(tiny_client.post(MAP, json={"sets": [], "words": TINY_WORDS, "texts": texts}))
+
+
+def test_the_built_in_analogies_are_served(tiny_client):
+    examples = tiny_client.get("/api/embeddings/sets").json()["analogies"]
+    assert examples[0] == {"a": "puppy", "b": "dog", "c": "cat", "expected": "kitten"} and len(examples) >= 4
+
+
+def test_first_position_has_one_row_per_layer(tiny_client, tiny_engine):
+    data = tiny_client.get("/api/embeddings/first-position").json()
+    assert [r["layer"] for r in data["layers"]] == list(range(tiny_engine.cfg.n_layers + 1))
+    # At layer 0 a word read alone and after the prefix is the same embedding row.
+    assert data["layers"][0]["alone_cosine"] == pytest.approx(data["layers"][0]["prefixed_cosine"], abs=1e-4)
+    assert all(r["length_ratio"] > 0 for r in data["layers"])

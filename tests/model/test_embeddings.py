@@ -150,3 +150,19 @@ def test_puppy_minus_dog_plus_cat_is_kitten_but_paris_minus_france_plus_italy_mi
     # An honest miss the page shows: Rome is far down the list for this small model.
     miss = analogy(real, "Paris", "France", "Italy", k=20)
     assert " Rome" not in [n.text for n in miss.results]
+
+
+def test_an_analogys_top_result_has_rank_one_and_ranks_read_the_results_scores(tiny):
+    found = analogy(tiny, "the", "an", "bank", k=15, word_like=False)
+    assert found.rank_of(tiny, [found.results[0].id]) == (1, pytest.approx(found.results[0].cosine))
+    for place, n in enumerate(found.results, start=1):
+        assert found.rank_of(tiny, [n.id])[0] == place
+    # A word of several tokens is ranked by its mean row's cosine, among the listable rows.
+    ids = word_ids(tiny.tokenizer, "tax")
+    rank, cos = found.rank_of(tiny, ids)
+    v = tiny.static_vector(ids)
+    expected = float(torch.nn.functional.cosine_similarity(v, found.target, dim=0))
+    assert cos == pytest.approx(expected, abs=1e-5)
+    others = found.listable.clone()
+    others[ids] = False
+    assert rank == int((found.scores[others] > cos).sum()) + 1
