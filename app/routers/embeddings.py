@@ -3,10 +3,13 @@ Each handler parses, hands the request to `app/views/embeddings.py` and returns.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from app.deps import EngineDep
-from app.schemas.common import ERRORS
+from app.schemas.common import ERRORS, from_query
 from app.schemas.embeddings import (AnalogyIn, AnalogyOut, FirstPositionOut, MapIn, MapOut, NeighboursIn,
                                     NeighboursOut, SentencesIn, SentencesOut, SetsOut)
 from app.views import embeddings as view
@@ -32,6 +35,23 @@ async def first_position(engine: EngineDep) -> FirstPositionOut:
 async def word_map(req: MapIn, engine: EngineDep) -> MapOut:
     """Place words on a 2D or 3D map of the model's own vectors, each with its nearest tokens."""
     return await view.map_response(engine, req)
+
+
+@router.get("/map", response_model=MapOut, summary="Word map (the page's URL)")
+async def word_map_get(engine: EngineDep,
+                       sets: Annotated[str, Query(description="Ready-made sets, comma-separated.")]
+                       = "animals,countries,numbers,colours",
+                       words: Annotated[str, Query(description="Your own words, separated by commas or new lines.")]
+                       = "",
+                       method: str = "pca", dims: int = 2, mode: str = "static", layer: int | None = None,
+                       pooling: str = "mean", wl: bool = True, neighbours: int = 10) -> MapOut:
+    """The JSON twin of the /embeddings page's word map: its URL query (`sets`, `words`, `method`, `dims`,
+    `mode`, `layer`, `pooling`, `wl`) answered as POST /api/embeddings/map answers the same request."""
+    body = from_query(MapIn, sets=[x for x in sets.split(",") if x], words=[w.strip() for w in re.split(r"[,\n]", words)
+                                                                              if w.strip()],
+                      method=method, dims=dims, mode=mode, layer=layer, pooling=pooling, word_like=wl,
+                      neighbours=neighbours)
+    return await view.map_response(engine, body)
 
 
 @router.post("/neighbours", response_model=NeighboursOut)

@@ -90,3 +90,12 @@ def test_the_network_page_query_has_a_json_twin(tiny_client):
     assert bad.status_code == 422 and (bad.json()["code"], bad.json()["field"]) == ("invalid", "px")
     bad = tiny_client.get("/api/network/train?epochs=0")
     assert bad.status_code == 422 and bad.json()["field"] == "epochs"
+
+
+def test_the_embeddings_map_query_has_a_json_twin(tiny_client):
+    got = tiny_client.get("/api/embeddings/map", params={"sets": "", "words": "the, bank\nriver,an,hat", "wl": "0"})
+    assert got.status_code == 200, got.text
+    post = {"sets": [], "words": ["the", "bank", "river", "an", "hat"], "word_like": False, "neighbours": 10}
+    assert got.json() == tiny_client.post("/api/embeddings/map", json=post).json()
+    bad = tiny_client.get("/api/embeddings/map", params={"sets": "nosuchset"})
+    assert bad.status_code == 422 and bad.json()["field"].startswith("sets")
