@@ -241,3 +241,30 @@ def test_each_default_paraphrase_is_its_partners_nearest_and_every_pair_scores_h
     assert all(cos(v, common) > 0.9 for v in vectors)
     low_input = cosines(sentence_vectors(smollm2, DEFAULT_SENTENCES, 0)).min()
     assert sims.fill_diagonal_(2).min() > low_input + 0.3
+
+
+# --- the map's wording (pinned) -----------------------------------------------------------------
+
+
+def test_most_whole_words_are_stored_with_their_leading_space(smollm2):
+    """Pinned: words are read with a leading space because that is how the vocabulary stores most whole
+    words; the neighbour note's pieces 'ling' and '/' are tokens of their own."""
+    tok = smollm2.tokenizer
+    words = [w for s in WORD_SETS.values() for w in s.words]
+    spaced = sum(len(tok.encode(" " + w)) == 1 for w in words)
+    bare = sum(len(tok.encode(w)) == 1 for w in words)
+    assert spaced > bare and spaced > 0.8 * len(words)
+    assert len(tok.encode("ling")) == 1 and len(tok.encode("/")) == 1
+
+
+def test_the_default_maps_axes_show_a_small_part_of_the_spread(smollm2, real_client):
+    """Pinned: 'The axis titles say how much of the words' spread each axis shows: usually a small part.'"""
+    for sets in (["animals", "countries", "numbers", "colours"], ["countries", "capitals"]):
+        explained = real_client.post("/api/embeddings/map", json={"sets": sets, "neighbours": 0}).json()["explained"]
+        assert sum(explained) < 0.5
+
+
+def test_the_tours_nearest_to_france_are_other_countries(smollm2, real_client):
+    """Pinned (the tour's embeddings card): tokens used alike point alike: ' France' is nearest other countries."""
+    near = real_client.post("/api/embeddings/neighbours", json={"word": "France", "k": 4}).json()["neighbours"]
+    assert len({n["text"] for n in near} & {" Germany", " Italy", " Spain", " Belgium", " England", " Portugal"}) >= 3
