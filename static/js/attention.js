@@ -4,10 +4,11 @@
 
 import { api, debounce, el, latest, plotConfig, plotLayout, readState, showError, tokenChips, writeState } from "./api.js";
 import { drawAblation, drawOffList, formatOff, offToRequest, parseOff } from "./attention/ablate.js";
-import { plotlyScale, plotText } from "./attention/colours.js";
 import { decodeAllHeads } from "./attention/compact.js";
 import { drawGqa, drawOverlap } from "./attention/gqa.js";
 import { HeadGrid } from "./attention/grid.js";
+import { drawAttentionHeatmap } from "./attention/heatmap.js";
+import { drawProbe, drawProbeDefinitions, drawWorth, fetchRoles, probePath, ROLE_MARKS, ROLE_NAMES, roleFacts } from "./attention/roles.js";
 import { drawLines } from "./attention/lines.js";
 import { initSenses, SENSES_DEFAULTS } from "./attention/senses.js";
 
@@ -18,7 +19,7 @@ const EXAMPLES = [
   "1 2 3 4 5 6 1 2 3 4 5 6 1 2 3",
 ];
 const DEFAULTS = {
-  text: EXAMPLES[0], layer: 2, head: 1, avg: false, q: -1, off: "", ...SENSES_DEFAULTS,
+  text: EXAMPLES[0], layer: 2, head: 1, avg: false, q: -1, off: "", probe: false, seq: 0, ...SENSES_DEFAULTS,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -29,6 +30,7 @@ let weights = null;      // rows of the head shown in the heatmap (one head, or 
 let shown = null;        // the /api/attention answer drawn: its kv_head and shares_kv_with
 let allHeads = null;     // decodeAllHeads(...) of the current text
 let off = parseOff(state.off);
+let roles = null;        // HeadRoles from GET /api/heads: every head's measured role
 
 const save = () => writeState({ ...state, off: formatOff(off) }, DEFAULTS);
 const clampView = () => {
@@ -39,34 +41,9 @@ const clampView = () => {
 // --- the one head: heatmap, facts, lines ----------------------------------------------------
 
 function drawHeatmap() {
-  const n = tokens.length;
-  const labels = tokens.map((t) => plotText(t.display ?? t.text));
-  const z = weights.map((row, i) => Array.from(row, (w, j) => (j > i ? null : w)));
-  const hover = z.map((row, i) => row.map((w, j) => (w === null ? ""
-    : `query #${i} ${labels[i]}<br>key #${j} ${labels[j]}<br>weight ${(w * 100).toFixed(2)}%`)));
-  const step = Math.max(1, Math.ceil(n / 40));
-  const ticks = tokens.map((_, i) => i).filter((i) => i % step === 0);
-  // Columns are narrower than rows on a phone: label every k-th column so the slanted labels keep
-  // about 14px apart (the plot area is the chart's width less the row labels and the colour bar).
-  const plotWidth = Math.max(100, $("heatmap").clientWidth - 190);
-  const xStep = Math.max(step, Math.ceil((n * 14) / plotWidth));
-  const xTicks = tokens.map((_, i) => i).filter((i) => i % xStep === 0);
   const title = state.avg ? `Layer ${state.layer}: average of its ${model.n_heads} heads`
     : `Layer ${state.layer} · head ${state.head}`;
-  window.Plotly.react($("heatmap"), [{
-    type: "heatmap", z, x: tokens.map((_, j) => j), y: tokens.map((_, i) => i), zmin: 0, zmax: 1,
-    colorscale: plotlyScale, text: hover, hoverinfo: "text", hoverongaps: false, xgap: n < 30 ? 1 : 0, ygap: n < 30 ? 1 : 0,
-    colorbar: { thickness: 12, tickformat: ".0%", title: { text: "weight", side: "right" } },
-  }], plotLayout({
-    height: Math.max(460, Math.min(760, 140 + n * 20)), margin: { l: 20, r: 10, t: 34, b: 20 },
-    title: { text: title, font: { size: 15 }, x: 0.02 },
-    xaxis: { zeroline: false, showgrid: false, tickvals: xTicks, ticktext: xTicks.map((i) => labels[i]), tickangle: -50, automargin: true,
-      title: { text: "key: the token looked at", standoff: 6 }, side: "bottom",
-      tickfont: { family: "ui-monospace, 'DejaVu Sans Mono', monospace", size: n > 24 ? 10 : 12 } },
-    yaxis: { zeroline: false, showgrid: false, tickvals: ticks, ticktext: ticks.map((i) => labels[i]), autorange: "reversed", automargin: true,
-      title: { text: "query: the token looking", standoff: 6 },
-      tickfont: { family: "ui-monospace, 'DejaVu Sans Mono', monospace", size: n > 24 ? 10 : 12 } },
-  }), plotConfig);
+  drawAttentionHeatmap($("heatmap"), tokens, weights, { title });
   $("heatmap").dataset.layer = String(state.layer);
   $("heatmap").dataset.head = state.avg ? "avg" : String(state.head);
 }
@@ -92,6 +69,18 @@ function headFacts() {
     el("strong", { text: pct(sink, n - 1) }), " of its attention on the first token and ",
     el("strong", { text: pct(self, n - 1) }), " on the token itself; from the third token on, ",
     el("strong", { text: pct(prev, n - 2) }), " goes to the token just before.");
+  // The attention sink, explained where a learner first sees the dark first column.
+  if (sink / (n - 1) >= 0.3) {
+    node.append(" ", el("span", { cls: "sink-explain" }, [
+      `That dark first column is an `, el("em", { text: "attention sink" }),
+      `. Every row must add up to 1, so a head cannot look at nothing; the usual explanation is that a head with `
+      + `nothing useful to fetch for a token parks the weight on the first token (here "${tokens[0].display ?? tokens[0].text}"), `
+      + "which every token can see, whatever it says (more in the notes at the end of the page)."]));
+  }
+  if (!shown.average && roles) {
+    const head = roles.get(shown.layer, shown.head);
+    if (head) node.append(el("br"), roleFacts(head, roles.probes));
+  }
 }
 
 function drawLinesView() {
@@ -234,6 +223,50 @@ function offChanged() {
   showPredictions();
 }
 
+// --- measured head roles and the induction probe --------------------------------------------
+
+async function showRoles() {
+  try {
+    roles = await fetchRoles();
+  } catch (error) {
+    $("worth-list").replaceChildren(el("p", { cls: "error", text: `The heads' roles could not be measured: ${error.message}` }));
+    return;
+  }
+  // An induction head shows little on most texts: open it on the probe built to show it.
+  drawWorth($("worth-list"), roles, (h) => {
+    if (h.role === "induction" && !state.probe) state.probe = true;
+    openHead(h.layer, h.head);
+  });
+  drawProbeDefinitions($("probe-definitions"), roles);
+  grid.setRoles(roles.marks());
+  const counts = Object.keys(ROLE_MARKS).map((role) => [role, roles.named(role).length]);
+  $("grid-roles").replaceChildren("Measured roles (on fixed probes, the same for every text): ",
+    ...counts.flatMap(([role, count], k) => [k ? " and " : "",
+      el("span", { cls: "role-mark", text: ROLE_MARKS[role].letter, attrs: { style: `background:${ROLE_MARKS[role].colour}` } }),
+      ` ${count} ${ROLE_NAMES[role]}${count === 1 ? "" : "s"}`]),
+    `; of the other ${roles.heads.length - counts.reduce((a, [, c]) => a + c, 0)} heads, `
+    + `${roles.named("first_token").length} are first-token heads (half or more of their weight on the first token) and the rest have no single role.`);
+  if (shown && !shown.average) headFacts();
+}
+
+let probeShown = null;     // the GET /api/heads/probe answer drawn
+const fetchProbe = latest((signal) => api(probePath(state.layer, state.avg ? 0 : state.head, state.seq), undefined, { signal }));
+async function showProbe() {
+  $("show-probe").textContent = state.probe ? "Hide the induction probe" : "Show this head on the induction probe";
+  $("show-probe").setAttribute("aria-expanded", String(state.probe));
+  $("probe-view").hidden = !state.probe;
+  if (!state.probe) return;
+  state.seq = Math.max(0, Math.round(state.seq));
+  try {
+    const body = await fetchProbe();  // the layer's head 0 when the layer's average is open
+    if (!body) return;
+    probeShown = body;
+    drawProbe({ view: $("probe-view"), heatmap: $("probe-heatmap"), caption: $("probe-caption") }, body);
+  } catch (error) {
+    $("probe-caption").textContent = error.message;
+  }
+}
+
 // --- controls -------------------------------------------------------------------------------
 
 function setControls() {
@@ -253,6 +286,7 @@ function openHead(layer, head, scroll = true) {
   grid.select(state.layer, state.avg ? "avg" : state.head);
   drawLayerViews();
   showHead();
+  showProbe();
   if (scroll) $("one-head").scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
@@ -305,16 +339,14 @@ function init() {
     const v = $("head").value;
     openHead(state.layer, v === "avg" ? "avg" : Number(v), false);
   });
-  // The heads worth a look are described on the first example: show them on it.
-  for (const b of document.querySelectorAll("[data-goto]")) {
-    b.addEventListener("click", () => {
-      const [l, h] = b.dataset.goto.split(",").map(Number);
-      const otherText = prompt.value !== EXAMPLES[0];
-      if (otherText) prompt.value = EXAMPLES[0];
-      openHead(l, h);
-      if (otherText) textChanged();
-    });
-  }
+  $("show-probe").addEventListener("click", () => { state.probe = !state.probe; save(); showProbe(); });
+  $("next-sequence").addEventListener("click", () => {
+    state.seq = (state.seq + 1) % (probeShown?.n_sequences ?? 1);
+    save();
+    showProbe();
+  });
+  showRoles();
+  showProbe();
   const sinkNote = $("sink-note");
   sinkNote.append(" ", el("strong", { attrs: { id: "sink-share" } }));
 

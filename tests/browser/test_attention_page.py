@@ -199,17 +199,91 @@ def test_on_a_phone_the_heatmaps_column_labels_do_not_run_together(page, screens
     screenshot("attention-phone-heatmap")
 
 
-def test_a_head_worth_a_look_opens_on_the_example_it_is_described_on(page):
-    page.goto("/attention?text=Hello+there")
-    page.wait_for_function("() => document.querySelectorAll('#tokens .tok').length === 2")
-    page.get_by_role("button", name="Layer 20 · head 0").click()
-    page.wait_for_function("() => document.getElementById('heatmap').dataset.layer === '20' "
-                           "&& document.getElementById('heatmap').dataset.head === '0'")
-    page.wait_for_function("() => document.querySelectorAll('#tokens .tok').length > 2")
+def _heads(page) -> dict:
+    body = page.request.get(page.url.split("/attention")[0] + "/api/heads").json()
+    return {(h["layer"], h["head"]): h for h in body["heads"]}
+
+
+def test_the_heads_worth_a_look_and_the_grid_marks_are_the_measured_roles(page, screenshot):
+    page.goto("/attention")
+    page.wait_for_selector("#worth-list button[data-role]")
+    heads = _heads(page)
+    buttons = page.locator("#worth-list button[data-role]").evaluate_all(
+        "els => els.map(e => [e.dataset.role, e.dataset.head, e.textContent])")
+    assert {role for role, _, _ in buttons} == {"induction", "previous_token", "first_token"}
+    for role, key, text in buttons:
+        layer, head = map(int, key.split("."))
+        assert heads[(layer, head)]["role"] == role, (key, role)   # every head the page names has that role
+        assert text == f"Layer {layer} · head {head}"
+        if role != "first_token":                                   # the strongest of its role come first
+            shown = [k for r, k, _ in buttons if r == role]
+            ranked = sorted((h for h in heads.values() if h["role"] == role), key=lambda h: -h["scores"][role])
+            assert shown == [f"{h['layer']}.{h['head']}" for h in ranked[:len(shown)]]
+    # The grid marks exactly the measured induction and previous-token heads.
+    page.wait_for_function("() => document.getElementById('grid').dataset.roles?.length > 2")
+    marks = json.loads(page.locator("#grid").get_attribute("data-roles"))
+    assert marks == {f"{l}.{h}": x["role"] for (l, h), x in heads.items() if x["role"] in ("induction", "previous_token")}
+    assert "Layer 20 · head 0" not in page.content()
+
+    # An induction head opens with the probe: the repeated random tokens and its stripe.
+    first = page.locator("#worth-list button[data-role=induction]").first
+    layer, head = first.get_attribute("data-head").split(".")
+    first.click()
+    page.wait_for_function(f"() => document.getElementById('heatmap').dataset.layer === '{layer}' "
+                           f"&& document.getElementById('heatmap').dataset.head === '{head}'")
+    page.wait_for_function(f"() => document.getElementById('probe-heatmap').dataset.head === '{head}'")
+    assert query(page)["probe"] == "1"
+    probe = page.request.get(page.url.split("/attention")[0] + f"/api/heads/probe?layer={layer}&head={head}").json()
+    caption = page.locator("#probe-caption").inner_text()
+    assert f"{round(probe['score'] * 100)}%" in caption and f"{round(probe['induction'] * 100)}%" in caption
+    assert "induction head" in caption
+    assert "induction head" in page.locator("#head-facts").inner_text()
+    page.locator("#one-head").scroll_into_view_if_needed()
+    screenshot("attention-probe")
+    # Another sequence of the probe, for the same head.
+    page.get_by_role("button", name="Another random sequence").click()
+    page.wait_for_function("() => document.getElementById('probe-heatmap').dataset.sequence === '1'")
+
+
+def test_the_sink_is_explained_beside_the_heatmap_with_this_heads_share(page):
+    page.goto("/attention")
+    page.wait_for_selector("#worth-list button[data-role=first_token]")
+    page.locator("#worth-list button[data-role=first_token]").click()
+    key = page.locator("#worth-list button[data-role=first_token]").get_attribute("data-head")
+    layer, head = map(int, key.split("."))
+    page.wait_for_function(f"() => document.getElementById('heatmap').dataset.head === '{head}'")
+    page.wait_for_selector("#head-facts .sink-explain")
+    weights = page.request.post(page.url.split("/attention")[0] + "/api/attention", data=json.dumps(
+        {"text": page.locator("#prompt").input_value(), "layer": layer, "head": head}),
+        headers={"Content-Type": "application/json"}).json()["weights"]
+    share = sum(row[0] for row in weights[1:]) / (len(weights) - 1)
+    facts = page.locator("#head-facts").inner_text()
+    assert f"{share * 100:.0f}% of its attention on the first token" in facts
+    assert "attention sink" in facts
+    # A previous-token head, with little on the first token, gets no sink explanation.
+    page.goto("/attention?layer=2&head=1")
+    page.wait_for_function("() => document.getElementById('head-facts').textContent.includes('Measured on fixed probes')")
+    assert page.locator("#head-facts .sink-explain").count() == 0
+
+
+def test_switching_off_a_layer_that_pushes_against_the_answer_is_explained(page):
+    off = ",".join(f"29.{h}" for h in range(9))
+    base = None
+    page.goto("/attention?off=" + off)
+    page.wait_for_function("() => document.getElementById('ablate-summary').textContent.length > 0")
+    base = page.url.split("/attention")[0]
     text = page.locator("#prompt").input_value()
-    assert text.startswith("The capital of France is Paris.")
-    assert "text" not in query(page) and query(page)["layer"] == "20"  # the default text leaves the URL
-    assert "␣France" in page.locator("#tokens").text_content()
+    body = page.request.post(base + "/api/predict", data=json.dumps(
+        {"text": text, "ablate": [{"layer": 29, "head": h} for h in range(9)], "n_predictions": 10}),
+        headers={"Content-Type": "application/json"}).json()
+    top = body["baseline"][0]
+    after = next(p for p in body["predictions"] if p["id"] == top["id"])
+    summary = page.locator("#ablate-summary").inner_text()
+    rose = after["probability"] > top["probability"]
+    assert ("raised" in summary) == rose
+    if rose:
+        assert f"{top['probability'] * 100:.1f}%" in summary and f"{after['probability'] * 100:.1f}%" in summary
+        assert "not a clean removal" in summary
 
 
 def test_a_long_text_folds_the_rows_that_get_under_one_percent(page):

@@ -62,6 +62,15 @@ export function drawAblation(nodes, body, off) {
     : `The top prediction changes: ${beforeText} becomes "${after.display}" ${(after.probability * 100).toFixed(1)}%`
       + (sameAfter ? ` ("${before.display}" falls to ${(sameAfter.probability * 100).toFixed(1)}%).` : ".")
       + " Orange bars are tokens that were not in the top 10 before.";
+  // A head switched off can *raise* the top answer: say why, from this result.
+  if (sameAfter && sameAfter.probability > before.probability) {
+    const heads = off.size === 1 ? "this head" : "these heads";
+    nodes.summary.textContent += ` Switching ${heads} off raised "${before.display}" from ${(before.probability * 100).toFixed(1)}% `
+      + `to ${(sameAfter.probability * 100).toFixed(1)}%: with ${heads} on, the model gives it less. Heads do not all vote for `
+      + "the final answer; what these write (and what the later layers make of it) pushes against it, or for its rivals. "
+      + "And switching off is not a clean removal: the later layers and the final normalisation react to the missing "
+      + "output, so part of any change is their reaction, not only what the heads themselves wrote.";
+  }
 }
 
 /** The chips of the heads switched off; clicking one switches it back on. */

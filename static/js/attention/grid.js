@@ -2,6 +2,7 @@
 // charts would take seconds, one canvas takes milliseconds.
 
 import { rgb } from "./colours.js";
+import { ROLE_MARKS } from "./roles.js";
 
 const LABEL_W = 34;   // room for the layer numbers on the left
 const HEADER_H = 34;  // room for the key/value group and head labels on top
@@ -36,6 +37,7 @@ export class HeadGrid {
     this.data = null;
     this.selected = { layer: 0, head: 0 };
     this.off = new Set();
+    this.roles = new Map();  // "layer.head" -> measured role (GET /api/heads), marked on the thumbnail
     canvas.addEventListener("click", (e) => {
       const hit = this.hit(e);
       if (hit) this.onPick(hit.layer, hit.head);
@@ -80,8 +82,10 @@ export class HeadGrid {
   }
 
   describe({ layer, head }) {
+    const role = this.roles.get(`${layer}.${head}`);
     return head === "avg" ? `Layer ${layer}: average of its ${this.data.nHeads} heads`
-      : `Layer ${layer} · head ${head} (key/value head ${this.data.kvHeadOf[head]})`;
+      : `Layer ${layer} · head ${head} (key/value head ${this.data.kvHeadOf[head]})`
+        + (role ? `, measured: ${role === "induction" ? "an induction head" : "a previous-token head"}` : "");
   }
 
   /** Say which head the keyboard cursor is on (screen readers read the label of the focused canvas). */
@@ -128,6 +132,7 @@ export class HeadGrid {
 
   select(layer, head) { this.selected = { layer, head }; this.cursor = { layer, head }; this.describeCursor(); if (this.data) this.paint(); }
   setOff(off) { this.off = off; if (this.data) this.paint(); }
+  setRoles(roles) { this.roles = roles; if (this.data) this.paint(); }
 
   paint() {
     const { nLayers, nHeads, kvHeadOf } = this.data;
@@ -147,6 +152,7 @@ export class HeadGrid {
     c.style.width = `${this.width}px`;
     c.style.height = `${this.height}px`;
     // Where each thumbnail lies (CSS pixels), for scripts that drive the page, such as the browser tests.
+    c.dataset.roles = JSON.stringify(Object.fromEntries(this.roles));  // the marked heads, for scripts and tests
     c.dataset.layout = JSON.stringify({ size: this.size,
       columns: Array.from({ length: nHeads + 1 }, (_, h) => this.columnX(h)),
       rows: Array.from({ length: nLayers }, (_, l) => this.rowY(l)) });
@@ -193,6 +199,19 @@ export class HeadGrid {
           ctx.moveTo(x + 3, y + 3); ctx.lineTo(x + this.size - 3, y + this.size - 3);
           ctx.moveTo(x + this.size - 3, y + 3); ctx.lineTo(x + 3, y + this.size - 3);
           ctx.stroke();
+        }
+        const mark = ROLE_MARKS[this.roles.get(`${l}.${h}`)];
+        if (mark) {  // a measured role: a lettered badge in the thumbnail's top-right corner
+          const r = Math.max(6, Math.min(9, this.size / 5));
+          ctx.fillStyle = mark.colour;
+          ctx.beginPath();
+          ctx.arc(x + this.size - r, y + r, r, 0, 2 * Math.PI);
+          ctx.fill();
+          ctx.fillStyle = "#fff";
+          ctx.textAlign = "center";
+          ctx.font = `bold ${Math.round(r * 1.3)}px system-ui, sans-serif`;
+          ctx.fillText(mark.letter, x + this.size - r, y + r + 0.5);
+          ctx.font = "11px system-ui, sans-serif";
         }
       }
     }
