@@ -45,10 +45,13 @@ class Prompt:
 
 class Engine:
     def __init__(self, model: Llama, tokenizer: ModelTokenizer, settings: Settings,
-                 source: str = "", load_seconds: float = 0.0):
+                 source: str = "", load_seconds: float = 0.0, storage: list | None = None):
         self.model, self.tokenizer, self.settings = model, tokenizer, settings
         self.cfg = model.cfg
         self.source, self.load_seconds = source, load_seconds
+        # How the GGUF stores the weights (model.weights.StorageType per type, most weights first);
+        # empty for a model that did not come from a GGUF (the tiny test model).
+        self.storage = storage or []
         self.n_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
         self._model_lock = threading.Lock()
         # Always the same thread: torch's OpenMP keeps a team of worker threads per calling
@@ -157,7 +160,7 @@ def load_engine(settings: Settings) -> Engine:
     """Load the configured GGUF (default: the fetched SmolLM2) through the weight cache."""
     from model.blockmatmul import load_library
     from model.fetch import ensure_gguf
-    from model.weights import load_weights
+    from model.weights import load_weights, storage_summary
 
     torch.set_num_threads(settings.threads)
     started = time.perf_counter()
@@ -173,4 +176,5 @@ def load_engine(settings: Settings) -> Engine:
         model.use_blocks(load_library(settings.data_dir / "cache"), weights.blocks, settings.block_rows)
     tokenizer = ModelTokenizer(weights.tokenizer)
     return Engine(model, tokenizer, settings, source=str(gguf_path),
+                  storage=storage_summary(weights.storage, weights.tensors),
                   load_seconds=time.perf_counter() - started)

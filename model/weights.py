@@ -47,6 +47,40 @@ class LoadedWeights:
     tokenizer: TokenizerData
     sha256: str
     blocks: dict[str, BlockWeights] = field(default_factory=dict)  # quantised matrices, same names
+    storage: dict[str, str] = field(default_factory=dict)  # our name -> the GGUF's type for it ("Q4_1", "F32")
+
+
+@dataclass(frozen=True)
+class StorageType:
+    """How many of a model's weights the GGUF stores in one type, and at what cost per weight."""
+
+    type: str              # the GGUF's name for it: "Q4_1", "Q8_0", "F16", "F32", ...
+    bits_per_weight: float  # bytes of a block * 8 / weights in it (Q4_1: 4-bit codes plus a scale and minimum per 32)
+    tensors: int
+    weights: int
+
+
+def storage_types(path: Path) -> dict[str, str]:
+    """Each tensor's storage type, from the GGUF's header (no dequantising), keyed by our names."""
+    from gguf import GGUFReader
+
+    return {_our_name(t.name): t.tensor_type.name for t in GGUFReader(str(path)).tensors}
+
+
+def storage_summary(storage: dict[str, str], tensors: dict[str, torch.Tensor]) -> list[StorageType]:
+    """The model's weights grouped by storage type, the most weights first."""
+    from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+
+    counts: dict[str, list[int]] = {}
+    for name, kind in storage.items():
+        entry = counts.setdefault(kind, [0, 0])
+        entry[0] += 1
+        entry[1] += tensors[name].numel()
+    out = []
+    for kind, (n_tensors, n_weights) in counts.items():
+        block, nbytes = GGML_QUANT_SIZES[GGMLQuantizationType[kind]]
+        out.append(StorageType(kind, nbytes * 8 / block, n_tensors, n_weights))
+    return sorted(out, key=lambda t: -t.weights)
 
 
 def _field_value(field):
@@ -96,10 +130,12 @@ def _our_name(gguf_name: str) -> str:
     return f"blocks.{layer}.{per_block[rest]}"
 
 
-def read_gguf(path: Path) -> tuple[LlamaConfig, dict[str, torch.Tensor], TokenizerData, dict[str, BlockWeights]]:
+def read_gguf(path: Path) -> tuple[LlamaConfig, dict[str, torch.Tensor], TokenizerData, dict[str, BlockWeights],
+                                   dict[str, str]]:
     """Parse and dequantise a GGUF (a few seconds); `load_weights` caches the result.
 
-    Also returns the Q4_1 and Q8_0 matrices as they are stored (other types have no entry)."""
+    Also returns the Q4_1 and Q8_0 matrices as they are stored (other types have no entry) and
+    every tensor's storage type."""
     from gguf import GGUFReader
     from gguf.quants import dequantize
 
@@ -126,6 +162,7 @@ def read_gguf(path: Path) -> tuple[LlamaConfig, dict[str, torch.Tensor], Tokeniz
 
     tensors: dict[str, torch.Tensor] = {}
     blocks: dict[str, BlockWeights] = {}
+    storage = {_our_name(t.name): t.tensor_type.name for t in reader.tensors}
     for t in reader.tensors:
         # gguf lists shapes innermost-first; dequantize returns the row-major (out, in) array.
         array = np.array(dequantize(t.data, t.tensor_type), dtype=np.float32, copy=True)
@@ -142,7 +179,7 @@ def read_gguf(path: Path) -> tuple[LlamaConfig, dict[str, torch.Tensor], Tokeniz
         tensors[name] = w.contiguous()
         if quantised is not None:
             blocks[name] = quantised
-    return config, tensors, tok, blocks
+    return config, tensors, tok, blocks, storage
 
 
 def _cache_paths(cache_dir: Path, sha: str) -> tuple[Path, Path, Path]:
@@ -179,11 +216,14 @@ def load_weights(gguf_path: Path, cache_dir: Path | None = None) -> LoadedWeight
     tensors_path, blocks_path, meta_path = _cache_paths(cache_dir, sha)
     if tensors_path.exists() and blocks_path.exists() and meta_path.exists():
         meta = json.loads(meta_path.read_text())
+        if "storage" not in meta:  # a cache written before storage types were kept: read them once
+            meta["storage"] = storage_types(gguf_path)
+            _write_atomically(meta_path, json.dumps(meta))
         return LoadedWeights(LlamaConfig.from_dict(meta["config"]), load_file(str(tensors_path)),
                              TokenizerData(**meta["tokenizer"]), sha,
-                             BlockWeights.from_tensors(load_file(str(blocks_path))))
+                             BlockWeights.from_tensors(load_file(str(blocks_path))), meta["storage"])
 
-    config, tensors, tok, blocks = read_gguf(gguf_path)
+    config, tensors, tok, blocks, storage = read_gguf(gguf_path)
     cache_dir.mkdir(parents=True, exist_ok=True)
     flat_blocks = {k: v for name, b in blocks.items() for k, v in b.tensors(name).items()}
     # Write every file under a temporary name, then rename, the metadata last (it is what
@@ -192,11 +232,17 @@ def load_weights(gguf_path: Path, cache_dir: Path | None = None) -> LoadedWeight
         partial = path.with_suffix(".safetensors.partial")
         save_file(data, str(partial))
         os.replace(partial, path)
-    tmp_meta = meta_path.with_suffix(".json.partial")
-    tmp_meta.write_text(json.dumps({"config": config.to_dict(), "tokenizer": tok.to_dict()}))
-    os.replace(tmp_meta, meta_path)
+    _write_atomically(meta_path, json.dumps({"config": config.to_dict(), "tokenizer": tok.to_dict(),
+                                             "storage": storage}))
     _remove_older_formats(cache_dir, sha)
-    return LoadedWeights(config, tensors, tok, sha, blocks)
+    return LoadedWeights(config, tensors, tok, sha, blocks, storage)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    # A name of this process's own: two servers starting at once never write the same partial file.
+    partial = path.with_suffix(f".json.{os.getpid()}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
 
 
 def _remove_older_formats(cache_dir: Path, sha: str) -> None:

@@ -13,6 +13,16 @@ class ServerLimits(BaseModel):
                                       "sends at once (POST /api/attention takes one head of any prompt).")
 
 
+class StorageOut(BaseModel):
+    """One storage type of the GGUF's weights, read from the file when the model is loaded."""
+
+    type: str = Field(..., description="The GGUF's name for the type: Q4_1 (4-bit codes, a scale and a minimum "
+                      "per block of 32 weights), Q8_0 (8-bit codes and a scale per block of 32), F16, F32, ...")
+    bits_per_weight: float = Field(..., description="Storage per weight, block scales included (Q4_1: 5.0).")
+    tensors: int = Field(..., description="How many weight tensors the GGUF stores in this type.")
+    weights: int = Field(..., description="How many weights those tensors hold.")
+
+
 class ModelInfo(BaseModel):
     name: str = Field(..., description="The model's name from its GGUF metadata.")
     display_name: str = Field(..., description="A readable name, from the GGUF's file name.")
@@ -31,6 +41,11 @@ class ModelInfo(BaseModel):
     rope_base: float = Field(..., description="Base of the rotary position embedding's frequencies.")
     source: str = Field(..., description="File name of the GGUF being run.")
     limits: ServerLimits = Field(..., description="The server's input limits.")
+    storage: list[StorageOut] = Field([], description="How the GGUF stores the weights, the type holding the "
+                                      "most weights first. Quantised types are what the model computes with: "
+                                      "every number the API returns is the quantised model's (a full-precision "
+                                      "copy of the same model would give slightly different numbers). Empty "
+                                      "for a model not loaded from a GGUF.")
     block_rows: int = Field(..., description="Passes of up to this many tokens (generation steps, a few typed "
                             "tokens) multiply straight by the GGUF's quantised blocks, the others by the "
                             "dequantised float32 weights: the same numbers to float32 rounding. 0 when the "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.engine import Engine
-from app.schemas.model import ModelInfo, ServerLimits
+from app.schemas.model import ModelInfo, ServerLimits, StorageOut
 from model.attention_views import kv_head_of
 
 
@@ -20,5 +20,6 @@ def model_info(engine: Engine) -> ModelInfo:
         limits=ServerLimits(max_prompt_tokens=s.max_prompt_tokens, max_prompt_chars=s.max_prompt_chars,
                             max_new_tokens=s.max_new_tokens, max_body_bytes=s.max_body_bytes,
                             max_all_heads_tokens=s.max_all_heads_tokens),
+        storage=[StorageOut(**vars(t)) for t in engine.storage],
         block_rows=engine.model.block_rows,
     )

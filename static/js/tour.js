@@ -26,6 +26,33 @@ function showFacts(model) {
   }
 }
 
+/** How the GGUF stores the weights (GET /api/model `storage`, read from the file): quantised
+ *  types mean the model computes with rounded weights, so say so where the model is introduced. */
+const FORMATS = {  // the GGUF block formats this app reads (model/blockmatmul.py)
+  Q4_1: "each weight a 4-bit code, 16 levels between a minimum and a maximum kept per block of 32 weights",
+  Q8_0: "each weight an 8-bit code times a scale kept per block of 32 weights",
+};
+
+function showStorage(model) {
+  const storage = model.storage || [];
+  if (!storage.length) return;
+  const millions = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : n.toLocaleString("en"));
+  const bits = (b) => `${Number.isInteger(b) ? b : b.toFixed(1)} bits`;
+  $("storage-types").textContent = storage.map((t) => `${t.type}: ${millions(t.weights)} weights `
+    + `(${bits(t.bits_per_weight)} each)`).join("; ");
+  $("storage-fact").hidden = false;
+  const quantised = storage.filter((t) => /^(I?Q\d|TQ)/i.test(t.type));
+  if (!quantised.length) return;
+  $("hero-storage").textContent = `, its weights stored quantised (${quantised.map((t) => t.type).join(", ")}: `
+    + "see the model card below)";
+  const how = (t) => `${t.type} (${FORMATS[t.type] || "a quantised type"})`;
+  $("storage-explain").textContent = `The weights are the ones the GGUF file stores, quantised: ${quantised.map(how)
+    .join("; ")}. So every weight is one of a few rounded values. The model computes with these rounded `
+    + "weights, so every number on these pages is the quantised model's; the original full-precision model "
+    + "would give slightly different numbers.";
+  $("storage-explain").hidden = false;
+}
+
 // --- progress -------------------------------------------------------------------------------------
 
 const CHAPTER_SLUGS = [...document.querySelectorAll("#progress-steps li")].map((li) => li.dataset.slug);
@@ -69,6 +96,7 @@ async function main() {
     $("error").textContent = `Could not read the model's description: ${error.message}`;
   }
   showFacts(model);
+  showStorage(model);
   new Journey(model).start();
   startExamples();
 }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
+
 import pytest
 
 
@@ -27,3 +30,87 @@ def test_the_points_view_places_the_prompts_own_tokens(page, text):
     page.wait_for_selector("#j-points .main-svg")
     labels = page.locator("#j-points g.textpoint").all_text_contents()
     assert labels[0] == text.split()[0] and labels[1] == "␣" + text.split()[1].strip(",")
+
+
+# --- the model card and the chapter summaries (quantisation, tokens, tied embedding) ---------------
+
+
+def test_api_model_reports_the_storage_types_the_gguf_holds(real_engine, real_client):
+    """The model card's 'Stored as' comes from GET /api/model `storage`, which must agree with an
+    independent read of the GGUF's header."""
+    from gguf import GGUFReader
+
+    reader = GGUFReader(str(Path(real_engine.source)))
+    tensors, weights = Counter(), Counter()
+    for t in reader.tensors:
+        tensors[t.tensor_type.name] += 1
+        weights[t.tensor_type.name] += int(t.n_elements)
+    storage = real_client.get("/api/model").json()["storage"]
+    assert {s["type"]: (s["tensors"], s["weights"]) for s in storage} == \
+        {k: (tensors[k], weights[k]) for k in tensors}
+    assert [s["weights"] for s in storage] == sorted((s["weights"] for s in storage), reverse=True)
+    bits = {s["type"]: s["bits_per_weight"] for s in storage}
+    # Q4_1 block: float16 scale + float16 minimum + 32 four-bit codes = 20 bytes per 32 weights.
+    if "Q4_1" in bits:
+        assert bits["Q4_1"] == (2 + 2 + 16) * 8 / 32
+    # Q8_0 block: float16 scale + 32 one-byte codes = 34 bytes per 32 weights.
+    if "Q8_0" in bits:
+        assert bits["Q8_0"] == (2 + 32) * 8 / 32
+    # Every stored weight is a weight the model computes with (the tied unembedding is counted once).
+    assert sum(weights.values()) == real_engine.n_params
+
+
+def test_smollm2_is_mostly_4_bit_with_an_8_bit_embedding(smollm2):
+    """README: 'most matrices as 4-bit blocks, the embedding as 8-bit'."""
+    from gguf import GGUFReader
+
+    types = {t.name: t.tensor_type.name for t in GGUFReader(str(Path(smollm2.source))).tensors}
+    assert types["token_embd.weight"] == "Q8_0"
+    matrices = [k for k in types if k.endswith(("attn_q.weight", "attn_k.weight", "attn_v.weight",
+                                                 "attn_output.weight", "ffn_gate.weight", "ffn_up.weight",
+                                                 "ffn_down.weight"))]
+    assert {types[k] for k in matrices} == {"Q4_1"}
+    assert smollm2.storage[0].type == "Q4_1"
+
+
+def test_the_space_makes_a_different_token(smollm2):
+    """Chapter 2's summary: '“␣France” (id 4649) and “France” (id 33488) are two different tokens'."""
+    tk = smollm2.tokenizer
+    assert tk.encode(" France") == [4649]
+    assert tk.encode("France") == [33488]
+
+
+def test_the_output_layer_reuses_the_input_embedding(smollm2):
+    """Chapter 5's summary and the model card: 'compared with every row of the embedding table (the same
+    table as at the start, read the other way)'; 'an output layer that reuses the input embedding table'."""
+    assert smollm2.model.unembed.weight is smollm2.model.embed.weight
+
+
+@pytest.mark.browser
+def test_the_model_card_and_the_lede_say_the_weights_are_quantised(page):
+    page.goto("/")
+    page.wait_for_selector("#storage-fact:not([hidden])")
+    storage = page.evaluate("() => fetch('/api/model').then((r) => r.json()).then((m) => m.storage)")
+    card = page.locator("#storage-types").inner_text()
+    for s in storage:
+        assert s["type"] in card
+    lede = page.locator(".tour-hero .lede").inner_text()
+    assert "quantised" in lede and "Chapter 1" in lede
+    assert "slightly different numbers" in page.locator("#storage-explain").inner_text()
+
+
+@pytest.mark.browser
+def test_the_attention_view_explains_the_sink_with_the_prompts_numbers(page):
+    """The tour's attention view gives this head's share of attention on the first token, computed
+    from the weights it draws, and names the attention sink when the share is large."""
+    page.goto("/?text=The%20capital%20of%20France%20is&layer=3&head=2")
+    page.wait_for_function("() => document.querySelector('#attention-explain').textContent.includes('first token,')")
+    data = page.evaluate("""() => fetch('/api/attention', {method: 'POST', headers: {'content-type': 'application/json'},
+      body: JSON.stringify({text: 'The capital of France is', layer: 3, head: 2})}).then((r) => r.json())""")
+    w = data["weights"]
+    share = sum(row[0] for row in w[1:]) / (len(w) - 1)
+    text = page.locator("#attention-explain").inner_text()
+    v = share * 100  # as plots.js `percent` writes it
+    shown = f"{v:.0f}%" if v >= 10 else f"{v:.1f}%" if v >= 1 else f"{v:.2f}%"
+    assert f"this head puts {shown} of its attention on the first token" in text
+    assert ("attention sink" in text) == (share >= 0.3)

@@ -235,6 +235,17 @@ export class Journey {
       + `attention on ${quote(shown(data.tokens[top]))}${top === n - 1 ? " (itself)" : top === 0 ? " (the first token)" : ""}. `
       + `This head shares its keys and values with heads ${sharing.join(" and ")}.`,
     ];
+    // The attention sink, explained where a learner first meets the dark first column.
+    if (n >= 2) {
+      const sink = data.weights.slice(1).reduce((sum, row) => sum + row[0], 0) / (n - 1);
+      parts.push(" Averaged over the tokens after the first, this head puts ",
+        el("strong", { text: percent(sink) }), ` of its attention on the first token, ${quote(shown(data.tokens[0]))}.`);
+      if (sink >= 0.3) {
+        parts.push(" That is an ", el("em", { text: "attention sink" }), ": each row must add up to 1, so when a "
+          + "head has nothing useful to fetch for a token it parks the weight on the first token, which every token "
+          + "can see, whatever it says.");
+      }
+    }
     if (from > 0) parts.push(` Showing the last ${HEATMAP_MAX} of ${n} tokens.`);
     $("attention-explain").replaceChildren(...parts);
   }
