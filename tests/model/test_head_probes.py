@@ -107,3 +107,9 @@ def test_scores_are_cached_on_disk_keyed_by_the_gguf_and_the_probe_version(tmp_p
     assert len(calls) == 4 and json.loads(path.read_text())["version"] == hp.PROBE_VERSION
     hp.load_or_measure(None, None, compute)                   # a model built in memory: no file
     assert len(calls) == 5 and not list(tmp_path.glob("*.partial"))
+
+
+def test_the_threshold_is_the_half_the_page_names():
+    """The attention page words the rule as "half or more of their weight" (static/js/attention.js)."""
+    assert hp.ROLE_THRESHOLD == 0.5
+    assert all(f"at least {hp.ROLE_THRESHOLD}" in sentence for sentence in hp.DESCRIPTIONS.values())

@@ -65,11 +65,11 @@ export function drawAblation(nodes, body, off) {
   // A head switched off can *raise* the top answer: say why, from this result.
   if (sameAfter && sameAfter.probability > before.probability) {
     const heads = off.size === 1 ? "this head" : "these heads";
-    nodes.summary.textContent += ` Switching ${heads} off raised "${before.display}" from ${(before.probability * 100).toFixed(1)}% `
-      + `to ${(sameAfter.probability * 100).toFixed(1)}%: with ${heads} on, the model gives it less. Heads do not all vote for `
-      + "the final answer; what these write (and what the later layers make of it) pushes against it, or for its rivals. "
-      + "And switching off is not a clean removal: the later layers and the final normalisation react to the missing "
-      + "output, so part of any change is their reaction, not only what the heads themselves wrote.";
+    nodes.summary.textContent += ` Switching ${heads} off raised "${before.display}": with ${heads} on, the model gives `
+      + "it less. Heads do not all vote for the final answer; what these write (and what the rest of the model makes of "
+      + "it) pushes against it, or for its rivals. And switching off is not a clean removal: what comes after the heads "
+      + "(the MLPs, any later layers and the final normalisation) reacts to the missing output, so part of any change "
+      + "is that reaction, not only what the heads themselves wrote.";
   }
 }
 
