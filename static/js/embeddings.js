@@ -353,7 +353,7 @@ function readFirstPosition() {
   const least = rows.slice(1).reduce((a, r) => (r.length_ratio < a.length_ratio ? r : a));
   const words = firstPosition.words;
   $("first-reading").textContent = `Measured on ${words.length} words (“${firstPosition.context_prefix} ${words[0]}”, `
-    + `“${firstPosition.context_prefix} ${words[1]}”, …). At layer ${row.layer}, the map's layer, the first position's `
+    + `“${firstPosition.context_prefix} ${words[1]}”, …). At layer ${row.layer} (the map's hidden-state layer), the first position's `
     + `vector is ${times(row)} as long as the other positions', and the words read alone, each in that first position, `
     + `have an average cosine of ${fixed(row.alone_cosine)} with each other, against ${fixed(row.prefixed_cosine)} `
     + `after the prefix. Over layers ${rows[1].layer} to ${rows[rows.length - 1].layer} the length ratio runs from ${times(least)} (layer ${least.layer}) to `

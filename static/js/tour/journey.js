@@ -268,8 +268,8 @@ export class Journey {
     const bare = data.points.find((p) => !p.word.startsWith(" "));
     $("points-explain").textContent = `Each word's embedding, ${d} numbers fixed before any context, flattened `
       + "onto the two directions in which these words differ most (PCA). Words used alike land close together. "
-      + (spaced && bare ? `Each word is looked up as your text has it: ${quote(bare.word)} without a space, `
-        + `${quote(spaced.word.replace(/^ /, "␣"))} with one (two different tokens). ` : "")
+      + (spaced && bare ? `Each word is looked up as your text has it: ${quote(bare.word)} without a space `
+        + `(${quote(`␣${bare.word}`)} would be another token), ${quote(spaced.word.replace(/^ /, "␣"))} with its space. ` : "")
       + "Hover a point for its nearest tokens."
       + (long ? ` ${long === 1 ? "One word is" : `${long} words are`} left out: the map takes words of at most `
         + `${MAX_WORD_CHARS} characters.` : "");
