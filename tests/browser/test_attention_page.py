@@ -1,4 +1,5 @@
-"""The attention page in Chromium: type, open a head from the grid, compare "bank", switch heads off."""
+"""The attention page in Chromium: type, open a head from the grid, switch heads off (the sense test:
+test_attention_senses_page.py)."""
 
 import json
 from urllib.parse import parse_qs, urlparse
@@ -16,10 +17,9 @@ def wait_idle(page):
     page.wait_for_function("() => !document.querySelector('#heatmap.busy')")
 
 
-def test_type_a_prompt_open_a_head_from_the_grid_and_compare_bank(page, screenshot):
+def test_type_a_prompt_and_open_a_head_from_the_grid(page, screenshot):
     page.goto("/attention")
     page.wait_for_selector("#heatmap .hm, #heatmap .heatmaplayer", state="attached")
-    page.wait_for_selector("#cosine .scatterlayer .trace", state="attached")
 
     prompt = page.locator("#prompt")
     prompt.fill("The cat sat on the mat because it was tired")
@@ -47,16 +47,6 @@ def test_type_a_prompt_open_a_head_from_the_grid_and_compare_bank(page, screensh
     page.locator("#lines-tokens .tok").nth(7).click()
     assert query(page)["q"] == "7"
     assert page.locator("svg.lines .tok-left.query").text_content().startswith("␣it")
-
-    # The bank comparison, run from its example button.
-    page.get_by_role("button", name="bank: river / money").click()
-    page.wait_for_function("() => document.getElementById('compare-status').textContent.includes('closest to')")
-    status = page.locator("#compare-status").inner_text()
-    assert '"bank" is closest to "river" in sentence 1' in status
-    assert '"bank" is closest to "money" in sentence 2' in status
-    assert page.locator("#compare-heatmaps .plot").count() == 2
-    page.locator("#compare").scroll_into_view_if_needed()
-    screenshot("attention-bank")
 
 
 def test_the_url_restores_the_view_and_hostile_text_stays_text(page, screenshot):
@@ -106,7 +96,7 @@ def test_without_valid_text_the_views_of_the_old_text_are_hidden(page, avg):
     page.wait_for_function("() => document.getElementById('error').textContent.includes('Type some text')")
     assert not any(views.nth(i).is_visible() for i in range(5))
     assert page.locator("#tokens .tok").count() == 0
-    assert page.locator("#compare").is_visible()  # the comparison has its own sentences
+    assert page.locator("#senses").is_visible()  # the sense test has its own sentences
 
     page.locator("#prompt").fill("word " * 600)   # over the 512-token limit: refused by the server
     page.wait_for_function("() => document.getElementById('error').textContent.includes('limit')")
