@@ -1,0 +1,382 @@
+// Chapter 4b: a tiny transformer trained live (POST /api/learn, streamed), then SmolLM2's
+// induction heads (GET /api/heads, GET /api/heads/probe) switched off (POST /api/learn/knockout).
+// Every number the page states is read from those answers.
+
+import { api, el, plotConfig, plotLayout, readState, showError, sseEvents, writeState } from "./api.js";
+import { drawAttentionHeatmap } from "./attention/heatmap.js";
+import { drawProbe, fetchRoles, probePath } from "./attention/roles.js";
+
+const DEFAULTS = { seed: 0, steps: 500, lr: 0.003, layers: 2, heads: 4 };
+const state = readState(DEFAULTS);
+const $ = (id) => document.getElementById(id);
+const fmt = (x, d = 2) => Number(x).toFixed(d);
+const pct = (x) => `${Math.round(x * 100)}%`;
+const headName = (h) => `layer ${h.layer} · head ${h.head}`;
+const LAYER_COLOURS = [["#1f8a5b", "#5cb88a", "#0f5e3c", "#93d3b0"], ["#d9682b", "#4453c7", "#a23bb0", "#b8860b"]];
+const headColour = (layer, head) => LAYER_COLOURS[layer % 2][head % 4];
+const phone = () => window.matchMedia("(max-width: 640px)").matches;
+
+let run = null;        // { config, steps, logs } of the run on screen
+let controller = null; // aborts the streaming request (the server then stops training)
+
+// --- controls ----------------------------------------------------------------------------------
+
+function fillForm() {
+  for (const input of document.querySelectorAll('input[name="layers"]')) input.checked = Number(input.value) === state.layers;
+  for (const key of ["heads", "steps", "lr", "seed"]) $(key).value = state[key];
+}
+
+function readForm() {
+  const layers = Number(document.querySelector('input[name="layers"]:checked')?.value ?? DEFAULTS.layers);
+  return { seed: Math.trunc(Number($("seed").value)), steps: Math.trunc(Number($("steps").value)),
+    lr: Number($("lr").value), layers, heads: Math.trunc(Number($("heads").value)) };
+}
+
+function setRunning(on) {
+  $("train").disabled = on;
+  $("stop").hidden = !on;
+}
+
+// --- training ----------------------------------------------------------------------------------
+
+async function train() {
+  if (controller) controller.abort();
+  Object.assign(state, readForm());
+  writeState(state, DEFAULTS);
+  showError($("learn-error"), null);
+  $("learn-error").hidden = true;
+  $("after").hidden = true;
+  for (const id of ["loss-reading", "heads-reading"]) $(id).textContent = "";
+  $("status").textContent = "Asking the server to start…";
+  $("progress").value = 0;
+  controller = new AbortController();
+  const mine = controller;
+  setRunning(true);
+  try {
+    const response = await fetch("/api/learn", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ ...state, stream: true }), signal: mine.signal });
+    if (!response.ok) {
+      let detail = `The server answered ${response.status}.`;
+      try { detail = (await response.json()).detail || detail; } catch { /* not JSON */ }
+      throw new Error(detail);
+    }
+    for await (const { event, data } of sseEvents(response)) {
+      if (event === "start") started(data);
+      else if (event === "progress") progressed(data);
+      else if (event === "done") finished(data);
+      else if (event === "error") throw new Error(data.detail);
+    }
+  } catch (error) {
+    if (error.name === "AbortError") {
+      if (controller === mine) $("status").textContent = "Stopped: the server stopped training too.";
+    } else {
+      $("learn-error").hidden = false;
+      showError($("learn-error"), error);
+      $("status").textContent = "";
+    }
+  } finally {
+    if (controller === mine) { controller = null; setRunning(false); }
+  }
+}
+
+function started({ config, steps }) {
+  run = { config, steps, logs: [] };
+  $("n-ctx").textContent = config.n_ctx;
+  $("vocab").textContent = `${config.vocab} possible tokens`;
+  for (const node of document.querySelectorAll(".vocab-n")) node.textContent = config.vocab;
+  $("segment").textContent = `${config.segment[0]} to ${config.segment[1]}`;
+  $("uniform").textContent = fmt(config.uniform_loss);
+  $("batch").textContent = config.batch;
+  $("log-every").textContent = config.log_every;
+  $("probe-period").textContent = config.probe_period;
+  $("progress").max = config.steps;
+  $("status").textContent = `Training a ${config.layers}-layer model with ${config.heads} heads per layer `
+    + `(${config.n_params.toLocaleString("en")} weights)…`;
+  drawCurves();
+}
+
+function progressed(log) {
+  run.logs.push(log);
+  $("progress").value = log.step;
+  $("status").textContent = `Step ${log.step} of ${run.config.steps} · ${fmt(log.seconds, 1)} s · `
+    + `loss on repeats ${fmt(log.loss_repeat)}, first time ${fmt(log.loss_first)}`;
+  drawCurves();
+}
+
+function finished(result) {
+  $("progress").value = result.config.steps;
+  const last = result.steps[result.steps.length - 1];
+  $("status").textContent = result.stopped
+    ? `Stopped at step ${last} after ${fmt(result.seconds, 1)} s.`
+    : `Done: ${result.config.steps} steps in ${fmt(result.seconds, 1)} s on this server.`;
+  drawCurves();
+  readCurves(result);
+  drawAfter(result);
+}
+
+// --- the curves --------------------------------------------------------------------------------
+
+function drawCurves() {
+  const { logs, config } = run;
+  const x = logs.map((g) => g.step);
+  const range = [0, config.steps];
+  const legend = { orientation: "h", x: 0, y: -0.28, yanchor: "top" };
+  window.Plotly.react($("loss-plot"), [
+    { x, y: logs.map((g) => g.loss_first), name: "first time (unpredictable)", mode: "lines", line: { color: "#8a8fa3", width: 2.5 } },
+    { x, y: logs.map((g) => g.loss_repeat), name: "repeats (copyable)", mode: "lines", line: { color: "#d9682b", width: 3 } },
+    { x: range, y: [config.uniform_loss, config.uniform_loss], name: `uniform guess, ln ${config.vocab}`, mode: "lines",
+      line: { color: "#4453c7", dash: "dot", width: 1.5 }, hoverinfo: "skip" },
+  ], plotLayout({ height: 340, margin: { l: 60, r: 20, t: 20, b: 100 }, xaxis: { title: { text: "training step" }, range }, legend,
+    yaxis: { title: { text: "loss (nats per token)" }, rangemode: "tozero" } }), plotConfig);
+  for (const [node, key, title] of [["induction-plot", "induction", "induction score"], ["previous-plot", "previous_token", "previous-token score"]]) {
+    const traces = [];
+    for (let l = 0; l < config.layers; l += 1) {
+      for (let h = 0; h < config.heads; h += 1) {
+        traces.push({ x, y: logs.map((g) => g[key][l][h]), name: `L${l} H${h}`, mode: "lines",
+          line: { color: headColour(l, h), width: 2, dash: l === 0 ? "dot" : "solid" },
+          hovertemplate: `layer ${l} · head ${h}<br>step %{x}<br>${title} %{y:.2f}<extra></extra>` });
+      }
+    }
+    if (key === "induction") {
+      traces.push({ x: range, y: [config.threshold, config.threshold], name: "induction head from here", mode: "lines",
+        line: { color: "#1d2130", dash: "dash", width: 1 }, hoverinfo: "skip" });
+    }
+    window.Plotly.react($(node), traces, plotLayout({ height: 400, margin: { l: 50, r: 10, t: 34, b: 150 },
+      title: { text: title, font: { size: 14 }, x: 0.02 },
+      xaxis: { title: { text: "training step" }, range }, yaxis: { range: [0, 1], tickformat: ".0%" },
+      legend: { ...legend, y: -0.25, font: { size: 11 } } }), plotConfig);
+  }
+}
+
+/** Where the repeats' loss fell fastest between two measurements: the phase change. */
+function steepestDrop(result) {
+  let best = 1;
+  for (let i = 1; i < result.steps.length; i += 1) {
+    const drop = result.loss_repeat[i - 1] - result.loss_repeat[i];
+    if (drop > result.loss_repeat[best - 1] - result.loss_repeat[best]) best = i;
+  }
+  return best;
+}
+
+function readCurves(result) {
+  const n = result.steps.length;
+  const first = result.loss_first[n - 1], repeat = result.loss_repeat[n - 1];
+  if (n < 3) { $("loss-reading").textContent = ""; $("heads-reading").textContent = ""; return; }
+  const i = steepestDrop(result);
+  const reading = [`At step 0 the repeats were as hard as the first time (${fmt(result.loss_repeat[0])} and `
+    + `${fmt(result.loss_first[0])}). At step ${result.steps[n - 1]}: first time ${fmt(first)}, repeats ${fmt(repeat)}.`];
+  if (repeat < 0.5 * first) {
+    reading.push(` The repeats' loss fell fastest between steps ${result.steps[i - 1]} and ${result.steps[i]} `
+      + `(from ${fmt(result.loss_repeat[i - 1])} to ${fmt(result.loss_repeat[i])})`
+      + (result.loss_repeat[i - 1] > result.loss_repeat[0] - 0.6
+        ? ": a sudden drop after a plateau, the “phase change” when copying starts to work." : ".");
+  } else {
+    reading.push(" The repeats' loss ended above half the first time's: the model did not learn to copy"
+      + (result.config.layers === 1 ? " (one layer cannot: see below)." : " in this run; try more steps or another seed."));
+  }
+  const uniform = result.config.uniform_loss;
+  reading.push(first > uniform
+    ? ` The first time ends a little above the uniform guess (${fmt(uniform)}): nothing can predict those tokens, and `
+      + "the trained model's guesses there are slightly worse than not guessing at all."
+    : ` The first time stays near the uniform guess (${fmt(uniform)}): nothing can predict those tokens.`);
+  $("loss-reading").textContent = reading.join("");
+
+  const fin = result.final;
+  const parts = [];
+  if (fin.induction_head) {
+    const h = fin.induction_head;
+    const curve = result.heads.find((c) => c.layer === h.layer && c.head === h.head).induction;
+    const crossed = curve.findIndex((s) => s >= result.config.threshold);
+    const grown = result.heads.filter((c) => c.induction[c.induction.length - 1] >= result.config.threshold);
+    const layers = [...new Set(grown.map((c) => c.layer))];
+    parts.push(el("strong", { text: grown.length === 1 ? "One head became an induction head"
+      : `${grown.length} heads became induction heads` }),
+      ` (${grown.length === 1 ? "in" : "all in"} layer ${layers.join(" and ")}${grown.length === result.config.heads && layers.length === 1 ? ": every head of that layer" : ""}). `
+      + `The strongest, ${headName(h)}, crossed ${pct(result.config.threshold)} at step ${result.steps[crossed]} and ended at `
+      + `${pct(h.score)}. `);
+  } else {
+    parts.push(el("strong", { text: "No head became an induction head" }),
+      ` (the best: ${headName(fin.best_head)}, ${pct(fin.best_head.score)}; one counts from ${pct(result.config.threshold)}). `);
+  }
+  const p = fin.previous_token_head;
+  const pCurve = result.heads.find((c) => c.layer === p.layer && c.head === p.head).previous_token;
+  parts.push(`In layer 0, head ${p.head} has the highest previous-token score: from ${pct(pCurve[0])} to ${pct(p.score)}.`);
+  if (result.config.layers === 1) {
+    parts.push(" With one layer there is no earlier layer to tell a position which token came before it, so no head "
+      + "can look for “the token after the earlier copy”.");
+  }
+  $("heads-reading").replaceChildren(...parts);
+}
+
+// --- before / after --------------------------------------------------------------------------------
+
+function chips(node, sample, guesses) {
+  const { tokens, start, period } = sample;
+  node.replaceChildren(...tokens.map((t, i) => {
+    const p = i === 0 ? null : guesses.probability[i - 1];
+    const chip = el("span", { cls: "tok toy-tok", text: String(t) });
+    if (i >= start && i < start + period) chip.classList.add("first-copy");
+    if (p !== null) {
+      chip.style.background = `rgba(68, 83, 199, ${Math.max(0.04, p)})`;
+      if (p > 0.5) chip.style.color = "#fff";
+      chip.title = `token ${t} at position ${i}: probability ${pct(p)} just before it came; top guess ${guesses.predicted[i - 1]}`;
+    } else {
+      chip.title = `token ${t} at position 0: nothing came before it`;
+    }
+    return chip;
+  }));
+}
+
+/** How many repeated tokens (after the first copy) the top guess gets right. */
+function rightOnRepeats(sample, guesses) {
+  const { tokens, start, period } = sample;
+  let right = 0, count = 0;
+  for (let i = start + period; i < tokens.length - 1; i += 1) {
+    count += 1;
+    if (guesses.predicted[i] === tokens[i + 1]) right += 1;
+  }
+  return { right, count };
+}
+
+function meanOn(pattern, rows, column) {
+  const values = rows.map((i) => pattern[i][column(i)]);
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+/** The keys holding the token that followed an earlier copy of query i's token: i+1-period, i+1-2·period, … */
+function followers(sample, i) {
+  const keys = [];
+  for (let j = i + 1 - sample.period; j - 1 >= sample.start; j -= sample.period) keys.push(j);
+  return keys;
+}
+
+function drawAfter(result) {
+  const fin = result.final, sample = fin.sample;
+  $("after").hidden = false;
+  chips($("before-row"), sample, sample.before);
+  chips($("after-row"), sample, sample.after);
+  const before = rightOnRepeats(sample, sample.before), after = rightOnRepeats(sample, sample.after);
+  $("sample-reading").textContent = `After the first copy, ${after.count} tokens can be copied. The untrained model's top `
+    + `guess was right for ${before.right} of them; the trained model's for ${after.right}.`;
+  drawExample(sample);
+
+  const tokens = sample.tokens.map((t) => ({ display: String(t) }));
+  const n = tokens.length;
+  const repeats = Array.from({ length: n - sample.start - sample.period }, (_, k) => sample.start + sample.period + k);
+  const stripe = repeats.flatMap((i) => followers(sample, i).map((j) => [i, j]));
+  const back = Array.from({ length: n - 1 }, (_, k) => [k + 1, k]);
+  const best = fin.best_head, prev = fin.previous_token_head;
+  drawAttentionHeatmap($("induction-pattern"), tokens, fin.pattern,
+    { title: `${fin.induction_head ? "Induction head" : "Best induction score"}: ${headName(best)}`, outline: stripe });
+  drawAttentionHeatmap($("previous-pattern"), tokens, fin.previous_pattern,
+    { title: `Layer 0's previous-token head: ${headName(prev)}`, outline: back });
+  $("induction-pattern").setAttribute("aria-label", `Attention of ${headName(best)} on the fresh sequence`);
+  $("previous-pattern").setAttribute("aria-label", `Attention of ${headName(prev)} on the fresh sequence`);
+  const onStripe = repeats.map((i) => followers(sample, i).reduce((sum, j) => sum + fin.pattern[i][j], 0))
+    .reduce((a, b) => a + b, 0) / repeats.length;
+  const onBack = meanOn(fin.previous_pattern, back.map(([i]) => i), (i) => i - 1);
+  $("pattern-reading").textContent = `Outlined on the left: for every token after the first copy, the tokens that `
+    + `followed the same token in its earlier copies (one period, ${sample.period} tokens, back, two periods back, …). `
+    + `On this sequence ${headName(best)} puts ${pct(onStripe)} of those tokens' attention on them: the diagonal stripes `
+    + `are the copying. Outlined on the right: the token just before; ${headName(prev)} puts ${pct(onBack)} of every `
+    + "token's attention there.";
+}
+
+function drawExample(sample) {
+  const { tokens, start, period } = sample;
+  $("example").replaceChildren(...tokens.map((t, i) => {
+    const cls = i < start ? "tok toy-tok" : i < start + period ? "tok toy-tok first-copy" : "tok toy-tok repeat";
+    return el("span", { cls, text: String(t) });
+  }));
+  $("example-note").textContent = `A fresh sequence: ${start} random tokens, then a segment of ${period} (underlined), `
+    + `then the same ${period} again and again (shaded) to the end.`;
+}
+
+// --- the real model ------------------------------------------------------------------------------
+
+const probeNodes = { view: $("probe-view"), heatmap: $("probe-heatmap"), caption: $("probe-caption") };
+
+async function showProbe(h, button) {
+  for (const b of document.querySelectorAll("#real-heads button")) b.setAttribute("aria-pressed", String(b === button));
+  try {
+    drawProbe(probeNodes, await api(probePath(h.layer, h.head, 0)));
+  } catch (error) {
+    showError(probeNodes.caption, error);
+  }
+}
+
+async function realHeads() {
+  try {
+    const roles = await fetchRoles();
+    const heads = roles.named("induction");
+    if (!heads.length) {
+      $("real-heads").replaceChildren(el("p", { text: "The probe names no induction head in this model." }));
+      return;
+    }
+    const buttons = heads.map((h) => {
+      const b = el("button", { cls: "secondary small", text: `Layer ${h.layer} · head ${h.head}: ${pct(h.scores.induction)}`,
+        attrs: { type: "button", "aria-pressed": "false", "data-head": `${h.layer}.${h.head}` },
+        title: `induction score ${fmt(h.scores.induction, 3)}, previous-token score ${fmt(h.scores.previous_token, 3)}` });
+      b.addEventListener("click", () => showProbe(h, b));
+      return b;
+    });
+    const total = roles.heads.length;
+    $("real-heads").replaceChildren(el("div", { cls: "head-buttons" }, buttons), el("p", { cls: "explain small-print",
+      text: `${heads.length} of ${total} heads reach an induction score of ${pct(0.5)} or more (percent: their induction `
+        + "score). Pick one to see its attention on the probe; as in the tiny model, the copying is a stripe one period "
+        + "left of the diagonal." }));
+    showProbe(heads[0], buttons[0]);
+  } catch (error) {
+    $("real-heads").replaceChildren(el("p", { cls: "error", text: error.message }));
+  }
+}
+
+async function knockout() {
+  $("knockout").disabled = true;
+  $("knockout-status").textContent = "Running the model with heads switched off…";
+  $("knockout-reading").textContent = "";
+  try {
+    const r = await api("/api/learn/knockout", {});
+    drawKnockout(r);
+    $("knockout-status").textContent = "";
+  } catch (error) {
+    showError($("knockout-status"), error);
+  } finally {
+    $("knockout").disabled = false;
+  }
+}
+
+function drawKnockout(r) {
+  const names = r.heads.map((h) => `${h.layer}.${h.head}`).join(", ");
+  const labels = ["all heads on", `${r.heads.length} induction heads off`,
+    ...r.random_heads.map((_, k) => `${r.heads.length} random heads off (${k + 1})`)];
+  const values = [r.loss_all_on, r.loss_heads_off, ...r.loss_random_off];
+  const hovers = ["", `off: ${names}`, ...r.random_heads.map((hs) => `off: ${hs.map((h) => `${h.layer}.${h.head}`).join(", ")}`)];
+  const colours = ["#4453c7", "#d9682b", ...r.random_heads.map(() => "#8a8fa3")];
+  $("knockout-plot").hidden = false;
+  window.Plotly.react($("knockout-plot"), [
+    { type: "bar", orientation: "h", y: labels, x: values, marker: { color: colours }, text: values.map((v) => fmt(v)),
+      textposition: "auto", hovertext: hovers, hoverinfo: "x+text", name: "second copy" },
+    { type: "scatter", mode: "lines", y: [labels[0], labels[labels.length - 1]], x: [r.loss_first, r.loss_first],
+      line: { color: "#1d2130", dash: "dash" }, name: "first copy, all on (nothing to copy)", hoverinfo: "skip" },
+  ], plotLayout({ height: 120 + 42 * labels.length, margin: { l: 10, r: 20, t: 10, b: 60 },
+    xaxis: { title: { text: "loss on the second copy (nats per token)" }, rangemode: "tozero" },
+    yaxis: { autorange: "reversed", automargin: true }, legend: { orientation: "h", y: -0.35 } }), plotConfig);
+  const worstRandom = Math.max(...r.loss_random_off);
+  const verdict = r.loss_heads_off > worstRandom
+    ? `more than any of the ${r.random_heads.length} random draws (at most ${fmt(worstRandom)})`
+    : `but one random draw raised it as much or more (${fmt(worstRandom)}): the probe's heads are not the whole story`;
+  $("knockout-reading").textContent = `On ${r.sequences} sequences of ${r.period} random tokens written twice: with all `
+    + `heads on, the second copy costs ${fmt(r.loss_all_on)} nats per token against ${fmt(r.loss_first)} for the first copy, `
+    + `so the model copies. Switching off the ${r.heads.length} induction heads (${names}) raises it to `
+    + `${fmt(r.loss_heads_off)}, ${verdict}.`;
+}
+
+// --- start ---------------------------------------------------------------------------------------
+
+fillForm();
+$("controls").addEventListener("submit", (event) => { event.preventDefault(); train(); });
+$("stop").addEventListener("click", () => controller?.abort());
+$("knockout").addEventListener("click", knockout);
+train();
+realHeads();
