@@ -176,3 +176,24 @@ def test_map_labels_never_overlap_and_zooming_in_shows_more(page, screenshot):
     hidden_after = int(note.split()[0]) if note else 0
     assert hidden_after < hidden_before
     screenshot("embeddings-zoomed-labels")
+
+
+def test_first_position_overlap_counterexample_and_a_right_analogy_marked_right(page):
+    page.goto("/embeddings")
+    wait_for_page(page)
+    # The sink is drawn from the measurement, and the sentence under it quotes the model's numbers.
+    page.wait_for_function("() => /× as long/.test(document.querySelector('#first-reading').textContent)")
+    assert page.locator("#first-length .scatterlayer .trace").count() == 1
+    assert page.locator("#first-alike .scatterlayer .trace").count() == 2
+    assert "At layer 15" in page.locator("#first-reading").text_content()
+    # One click shows the word-overlap counterexample, with its computed reading.
+    page.click("#sent-overlap")
+    page.wait_for_function("() => !document.querySelector('#sent-overlap-reading').hidden")
+    reading = page.locator("#sent-overlap-reading").text_content()
+    assert reading.startswith("At layer 15: 1–2 (the same words, who did what swapped): 0.99")
+    assert "mostly measures word overlap" in reading
+    assert "lowest pair" in page.locator("#sent-low").text_content()
+    # bigger − big + small: ␣smaller is first, and the verdict says so (it said rank 2 before).
+    page.get_by_role("button", name="bigger − big + small").click()
+    page.wait_for_function("() => document.querySelector('#verdict').textContent.includes('bigger')")
+    assert page.locator("#verdict").text_content().startswith("✓ bigger − big + small: the nearest token is ␣smaller")
