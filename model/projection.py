@@ -8,7 +8,7 @@ picture means what cosine similarity means everywhere else on the page.
 - t-SNE (scikit-learn): keeps each point's nearest neighbours near; distances between far-apart
   clusters mean little. Fixed random_state, so the same input gives the same picture.
 - UMAP (umap-learn): like t-SNE, often keeps more of the large-scale layout. umap-learn pulls in
-  numba, whose first import compiles for ~10-15 s, so it is imported only when asked for.
+  numba, whose first import compiles for a while, so it is imported only when asked for.
 """
 
 from __future__ import annotations

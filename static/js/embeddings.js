@@ -141,7 +141,7 @@ async function drawMap() {
   save();
   syncMapControls();
   const status = $("map-status");
-  status.textContent = state.method === "umap" ? "Computing… (UMAP's first use on the server takes 10–20 s)"
+  status.textContent = state.method === "umap" ? "Computing… (UMAP's first use on the server compiles it, which takes a while)"
     : state.mode === "contextual" ? "Reading each word through the model…" : "Computing…";
   $("map-plot").classList.add("busy");
   try {
