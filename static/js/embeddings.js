@@ -594,7 +594,13 @@ async function start() {
     showError($("map-error"), error);
     return;
   }
-  // The URL may name a layer this model lacks; keep it in range.
+  // Without a layer in the URL, both sliders start at the model's middle layer; the URL may name a
+  // layer this model lacks, so keep it in range.
+  const inUrl = new URLSearchParams(window.location.search);
+  for (const key of ["layer", "slayer"]) {
+    if (!inUrl.has(key)) state[key] = info.default_layer;
+    DEFAULTS[key] = info.default_layer;
+  }
   for (const id of ["map-layer", "sent-layer"]) $(id).max = info.n_layers;
   state.layer = Math.min(Math.max(0, Math.round(state.layer)), info.n_layers);
   state.slayer = Math.min(Math.max(0, Math.round(state.slayer)), info.n_layers);
