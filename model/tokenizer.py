@@ -11,6 +11,8 @@ behaviour ("The capital of France is" -> " Paris", p = 0.77) is the no-BOS one.
 
 from __future__ import annotations
 
+import unicodedata
+
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -59,9 +61,17 @@ def _byte_decoder() -> dict[str, int]:
 _BYTE_OF = _byte_decoder()
 
 
+def _invisible(ch: str) -> bool:
+    """A character that draws as nothing on its own: a format character (zero-width joiner, soft
+    hyphen, byte-order mark, ...) or a variation selector (U+FE0F asks for the emoji form)."""
+    code = ord(ch)
+    return unicodedata.category(ch) == "Cf" or 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF
+
+
 def visible(text: str) -> str:
-    """Make whitespace and control characters visible: ' the' -> '␣the', '\\n' -> '⏎', NUL -> '␀'."""
-    return "".join(_VISIBLE.get(ch, ch) for ch in text)
+    """Make whitespace, control and invisible characters visible: ' the' -> '␣the', '\\n' -> '⏎',
+    NUL -> '␀', U+FE0F -> '⟨U+FE0F⟩' (a token of only invisible characters would draw as an empty chip)."""
+    return "".join(_VISIBLE.get(ch) or (f"⟨U+{ord(ch):04X}⟩" if _invisible(ch) else ch) for ch in text)
 
 
 class ModelTokenizer:

@@ -45,6 +45,9 @@ class DetokenizeOut(BaseModel):
                                                     "again.")
     canonical: bool = Field(..., description="True when `retokenized` equals `ids`: the tokenizer itself "
                                              "would cut the text this way.")
+    exact: bool = Field(..., description="True when `text` holds exactly the ids' bytes. False when some ids "
+                                         "stop inside a character: their bytes decode to U+FFFD, so `text` (and "
+                                         "`retokenized`) stand for different bytes than the ids.")
 
 
 class ChatMessageIn(StrictModel):

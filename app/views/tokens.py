@@ -33,8 +33,9 @@ def detokenize_out(engine: Engine, ids: list[int]) -> DetokenizeOut:
                     f"ids run from 0 to {vocab - 1} (the vocabulary has {vocab} tokens).")
     text, tokens = decode_ids(engine.tokenizer, ids)
     again = engine.tokenizer.encode(text)
+    exact = b"".join(engine.tokenizer.token_bytes(i) for i in ids) == text.encode("utf-8")
     return DetokenizeOut(text=text, tokens=tokens_out(tokens), count=len(tokens), retokenized=again,
-                         canonical=again == ids)
+                         canonical=again == ids, exact=exact)
 
 
 def chat_template_out(engine: Engine, body: ChatTemplateIn) -> ChatTemplateOut:

@@ -118,9 +118,10 @@ export function tokenColour(i) {
 }
 
 /** Render a token row: chips with visible whitespace, hover shows id and position. */
-/** Control and invisible format characters would draw as nothing: show a visible stand-in. */
+/** Control and invisible format characters and variation selectors (U+FE0F) would draw as
+ *  nothing: show a visible stand-in (as the server's `display` does, model/tokenizer.visible). */
 export function visibleControls(s) {
-  return s.replace(/[\p{Cc}\p{Cf}]/gu, (ch) => {
+  return s.replace(/[\p{Cc}\p{Cf}\u{FE00}-\u{FE0F}\u{E0100}-\u{E01EF}]/gu, (ch) => {
     const code = ch.codePointAt(0);
     if (code < 0x20) return String.fromCodePoint(0x2400 + code); // ␀ … ␟, Unicode's control pictures
     if (code === 0x7f) return "␡";

@@ -3,6 +3,7 @@
 // User text reaches the page only through textContent (the `el` helper), never as HTML.
 
 import { api, debounce, el, latest, readState, showError, tokenColour, tokenLabel, visibleControls, writeState } from "./api.js";
+import { wireSpaceDemo } from "./tokens/space.js";
 
 const DEFAULT_TEXT = "Tokenizers cut unbelievably rare words into pieces, numbers like 2025 into digits, and 🍕 into bytes.";
 const DEFAULT_CHAT = [
@@ -23,7 +24,8 @@ const EXAMPLES = [
       + "and capitals are different tokens again. Switch to Ids to compare the numbers." },
   { label: "Numbers", text: "In 1969, 3 astronauts flew 384400 km to the Moon.",
     note: "This model’s tokenizer cuts every number into single digits, so 384400 is six tokens. The model "
-      + "has to learn place value from sequences of digits." },
+      + "has to learn place value from sequences of digits. The space before a number cannot join a digit, so it "
+      + "stays a token of its own, “␣”." },
   { label: "Emoji", text: "I love 🍕! 👍🏽 👩‍👩‍👧",
     note: "An emoji is 4 bytes of UTF-8. Only the commonest have a token of their own (try “␣🙂”), so most "
       + "take several tokens, each a few bytes. 👩‍👩‍👧 is three emoji glued by invisible joiners: 18 bytes." },
@@ -293,13 +295,18 @@ async function updateDecode() {
     if (!data.canonical) {
       const use = el("button", { text: "Tokenize this text above", cls: "secondary small", attrs: { type: "button" } });
       use.addEventListener("click", () => { setText(data.text); $("text").scrollIntoView({ behavior: "smooth" }); });
-      note.append(
-        el("strong", { text: "Same text, different cut. " }),
-        `Reading this text, the tokenizer would choose ${fmt(data.retokenized.length)} `
-          + `token${data.retokenized.length === 1 ? "" : "s"}: [${data.retokenized.join(", ")}]. `
+      const choose = `Reading this text, the tokenizer would choose ${fmt(data.retokenized.length)} `
+        + `token${data.retokenized.length === 1 ? "" : "s"}: [${data.retokenized.join(", ")}]. `;
+      if (data.exact) {
+        note.append(el("strong", { text: "Same text, different cut. " }), choose
           + "Many id sequences spell the same text, but the tokenizer always picks one, and that is the one the "
-          + "model saw in training. ",
-        use);
+          + "model saw in training. ", use);
+      } else {
+        // Ids that stop inside a character: their bytes became U+FFFD, so the text is not theirs.
+        note.append(el("strong", { text: "Not the same text. " }), "Some of these ids stop inside a character "
+          + "(dashed), so their bytes cannot be shown as text and became “\uFFFD”. " + choose
+          + "Those ids spell the replacement character, not the bytes you pasted. ", use);
+      }
     }
   } catch (error) {
     showError($("decode-error"), error);
@@ -499,6 +506,7 @@ async function loadLimits() {
 }
 
 wire();
+wireSpaceDemo();
 setTab(state.tab);
 setShow(state.show);
 drawMessages();

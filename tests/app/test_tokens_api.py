@@ -134,7 +134,7 @@ def test_detokenize_of_half_a_character_shows_a_replacement_character(tiny_clien
 
 def test_detokenize_of_no_ids_is_empty_text(tiny_client):
     data = tiny_client.post("/api/detokenize", json={"ids": []}).json()
-    assert data == {"text": "", "tokens": [], "count": 0, "retokenized": [], "canonical": True}
+    assert data == {"text": "", "tokens": [], "count": 0, "retokenized": [], "canonical": True, "exact": True}
 
 
 @pytest.mark.parametrize("ids, message", [

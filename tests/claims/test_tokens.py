@@ -1,0 +1,152 @@
+"""Claims of chapter 2 (/tokens) about SmolLM2's tokenizer, and the trailing-space demo."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def shown(engine, text: str) -> list[str]:
+    return [engine.tokenizer.describe(i).display for i in engine.tokenizer.encode(text)]
+
+
+def test_a_space_usually_joins_the_next_word_but_not_a_digit(smollm2):
+    """'A space usually belongs to the next word … Not before a digit: digits are always cut alone, so
+    the space stays a token of its own'; '“In 1969” is In|␣|1|9|6|9'."""
+    assert shown(smollm2, "In 1969") == ["In", "␣", "1", "9", "6", "9"]
+    assert shown(smollm2, "I saw the cat") == ["I", "␣saw", "␣the", "␣cat"]
+    for d in "0123456789":
+        assert shown(smollm2, f"is {d}") == ["is", "␣", d]
+
+
+def test_the_lone_space_at_the_end_of_a_prompt_is_the_same_token(smollm2):
+    """'a space typed at the end of a prompt … becomes a token of its own, “␣”. That lone space is the
+    token this tokenizer makes before a digit'."""
+    tk = smollm2.tokenizer
+    end = tk.encode("The capital of France is ")[-1]
+    assert tk.describe(end).display == "␣"
+    assert tk.encode("In 1969")[1] == end
+
+
+def test_numbers_go_digit_by_digit(smollm2):
+    """'cuts every number into single digits, so 2025 is four tokens'; '384400 is six tokens'."""
+    assert shown(smollm2, "2025") == list("2025")
+    assert shown(smollm2, "384400") == list("384400")
+    tk = smollm2.tokenizer
+    for number in ("7", "42", "3.14159", "1,000,000", "20250101"):
+        for i in tk.encode(number):
+            text = tk.describe(i).text
+            assert not any(c.isdigit() for c in text) or len(text) == 1, (number, text)
+
+
+def test_almost_every_byte_has_a_token_and_the_rest_are_dropped(smollm2):
+    """'Almost every byte has one: the few that do not are rare control characters and bytes of
+    characters Unicode has not assigned, and those the tokenizer drops without a trace'."""
+    import unicodedata
+
+    tk = smollm2.tokenizer
+    single = {tk.token_bytes(i) for i in range(tk.vocab_size) if i not in tk.special_ids
+              and len(tk.token_bytes(i)) == 1}
+    missing = [b for b in range(256) if bytes([b]) not in single]
+    assert 0 < len(missing) < 32
+    for b in missing:
+        if b < 0x80:
+            assert unicodedata.category(chr(b)) == "Cc", hex(b)       # a control character
+            assert tk.decode(tk.encode(f"a{chr(b)}b")) == "ab"          # dropped without a trace
+        elif b in (0xC0, 0xC1) or b >= 0xF5:
+            pass                                                      # never appears in UTF-8
+        else:
+            # a lead byte of 4-byte characters U+40000..U+BFFFF (planes 4-11): none is assigned
+            assert b in (0xF1, 0xF2), hex(b)
+            first = ((b & 0x07) << 18)
+            assert all(unicodedata.category(chr(first + k)) == "Cn" for k in range(0, 0x40000, 0x1000))
+
+
+def test_the_example_notes(smollm2):
+    """The examples' notes: 'Hello' one token, 안녕하세요 14 tokens; an emoji is 4 bytes; '␣🙂' has a token of
+    its own; 👩‍👩‍👧 is three emoji and joiners, 18 bytes; '␣return' is one token; common words one token."""
+    tk = smollm2.tokenizer
+    assert len(tk.encode("Hello")) == 1
+    assert len(tk.encode("안녕하세요")) == 14
+    assert len("🍕".encode()) == 4
+    assert len(tk.encode(" 🙂")) == 1
+    assert len(tk.encode("🍕")) > 1
+    family = "👩‍👩‍👧"
+    assert len(family.encode()) == 18 and sum(ch == "\u200d" for ch in family) == 2
+    assert len(tk.encode(" return")) == 1
+    for word in ("the", "house"):
+        assert len(tk.encode(word)) == 1
+    assert len(tk.encode("antidisestablishmentarianism")) > 1
+    assert tk.encode(" the") != tk.encode("the") and tk.encode("The") != tk.encode(" The")
+
+
+def test_chat_special_tokens_and_the_default_system_message(smollm2):
+    """'<|im_start|> is id 1 and <|im_end|> is id 2'; 'No system message? SmolLM2's template then writes
+    its own default one (“You are a helpful AI assistant named SmolLM…”)'."""
+    tk = smollm2.tokenizer
+    assert tk.encode("<|im_start|>") == [1] and tk.encode("<|im_end|>") == [2]
+    from model.token_views import render_chat
+
+    chat = render_chat(tk, [{"role": "user", "content": "Hi"}], True)
+    text = "".join(t.token.text for t in chat.tokens)
+    assert text.startswith("<|im_start|>system\nYou are a helpful AI assistant named SmolLM")
+    assert text.endswith("<|im_start|>assistant\n")
+
+
+def test_a_variation_selector_gets_a_visible_stand_in(smollm2):
+    """U+FE0F alone is a token (after ☀ or ❤ in 'emoji presentation'); its display is not empty."""
+    tk = smollm2.tokenizer
+    ids = tk.encode("☀️")
+    selector = [i for i in ids if tk.token_bytes(i) == "\ufe0f".encode()]
+    assert selector, "U+FE0F is a token of its own here"
+    assert tk.describe(selector[0]).display == "⟨U+FE0F⟩"
+
+
+def test_decoding_ids_that_stop_inside_a_character_is_not_the_same_text(real_client):
+    """The decode note says 'Not the same text' when ids end inside a character (their bytes became
+    U+FFFD), and 'Same text, different cut' only when the bytes are the same."""
+    half = real_client.post("/api/detokenize", json={"ids": [173, 247]}).json()  # 2 of ❤'s 3 bytes
+    assert half["exact"] is False and half["canonical"] is False and "\ufffd" in half["text"]
+    ids = real_client.post("/api/tokenize", json={"text": "T"}).json()["tokens"][0]["id"], \
+        real_client.post("/api/tokenize", json={"text": "he"}).json()["tokens"][0]["id"]
+    cut = real_client.post("/api/detokenize", json={"ids": list(ids)}).json()
+    assert cut["text"] == "The" and cut["exact"] is True and cut["canonical"] is False
+    whole = real_client.post("/api/detokenize", json={"ids": [173, 247, 114]}).json()
+    assert whole["exact"] is True and whole["text"] == "❤"
+
+
+def test_a_trailing_space_makes_the_model_expect_a_digit(smollm2, real_client):
+    """The demo's finding, pinned so a change of model or tokenizer is noticed: without the space
+    '␣Paris' comes first; with it a digit does, and digits take most of the probability."""
+    plain = real_client.post("/api/predict", json={"text": "The capital of France is", "n_predictions": 20}).json()
+    spaced = real_client.post("/api/predict", json={"text": "The capital of France is ", "n_predictions": 20,
+                                                    "guess": "Paris"}).json()
+    assert plain["predictions"][0]["text"] == " Paris"
+    assert spaced["predictions"][0]["text"].isdigit() and len(spaced["predictions"][0]["text"]) == 1
+    digits = sum(p["probability"] for p in spaced["predictions"] if p["text"] in "0123456789" and p["text"])
+    assert digits > 0.5
+    assert spaced["guess"]["rank"] > 5
+
+
+@pytest.mark.browser
+def test_the_space_demo_shows_the_models_numbers(page):
+    page.goto("/tokens")
+    page.click("#space-run")
+    page.wait_for_selector("#space-result .space-col")
+    spaced = page.evaluate("""() => fetch('/api/predict', {method: 'POST', headers: {'content-type':
+      'application/json'}, body: JSON.stringify({text: 'The capital of France is ', n_predictions: 20, temperature: 1,
+      top_k: 0, top_p: 1, guess: 'Paris'})}).then((r) => r.json())""")
+    text = page.locator("#space-result").inner_text()
+    best = spaced["predictions"][0]
+    assert f"“{best['display']}” comes first" in text
+    assert f"is only #{spaced['guess']['rank']:,}" in text
+    chips = page.locator("#space-result .space-col").nth(1).locator(".space-title .tok").inner_text()
+    assert chips == "␣"
+
+
+@pytest.mark.browser
+def test_a_variation_selector_chip_is_not_empty(page):
+    page.goto("/tokens?text=%E2%98%80%EF%B8%8F")
+    page.wait_for_selector("#chips .tok")
+    texts = page.locator("#chips .tok").all_inner_texts()
+    assert all(t.strip() for t in texts), texts
+    assert any("U+FE0F" in t for t in texts)
