@@ -169,7 +169,7 @@ function gapChart(node, word, control, mixed, depths) {
   }
   window.Plotly.react(node, traces, plotLayout({
     height: 360, margin: { l: 54, r: 10, t: 36, b: 54 },
-    title: { text: "The gap (same sense − other sense), and the controls", font: { size: 14 }, x: 0.02 },
+    title: { text: "Gap (same − other sense) and controls", font: { size: 14 }, x: 0.02 },
     xaxis: xAxis(L),
     yaxis: { title: { text: "within − across" }, range: [Math.min(-0.05, ...all) - 0.02, Math.max(0.1, ...all) + 0.03],
       zeroline: true },
