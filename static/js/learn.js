@@ -169,7 +169,7 @@ function readCurves(result) {
     reading.push(` The repeats' loss fell fastest between steps ${result.steps[i - 1]} and ${result.steps[i]} `
       + `(from ${fmt(result.loss_repeat[i - 1])} to ${fmt(result.loss_repeat[i])})`
       + (result.loss_repeat[i - 1] > result.loss_repeat[0] - 0.6
-        ? ": a sudden drop after a plateau, the “phase change” when copying starts to work." : ".");
+        ? ": a sudden drop after a plateau, the “phase change” when copying starts to work." : "."));
   } else {
     reading.push(" The repeats' loss ended above half the first time's: the model did not learn to copy"
       + (result.config.layers === 1 ? " (one layer cannot: see below)." : " in this run; try more steps or another seed."));
