@@ -160,6 +160,7 @@ def load_engine(settings: Settings) -> Engine:
     """Load the configured GGUF (default: the fetched SmolLM2) through the weight cache."""
     from model.blockmatmul import load_library
     from model.fetch import ensure_gguf
+    from model.speed import make_fast
     from model.weights import load_weights, storage_summary
 
     torch.set_num_threads(settings.threads)
@@ -172,8 +173,10 @@ def load_engine(settings: Settings) -> Engine:
         gguf_path = ensure_gguf(settings.data_dir)
     weights = load_weights(gguf_path, settings.data_dir / "cache")
     model = Llama.from_weights(weights.config, weights.tensors)
-    if settings.block_rows > 0:
-        model.use_blocks(load_library(settings.data_dir / "cache"), weights.blocks, settings.block_rows)
+    # Speed is attached from outside the architecture: block kernels for short passes, one thread
+    # for a few tokens (model/speed.py).
+    make_fast(model, load_library(settings.data_dir / "cache") if settings.block_rows > 0 else None,
+              weights.blocks, settings.block_rows)
     tokenizer = ModelTokenizer(weights.tokenizer)
     return Engine(model, tokenizer, settings, source=str(gguf_path),
                   storage=storage_summary(weights.storage, weights.tensors),

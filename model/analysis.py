@@ -86,14 +86,11 @@ def analyse_ids(model: Llama, ids: list[int], tokens: list[Token] | None = None,
 
 
 def _run(model: Llama, ids: list[int], cache: KVCache) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    store: dict[str, torch.Tensor] = {}
-
-    def keep(x: torch.Tensor, name: str) -> None:
-        store[name] = x
-
-    with torch.inference_mode(), model.hooks({n: keep for n in _capture_names(model.cfg.n_layers)}):
-        next_logits = model(torch.tensor(ids, dtype=torch.long), cache=cache, last_only=True)[-1]  # (V,)
-    return store, next_logits
+    """The kept activations (by hook name) and the next-token logits (V,), through the model's
+    one capture path (`Llama.run_with_cache`)."""
+    logits, store = model.run_with_cache(torch.tensor(ids, dtype=torch.long), _capture_names(model.cfg.n_layers),
+                                         cache=cache, last_only=True)
+    return store, logits[-1]
 
 
 def _stack(store: dict[str, torch.Tensor], hook: str, n_layers: int) -> torch.Tensor:

@@ -9,13 +9,17 @@ position embeddings (RoPE) instead of learned positions, grouped-query attention
 a SwiGLU MLP, and (in SmolLM2) the unembedding tied to the embedding.
 
 Hook points are identity modules that name a value (`blocks.3.attn.pattern`); functions
-attached to them can read or replace it. `HOOK_NAMES` lists them all.
+attached to them can read or replace it. `hook_names` lists them all.
+
+This file is the architecture only. How a loaded model is made fast (products straight from the
+GGUF's quantised blocks, one thread for short passes) is attached from outside through two
+slots, `Linear.kernel` and `Llama.around_pass`: see model/speed.py.
 """
 
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -23,7 +27,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from model.blockmatmul import BlockWeights, Library
 from model.config import LlamaConfig
 
 HookFn = Callable[[torch.Tensor, str], torch.Tensor | None]
@@ -52,49 +55,22 @@ def _skip_init() -> Iterator[None]:
         nn.Linear.reset_parameters, nn.Embedding.reset_parameters = saved
 
 
-# A pass over a few tokens is bound by reading the weights (540 MB for SmolLM2 in float32, 110 MB
-# in its quantised blocks, see `Linear`), and one core already streams them at the memory's full
-# speed: on float32 weights, measured 53 ms per token with 1 thread or 2 on an idle 2-core
-# machine, but 54 ms against 196 ms when another process keeps one core busy (a second thread
-# then waits at every barrier). The block kernel runs on one thread in any case. So short
-# passes, one generated token or a few typed ones, run on one thread and leave the other core
-# to the web server. From about 8 tokens on, the arithmetic starts to count and two threads win
-# (63 against 80 ms at 8).
-FEW_TOKENS = 4
-
-
-@contextmanager
-def _threads_for(n_tokens: int) -> Iterator[None]:
-    """One intra-op thread for short passes (process-wide: the app runs one pass at a time)."""
-    before = torch.get_num_threads()
-    if n_tokens > FEW_TOKENS or before == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 class Linear(nn.Linear):
-    """A bias-free linear map that can also multiply by the GGUF's quantised blocks.
+    """A bias-free linear map: x @ W^T.
 
-    Short passes (up to `block_rows` rows: a generated token, a few typed ones) read the blocks,
-    about a fifth of the bytes of the float32 weights and the same numbers to float32 rounding
-    (model/blockmatmul.py); longer passes are bound by arithmetic, where the float32 matrix
-    kernels are faster.
-    """
+    `kernel`, attached from outside (model/speed.py), may compute the same product another way
+    for some inputs (the GGUF's quantised blocks for a few rows) and returns None to leave it to
+    the float32 weight."""
 
     def __init__(self, d_in: int, d_out: int):
         super().__init__(d_in, d_out, bias=False)
-        self.blocks: BlockWeights | None = None
-        self.library: Library | None = None
-        self.block_rows = 0
+        self.kernel: Callable[[torch.Tensor], torch.Tensor | None] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.blocks is not None and x.dim() == 2 and 0 < x.shape[0] <= self.block_rows:
-            return self.library.matmul(x, self.blocks)
+        if self.kernel is not None:
+            out = self.kernel(x)
+            if out is not None:
+                return out
         return F.linear(x, self.weight)
 
 
@@ -237,7 +213,8 @@ class SwiGLU(nn.Module):
         self.hook_post = HookPoint()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(self.hook_post(F.silu(self.gate_proj(x)) * self.up_proj(x)))  # (n, f) -> (n, d)
+        post = self.hook_post(F.silu(self.gate_proj(x)) * self.up_proj(x))           # mlp.post  (n, f)
+        return self.down_proj(post)                                                  # (n, d)
 
 
 class Block(nn.Module):
@@ -252,10 +229,13 @@ class Block(nn.Module):
         self.hook_mlp_out, self.hook_resid_post = HookPoint(), HookPoint()
 
     def forward(self, x: torch.Tensor, pos: Positions, cache: KVCache | None) -> torch.Tensor:
-        x = self.hook_resid_pre(x)
-        x = self.hook_resid_mid(x + self.hook_attn_out(self.attn(self.attn_norm(x), pos, self.layer, cache)))
-        x = self.hook_resid_post(x + self.hook_mlp_out(self.mlp(self.mlp_norm(x))))
-        return x
+        # Each intermediate is named as its hook point (blocks.{layer}.<name>); all are (n, d).
+        resid_pre = self.hook_resid_pre(x)
+        attn_out = self.hook_attn_out(self.attn(self.attn_norm(resid_pre), pos, self.layer, cache))
+        resid_mid = self.hook_resid_mid(resid_pre + attn_out)
+        mlp_out = self.hook_mlp_out(self.mlp(self.mlp_norm(resid_mid)))
+        resid_post = self.hook_resid_post(resid_mid + mlp_out)
+        return resid_post
 
 
 class Llama(nn.Module):
@@ -270,6 +250,8 @@ class Llama(nn.Module):
         self.unembed = Linear(cfg.d_model, cfg.vocab_size)
         self.unembed.weight = self.embed.weight
         self.hook_embed, self.hook_final_norm, self.hook_logits = HookPoint(), HookPoint(), HookPoint()
+        # Entered around every pass with its number of tokens; model/speed.py attaches a thread policy.
+        self.around_pass: Callable[[int], AbstractContextManager] = lambda n_tokens: nullcontext()
         self.hook_points: dict[str, HookPoint] = {}
         for module_name, module in self.named_modules():
             if isinstance(module, HookPoint):
@@ -299,7 +281,7 @@ class Llama(nn.Module):
                      last_only: bool = False) -> torch.Tensor:
         """Continue a pass from `x` (n, d), the residual stream entering block `layer`."""
         pos = self.positions(start, x.shape[0])
-        with _threads_for(x.shape[0]):
+        with self.around_pass(x.shape[0]):
             for block in self.blocks[layer:]:
                 x = block(x, pos, cache)
             x = self.hook_final_norm(self.norm(x))
@@ -323,52 +305,31 @@ class Llama(nn.Module):
             for name, fn in attached:
                 self.hook_points[name].fns.remove(fn)
 
-    def run_with_cache(self, ids: torch.Tensor, names: list[str] | None = None,
-                       cache: KVCache | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Logits and a dict of the named activations (all hook points if `names` is None)."""
+    def run_with_cache(self, ids: torch.Tensor, names: list[str] | None = None, cache: KVCache | None = None,
+                       last_only: bool = False) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Logits and a dict of the named activations (all hook points if `names` is None): the one
+        way activations are captured (model/analysis.py keeps its Analysis from it)."""
         store: dict[str, torch.Tensor] = {}
 
         def keep(x: torch.Tensor, name: str) -> None:
             store[name] = x.detach()
 
         with torch.inference_mode(), self.hooks({n: keep for n in (names or self.hook_points)}):
-            logits = self(ids, cache=cache)
+            logits = self(ids, cache=cache, last_only=last_only)
         return logits, store
-
-    def use_blocks(self, library: Library | None, blocks: dict[str, BlockWeights], max_rows: int = 12) -> int:
-        """Let passes of up to `max_rows` tokens multiply by quantised blocks (keyed like the
-        weights: "blocks.0.attn.q_proj.weight"; a tied unembedding uses "embed.weight").
-        Without a library, or with max_rows 0, every pass uses the float32 weights.
-        Returns how many matrices now have blocks."""
-        attached = 0
-        for name, module in self.named_modules():
-            if not isinstance(module, Linear):
-                continue
-            key = "embed.weight" if module.weight is self.embed.weight else name + ".weight"
-            found = blocks.get(key) if library is not None and max_rows > 0 else None
-            if found is not None and found.shape != tuple(module.weight.shape):
-                raise ValueError(f"blocks for {key} are {found.shape}, the weight is {tuple(module.weight.shape)}")
-            module.blocks, module.library = found, library
-            module.block_rows = min(max_rows, library.max_rows) if found is not None else 0
-            attached += found is not None
-        return attached
 
     @contextmanager
     def float32_only(self) -> Iterator[None]:
-        """Every pass on the float32 weights inside the `with` (benchmarks and tests compare)."""
-        saved = [(m, m.block_rows) for m in self.modules() if isinstance(m, Linear)]
+        """Every product on the float32 weights inside the `with`: attached kernels are set aside
+        (benchmarks and tests compare; probes want the same weights at any length)."""
+        saved = [(m, m.kernel) for m in self.modules() if isinstance(m, Linear)]
         try:
             for m, _ in saved:
-                m.block_rows = 0
+                m.kernel = None
             yield
         finally:
-            for m, rows in saved:
-                m.block_rows = rows
-
-    @property
-    def block_rows(self) -> int:
-        """The longest pass whose every projection reads quantised blocks (0: none do)."""
-        return min((m.block_rows for m in self.modules() if isinstance(m, Linear)), default=0)
+            for m, kernel in saved:
+                m.kernel = kernel
 
     @classmethod
     def from_weights(cls, cfg: LlamaConfig, tensors: dict[str, torch.Tensor]) -> "Llama":

@@ -7,6 +7,7 @@ from pathlib import Path
 from app.engine import Engine
 from app.schemas.model import ModelInfo, ServerLimits, StorageOut
 from model.attention_views import kv_head_of
+from model.speed import block_rows
 
 
 def model_info(engine: Engine) -> ModelInfo:
@@ -21,5 +22,5 @@ def model_info(engine: Engine) -> ModelInfo:
                             max_new_tokens=s.max_new_tokens, max_body_bytes=s.max_body_bytes,
                             max_all_heads_tokens=s.max_all_heads_tokens),
         storage=[StorageOut(**vars(t)) for t in engine.storage],
-        block_rows=engine.model.block_rows,
+        block_rows=block_rows(engine.model),
     )

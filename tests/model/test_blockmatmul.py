@@ -9,6 +9,7 @@ import torch
 from model import blockmatmul
 from model.blockmatmul import BlockWeights, Library, compile_library, from_gguf_blocks, load_library
 from model.llama import KVCache, Linear
+from model.speed import FEW_TOKENS, BlockKernel, block_rows
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +116,7 @@ def test_linear_uses_blocks_only_for_short_passes(library):
     layer = Linear(64, 40).requires_grad_(False)
     w = random_q4_1(40, 64)
     layer.weight.copy_(w.dequantised())
-    layer.blocks, layer.library, layer.block_rows = w, library, 4
+    layer.kernel = BlockKernel(w, library, 4)  # attached as model/speed.py attaches it
     calls = []
     real = library.matmul
     library.matmul = lambda x, b: calls.append(x.shape[0]) or real(x, b)
@@ -133,10 +134,10 @@ def test_real_blocks_are_exactly_the_float32_weights(real_engine):
     """Every quantised matrix dequantises to the very float32 weight the model holds
     (Q and K rows un-permuted the same way)."""
     attached = [(name, m) for name, m in real_engine.model.named_modules()
-                if isinstance(m, Linear) and m.blocks is not None]
+                if isinstance(m, Linear) and isinstance(m.kernel, BlockKernel)]
     assert len(attached) == 7 * real_engine.model.cfg.n_layers + 1  # every projection and the unembedding
     for name, module in attached:
-        assert torch.equal(module.blocks.dequantised(), module.weight), name
+        assert torch.equal(module.kernel.blocks.dequantised(), module.weight), name
 
 
 @pytest.mark.real
@@ -155,10 +156,39 @@ def test_real_decoding_with_blocks_gives_the_float32_probabilities(real_engine):
         return chosen, torch.stack(probs)
 
     with_blocks = decode()
-    assert model.block_rows > 0
+    assert block_rows(model) > 0
     with model.float32_only():
-        assert model.block_rows == 0
+        assert block_rows(model) == 0
         float32 = decode()
-    assert model.block_rows > 0
+    assert block_rows(model) > 0
     assert with_blocks[0] == float32[0]
     assert (with_blocks[1] - float32[1]).abs().max() < 1e-5
+
+
+@pytest.mark.real
+def test_the_loaded_model_reads_blocks_on_one_thread_for_short_passes_only(real_engine, monkeypatch):
+    """Speed attached from outside the architecture (model/speed.py) is attached: a generated token
+    and a few typed ones go through the block kernel on one thread; a long pass uses neither."""
+    model = real_engine.model
+    kernels = [m.kernel for m in model.modules() if isinstance(m, Linear)]
+    library = kernels[0].library
+    calls, threads = [], []
+    real_matmul = library.matmul
+
+    def counting(x, w):
+        calls.append(x.shape[0])
+        threads.append(torch.get_num_threads())
+        return real_matmul(x, w)
+
+    monkeypatch.setattr(library, "matmul", counting)
+    ids = torch.tensor(real_engine.tokenizer.encode("The capital of France is Paris, and the capital of Italy is"))
+    assert len(ids) > max(k.max_rows for k in kernels)
+    with torch.inference_mode():
+        model(ids[:1])
+        assert calls and set(calls) == {1} and set(threads) == {1}
+        calls.clear(), threads.clear()
+        model(ids[:FEW_TOKENS + 1])   # past the one-thread policy, still within the kernels' rows
+        assert set(calls) == {FEW_TOKENS + 1} and set(threads) == {torch.get_num_threads()}
+        calls.clear()
+        model(ids)
+    assert calls == []
