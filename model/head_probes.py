@@ -108,23 +108,47 @@ def patterns(model: Llama, ids: list[int] | torch.Tensor) -> torch.Tensor:
     """Attention weights of every head for one pass: (layers, heads, n, n), float64."""
     ids = torch.as_tensor(ids, dtype=torch.long)
     names = [f"blocks.{i}.attn.pattern" for i in range(model.cfg.n_layers)]
-    with model.float32_only():  # the same weights for any length of probe
-        _, store = model.run_with_cache(ids, names)
+    store: dict[str, torch.Tensor] = {}
+
+    def keep(x: torch.Tensor, name: str) -> None:
+        store[name] = x
+
+    # float32 weights for any length of probe; only the last position is unembedded (no logits needed).
+    with torch.inference_mode(), model.float32_only(), model.hooks({name: keep for name in names}):
+        model(ids, last_only=True)
     return torch.stack([store[name] for name in names]).double()
+
+
+@dataclass
+class ProbePass:
+    """One pass of the probes: `kind` is "ordinary" (a sentence) or "induction" (a repeated sequence)."""
+
+    kind: str
+    ids: list[int]
+
+
+def probe_passes(tokenizer: ModelTokenizer, seed: int = SEED) -> list[ProbePass]:
+    """Every pass the probes need, in order: the ordinary sentences, then the induction sequences."""
+    return ([ProbePass("ordinary", tokenizer.encode(s)) for s in ORDINARY_TEXT]
+            + [ProbePass("induction", row.tolist()) for row in induction_sequences(tokenizer, seed)])
+
+
+def pass_scores(model: Llama, probe: ProbePass) -> dict[str, torch.Tensor]:
+    """The scores one pass gives, each (layers, heads)."""
+    p = patterns(model, probe.ids)
+    if probe.kind == "ordinary":
+        return {"previous_token": probes.previous_token_score(p), "first_token": probes.first_token_score(p)}
+    return {"induction": probes.induction_score(p, len(probe.ids) // 2)}
+
+
+def combine(per_pass: list[dict[str, torch.Tensor]]) -> HeadScores:
+    """Average every score over the passes that measure it."""
+    return HeadScores(**{name: torch.stack([s[name] for s in per_pass if name in s]).mean(0) for name in ROLES})
 
 
 def measure(model: Llama, tokenizer: ModelTokenizer, seed: int = SEED) -> HeadScores:
     """Score every head on the ordinary text and on the induction probe (about a dozen short passes)."""
-    previous, first = [], []
-    for sentence in ORDINARY_TEXT:
-        p = patterns(model, tokenizer.encode(sentence))
-        previous.append(probes.previous_token_score(p))
-        first.append(probes.first_token_score(p))
-    sequences = induction_sequences(tokenizer, seed)
-    period = sequences.shape[1] // 2
-    induction = [probes.induction_score(patterns(model, row), period) for row in sequences]
-    return HeadScores(previous_token=torch.stack(previous).mean(0), induction=torch.stack(induction).mean(0),
-                      first_token=torch.stack(first).mean(0))
+    return combine([pass_scores(model, probe) for probe in probe_passes(tokenizer, seed)])
 
 
 def role(previous_token: float, induction: float, first_token: float,
@@ -148,22 +172,25 @@ def cache_path(cache_dir: Path, gguf_sha256: str) -> Path:
     return Path(cache_dir) / f"{gguf_sha256[:16]}-heads-v{PROBE_VERSION}.json"
 
 
-def load_or_measure(cache_dir: Path | None, gguf_sha256: str | None,
-                    compute: Callable[[], HeadScores]) -> HeadScores:
-    """The cached scores of this GGUF and probe version, or `compute()` written to the cache.
-
-    Without a cache folder or a GGUF identity (a model built in memory) nothing is kept on disk."""
+def read_cache(cache_dir: Path | None, gguf_sha256: str | None) -> HeadScores | None:
+    """The scores cached for this GGUF and probe version, or None (missing, damaged, or no identity)."""
     if cache_dir is None or not gguf_sha256:
-        return compute()
+        return None
     path = cache_path(cache_dir, gguf_sha256)
-    if path.exists():
-        try:
-            data = json.loads(path.read_text())
-            if data.get("version") == PROBE_VERSION and data.get("gguf_sha256") == gguf_sha256:
-                return HeadScores.from_json(data["scores"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # a damaged cache is measured again and overwritten
-    scores = compute()
+    try:
+        data = json.loads(path.read_text())
+        if data.get("version") == PROBE_VERSION and data.get("gguf_sha256") == gguf_sha256:
+            return HeadScores.from_json(data["scores"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # missing or damaged: measured again and overwritten
+    return None
+
+
+def write_cache(cache_dir: Path | None, gguf_sha256: str | None, scores: HeadScores) -> None:
+    """Keep the scores for the next start (nothing is kept for a model without a GGUF identity)."""
+    if cache_dir is None or not gguf_sha256:
+        return
+    path = cache_path(cache_dir, gguf_sha256)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".json.partial")
@@ -172,4 +199,15 @@ def load_or_measure(cache_dir: Path | None, gguf_sha256: str | None,
         os.replace(partial, path)  # a crash never leaves half a file under the real name
     except OSError:
         pass  # a read-only folder only costs measuring again at the next start
-    return scores
+
+
+def load_or_measure(cache_dir: Path | None, gguf_sha256: str | None,
+                    compute: Callable[[], HeadScores]) -> HeadScores:
+    """The cached scores of this GGUF and probe version, or `compute()` written to the cache.
+
+    Without a cache folder or a GGUF identity (a model built in memory) nothing is kept on disk."""
+    found = read_cache(cache_dir, gguf_sha256)
+    if found is None:
+        found = compute()
+        write_cache(cache_dir, gguf_sha256, found)
+    return found

@@ -17,8 +17,7 @@ router = APIRouter(prefix="/api", tags=["attention"])
 @router.get("/heads", response_model=HeadsOut, responses=ERRORS, summary="Every head's role, measured")
 async def heads(engine: EngineDep) -> HeadsOut:
     """Every head's previous-token, induction and first-token scores and its role (measured once per model)."""
-    scores = await engine.run(view.scores, engine)
-    return view.heads_out(engine, scores)
+    return view.heads_out(engine, await view.scores(engine))
 
 
 @router.get("/heads/probe", response_model=HeadProbeOut, responses=ERRORS, summary="One head on the induction probe")
@@ -28,5 +27,5 @@ async def probe(engine: EngineDep,
                 sequence: Annotated[int, Query(description="Which random sequence of the probe.")] = 0) -> HeadProbeOut:
     """One head's attention on one of the induction probe's sequences of random tokens written twice."""
     view.check_probe_request(engine, layer, head, sequence)
-    scores = await engine.run(view.scores, engine)
+    scores = await view.scores(engine)
     return await engine.run(view.probe_out, engine, scores, layer, head, sequence)

@@ -1,16 +1,17 @@
 """Head roles: the probe scores of every head, measured once per model, and the probe itself.
 
-The scores are measured by model/head_probes.py on the model thread the first time they are
-asked for (a dozen short passes), then kept in memory and on disk beside the weight cache
-(`settings.data_dir / "cache"`, keyed by the GGUF's SHA-256 and the probe version), so a server
-that starts again reads them back instead. Measuring on the first request rather than at start-up
-keeps start-up (and the first page a visitor opens) free of work most visits never need; with the
-disk cache only the very first request of a new model or probe version waits.
+The scores are measured by model/head_probes.py the first time they are asked for (a dozen
+short passes, each its own job on the model thread, so other requests get the model between
+them), then kept in memory and on disk beside the weight cache (`settings.data_dir / "cache"`,
+keyed by the GGUF's SHA-256 and the probe version), so a server that starts again reads them back.
+Measuring on the first request rather than at start-up keeps start-up (and the first page a
+visitor opens) free of work most visits never need; with the disk cache only the very first
+request for a new model or probe version waits.
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import weakref
 from pathlib import Path
 
@@ -23,22 +24,55 @@ from model.errors import check_index
 from model.weights import gguf_sha256
 
 _kept: "weakref.WeakKeyDictionary[Engine, head_probes.HeadScores]" = weakref.WeakKeyDictionary()
-_kept_lock = threading.Lock()
+_locks: "weakref.WeakKeyDictionary[Engine, tuple[asyncio.AbstractEventLoop, asyncio.Lock]]" = weakref.WeakKeyDictionary()
 
 
-def scores(engine: Engine) -> head_probes.HeadScores:
-    """(model thread) Every head's scores: kept in memory, else read from disk, else measured."""
-    with _kept_lock:
-        found = _kept.get(engine)
+def _cache_key(engine: Engine) -> tuple[Path | None, str | None]:
+    """Where and under which identity this engine's scores are kept on disk (a model built in
+    memory, as in the tests, has no GGUF to key a file by: it is measured once per process)."""
+    if not engine.source:
+        return None, None
+    return engine.settings.data_dir / "cache", gguf_sha256(Path(engine.source))
+
+
+def _lock(engine: Engine) -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    found = _locks.get(engine)
+    if found is None or found[0] is not loop:
+        found = _locks[engine] = (loop, asyncio.Lock())
+    return found[1]
+
+
+async def scores(engine: Engine) -> head_probes.HeadScores:
+    """Every head's scores: kept in memory, else read from disk, else measured on the model thread.
+
+    Measuring takes one `engine.run` per probe pass, so other requests get the model between
+    passes; concurrent first requests wait for the one measurement."""
+    found = _kept.get(engine)
     if found is not None:
         return found
-    if engine.source:  # a GGUF on disk: cache beside its weights
-        cache_dir, identity = engine.settings.data_dir / "cache", gguf_sha256(Path(engine.source))
-    else:  # a model built in memory (tests): nothing to key a file by
-        cache_dir, identity = None, None
-    found = head_probes.load_or_measure(cache_dir, identity,
-                                        lambda: head_probes.measure(engine.model, engine.tokenizer))
-    with _kept_lock:
+    async with _lock(engine):
+        found = _kept.get(engine)
+        if found is not None:
+            return found
+        cache_dir, identity = await asyncio.to_thread(_cache_key, engine)
+        found = await asyncio.to_thread(head_probes.read_cache, cache_dir, identity)
+        if found is None:
+            per_pass = [await engine.run(head_probes.pass_scores, engine.model, probe)
+                        for probe in head_probes.probe_passes(engine.tokenizer)]
+            found = head_probes.combine(per_pass)
+            await asyncio.to_thread(head_probes.write_cache, cache_dir, identity, found)
+        _kept[engine] = found
+        return found
+
+
+def scores_now(engine: Engine) -> head_probes.HeadScores:
+    """(scripts and tests, holding the model) The same scores, synchronously."""
+    found = _kept.get(engine)
+    if found is None:
+        cache_dir, identity = _cache_key(engine)
+        found = engine.locked(head_probes.load_or_measure, cache_dir, identity,
+                              lambda: head_probes.measure(engine.model, engine.tokenizer))
         _kept[engine] = found
     return found
 

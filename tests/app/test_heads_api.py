@@ -51,3 +51,23 @@ def test_the_probe_refuses_a_head_or_sequence_out_of_range(tiny_client, params, 
     r = tiny_client.get("/api/heads/probe", params=params)
     assert r.status_code == 422
     assert r.json()["field"] == field and r.json()["code"] == "out_of_range"
+
+
+def test_the_scores_are_written_beside_the_weights_and_read_back_by_the_next_server(tmp_path, make_client, monkeypatch):
+    from app.engine import Engine
+    from app.settings import Settings
+    from model.tiny import tiny_model
+
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"a stand-in GGUF: only its identity matters here")
+    settings = Settings(data_dir=tmp_path, max_prompt_tokens=64)
+    first = make_client(Engine(*tiny_model(seed=0), settings, source=str(gguf))).get("/api/heads").json()
+    cached = list((tmp_path / "cache").glob("*-heads-v*.json"))
+    assert len(cached) == 1
+
+    def no_passes(*args):
+        raise AssertionError("measured again instead of reading the cache")
+
+    monkeypatch.setattr(hp, "pass_scores", no_passes)
+    again = make_client(Engine(*tiny_model(seed=0), settings, source=str(gguf))).get("/api/heads").json()
+    assert again == first

@@ -15,12 +15,12 @@ from model import head_probes as hp, probes
 
 @pytest.fixture(scope="module")
 def scores(real_engine):
-    return real_engine.locked(view.scores, real_engine)
+    return view.scores_now(real_engine)
 
 
 @pytest.fixture(scope="module")
 def smollm2_scores(smollm2):
-    return smollm2.locked(view.scores, smollm2)
+    return view.scores_now(smollm2)
 
 
 # --- computed: /api/heads is the probes' own measurement (any model) ----------------------------
