@@ -103,3 +103,37 @@ def swap_word(text: str, word: str, replacement: str) -> str:
     def repl(match: re.Match) -> str:
         return replacement[:1].upper() + replacement[1:] if match.group(0)[:1].isupper() else replacement
     return _whole_word(word.strip()).sub(repl, text)
+
+
+def residual_without_heads(analysis: Analysis, heads: list[tuple[int, int]]) -> torch.Tensor:
+    """(L+1, n, d) the prompt's residual stream with the given heads switched off in every position.
+
+    A head is switched off as in model/ablation.py: its output `z` (the `blocks.L.attn.z` hook
+    point, (h, n, dh)) is zeroed before the output projection mixes the heads. Everything before
+    the first switched-off layer is unchanged, so the pass resumes from the Analysis' residual
+    stream there. Run it holding the model lock (in the engine's worker)."""
+    if not heads:
+        return analysis.resid
+    model = analysis.model
+    off: dict[int, list[int]] = {}
+    for layer, head in heads:
+        off.setdefault(layer, []).append(head)
+    first = min(off)
+    kept: dict[int, torch.Tensor] = {}
+
+    def zero_heads(z: torch.Tensor, name: str) -> torch.Tensor:
+        z = z.clone()                                                          # (h, n, dh)
+        z[off[int(name.split(".")[1])]] = 0.0
+        return z
+
+    def keep(x: torch.Tensor, name: str) -> None:
+        kept[int(name.split(".")[1])] = x.detach()                             # (n, d)
+
+    fns = {f"blocks.{layer}.attn.z": zero_heads for layer in off}
+    fns |= {f"blocks.{layer}.resid_post": keep for layer in range(first, model.cfg.n_layers)}
+    with torch.inference_mode(), model.hooks(fns):
+        model.forward_from(first, analysis.resid[first], last_only=True)
+    out = analysis.resid.clone()
+    for layer, x in kept.items():
+        out[layer + 1] = x.reshape(out.shape[1:]).to(out.dtype)
+    return out

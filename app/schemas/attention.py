@@ -7,11 +7,13 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from app.schemas.common import StrictModel, TextIn, TokenOut
+from app.schemas.predict import HeadIn
 
 MAX_WORD_CHARS = 40
 MIN_GROUPS, MAX_GROUPS = 2, 4
 MAX_GROUP_SENTENCES = 6
 MAX_CUES = 12
+MAX_ABLATE = 270
 
 
 class AttentionIn(TextIn):
@@ -79,6 +81,9 @@ class SensesIn(StrictModel):
                                             "sentences; the sentences of a group use the word in one sense.",
                                 examples=[[["I sat on the river bank", "We fished from the grassy bank"],
                                            ["I paid the money into the bank", "She opened an account at the bank"]]])
+    ablate: list[HeadIn] = Field([], max_length=MAX_ABLATE,
+                                 description="Attention heads to switch off (output zeroed, in every sentence and "
+                                             "position) before the word's vectors are read; empty = the model as it is.")
 
 
 class OccurrenceOut(BaseModel):
@@ -98,6 +103,7 @@ class SenseLayerOut(BaseModel):
 
 class SensesOut(BaseModel):
     word: str
+    ablated: list[HeadIn] = Field([], description="The heads that were switched off (distinct, sorted).")
     occurrences: list[OccurrenceOut] = Field(..., description="Where the word was read, group by group.")
     layers: list[SenseLayerOut] = Field(..., description="n_layers + 1 entries, from the input embedding to the "
                                                          "last block. The word's vector in a sentence is the "

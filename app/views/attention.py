@@ -17,6 +17,7 @@ from app.schemas.attention import AllHeadsOut, AttentionIn, AttentionOut
 from app.schemas.attention import (CueSentenceOut, HeadCueOut, MeanHeadOut, OccurrenceOut, SenseHeadsIn,
                                    SenseHeadsOut, SenseLayerOut, SensesIn, SensesOut)
 from app.schemas.common import TokenOut
+from app.schemas.predict import HeadIn
 from model import attention_views as views
 from model import senses
 from model.analysis import Analysis
@@ -55,16 +56,24 @@ async def read_groups(engine: Engine, word: str, groups: list[list[str]]) -> lis
 
 async def senses_response(engine: Engine, body: SensesIn) -> SensesOut:
     word = _word(body.word)
+    cfg = engine.cfg
+    for i, h in enumerate(body.ablate):
+        check_index(f"ablate.{i}.layer", h.layer, cfg.n_layers, "layers")
+        check_index(f"ablate.{i}.head", h.head, cfg.n_heads, "query heads per layer")
+    heads = sorted({(h.layer, h.head) for h in body.ablate})
     readings = await read_groups(engine, word, body.groups)
-    return await engine.run(senses_out, word, readings)
+    return await engine.run(senses_out, word, readings, heads)
 
 
-def senses_out(word: str, readings: list[Reading]) -> SensesOut:
-    """(in the worker) Within- and across-group cosines of the word's vectors, depth by depth."""
-    vectors = senses.word_vectors([r.analysis for r in readings], [r.position for r in readings])
+def senses_out(word: str, readings: list[Reading], heads: list[tuple[int, int]] = ()) -> SensesOut:
+    """(in the worker) Within- and across-group cosines of the word's vectors, depth by depth, with
+    the given heads switched off."""
+    vectors = torch.stack([senses.residual_without_heads(r.analysis, list(heads))[:, r.position].float()
+                           for r in readings]) if heads else \
+        senses.word_vectors([r.analysis for r in readings], [r.position for r in readings])
     within, across = senses.within_across(vectors, [r.group for r in readings])
     return SensesOut(
-        word=word,
+        word=word, ablated=[HeadIn(layer=l, head=h) for l, h in heads],
         occurrences=[OccurrenceOut(group=r.group, sentence=r.sentence, token_index=r.position) for r in readings],
         layers=[SenseLayerOut(layer=l, within=_round(w), across=_round(a))
                 for l, (w, a) in enumerate(zip(within, across))])

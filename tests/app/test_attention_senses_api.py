@@ -82,3 +82,21 @@ def test_bad_sense_head_requests_are_422s_naming_the_field(tiny_client, body, fi
     assert says in r.json()["detail"]
     if r.json().get("field") is not None:
         assert r.json()["field"] == field
+
+
+def test_senses_with_heads_switched_off_changes_only_the_layers_after_them(tiny_client, tiny_engine):
+    plain = tiny_client.post("/api/attention/senses", json=BANK).json()
+    r = tiny_client.post("/api/attention/senses", json={**BANK, "ablate": [{"layer": 1, "head": 3},
+                                                                         {"layer": 1, "head": 3}]})
+    assert r.status_code == 200, r.text
+    off = r.json()
+    assert off["ablated"] == [{"layer": 1, "head": 3}] and plain["ablated"] == []
+    assert off["layers"][:2] == plain["layers"][:2]         # the embedding and layer 0 are untouched
+    assert off["layers"][2] != plain["layers"][2]
+
+
+@pytest.mark.parametrize("ablate, field", [([{"layer": 2, "head": 0}], "ablate.0.layer"),
+                                           ([{"layer": 0, "head": 0}, {"layer": 0, "head": 4}], "ablate.1.head")])
+def test_senses_refuses_heads_the_model_does_not_have(tiny_client, ablate, field):
+    r = tiny_client.post("/api/attention/senses", json={**BANK, "ablate": ablate})
+    assert r.status_code == 422 and r.json()["field"] == field

@@ -81,3 +81,23 @@ def test_swap_word_replaces_whole_words_and_keeps_a_capital():
     assert senses.swap_word("Bank of the river bank, embankment", "bank", "table") == \
         "Table of the river table, embankment"
     assert senses.occurs("the Bank", "bank") and not senses.occurs("embankment", "bank")
+
+
+def test_residual_without_heads_matches_a_full_pass_with_those_heads_zeroed(tiny):
+    model, tokenizer = tiny
+    a = analyse(model, tokenizer, "the river bank")
+    assert senses.residual_without_heads(a, []) is a.resid
+    heads = [(1, 2), (1, 0)]
+    got = senses.residual_without_heads(a, heads)
+
+    def zero(z, name):                                  # an independent pass from the first token
+        z = z.clone()
+        z[[0, 2]] = 0.0
+        return z
+    names = [f"blocks.{l}.resid_post" for l in range(model.cfg.n_layers)]
+    with model.hooks({"blocks.1.attn.z": zero}):
+        _, store = model.run_with_cache(a.ids, names)
+    expected = torch.stack([a.resid[0]] + [store[n].reshape(a.resid.shape[1:]) for n in names])
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert torch.equal(got[:2], a.resid[:2])            # before layer 1 nothing changes
+    assert not torch.allclose(got[2], a.resid[2])       # after it, something does
