@@ -36,7 +36,9 @@ const conversation = (list = messages) => [
 
 // --- rendering -------------------------------------------------------------------------------
 
-const pct = (p) => (p >= 0.001 ? `${(p * 100).toFixed(1)}%` : `${(p * 100).toPrecision(2)}%`);
+// Never rounds to an untrue 100% (softmax gives every token something), and tiny values stay readable.
+const pct = (p) => (p > 0.999 && p < 1 ? ">99.9%" : p >= 0.001 ? `${(p * 100).toFixed(1)}%`
+  : p >= 1e-6 ? `${(p * 100).toPrecision(2)}%` : "<0.0001%");
 
 // A reply as clickable pieces of text. Each token adds its `delta` to the text: an emoji or a CJK
 // character often takes several byte-level tokens, and only the last of them completes the
@@ -59,7 +61,7 @@ function replyTokens(message, body) {
     const many = piece.tokens.length > 1;
     const span = el("span", { text: piece.text, cls: "rt" + (piece.tokens.includes(selected) ? " selected" : ""),
       title: many ? `“${piece.text}” took ${piece.tokens.length} tokens (pieces of its bytes) · click for the alternatives`
-        : `“${first.display}” · drawn with probability ${pct(first.probability)} · click for the alternatives`,
+        : `“${first.display}” · drawn with probability ${pct(first.probability)} (${atTemperature(first)}) · click for the alternatives`,
       attrs: { role: "button", tabindex: "0" } });
     const pickIt = () => { selected = first; renderMessages(); showAlternatives(first, many ? piece : null); };
     span.addEventListener("click", pickIt);
@@ -88,6 +90,21 @@ function renderMessages() {
 
 const ALTS_HELP = $("alts-help").textContent;
 
+/** The temperature a token's probabilities are at: the reply's own, or 1 for a greedy reply. */
+const atTemperature = (t) => (t.temperature > 0 ? `at temperature ${t.temperature}` : "at temperature 1");
+
+/** Say which temperature the probabilities are at, and how that compares with chapter 5. */
+function temperatureNote(t) {
+  if (t.temperature === 0) {
+    return " This reply was greedy (temperature 0): the most probable token is always taken, and the "
+      + "probabilities shown are at temperature 1, as chapter 5 shows them by default.";
+  }
+  if (t.temperature === 1) return " The probabilities are at temperature 1, as chapter 5 shows them by default.";
+  return ` The probabilities are at temperature ${t.temperature}, the setting this reply was drawn with, so they `
+    + `differ from chapter 5's default of 1: ${t.temperature < 1 ? "below 1 the favourite looks surer"
+      : "above 1 the favourite looks less sure"} (try the Temperature slider in chapter 5).`;
+}
+
 function clearAlternatives() {
   selected = null;
   $("alts").replaceChildren();
@@ -112,7 +129,7 @@ function showAlternatives(t, piece = null) {
     ? `“${piece.text}” is ${piece.tokens.length} tokens, each a piece of its bytes (shown as �). At its first piece, `
       + "these were the most probable tokens; the highlighted one was drawn."
     : `At “${t.display}”, these were the most probable tokens; the highlighted one was drawn.`)
-    + " Greyed tokens were ruled out by top-k or top-p.";
+    + " Greyed tokens were ruled out by top-k or top-p." + temperatureNote(t);
 }
 
 const fetchTemplate = latest((signal, list) => api("/api/chat/template", { messages: list, add_generation_prompt: true }, { signal }));
@@ -193,6 +210,7 @@ async function reply() {
     }
     for await (const { event, data } of sseEvents(response)) {
       if (event === "token") {
+        data.temperature = body.temperature;  // what its probabilities were computed at (the settings may change later)
         message.tokens.push(data);
         // The text grows by whole characters (`delta`), so a reply stopped midway is never left
         // with pieces of an emoji. Control tokens are not text: kept in the reply, they would make
@@ -265,6 +283,7 @@ function bindSettings() {
     limits.max[1] = info.limits.max_new_tokens;
     $("max").max = String(info.limits.max_new_tokens);
     maxPromptTokens = info.limits.max_prompt_tokens;
+    $("model-size").textContent = ` (${Math.round(info.n_params / 1e6)} million parameters)`;
     renderTemplate();
   }).catch(() => { /* the settings keep their static bounds */ });
 }

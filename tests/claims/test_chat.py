@@ -1,0 +1,59 @@
+"""Claims of chapter 6 (/chat): what 'What else could it have said?' shows, and the model's size."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+TEXT = "The capital of France is"
+
+
+def _first_token(real_client, temperature: float) -> dict:
+    body = {"text": TEXT, "max_new_tokens": 1, "temperature": temperature, "top_k": 0, "top_p": 1, "seed": 3,
+            "alternatives": 5}
+    return real_client.post("/api/generate", json=body).json()["generated"][0]
+
+
+def _predict(real_client, temperature: float) -> dict[int, float]:
+    data = real_client.post("/api/predict", json={"text": TEXT, "temperature": temperature, "n_predictions": 20}).json()
+    return {p["id"]: p["probability"] for p in data["predictions"]}
+
+
+def test_alternatives_are_at_the_sampling_temperature(real_client):
+    """'The probabilities are at temperature T, the setting this reply was drawn with, so they differ
+    from chapter 5's default of 1: below 1 the favourite looks surer'."""
+    token = _first_token(real_client, 0.3)
+    at_t, at_one = _predict(real_client, 0.3), _predict(real_client, 1.0)
+    for alt in token["alternatives"]:
+        assert alt["probability"] == pytest.approx(at_t[alt["id"]], rel=1e-5)
+    best = token["alternatives"][0]
+    assert best["probability"] > at_one[best["id"]]           # surer below 1
+    assert best["probability"] != pytest.approx(at_one[best["id"]], rel=1e-3)
+
+
+def test_a_greedy_reply_shows_probabilities_at_temperature_one(real_client):
+    """'This reply was greedy (temperature 0) … the probabilities shown are at temperature 1'."""
+    token = _first_token(real_client, 0.0)
+    at_one = _predict(real_client, 1.0)
+    assert token["id"] == max(at_one, key=at_one.get)
+    for alt in token["alternatives"]:
+        assert alt["probability"] == pytest.approx(at_one[alt["id"]], rel=1e-5)
+
+
+@pytest.mark.browser
+def test_the_alternatives_say_which_temperature_they_are_at(page):
+    """The note names the temperature the reply was drawn with, even after the setting changes; the
+    model's size in the opening hint is read from GET /api/model."""
+    page.goto("/chat?max=3&temperature=0.3&top_k=50&top_p=0.9")
+    n_params = page.evaluate("() => fetch('/api/model').then((r) => r.json()).then((m) => m.n_params)")
+    expect(page.locator("#model-size")).to_have_text(f" ({round(n_params / 1e6)} million parameters)")
+    page.fill("#input", "What is the capital of France?")
+    page.click("#send")
+    expect(page.locator("#send")).to_be_enabled(timeout=90_000)
+    page.fill("#temperature", "1.2")
+    page.locator("#temperature").dispatch_event("change")
+    page.locator(".msg.assistant .rt").first.click()
+    note = page.locator("#alts-help")
+    expect(note).to_contain_text("The probabilities are at temperature 0.3, the setting this reply was drawn with")
+    shown = page.locator("#alts .alt-p").all_inner_texts()
+    assert shown and all(t not in ("100.0%", "0.0%") for t in shown), shown
