@@ -267,9 +267,9 @@ function drawAfter(result) {
   const back = Array.from({ length: n - 1 }, (_, k) => [k + 1, k]);
   const best = fin.best_head, prev = fin.previous_token_head;
   drawAttentionHeatmap($("induction-pattern"), tokens, fin.pattern,
-    { title: `${fin.induction_head ? "Induction head" : "Best induction score"}: ${headName(best)}`, outline: stripe });
+    { title: `${fin.induction_head ? "Induction head" : "Best induction score"}: L${best.layer} H${best.head}`, outline: stripe });
   drawAttentionHeatmap($("previous-pattern"), tokens, fin.previous_pattern,
-    { title: `Layer 0's previous-token head: ${headName(prev)}`, outline: back });
+    { title: `Best previous-token score in layer 0: L0 H${prev.head}`, outline: back });
   $("induction-pattern").setAttribute("aria-label", `Attention of ${headName(best)} on the fresh sequence`);
   $("previous-pattern").setAttribute("aria-label", `Attention of ${headName(prev)} on the fresh sequence`);
   const onStripe = repeats.map((i) => followers(sample, i).reduce((sum, j) => sum + fin.pattern[i][j], 0))
@@ -277,9 +277,9 @@ function drawAfter(result) {
   const onBack = meanOn(fin.previous_pattern, back.map(([i]) => i), (i) => i - 1);
   $("pattern-reading").textContent = `Outlined on the left: for every token after the first copy, the tokens that `
     + `followed the same token in its earlier copies (one period, ${sample.period} tokens, back, two periods back, …). `
-    + `On this sequence ${headName(best)} puts ${pct(onStripe)} of those tokens' attention on them: the diagonal stripes `
-    + `are the copying. Outlined on the right: the token just before; ${headName(prev)} puts ${pct(onBack)} of every `
-    + "token's attention there.";
+    + `On this sequence ${headName(best)} puts ${pct(onStripe)} of those tokens' attention on them`
+    + (fin.induction_head ? ": the diagonal stripes are the copying." : ", and no stripe stands out: this model does not copy.")
+    + ` Outlined on the right: the token just before; ${headName(prev)} puts ${pct(onBack)} of every token's attention there.`;
 }
 
 function drawExample(sample) {
