@@ -268,3 +268,16 @@ def test_the_tours_nearest_to_france_are_other_countries(smollm2, real_client):
     """Pinned (the tour's embeddings card): tokens used alike point alike: ' France' is nearest other countries."""
     near = real_client.post("/api/embeddings/neighbours", json={"word": "France", "k": 4}).json()["neighbours"]
     assert len({n["text"] for n in near} & {" Germany", " Italy", " Spain", " Belgium", " England", " Portugal"}) >= 3
+
+
+def test_attention_rests_on_the_first_position(smollm2):
+    """Pinned: 'Whatever stands first in a text becomes a sink that the model's attention rests on': in most
+    layers the heads' mean weight on position 0 (from every later position of an ordinary sentence) is over
+    half, many times what a uniform spread would give."""
+    text = "The cat sat on the mat and looked at the door while the rain fell outside."
+    pattern = analyse_ids(smollm2.model, smollm2.tokenizer.encode(text)).attn_pattern      # (L, H, n, n)
+    n = pattern.shape[-1]
+    on_first = pattern[:, :, 1:, 0].mean(dim=(1, 2))                                        # (L,)
+    uniform = sum(1 / (i + 1) for i in range(1, n)) / (n - 1)
+    assert int((on_first > 0.5).sum()) > pattern.shape[0] / 2
+    assert float(on_first.median()) > 3 * uniform
