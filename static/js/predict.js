@@ -68,7 +68,9 @@ function renderTrail() {
 
 // --- the distribution ------------------------------------------------------------------------
 
-const pct = (p) => (p >= 0.995 ? `${(p * 100).toFixed(0)}%` : p >= 0.001 ? `${(p * 100).toFixed(1)}%` : `${(p * 100).toPrecision(2)}%`);
+// Never an untrue 100% or 0% (softmax gives every token something), and no exponents.
+const pct = (p) => (p > 0.999 && p < 1 ? ">99.9%" : p >= 0.001 ? `${(p * 100).toFixed(1)}%`
+  : p >= 1e-6 ? `${(p * 100).toPrecision(2)}%` : p > 0 ? "<0.0001%" : "0%");
 
 function drawChart(data) {
   const preds = data.predictions;

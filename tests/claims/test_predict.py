@@ -99,3 +99,14 @@ def test_the_lens_notes_are_computed_from_the_lens(page):
     else:
         first = rows.index(True)
         assert f"first tops a row at {data['layers'][first]}" in note or "No earlier row" in note
+
+
+def test_at_temperature_zero_the_bars_show_temperature_one(real_client):
+    """'0 means greedy: always the top token (the bars then show the probabilities at temperature 1)'."""
+    body = {"text": "The opposite of hot is", "n_predictions": 5, "top_k": 0}
+    zero = real_client.post("/api/predict", json={**body, "temperature": 0}).json()
+    one = real_client.post("/api/predict", json={**body, "temperature": 1}).json()
+    assert [p["id"] for p in zero["predictions"]] == [p["id"] for p in one["predictions"]]
+    for a, b in zip(zero["predictions"], one["predictions"]):
+        assert a["probability"] == pytest.approx(b["probability"], rel=1e-6)
+    assert zero["draw"]["allowed_count"] == 1 and zero["predictions"][0]["allowed"]
