@@ -20,6 +20,7 @@ from app.deps import EngineDep
 from app.schemas.common import ERRORS
 from app.schemas.learn import KnockoutIn, KnockoutOut, LearnIn, LearnOut
 from app.training import Job, TrainingBusy, TrainingSlot, warm
+from app.views import heads as heads_view
 from app.views import learn as view
 from model.errors import InputError
 from model.toy_transformer import Diverged
@@ -142,4 +143,5 @@ def _start(request: Request, body: LearnIn) -> Job | None:
              summary="Switch SmolLM2's induction heads off")
 async def knockout(body: KnockoutIn, engine: EngineDep) -> KnockoutOut:
     """Loss on the repeated half of random token sequences: all heads on, the induction heads off, as many random other heads off."""
-    return await engine.run(view.knockout, engine, body)
+    scores = await heads_view.scores(engine)  # measured once per model, shared with GET /api/heads
+    return await engine.run(view.knockout, engine, body, scores)

@@ -11,7 +11,6 @@ from app.engine import Engine
 from app.schemas.learn import (ConfigOut, FinalOut, Guesses, HeadCurve, HeadScore, KnockoutIn, KnockoutOut, LearnIn,
                                LearnOut, Progress, SampleOut, StartOut)
 from app.training import Job
-from app.views import heads as heads_view
 from model import head_probes, induction
 from model import toy_transformer as tt
 
@@ -96,9 +95,9 @@ def train(body: LearnIn, job: Job) -> LearnOut:
 # --- the real model ---------------------------------------------------------------------------------------
 
 
-def knockout(engine: Engine, body: KnockoutIn) -> KnockoutOut:
-    """(model thread) SmolLM2's induction heads off, against as many random other heads off."""
-    scores = heads_view.scores(engine)
+def knockout(engine: Engine, body: KnockoutIn, scores: head_probes.HeadScores) -> KnockoutOut:
+    """(model thread) The model's induction heads (by `scores`, as in GET /api/heads) off, against as
+    many random other heads off."""
     roles = head_probes.roles(scores)
     cfg = engine.cfg
     chosen = [(l, h) for l in range(cfg.n_layers) for h in range(cfg.n_heads) if roles[l][h] == "induction"]
