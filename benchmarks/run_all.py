@@ -10,7 +10,7 @@ import platform
 
 import torch
 
-from benchmarks import bench_model, bench_server, bench_start
+from benchmarks import bench_learn, bench_model, bench_server, bench_start
 
 
 def main() -> None:
@@ -19,6 +19,7 @@ def main() -> None:
     bench_start.main()
     bench_model.main()
     bench_server.main()
+    bench_learn.main()
 
 
 if __name__ == "__main__":
