@@ -294,8 +294,9 @@ def train(config: TrainConfig, on_log: Callable[[Log], None] | None = None,
     if not 1 <= config.steps <= MAX_STEPS:
         raise ValueError(f"steps must be 1 to {MAX_STEPS}")
     cfg = config.model_config()
-    torch.manual_seed(config.seed)   # the initial weights
-    model = ToyTransformer(cfg)
+    with torch.random.fork_rng(devices=[]):   # seed the initial weights without touching the process's RNG
+        torch.manual_seed(config.seed)
+        model = ToyTransformer(cfg)
     data_gen = torch.Generator().manual_seed(config.seed)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
     held_out, probe_ids = eval_batch(cfg), probe_sequences(cfg)

@@ -1,0 +1,89 @@
+"""The /learn page (chapter 4b) in Chromium: a short live training run, its readings computed from
+the run, one layer, state in the URL, SmolLM2's induction heads and the knockout, phone width."""
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+TRAINED = 120_000  # ms: a few hundred steps of training on one thread, on a busy machine too
+
+
+def wait_trained(page):
+    page.wait_for_selector("#after:not([hidden])", timeout=TRAINED)
+
+
+def test_a_short_run_streams_progress_and_reads_its_own_numbers(page, screenshot):
+    page.goto("/learn?steps=300&seed=1")
+    # progress shows while it trains, before the run ends
+    page.wait_for_function("() => /^Step \\d+ of 300/.test(document.getElementById('status').textContent)",
+                           timeout=TRAINED)
+    wait_trained(page)
+    assert page.locator("#steps").input_value() == "300" and page.locator("#seed").input_value() == "1"
+    assert page.locator("#progress").evaluate("p => p.value") == 300
+    assert page.locator("#status").text_content().startswith("Done: 300 steps")
+    heads = page.locator("#heads-reading").text_content()
+    assert re.search(r"(One head became an induction head|\d heads became induction heads)", heads)
+    assert "phase change" in page.locator("#loss-reading").text_content()
+    # the before/after rows: one chip per token of the fresh sequence
+    assert page.locator("#before-row .tok").count() == page.locator("#after-row .tok").count() == 48
+    right = re.search(r"right for (\d+) of them; the trained model's for (\d+)",
+                      page.locator("#sample-reading").text_content())
+    assert right and int(right.group(2)) > int(right.group(1))
+    assert page.locator("#induction-pattern .main-svg").count() == 1
+    screenshot("learn-desktop")
+
+
+def test_the_readings_match_the_api(page):
+    """The loss reading quotes the run's own numbers: the API's answer for the same settings (the
+    same seed gives the same numbers) holds them."""
+    settings = {"seed": 2, "steps": 60, "layers": 2, "heads": 2, "lr": 0.003}
+    page.goto("/learn?seed=2&steps=60&heads=2")
+    wait_trained(page)
+    body = page.request.post("/api/learn", data=settings).json()
+    reading = page.locator("#loss-reading").text_content()
+    assert f"first time {body['loss_first'][-1]:.2f}, repeats {body['loss_repeat'][-1]:.2f}" in reading
+    assert f"({body['loss_repeat'][0]:.2f} and {body['loss_first'][0]:.2f})" in reading
+
+
+def test_one_layer_grows_no_induction_head(page):
+    page.goto("/learn?steps=150")
+    wait_trained(page)
+    page.locator('input[name="layers"][value="1"]').check()
+    page.locator("#train").click()
+    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('Done') && "
+                           "!document.getElementById('after').hidden && "
+                           "document.getElementById('heads-reading').textContent.includes('No head')", timeout=TRAINED)
+    assert "layers=1" in page.url
+    assert "With one layer there is no earlier layer" in page.locator("#heads-reading").text_content()
+    page.reload()
+    assert page.locator('input[name="layers"][value="1"]').is_checked()
+
+
+def test_smollm2_induction_heads_and_the_knockout(page):
+    page.goto("/learn?steps=20")
+    page.wait_for_selector("#real-heads button")
+    api = page.request.get("/api/heads").json()["heads"]
+    named = sorted((h for h in api if h["role"] == "induction"), key=lambda h: -h["scores"]["induction"])
+    buttons = page.locator("#real-heads button")
+    assert [b.get_attribute("data-head") for b in buttons.all()] == [f"{h['layer']}.{h['head']}" for h in named]
+    page.wait_for_selector("#probe-heatmap .main-svg")
+    with page.expect_response("**/api/learn/knockout", timeout=300_000) as answer:
+        page.locator("#knockout").click()
+    result = answer.value.json()
+    page.wait_for_selector("#knockout-plot .main-svg")
+    reading = page.locator("#knockout-reading").text_content()
+    assert f"raises it to {result['loss_heads_off']:.2f}" in reading
+    assert f"with all heads on, the second copy costs {result['loss_all_on']:.2f}" in reading
+
+
+def test_phone_width_has_no_sideways_scroll(browser, live_server):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, base_url=live_server)
+    page = context.new_page()
+    try:
+        page.goto("/learn?steps=40")
+        page.wait_for_selector("#after:not([hidden])", timeout=TRAINED)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        context.close()
