@@ -16,6 +16,10 @@ def test_a_space_usually_joins_the_next_word_but_not_a_digit(smollm2):
     assert shown(smollm2, "I saw the cat") == ["I", "␣saw", "␣the", "␣cat"]
     for d in "0123456789":
         assert shown(smollm2, f"is {d}") == ["is", "␣", d]
+    # 'a digit never takes a space' (the tour's tokens caption): no token holds a digit after other text.
+    tk = smollm2.tokenizer
+    texts = (tk.describe(i).text for i in range(tk.vocab_size) if i not in tk.special_ids)
+    assert not [t for t in texts if any(c.isdigit() for c in t[1:]) or (t[:1].isspace() and t[1:2].isdigit())]
 
 
 def test_the_lone_space_at_the_end_of_a_prompt_is_the_same_token(smollm2):

@@ -52,7 +52,9 @@ async function tokens() {
   const parts = [el("strong", { text: `${data.count} tokens` }), ` for ${data.characters} characters. `];
   if (pieces > 1) parts.push(`The rare word ${quote(word)} is cut into ${pieces} pieces. `);
   if (digits) parts.push(`The number is ${digits} tokens, one per digit. `);
-  if (partial) parts.push(`The emoji is ${partial} tokens, each holding part of its bytes (shown as �). `);
+  const loneSpace = data.tokens.some((t, i) => t.text === " " && /^\d$/.test(data.tokens[i + 1]?.text ?? ""));
+  if (loneSpace) parts.push("The space before it stays a token of its own (“␣”): a digit never takes a space. ");
+  if (partial) parts.push(`The emoji is ${partial} tokens, each holding part of its bytes (shown as bytes, dashed). `);
   parts.push("Hover a token for its id.");
   $("tok-caption").replaceChildren(...parts);
 }
