@@ -30,8 +30,8 @@ const EXAMPLES = [
     note: "An emoji is 4 bytes of UTF-8. Only the commonest have a token of their own (try “␣🙂”), so most "
       + "take several tokens, each a few bytes. 👩‍👩‍👧 is three emoji glued by invisible joiners: 18 bytes." },
   { label: "Code", text: "def greet(name):\n    if name:\n        return f\"Hello, {name}!\"\n    return None",
-    note: "Indentation is text too: a new line and the spaces after it often become one token, and "
-      + "common keywords such as “␣return” are single tokens." },
+    note: "Indentation is text too: a new line and the spaces after it become one token, all but the last "
+      + "space, which joins the next word as usual; common keywords such as “␣return” are single tokens." },
   { label: "Other scripts", text: "Hello! Bonjour ! こんにちは! 안녕하세요! Привет!",
     note: "The vocabulary was learned mostly from English, so the same greeting costs more tokens in other "
       + "scripts: “Hello” is one token, while the five characters of 안녕하세요 take 14 tokens of a byte or two each." },

@@ -83,6 +83,17 @@ def test_the_example_notes(smollm2):
     assert tk.encode(" the") != tk.encode("the") and tk.encode("The") != tk.encode(" The")
 
 
+def test_the_code_and_the_look_alike_examples(smollm2):
+    """Code: 'a new line and the spaces after it become one token, all but the last space, which joins the
+    next word'; “␣the” versus “the”: 'Four tokens that look alike, four different ids'."""
+    code = shown(smollm2, "def greet(name):\n    if name:\n        return None")
+    assert "⏎␣␣␣" in code and code[code.index("⏎␣␣␣") + 1] == "␣if"
+    assert "⏎␣␣␣␣␣␣␣" in code and code[code.index("⏎␣␣␣␣␣␣␣") + 1] == "␣return"
+    ids = smollm2.tokenizer.encode("the\n the\nThe\n The")
+    words = [i for i in ids if smollm2.tokenizer.describe(i).text.strip()]
+    assert len(words) == 4 and len(set(words)) == 4
+
+
 def test_chat_special_tokens_and_the_default_system_message(smollm2):
     """'<|im_start|> is id 1 and <|im_end|> is id 2'; 'No system message? SmolLM2's template then writes
     its own default one (“You are a helpful AI assistant named SmolLM…”)'."""
