@@ -202,7 +202,7 @@ export class HeadGrid {
         }
         const mark = ROLE_MARKS[this.roles.get(`${l}.${h}`)];
         if (mark) {  // a measured role: a lettered badge in the thumbnail's top-right corner
-          const r = Math.max(6, Math.min(9, this.size / 5));
+          const r = Math.max(5, Math.min(9, this.size / 5));
           ctx.fillStyle = mark.colour;
           ctx.beginPath();
           ctx.arc(x + this.size - r, y + r, r, 0, 2 * Math.PI);

@@ -72,7 +72,7 @@ export function roleFacts(head, probes) {
   const s = head.scores;
   const scores = `previous-token ${s.previous_token.toFixed(2)}, induction ${s.induction.toFixed(2)}, `
     + `first-token ${s.first_token.toFixed(2)}`;
-  const what = head.role ? [el("strong", { text: `a ${ROLE_NAMES[head.role]}` }), `: ${ROLE_DOES[head.role]}`]
+  const what = head.role ? [el("strong", { text: `${/^[aeiou]/.test(ROLE_NAMES[head.role]) ? "an" : "a"} ${ROLE_NAMES[head.role]}` }), `: ${ROLE_DOES[head.role]}`]
     : [el("strong", { text: "no role stands out" }), " (no score reaches its threshold)"];
   const line = el("span", { cls: "role-facts" }, ["Measured on fixed probes, not on your text, this head is ", ...what,
     ` (scores: ${scores}).`]);
