@@ -52,6 +52,8 @@ CHAPTERS = [
     Chapter("2", "tokens", "Tokens", "Text is cut into tokens, each with an id; the leading space belongs to the token."),
     Chapter("3", "embeddings", "Embeddings", "Each token is a vector; similar meanings lie close together."),
     Chapter("4", "attention", "Attention", "Each token looks back at earlier tokens and takes in their context."),
+    Chapter("4a", "inside", "Inside a layer", "One token through one layer with the real numbers: query·key, "
+            "softmax, values, the heads added back, the MLP."),
     Chapter("4b", "learn", "How a transformer learns", "A tiny transformer trained live grows an induction head "
             "that copies; then the same heads in the real model, switched off."),
     Chapter("5", "predict", "Next token", "A probability for every token of the vocabulary; sampling picks one."),

@@ -1,0 +1,75 @@
+"""The inside-a-layer page (chapter 4a) in Chromium: follow '␣is' through layer 18 and find chapter 4's
+number, change layer, head and token from the page, and fit a phone."""
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.real]
+
+
+def query(page) -> dict:
+    return {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+
+
+def wait_drawn(page, layer: int, head: int, token: str):
+    page.wait_for_function(
+        "([layer, head, token]) => { const s = document.getElementById('status').textContent;"
+        " return !document.getElementById('views').hidden && !document.getElementById('views').classList.contains('busy')"
+        " && s.includes(`“${token}”`) && s.includes(`layer ${layer}, head ${head}.`)"
+        " && document.getElementById('chapter4').dataset.same !== undefined; }",
+        arg=[layer, head, token])
+
+
+def test_follow_is_through_layer_18_to_chapter_4s_number(page, live_server, screenshot):
+    import httpx
+
+    page.goto("/inside?text=The+capital+of+France+is&layer=18&head=1")
+    wait_drawn(page, 18, 1, "␣is")
+    # The weights column is chapter 4's row for '␣is', as /api/attention sends it.
+    row = httpx.post(f"{live_server}/api/attention", json={"text": "The capital of France is", "layer": 18, "head": 1},
+                     timeout=60).json()["weights"][-1]
+    shown = [float(c.split()[-1]) for c in page.locator("#scores tbody tr td.wcell").all_inner_texts()]
+    assert shown == pytest.approx(row, abs=6e-5)
+    assert page.locator("#chapter4").get_attribute("data-same") == "true"
+    assert "the same numbers" in page.locator("#chapter4").inner_text()
+    # The grouped-query picture names the key/value head head 1 reads (heads 0, 1, 2 share head 0).
+    assert "key/value head 0" in page.locator("#gqa-text").inner_text()
+    assert page.locator("#layers li").count() == 30
+    assert page.locator("#neurons tbody tr").count() == 10
+    screenshot("inside")
+
+    # Taking another dot product apart: click the row of '␣France'.
+    page.locator("#scores tbody tr").nth(3).click()
+    assert query(page)["key"] == "3"
+    assert "“␣France”" in page.locator("#dot-text").inner_text()
+
+    # Another layer from the overview, another token from the chips, another head from the GQA buttons.
+    page.locator("#layers li[data-layer='23']").click()
+    wait_drawn(page, 23, 1, "␣is")
+    assert query(page)["layer"] == "23"
+    page.locator("#tokens .tok").nth(3).click()
+    wait_drawn(page, 23, 1, "␣France")
+    assert query(page)["pos"] == "3"
+    assert page.locator("#scores tbody tr.masked").count() == 1      # '␣is' comes later: masked
+    page.locator("#gqa .q-head", has_text="head 4").click()
+    wait_drawn(page, 23, 4, "␣France")
+    # A reload shows the same picture.
+    page.reload()
+    wait_drawn(page, 23, 4, "␣France")
+
+
+def test_out_of_range_link_falls_back_and_bad_text_says_what_to_change(page):
+    page.goto("/inside?text=Hello+there&layer=99&head=1&pos=40")
+    wait_drawn(page, 29, 1, "␣there")
+    page.fill("#prompt", " ")
+    page.wait_for_function("() => document.getElementById('error').textContent.includes('empty')")
+    assert page.locator("#views").is_hidden()
+
+
+def test_on_a_phone_the_page_does_not_scroll_sideways(page, screenshot):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/inside?text=The+capital+of+France+is&layer=18&head=1")
+    wait_drawn(page, 18, 1, "␣is")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot("inside-phone")
