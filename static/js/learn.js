@@ -166,10 +166,14 @@ function readCurves(result) {
   const reading = [`At step 0 the repeats were as hard as the first time (${fmt(result.loss_repeat[0])} and `
     + `${fmt(result.loss_first[0])}). At step ${result.steps[n - 1]}: first time ${fmt(first)}, repeats ${fmt(repeat)}.`];
   if (repeat < 0.5 * first) {
+    // How much faster than its average fall before it: "sudden" from three times on.
+    const during = (result.loss_repeat[i - 1] - result.loss_repeat[i]) / (result.steps[i] - result.steps[i - 1]);
+    const before = (result.loss_repeat[0] - result.loss_repeat[i - 1]) / Math.max(1, result.steps[i - 1]);
+    const times = before > 0 ? during / before : Infinity;
     reading.push(` The repeats' loss fell fastest between steps ${result.steps[i - 1]} and ${result.steps[i]} `
       + `(from ${fmt(result.loss_repeat[i - 1])} to ${fmt(result.loss_repeat[i])})`
-      + (result.loss_repeat[i - 1] > result.loss_repeat[0] - 0.6
-        ? ": a sudden drop after a plateau, the “phase change” when copying starts to work." : "."));
+      + (times >= 3 ? `, ${Number.isFinite(times) ? `${Math.round(times)} times as fast as on average before`
+        : "after no fall at all before"}: a sudden drop, the “phase change” when copying starts to work.` : "."));
   } else {
     reading.push(" The repeats' loss ended above half the first time's: the model did not learn to copy"
       + (result.config.layers === 1 ? " (one layer cannot: see below)." : " in this run; try more steps or another seed."));
