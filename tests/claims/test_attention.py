@@ -113,3 +113,17 @@ def test_control_the_induction_stripe_needs_the_repeat(smollm2):
 def test_the_model_has_previous_token_heads(smollm2_scores):
     """The page's legend and 'heads worth a look' name previous-token heads: the model has some."""
     assert "previous_token" in {r for row in hp.roles(smollm2_scores) for r in row}
+
+
+def test_the_first_tokens_vector_grows_as_the_sink_note_says(smollm2):
+    """The honest note: the first token's vector becomes about 150 times longer than a typical
+    token's after layer 11 and is still 30 to 50 times longer after layer 27 (the page's first
+    example and the probes' ordinary sentences, not one lucky prompt)."""
+    from model.analysis import analyse
+
+    for text in ("The capital of France is Paris. The capital of Italy is",) + hp.ORDINARY_TEXT:
+        a = smollm2.locked(analyse, smollm2.model, smollm2.tokenizer, text)
+        norms = a.resid.float().norm(dim=-1)                                # (L+1, n); [l+1] is after layer l
+        ratio = (norms[:, 0] / norms[:, 1:].median(dim=1).values).tolist()
+        assert ratio[11] < 5 and 120 < ratio[12] < 200, (text, ratio[11], ratio[12])  # the jump is in layer 11
+        assert 30 < ratio[28] < 50, (text, ratio[28])
