@@ -4,7 +4,7 @@ so no sentence of it can be typed in by hand. Also on a phone."""
 
 import pytest
 
-from tests.claims.senses_rules import EXAMPLES, run, summarise_heads, summarise_senses
+from tests.claims.senses_rules import EXAMPLES, run, summarise_ablation, summarise_heads, summarise_senses
 
 pytestmark = [pytest.mark.browser, pytest.mark.real]
 
@@ -34,6 +34,9 @@ def test_every_example_renders_with_summaries_computed_from_its_numbers(page, sc
         a = expected[ex["word"]]
         assert page.locator("#senses-summary").inner_text() == summarise_senses(a["word"], a["control"], a["mixed"])
         assert page.locator("#senses-heads-summary").inner_text() == summarise_heads(a["heads"])
+        assert page.locator("#senses-ablate-summary").inner_text() == summarise_ablation(
+            a["word"], a["control"], a["mixed"], a["off"], a["others"])
+        assert page.locator("#senses-ablate .scatterlayer .trace").count() == 3
         # Both charts drawn: within/across (2 lines), the gap with its two controls (3 lines + markers).
         assert page.locator("#senses-chart .scatterlayer .trace").count() == 2
         assert page.locator("#senses-gap .scatterlayer .trace").count() >= 3
@@ -50,7 +53,8 @@ def test_edited_groups_run_and_a_missing_word_names_its_sentence(page):
     wait_done(page, "bank")
     page.locator("#sense-groups .group-text").nth(1).fill("I paid the money into the bank\nShe went to the shop")
     page.locator("#run-senses").click()
-    page.wait_for_function("() => document.getElementById('senses-error').textContent.includes('groups.1.1')")
+    page.wait_for_function("() => document.getElementById('senses-error').textContent.includes('groups.1.1')",
+                           timeout=120_000)
     assert "does not contain the word 'bank'" in page.locator("#senses-error").inner_text()
     # The URL keeps the edited group, so a reload shows the same test.
     assert "g2=" in page.url and "shop" in page.url

@@ -39,10 +39,55 @@ def run(client, example: dict) -> dict:
         return r.json()
     heads = client.post("/api/attention/senses/heads", json={k: example[k] for k in ("word", "control", "groups", "cues")})
     assert heads.status_code == 200, heads.text
+    heads = heads.json()
+    passing = evidence_heads(heads)
+
+    def off(hs):
+        r = client.post("/api/attention/senses", json={"word": example["word"], "groups": example["groups"],
+                                                       "ablate": [{"layer": h["layer"], "head": h["head"]} for h in hs]})
+        assert r.status_code == 200, r.text
+        return r.json()
     return {"word": senses(example["word"], example["groups"]),
             "control": senses(example["control"], swapped(example)),
             "mixed": senses(example["word"], mix_groups(example["groups"])),
-            "heads": heads.json()}
+            "heads": heads,
+            "off": off(passing) if passing else None,
+            "others": off(other_heads(heads, len(passing))) if passing else None}
+
+
+def other_heads(heads: dict, n: int) -> list[dict]:
+    """The page's control for switching heads off (otherHeads): n heads spread over the rest of the ranking."""
+    strong = {(h["layer"], h["head"]) for h in evidence_heads(heads)}
+    rest = [h for h in heads["heads"] if (h["layer"], h["head"]) not in strong]
+    return [rest[int(((k + 0.5) * len(rest)) // n)] for k in range(min(n, len(rest)))]
+
+
+def mean_gap(body: dict, depths: list[int]) -> float:
+    g = gaps(body)
+    return sum(g[d] for d in depths) / len(depths)
+
+
+def ablation_change(answers: dict) -> float:
+    """How much of the gap switching off the passing heads takes away (share of the gap)."""
+    depths = separation(answers["word"], [answers["control"], answers["mixed"]])
+    base = mean_gap(answers["word"], depths)
+    return (base - mean_gap(answers["off"], depths)) / base
+
+
+def summarise_ablation(word: dict, control: dict, mixed: dict, off: dict, others: dict) -> str:
+    depths = separation(word, [control, mixed])
+    n = len(off["ablated"])
+    if not depths or not n:
+        return ""
+    base, without = mean_gap(word, depths), mean_gap(off, depths)
+    rel = (base - without) / base
+    verdict = ("removes most of the gap" if rel >= 0.5 else "narrows the gap" if rel >= 0.2
+               else "widens the gap" if rel <= -0.2 else "leaves the gap about as it was")
+    return (f"Switching off the {n} head{'' if n == 1 else 's'} that pass, in every sentence, {verdict}: averaged over the "
+            f'{len(depths)} layers where "{word["word"]}" beats the controls, the gap goes from {base:.2f} to {without:.2f} '
+            f"(switching off {len(others['ablated'])} other heads instead: {mean_gap(others, depths):.2f})."
+            + (" Looking is not carrying: the sense also reaches the word by other routes (other heads, the MLPs)."
+               if abs(rel) < 0.2 else ""))
 
 
 def gaps(body: dict) -> list[float | None]:

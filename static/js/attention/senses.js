@@ -119,6 +119,33 @@ export function summariseHeads(heads) {
     + `${pct(top.control_to_cues)} from "${heads.control}". ${avg}`;
 }
 
+const headKey = (h) => `${h.layer}.${h.head}`;
+
+/** The control for switching heads off: as many heads as pass, spread evenly over the rest of the ranking. */
+export function otherHeads(heads, n) {
+  const strong = new Set(evidenceHeads(heads).map(headKey));
+  const rest = heads.heads.filter((h) => !strong.has(headKey(h)));
+  return Array.from({ length: Math.min(n, rest.length) }, (_, k) => rest[Math.floor(((k + 0.5) * rest.length) / n)]);
+}
+
+const meanGap = (body, depths) => depths.reduce((sum, d) => sum + gaps(body)[d], 0) / depths.length;
+
+/** Does switching off the heads that pass take the gap away? Computed from the three answers. */
+export function summariseAblation(word, control, mixed, off, others) {
+  const depths = separation(word, [control, mixed]);
+  const n = off.ablated.length;
+  if (!depths.length || !n) return "";
+  const base = meanGap(word, depths);
+  const without = meanGap(off, depths);
+  const rel = (base - without) / base;
+  const verdict = rel >= 0.5 ? "removes most of the gap" : rel >= 0.2 ? "narrows the gap"
+    : rel <= -0.2 ? "widens the gap" : "leaves the gap about as it was";
+  return `Switching off the ${n} head${n === 1 ? "" : "s"} that pass, in every sentence, ${verdict}: averaged over the `
+    + `${depths.length} layers where "${word.word}" beats the controls, the gap goes from ${base.toFixed(2)} to ${without.toFixed(2)} `
+    + `(switching off ${others.ablated.length} other heads instead: ${meanGap(others, depths).toFixed(2)}).`
+    + (Math.abs(rel) < 0.2 ? " Looking is not carrying: the sense also reaches the word by other routes (other heads, the MLPs)." : "");
+}
+
 // --- drawing ------------------------------------------------------------------------------------
 
 const depthTicks = (L) => {
@@ -177,6 +204,25 @@ function gapChart(node, word, control, mixed, depths) {
   }), plotConfig);
 }
 
+function ablationChart(node, word, off, others) {
+  const L = word.layers.length - 1;
+  const x = word.layers.map((l) => l.layer);
+  const trace = (body, name, colour, width, dash) => ({
+    type: "scatter", mode: "lines", x, y: gaps(body), name, customdata: depthLabels(L),
+    line: { color: colour, width, dash }, hovertemplate: `${name}<br>%{customdata}: %{y:.3f}<extra></extra>`,
+  });
+  window.Plotly.react(node, [
+    trace(word, "every head on", SENTENCE_COLOURS[0], 3),
+    trace(off, `the ${off.ablated.length} heads that pass, off`, "#d9682b", 2, "dash"),
+    trace(others, `${others.ablated.length} other heads off`, "#9ca3af", 2, "dot"),
+  ], plotLayout({
+    height: 340, margin: { l: 54, r: 10, t: 36, b: 54 },
+    title: { text: `The gap for "${plotText(word.word)}", heads switched off`, font: { size: 14 }, x: 0.02 },
+    xaxis: xAxis(L), yaxis: { title: { text: "within − across" }, zeroline: true },
+    legend: { orientation: "h", y: -0.28, font: { size: 11 } },
+  }), plotConfig);
+}
+
 function headList(node, heads) {
   node.replaceChildren();
   const strong = new Set(evidenceHeads(heads).map((h) => `${h.layer}.${h.head}`));
@@ -226,6 +272,8 @@ export function initSenses({ state, save }) {
       senses(req.control, swapped), senses(req.word, mixGroups(req.groups))]);
     let heads = null;
     let headsError = null;
+    let off = null;
+    let others = null;
     if (req.cues.every((c) => c.length)) {
       try {
         heads = await api("/api/attention/senses/heads", req, { signal });
@@ -234,7 +282,15 @@ export function initSenses({ state, save }) {
         headsError = error;
       }
     }
-    return { word, control, mixed, heads, headsError };
+    const passing = heads ? evidenceHeads(heads) : [];
+    if (passing.length) {  // do the heads that look at the sense words carry the sense? switch them off
+      const pick = (hs) => hs.map((h) => ({ layer: h.layer, head: h.head }));
+      [off, others] = await Promise.all([
+        api("/api/attention/senses", { word: req.word, groups: req.groups, ablate: pick(passing) }, { signal }),
+        api("/api/attention/senses", { word: req.word, groups: req.groups, ablate: pick(otherHeads(heads, passing.length)) },
+          { signal })]);
+    }
+    return { word, control, mixed, heads, headsError, off, others };
   });
 
   function groupCount() {
@@ -308,6 +364,11 @@ export function initSenses({ state, save }) {
       $("senses-status").textContent = "";
       $("senses-summary").textContent = summariseSenses(out.word, out.control, out.mixed);
       $("senses-heads-part").hidden = !out.heads && !out.headsError;
+      $("senses-ablate-part").hidden = !out.off;
+      if (out.off) {
+        ablationChart($("senses-ablate"), out.word, out.off, out.others);
+        $("senses-ablate-summary").textContent = summariseAblation(out.word, out.control, out.mixed, out.off, out.others);
+      }
       if (out.heads) {
         $("senses-heads-summary").textContent = summariseHeads(out.heads);
         headList($("senses-heads"), out.heads);
