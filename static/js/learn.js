@@ -326,7 +326,7 @@ async function realHeads() {
     });
     const total = roles.heads.length;
     $("real-heads").replaceChildren(el("div", { cls: "head-buttons" }, buttons), el("p", { cls: "explain small-print",
-      text: `${heads.length} of ${total} heads reach an induction score of ${pct(0.5)} or more (percent: their induction `
+      text: `The probe names ${heads.length} of the ${total} heads induction heads (percent: their induction `
         + "score). Pick one to see its attention on the probe; as in the tiny model, the copying is a stripe one period "
         + "left of the diagonal." }));
     showProbe(heads[0], buttons[0]);
