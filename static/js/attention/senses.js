@@ -169,10 +169,10 @@ function withinAcrossChart(node, word) {
     line("within", `"${w}" vs "${w}", same sense`, SENTENCE_COLOURS[0]),
     line("across", `"${w}" vs "${w}", other sense`, SENTENCE_COLOURS[1], "dot"),
   ], plotLayout({
-    height: 360, margin: { l: 54, r: 10, t: 36, b: 54 },
+    height: 380, margin: { l: 54, r: 10, t: 36, b: 90 },
     title: { text: `"${w}" against itself`, font: { size: 14 }, x: 0.02 },
     xaxis: xAxis(L), yaxis: { title: { text: "mean cosine similarity" } },
-    legend: { orientation: "h", y: -0.28, font: { size: 11 } },
+    legend: { orientation: "h", y: -0.3, yanchor: "top", font: { size: 11 } },
   }), plotConfig);
 }
 
@@ -195,12 +195,12 @@ function gapChart(node, word, control, mixed, depths) {
       hoverinfo: "skip" });
   }
   window.Plotly.react(node, traces, plotLayout({
-    height: 360, margin: { l: 54, r: 10, t: 36, b: 54 },
+    height: 380, margin: { l: 54, r: 10, t: 36, b: 90 },
     title: { text: "Gap (same − other sense) and controls", font: { size: 14 }, x: 0.02 },
     xaxis: xAxis(L),
     yaxis: { title: { text: "within − across" }, range: [Math.min(-0.05, ...all) - 0.02, Math.max(0.1, ...all) + 0.03],
       zeroline: true },
-    legend: { orientation: "h", y: -0.28, font: { size: 11 } },
+    legend: { orientation: "h", y: -0.3, yanchor: "top", font: { size: 11 } },
   }), plotConfig);
 }
 
@@ -216,10 +216,11 @@ function ablationChart(node, word, off, others) {
     trace(off, `the ${off.ablated.length} heads that pass, off`, "#d9682b", 2, "dash"),
     trace(others, `${others.ablated.length} other heads off`, "#9ca3af", 2, "dot"),
   ], plotLayout({
-    height: 340, margin: { l: 54, r: 10, t: 36, b: 54 },
+    height: 370, margin: { l: 54, r: 10, t: 36, b: 90 },
     title: { text: `The gap for "${plotText(word.word)}", heads switched off`, font: { size: 14 }, x: 0.02 },
     xaxis: xAxis(L), yaxis: { title: { text: "within − across" }, zeroline: true },
-    legend: { orientation: "h", y: -0.28, font: { size: 11 } },
+    // Anchored at its top below the axis title, so a legend that wraps on a phone grows downwards.
+    legend: { orientation: "h", y: -0.3, yanchor: "top", font: { size: 11 } },
   }), plotConfig);
 }
 
