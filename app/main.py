@@ -18,7 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from app.engine import Engine, Overloaded, load_engine
 from model.errors import InputError
 from app import docs, openapi
-from app.routers import attention, embeddings, generate, heads, inside, learn, model_info, network, pages, predict, tokens
+from app.routers import (attention, attribution, embeddings, generate, heads, inside, learn, model_info, network, pages,
+                         predict, tokens)
 from app.security import BodySizeLimit, SecurityHeaders
 from app.settings import Settings
 
@@ -164,7 +165,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
     app.add_middleware(SecurityHeaders)
 
-    for module in (model_info, tokens, network, embeddings, attention, heads, inside, learn, predict, generate, pages):
+    for module in (model_info, tokens, network, embeddings, attention, heads, inside, learn, predict, attribution,
+                   generate, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     openapi.install(app)

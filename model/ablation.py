@@ -1,9 +1,10 @@
-"""Switch attention heads off and see what the model would predict without them.
+"""Switch attention heads (and MLPs) off and see what the model would predict without them.
 
 Ablating head H of layer L zeroes that head's output `z` (the `blocks.L.attn.z` hook point,
 shape (h, n, dh)) before the output projection mixes the heads, so nothing it computed reaches
 the residual stream. Everything before layer L is unchanged, so the pass resumes from the
-Analysis' residual stream at the first ablated layer instead of starting over.
+Analysis' residual stream at the first ablated layer instead of starting over. Ablating the
+MLP of layer L zeroes what it adds to the residual stream (`blocks.L.mlp_out`) at every position.
 """
 
 from __future__ import annotations
@@ -31,11 +32,16 @@ def check_heads(model: Llama, heads: Iterable[tuple[int, int]]) -> list[tuple[in
     return sorted(set(heads))
 
 
-def ablated_next_logits(analysis: Analysis, heads: Iterable[tuple[int, int]]) -> torch.Tensor:
-    """Next-token logits (V,) for the Analysis' prompt with the given heads' outputs zeroed."""
+def ablated_next_logits(analysis: Analysis, heads: Iterable[tuple[int, int]],
+                        mlps: Iterable[int] = ()) -> torch.Tensor:
+    """Next-token logits (V,) for the Analysis' prompt with the given heads' outputs (and the
+    given layers' MLP outputs) zeroed."""
     model = analysis.model
     heads = check_heads(model, heads)
-    if not heads:
+    mlps = sorted(set(mlps))
+    if any(not 0 <= layer < model.cfg.n_layers for layer in mlps):
+        raise HeadOutOfRange(f"MLP layers are 0 to {model.cfg.n_layers - 1}; got {mlps}")
+    if not heads and not mlps:
         return analysis.next_logits
     off: dict[int, list[int]] = {}
     for layer, head in heads:
@@ -47,7 +53,12 @@ def ablated_next_logits(analysis: Analysis, heads: Iterable[tuple[int, int]]) ->
         z[off[layer]] = 0.0
         return z
 
-    first = min(off)
-    with torch.inference_mode(), model.hooks({f"blocks.{layer}.attn.z": zero_heads for layer in off}):
+    def zero_mlp(out: torch.Tensor, name: str) -> torch.Tensor:
+        return torch.zeros_like(out)                        # (n, d)
+
+    first = min([*off, *mlps])
+    fns = {f"blocks.{layer}.attn.z": zero_heads for layer in off}
+    fns |= {f"blocks.{layer}.mlp_out": zero_mlp for layer in mlps}
+    with torch.inference_mode(), model.hooks(fns):
         # analysis.resid[first] is the residual stream entering block `first`: (n, d).
         return model.forward_from(first, analysis.resid[first], last_only=True)[-1]   # (V,)

@@ -1,0 +1,56 @@
+"""POST /api/attribution on the tiny model: the contract's fields, chat input, bad input."""
+
+import pytest
+
+
+def test_text_answers_the_contract(tiny_client, tiny_engine):
+    r = tiny_client.post("/api/attribution", json={"text": "the bank", "ig_steps": 4})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    cfg = tiny_engine.cfg
+    assert len(body["parts"]["heads"]) == cfg.n_layers and all(len(row) == cfg.n_heads for row in body["parts"]["heads"])
+    assert len(body["parts"]["mlps"]) == cfg.n_layers
+    parts = body["parts"]
+    summed = parts["embedding"] + sum(map(sum, parts["heads"])) + sum(parts["mlps"])
+    assert summed == pytest.approx(body["total"], abs=1e-4)
+    assert body["total"] == pytest.approx(body["target"]["logit"], abs=1e-5)
+    predicted = tiny_client.post("/api/predict", json={"text": "the bank", "n_predictions": 1}).json()["predictions"][0]
+    assert body["target"]["id"] == predicted["id"]
+    assert body["target"]["logit"] == pytest.approx(predicted["logit"], abs=1e-3)
+    s = body["saliency"]
+    assert len(s["gradient_x_input"]) == len(s["integrated_gradients"]) == len(body["tokens"])
+    assert s["steps"] == 4 and s["baseline"]
+    assert body["check"]["parts"] and body["contrast"] is None
+
+
+def test_contrast_is_the_difference_of_two_logits(tiny_client):
+    body = tiny_client.post("/api/attribution", json={"text": "the bank", "target": 40, "contrast": 50,
+                                                      "saliency": False}).json()
+    assert body["total"] == pytest.approx(body["target"]["logit"] - body["contrast"]["logit"], abs=1e-5)
+    assert body["saliency"] is None
+
+
+def test_messages_go_through_the_chat_template(tiny_client):
+    messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "hi"}]
+    r = tiny_client.post("/api/attribution", json={"messages": messages, "ig_steps": 2, "check_parts": 0})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    texts = [t["text"] for t in body["tokens"]]
+    assert texts[0] == "<|im_start|>" and "".join(texts).endswith("<|im_start|>assistant\n")
+    assert sum(t["special"] for t in body["tokens"]) == 5      # three turns opened, two closed
+    assert len(body["saliency"]["integrated_gradients"]) == len(texts)
+    assert body["check"] is None
+
+
+@pytest.mark.parametrize("payload, field", [
+    ({"text": "a", "messages": [{"role": "user", "content": "b"}]}, "body"),
+    ({}, "body"),
+    ({"text": "a", "target": 10**6}, "target"),
+    ({"text": "a", "contrast": 10**6}, "contrast"),
+    ({"text": "a", "ig_steps": 0}, "ig_steps"),
+    ({"text": "   "}, "text"),
+])
+def test_bad_input_is_a_4xx_naming_the_field(tiny_client, payload, field):
+    r = tiny_client.post("/api/attribution", json=payload)
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field
