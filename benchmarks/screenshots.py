@@ -37,6 +37,7 @@ class Shot:
     ready: str = ""   # a selector that exists once the page's main picture is drawn
     scroll: str = ""  # scroll so this element is near the top of the picture (default: the page top)
     above: int = 16   # pixels of the page kept above that element
+    wait: int = 60_000  # milliseconds to wait for `ready`
 
     @property
     def url(self) -> str:
@@ -58,6 +59,9 @@ SHOTS = [
     Shot("inside", "/inside", {"text": "The capital of France is", "layer": 18, "head": 1},
          "4a. Inside a layer: where one attention weight comes from (query·key, ÷√64, softmax), for “is” in layer 18",
          ready="#chapter4[data-same]", scroll="#scores", above=150),
+    Shot("learn", "/learn", {}, "4b. How a transformer learns: a tiny transformer trained live; the repeats' loss "
+         "drops when an induction head forms", ready="#after:not([hidden])", scroll="#controls-title", above=40,
+         wait=300_000),  # trains the default run first (seconds; longer on a busy machine)
     Shot("predict", "/predict", {"text": "The capital of France is"},
          "5. Next token: “ Paris” at p = 0.77, with temperature, top-k and top-p", ready="#chart .main-svg",
          scroll="#chart", above=300),
@@ -121,7 +125,7 @@ def take(page, base: str, shot: Shot) -> tuple[Path, list[str]]:
     page.on("console", lambda msg: errors.append(f"console.error: {msg.text}") if msg.type == "error" else None)
     page.goto(base + shot.url, wait_until="networkidle")
     if shot.ready:
-        page.wait_for_selector(shot.ready, timeout=60_000)
+        page.wait_for_selector(shot.ready, timeout=shot.wait)
     try:
         page.wait_for_function(SETTLED, timeout=15_000)
     except Exception:  # some picture below the fold is still drawing or hidden: the ready one is there
