@@ -57,6 +57,8 @@ CHAPTERS = [
     Chapter("4b", "learn", "How a transformer learns", "A tiny transformer trained live grows an induction head "
             "that copies; then the same heads in the real model, switched off."),
     Chapter("5", "predict", "Next token", "A probability for every token of the vocabulary; sampling picks one."),
+    Chapter("5a", "why", "Why this token?", "The logit taken apart: every head and MLP's push, checked by switching "
+            "them off, and which input words mattered."),
     Chapter("6", "chat", "Chat", "Generation over a templated token sequence is a conversation."),
 ]
 

@@ -86,6 +86,7 @@ class AttributionOut(BaseModel):
     tokens: list[TokenOut] = Field(..., description="The tokens the model reads (for chat: the rendered template).")
     target: TokenLogit
     contrast: TokenLogit | None = None
+    top: list[TokenLogit] = Field(..., description="The most probable next tokens (to pick a target or a contrast).")
     scale: float = Field(..., description="The final RMSNorm's factor 1/rms(x) at the last position, frozen.")
     parts: PartsOut
     total: float = Field(..., description="The target's logit (minus the contrast's): what the parts add up to.")

@@ -16,6 +16,8 @@ from model.errors import check_index
 from model.sampling import probabilities
 from model.tokenizer import ModelTokenizer
 
+TOP = 8  # next-token candidates offered as targets
+
 
 def prompt_of(engine: Engine, body: AttributionIn) -> Prompt:
     """`text` as typed, or `messages` through the chat template with the assistant's turn opened
@@ -63,6 +65,7 @@ def direct(engine: Engine, prompt: Prompt, body: AttributionIn) -> AttributionOu
         tokens=tokens_out(prompt.tokens),
         target=_token(tk, target, logits, probs),
         contrast=_token(tk, contrast, logits, probs) if contrast is not None else None,
+        top=[_token(tk, i, logits, probs) for i in probs.topk(TOP).indices.tolist()],
         scale=parts.scale,
         parts=PartsOut(embedding=parts.embedding, heads=rounded(parts.heads), mlps=rounded(parts.mlps)),
         total=parts.logit,

@@ -91,7 +91,7 @@ def test_batched_copies_do_not_see_each_other(tiny):
     model, analysis = tiny
     read = A.direction(model, 3).float()
     x = model.embed(analysis.ids)
-    base = A.baseline_embeddings(model, len(x))
+    base = A.baseline_embeddings(x)
     both = torch.stack([base, x])
     with torch.no_grad():
         together = A.batched_f(model, both, read)
