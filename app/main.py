@@ -20,6 +20,8 @@ from model.errors import InputError
 from app import docs, openapi
 from app.routers import (attention, attribution, embeddings, generate, heads, inside, learn, model_info, network, pages,
                          predict, tokens)
+from app.routers import openai as openai_api
+from app.views import openai as openai_view
 from app.security import BodySizeLimit, SecurityHeaders
 from app.settings import Settings
 
@@ -66,6 +68,13 @@ def _short(value, limit: int = 60) -> str:
 _LIMIT_KEYS = ("le", "lt", "ge", "gt", "max_length", "min_length")
 
 
+def _answer(request: Request, status: int, content: dict, headers: dict | None = None) -> JSONResponse:
+    """An error answer: the native shape under /api, OpenAI's `{"error": {...}}` under /v1."""
+    if request.url.path.startswith("/v1/"):
+        return openai_view.reshape(status, content, headers)
+    return JSONResponse(status_code=status, content=content, headers=headers)
+
+
 def _error(detail: str, code: str, field: str | None = None, limit=None, actual=None) -> dict:
     """Every 4xx/5xx JSON body: `detail` for people, `code`/`field`/`limit`/`actual` for programs."""
     return {"detail": detail, "code": code, "field": field, "limit": limit, "actual": actual}
@@ -108,7 +117,7 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
             limit, actual = _limit_and_actual(err)
             first = {"code": "missing" if err.get("type") == "missing" else "invalid", "field": where,
                      "limit": limit, "actual": actual}
-    return JSONResponse(status_code=422, content=_error("; ".join(problems), **(first or {"code": "invalid"})))
+    return _answer(request, 422, _error("; ".join(problems), **(first or {"code": "invalid"})))
 
 
 HTTP_CODES = {400: "unparsable_body", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
@@ -125,19 +134,19 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> JSONRespo
     if exc.status_code == 405 and detail == "Method Not Allowed":
         detail = f"{request.url.path} does not answer {request.method}; /docs lists the methods it does answer."
     code = HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-    return JSONResponse(status_code=exc.status_code, content=_error(str(detail), code, field), headers=exc.headers)
+    return _answer(request, exc.status_code, _error(str(detail), code, field), exc.headers)
 
 
 async def input_error(request: Request, exc: InputError) -> JSONResponse:
     """The model layer's `InputError`, mapped to HTTP here and nowhere else."""
-    return JSONResponse(status_code=exc.status, content=exc.body())
+    return _answer(request, exc.status, exc.body())
 
 
 BUSY = "The model is busy with other requests; retry in a few seconds."
 
 
 async def overloaded(request: Request, exc: Overloaded) -> JSONResponse:
-    return JSONResponse(status_code=503, headers={"Retry-After": "2"}, content=_error(BUSY, "busy"))
+    return _answer(request, 503, _error(BUSY, "busy"), {"Retry-After": "2"})
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -159,6 +168,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_exception_handler(Overloaded, overloaded)
     app.add_exception_handler(InputError, input_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(openai_view.OpenAIHTTPError, openai_view.openai_error)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Large answers (all 270 heads, embeddings maps) shrink several-fold; event streams are
     # left alone by the middleware so tokens still arrive one by one.
@@ -166,7 +176,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(SecurityHeaders)
 
     for module in (model_info, tokens, network, embeddings, attention, heads, inside, learn, predict, attribution,
-                   generate, pages):
+                   generate, openai_api, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     openapi.install(app)

@@ -30,6 +30,14 @@ def probabilities(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tenso
     return (shifted / temperature).softmax(-1).float()
 
 
+def logprobabilities(logits: torch.Tensor) -> torch.Tensor:
+    """log softmax(logits) over the last axis at temperature 1, in float64: the logarithm of
+    `probabilities(logits)` without its float32 underflow (a token with p < 1e-45 still gets a
+    finite log-probability). exp() of it equals `probabilities` to float32 rounding."""
+    shifted = logits.double() - logits.max(-1, keepdim=True).values
+    return shifted - shifted.exp().sum(-1, keepdim=True).log()
+
+
 def distribution(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
                  top_p: float = 1.0) -> Distribution:
     """`top_k` = 0 keeps every token; `top_p` = 1 keeps every token; temperature 0 is greedy
