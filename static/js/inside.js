@@ -55,8 +55,8 @@ function drawStrip(node, rows, { shared = false } = {}) {
     type: "heatmap", z, x: rows[0].values.map((_, i) => i), y: rows.map((_, k) => k), zmin: -1, zmax: 1,
     colorscale: DIVERGING, showscale: false, text: hover, hoverinfo: "text", ygap: 18,
   }], plotLayout({
-    height: 52 + rows.length * 48, margin: { l: 8, r: 8, t: 12, b: 34 },
-    xaxis: { range: [-0.5, n - 0.5], showgrid: false, zeroline: false, title: { text: `entry (0 to ${n - 1})`, standoff: 4 },
+    height: 58 + rows.length * 48, margin: { l: 8, r: 8, t: 12, b: 40 },
+    xaxis: { range: [-0.5, n - 0.5], showgrid: false, zeroline: false, title: { text: `entry (0 to ${n - 1})`, standoff: 8 },
       tickfont: { size: 10 } },
     yaxis: { showticklabels: false, range: [rows.length - 0.5, -0.5], showgrid: false, zeroline: false },
     annotations: rows.map((r, k) => ({ x: 0, y: k - 0.5, xref: "paper", yref: "y", xanchor: "left", yanchor: "bottom",
@@ -123,6 +123,7 @@ function drawGqa() {
 
 function drawQk() {
   const p = data.position, narrow = $("qk").clientWidth < 520;
+  const xTitle = narrow ? `number (0 to ${data.d_head - 1})` : `number (0 to ${data.d_head - 1}); pairs are i and i + ${data.d_head / 2}`;
   const labels = [`${narrow ? "q" : "query:"} ${tokenText(tokenAt(p))}`,
     ...data.keys.map((_, j) => `${narrow ? "k" : "key #"}${j} ${tokenText(tokenAt(j))}`)];
   const rows = [data.query, ...data.keys];
@@ -133,7 +134,7 @@ function drawQk() {
     hoverinfo: "text", ygap: 2, colorbar: { thickness: 10, len: 0.9 },
   }], plotLayout({
     height: Math.min(520, 90 + rows.length * 26), margin: { l: 10, r: 10, t: 8, b: 36 },
-    xaxis: { title: { text: `number (0 to ${data.d_head - 1}); pairs are i and i + ${data.d_head / 2}`, standoff: 4 },
+    xaxis: { title: { text: xTitle, standoff: 4 },
       showgrid: false, zeroline: false },
     yaxis: { tickvals: labels.map((_, k) => k), ticktext: labels.map(plotText), range: [rows.length - 0.5, -0.5], automargin: true,
       tickfont: { family: MONO, size: 11 }, showgrid: false, zeroline: false },
@@ -159,7 +160,7 @@ function drawRope() {
     arrow(q[k], q[k + half], "after");
     const turns = data.rope_angles[k] / (2 * Math.PI);
     svg.append(svgEl("text", { x: cx, y: cy + R + 16, class: "dial-label", "text-anchor": "middle" },
-      `pair ${k}: numbers ${k} and ${k + half}`));
+      `pair ${k} (${k} & ${k + half})`));
     svg.append(svgEl("text", { x: cx, y: cy + R + 30, class: "dial-sub", "text-anchor": "middle" },
       `turned by ${fmt(data.rope_angles[k], 2)} rad` + (Math.abs(turns) >= 1 ? ` (${fmt(turns, 2)} turns)` : "")));
     svg.append(svgEl("text", { x: cx, y: 12, class: "dial-sub", "text-anchor": "middle" },
@@ -203,18 +204,22 @@ function drawScores() {
   const top = Math.max(...data.scaled);
   const exps = data.scaled.map((s) => Math.exp(s - top));
   const sum = exps.reduce((a, b) => a + b, 0);
-  const expLabel = (j) => (top > 40 ? `e^${fmt(data.scaled[j] - top, 2)}` : fmt(Math.exp(data.scaled[j]), 3));
+  // e^x of each scaled score (relative to the largest when they are too large to print), and their sum.
+  const expLabel = (j) => fmt(top > 40 ? exps[j] : Math.exp(data.scaled[j]), 3);
+  $("exp-head").textContent = top > 40 ? "e^(x − largest)" : "eˣ";
+  $("exp-sum").textContent = `sum ${top > 40 ? fmt(sum, 3) : fmt(Math.exp(top) * sum, 3)}`;
   data.tokens.forEach((t, j) => {
     const tr = el("tr", { cls: (j === key ? "picked" : "") + (j > p ? " masked" : "") });
-    const label = el("td", { cls: "tok-cell" }, [el("span", { cls: "tok", text: "" }, tokenLabel(t)), el("span", { cls: "muted", text: ` #${j}` })]);
+    const label = el("td", { cls: "tok-cell", title: `token #${j}` }, [el("span", { cls: "tok" }, tokenLabel(t))]);
     if (j > p) {
-      tr.append(label, el("td", { text: "—" }), el("td", { text: "masked: −∞" }), el("td", { text: "0" }), el("td", { text: "0 (comes later)" }));
+      tr.append(label, el("td", { text: "—" }), el("td", { text: "−∞", title: "masked: this token comes later" }),
+        el("td", { cls: "num", text: "0" }), el("td", { text: "0 (masked)" }));
     } else {
       const w = data.weights[j];
       const bar = el("span", { cls: "wbar" });
       bar.style.width = `${Math.max(0.5, w * 100)}%`;
       tr.append(label, el("td", { cls: "num", text: fmt(data.scores[j], 3) }), el("td", { cls: "num", text: fmt(data.scaled[j], 3) }),
-        el("td", { cls: "num", text: `${expLabel(j)} ÷ ${top > 40 ? "…" : fmt(Math.exp(top) * sum, 3)} = ${fmt(exps[j] / sum, 4)}` }),
+        el("td", { cls: "num", text: expLabel(j) }),
         el("td", { cls: "wcell" }, [el("span", { cls: "wtrack" }, [bar]), el("span", { cls: "num", text: fmt(w, 4) })]));
       tr.tabIndex = 0;
       tr.title = "Take this dot product apart";
@@ -291,12 +296,13 @@ function drawValues() {
 
 function drawHeads() {
   const heads = data.heads;
-  window.Plotly.react($("heads"), [{ type: "bar", x: heads.map((h) => `head ${h.head}`), y: heads.map((h) => h.norm),
+  window.Plotly.react($("heads"), [{ type: "bar", x: heads.map((h) => h.head), y: heads.map((h) => h.norm),
     marker: { color: heads.map((h) => KV_COLOURS[h.kv_head % KV_COLOURS.length]),
       line: { color: heads.map((h) => (h.head === data.head ? "#1d2130" : "rgba(0,0,0,0)")), width: 2.5 } },
-    hovertemplate: "%{x}: adds a vector of length %{y:.3f}<extra></extra>" }], plotLayout({
-    height: 250, margin: { l: 50, r: 10, t: 30, b: 50 },
+    hovertemplate: "head %{x}: adds a vector of length %{y:.3f}<extra></extra>" }], plotLayout({
+    height: 250, margin: { l: 50, r: 10, t: 30, b: 44 },
     title: { text: "Length of what each head adds", font: { size: 13 }, x: 0.02 },
+    xaxis: { title: { text: "head", standoff: 4 }, tickvals: heads.map((h) => h.head), fixedrange: true },
     yaxis: { title: { text: "length", standoff: 2 } },
   }), { ...plotConfig, displayModeBar: false });
   if (!headsBound) {
@@ -333,8 +339,8 @@ function drawMlp() {
     { type: "scatter", mode: "markers", x: rest.map((i) => data.mlp_gate_pre[i]), y: rest.map((i) => data.mlp_gate[i]),
       marker: { size: 4, color: NEG, opacity: 0.35 }, name: `all ${f.toLocaleString("en")} neurons`,
       text: rest.map((i) => `neuron ${i}`), hovertemplate: "%{text}<br>gate sum %{x:.3f} → SiLU %{y:.3f}<extra></extra>" },
-    { type: "scatter", mode: "markers+text", x: top.map((i) => data.mlp_gate_pre[i]), y: top.map((i) => data.mlp_gate[i]),
-      marker: { size: 8, color: POS }, text: top.map((i) => String(i)), textposition: "top center", textfont: { size: 10 },
+    { type: "scatter", mode: "markers", x: top.map((i) => data.mlp_gate_pre[i]), y: top.map((i) => data.mlp_gate[i]),
+      marker: { size: 8, color: POS }, text: top.map((i) => String(i)),
       name: `the ${TOP_NEURONS} most active`, hovertemplate: "neuron %{text}<br>gate sum %{x:.3f} → SiLU %{y:.3f}<extra></extra>" },
   ], plotLayout({
     height: 330, margin: { l: 50, r: 10, t: 30, b: 44 },
