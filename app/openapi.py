@@ -76,6 +76,25 @@ def _error_codes(method: str, operation: dict) -> list[str]:
     return ["413", "422", "503"] if operation.get("parameters") else []
 
 
+OPENAI_ERROR_RESPONSES = {
+    "400": "A parameter is missing, invalid or over a limit (the prompt over the context: code "
+           "`context_length_exceeded`); `error.param` names it.",
+    "503": "The server is busy; retry after the `Retry-After` seconds.",
+}
+
+
+def _openai_errors(method: str, responses: dict) -> None:
+    """The /v1 endpoints answer errors in OpenAI's shape, a fixable request as 400 (never 422); a
+    body over the server's byte limit is still refused with the native 413 before it is read."""
+    if method != "post":
+        return
+    for code, description in OPENAI_ERROR_RESPONSES.items():
+        responses[code] = {"description": description, "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/OpenAIError"}}}}
+    responses["413"] = {"description": ERROR_RESPONSES["413"], "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
 def install(app: FastAPI) -> None:
     def openapi() -> dict:
         if app.openapi_schema:
@@ -84,11 +103,14 @@ def install(app: FastAPI) -> None:
         components = doc.setdefault("components", {}).setdefault("schemas", {})
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
-        for path_item in doc.get("paths", {}).values():
+        for path, path_item in doc.get("paths", {}).items():
             for method, operation in path_item.items():
                 responses = operation.setdefault("responses", {})
                 for code in ("400", "413", "422", "503"):
                     responses.pop(code, None)
+                if path.startswith("/v1/"):
+                    _openai_errors(method, responses)
+                    continue
                 for code in _error_codes(method, operation):
                     responses[code] = {"description": ERROR_RESPONSES[code], "content": {
                         "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
