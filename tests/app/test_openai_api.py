@@ -176,3 +176,23 @@ def test_logprobs_zero_gives_token_logprobs_without_alternatives(tiny):
                                               "temperature": 0, "logprobs": 0}).json()["choices"][0]["logprobs"]
     assert len(out["token_logprobs"]) == 3 and out["top_logprobs"] == [{}, {}, {}]
     assert all(v < 0 for v in out["token_logprobs"])
+
+
+# --- the README's example runs ------------------------------------------------------------------
+
+
+def readme_snippet(after: str) -> str:
+    """The first python block of README.md after the paragraph that starts with `after`."""
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    rest = text[text.index(after):]
+    return rest[rest.index("```python\n") + len("```python\n"):rest.index("\n```", rest.index("```python\n"))]
+
+
+@pytest.mark.real
+def test_the_readme_openai_example_runs_against_the_server(live_server, capsys):
+    code = readme_snippet("**OpenAI-compatible endpoints.**").replace("http://127.0.0.1:8000", live_server)
+    exec(compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "'The' None" and all(float(line.rsplit(" ", 1)[1]) < 0 for line in printed[1:7])
+    assert "Paris" in printed[-1]
