@@ -14,11 +14,13 @@ class Distribution:
     probs      (V,) softmax(logits / temperature) over the whole vocabulary
     allowed    (V,) bool: tokens that top-k and top-p leave in the draw
     sample_probs (V,) probs renormalised over the allowed tokens (0 elsewhere)
+    logprobs   (V,) float64 log of probs, computed without float32 underflow
     """
 
     probs: torch.Tensor
     allowed: torch.Tensor
     sample_probs: torch.Tensor
+    logprobs: torch.Tensor | None = None
 
 
 def probabilities(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -30,11 +32,11 @@ def probabilities(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tenso
     return (shifted / temperature).softmax(-1).float()
 
 
-def logprobabilities(logits: torch.Tensor) -> torch.Tensor:
-    """log softmax(logits) over the last axis at temperature 1, in float64: the logarithm of
-    `probabilities(logits)` without its float32 underflow (a token with p < 1e-45 still gets a
-    finite log-probability). exp() of it equals `probabilities` to float32 rounding."""
-    shifted = logits.double() - logits.max(-1, keepdim=True).values
+def logprobabilities(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """log softmax(logits / temperature) over the last axis, in float64: the logarithm of
+    `probabilities(logits, temperature)` without its float32 underflow (a token with p < 1e-45
+    still gets a finite log-probability). exp() of it equals `probabilities` to float32 rounding."""
+    shifted = (logits.double() - logits.max(-1, keepdim=True).values) / temperature
     return shifted - shifted.exp().sum(-1, keepdim=True).log()
 
 
@@ -44,6 +46,7 @@ def distribution(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
     (the probabilities shown are then those at temperature 1, and only the argmax is allowed)."""
     logits = logits.float()
     probs = probabilities(logits, temperature if temperature > 0 else 1.0)
+    logprobs = logprobabilities(logits, temperature if temperature > 0 else 1.0)
     if temperature <= 0:
         allowed = torch.zeros_like(probs, dtype=torch.bool)
         allowed[int(logits.argmax())] = True
@@ -61,7 +64,7 @@ def distribution(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
             drop[0] = False  # a top_p below float32's range (5e-324) rounds to 0 and would drop it too
             allowed[order[drop]] = False
     kept = torch.where(allowed, probs, torch.zeros_like(probs))
-    return Distribution(probs=probs, allowed=allowed, sample_probs=kept / kept.sum())
+    return Distribution(probs=probs, allowed=allowed, sample_probs=kept / kept.sum(), logprobs=logprobs)
 
 
 def pick(dist: Distribution, generator: torch.Generator | None = None) -> int:

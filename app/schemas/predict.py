@@ -52,6 +52,8 @@ class TokenProb(BaseModel):
 class Prediction(TokenProb):
     probability: float = Field(..., description="softmax(logits / temperature) over the whole vocabulary (at "
                                "temperature 0, greedy, the probabilities at temperature 1).")
+    logprob: float = Field(..., description="Natural log of `probability`, computed in float64 without "
+                           "underflow (finite even where `probability` rounds to 0): sum them to score a text.")
     logit: float = Field(..., description="The raw score before the softmax.")
     allowed: bool = Field(..., description="top-k and top-p still allow this token to be drawn.")
     sample_probability: float = Field(..., description="The chance it is drawn: its probability renormalised "
@@ -114,6 +116,9 @@ class SurpriseIn(TextIn, ContinuedIn):
 
 class SurpriseToken(TokenOut):
     probability: float | None = Field(..., description="p(this token | the tokens before it); null for the first.")
+    logprob: float | None = Field(..., description="Natural log of `probability` (float64, finite even where "
+                                  "`probability` rounds to 0); null for the first. Their sum is the log-probability "
+                                  "of the text after its first token.")
     surprisal_bits: float | None = Field(..., description="-log2 probability: 0 = certain, 10 = one in 1024.")
     expected: TokenProb | None = Field(None, description="The token the model found most probable here "
                                         "(null for the first token).")

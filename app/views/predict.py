@@ -31,6 +31,7 @@ def prediction(tokenizer: ModelTokenizer, dist: Distribution, logits, token_id: 
     """One token's row of a Distribution (model.sampling) with its raw logit."""
     t = tokenizer.describe(token_id)
     return Prediction(id=token_id, text=t.text, display=t.display, probability=float(dist.probs[token_id]),
+                      logprob=float(dist.logprobs[token_id]),
                       logit=float(logits[token_id]), allowed=bool(dist.allowed[token_id]),
                       sample_probability=float(dist.sample_probs[token_id]))
 
@@ -155,10 +156,11 @@ def surprise_out(engine: Engine, prompt: Prompt) -> SurpriseOut:
     for i, t in enumerate(prompt.tokens):
         logp = float(result.logprobs[i])
         if math.isnan(logp):
-            tokens.append(SurpriseToken(**TokenOut.of(t).model_dump(), probability=None, surprisal_bits=None))
+            tokens.append(SurpriseToken(**TokenOut.of(t).model_dump(), probability=None, logprob=None,
+                                        surprisal_bits=None))
             continue
         bits.append(-logp / math.log(2))
         tokens.append(SurpriseToken(
-            **TokenOut.of(t).model_dump(), probability=math.exp(logp), surprisal_bits=bits[-1],
+            **TokenOut.of(t).model_dump(), probability=math.exp(logp), logprob=logp, surprisal_bits=bits[-1],
             expected=token_prob(engine.tokenizer, int(result.top_ids[i]), float(result.top_probs[i]))))
     return SurpriseOut(tokens=tokens, mean_surprisal_bits=sum(bits) / len(bits) if bits else None)

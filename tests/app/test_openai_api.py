@@ -196,3 +196,16 @@ def test_the_readme_openai_example_runs_against_the_server(live_server, capsys):
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == "'The' None" and all(float(line.rsplit(" ", 1)[1]) < 0 for line in printed[1:7])
     assert "Paris" in printed[-1]
+
+
+@pytest.mark.real
+def test_the_readme_scoring_example_agrees_with_echo_scoring(live_server, client, model_id, capsys):
+    code = readme_snippet("**Scoring a text.**").replace("http://127.0.0.1:8000", live_server)
+    scope = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert capsys.readouterr().out.startswith("log p(' Paris.' | 'The capital of France is') = -")
+    lp = client.completions.create(model=model_id, prompt=scope["prompt"] + scope["continuation"], max_tokens=0,
+                                   echo=True, logprobs=0).choices[0].logprobs
+    n = len(scope["prompt"])
+    echo = sum(v for v, at in zip(lp.token_logprobs, lp.text_offset) if at >= n)
+    assert scope["score"] == pytest.approx(echo, abs=1e-4) and scope["score"] < 0
