@@ -26,8 +26,21 @@ from model.llama import Llama
 Head = tuple[int, int]
 
 
-def logits_without(model: Llama, ids: torch.Tensor, heads: Iterable[Head]) -> torch.Tensor:
-    """Logits (n, V) of one sequence of ids (n,) with the given heads' outputs zeroed everywhere."""
+def resid_pre(model: Llama, ids: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Logits (n, V) of one sequence with every head on, and the residual stream entering each
+    block (a list of (n, d)), from which a pass with heads off can resume."""
+    names = [f"blocks.{layer}.resid_pre" for layer in range(model.cfg.n_layers)]
+    with model.float32_only():
+        logits, store = model.run_with_cache(torch.as_tensor(ids, dtype=torch.long), names)
+    return logits, [store[name] for name in names]
+
+
+def logits_without(model: Llama, ids: torch.Tensor, heads: Iterable[Head],
+                   resid: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """Logits (n, V) of one sequence of ids (n,) with the given heads' outputs zeroed everywhere.
+
+    With `resid` (from `resid_pre` of the same ids) the pass resumes at the first layer with a head
+    off: everything before it is unchanged, as in model/ablation.py."""
     heads = check_heads(model, heads)
     off: dict[int, list[int]] = {}
     for layer, head in heads:
@@ -41,10 +54,14 @@ def logits_without(model: Llama, ids: torch.Tensor, heads: Iterable[Head]) -> to
 
     with torch.inference_mode(), model.float32_only(), \
             model.hooks({f"blocks.{layer}.attn.z": zero_heads for layer in off}):
+        if resid is not None and off:
+            first = min(off)
+            return model.forward_from(first, resid[first])                        # (n, V)
         return model(torch.as_tensor(ids, dtype=torch.long))
 
 
-def copy_losses(model: Llama, sequences: torch.Tensor, heads: Iterable[Head] = ()) -> tuple[float, float]:
+def copy_losses(model: Llama, sequences: torch.Tensor, heads: Iterable[Head] = (),
+                resids: list[list[torch.Tensor]] | None = None) -> tuple[float, float]:
     """Mean next-token loss over the first and over the second copy of sequences (count, 2R) of R
     random tokens written twice, with the given heads off.
 
@@ -52,12 +69,18 @@ def copy_losses(model: Llama, sequences: torch.Tensor, heads: Iterable[Head] = (
     0..R-2, the second's from R..2R-2). Nothing predicts a random token of the first copy; in the
     second, copying from the first does. A copy's first token cannot be known in either."""
     heads = list(heads)
+    logits = [logits_without(model, row, heads, resids[k] if resids is not None else None)
+              for k, row in enumerate(sequences)]
+    return _copy_losses(logits, sequences)
+
+
+def _copy_losses(logits: list[torch.Tensor], sequences: torch.Tensor) -> tuple[float, float]:
     period = sequences.shape[1] // 2
     first, second = [], []
-    for row in sequences:
-        logits = logits_without(model, row, heads).double()                      # (2R, V)
-        first.append(F.cross_entropy(logits[:period - 1], row[1:period], reduction="none"))
-        second.append(F.cross_entropy(logits[period:-1], row[period + 1:], reduction="none"))
+    for row_logits, row in zip(logits, sequences):
+        row_logits = row_logits.double()                                         # (2R, V)
+        first.append(F.cross_entropy(row_logits[:period - 1], row[1:period], reduction="none"))
+        second.append(F.cross_entropy(row_logits[period:-1], row[period + 1:], reduction="none"))
     return float(torch.cat(first).mean()), float(torch.cat(second).mean())
 
 
@@ -88,8 +111,10 @@ def knockout(model: Llama, sequences: torch.Tensor, heads: list[Head], draws: in
     heads off (`draws` seeded draws), plus the first copy's loss as the no-copying baseline."""
     L, h = model.cfg.n_layers, model.cfg.n_heads
     randoms = [random_other_heads(L, h, heads, len(heads), seed + k) for k in range(draws)]
-    loss_first, loss_all_on = copy_losses(model, sequences)
+    passes = [resid_pre(model, row) for row in sequences]      # all heads on; passes with heads off resume
+    resids = [resid for _, resid in passes]                     # from their residual streams
+    loss_first, loss_all_on = _copy_losses([logits for logits, _ in passes], sequences)
     return KnockoutResult(
         heads=list(heads), random_heads=randoms, loss_first=loss_first, loss_all_on=loss_all_on,
-        loss_heads_off=repeat_loss(model, sequences, heads),
-        loss_random_off=[repeat_loss(model, sequences, r) for r in randoms])
+        loss_heads_off=copy_losses(model, sequences, heads, resids)[1],
+        loss_random_off=[copy_losses(model, sequences, r, resids)[1] for r in randoms])

@@ -28,10 +28,10 @@ from model.toy_transformer import Diverged
 router = APIRouter(prefix="/api", tags=["learn"])
 
 LEARN_EXAMPLES = {
-    "default": {"summary": "Two layers: an induction head forms", "value": {"seed": 0, "steps": 500, "layers": 2}},
-    "one_layer": {"summary": "One layer: no induction head can form", "value": {"seed": 0, "steps": 500, "layers": 1}},
+    "default": {"summary": "Two layers: an induction head forms", "value": {"seed": 0, "steps": 300, "layers": 2}},
+    "one_layer": {"summary": "One layer: no induction head can form", "value": {"seed": 0, "steps": 300, "layers": 1}},
     "stream": {"summary": "Stream progress as server-sent events",
-               "value": {"seed": 0, "steps": 500, "layers": 2, "stream": True}},
+               "value": {"seed": 0, "steps": 300, "layers": 2, "stream": True}},
 }
 LearnBody = Annotated[LearnIn, Body(openapi_examples=LEARN_EXAMPLES)]
 DONE = object()

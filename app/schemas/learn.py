@@ -124,7 +124,7 @@ class KnockoutIn(StrictModel):
     seed: int = Field(1, ge=0, le=2**31 - 1, description="Seeds the random sequences and the random heads. The "
                       "heads' induction scores (GET /api/heads) come from other sequences (seed 0), so the heads "
                       "are not tested on the data that picked them.", examples=[1])
-    sequences: int = Field(4, ge=1, le=10, description="Random token sequences, each written twice.")
+    sequences: int = Field(3, ge=1, le=10, description="Random token sequences, each written twice.")
     draws: int = Field(3, ge=1, le=5, description="Draws of random other heads, as many as the induction heads.")
 
 

@@ -31,7 +31,7 @@ def test_a_short_run_streams_progress_and_reads_its_own_numbers(page, screenshot
     right = re.search(r"right for (\d+) of them; the trained model's for (\d+)",
                       page.locator("#sample-reading").text_content())
     assert right and int(right.group(2)) > int(right.group(1))
-    assert page.locator("#induction-pattern .main-svg").count() == 1
+    assert page.locator("#induction-pattern .main-svg").count() >= 1
     screenshot("learn-desktop")
 
 
@@ -69,7 +69,7 @@ def test_smollm2_induction_heads_and_the_knockout(page):
     buttons = page.locator("#real-heads button")
     assert [b.get_attribute("data-head") for b in buttons.all()] == [f"{h['layer']}.{h['head']}" for h in named]
     page.wait_for_selector("#probe-heatmap .main-svg")
-    with page.expect_response("**/api/learn/knockout", timeout=300_000) as answer:
+    with page.expect_response("**/api/learn/knockout", timeout=600_000) as answer:
         page.locator("#knockout").click()
     result = answer.value.json()
     page.wait_for_selector("#knockout-plot .main-svg")

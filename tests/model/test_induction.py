@@ -70,3 +70,20 @@ def test_a_head_the_model_lacks_is_refused(tiny):
     model, _ = tiny
     with pytest.raises(HeadOutOfRange):
         induction.logits_without(model, torch.tensor([1, 2, 3]), [(model.cfg.n_layers, 0)])
+
+
+def test_resuming_from_the_kept_residual_stream_gives_the_same_logits(tiny):
+    model, _ = tiny
+    ids = torch.tensor([5, 9, 2, 7, 5, 9, 2, 7])
+    logits, resid = induction.resid_pre(model, ids)
+    with torch.inference_mode(), model.float32_only():
+        assert torch.allclose(logits, model(ids))
+    for heads in ([(1, 0)], [(0, 1), (1, 2)]):
+        assert torch.allclose(induction.logits_without(model, ids, heads, resid),
+                              induction.logits_without(model, ids, heads), atol=1e-5)
+    seqs = torch.stack([ids, ids.flip(0)])
+    resids = [induction.resid_pre(model, row)[1] for row in seqs]
+    assert induction.copy_losses(model, seqs, [(1, 0)], resids) == pytest.approx(induction.copy_losses(model, seqs, [(1, 0)]))
+    result = induction.knockout(model, seqs, [(1, 0)], draws=2, seed=0)
+    assert (result.loss_first, result.loss_all_on) == pytest.approx(induction.copy_losses(model, seqs))
+    assert result.loss_heads_off == pytest.approx(induction.repeat_loss(model, seqs, [(1, 0)]))
