@@ -1,6 +1,6 @@
 // Chapter 4a, inside a layer: one token followed through one layer, every number from
 // POST /api/inside (the prompt's own forward pass). State lives in the URL: text, layer, head,
-// pos (the token; -1 = the last) and key (the key row whose dot product is taken apart; -1 = the
+// position (the token; -1 = the last) and key (the key row whose dot product is taken apart; -1 = the
 // heaviest after the first token).
 
 import { api, debounce, el, latest, plotConfig, plotLayout, plotText, readState, showError, svgEl, tokenLabel,
@@ -11,7 +11,7 @@ const EXAMPLES = [
   "I sat on the river bank",
   "When Mary and John went to the shop, John gave a drink to",
 ];
-const DEFAULTS = { text: EXAMPLES[0], layer: 18, head: 1, pos: -1, key: -1 };
+const DEFAULTS = { text: EXAMPLES[0], layer: 18, head: 1, position: -1, key: -1 };
 const CLIP_RANK = 6;      // a strip's colours stop at its 6th-largest |entry|; the 5 above are listed
 const TOP_NEURONS = 10;
 const NEG = "#4453c7", POS = "#d9682b", KV_COLOURS = ["#4453c7", "#d9682b", "#1f8a5b", "#a23bb0", "#8a6d1f", "#c23b3b"];
@@ -117,7 +117,7 @@ function drawGqa() {
   const mates = data.heads.filter((h) => h.kv_head === data.kv_head && h.head !== data.head).map((h) => h.head);
   $("gqa-text").replaceChildren("Grouped-query attention: query head ", el("strong", { text: String(data.head) }),
     " reads the keys and values of ", el("strong", { text: `key/value head ${data.kv_head}` }),
-    `, the same ones heads ${mates.join(" and ")} read. Each of them asks its own query, so their weights differ. `
+    `, the same ones heads ${mates.join(" and ")} read. Each of them asks its own query, so their weights can differ. `
     + `(The ${data.n_heads} query heads share ${data.n_kv_heads} key/value heads.)`);
 }
 
@@ -411,7 +411,7 @@ function drawTokens() {
   data.tokens.forEach((t, i) => {
     const chip = el("button", { cls: "tok" + (t.special ? " special" : "") + (i === data.position ? " picked" : ""),
       title: `#${i} · id ${t.id}`, attrs: { type: "button", "aria-pressed": String(i === data.position) } }, tokenLabel(t));
-    chip.addEventListener("click", () => { state.pos = i === data.tokens.length - 1 ? -1 : i; state.key = -1; update(); });
+    chip.addEventListener("click", () => { state.position = i === data.tokens.length - 1 ? -1 : i; state.key = -1; update(); });
     row.append(chip);
   });
 }
@@ -441,11 +441,12 @@ function drawAll() {
   drawLayers();
   drawChapter4();
   const t = tokenText(tokenAt(data.position));
-  $("status").textContent = `Following “${t}” (token ${data.position} of ${data.tokens.length}) through layer ${data.layer}, head ${data.head}.`;
+  $("status").textContent = `Following “${t}” (position ${data.position}, counted from 0, of ${data.tokens.length} tokens) `
+    + `through layer ${data.layer}, head ${data.head}.`;
 }
 
 const fetchInside = latest((signal) => api("/api/inside", { text: state.text, layer: state.layer, head: state.head,
-  position: state.pos < 0 ? null : state.pos }, { signal }));
+  position: state.position < 0 ? null : state.position }, { signal }));
 
 async function update() {
   save();
@@ -460,7 +461,7 @@ async function update() {
   } catch (error) {
     if (error.code === "out_of_range" && ["position", "layer", "head"].includes(error.field)) {
       // A link from a longer text or another model: follow the last token, or the nearest layer/head.
-      if (error.field === "position") state.pos = -1;
+      if (error.field === "position") state.position = -1;
       else state[error.field] = Math.max(0, Math.min(error.limit, state[error.field]));
       return update();
     }
@@ -477,11 +478,11 @@ function init() {
   $("prompt").value = state.text;
   for (const text of EXAMPLES) {
     const b = el("button", { text, attrs: { type: "button" } });
-    b.addEventListener("click", () => { state.text = text; state.pos = -1; state.key = -1; $("prompt").value = text; update(); });
+    b.addEventListener("click", () => { state.text = text; state.position = -1; state.key = -1; $("prompt").value = text; update(); });
     $("examples").append(b);
   }
   document.querySelectorAll("[data-clip-rank]").forEach((n) => { n.textContent = String(CLIP_RANK); });
-  const typed = debounce(() => { state.text = $("prompt").value; state.pos = -1; state.key = -1; update(); }, 350);
+  const typed = debounce(() => { state.text = $("prompt").value; state.position = -1; state.key = -1; update(); }, 350);
   $("prompt").addEventListener("input", typed);
   const slid = debounce(() => update(), 120);
   $("layer").addEventListener("input", () => { state.layer = Number($("layer").value); $("layer-out").textContent = String(state.layer); slid(); });

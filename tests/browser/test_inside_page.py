@@ -50,17 +50,23 @@ def test_follow_is_through_layer_18_to_chapter_4s_number(page, live_server, scre
     assert query(page)["layer"] == "23"
     page.locator("#tokens .tok").nth(3).click()
     wait_drawn(page, 23, 1, "␣France")
-    assert query(page)["pos"] == "3"
+    assert query(page)["position"] == "3"
     assert page.locator("#scores tbody tr.masked").count() == 1      # '␣is' comes later: masked
     page.locator("#gqa .q-head", has_text="head 4").click()
     wait_drawn(page, 23, 4, "␣France")
-    # A reload shows the same picture.
+    # A reload shows the same picture, and the page's URL query (with the default text, which the URL leaves out)
+    # is the JSON twin's.
     page.reload()
     wait_drawn(page, 23, 4, "␣France")
+    twin = httpx.get(f"{live_server}/api/inside", params={"text": "The capital of France is", **query(page)},
+                     timeout=60).json()
+    assert (twin["layer"], twin["head"], twin["position"]) == (23, 4, 3)
+    shown = [float(c.split()[-1]) for c in page.locator("#scores tbody tr:not(.masked) td.wcell").all_inner_texts()]
+    assert shown == pytest.approx(twin["weights"], abs=6e-5)
 
 
 def test_out_of_range_link_falls_back_and_bad_text_says_what_to_change(page):
-    page.goto("/inside?text=Hello+there&layer=99&head=1&pos=40")
+    page.goto("/inside?text=Hello+there&layer=99&head=1&position=40")
     wait_drawn(page, 29, 1, "␣there")
     page.fill("#prompt", " ")
     page.wait_for_function("() => document.getElementById('error').textContent.includes('empty')")
