@@ -88,6 +88,10 @@ function drawLinesView() {
   tokenChips($("lines-tokens"), tokens, { onClick: (_, i) => pickQuery(i) });
   $("lines-tokens").children[q]?.classList.add("picked");
   drawLines($("lines"), tokens, weights, q, pickQuery);
+  // Chapter 4a takes this row apart: open it on the same text, layer, head and token.
+  const inside = { text: state.text, layer: state.layer, head: state.head };
+  if (q < tokens.length - 1) inside.position = q;
+  $("inside-link").href = `/inside?${new URLSearchParams(inside)}`;
 }
 
 function pickQuery(i) {

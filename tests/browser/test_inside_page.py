@@ -79,3 +79,14 @@ def test_on_a_phone_the_page_does_not_scroll_sideways(page, screenshot):
     wait_drawn(page, 18, 1, "␣is")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot("inside-phone")
+
+
+def test_chapter_4_opens_its_head_and_token_here(page):
+    page.goto("/attention?text=The+capital+of+France+is&layer=18&head=1")
+    page.wait_for_function("() => document.getElementById('inside-link').getAttribute('href').includes('layer=18')")
+    page.locator("#lines-tokens .tok").nth(3).click()
+    href = page.locator("#inside-link").get_attribute("href")
+    params = {k: v[0] for k, v in parse_qs(urlparse(href).query).items()}
+    assert params == {"text": "The capital of France is", "layer": "18", "head": "1", "position": "3"}
+    page.locator("#inside-link").click()
+    wait_drawn(page, 18, 1, "␣France")
