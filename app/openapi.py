@@ -5,7 +5,13 @@ FastAPI documents 422 with its own list-of-objects schema, but our validation ha
 one readable sentence; this rewrites the document to match and documents the errors each
 endpoint can give (400 unreadable body, 413 too long, 422 invalid, 503 busy). It also gives
 the two request and response models that share a class name in different modules readable
-names (`NetworkPredictIn` rather than `app__schemas__network__PredictIn`)."""
+names (`NetworkPredictIn` rather than `app__schemas__network__PredictIn`).
+
+So that client generators (openapi-python-client) accept it: every schema's `title` is its
+unique component name, operation ids are readable (`post_logit_lens`), event streams name the
+schema of each event's data (`x-events`), the loaded model's index ranges (layers, heads, token
+ids) are written as minimum/maximum, and integer bounds are integers. The /v1 endpoints document
+OpenAI's error shape."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import re
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
 ERROR_SCHEMA = {
     "title": "Error",
@@ -95,6 +102,138 @@ def _openai_errors(method: str, responses: dict) -> None:
         "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
+# --- readable operation ids ---------------------------------------------------------------------
+
+
+def operation_id(path: str, method: str, operation: dict) -> str:
+    """`post_logit_lens` for POST /api/logit-lens, `get_attention` for GET /api/attention; the
+    OpenAI-compatible endpoints keep OpenAI's own names (`create_chat_completion`, `list_models`),
+    which are their handlers' names."""
+    if path.startswith("/v1/"):
+        return operation["operationId"].split("_v1_")[0]
+    words = re.sub(r"[^a-z0-9]+", "_", path.removeprefix("/api/").lower()).strip("_")
+    return f"{method}_{words}"
+
+
+# --- the model's limits, where JSON Schema can say them ------------------------------------------
+
+# (schema, property) -> what its integer counts: a layer, a query head, a residual-stream layer
+# (0 = the embedding .. n_layers) or a token id. The server checks each with model.errors.check_index.
+MODEL_INDEXES = {
+    ("AttentionIn", "layer"): "layer", ("AttentionIn", "head"): "head",
+    ("InsideIn", "layer"): "layer", ("InsideIn", "head"): "head",
+    ("HeadIn", "layer"): "layer", ("HeadIn", "head"): "head",
+    ("MapIn", "layer"): "resid_layer", ("SentencesIn", "layer"): "resid_layer",
+    ("AttributionIn", "target"): "token", ("AttributionIn", "contrast"): "token",
+    ("PredictIn", "append_ids"): "token", ("LensIn", "append_ids"): "token", ("SurpriseIn", "append_ids"): "token",
+    ("GenerateIn", "append_ids"): "token", ("DetokenizeIn", "ids"): "token", ("CompletionIn", "prompt"): "token",
+}
+# GET query parameters: (path, name) -> the same kinds.
+QUERY_INDEXES = {
+    ("/api/attention", "layer"): "layer", ("/api/attention", "head"): "head",
+    ("/api/inside", "layer"): "layer", ("/api/inside", "head"): "head",
+    ("/api/heads/probe", "layer"): "layer", ("/api/heads/probe", "head"): "head",
+    ("/api/embeddings/map", "layer"): "resid_layer",
+}
+
+
+def _largest(app: FastAPI) -> dict[str, int] | None:
+    engine = getattr(app.state, "engine", None)
+    if engine is None:
+        return None
+    cfg = engine.cfg
+    return {"layer": cfg.n_layers - 1, "head": cfg.n_heads - 1, "resid_layer": cfg.n_layers,
+            "token": engine.tokenizer.vocab_size - 1}
+
+
+def _bound_integers(schema: dict, largest: int) -> None:
+    """Every integer inside `schema` (itself, an array's items, a branch of anyOf) is 0..largest."""
+    if schema.get("type") == "integer":
+        schema["minimum"], schema["maximum"] = 0, largest
+    for branch in schema.get("anyOf", []):
+        _bound_integers(branch, largest)
+    if isinstance(schema.get("items"), dict):
+        _bound_integers(schema["items"], largest)
+
+
+def _model_limits(doc: dict, largest: dict[str, int]) -> None:
+    schemas = doc["components"]["schemas"]
+    for (name, prop), kind in MODEL_INDEXES.items():
+        target = schemas.get(name, {}).get("properties", {}).get(prop)
+        if target is not None:
+            _bound_integers(target, largest[kind])
+    for path, item in doc["paths"].items():
+        for parameter in item.get("get", {}).get("parameters", []):
+            kind = QUERY_INDEXES.get((path, parameter.get("name")))
+            if kind is not None:
+                _bound_integers(parameter["schema"], largest[kind])
+
+
+def _integer_bounds(node) -> None:
+    """pydantic writes `ge=1` on an int as 1.0; an integer's bounds are written as integers."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+                if isinstance(node.get(key), float) and node[key].is_integer():
+                    node[key] = int(node[key])
+        for value in node.values():
+            _integer_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            _integer_bounds(value)
+
+
+# --- event streams --------------------------------------------------------------------------------
+
+
+def _event_streams() -> dict[tuple[str, str], tuple[str, dict]]:
+    """(path, method) -> (how the stream is framed, event name -> the model of its `data`)."""
+    from app.schemas import generate, learn, openai
+
+    return {
+        ("/api/generate", "post"): ("event", {"start": generate.GenerateStart, "token": generate.GeneratedToken,
+                                              "done": generate.GenerateDone, "error": ErrorEvent}),
+        ("/api/learn", "post"): ("event", {"start": learn.StartOut, "progress": learn.Progress,
+                                           "done": learn.LearnOut, "error": ErrorEvent}),
+        ("/v1/completions", "post"): ("data", {"chunk": openai.Completion}),
+        ("/v1/chat/completions", "post"): ("data", {"chunk": openai.ChatCompletionChunk}),
+    }
+
+
+class ErrorEvent(BaseModel):
+    """A stream's `error` event, instead of `done`."""
+
+    detail: str
+    code: str
+
+
+FRAMING = {
+    "event": "Server-sent events: each is an `event: <name>` line, a `data: <JSON>` line and a blank line. "
+             "`x-events` gives the schema of each event's data.",
+    "data": "Server-sent events as the OpenAI API sends them: `data: <JSON chunk>` lines separated by blank "
+            "lines, ending with `data: [DONE]`; `x-events.chunk` is each chunk's schema (a server too busy to "
+            "go on sends `data: {\"error\": {...}}`, as OpenAIError).",
+}
+
+
+def _describe_streams(doc: dict) -> None:
+    schemas = doc["components"]["schemas"]
+    for (path, method), (framing, events) in _event_streams().items():
+        operation = doc["paths"].get(path, {}).get(method)
+        if operation is None:
+            continue
+        refs = {}
+        for event, model in events.items():
+            found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, sub in found.pop("$defs", {}).items():
+                schemas.setdefault(name, sub)
+            schemas.setdefault(model.__name__, found)
+            refs[event] = {"$ref": f"#/components/schemas/{model.__name__}"}
+        content = operation["responses"]["200"].setdefault("content", {})
+        content["text/event-stream"] = {"schema": {"type": "string", "description": FRAMING[framing],
+                                                   "x-events": refs}}
+
+
 def install(app: FastAPI) -> None:
     def openapi() -> dict:
         if app.openapi_schema:
@@ -122,6 +261,20 @@ def install(app: FastAPI) -> None:
         components = doc["components"]["schemas"]
         doc["components"]["schemas"] = {renames.get(name, name): schema for name, schema in components.items()}
         doc["components"]["schemas"]["Error"] = ERROR_SCHEMA
+        _describe_streams(doc)
+        for name, schema in doc["components"]["schemas"].items():
+            schema["title"] = name  # a generator names its classes by title: each must be unique
+        ids = {}
+        for path, path_item in doc["paths"].items():
+            for method, operation in path_item.items():
+                operation["operationId"] = operation_id(path, method, operation)
+                ids.setdefault(operation["operationId"], []).append(f"{method.upper()} {path}")
+        if any(len(v) > 1 for v in ids.values()):
+            raise RuntimeError(f"OpenAPI operation ids repeat: {[v for v in ids.values() if len(v) > 1]}")
+        largest = _largest(app)
+        if largest is not None:
+            _model_limits(doc, largest)
+        _integer_bounds(doc)
         referenced = set(re.findall(r'"#/components/schemas/(\w+)"', json.dumps(doc)))
         if "ErrorOut" not in referenced:  # the error model routers name; every error is `Error` here
             doc["components"]["schemas"].pop("ErrorOut", None)
