@@ -121,6 +121,15 @@ function drawGqa() {
     + `(The ${data.n_heads} query heads share ${data.n_kv_heads} key/value heads.)`);
 }
 
+/** A heatmap's row axis: every row labelled up to 30 rows; beyond, every k-th row plus the first and last
+ *  (hover still names each row). */
+function rowAxis(labels, n) {
+  const step = Math.max(1, Math.ceil(n / 30));
+  const ticks = labels.map((_, k) => k).filter((k) => (k % step === 0 && n - 1 - k >= step / 2) || k === n - 1);
+  return { tickvals: ticks, ticktext: ticks.map((k) => plotText(labels[k])), range: [n - 0.5, -0.5], automargin: true,
+    tickfont: { family: MONO, size: 11 }, showgrid: false, zeroline: false };
+}
+
 function drawQk() {
   const p = data.position, narrow = $("qk").clientWidth < 520;
   const xTitle = narrow ? `number (0 to ${data.d_head - 1})` : `number (0 to ${data.d_head - 1}); pairs are i and i + ${data.d_head / 2}`;
@@ -136,8 +145,7 @@ function drawQk() {
     height: Math.min(520, 90 + rows.length * 26), margin: { l: 10, r: 10, t: 8, b: 36 },
     xaxis: { title: { text: xTitle, standoff: 4 },
       showgrid: false, zeroline: false },
-    yaxis: { tickvals: labels.map((_, k) => k), ticktext: labels.map(plotText), range: [rows.length - 0.5, -0.5], automargin: true,
-      tickfont: { family: MONO, size: 11 }, showgrid: false, zeroline: false },
+    yaxis: rowAxis(labels, rows.length),
     shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: 0.5, y1: 0.5, line: { color: "#1d2130", width: 1.5 } }],
   }), plotConfig);
 }
@@ -172,14 +180,21 @@ function drawRope() {
   if (p === 0) {
     window.Plotly.purge(node);
     node.replaceChildren(el("p", { cls: "explain", text: "At position 0 every angle is 0: the first token is not turned at all." }));
+    node.style.minHeight = "0";
   } else {
     node.replaceChildren();
+    node.style.minHeight = "";
     window.Plotly.react(node, [{ type: "bar", x: angles.map((_, k) => k), y: angles, marker: { color: NEG },
       hovertemplate: "pair %{x}: %{y:.4g} rad<extra></extra>" }], plotLayout({
       height: 220, margin: { l: 56, r: 10, t: 26, b: 40 },
       title: { text: `Angle of each pair at position ${p}`, font: { size: 13 }, x: 0.02 },
       xaxis: { title: { text: "pair", standoff: 2 } }, yaxis: { type: "log", title: { text: "radians", standoff: 2 }, exponentformat: "power" },
     }), { ...plotConfig, displayModeBar: false });
+  }
+  if (p === 0) {
+    $("rope-text").textContent = "Grey: the query before turning; blue: after (the same here). Pick a later token to see "
+      + "the pairs turn: each keeps its length; only its direction changes.";
+    return;
   }
   $("rope-text").replaceChildren(`The followed token sits at position ${p}, so pair k is turned by ${p} × θ`,
     el("sub", { text: "k" }), `: pair 0 by ${fmt(angles[0], 2)} radians, pair ${half - 1} by only ${fmt(angles[half - 1], 6)}. `
@@ -286,8 +301,7 @@ function drawValues() {
   }], plotLayout({
     height: Math.min(520, 90 + rows.length * 26), margin: { l: 10, r: 10, t: 8, b: 36 },
     xaxis: { title: { text: `number (0 to ${data.d_head - 1})`, standoff: 4 }, showgrid: false, zeroline: false },
-    yaxis: { tickvals: labels.map((_, k) => k), ticktext: labels.map(plotText), range: [rows.length - 0.5, -0.5], automargin: true,
-      tickfont: { family: MONO, size: 11 }, showgrid: false, zeroline: false },
+    yaxis: rowAxis(labels, rows.length),
     shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: p + 0.5, y1: p + 0.5, line: { color: "#1d2130", width: 1.5 } }],
   }), plotConfig);
 }
