@@ -46,13 +46,15 @@ async def train_get(engine: EngineDep,
                     px: Annotated[str, Query(description="The drawing, 9 pixels row by row: 1 white, 0 black.")]
                     = "010111010",
                     lr: Annotated[float, Query(description="learning_rate.")] = 0.5,
-                    epochs: int = 200, h1: int = 6, h2: int = 5, seed: int = 1) -> TrainOut:
+                    epochs: int = 200, h1: int = 6, h2: int = 5, seed: int = 1,
+                    squash: Annotated[str, Query(description="tanh or sigmoid (the last hidden layer).")] = "tanh"
+                    ) -> TrainOut:
     """The JSON twin of the /network page (chapter 1): its URL query (`px`, `lr`, `epochs`, `h1`, `h2`,
-    `seed`) answered as POST /api/network/train answers the same request, with `px` as `pixels`."""
+    `seed`, `squash`) answered as POST /api/network/train answers the same request, with `px` as `pixels`."""
     if len(px) != 9 or set(px) - {"0", "1"}:
         raise InputError(f"px is {px[:20]!r}; send 9 pixels as 0 (black) and 1 (white), row by row, such as "
                          "010111010.", code="invalid", field="px")
-    body = from_query(TrainIn, seed=seed, hidden=[h1, h2], learning_rate=lr, epochs=epochs,
+    body = from_query(TrainIn, seed=seed, hidden=[h1, h2], learning_rate=lr, epochs=epochs, squash=squash,
                       pixels=[1.0 if c == "1" else -1.0 for c in px])
     return await view.train_response(engine, body)
 

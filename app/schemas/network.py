@@ -7,7 +7,7 @@ The server keeps no per-user state: a client holds the network's weights (as ret
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -51,6 +51,10 @@ Pixels = Annotated[list[float], AfterValidator(_nine_pixels), Field(
 Hidden = Annotated[list[int], AfterValidator(_hidden_sizes), Field(
     description=f"Neurons in the two hidden layers, each 1 to {HIDDEN_MAX}.", examples=[list(DEFAULT_HIDDEN)])]
 Seed = Annotated[int, Field(ge=0, le=SEED_MAX, description="Seeds the starting weights (same seed, same network).")]
+Squash = Annotated[Literal["tanh", "sigmoid"], Field(
+    description="How the last hidden layer squashes its sums: tanh into -1..1 (the default; on this network it "
+                "trains several times faster) or sigmoid into 0..1 (as the usual telling has it). The first "
+                "hidden layer always uses tanh. Send the same value the weights were trained with.")]
 LearningRate = Annotated[float, Field(gt=0, le=LEARNING_RATE_MAX,
                                       description="Step size of gradient descent: w <- w - learning_rate * dLoss/dw.")]
 
@@ -153,11 +157,13 @@ class NetworkOut(BaseModel):
 class PredictIn(StrictModel):
     pixels: Pixels
     weights: NetworkWeights
+    squash: Squash = "tanh"
 
 
 class PredictOut(BaseModel):
     activations: list[list[float]] = Field(..., description="Every layer's values: the 9 inputs, hidden 1 and "
-                                           "hidden 2 (tanh, -1..1), then the 4 output probabilities.")
+                                           "hidden 2 (tanh, -1..1; with squash sigmoid, hidden 2 is 0..1), then the 4 output "
+                                           "probabilities.")
     sums: list[list[float]] = Field(..., description="Each neuron's weighted sum before squashing, per layer "
                                     "(for the outputs: the logits that softmax turns into probabilities).")
     probabilities: list[float] = Field(..., description="One per symbol, adding up to 1.")
@@ -173,6 +179,7 @@ class TrainIn(StrictModel):
     hidden: Hidden | None = Field(None, description=f"Neurons in the two hidden layers, each 1 to {HIDDEN_MAX}; "
                                   f"default: the sizes of `weights` if sent, else {list(DEFAULT_HIDDEN)}.")
     learning_rate: LearningRate = DEFAULT_LEARNING_RATE
+    squash: Squash = "tanh"
     epochs: Annotated[int, Field(ge=1, le=EPOCHS_MAX, description="Passes over the training set; each is "
                                  "one gradient-descent step on the mean loss.")] = DEFAULT_EPOCHS
     weights: NetworkWeights | None = Field(None, description="Continue from these weights instead of fresh "
@@ -230,6 +237,7 @@ class GradientIn(StrictModel):
                                "leave out for the symbol the drawing is closest to.")
     weights: NetworkWeights
     learning_rate: LearningRate = DEFAULT_LEARNING_RATE
+    squash: Squash = "tanh"
     weight: WeightRef | None = Field(None, description="One weight to explain in full.")
 
     @model_validator(mode="after")

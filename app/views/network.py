@@ -34,7 +34,7 @@ def init_out(body: InitIn) -> NetworkOut:
 
 def predict_out(body: PredictIn) -> PredictOut:
     net = nn.network_from_lists(body.weights.as_lists())
-    out = nn.forward(net, torch.tensor([body.pixels], dtype=nn.DTYPE))
+    out = nn.forward(net, torch.tensor([body.pixels], dtype=nn.DTYPE), body.squash)
     probabilities = out.probabilities[0].tolist()
     _check_finite(probabilities)
     best = max(range(len(probabilities)), key=probabilities.__getitem__)
@@ -52,7 +52,7 @@ def train_out(body: TrainIn) -> TrainOut:
     with nn.single_threaded():
         start = (nn.network_from_lists(body.weights.as_lists()) if body.weights is not None
                  else nn.init_network(tuple(body.hidden), body.seed))
-        result = nn.train(start, body.learning_rate, body.epochs)
+        result = nn.train(start, body.learning_rate, body.epochs, last=body.squash)
         if not nn.is_finite(result.net) or not all(map(math.isfinite, result.loss)):
             raise InputError(f"training diverged at learning_rate {body.learning_rate}; lower learning_rate "
                              "(0.1 to 1 works well)", code="diverged", field="learning_rate")
@@ -61,7 +61,7 @@ def train_out(body: TrainIn) -> TrainOut:
         for snap in result.snapshots:
             activations = None
             if probe is not None:
-                activations = [a[0].tolist() for a in nn.forward(snap.net, probe).activations]
+                activations = [a[0].tolist() for a in nn.forward(snap.net, probe, body.squash).activations]
             snapshots.append(Snapshot(
                 epoch=snap.epoch, loss=snap.loss, train_accuracy=snap.train_accuracy,
                 heldout_accuracy=snap.heldout_accuracy, activations=activations,
@@ -72,21 +72,22 @@ def train_out(body: TrainIn) -> TrainOut:
         return TrainOut(
             epochs=body.epochs, loss=result.loss, train_accuracy=result.train_accuracy,
             heldout_accuracy=result.heldout_accuracy, snapshots=snapshots,
-            clean_accuracy=nn.accuracy(result.net, clean_x, torch.arange(nn.N_OUTPUTS)),
+            clean_accuracy=nn.accuracy(result.net, clean_x, torch.arange(nn.N_OUTPUTS), body.squash),
             weights=NetworkWeights.of(nn.network_to_lists(result.net)),
-            train_predictions=nn.predictions(result.net, x_train),
-            heldout_predictions=nn.predictions(result.net, x_held))
+            train_predictions=nn.predictions(result.net, x_train, body.squash),
+            heldout_predictions=nn.predictions(result.net, x_held, body.squash))
 
 
 def gradient_out(body: GradientIn) -> GradientOut:
     net = nn.network_from_lists(body.weights.as_lists())
     target = body.target if body.target is not None else nn.nearest_symbol(body.pixels)
-    step = nn.explain_step(net, body.pixels, target)
+    step = nn.explain_step(net, body.pixels, target, body.squash)
     _check_finite([step.loss])
     focus = None
     if body.weight is not None:
         ref = body.weight
-        w = nn.explain_weight(net, step, body.pixels, target, ref.layer, ref.to, ref.from_, body.learning_rate)
+        w = nn.explain_weight(net, step, body.pixels, target, ref.layer, ref.to, ref.from_, body.learning_rate,
+                             body.squash)
         focus = WeightStepOut(layer=ref.layer, to=ref.to, from_=ref.from_, learning_rate=body.learning_rate,
                               loss=step.loss, **vars(w))
     return GradientOut(loss=step.loss, target=target, probabilities=step.probabilities, error=step.error,

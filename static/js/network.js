@@ -6,7 +6,8 @@ import { api, debounce, el, latest, plotConfig, plotLayout, readState, showError
 import { Diagram, NEGATIVE, POSITIVE, layerName, probPct } from "./network_diagram.js";
 
 const DEFAULTS = { px: "010111010", lr: 0.5, epochs: 200, h1: 6, h2: 5, seed: 1, trained: false,
-  target: -1, w: "0.0.4" };
+  target: -1, w: "0.0.4", squash: "tanh" };
+const SQUASHES = ["tanh", "sigmoid"];  // the last hidden layer's squashing (model/network.py SQUASHES)
 const ANIMATION_MS = 2600;
 
 const $ = (id) => document.getElementById(id);
@@ -144,6 +145,18 @@ function describeWeightRange() {
     + (Math.abs(largest) > 1 ? ", outside the range it started in" : "");
 }
 
+/** The squashing function of hidden layer k (1 or 2): the last hidden layer's is the page's choice. */
+function squashOf(k) { return k === sizes().length - 2 ? state.squash : "tanh"; }
+
+function showSquash() {
+  $("squash").value = state.squash;
+  if (diagram) diagram.setSquash(state.squash);
+  $("squash-note").textContent = state.squash === "sigmoid"
+    ? "Now as in the usual telling: hidden 2 squashes with a sigmoid into 0 … 1 (its neurons shade from grey to "
+      + "white). Train and compare the loss curve with tanh's."
+    : "";
+}
+
 function draw(activations, sums = null) {
   diagram.draw(weights, activations, selectedWeight(), sums);
   describeWeightRange();
@@ -151,7 +164,8 @@ function draw(activations, sums = null) {
   $("shape").textContent = sizes().join(" → ");
 }
 
-const predictLatest = latest((signal) => api("/api/network/predict", { pixels: pixels(), weights }, { signal }));
+const predictLatest = latest((signal) => api("/api/network/predict", { pixels: pixels(), weights, squash: state.squash },
+  { signal }));
 
 async function refresh() {
   try {
@@ -228,7 +242,7 @@ async function train({ animate = true } = {}) {
     button.disabled = true;
     $("train-status").textContent = `Training for ${state.epochs} epochs…`;
     const result = await api("/api/network/train", { seed: state.seed, hidden: [state.h1, state.h2],
-      learning_rate: state.lr, epochs: state.epochs, pixels: pixels() });
+      learning_rate: state.lr, epochs: state.epochs, pixels: pixels(), squash: state.squash });
     showError(ui.errorBox, null);
     state.trained = true; handEdited = false;
     save();
@@ -432,7 +446,8 @@ function renderStep(out) {
       el("strong", { text: "δ comes back from the layer above" }),
       el("span", { text: ` (the “back” in backpropagation): the errors δ of the ${w.layer + 1 === sizes().length - 2
         ? "outputs" : "next layer's neurons"} flow back along their weights, Σ w·δ = ${num(w.backflow, 3)}, ` +
-        `times how steep tanh is at ${to}, 1 − value² = ${num(w.slope, 3)}. So δ = ${num(w.slope, 3)} × ` +
+        `times how steep ${squashOf(w.layer + 1)} is at ${to}, ${squashOf(w.layer + 1) === "sigmoid"
+          ? "value × (1 − value)" : "1 − value²"} = ${num(w.slope, 3)}. So δ = ${num(w.slope, 3)} × ` +
         `${signed(w.backflow, 3)} = ${num(w.delta, 3)}.` })]);
 
   const better = w.loss_after < w.loss;
@@ -479,7 +494,7 @@ function renderStep(out) {
 
 async function explain() {
   if (!weights) return;
-  const body = { pixels: pixels(), weights, learning_rate: state.lr };
+  const body = { pixels: pixels(), weights, learning_rate: state.lr, squash: state.squash };
   if (state.target >= 0 && state.target < symbols.length) body.target = state.target;
   const sel = selectedWeight();
   if (sel) body.weight = sel;
@@ -517,6 +532,11 @@ function wireControls() {
     $(box).addEventListener("input", () => { $(range).value = $(box).value; });
   }
   for (const id of ["h1", "h2", "seed"]) $(id).addEventListener("input", reshape);
+  $("squash").addEventListener("change", () => {
+    state.squash = $("squash").value;
+    showSquash();
+    reset();  // weights trained for one squashing are not trained for the other
+  });
   $("train-form").addEventListener("submit", (event) => { event.preventDefault(); train(); });
   $("reset").addEventListener("click", () => reset());
   $("target-auto").addEventListener("click", () => { state.target = -1; save(); explain(); });
@@ -531,6 +551,7 @@ async function start() {
   if (!/^[01]{9}$/.test(state.px)) state.px = DEFAULTS.px;
   if (!/^[0-2]\.\d{1,2}\.\d{1,2}$/.test(state.w)) state.w = DEFAULTS.w;
   if (!(Number.isInteger(state.target) && state.target >= -1 && state.target < 4)) state.target = -1;
+  if (!SQUASHES.includes(state.squash)) state.squash = DEFAULTS.squash;
   // Numbers the form (and the API) would refuse, say h1=0 from a hand-edited link, fall back too,
   // so the page opens with a working network instead of an error.
   for (const [, key, , min, max, whole] of FIELDS) {
@@ -553,6 +574,7 @@ async function start() {
     renderGallery($("gallery-train"), dataset.train);
     renderGallery($("gallery-held"), dataset.heldout);
     diagram = new Diagram($("diagram"), { symbols, onWeight: selectWeight, onInput: flip });
+    showSquash();
     renderPad();
     plotCurves(null); renderStats(null);
     if (state.trained) {

@@ -73,6 +73,14 @@ export class Diagram {
     this.onWeight = onWeight;
     this.onInput = onInput;
     this.sizes = null;
+    this.squash = "tanh";  // the last hidden layer's squashing: "tanh" (-1..1) or "sigmoid" (0..1)
+  }
+
+  /** Name the last hidden layer's squashing function (the next draw rebuilds the titles). */
+  setSquash(kind) {
+    if (kind === this.squash) return;
+    this.squash = kind;
+    this.sizes = null;
   }
 
   positions(sizes) {
@@ -92,7 +100,7 @@ export class Diagram {
       const t = svg("text", { x: COLUMN_X[k], y: 18, class: "col-title", "text-anchor": "middle" }, this.root);
       t.textContent = TITLES[k][0].replace(/^\d+/, String(n));
       const sub = svg("text", { x: COLUMN_X[k], y: 33, class: "col-sub", "text-anchor": "middle" }, this.root);
-      sub.textContent = TITLES[k][1];
+      sub.textContent = k === sizes.length - 2 ? this.squash : TITLES[k][1];
     });
 
     const edges = svg("g", { class: "edges" }, this.root);
@@ -183,7 +191,7 @@ export class Diagram {
           setTitle(g, k === 0
             ? `pixel ${i + 1}: ${v > 0 ? "white" : v < 0 ? "black" : "grey"} (${fmt(v, 0)}). Click to flip it.`
             : `hidden ${k}, neuron ${i + 1}: ` + (sums ? `weighted sum + bias = ${fmt(sums[k - 1][i])}, ` : "") +
-              `tanh → ${fmt(v)} (bias ${fmt(bias)})`);
+              `${k === last - 1 ? this.squash : "tanh"} → ${fmt(v)} (bias ${fmt(bias)})`);
         }
       }));
     }

@@ -140,3 +140,49 @@ def test_held_out_drawings_are_never_trained_on_and_have_one_right_answer():
     assert all(s.pixels in train for s in nn.SYMBOLS)
     for e in nn.DATASET.heldout:
         assert nn.nearest_symbol(list(e.pixels)) == e.label
+
+
+def test_the_sigmoid_option_is_the_usual_telling_and_agrees_with_an_independent_computation():
+    """'pick it under step 4': the last hidden layer squashes into 0..1 with a sigmoid, the first keeps
+    tanh, and training with it follows the independent sigmoid forward of this module step for step."""
+    start = nn.init_network(DEFAULT["hidden"], 2)
+    x, _ = nn.Dataset.tensors(nn.DATASET.train)
+    out = nn.forward(start, x, "sigmoid")
+    assert torch.allclose(out.activations[1], torch.tanh(out.sums[0]))
+    assert torch.allclose(out.activations[2], torch.sigmoid(out.sums[1]))
+    assert bool(((out.activations[2] > 0) & (out.activations[2] < 1)).all())
+    assert torch.allclose(out.logits, _forward_sigmoid_last(start, x))
+    ours = nn.train(start, DEFAULT["learning_rate"], 50, snapshots=2, last="sigmoid").loss
+    assert ours == pytest.approx(_train_sigmoid_last(start, DEFAULT["learning_rate"], 50), rel=1e-9)
+
+
+def test_the_step_uses_the_sigmoids_slope_in_hidden_2(tiny_client):
+    """Step 5: 'times how steep sigmoid is at hidden 2 neuron j, value × (1 − value)'."""
+    net = tiny_client.post("/api/network/init", json={"seed": 1}).json()["weights"]
+    px = [-1, 1, -1, 1, 1, 1, -1, 1, -1]
+    body = {"pixels": px, "weights": net, "squash": "sigmoid", "weight": {"layer": 1, "to": 2, "from": 3}}
+    out = tiny_client.post("/api/network/gradient", json=body).json()
+    a = out["activations"][2][2]
+    assert 0 < a < 1
+    assert out["weight"]["slope"] == pytest.approx(a * (1 - a))
+    tanh = tiny_client.post("/api/network/gradient", json={**body, "squash": "tanh"}).json()
+    assert tanh["weight"]["slope"] == pytest.approx(1 - tanh["activations"][2][2] ** 2)
+
+
+@pytest.mark.browser
+def test_the_page_offers_the_usual_tellings_sigmoid(page):
+    """Choosing the sigmoid names it in the diagram and the note, keeps it in the URL, and trains with it."""
+    page.goto("/network")
+    page.wait_for_selector("body[data-ready='1']")
+    page.select_option("#squash", "sigmoid")
+    page.wait_for_function("() => document.querySelector('#train-status').textContent.startsWith('Fresh')")
+    assert "squash=sigmoid" in page.url
+    page.wait_for_function("() => [...document.querySelectorAll('#diagram .col-sub')].map((n) => n.textContent)"
+                           ".join() === 'pixels,tanh,sigmoid,softmax'")
+    assert "0 … 1" in page.locator("#squash-note").inner_text()
+    page.click("#train")
+    page.wait_for_function("() => document.querySelector('#train-status').textContent.startsWith('Done')")
+    shown = page.locator("#stat-loss").inner_text()
+    loss = page.evaluate("""() => fetch('/api/network/train', {method: 'POST', headers: {'content-type':
+      'application/json'}, body: JSON.stringify({squash: 'sigmoid'})}).then((r) => r.json()).then((d) => d.loss.at(-1))""")
+    assert float(shown) == pytest.approx(loss, abs=0.0006)
