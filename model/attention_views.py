@@ -79,3 +79,17 @@ def decode_lower_uint8(data: bytes, leading: tuple[int, ...], n: int) -> torch.T
 def encode_all_heads(analysis: Analysis) -> str:
     """Every head of every layer, (L, h) patterns, as base64 of `encode_lower_uint8`."""
     return base64.b64encode(encode_lower_uint8(analysis.attn_pattern)).decode("ascii")
+
+
+def encode_layer_averages(analysis: Analysis) -> str:
+    """Each layer's mean of its heads' exact weights, (L,) patterns, as base64 of `encode_lower_uint8`
+    (one rounding of the exact mean, not the mean of rounded heads)."""
+    return base64.b64encode(encode_lower_uint8(analysis.attn_pattern.double().mean(1))).decode("ascii")
+
+
+def first_token_share(analysis: Analysis) -> float | None:
+    """The weight queries 1..n-1 put on the first token, averaged over every head of every layer
+    (None for a one-token prompt, whose only query can look nowhere else)."""
+    if analysis.n_tokens < 2:
+        return None
+    return float(analysis.attn_pattern[:, :, 1:, 0].double().mean())

@@ -52,6 +52,10 @@ class AllHeadsOut(BaseModel):
     scale: float = Field(..., description="Multiply a byte by this to get the weight (1/255).")
     max_error: float = Field(..., description="Largest difference between a decoded and the exact weight.")
     data: str = Field(..., description="Base64 of one byte per weight on or below the diagonal, every head.")
+    layer_averages: str = Field(..., description="Each layer's mean of its heads' exact weights, packed as "
+                                "`data` with one pattern per layer: byte layer * n(n+1)/2 + i(i+1)/2 + j.")
+    first_token_share: float | None = Field(..., description="The weight queries 1..n-1 put on the first "
+                                            "token, averaged over every head (exact; null for one token).")
 
 
 # Request bodies offered in /docs ("Try it out" sends the one picked): each works as it is.

@@ -189,4 +189,5 @@ def all_heads_out(analysis: Analysis) -> AllHeadsOut:
         n_layers=cfg.n_layers, n_heads=cfg.n_heads, n_kv_heads=cfg.n_kv_heads,
         kv_head_of=[views.kv_head_of(h, cfg.n_heads, cfg.n_kv_heads) for h in range(cfg.n_heads)],
         layout="byte (layer * n_heads + head) * n(n+1)/2 + i(i+1)/2 + j holds weight (query i, key j <= i)",
-        scale=views.QUANT_SCALE, max_error=views.QUANT_MAX_ERROR, data=views.encode_all_heads(analysis))
+        scale=views.QUANT_SCALE, max_error=views.QUANT_MAX_ERROR, data=views.encode_all_heads(analysis),
+        layer_averages=views.encode_layer_averages(analysis), first_token_share=views.first_token_share(analysis))

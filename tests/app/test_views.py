@@ -99,3 +99,25 @@ def test_the_embeddings_map_query_has_a_json_twin(tiny_client):
     assert got.json() == tiny_client.post("/api/embeddings/map", json=post).json()
     bad = tiny_client.get("/api/embeddings/map", params={"sets": "nosuchset"})
     assert bad.status_code == 422 and bad.json()["field"].startswith("sets")
+
+
+def test_all_heads_carries_each_layers_average_and_the_first_token_share(tiny_client):
+    import base64
+    text = "the bank of the river and the bank"
+    body = tiny_client.post("/api/attention/all", json={"text": text}).json()
+    n, tri = len(body["tokens"]), len(body["tokens"]) * (len(body["tokens"]) + 1) // 2
+    averages = base64.b64decode(body["layer_averages"])
+    assert len(averages) == body["n_layers"] * tri
+    for layer in range(body["n_layers"]):
+        exact = torch.tensor(tiny_client.post("/api/attention", json={"text": text, "layer": layer, "head": 0,
+                                                                     "average": True}).json()["weights"])
+        decoded = torch.zeros(n, n)
+        rows, cols = torch.tril_indices(n, n)
+        decoded[rows, cols] = torch.tensor(list(averages[layer * tri:(layer + 1) * tri]), dtype=torch.float32) / 255
+        assert (decoded - exact).abs().max() <= body["max_error"] + 1e-6
+    heads = [torch.tensor(tiny_client.post("/api/attention", json={"text": text, "layer": l, "head": h}).json()["weights"])
+             for l in range(body["n_layers"]) for h in range(body["n_heads"])]
+    share = float(torch.stack([w[1:, 0] for w in heads]).mean())
+    assert body["first_token_share"] == pytest.approx(share, abs=1e-5)
+    one = tiny_client.post("/api/attention/all", json={"text": "a"}).json()  # one token
+    assert one["first_token_share"] is None

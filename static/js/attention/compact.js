@@ -29,28 +29,23 @@ export function decodeAllHeads(body) {
     return rows;
   }
 
-  /** The mean of a layer's heads, n x n. */
+  // The server's mean of each layer's heads (exact weights, then one byte each), one pattern per layer.
+  const averages = Uint8Array.from(atob(body.layer_averages), (c) => c.charCodeAt(0));
+
+  /** The mean of a layer's heads, n x n (as the server computed it). */
   function layerAverage(layer) {
-    const sum = head(layer, 0);
-    for (let h = 1; h < nHeads; h++) {
-      const m = head(layer, h);
-      for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) sum[i][j] += m[i][j];
+    const rows = [];
+    for (let i = 0; i < n; i++) {
+      const row = new Float32Array(n);
+      const offset = layer * tri + (i * (i + 1)) / 2;
+      for (let j = 0; j <= i; j++) row[j] = averages[offset + j] * scale;
+      rows.push(row);
     }
-    for (const row of sum) for (let j = 0; j < n; j++) row[j] /= nHeads;
-    return sum;
+    return rows;
   }
 
-  /** Average weight that queries 1..n-1 put on the first token, over every head. */
-  function sinkShare() {
-    if (n < 2) return null;
-    let total = 0;
-    for (let l = 0; l < nLayers; l++) {
-      for (let h = 0; h < nHeads; h++) {
-        for (let i = 1; i < n; i++) total += weight(l, h, i, 0);
-      }
-    }
-    return total / (nLayers * nHeads * (n - 1));
-  }
+  /** Average weight that queries 1..n-1 put on the first token, over every head (the server's). */
+  const sinkShare = () => body.first_token_share;
 
   return { n, nLayers, nHeads, kvHeadOf: body.kv_head_of, maxError: body.max_error,
     bytes: bytes.length, weight, head, layerAverage, sinkShare };
