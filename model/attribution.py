@@ -39,7 +39,6 @@ from model.llama import Llama, Positions
 ROWS_PER_PASS = 256
 DEFAULT_STEPS = 32
 BASELINE_SCALE = 0.5
-BASELINE = f"{BASELINE_SCALE:g} x input"
 
 
 def direction(model: Llama, target: int, contrast: int | None = None) -> torch.Tensor:
@@ -192,7 +191,7 @@ class Saliency:
         return float(self.integrated_gradients.sum()) / gap if gap != 0 else float("nan")
 
 
-def baseline_embeddings(x: torch.Tensor) -> torch.Tensor:
+def baseline_embeddings(x: torch.Tensor, scale: float = BASELINE_SCALE) -> torch.Tensor:
     """The baseline input for embeddings x (n, d): each token's vector at BASELINE_SCALE of its length.
 
     Not zero: every block starts with an RMSNorm, which divides a vector by its length, so on the
@@ -203,7 +202,7 @@ def baseline_embeddings(x: torch.Tensor) -> torch.Tensor:
     directions, so the first norms see the same input all along the path and the logit moves
     smoothly; the attribution then says how much each token's vector, by its strength in the
     residual stream, contributes."""
-    return BASELINE_SCALE * x
+    return scale * x
 
 
 def batched_f(model: Llama, x: torch.Tensor, read: torch.Tensor) -> torch.Tensor:
@@ -224,14 +223,15 @@ def batched_f(model: Llama, x: torch.Tensor, read: torch.Tensor) -> torch.Tensor
 
 
 def saliency(model: Llama, ids: list[int], target: int, contrast: int | None = None,
-             steps: int = DEFAULT_STEPS) -> Saliency:
-    """Gradient x input and integrated gradients per input token (see the module docstring)."""
+             steps: int = DEFAULT_STEPS, baseline_scale: float = BASELINE_SCALE) -> Saliency:
+    """Gradient x input and integrated gradients per input token (see the module docstring).
+    `baseline_scale` other than the default is for showing why the default was chosen (0: zero embeddings)."""
     ids_t = torch.tensor(ids, dtype=torch.long)
     n = len(ids)
     read = direction(model, target, contrast).float()
     with torch.no_grad():
         x_in = model.embed(ids_t)                                             # (n, d)
-    x_base = baseline_embeddings(x_in)
+    x_base = baseline_embeddings(x_in, baseline_scale)
     alphas = torch.linspace(0.0, 1.0, steps + 1)
     weights = torch.full((steps + 1,), 1.0 / steps)
     weights[0] = weights[-1] = 0.5 / steps                                    # trapezoid rule
@@ -252,5 +252,6 @@ def saliency(model: Llama, ids: list[int], target: int, contrast: int | None = N
     return Saliency(
         gradient_x_input=(grad_input * x_in.double()).sum(-1),
         integrated_gradients=(grad_sum * (x_in - x_base).double()).sum(-1),
-        baseline=BASELINE, steps=steps, f_input=float(f_values[-1]), f_baseline=float(f_values[0]),
+        baseline=f"{baseline_scale:g} x input" if baseline_scale else "zero embeddings", steps=steps,
+        f_input=float(f_values[-1]), f_baseline=float(f_values[0]),
     )

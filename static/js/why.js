@@ -131,8 +131,8 @@ function drawCheck(body) {
   const normGap = check.norm_only - check.predicted, reactGap = check.actual - check.norm_only;
   $("check-why").textContent = `Why they differ: the attribution freezes the final norm's factor; recomputing it ` +
     `alone moves the change by ${fmt(normGap)}. The rest, ${fmt(reactGap)}, is the later layers reacting: with ` +
-    `these parts gone they read a different residual stream and write something else (other heads can take over ` +
-    `the job). So a part's number is its direct push, not what the model loses without it.`;
+    `these parts gone they read a different residual stream and write something else, which can make up for ` +
+    `the loss or add to it. So a part's number is its direct push, not what the model loses without it.`;
 }
 
 function drawCaveats(body) {

@@ -54,3 +54,50 @@ def test_bad_input_is_a_4xx_naming_the_field(tiny_client, payload, field):
     r = tiny_client.post("/api/attribution", json=payload)
     assert r.status_code == 422, r.text
     assert r.json()["field"] == field
+
+
+# --- the real model: the done-when numbers ------------------------------------------------
+
+CHAT = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("request_body", [{"text": "The capital of France is"}, {"messages": CHAT}],
+                         ids=["text", "chat"])
+def test_real_parts_add_up_to_the_logit_predict_reports(real_client, request_body):
+    body = real_client.post("/api/attribution", json={**request_body, "saliency": False}).json()
+    parts = body["parts"]
+    assert len(parts["heads"]) == 30 and all(len(row) == 9 for row in parts["heads"]) and len(parts["mlps"]) == 30
+    summed = parts["embedding"] + sum(map(sum, parts["heads"])) + sum(parts["mlps"])
+    assert summed == pytest.approx(body["total"], abs=1e-4)
+    if "text" in request_body:
+        top = real_client.post("/api/predict", json={**request_body, "n_predictions": 1}).json()["predictions"][0]
+        assert body["target"]["id"] == top["id"]
+        assert body["total"] == pytest.approx(top["logit"], abs=1e-3)
+    else:   # the same prompt as /api/generate's: its first greedy token is the target
+        gen = real_client.post("/api/generate", json={"messages": CHAT, "max_new_tokens": 1, "temperature": 0,
+                                                      "alternatives": 1}).json()
+        assert body["target"]["id"] == gen["generated"][0]["id"]
+        assert body["total"] == pytest.approx(gen["generated"][0]["alternatives"][0]["logit"], abs=1e-3)
+
+
+@pytest.mark.real
+def test_real_contrast_is_paris_minus_london(real_client):
+    paris, london = 7042, 3526
+    body = real_client.post("/api/attribution", json={"text": "The capital of France is", "target": paris,
+                                                      "contrast": london, "saliency": False}).json()
+    assert body["target"]["text"] == " Paris" and body["contrast"]["text"] == " London"
+    assert body["total"] == pytest.approx(body["target"]["logit"] - body["contrast"]["logit"], abs=1e-3)
+    assert body["parts_sum"] == pytest.approx(body["total"], abs=1e-4)
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("request_body", [{"text": "The capital of France is"}, {"messages": CHAT}],
+                         ids=["text", "chat"])
+def test_real_integrated_gradients_are_complete_within_5_percent_at_the_default_steps(real_client, request_body):
+    body = real_client.post("/api/attribution", json={**request_body, "check_parts": 0}).json()
+    s = body["saliency"]
+    assert s["steps"] == 32
+    assert abs(s["completeness"] - 1) <= 0.05, s
+    assert sum(s["integrated_gradients"]) == pytest.approx(s["completeness"] * (s["f_input"] - s["f_baseline"]))
+    assert s["f_input"] == pytest.approx(body["total"], abs=1e-3)
