@@ -1,0 +1,80 @@
+"""Claims of chapter 5a (/why): the logit taken apart, the check, the saliency baseline."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from model import attribution as A
+
+PROMPT = "The capital of France is"
+
+
+def _analysis(engine, text=PROMPT):
+    return engine.locked(engine.analysis, engine.prompt(text))
+
+
+def test_the_default_prompt_says_paris(smollm2):
+    """The tour: 'why did it say “Paris”?' on the default prompt."""
+    analysis = _analysis(smollm2)
+    assert smollm2.tokenizer.describe(int(analysis.next_logits.argmax())).text == " Paris"
+
+
+@pytest.mark.parametrize("text", [PROMPT, "1, 2, 3, 4,"])
+def test_the_parts_add_up_to_the_logit(real_engine, text):
+    """'The parts add up to the score exactly' (computed: the page shows both numbers)."""
+    analysis = _analysis(real_engine, text)
+    target = int(analysis.next_logits.argmax())
+    parts = A.direct_parts(analysis, target)
+    assert parts.parts_sum == pytest.approx(parts.logit, abs=1e-4)
+    assert parts.logit == pytest.approx(float(analysis.next_logits[target]), abs=1e-6)
+
+
+def test_with_only_the_last_layer_off_nothing_later_reacts(real_engine):
+    """The check splits the gap into 'the norm' and 'later layers reacting': with only the last
+    layer's MLP switched off there are no later layers, so the real change is the norm-only one."""
+    analysis = _analysis(real_engine)
+    target = int(analysis.next_logits.argmax())
+    parts = A.direct_parts(analysis, target)
+    last = real_engine.cfg.n_layers - 1
+    result = A.check(analysis, parts, target, None, [], [last])
+    assert result.actual == pytest.approx(result.norm_only, abs=1e-3)
+    assert result.predicted == pytest.approx(-float(parts.mlps[last]))
+
+
+def test_the_strongest_parts_matter_more_than_the_weakest(real_engine):
+    """Control for the check: switching off the three parts with the smallest contributions moves
+    the score far less than switching off the three strongest."""
+    analysis = _analysis(real_engine)
+    target = int(analysis.next_logits.argmax())
+    parts = A.direct_parts(analysis, target)
+    strong = A.check(analysis, parts, target, None, *A.strongest(parts, 3))
+    L, h = parts.heads.shape
+    weakest = torch.cat([parts.heads.flatten(), parts.mlps]).abs().topk(3, largest=False).indices.tolist()
+    heads = [(i // h, i % h) for i in weakest if i < L * h]
+    mlps = [i - L * h for i in weakest if i >= L * h]
+    weak = A.check(analysis, parts, target, None, heads, mlps)
+    assert abs(weak.actual) < abs(strong.actual) / 4
+
+
+def test_many_parts_push_down(smollm2):
+    """'Many parts push down; the score is what is left after large pushes both ways' (the page
+    computes the counts; pinned here that they are many on the default prompt)."""
+    analysis = _analysis(smollm2)
+    parts = A.direct_parts(analysis, int(analysis.next_logits.argmax()))
+    every = torch.cat([torch.tensor([parts.embedding]), parts.heads.flatten(), parts.mlps])
+    assert int((every < 0).sum()) > len(every) / 4
+    assert float(-every[every < 0].sum()) > 0.5 * parts.logit
+
+
+def test_the_zero_baseline_does_not_add_up_but_half_the_input_does(smollm2):
+    """'The obvious baseline, all-zero vectors, does not work in this model ... the shares no longer
+    add up': at the default 32 steps completeness is more than 5% off 1 from zero embeddings, and
+    within 5% from 0.5 x input."""
+    analysis = _analysis(smollm2)
+    ids, target = analysis.ids.tolist(), int(analysis.next_logits.argmax())
+    zero = A.saliency(smollm2.model, ids, target, baseline_scale=0.0)
+    half = A.saliency(smollm2.model, ids, target)
+    assert zero.baseline == "zero embeddings" and half.baseline == "0.5 x input"
+    assert abs(zero.completeness - 1) > 0.05
+    assert abs(half.completeness - 1) <= 0.05
