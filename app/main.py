@@ -22,6 +22,7 @@ from app.routers import (attention, attribution, embeddings, generate, heads, in
                          predict, tokens)
 from app.routers import openai as openai_api
 from app.views import openai as openai_view
+from app.parsing import JsonBodyGuard
 from app.security import BodySizeLimit, SecurityHeaders
 from app.settings import Settings
 
@@ -169,6 +170,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_exception_handler(InputError, input_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(openai_view.OpenAIHTTPError, openai_view.openai_error)
+    # Innermost: a body that is not JSON (415), nested too deep (422) or a HEAD (answered as GET).
+    app.add_middleware(JsonBodyGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Large answers (all 270 heads, embeddings maps) shrink several-fold; event streams are
     # left alone by the middleware so tokens still arrive one by one.

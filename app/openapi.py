@@ -40,7 +40,9 @@ ERROR_SCHEMA = {
 ERROR_RESPONSES = {
     "400": "The body could not be read as JSON (for example it is not valid UTF-8).",
     "413": "The text or request body is longer than the configured limit.",
-    "422": "A field is missing, of the wrong type or out of range; `detail` names it.",
+    "415": "The body is not sent as JSON: set the header `Content-Type: application/json`.",
+    "422": "A field is missing, of the wrong type or out of range, or the JSON nests deeper than 32 levels; "
+           "`detail` names it.",
     "503": "The server is busy; retry after the `Retry-After` seconds.",
 }
 # FastAPI's name for a model whose class name another module also uses.
@@ -86,6 +88,7 @@ def _error_codes(method: str, operation: dict) -> list[str]:
 OPENAI_ERROR_RESPONSES = {
     "400": "A parameter is missing, invalid or over a limit (the prompt over the context: code "
            "`context_length_exceeded`); `error.param` names it.",
+    "415": "The body is not sent as JSON: set the header `Content-Type: application/json`.",
     "503": "The server is busy; retry after the `Retry-After` seconds.",
 }
 
@@ -245,7 +248,7 @@ def install(app: FastAPI) -> None:
         for path, path_item in doc.get("paths", {}).items():
             for method, operation in path_item.items():
                 responses = operation.setdefault("responses", {})
-                for code in ("400", "413", "422", "503"):
+                for code in ("400", "413", "415", "422", "503"):
                     responses.pop(code, None)
                 if path.startswith("/v1/"):
                     _openai_errors(method, responses)

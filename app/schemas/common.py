@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import types
+import typing
 
 from typing import TypeVar
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from model.tokenizer import Token
 
@@ -31,11 +33,50 @@ def _find_surrogate(value, path: str) -> str | None:
     return None
 
 
+def _numbers_only(annotation) -> tuple[bool, bool]:
+    """(admits a number, admits a bool) for a field's type, looking through Optional/Union,
+    Annotated and constrained types (StrictBool is a bool)."""
+    if annotation is bool:
+        return False, True
+    if annotation in (int, float):
+        return True, False
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType, typing.Annotated) and args:
+        parts = [_numbers_only(a) for a in (args[:1] if typing.get_origin(annotation) is typing.Annotated else args)]
+        return any(p[0] for p in parts), any(p[1] for p in parts)
+    return False, annotation is typing.Any
+
+
+def _number_items(annotation):
+    """The item type of a list of numbers (list[int], list[int] | None), else None."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        found = [_number_items(a) for a in typing.get_args(annotation)]
+        return next((f for f in found if f is not None), None)
+    if typing.get_origin(annotation) is list and typing.get_args(annotation):
+        item = typing.get_args(annotation)[0]
+        number, boolean = _numbers_only(item)
+        return item if number and not boolean else None
+    return None
+
+
 class StrictModel(BaseModel):
     """Requests reject unknown fields (a misspelt option is an error rather than ignored),
-    NaN and infinite numbers, and strings that are not valid Unicode."""
+    NaN and infinite numbers, strings that are not valid Unicode, and `true`/`false` where a
+    number is expected (Python counts a bool as the integer 1 or 0; a JSON client does not)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value, info: ValidationInfo):
+        if isinstance(value, bool) or (isinstance(value, list) and any(isinstance(v, bool) for v in value)):
+            annotation = cls.model_fields[info.field_name].annotation
+            number, boolean = _numbers_only(annotation)
+            if isinstance(value, bool) and number and not boolean:
+                raise ValueError(f"Input should be a number, not {str(value).lower()}")
+            if isinstance(value, list) and _number_items(annotation) is not None:
+                raise ValueError("Input should be a list of numbers, without true or false")
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -110,7 +110,7 @@ def test_generation_longer_than_the_limit_is_refused(tiny_client):
 
 def test_wrong_content_type_is_refused(tiny_client):
     response = tiny_client.post("/api/predict", content="text=hello", headers={"content-type": "text/plain"})
-    assert response.status_code == 422 and isinstance(response.json()["detail"], str)
+    assert response.status_code == 415 and "Content-Type: application/json" in response.json()["detail"]
 
 
 def test_a_chunked_body_over_the_limit_is_413_not_a_parse_error(tiny_client):
@@ -141,3 +141,80 @@ def test_a_long_rejected_value_is_cut_inside_its_quotes(tiny_client):
     response = _post(tiny_client, "/api/predict", {"text": "a", "temperature": "x" * 200})
     _assert_clear_error(response, 422, "temperature")
     assert "'" + "x" * 60 + "…')" in response.json()["detail"]
+
+
+# --- parsing that nothing breaks (app/parsing.py) ------------------------------------------------
+
+from app.parsing import MAX_DEPTH, nesting_depth  # noqa: E402
+
+
+def test_nesting_depth_counts_brackets_outside_strings():
+    assert nesting_depth(b'{"a": [1, {"b": "[[[[ {{"}]}') == 3
+    assert nesting_depth(b'{"a": "\\"[[["}') == 1 and nesting_depth(b'"x"') == 0 and nesting_depth(b"") == 0
+    assert nesting_depth(b"[" * 100_000 + b"]" * 100_000) == 100_000  # no recursion, however deep
+    assert json.loads(json.dumps({"w": {"layers": [{"weights": [[0.5]]}]}})) and \
+        nesting_depth(json.dumps({"w": {"layers": [{"weights": [[0.5]]}]}}).encode()) == 6
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 950, 990, 5000, 30_000])
+@pytest.mark.parametrize("path", ["/api/predict", "/api/generate", "/api/attention/senses", "/api/network/train"])
+def test_deeply_nested_bodies_get_a_json_422(tiny_client, path, depth):
+    for inner in ('{"a": ' * depth + "1" + "}" * depth, "[" * depth + "]" * depth):
+        for body in (inner, '{"text": %s}' % inner, '{"text": "hi", "x": %s}' % inner):
+            response = _post(tiny_client, path, body)
+            assert response.status_code == 422, response.text[:200]
+            error = response.json()
+            assert error["code"] == "too_deep" and error["limit"] == MAX_DEPTH and error["actual"] >= depth
+
+
+def test_nesting_within_the_limit_is_read_as_usual(tiny_client):
+    inner = "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1)
+    response = _post(tiny_client, "/api/predict", '{"text": %s}' % inner)
+    assert response.status_code == 422 and response.json()["field"] == "text"
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
+                                          "multipart/form-data; boundary=x"])
+def test_a_body_not_sent_as_json_gets_a_415_naming_the_header(tiny_client, content_type):
+    headers = {} if content_type is None else {"content-type": content_type}
+    response = tiny_client.post("/api/predict", content=b'{"text": "hi"}', headers=headers)
+    assert response.status_code == 415, response.text
+    error = response.json()
+    assert error["code"] == "unsupported_media_type" and error["field"] == "content-type"
+    assert "Content-Type: application/json" in error["detail"]
+    openai = tiny_client.post("/v1/completions", content=b'{"model": "x"}', headers=headers).json()
+    assert openai["error"]["code"] == "unsupported_media_type" and "Content-Type" in openai["error"]["message"]
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8",
+                                          "Application/JSON", "application/merge-patch+json"])
+def test_json_content_types_are_read(tiny_client, content_type):
+    response = tiny_client.post("/api/tokenize", content=b'{"text": "hi"}', headers={"content-type": content_type})
+    assert response.status_code == 200 and response.json()["count"] == 2
+
+
+def test_head_answers_wherever_get_does_without_a_body(tiny_client):
+    for path in ["/", "/predict", "/api/model", "/api/tokenize?text=hi", "/v1/models", "/openapi.json",
+                 "/static/css/app.css", "/api/predict?text=hi"]:
+        get, head = tiny_client.get(path), tiny_client.head(path)
+        assert get.status_code == head.status_code == 200, path
+        assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"], path
+    assert tiny_client.head("/nowhere").status_code == 404
+
+
+@pytest.mark.parametrize("body", [{"text": "hi", "top_k": True}, {"text": "hi", "temperature": False},
+                                  {"text": "hi", "n_predictions": True}, {"text": "hi", "append_ids": [5, True]},
+                                  {"text": "hi", "ablate": [{"layer": True, "head": 0}]}])
+def test_booleans_are_not_numbers(tiny_client, body):
+    response = _post(tiny_client, "/api/predict", body)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "invalid"
+    field = response.json()["field"]
+    assert field.split(".")[0] in body
+
+
+def test_booleans_are_not_numbers_in_the_openai_endpoints(tiny_client):
+    name = tiny_client.get("/v1/models").json()["data"][0]["id"]
+    for extra in ({"max_tokens": True}, {"logprobs": True}, {"seed": False}, {"temperature": True}, {"prompt": [1, True]}):
+        response = _post(tiny_client, "/v1/completions", {"model": name, "prompt": "hi", **extra})
+        assert response.status_code == 400 and response.json()["error"]["param"].startswith(next(iter(extra))), extra
