@@ -37,9 +37,10 @@ const MAP_PRESETS = [
     note: "Four tight groups from the input embeddings alone: nobody told the model that “seven” and “eight” "
       + "are both numbers; words used alike ended up alike." },
   { label: "Countries → capitals", view: { sets: "countries,capitals", method: "pca", mode: "static" },
-    note: "Countries on one side, capitals on the other, and most country → capital lines point in a similar "
-      + "direction (the number under the map says how similar, over all the numbers). Italy → Rome is the one "
-      + "least like the others." },
+    note: "Countries on one side, capitals on the other, and the country → capital lines look nearly parallel. "
+      + "The picture exaggerates: PCA chose the axes along which countries and capitals differ most, so even wrong "
+      + "pairs (France → Rome) would draw similar lines. Over all the numbers the offsets are much less alike "
+      + "(the sentence under the map gives both numbers); Italy → Rome is the one least like the others." },
   { label: "Animals → their young (t-SNE)", view: { sets: "animals,young", method: "tsne", mode: "static" },
     note: "t-SNE keeps each word's nearest words near it, at the price of distorting the rest. The number "
       + "under the map is computed on all the numbers, not on the picture: the “young of” offsets are far less "
@@ -277,10 +278,23 @@ function describeMap(data) {
     text += ` These ${data.dims} axes show ${Math.round(100 * shownShare)}% of how the words' vectors differ.`;
   }
   if (data.pairs_parallel !== null) {
+    const drawn = linesParallel(data);
     text += ` The ${data.pairs.length} pairs' offsets have an average cosine of ${fixed(data.pairs_parallel)} with each other`
-      + " over all their numbers, not just the ones drawn (1 = all parallel, 0 = unrelated).";
+      + " over all their numbers (1 = all parallel, 0 = unrelated)"
+      + (drawn === null ? "." : `; the lines drawn, ${fixed(drawn)} in this picture`
+        + (drawn > data.pairs_parallel + 0.1 ? ", which makes them look more alike than they are." : "."));
   }
   $("map-status").textContent = text;
+}
+
+/** Mean cosine between the pairs' lines as drawn (their offsets in the map's own coordinates). */
+function linesParallel(data) {
+  const offsets = data.pairs.map(([i, j]) => data.points[j].coords.map((x, k) => x - data.points[i].coords[k]));
+  const units = offsets.map((o) => { const n = Math.hypot(...o); return n > 0 ? o.map((x) => x / n) : null; });
+  if (units.length < 2 || units.some((u) => u === null)) return null;
+  let sum = 0;
+  for (const [a, u] of units.entries()) for (const [b, v] of units.entries()) if (a !== b) sum += u.reduce((s, x, k) => s + x * v[k], 0);
+  return sum / (units.length * (units.length - 1));
 }
 
 function showPieces(data) {

@@ -281,3 +281,54 @@ def test_attention_rests_on_the_first_position(smollm2):
     uniform = sum(1 / (i + 1) for i in range(1, n)) / (n - 1)
     assert int((on_first > 0.5).sum()) > pattern.shape[0] / 2
     assert float(on_first.median()) > 3 * uniform
+
+
+# --- the map's pair lines (review of issue 14: 'similar lines mean a similar offset' was false) -------
+
+
+def _mean_offset_cosine(coords: torch.Tensor, pairs: list[tuple[int, int]]) -> float:
+    """Mean pairwise cosine of the offsets point i -> point j (the page's linesParallel on the drawn coords)."""
+    offsets = torch.stack([coords[j] - coords[i] for i, j in pairs]).double()
+    sims, n = cosines(offsets), len(pairs)
+    return float((sims.sum() - n) / (n * n - n))
+
+
+def test_parallel_lines_on_the_map_do_not_mean_parallel_offsets(smollm2, real_client):
+    """Pinned: on the 'Countries → capitals' PCA map the lines look nearly parallel while the offsets over all
+    numbers are far less alike, and the control, wrong pairs (each country with another's capital), draws
+    lines nearly as parallel: the look comes from the projection, which is why the page no longer says
+    'similar lines mean a similar offset' and prints both numbers."""
+    data = real_client.post("/api/embeddings/map", json={"sets": ["countries", "capitals"], "neighbours": 0}).json()
+    coords = torch.tensor([p["coords"] for p in data["points"]])
+    pairs = [tuple(p) for p in data["pairs"]]
+    drawn = _mean_offset_cosine(coords, pairs)
+    assert drawn > 0.8 and drawn > data["pairs_parallel"] + 0.3, (drawn, data["pairs_parallel"])
+    # The full-space number is the raw vectors' offsets (an independent computation).
+    words = [p["word"] for p in data["points"]]
+    raw = torch.stack([static(smollm2, w) for w in words])
+    assert data["pairs_parallel"] == pytest.approx(_mean_offset_cosine(raw, pairs), abs=1e-3)
+    firsts, seconds = [i for i, _ in pairs], [j for _, j in pairs]
+    wrong_drawn = [_mean_offset_cosine(coords, list(zip(firsts, seconds[k:] + seconds[:k])))
+                   for k in range(1, len(pairs))]
+    wrong_full = [_mean_offset_cosine(raw, list(zip(firsts, seconds[k:] + seconds[:k]))) for k in range(1, len(pairs))]
+    assert sum(wrong_drawn) / len(wrong_drawn) > 0.6
+    assert sum(wrong_drawn) / len(wrong_drawn) > data["pairs_parallel"]  # wrong pairs look more alike than right ones are
+    assert max(wrong_full) < data["pairs_parallel"]  # over all numbers the right pairs do stand out
+
+
+def test_the_analogy_ranks_word_like_tokens_only(smollm2, real_client):
+    """'rank every word-like token of the vocabulary (a space, then letters)': the page asks for word_like, every
+    result is word-like, and for some built-in another token would outrank the top result if all were ranked
+    (so 'every token' would have been untrue)."""
+    tok = smollm2.tokenizer
+    w = smollm2.model.embed.weight.detach().double()
+    outranked = 0
+    for a, b, c, _ in ANALOGY_EXAMPLES:
+        data = real_client.post("/api/embeddings/analogy", json={"a": a, "b": b, "c": c, "k": 10, "word_like": True}).json()
+        assert all(is_word_like(r["text"]) for r in data["results"])
+        target = static(smollm2, a) - static(smollm2, b) + static(smollm2, c)
+        scores = (w @ target.double()) / (w.norm(dim=1) * target.double().norm())
+        inputs = {t for x in (a, b, c) for t in ids_of(smollm2, x)}
+        scores[list(inputs | set(tok.special_ids))] = -2
+        outranked += int(scores.argmax()) != data["results"][0]["id"]
+    assert outranked >= 1
