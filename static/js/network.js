@@ -423,6 +423,33 @@ function card(label, value, note, cls = "") {
 
 const op = (t) => el("span", { cls: "calc-op", text: t, attrs: { "aria-hidden": "true" } });
 
+// Gradient = input × δ, and at a hidden neuron δ = slope × the error flowing back, so a tiny gradient
+// has one of four causes; the page names the one the numbers show (tests/claims/test_network.py restates it).
+const TINY_GRADIENT = 1e-3, SURE = 0.99, SMALL_INPUT = 0.05, FLAT = 0.05;
+
+/** Why this weight's gradient is tiny, read from the step's own numbers (not always "sure and right"). */
+function whyTiny(w, out, from, to) {
+  const p = out.probabilities[out.target];
+  if (p > SURE) {
+    return ` It is tiny because the network is already sure and right about this drawing (${probPct(p)} for the right `
+      + "answer), so there is little left to fix: pick another right answer above, flip a pixel, or reset the weights "
+      + "to see bigger steps.";
+  }
+  if (Math.abs(w.input) < SMALL_INPUT) {
+    return ` It is tiny because the value arriving on this line is nearly 0 (${num(w.input, 3)}), so this weight hardly `
+      + `changes ${to}'s sum, although the network is not sure yet (${probPct(p)} for the right answer).`;
+  }
+  if (w.slope !== null && w.slope !== undefined && w.slope < FLAT) {
+    return ` It is tiny because ${to} is saturated: its sum sits where ${squashOf(w.layer + 1)} is almost flat `
+      + `(slope ${num(w.slope, 3)}), so hardly any error gets through it, although the network is not sure yet `
+      + `(${probPct(p)} for the right answer).`;
+  }
+  const small = w.slope === null || w.slope === undefined
+    ? `${to}'s error is small (δ = probability − right answer = ${num(w.delta, 4)})`
+    : `little of the error reaches ${to} (δ = ${num(w.delta, 4)})`;
+  return ` It is tiny because ${small}, although the network is not sure yet (${probPct(p)} for the right answer).`;
+}
+
 function renderStep(out) {
   const body = $("step-body");
   const w = out.weight;
@@ -477,9 +504,7 @@ function renderStep(out) {
       card("New weight", num(w.new_weight, 4), "w − lr × gradient", "good"),
     ]),
     el("p", { cls: "explain" }, [el("span", { text: `The gradient is ${w.gradient < 0 ? "negative" : w.gradient > 0
-      ? "positive" : "zero"}: ${direction}.` }), el("span", { text: Math.abs(w.gradient) < 1e-3
-      ? " It is tiny because the network is already sure and right about this drawing, so there is little left to fix: " +
-        "pick another right answer above, flip a pixel, or reset the weights to see bigger steps." : "" })]),
+      ? "positive" : "zero"}: ${direction}.` }), el("span", { text: Math.abs(w.gradient) < TINY_GRADIENT ? whyTiny(w, out, from, to) : "" })]),
     el("p", { cls: `outcome ${better ? "better" : ""}` }, [
       el("span", { text: "With only this weight updated, this drawing's loss goes " }),
       el("strong", { text: change(w.loss, w.loss_after, (v, d) => v.toFixed(d + 2)) }),
