@@ -513,7 +513,8 @@ function renderStep(out) {
       el("span", { text: ". Training does this for every weight at once, averaged over all examples, epoch after epoch." }),
     ]),
     el("div", { cls: "row tight" }, [apply,
-      el("span", { cls: "explain small-print", text: "Apply it, and press again: each step helps a little less." })]),
+      el("span", { cls: "explain small-print", text: "Apply it, and press again: the gradient is worked out afresh at the new weight, so the next "
+        + "step may help more or less than this one." })]),
   );
 }
 

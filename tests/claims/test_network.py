@@ -297,3 +297,19 @@ def test_step_5_names_the_cause_of_a_tiny_gradient(page):
     text = page.locator("#step-body").inner_text()
     assert "saturated" in text and "sure and right" not in text
     assert "39.0% for the right answer" in text
+
+
+def test_applying_the_same_weights_step_again_does_not_always_help_less():
+    """The page said 'Apply it, and press again: each step helps a little less'. On its default view (seed 1, the
+    clean +, weight 0.0.4) the second and third steps lower the loss more than the first, so it now says the next
+    step 'may help more or less'."""
+    net = nn.init_network(DEFAULT["hidden"], 1)
+    px = list(nn.SYMBOLS[0].pixels)
+    target = nn.nearest_symbol(px)
+    gains = []
+    for _ in range(3):
+        step = nn.explain_step(net, px, target)
+        w = nn.explain_weight(net, step, px, target, 0, 0, 4, DEFAULT["learning_rate"])
+        gains.append(step.loss - w.loss_after)
+        net[0].weights[0, 4] = w.new_weight
+    assert all(g > 0 for g in gains) and gains[1] > gains[0] and gains[2] > gains[1], gains
