@@ -12,6 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from app.views import model as model_view
+
 ROOT = Path(__file__).resolve().parents[2]
 templates = Jinja2Templates(directory=str(ROOT / "templates"))
 # "49,152": numbers of the model in running text read best with thousands separators.
@@ -68,10 +70,13 @@ router = APIRouter(include_in_schema=False)
 def render(request: Request, template: str, active: str, **context) -> HTMLResponse:
     # `model` (the running model's shape) lets explanations quote its own numbers, so they stay
     # true for another GGUF given in TT_MODEL_PATH.
+    # `model_json` is GET /api/model's answer, written once into base.html's <body data-model>:
+    # every page's script reads the model's shape and limits from there (static/js/kit/model.js).
     engine = request.app.state.engine
     return templates.TemplateResponse(request, template, {
         "chapters": CHAPTERS, "active": active, "plotly_js": f"/vendor/{PLOTLY_JS_NAME}",
-        "model_name": engine.display_name, "model": engine.cfg, **context})
+        "model_name": engine.display_name, "model": engine.cfg,
+        "model_json": model_view.model_info(engine).model_dump_json(), **context})
 
 
 @router.get(f"/vendor/{PLOTLY_JS_NAME}")
