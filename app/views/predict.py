@@ -37,8 +37,10 @@ def prediction(tokenizer: ModelTokenizer, dist: Distribution, logits, token_id: 
 
 
 def top_predictions(tokenizer: ModelTokenizer, dist: Distribution, logits, n: int) -> list[Prediction]:
-    """The n most probable tokens, most probable first."""
-    ids = dist.probs.topk(min(n, dist.probs.shape[0])).indices.tolist()
+    """The n most probable tokens, most probable first. Ranked by logit: the probabilities follow
+    the logits' order, but at a low temperature most of them underflow float32 to exactly 0 (and
+    the top one to exactly 1), and a ranking of equal zeros would be arbitrary."""
+    ids = logits.topk(min(n, logits.shape[0])).indices.tolist()
     return [prediction(tokenizer, dist, logits, i) for i in ids]
 
 
@@ -81,7 +83,9 @@ def _guess(engine: Engine, text: str, dist: Distribution, logits) -> Guess:
     if not ids:
         raise InputError("guess is empty; type the token you expect next, e.g. ' Paris'.", code="empty", field="guess")
     first = ids[0]
-    rank = int((dist.probs > dist.probs[first]).sum()) + 1
+    # On the logits, not the probabilities: at a low temperature most probabilities are exactly 0 in
+    # float32, and a guess among them would be ranked just after the last nonzero one.
+    rank = int((logits > logits[first]).sum()) + 1
     return Guess(text=text, token=prediction(engine.tokenizer, dist, logits, first), rank=rank,
                  tokens_in_guess=len(ids))
 

@@ -110,3 +110,91 @@ def test_at_temperature_zero_the_bars_show_temperature_one(real_client):
     for a, b in zip(zero["predictions"], one["predictions"]):
         assert a["probability"] == pytest.approx(b["probability"], rel=1e-6)
     assert zero["draw"]["allowed_count"] == 1 and zero["predictions"][0]["allowed"]
+
+
+# --- low temperatures: float32 rounds most probabilities to exactly 0 and the top one to exactly 1 ----
+
+def _independent_logits(engine, text: str) -> torch.Tensor:
+    with torch.inference_mode():
+        return engine.model(torch.tensor(engine.tokenizer.encode(text)))[-1]
+
+
+def test_a_guess_is_ranked_on_the_logits_at_any_temperature(real_engine, real_client):
+    """'Your guess “␣Berlin” is ranked #r of 49,152': the rank is the guess's place among all the
+    logits, whatever the temperature. (Ranked on float32 probabilities, at temperature 0.05 every
+    token after the first few reads exactly 0, and ␣Berlin came out #10 instead of #28.)"""
+    text, guess = "The capital of France is", " Berlin"
+    logits = _independent_logits(real_engine, text)
+    first = real_engine.tokenizer.encode(guess)[0]
+    expected = int((logits > logits[first]).sum()) + 1
+    assert expected > 20  # far below the top: a guess among the underflowed zeros
+    for temperature in (1.0, 0.05, 0.0):
+        data = real_client.post("/api/predict", json={"text": text, "temperature": temperature, "guess": guess,
+                                                       "n_predictions": 1}).json()
+        assert data["guess"]["rank"] == expected, temperature
+
+
+def test_the_bars_follow_the_logits_at_a_low_temperature(real_engine, real_client):
+    """'Each bar is one token and its probability', most probable first: at temperature 0.05 the 20
+    bars are still the 20 highest logits in order, though float32 rounds most of their
+    probabilities to exactly 0 (a ranking of equal zeros would be arbitrary)."""
+    text = "The capital of France is"
+    logits = _independent_logits(real_engine, text)
+    data = real_client.post("/api/predict", json={"text": text, "temperature": 0.05, "top_k": 0,
+                                                   "n_predictions": 20}).json()
+    probs = [p["probability"] for p in data["predictions"]]
+    assert probs[0] == 1.0 and probs[-1] == 0.0  # the control: here float32 really says 1 and 0
+    assert [p["id"] for p in data["predictions"]] == logits.topk(20).indices.tolist()
+
+
+@pytest.mark.browser
+def test_no_bar_reads_an_untrue_100_or_0_percent(page):
+    """Softmax gives every token something: at temperature 0.05, where float32 says exactly 1 and 0,
+    the bars read '>99.9%' and '<0.0001%', never '100.0%' or '0%'."""
+    page.goto("/predict?text=The%20capital%20of%20France%20is&temperature=0.05&top_k=0")
+    page.wait_for_function("() => document.querySelectorAll('#chart text.bartext').length >= 20")
+    labels = page.locator("#chart text.bartext").all_text_contents()
+    assert labels[0] == ">99.9%" and "<0.0001%" in labels, labels
+    assert not {"100.0%", "100%", "0%", "0.0%"} & set(labels), labels
+
+
+def test_the_uncertainty_is_before_top_k_and_top_p(real_engine, real_client):
+    """'bits of uncertainty before top-k and top-p': the entropy of softmax(logits / T) over the
+    whole vocabulary, which is not the entropy of the draw top-k leaves (the control)."""
+    text = "The capital of France is"
+    logits = _independent_logits(real_engine, text).double()
+    for temperature in (1.0, 0.7):
+        data = real_client.post("/api/predict", json={"text": text, "temperature": temperature, "top_k": 10,
+                                                       "n_predictions": 1}).json()
+        p = torch.softmax(logits / temperature, -1)
+        whole = float(-(p * p.clamp_min(1e-300).log()).sum() / torch.log(torch.tensor(2.0)))
+        kept = p.topk(10).values / p.topk(10).values.sum()
+        draw = float(-(kept * kept.log()).sum() / torch.log(torch.tensor(2.0)))
+        assert data["draw"]["entropy_bits"] == pytest.approx(whole, rel=1e-4)
+        if temperature == 1.0:
+            assert whole - draw > 0.5
+
+
+@pytest.mark.browser
+def test_why_this_token_opens_chapter_5a_on_the_same_text(page):
+    """'Why this token? →' explains the token at the top of these bars: it opens /why on this text."""
+    page.goto("/predict?text=The%20opposite%20of%20hot%20is")
+    page.wait_for_function("() => document.querySelector('#why-link').href.includes('opposite')")
+    page.click("#why-link")
+    page.wait_for_url("**/why?text=The%20opposite%20of%20hot%20is")
+
+
+def test_the_middle_rows_are_the_residual_stream_through_the_final_norm_and_unembedding(smollm2, real_client):
+    """'after every one of the model's layers can be read as if it were the last: apply the final
+    normalisation and the unembedding': every row, computed here from the hooks' residual stream."""
+    text = "The capital of France is"
+    model = smollm2.model
+    ids = torch.tensor(smollm2.tokenizer.encode(text))
+    names = [f"blocks.{i}.resid_post" for i in range(model.cfg.n_layers)]
+    _, cache = model.run_with_cache(ids, names=names)
+    data = real_client.post("/api/logit-lens", json={"text": text, "last": len(ids)}).json()
+    assert data["layers"][1:] == [f"layer {i}" for i in range(model.cfg.n_layers)]
+    for i, name in enumerate(names):
+        with torch.inference_mode():
+            probs = torch.softmax(model.unembed(model.norm(cache[name])).double(), -1)
+        assert [c["id"] for c in data["cells"][i + 1]] == probs.argmax(-1).tolist(), name
