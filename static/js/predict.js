@@ -68,9 +68,12 @@ function renderTrail() {
 
 // --- the distribution ------------------------------------------------------------------------
 
-// Never an untrue 100% or 0% (softmax gives every token something), and no exponents.
-const pct = (p) => (p > 0.999 && p < 1 ? ">99.9%" : p >= 0.001 ? `${(p * 100).toFixed(1)}%`
-  : p >= 1e-6 ? `${(p * 100).toPrecision(2)}%` : p > 0 ? "<0.0001%" : "0%");
+// A softmax probability: never an untrue 100% or 0% (softmax gives every token something, even
+// where float32 rounds it to exactly 1 or 0, as at a low temperature), and no exponents.
+const pct = (p) => (p > 0.999 ? ">99.9%" : p >= 0.001 ? `${(p * 100).toFixed(1)}%`
+  : p >= 1e-6 ? `${(p * 100).toPrecision(2)}%` : "<0.0001%");
+// A chance to be drawn after top-k/top-p: a token ruled out has exactly 0, the only one left exactly 1.
+const chance = (p) => (p === 0 ? "0%" : p === 1 ? "100%" : pct(p));
 
 function drawChart(data) {
   const preds = data.predictions;
@@ -81,7 +84,7 @@ function drawChart(data) {
     type: "bar", orientation: "h", x: preds.map((p) => p.probability), y: preds.map((_, i) => i),
     text: preds.map((p) => pct(p.probability)), textposition: "outside", cliponaxis: false,
     marker: { color: preds.map(colour), line: { color: preds.map((p) => (p.id === chosen ? "#1d2130" : "rgba(0,0,0,0)")), width: 3 } },
-    customdata: preds.map((p) => [plotText(p.display), p.id, p.logit.toFixed(2), pct(p.sample_probability), p.allowed ? "can be drawn" : "ruled out"]),
+    customdata: preds.map((p) => [plotText(p.display), p.id, p.logit.toFixed(2), chance(p.sample_probability), p.allowed ? "can be drawn" : "ruled out"]),
     hovertemplate: "<b>%{customdata[0]}</b> (id %{customdata[1]})<br>probability %{text} · logit %{customdata[2]}"
       + "<br>%{customdata[4]}: chance to be drawn %{customdata[3]}<extra></extra>",
   };
@@ -98,7 +101,8 @@ function drawChart(data) {
   }
   const draw = data.draw;
   document.querySelector('[data-stat="allowed"]').textContent = draw.allowed_count.toLocaleString();
-  document.querySelector('[data-stat="mass"]').textContent = pct(draw.allowed_mass);
+  document.querySelector('[data-stat="mass"]').textContent =
+    draw.allowed_count === Number(document.body.dataset.vocabSize) ? "100%" : pct(draw.allowed_mass);
   document.querySelector('[data-stat="entropy"]').textContent = draw.entropy_bits.toFixed(2);
 }
 
@@ -159,6 +163,8 @@ async function refreshChart() {
   lastShown = data;
   describeChosen(data);
   describeGuess(data);
+  // Chapter 5a explains the token at the top of these bars: open it on this text, not its default.
+  $("why-link").href = `/why?text=${encodeURIComponent(text)}`;
 }
 
 // --- surprise and logit lens -----------------------------------------------------------------
