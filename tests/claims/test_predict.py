@@ -198,3 +198,26 @@ def test_the_middle_rows_are_the_residual_stream_through_the_final_norm_and_unem
         with torch.inference_mode():
             probs = torch.softmax(model.unembed(model.norm(cache[name])).double(), -1)
         assert [c["id"] for c in data["cells"][i + 1]] == probs.argmax(-1).tolist(), name
+
+
+def test_top_p_keeps_the_fewest_top_tokens_that_reach_p(real_engine, real_client):
+    """'Only the fewest top tokens whose probabilities add up to at least p can be drawn', and
+    'Only the k most probable tokens can be drawn': /api/predict's allowed tokens against an
+    independent sort and cumulative sum of softmax(logits / T) over the whole vocabulary."""
+    text = "The capital of France is"
+    logits = _independent_logits(real_engine, text).double()
+    for temperature, top_k, top_p in [(1.0, 0, 0.8), (1.5, 0, 0.5), (1.5, 5, 0.5), (0.7, 3, 1.0)]:
+        data = real_client.post("/api/predict", json={"text": text, "temperature": temperature, "top_k": top_k,
+                                                       "top_p": top_p, "n_predictions": 40}).json()
+        probs = torch.softmax(logits / temperature, -1)
+        ranked = probs.sort(descending=True)
+        n = int((ranked.values.cumsum(0) < top_p).sum()) + 1 if top_p < 1 else probs.shape[0]
+        if top_k:
+            n = min(n, top_k)
+        allowed = set(ranked.indices[:n].tolist())
+        assert data["draw"]["allowed_count"] == n
+        assert float(ranked.values[:n].sum()) >= min(top_p, 1.0) - 1e-6 or top_k
+        assert data["draw"]["allowed_mass"] == pytest.approx(float(ranked.values[:n].sum()), rel=1e-5)
+        for p in data["predictions"]:
+            assert p["allowed"] == (p["id"] in allowed)
+            assert p["probability"] == pytest.approx(float(probs[p["id"]]), rel=1e-4, abs=1e-9)
