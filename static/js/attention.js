@@ -11,6 +11,7 @@ import { drawAttentionHeatmap } from "./attention/heatmap.js";
 import { drawProbe, drawProbeDefinitions, drawWorth, fetchRoles, probePath, ROLE_MARKS, ROLE_NAMES, roleFacts } from "./attention/roles.js";
 import { drawLines } from "./attention/lines.js";
 import { initSenses, SENSES_DEFAULTS } from "./attention/senses.js";
+import { model } from "./kit/model.js";
 
 const EXAMPLES = [
   "The capital of France is Paris. The capital of Italy is",
@@ -24,7 +25,6 @@ const DEFAULTS = {
 
 const $ = (id) => document.getElementById(id);
 const state = readState(DEFAULTS);
-let model = { n_layers: 30, n_heads: 9, n_kv_heads: 3 };
 let tokens = [];
 let weights = null;      // rows of the head shown in the heatmap (one head, or the layer's average)
 let shown = null;        // the /api/attention answer drawn: its kv_head and shares_kv_with
@@ -157,7 +157,6 @@ async function showAll() {
     if (!body) return;
     allHeads = decodeAllHeads(body);
     $("grid").hidden = false;
-    model = { ...model, n_layers: body.n_layers, n_heads: body.n_heads, n_kv_heads: body.n_kv_heads };
     grid.draw(allHeads);
     grid.select(state.layer, state.avg ? "avg" : state.head);
     $("grid-status").textContent = "";
@@ -317,8 +316,7 @@ function setupHeadSelect() {
   const select = $("head");
   select.replaceChildren();
   for (let h = 0; h < model.n_heads; h++) {
-    const kv = model.kv_head_of?.[h];  // from /api/model; the first draw, before it answers, leaves it out
-    select.append(el("option", { text: kv === undefined ? String(h) : `${h} (key/value ${kv})`, attrs: { value: String(h) } }));
+    select.append(el("option", { text: `${h} (key/value ${model.kv_head_of[h]})`, attrs: { value: String(h) } }));
   }
   select.append(el("option", { text: "average of the layer", attrs: { value: "avg" } }));
 }
@@ -370,12 +368,6 @@ function init() {
   grid.setOff(off);
   window.addEventListener("resize", debounce(() => { if (grid.data) grid.paint(); }, 200));
 
-  api("/api/model").then((info) => {
-    model = info;
-    setupHeadSelect();
-    clampView();
-    setControls();
-  }).catch(() => {});
   textChanged({ keepQuery: true });  // first draw: keep the token picked in a shared link (q)
   runSenses();
 }
