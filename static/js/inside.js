@@ -170,7 +170,8 @@ function drawRope() {
     svg.append(svgEl("text", { x: cx, y: cy + R + 16, class: "dial-label", "text-anchor": "middle" },
       `pair ${k} (${k} & ${k + half})`));
     svg.append(svgEl("text", { x: cx, y: cy + R + 30, class: "dial-sub", "text-anchor": "middle" },
-      `turned by ${fmt(data.rope_angles[k], 2)} rad` + (Math.abs(turns) >= 1 ? ` (${fmt(turns, 2)} turns)` : "")));
+      `turned by ${fmt(data.rope_angles[k], 2)} rad` + (Math.abs(turns) >= 1 ? ` (${fmt(turns, 2)} turns)` : "")
+      + (p > 0 && Math.abs(data.rope_angles[k]) < 0.05 ? ", too little to see" : "")));
     svg.append(svgEl("text", { x: cx, y: 12, class: "dial-sub", "text-anchor": "middle" },
       k === 0 ? "the fastest pair" : "the query's longest pair"));
   });
@@ -220,15 +221,17 @@ function drawScores() {
   const exps = data.scaled.map((s) => Math.exp(s - top));
   const sum = exps.reduce((a, b) => a + b, 0);
   // e^x of each scaled score (relative to the largest when they are too large to print), and their sum.
-  const expLabel = (j) => fmt(top > 40 ? exps[j] : Math.exp(data.scaled[j]), 3);
+  // Whole numbers from 100 on, so the column fits a phone (the weights are computed from the exact values).
+  const expFmt = (x) => (x >= 100 && x < 1e5 ? x.toFixed(0) : fmt(x, 3));
+  const expLabel = (j) => expFmt(top > 40 ? exps[j] : Math.exp(data.scaled[j]));
   $("exp-head").textContent = top > 40 ? "e^(x − largest)" : "eˣ";
-  $("exp-sum").textContent = `sum ${top > 40 ? fmt(sum, 3) : fmt(Math.exp(top) * sum, 3)}`;
+  $("exp-sum").textContent = `sum ${top > 40 ? expFmt(sum) : expFmt(Math.exp(top) * sum)}`;
   data.tokens.forEach((t, j) => {
     const tr = el("tr", { cls: (j === key ? "picked" : "") + (j > p ? " masked" : "") });
     const label = el("td", { cls: "tok-cell", title: `token #${j}` }, [el("span", { cls: "tok" }, tokenLabel(t))]);
     if (j > p) {
       tr.append(label, el("td", { text: "—" }), el("td", { text: "−∞", title: "masked: this token comes later" }),
-        el("td", { cls: "num", text: "0" }), el("td", { text: "0 (masked)" }));
+        el("td", { cls: "num", text: "0" }), el("td", {}, ["0", el("br"), el("span", { cls: "muted", text: "masked" })]));
     } else {
       const w = data.weights[j];
       const bar = el("span", { cls: "wbar" });
@@ -281,7 +284,8 @@ async function drawChapter4() {
     const heaviest = data.weights.map((w, j) => [j, w]).sort((a, b) => b[1] - a[1])[0];
     node.replaceChildren(`Row “${tok}” of chapter 4's heatmap for layer ${data.layer}, head ${data.head}, as /api/attention sends it: `,
       el("strong", { text: same ? "the same numbers" : "different numbers (please report this)" }),
-      ` (largest: ${(heaviest[1] * 100).toFixed(1)}% on “${tokenText(tokenAt(heaviest[0]))}”). `, link);
+      ` (largest: ${fmt(heaviest[1], 4)} on “${tokenText(tokenAt(heaviest[0]))}”, which chapter 4 shows as `
+      + `${(heaviest[1] * 100).toFixed(2)}% when you point at that cell). `, link);
     node.dataset.same = String(same);
   } catch (error) { /* the row above still stands; chapter 4's request failing is not this page's error */ }
 }
