@@ -114,3 +114,135 @@ def test_the_block_run_again_gives_back_the_kept_pass_also_after_typing(real_eng
             assert torch.allclose(run["attn_out"], analysis.attn_out[layer], atol=1e-5 * scale + 1e-4)
             # the keys the page shows (from the KV cache) are the ones this run computes
             assert torch.allclose(run["attn.k"], analysis.kv_cache.keys[layer], atol=1e-4)
+
+
+# --- added by the independent review (issue 15) -------------------------------------------------------------------
+
+def _hf_layer(hf, ids, layer):
+    """HF transformers' own Llama on the same GGUF: what goes into and comes out of each module of one layer."""
+    store = {}
+    block = hf.model.layers[layer]
+    modules = {"in_norm": block.input_layernorm, "q": block.self_attn.q_proj, "k": block.self_attn.k_proj,
+               "v": block.self_attn.v_proj, "o": block.self_attn.o_proj, "post_norm": block.post_attention_layernorm,
+               "gate": block.mlp.gate_proj, "up": block.mlp.up_proj, "down": block.mlp.down_proj}
+    handles = [m.register_forward_hook(lambda _m, i, o, name=name: store.__setitem__(name, (i[0][0], o[0])))
+               for name, m in modules.items()]
+    try:
+        with torch.no_grad():
+            out = hf(torch.tensor([ids]), output_attentions=True, output_hidden_states=True)
+    finally:
+        for h in handles:
+            h.remove()
+    return store, out
+
+
+@pytest.mark.parametrize("text,layer,head,position", [(FRANCE, 18, 1, None), ("I sat on the river bank", 3, 7, 2)])
+def test_every_number_agrees_with_hf_transformers(real_client, hf_reference, text, layer, head, position):
+    """The page's numbers against an independent implementation (HF transformers' Llama over the same GGUF, its own
+    RoPE, eager attention, repeat_kv grouping): the residual stream, both RMSNorms, query and keys after RoPE (pairs
+    i and i + 32, as the page says), values, scores, ÷√64, the weights, the head output, attn_out, the MLP's gate,
+    SiLU, up, product and output, resid_post; kv_head = head // 3."""
+    from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
+    x = real_client.post("/api/inside", json={"text": text, "layer": layer, "head": head, "position": position}).json()
+    ids = [tok["id"] for tok in x["tokens"]]
+    p, dh, h, g = x["position"], x["d_head"], x["n_heads"], x["n_kv_heads"]
+    store, out = _hf_layer(hf_reference, ids, layer)
+    n = len(ids)
+    q = store["q"][1].view(n, h, dh).transpose(0, 1)
+    k = store["k"][1].view(n, g, dh).transpose(0, 1)
+    v = store["v"][1].view(n, g, dh).transpose(0, 1)
+    cos, sin = hf_reference.model.rotary_emb(v, torch.arange(n)[None])
+    qr, kr = (a[0] for a in apply_rotary_pos_emb(q[None], k[None], cos, sin))
+    kv = head // (h // g)                                          # HF's repeat_kv: query head i reads kv head i // 3
+    assert x["kv_head"] == kv
+
+    def close(ours, theirs, tol):
+        theirs = t(theirs.tolist())
+        assert torch.allclose(t(ours), theirs, atol=tol * float(theirs.abs().max()) + 1e-5), float((t(ours) - theirs).abs().max())
+
+    close(x["resid_pre"], out.hidden_states[layer][0, p], 1e-5)
+    close(x["norm1"], store["in_norm"][1][p], 1e-5)
+    close(x["query_unrotated"], q[head, p], 1e-5)
+    close(x["query"], qr[head, p], 1e-5)
+    close(x["keys"], kr[kv, : p + 1], 1e-5)
+    close(x["values"], v[kv, : p + 1], 1e-5)
+    scores = kr[kv, : p + 1] @ qr[head, p]
+    close(x["scores"], scores, 1e-5)
+    close(x["scaled"], scores / math.sqrt(dh), 1e-5)
+    close(x["weights"], out.attentions[layer][0, head, p, : p + 1], 1e-5)
+    close(x["head_output"], torch.softmax(scores / math.sqrt(dh), 0) @ v[kv, : p + 1], 1e-5)
+    close(x["attn_out"], store["o"][1][p], 1e-5)
+    close(x["resid_mid"], store["post_norm"][0][p], 1e-5)
+    close(x["norm2"], store["post_norm"][1][p], 1e-5)
+    close(x["mlp_gate_pre"], store["gate"][1][p], 1e-5)
+    close(x["mlp_gate"], F.silu(store["gate"][1][p]), 1e-5)
+    close(x["mlp_up"], store["up"][1][p], 1e-5)
+    close(x["mlp_hidden"], store["down"][0][p], 1e-5)
+    close(x["mlp_out"], store["down"][1][p], 1e-5)
+    if layer + 1 < x["n_layers"]:                                  # HF's last hidden state is after the final norm
+        close(x["resid_post"], out.hidden_states[layer + 1][0, p], 1e-5)
+
+
+def test_the_softmax_is_of_the_divided_scores_not_the_scores(france):
+    """Was 'e^score divided by the sum': the table's e^x is e to the divided score (the ÷√64 column); the softmax of
+    the undivided query·key scores gives other weights (for '␣is', layer 18, head 1: 1.0000 on 'The', not 0.6562)."""
+    x = inside(france, 18, 1, 4)
+    assert torch.allclose(torch.softmax(x.scaled.double(), 0), x.weights.double(), atol=2e-6)
+    undivided = torch.softmax(x.scores.double(), 0)
+    assert float((undivided - x.weights.double()).abs().max()) > 0.1
+
+
+def test_the_key_and_value_matrices_belong_to_the_group_the_query_matrix_to_the_head(real_engine, france):
+    """Was 'The head multiplies the normalised vector by three learned matrices': the heads of one group read the
+    very same keys and values (one key and one value matrix per key/value head), each with a query of its own."""
+    cfg = real_engine.cfg
+    per_group = cfg.n_heads // cfg.n_kv_heads
+    attn = real_engine.model.blocks[18].attn
+    assert attn.k_proj.weight.shape[0] == attn.v_proj.weight.shape[0] == cfg.n_kv_heads * cfg.d_head
+    assert attn.q_proj.weight.shape[0] == cfg.n_heads * cfg.d_head
+    group = [inside(france, 18, h, 4) for h in range(per_group)]                   # heads 0, 1, 2: kv head 0
+    for x in group[1:]:
+        assert x.kv_head == group[0].kv_head == 0
+        assert torch.equal(x.keys, group[0].keys) and torch.equal(x.values, group[0].values)
+        assert not torch.allclose(x.query, group[0].query, atol=1e-2)
+    other = inside(france, 18, per_group, 4)                                      # head 3: kv head 1
+    assert other.kv_head == 1 and not torch.allclose(other.keys, group[0].keys, atol=1e-2)
+
+
+def test_the_mlp_neurons_have_no_bias_and_multiply_two_sums(real_engine, france):
+    """Was 'Same sums and squashes as chapter 1': unlike chapter 1's units (a bias each, tanh), an MLP neuron is
+    SiLU(gate sum) × up sum, with no bias anywhere in the block."""
+    block = real_engine.model.blocks[18]
+    for linear in (block.mlp.gate_proj, block.mlp.up_proj, block.mlp.down_proj, block.attn.q_proj, block.attn.o_proj):
+        assert linear.bias is None
+    x = inside(france, 18, 1, 4)
+    w_gate, w_up, w_down = (m.weight.detach().double() for m in (block.mlp.gate_proj, block.mlp.up_proj, block.mlp.down_proj))
+    norm2 = x.norm2.double()
+    assert torch.allclose(w_gate @ norm2, x.mlp_gate_pre.double(), atol=1e-4)      # a weighted sum, nothing added
+    assert torch.allclose(w_up @ norm2, x.mlp_up.double(), atol=1e-4)
+    assert torch.allclose(F.silu(w_gate @ norm2) * (w_up @ norm2), x.mlp_hidden.double(), atol=1e-4)
+    assert torch.allclose(w_down @ x.mlp_hidden.double(), x.mlp_out.double(), atol=1e-3)
+    # and SiLU is not chapter 1's tanh: on these gate sums the two differ
+    assert float((F.silu(x.mlp_gate_pre) - torch.tanh(x.mlp_gate_pre)).abs().max()) > 0.5
+
+
+def test_chapter_4_shows_the_weight_as_a_percentage_with_two_decimals():
+    """'which chapter 4 shows as 65.62% when you point at that cell': chapter 4's heatmap hover prints weight × 100
+    with two decimals and a % sign, the format this page prints next to the weight."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "static" / "js"
+    assert "weight ${(w * 100).toFixed(2)}%" in (root / "attention" / "heatmap.js").read_text()
+    assert "${(heaviest[1] * 100).toFixed(2)}% when you point at that cell" in (root / "inside.js").read_text()
+
+
+def test_the_server_has_only_the_quantised_weights(real_engine):
+    """Honest note: 'the numbers are this quantised model's, not those of the original full-precision model, which
+    this server does not have': the model is read from one GGUF whose matrices are mostly 4-bit blocks."""
+    from pathlib import Path
+
+    source = Path(real_engine.source)
+    assert source.suffix == ".gguf"
+    weights = [f for f in source.parent.iterdir() if f.suffix in (".gguf", ".safetensors", ".bin", ".pt", ".pth")]
+    assert weights == [source]
