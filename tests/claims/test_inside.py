@@ -246,3 +246,13 @@ def test_the_server_has_only_the_quantised_weights(real_engine):
     assert source.suffix == ".gguf"
     weights = [f for f in source.parent.iterdir() if f.suffix in (".gguf", ".safetensors", ".bin", ".pt", ".pth")]
     assert weights == [source]
+
+
+def test_a_token_scores_its_own_key_too(france):
+    """Tour card: 'how its query and the keys of the tokens up to it (itself included) make each attention weight'
+    (was 'the earlier tokens' keys'): the row runs over positions 0..p, and the token's own key takes a weight."""
+    for layer, head, p in ((18, 1, 4), (3, 2, 2), (0, 4, 0)):
+        x = inside(france, layer, head, p)
+        assert x.keys.shape[0] == x.weights.shape[0] == p + 1
+        assert float(x.weights[p]) > 0
+        assert torch.allclose(x.scores[p], x.query @ france.kv_cache.keys[layer][x.kv_head, p], atol=1e-4)
