@@ -37,7 +37,7 @@ const conversation = (list = messages) => [
 // --- rendering -------------------------------------------------------------------------------
 
 // Never rounds to an untrue 100% (softmax gives every token something), and tiny values stay readable.
-const pct = (p) => (p > 0.999 && p < 1 ? ">99.9%" : p >= 0.001 ? `${(p * 100).toFixed(1)}%`
+const pct = (p) => (p > 0.999 ? ">99.9%" : p >= 0.001 ? `${(p * 100).toFixed(1)}%`
   : p >= 1e-6 ? `${(p * 100).toPrecision(2)}%` : "<0.0001%");
 
 // A reply as clickable pieces of text. Each token adds its `delta` to the text: an emoji or a CJK
@@ -61,7 +61,7 @@ function replyTokens(message, body) {
     const many = piece.tokens.length > 1;
     const span = el("span", { text: piece.text, cls: "rt" + (piece.tokens.includes(selected) ? " selected" : ""),
       title: many ? `“${piece.text}” took ${piece.tokens.length} tokens (pieces of its bytes) · click for the alternatives`
-        : `“${first.display}” · drawn with probability ${pct(first.probability)} (${atTemperature(first)}) · click for the alternatives`,
+        : `“${first.display}” · probability ${pct(first.probability)} (${atTemperature(first)})${drawChance(first)} · click for the alternatives`,
       attrs: { role: "button", tabindex: "0" } });
     const pickIt = () => { selected = first; renderMessages(); showAlternatives(first, many ? piece : null); };
     span.addEventListener("click", pickIt);
@@ -89,6 +89,16 @@ function renderMessages() {
 }
 
 const ALTS_HELP = $("alts-help").textContent;
+
+/** A token's chance to be drawn: its probability renormalised over the tokens top-k and top-p left
+ *  (known when it is among the alternatives sent; a greedy reply takes the top token for sure). */
+function drawChance(t) {
+  if (t.temperature === 0) return "; a greedy reply takes the most probable token";
+  const a = t.alternatives.find((x) => x.id === t.id);
+  if (!a || a.sample_probability === undefined) return "";
+  const p = a.sample_probability;
+  return `; its chance to be drawn, among the tokens top-k and top-p left, ${p === 1 ? "100%" : pct(p)}`;
+}
 
 /** The temperature a token's probabilities are at: the reply's own, or 1 for a greedy reply. */
 const atTemperature = (t) => (t.temperature > 0 ? `at temperature ${t.temperature}` : "at temperature 1");
@@ -132,7 +142,10 @@ function showAlternatives(t, piece = null) {
     + " Greyed tokens were ruled out by top-k or top-p." + temperatureNote(t);
 }
 
-const fetchTemplate = latest((signal, list) => api("/api/chat/template", { messages: list, add_generation_prompt: true }, { signal }));
+// The assistant's turn is opened only when the model is to write next: after its own reply the
+// sequence ends with that reply's <|im_end|> (the next turn is the user's).
+const fetchTemplate = latest((signal, list) => api("/api/chat/template",
+  { messages: list, add_generation_prompt: list[list.length - 1].role !== "assistant" }, { signal }));
 
 let templateRequests = 0;
 

@@ -57,3 +57,52 @@ def test_the_alternatives_say_which_temperature_they_are_at(page):
     expect(note).to_contain_text("The probabilities are at temperature 0.3, the setting this reply was drawn with")
     shown = page.locator("#alts .alt-p").all_inner_texts()
     assert shown and all(t not in ("100.0%", "0.0%") for t in shown), shown
+
+
+QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+def test_a_drawn_tokens_chance_is_its_probability_renormalised_over_the_tokens_left(real_client):
+    """The reply's tooltip says 'probability p (at temperature T); its chance to be drawn, among the
+    tokens top-k and top-p left, c' (it said 'drawn with probability p', but p is before top-k/top-p):
+    c = p / the probability of the tokens left, and at the chat's defaults the two differ."""
+    body = {"messages": QUESTION, "max_new_tokens": 1, "temperature": 0.3, "top_k": 50, "top_p": 0.9, "seed": 1,
+            "alternatives": 8}
+    token = real_client.post("/api/generate", json=body).json()["generated"][0]
+    left = [a for a in token["alternatives"] if a["allowed"]]
+    assert 1 < len(left) < len(token["alternatives"])  # top-p really rules some out here
+    mine = next(a for a in token["alternatives"] if a["id"] == token["id"])
+    assert mine["probability"] == pytest.approx(token["probability"], rel=1e-6)
+    assert mine["sample_probability"] == pytest.approx(token["probability"] / sum(a["probability"] for a in left),
+                                                       rel=1e-4)
+    assert mine["sample_probability"] - token["probability"] > 0.01
+
+
+def test_the_token_view_is_what_generation_reads(real_client):
+    """'What the model reads: the exact token sequence the conversation becomes': the template view's
+    ids are the prompt /api/generate runs the model on."""
+    view = real_client.post("/api/chat/template", json={"messages": QUESTION}).json()
+    run = real_client.post("/api/generate", json={"messages": QUESTION, "max_new_tokens": 1, "temperature": 0}).json()
+    assert [t["id"] for t in view["tokens"]] == [t["id"] for t in run["prompt_tokens"]]
+    assert [t["text"] for t in view["tokens"][-3:]] == ["ass", "istant", "\n"]
+
+
+@pytest.mark.browser
+def test_after_a_reply_the_token_view_ends_with_the_replys_end_token(page):
+    """After the model's reply the token view ends with that reply's <|im_end|>: it no longer opens
+    another assistant turn the model would never read (the next turn is the user's). The reply's
+    tooltip gives its probability and its chance to be drawn."""
+    page.goto("/chat?max=12&temperature=0.3&top_k=50&top_p=0.9&seed=1")
+    page.fill("#input", "What is the capital of France?")
+    page.click("#send")
+    expect(page.locator(".msg.assistant")).to_have_count(1, timeout=30_000)  # the reply has started
+    expect(page.locator("#send")).to_be_enabled(timeout=90_000)
+    # Redrawn from /api/chat/template once the reply ends: the streamed reply chips are gone.
+    page.wait_for_function("() => { const v = document.querySelector('#template-tokens');"
+                           " return v.children.length > 0 && !v.querySelector('.legend-reply'); }")
+    chips = page.locator("#template-tokens .tok").all_text_contents()
+    assert chips[-1] == "⏎" and chips[-2] == "<|im_end|>", chips[-6:]
+    assert "The" in "".join(chips[-12:])  # the reply itself is in the view
+    title = page.locator(".msg.assistant .rt").first.get_attribute("title")
+    assert "its chance to be drawn, among the tokens top-k and top-p left" in title, title
+    assert "drawn with probability" not in title
