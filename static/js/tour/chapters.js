@@ -70,12 +70,18 @@ async function embeddings() {
     el("span", { text: ": ", cls: "muted" }),
     ...near.neighbours.flatMap((n, i) => [i ? ", " : "", el("code", { text: visible(n.text) }), ` ${n.cosine.toFixed(2)}`]));
   const best = analogy.results[0];
+  // The nearest token of all is often an input itself (puppy − dog + cat is nearest to ␣puppy): say so.
+  const first = analogy.with_inputs?.[0];
+  const input = first && first.id !== best.id && first.cosine > best.cosine ? first : null;
   // The offsets compared are dog → puppy and cat → (the top result): the page's reading follows the model.
   const o = analogy.offsets;
-  const alike = o.cosine > 0.5 ? "largely the same direction" : o.cosine > 0.25 ? "partly the same direction" : "mostly different directions";
   $("emb-analogy").replaceChildren(el("code", { text: "puppy − dog + cat" }), " lands nearest to ",
+    ...(input ? [el("strong", { text: visible(input.text) }), ` itself (cosine ${input.cosine.toFixed(2)}); leaving out `
+      + "the three words put in, nearest is "] : []),
     el("strong", { text: visible(best.text) }), ` (cosine ${best.cosine.toFixed(2)}). The steps ${o.first} and `
-    + `${o.second} have cosine ${o.cosine.toFixed(2)}: ${alike}.`);
+    + `${o.second} have cosine ${o.cosine.toFixed(2)}. Not all of that is meaning: dog → puppy also steps from a `
+    + "common word toward rarer ones, a direction that cat → almost any rarer word shares, so even cat → a word "
+    + `picked at random scores well above 0; ${o.second} still beats each of 2,000 such words.`);
   $("emb-caption").textContent = "Read just now from the model's own embedding table. Cosine similarity says how "
     + "alike two directions are: 1 means the same direction, 0 means unrelated.";
 }
