@@ -157,3 +157,23 @@ def test_the_analogys_offsets_beat_a_random_word_but_random_is_not_zero(smollm2)
     assert float(r) > 0.4
     # a common word gives about 0: the shared direction is toward rarer words, not away from cat
     assert abs(float(cos(step, v(" table") - v(" cat"), dim=0))) < 0.15
+
+
+def test_the_speakers_name_is_ordinary_text_after_the_start_token(real_client):
+    """Chapter 6's card said the special tokens mark 'where each message starts and ends and who speaks';
+    measured: only <|im_start|> and <|im_end|> are special, the role after <|im_start|> is ordinary tokens
+    ('user'; 'ass' + 'istant'). The card now says so."""
+    d = real_client.post("/api/chat/template", json={"messages": [
+        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello."}]}).json()
+    tokens = d["tokens"]
+    assert {t["text"] for t in tokens if t["special"]} == {"<|im_start|>", "<|im_end|>"}
+    starts = [i for i, t in enumerate(tokens) if t["text"] == "<|im_start|>"]
+    for i in starts:
+        name = ""
+        for t in tokens[i + 1:]:
+            if t["text"] == "\n":
+                break
+            assert not t["special"] and t["source"] == "template"
+            name += t["text"]
+        assert name in ("system", "user", "assistant")
