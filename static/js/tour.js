@@ -1,16 +1,12 @@
-// The tour at "/": the model's numbers from GET /api/model, progress ticks for the chapters
+// The tour at "/": the model's numbers (kit/model.js: GET /api/model's answer in the page), progress ticks for the chapters
 // visited, the follow-one-prompt journey and each chapter's live example.
 
-import { api } from "./api.js";
+import { model } from "./kit/model.js";
 import { markVisited, resetVisited, visited } from "./progress.js";
 import { startExamples } from "./tour/chapters.js";
 import { Journey } from "./tour/journey.js";
 
 const $ = (id) => document.getElementById(id);
-
-// SmolLM2-135M-Instruct, used until /api/model answers (and if it cannot).
-const FALLBACK = { n_layers: 30, n_heads: 9, n_kv_heads: 3, d_model: 576, d_head: 64, d_mlp: 1536,
-  vocab_size: 49152, context_length: 8192, n_params: 134515008 };
 
 /** Write the model's numbers into every [data-fact] element of the page. */
 function showFacts(model) {
@@ -26,7 +22,7 @@ function showFacts(model) {
   }
 }
 
-/** How the GGUF stores the weights (GET /api/model `storage`, read from the file): quantised
+/** How the GGUF stores the weights (the model's `storage`, read from the file): quantised
  *  types mean the model computes with rounded weights, so say so where the model is introduced. */
 const FORMATS = {  // the GGUF block formats this app reads (model/blockmatmul.py)
   Q4_1: "each weight a 4-bit code, 16 levels between a minimum and a maximum kept per block of 32 weights",
@@ -87,14 +83,8 @@ function trackProgress() {
 
 // --- start ----------------------------------------------------------------------------------------
 
-async function main() {
+function main() {
   trackProgress();
-  let model = FALLBACK;
-  try {
-    model = await api("/api/model");
-  } catch (error) {
-    $("error").textContent = `Could not read the model's description: ${error.message}`;
-  }
   showFacts(model);
   showStorage(model);
   new Journey(model).start();
