@@ -27,8 +27,9 @@ const EXAMPLES = [
       + "has to learn place value from sequences of digits. The space before a number cannot join a digit, so it "
       + "stays a token of its own, “␣”." },
   { label: "Emoji", text: "I love 🍕! 👍🏽 👩‍👩‍👧",
-    note: "An emoji is 4 bytes of UTF-8. Only the commonest have a token of their own (try “␣🙂”), so most "
-      + "take several tokens, each a few bytes. 👩‍👩‍👧 is three emoji glued by invisible joiners: 18 bytes." },
+    note: "Each emoji here is 4 bytes of UTF-8 (some, such as ❤, are 3). In the whole vocabulary one emoji has "
+      + "a token of its own, “␣🙂”, space included (🙂 alone is two tokens); every other emoji takes several tokens, "
+      + "each a few bytes. 👩‍👩‍👧 is three emoji glued by invisible joiners: 18 bytes." },
   { label: "Code", text: "def greet(name):\n    if name:\n        return f\"Hello, {name}!\"\n    return None",
     note: "Indentation is text too: a new line and the spaces after it become one token, all but the last "
       + "space, which joins the next word as usual; common keywords such as “␣return” are single tokens." },

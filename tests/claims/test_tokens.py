@@ -165,3 +165,45 @@ def test_a_variation_selector_chip_is_not_empty(page):
     texts = page.locator("#chips .tok").all_inner_texts()
     assert all(t.strip() for t in texts), texts
     assert any("U+FE0F" in t for t in texts)
+
+
+def test_each_emoji_of_the_example_is_4_bytes_but_not_every_emoji(smollm2):
+    """The emoji note said 'An emoji is 4 bytes of UTF-8': ❤ (U+2764) and ☀ (U+2600) are 3. It now says
+    'Each emoji here is 4 bytes of UTF-8 (some, such as ❤, are 3)'."""
+    example = "I love 🍕! 👍🏽 👩‍👩‍👧"
+    emoji = [ch for ch in example if ord(ch) > 0x2000 and ch != "\u200d"]
+    assert emoji and all(len(ch.encode()) == 4 for ch in emoji)
+    assert len("❤".encode()) == 3 and len("☀".encode()) == 3
+
+
+@pytest.mark.parametrize("text", ["Once upon a time, there was a", "My favourite colour is",
+                                  "She opened the door and", "The opposite of hot is", "The cat sat on the"])
+def test_the_trailing_space_means_a_digit_in_unrelated_prompts_too(smollm2, text):
+    """The demo's reading survives a control: it is the lone '␣' (the token made before a digit), not the
+    France prompt, that makes the model expect a digit. Measured on prompts no number fits: digits take
+    0.79-0.98 of the probability with the trailing space, under 0.01 without."""
+    import torch
+
+    tk = smollm2.tokenizer
+    digits = [tk.encode(d)[0] for d in "0123456789"]
+
+    def share(t):
+        return float(torch.softmax(smollm2.analysis(smollm2.prompt(t)).next_logits.float(), -1)[digits].sum())
+
+    assert tk.describe(tk.encode(text + " ")[-1]).display == "␣"
+    assert share(text) < 0.01
+    assert share(text + " ") > 0.5
+
+
+def test_one_emoji_in_the_vocabulary_has_a_token_of_its_own(smollm2):
+    """The emoji note said 'Only the commonest have a token of their own (try “␣🙂”)'; measured: one token of all
+    49,152 holds an emoji (U+2600-27BF, U+2B00-2BFF, U+1F000-1FAFF), '␣🙂', and '🙂' alone is two tokens."""
+    tk = smollm2.tokenizer
+
+    def emoji(c):
+        return 0x2600 <= ord(c) <= 0x27BF or 0x2B00 <= ord(c) <= 0x2BFF or 0x1F000 <= ord(c) <= 0x1FAFF
+
+    holding = [tk.describe(i).text for i in range(tk.vocab_size)
+               if i not in tk.special_ids and any(emoji(c) for c in tk.describe(i).text)]
+    assert holding == [" 🙂"]
+    assert len(tk.encode("🙂")) == 2
