@@ -3,6 +3,7 @@
 // with every request; all maths (forward pass, training, gradients) happens in the API.
 
 import { api, debounce, el, latest, plotConfig, plotLayout, readState, showError, writeState } from "./api.js";
+import { model } from "./kit/model.js";
 import { Diagram, NEGATIVE, POSITIVE, layerName, probPct } from "./network_diagram.js";
 
 const DEFAULTS = { px: "010111010", lr: 0.5, epochs: 200, h1: 6, h2: 5, seed: 1, trained: false,
@@ -587,6 +588,8 @@ async function start() {
   save();
   fillForm();
   wireControls();
+  $("llm-params").textContent = model.n_params >= 1e6 ? `about ${Math.round(model.n_params / 1e6)} million`
+    : model.n_params.toLocaleString("en");
   try {
     dataset = await api("/api/network/dataset");
     symbols = dataset.symbols;
@@ -611,12 +614,6 @@ async function start() {
     }
     document.body.dataset.ready = "1";
   } catch (error) { fail(error); }
-  api("/api/model").then((m) => {
-    $("llm-params").textContent = m.n_params >= 1e6 ? `about ${Math.round(m.n_params / 1e6)} million`
-      : m.n_params.toLocaleString("en");
-    $("llm-layers").textContent = String(m.n_layers);
-    $("llm-vocab").textContent = m.vocab_size.toLocaleString("en");
-  }).catch(() => { /* the sentence keeps its default numbers */ });
 }
 
 start();
