@@ -3,6 +3,7 @@
 // User text reaches the page only through textContent (the `el` helper), never as HTML.
 
 import { api, debounce, el, latest, readState, showError, tokenColour, tokenLabel, visibleControls, writeState } from "./api.js";
+import { model } from "./kit/model.js";
 import { wireSpaceDemo } from "./tokens/space.js";
 
 const DEFAULT_TEXT = "Tokenizers cut unbelievably rare words into pieces, numbers like 2025 into digits, and 🍕 into bytes.";
@@ -141,7 +142,7 @@ const fmt = (n) => n.toLocaleString("en-US");
 
 // --- the text view ----------------------------------------------------------------------------
 
-let limits = { max_prompt_chars: null, vocab_size: 49152 };
+const limits = { max_prompt_chars: model.limits.max_prompt_chars, vocab_size: model.vocab_size };
 let lastTokens = null; // the latest tokenize answer, redrawn when switching text/ids
 
 function drawTokens() {
@@ -188,7 +189,7 @@ function drawExampleNote() {
 
 const requestTokens = latest((signal, text) => api("/api/tokenize", { text }, { signal }));
 
-/** Refuse what the server would refuse, with its words, without a round trip (limits from /api/model). */
+/** Refuse what the server would refuse, with its words, without a round trip (limits from the page: kit/model.js). */
 function checkLength(n, field) {
   const limit = limits.max_prompt_chars;
   if (limit && n > limit) {
@@ -496,14 +497,10 @@ function wire() {
   gen.addEventListener("change", () => { state.gen = gen.checked; updateChat(); });
 }
 
-async function loadLimits() {
-  try {
-    const info = await api("/api/model");
-    limits = { max_prompt_chars: info.limits.max_prompt_chars, vocab_size: info.vocab_size };
-    for (const node of document.querySelectorAll("[data-vocab]")) node.textContent = fmt(info.vocab_size);
-    for (const node of document.querySelectorAll("[data-vocab-max]")) node.textContent = String(info.vocab_size - 1);
-    drawCharCount();
-  } catch { /* the counts simply show without the limit */ }
+function showLimits() {
+  for (const node of document.querySelectorAll("[data-vocab]")) node.textContent = fmt(model.vocab_size);
+  for (const node of document.querySelectorAll("[data-vocab-max]")) node.textContent = String(model.vocab_size - 1);
+  drawCharCount();
 }
 
 wire();
@@ -511,7 +508,7 @@ wireSpaceDemo();
 setTab(state.tab);
 setShow(state.show);
 drawMessages();
-await loadLimits(); // first, so over-long text from a URL is explained, not sent
+showLimits(); // first, so over-long text from a URL is explained, not sent
 updateText();
 updateDecode();
 updateChat();
