@@ -142,8 +142,8 @@ function drawQk() {
     colorscale: DIVERGING, text: rows.map((r, k) => r.map((x, i) => `${plotText(labels[k])}<br>number ${i}: ${fmt(x, 4)}`)),
     hoverinfo: "text", ygap: 2, colorbar: { thickness: 10, len: 0.9 },
   }], plotLayout({
-    height: Math.min(520, 90 + rows.length * 26), margin: { l: 10, r: 10, t: 8, b: 36 },
-    xaxis: { title: { text: xTitle, standoff: 4 },
+    height: Math.min(520, 90 + rows.length * 26), margin: { l: 10, r: 10, t: 8, b: 48 },
+    xaxis: { title: { text: xTitle, standoff: 10 }, automargin: true,
       showgrid: false, zeroline: false },
     yaxis: rowAxis(labels, rows.length),
     shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: 0.5, y1: 0.5, line: { color: "#1d2130", width: 1.5 } }],
@@ -303,8 +303,8 @@ function drawValues() {
     colorscale: DIVERGING, text: rows.map((r, k) => r.map((x, i) => `${plotText(labels[k])}<br>number ${i}: ${fmt(x, 4)}`)),
     hoverinfo: "text", ygap: 2, colorbar: { thickness: 10, len: 0.9 },
   }], plotLayout({
-    height: Math.min(520, 90 + rows.length * 26), margin: { l: 10, r: 10, t: 8, b: 36 },
-    xaxis: { title: { text: `number (0 to ${data.d_head - 1})`, standoff: 4 }, showgrid: false, zeroline: false },
+    height: Math.min(520, 90 + rows.length * 26), margin: { l: 10, r: 10, t: 8, b: 48 },
+    xaxis: { title: { text: `number (0 to ${data.d_head - 1})`, standoff: 10 }, automargin: true, showgrid: false, zeroline: false },
     yaxis: rowAxis(labels, rows.length),
     shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: p + 0.5, y1: p + 0.5, line: { color: "#1d2130", width: 1.5 } }],
   }), plotConfig);
