@@ -38,6 +38,14 @@ class LRUCache(Generic[V]):
                 _, (_, dropped) = self._items.popitem(last=False)
                 self._bytes -= dropped
 
+    def make_room(self, nbytes: int) -> None:
+        """Drop the least recently used entries until `nbytes` more fit under the byte bound:
+        called before building a large value, so the old and the new are never all held at once."""
+        with self._lock:
+            while self._items and self._bytes + nbytes > self.max_bytes:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._bytes -= dropped
+
     def values(self) -> list[V]:
         with self._lock:
             return [v for v, _ in self._items.values()]

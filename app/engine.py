@@ -21,7 +21,7 @@ import torch
 
 from app.cache import LRUCache
 from app.settings import Settings
-from model.analysis import Analysis, analyse_ids, shared_prefix
+from model.analysis import Analysis, analyse_ids, estimated_nbytes, shared_prefix
 from model.errors import InputError
 from model.llama import Llama
 from model.tokenizer import ModelTokenizer, Token
@@ -137,8 +137,13 @@ class Engine:
         key = tuple(prompt.ids)
         found = self.analyses.get(key)
         if found is None:
-            found = analyse_ids(self.model, prompt.ids, prompt.tokens, self._longest_shared_prefix(prompt.ids))
+            previous = self._longest_shared_prefix(prompt.ids)
+            # Room first, so the kept analyses and the new one stay within the bound together.
+            self.analyses.make_room(estimated_nbytes(self.cfg, len(prompt.ids)))
+            found = analyse_ids(self.model, prompt.ids, prompt.tokens, previous)
+            del previous
             self.analyses.put(key, found)
+            return_freed_memory()  # the pass's intermediates and any evicted analysis
         return found
 
     def _longest_shared_prefix(self, ids: list[int]) -> Analysis | None:
@@ -156,6 +161,34 @@ class Engine:
         return found if found is not None else await self.run(self.analysis, prompt)
 
 
+def _libc():
+    try:
+        import ctypes
+        import ctypes.util
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+
+
+def keep_large_allocations_returnable(threshold: int = 1024 * 1024) -> None:
+    """Allocate blocks from `threshold` bytes up (a layer's attention weights, an Analysis's
+    tensors) with their own mmap, so freeing them gives the memory back to the system. glibc
+    otherwise raises its threshold to 32 MB as blocks are freed, serves tensors from its heap, and
+    the heap only grows: resident memory then keeps the peak of every request ever answered."""
+    if _LIBC is not None and hasattr(_LIBC, "mallopt"):
+        _LIBC.mallopt(M_MMAP_THRESHOLD, threshold)
+
+
+def return_freed_memory() -> None:
+    """Give freed heap pages back to the system (glibc's malloc_trim; a no-op elsewhere)."""
+    if _LIBC is not None and hasattr(_LIBC, "malloc_trim"):
+        _LIBC.malloc_trim(0)
+
+
 def load_engine(settings: Settings) -> Engine:
     """Load the configured GGUF (default: the fetched SmolLM2) through the weight cache."""
     from model.blockmatmul import load_library
@@ -164,6 +197,7 @@ def load_engine(settings: Settings) -> Engine:
     from model.weights import load_weights, storage_summary
 
     torch.set_num_threads(settings.threads)
+    keep_large_allocations_returnable()
     started = time.perf_counter()
     if settings.model_path is not None:
         if not settings.model_path.is_file():

@@ -28,7 +28,10 @@ class Settings(BaseSettings):
     max_new_tokens: int = Field(256, ge=1, description="Longest generation, in tokens.")
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest request body (413 above it).")
     analysis_cache_entries: int = Field(16, ge=1, description="Prompts whose analysis is kept.")
-    analysis_cache_bytes: int = Field(2 * 1024**3, ge=1, description="Memory bound of kept analyses.")
+    analysis_cache_bytes: int = Field(512 * 1024**2, ge=1, description="Memory bound of kept analyses, "
+                                      "measured (Analysis.nbytes): one 512-token analysis of SmolLM2 fits (406 MB "
+                                      "at 505 tokens), so the server stays under 1.5 GB resident (benchmarks/"
+                                      "bench_memory.py).")
     max_all_heads_tokens: int = Field(128, ge=1, description="Longest prompt whose 270 heads are sent at "
                                       "once (L*h*n(n+1)/2 bytes: about 3 MB of base64 at 128 tokens).")
     max_queue: int = Field(16, ge=1, description="Model requests waiting at once before 503.")

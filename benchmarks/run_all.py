@@ -10,7 +10,7 @@ import platform
 
 import torch
 
-from benchmarks import bench_attribution, bench_learn, bench_model, bench_server, bench_start
+from benchmarks import bench_attribution, bench_learn, bench_memory, bench_model, bench_server, bench_start
 
 
 def main() -> None:
@@ -21,6 +21,7 @@ def main() -> None:
     bench_server.main()
     bench_learn.main()
     bench_attribution.main()
+    bench_memory.main()
 
 
 if __name__ == "__main__":

@@ -45,9 +45,27 @@ class Analysis:
         return int(self.ids.shape[0])
 
     def nbytes(self) -> int:
-        tensors = [self.resid, self.attn_pattern, self.attn_out, self.mlp_out, self.final_hidden,
+        """The memory this Analysis keeps alive: the bytes of every distinct storage behind its
+        tensors (a view keeps its whole storage), so a cache bounded by it is bounded in fact."""
+        tensors = [self.ids, self.resid, self.attn_pattern, self.attn_out, self.mlp_out, self.final_hidden,
                    self.next_logits] + self.kv_cache.keys + self.kv_cache.values
-        return sum(t.numel() * t.element_size() for t in tensors if t is not None)
+        storages = {}
+        for t in tensors:
+            if t is not None:
+                storage = t.untyped_storage()
+                storages[storage.data_ptr()] = storage.nbytes()
+        return sum(storages.values())
+
+
+def estimated_nbytes(cfg, n: int) -> int:
+    """What `Analysis.nbytes()` will be for n tokens, before computing it (float32 tensors; the
+    attention weights, L*h*n*n, dominate: 275 MB of the 406 MB at 505 tokens in SmolLM2)."""
+    floats = ((cfg.n_layers + 1) * n * cfg.d_model            # resid
+              + cfg.n_layers * cfg.n_heads * n * n             # attn_pattern
+              + 2 * cfg.n_layers * n * cfg.d_model             # attn_out, mlp_out
+              + n * cfg.d_model + cfg.vocab_size               # final_hidden, next_logits
+              + 2 * cfg.n_layers * cfg.n_kv_heads * n * cfg.d_head)  # kv_cache
+    return 4 * floats + 8 * n                                  # ids are int64
 
 
 def _capture_names(n_layers: int) -> list[str]:
@@ -94,7 +112,16 @@ def _run(model: Llama, ids: list[int], cache: KVCache) -> tuple[dict[str, torch.
 
 
 def _stack(store: dict[str, torch.Tensor], hook: str, n_layers: int) -> torch.Tensor:
-    return torch.stack([store[f"blocks.{i}.{hook}"] for i in range(n_layers)])
+    """The layers' captures as one (n_layers, ...) tensor, each layer's capture dropped from the
+    store as soon as it is copied: a long prompt's attention weights are the largest thing an
+    Analysis holds, and stacking while every layer's own copy is still alive would need twice that."""
+    first = store.pop(f"blocks.0.{hook}")
+    out = torch.empty((n_layers, *first.shape), dtype=first.dtype)
+    out[0] = first
+    del first
+    for i in range(1, n_layers):
+        out[i] = store.pop(f"blocks.{i}.{hook}")
+    return out
 
 
 def _full_pass(model: Llama, ids: list[int], tokens: list[Token] | None) -> Analysis:
@@ -123,7 +150,8 @@ def _extend(model: Llama, previous: Analysis, p: int, ids: list[int], tokens: li
     # Old query rows keep their weights; their columns for the new keys are zero (causal mask).
     pattern = torch.zeros(L, model.cfg.n_heads, n, n)
     pattern[:, :, :p, :p] = previous.attn_pattern[:, :, :p, :p]
-    pattern[:, :, p:, :] = _stack(store, "attn.pattern", L)                        # (L, h, n-p, n)
+    for i in range(L):                                                               # (h, n-p, n) each
+        pattern[i, :, p:, :] = store.pop(f"blocks.{i}.attn.pattern")
     return Analysis(
         ids=torch.tensor(ids, dtype=torch.long),
         tokens=tokens or [],
