@@ -106,3 +106,22 @@ def test_after_a_reply_the_token_view_ends_with_the_replys_end_token(page):
     title = page.locator(".msg.assistant .rt").first.get_attribute("title")
     assert "its chance to be drawn, among the tokens top-k and top-p left" in title, title
     assert "drawn with probability" not in title
+
+
+def test_each_new_token_reuses_the_cache_and_the_reply_ends_with_im_end(real_engine, real_client):
+    """'Each new token costs one token's forward pass: the keys and values of everything before it
+    are kept in a cache', and the model writes 'until it writes its own end-of-turn token
+    <|im_end|>': a greedy reply over the cache equals greedy decoding by full passes over the whole
+    sequence, and ends with <|im_end|>."""
+    import torch
+
+    run = real_client.post("/api/generate", json={"messages": QUESTION, "max_new_tokens": 24,
+                                                  "temperature": 0}).json()
+    ids = [t["id"] for t in run["prompt_tokens"]]
+    full = []
+    with torch.inference_mode():
+        for _ in run["generated"]:
+            nxt = int(real_engine.model(torch.tensor(ids + full))[-1].argmax())
+            full.append(nxt)
+    assert [t["id"] for t in run["generated"]] == full
+    assert run["stop_reason"] == "stop_token" and run["generated"][-1]["text"] == "<|im_end|>"

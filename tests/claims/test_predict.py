@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -221,3 +223,40 @@ def test_top_p_keeps_the_fewest_top_tokens_that_reach_p(real_engine, real_client
         for p in data["predictions"]:
             assert p["allowed"] == (p["id"] in allowed)
             assert p["probability"] == pytest.approx(float(probs[p["id"]]), rel=1e-4, abs=1e-9)
+
+
+def test_below_1_the_favourite_grows_above_1_the_distribution_flattens(real_client):
+    """'Below 1 the favourite grows, above 1 the distribution flattens': the top token's probability
+    falls and the entropy rises as the temperature goes up, on several prompts."""
+    for text in ("The capital of France is", "Once upon a time, there was a", "My favourite food is"):
+        tops, entropies = [], []
+        for temperature in (0.5, 1.0, 1.5):
+            data = real_client.post("/api/predict", json={"text": text, "temperature": temperature,
+                                                           "n_predictions": 1}).json()
+            tops.append(data["predictions"][0]["probability"])
+            entropies.append(data["draw"]["entropy_bits"])
+        assert tops[0] > tops[1] > tops[2], text
+        assert entropies[0] < entropies[1] < entropies[2], text
+
+
+def test_surprise_is_each_tokens_probability_given_the_tokens_before_it(real_engine, real_client):
+    """'each token of the text is coloured by the probability the model gave it before seeing it',
+    its surprisal in bits (-log2 p), what it expected instead, and 'as unsure as choosing among N
+    equally likely tokens (the perplexity)': against an independent log-softmax of a full pass."""
+    text = ORDINARY[:120]
+    ids = real_engine.tokenizer.encode(text)
+    with torch.inference_mode():
+        logp = real_engine.model(torch.tensor(ids)).double().log_softmax(-1)
+    data = real_client.post("/api/surprise", json={"text": text}).json()
+    assert data["tokens"][0]["probability"] is None  # 'The first token has no colour'
+    bits = []
+    for i, t in enumerate(data["tokens"][1:], start=1):
+        expected = float(logp[i - 1, ids[i]])
+        assert t["logprob"] == pytest.approx(expected, abs=1e-4)
+        assert t["surprisal_bits"] == pytest.approx(-expected / math.log(2), abs=2e-4)
+        assert t["expected"]["id"] == int(logp[i - 1].argmax())
+        bits.append(-expected / math.log(2))
+    mean = sum(bits) / len(bits)
+    assert data["mean_surprisal_bits"] == pytest.approx(mean, abs=1e-4)
+    nats = mean * math.log(2)
+    assert 2 ** mean == pytest.approx(math.exp(nats))  # perplexity: the same in bits and nats
