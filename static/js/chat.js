@@ -131,7 +131,8 @@ function showAlternatives(t, piece = null) {
     const bar = el("span", { cls: "bar" });
     bar.style.width = `${Math.max(1, (a.probability / top) * 100)}%`;
     box.append(el("div", { cls: "alt" + (a.id === t.id ? " chosen" : "") + (a.allowed ? "" : " blocked"),
-      title: a.allowed ? "could be drawn" : "ruled out by top-k / top-p" }, [
+      title: a.allowed ? "could be drawn" : t.temperature === 0 ? "not the most probable: a greedy reply never draws it"
+        : "ruled out by top-k / top-p" }, [
       el("span", { cls: "alt-tok", text: a.display }), el("span", { cls: "alt-bar" }, [bar]),
       el("span", { cls: "alt-p", text: pct(a.probability) })]));
   }
@@ -139,7 +140,8 @@ function showAlternatives(t, piece = null) {
     ? `“${piece.text}” is ${piece.tokens.length} tokens, each a piece of its bytes (shown as �). At its first piece, `
       + "these were the most probable tokens; the highlighted one was drawn."
     : `At “${t.display}”, these were the most probable tokens; the highlighted one was drawn.`)
-    + " Greyed tokens were ruled out by top-k or top-p." + temperatureNote(t);
+    + (t.temperature === 0 ? " Greyed tokens could not be drawn: a greedy reply takes only the most probable."
+      : " Greyed tokens were ruled out by top-k or top-p.") + temperatureNote(t);
 }
 
 // The assistant's turn is opened only when the model is to write next: after its own reply the

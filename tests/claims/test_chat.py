@@ -125,3 +125,19 @@ def test_each_new_token_reuses_the_cache_and_the_reply_ends_with_im_end(real_eng
             full.append(nxt)
     assert [t["id"] for t in run["generated"]] == full
     assert run["stop_reason"] == "stop_token" and run["generated"][-1]["text"] == "<|im_end|>"
+
+
+@pytest.mark.browser
+def test_a_greedy_reply_says_why_its_alternatives_are_greyed(page, real_client):
+    """At temperature 0 every token but the most probable is greyed because the reply is greedy, not
+    because of top-k or top-p (with top-k 50 and top-p 1 here, those would allow 50)."""
+    body = {"messages": QUESTION, "max_new_tokens": 1, "temperature": 0, "top_k": 50, "top_p": 1, "alternatives": 8}
+    token = real_client.post("/api/generate", json=body).json()["generated"][0]
+    assert [a["allowed"] for a in token["alternatives"]] == [True] + [False] * 7
+    page.goto("/chat?max=2&temperature=0&top_k=50&top_p=1")
+    page.fill("#input", "What is the capital of France?")
+    page.click("#send")
+    page.locator(".msg.assistant .rt").first.click()
+    note = page.locator("#alts-help")
+    expect(note).to_contain_text("Greyed tokens could not be drawn: a greedy reply takes only the most probable.")
+    expect(note).not_to_contain_text("ruled out by top-k")
