@@ -247,6 +247,11 @@ function drawScores() {
     }
     body.append(tr);
   });
+  const later = data.tokens.length - 1 - p;
+  $("mask-note").textContent = later
+    ? `The ${later === 1 ? "token" : `${later} tokens`} after “${tokenText(tokenAt(p))}” ${later === 1 ? "is" : "are"} masked: `
+      + "a score of −∞, whose eˣ is 0, so the weight is 0."
+    : `No token comes after “${tokenText(tokenAt(p))}”, so nothing is masked here: pick an earlier token above to see the mask.`;
 }
 
 function drawDot() {

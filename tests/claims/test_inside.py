@@ -256,3 +256,16 @@ def test_a_token_scores_its_own_key_too(france):
         assert x.keys.shape[0] == x.weights.shape[0] == p + 1
         assert float(x.weights[p]) > 0
         assert torch.allclose(x.scores[p], x.query @ france.kv_cache.keys[layer][x.kv_head, p], atol=1e-4)
+
+
+def test_later_tokens_are_masked_with_minus_infinity_and_get_weight_0(real_client):
+    """Mask note under the score table: 'The 3 tokens after “␣on” are masked: a score of −∞, whose eˣ is 0, so the
+    weight is 0' (the model fills future scores with -inf before its softmax; chapter 4's row is exactly 0 there)."""
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parents[2] / "model" / "llama.py").read_text()
+    assert 'masked_fill(pos.future, float("-inf"))' in source
+    text, p = "I sat on the river bank", 2
+    row = real_client.post("/api/attention", json={"text": text, "layer": 3, "head": 2}).json()["weights"][p]
+    x = real_client.post("/api/inside", json={"text": text, "layer": 3, "head": 2, "position": p}).json()
+    assert len(x["tokens"]) == 6 and row[p + 1:] == [0, 0, 0] and row[: p + 1] == x["weights"]
