@@ -34,18 +34,25 @@ function showStorage(model) {
   if (!storage.length) return;
   const millions = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : n.toLocaleString("en"));
   const bits = (b) => `${Number.isInteger(b) ? b : b.toFixed(1)} bits`;
-  $("storage-types").textContent = storage.map((t) => `${t.type}: ${millions(t.weights)} weights `
-    + `(${bits(t.bits_per_weight)} each)`).join("; ");
-  $("storage-fact").hidden = false;
   const quantised = storage.filter((t) => /^(I?Q\d|TQ)/i.test(t.type));
+  $("storage-types").textContent = storage.map((t) => `${t.type}: ${millions(t.weights)} weights `
+    + `(${bits(t.bits_per_weight)} per weight on disk${quantised.includes(t) ? ", block scales included" : ""})`)
+    .join("; ");
+  $("storage-fact").hidden = false;
   if (!quantised.length) return;
   $("hero-storage").textContent = `, its weights stored quantised (${quantised.map((t) => t.type).join(", ")}: `
     + "see the model card below)";
   const how = (t) => `${t.type} (${FORMATS[t.type] || "a quantised type"})`;
+  // Q4_1's 4-bit code has 16 levels, Q8_0's 8-bit code 256; a type not named here is only called rounded.
+  const LEVELS = { Q4_1: 16, Q8_0: 256 };
+  const levels = quantised.filter((t) => LEVELS[t.type]).map((t) => `${LEVELS[t.type]} (${t.type})`);
+  const kept = storage.filter((t) => !quantised.includes(t));
   $("storage-explain").textContent = `The weights are the ones the GGUF file stores, quantised: ${quantised.map(how)
-    .join("; ")}. So every weight is one of a few rounded values. The model computes with these rounded `
-    + "weights, so every number on these pages is the quantised model's; the original full-precision model "
-    + "would give slightly different numbers.";
+    .join("; ")}. So each quantised weight is ${levels.length ? `one of ${levels.join(" or ")} levels of its block`
+    : "a rounded value"}${kept.length ? `; the other ${kept.map((t) => `${millions(t.weights)} (${t.type})`)
+    .join(", ")} are stored as they are` : ""}. The model computes with these rounded weights, so every number on `
+    + "these pages is the quantised model's. The original full-precision model would give different numbers; "
+    + "this app has only the quantised file, so it cannot show how different.";
   $("storage-explain").hidden = false;
 }
 

@@ -98,7 +98,36 @@ def test_the_model_card_and_the_lede_say_the_weights_are_quantised(page):
     assert "quantised" in lede and "tiny network" in lede
     toy = [c for c in ("1", "4b") if page.locator(f"#progress-steps .step-num:text-is('{c}')").count()]
     assert all(c in lede for c in toy) and "1" in toy
-    assert "slightly different numbers" in page.locator("#storage-explain").inner_text()
+    explain = page.locator("#storage-explain").inner_text()
+    assert "cannot show how different" in explain and "slightly" not in explain
+    types = {s["type"] for s in storage}
+    if {"Q4_1", "Q8_0"} <= types:
+        assert "one of 16 (Q4_1) or 256 (Q8_0) levels of its block" in explain
+    if "F32" in types:
+        assert "(F32) are stored as they are" in explain
+
+
+def test_a_quantised_block_holds_at_most_16_or_256_levels(smollm2):
+    """The model card: 'each quantised weight is one of 16 (Q4_1) or 256 (Q8_0) levels of its block' (it said
+    'every weight is one of a few rounded values': 256 is not a few, and the 35,136 F32 norm weights are not
+    rounded). Checked by dequantising the GGUF's blocks with the gguf package, independently of model/."""
+    import numpy as np
+    from gguf import GGUFReader
+    from gguf.quants import dequantize
+
+    tensors = {t.name: t for t in GGUFReader(str(Path(smollm2.source))).tensors}
+    q4 = tensors["blk.0.attn_q.weight"]                       # Q4_1: at most 16 values in a block of 32
+    w = dequantize(q4.data, q4.tensor_type).reshape(-1, 32)[:2000]
+    assert max(len(np.unique(block)) for block in w) == 16
+    q8 = tensors["token_embd.weight"]                          # Q8_0: float16 scale + 32 int8 codes
+    raw = np.asarray(q8.data).reshape(-1, 34)[:2000]
+    scale = raw[:, :2].copy().view(np.float16).astype(np.float32)
+    codes = raw[:, 2:].copy().view(np.int8).astype(np.float32)
+    w = dequantize(q8.data, q8.tensor_type).reshape(-1, 32)[:2000]
+    assert np.allclose(w, scale * codes)                        # each weight = scale x one of 256 codes
+    assert len(np.unique(codes)) > 200
+    f32 = [t for t in tensors.values() if t.tensor_type.name == "F32"]
+    assert all(t.name.endswith("norm.weight") for t in f32)
 
 
 @pytest.mark.browser
