@@ -65,6 +65,9 @@ SHOTS = [
     Shot("predict", "/predict", {"text": "The capital of France is"},
          "5. Next token: “ Paris” at p = 0.77, with temperature, top-k and top-p", ready="#chart .main-svg",
          scroll="#chart", above=300),
+    Shot("why", "/why", {"text": "The capital of France is"},
+         "5a. Why this token? “ Paris”'s logit split into every head's and MLP's push, adding up exactly",
+         ready="#waterfall .main-svg", scroll="#sum-panel", above=20),
     Shot("chat", "/chat", {}, "6. Chat: a reply streamed token by token over the chat template"),
 ]
 CHAT_QUESTION = "What is the capital of France?"
