@@ -206,3 +206,13 @@ def test_the_speakers_name_is_ordinary_text_after_the_start_token(real_client):
             assert not t["special"] and t["source"] == "template"
             name += t["text"]
         assert name in ("system", "user", "assistant")
+
+
+def test_the_last_vector_is_the_embedding_plus_every_head_and_mlp(real_client):
+    """Chapter 5a's card said 'The last vector is a sum of what every head and every MLP wrote'; the sum also
+    holds the token's own embedding (a part of its own in /api/attribution: -0.06 for ␣Paris). The card now
+    names it; the parts add up to the logit."""
+    d = real_client.post("/api/attribution", json={"text": "The capital of France is"}).json()
+    p = d["parts"]
+    assert set(p) == {"embedding", "heads", "mlps"} and p["embedding"] != 0
+    assert abs(d["parts_sum"] - d["total"]) < 1e-3
