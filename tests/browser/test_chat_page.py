@@ -82,7 +82,7 @@ def test_an_emoji_reply_shows_whole_characters_and_keeps_no_pieces(page, screens
     screenshot("chat-emoji")
     page.click("#reset")
     expect(page.locator("#alts .alt")).to_have_count(0)
-    expect(page.locator("#alts-help")).to_contain_text("Click any word of a reply")
+    expect(page.locator("#alts-help")).to_contain_text("Click any piece of a reply")
 
 
 def test_enter_that_picks_an_input_method_candidate_does_not_send(page):
