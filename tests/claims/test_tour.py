@@ -216,3 +216,20 @@ def test_the_last_vector_is_the_embedding_plus_every_head_and_mlp(real_client):
     p = d["parts"]
     assert set(p) == {"embedding", "heads", "mlps"} and p["embedding"] != 0
     assert abs(d["parts_sum"] - d["total"]) < 1e-3
+
+
+@pytest.mark.browser
+def test_the_points_view_looks_a_number_up_without_the_lone_space(page):
+    """For '1, 2, 3, 4,' the map looked up ' 2' as the lone '␣' plus '2' (averaged), and the caption said
+    '“␣1” would be another token', '“␣2” with its space': there is no '␣1' token, and the shared '␣' moved
+    2, 3 and 4 away from 1 (the first PCA axis, 79% of the spread, split 1 from the rest). Numbers are now
+    looked up as the prompt's digit tokens, and the caption says the space before a number stays alone."""
+    with page.expect_response(lambda r: r.url.endswith("/api/embeddings/map")) as answer:
+        page.goto("/?text=1%2C%202%2C%203%2C%204%2C")
+    points = answer.value.json()["points"]
+    assert [p["word"] for p in points] == ["1", "2", "3", "4"]
+    assert all(t["text"].strip() for p in points for t in p["tokens"])
+    page.wait_for_function("() => document.querySelector('#points-explain').textContent.includes('A number')")
+    text = page.locator("#points-explain").inner_text()
+    assert "␣1" not in text and "␣2" not in text
+    assert "the tokenizer keeps that space a token of its own" in text

@@ -107,8 +107,10 @@ export class Journey {
 
   /** The prompt's distinct words (letters, digits, apostrophes), in order, for the map, each as the
    *  prompt has it: a word after a space keeps the space (" capital"), the first word has none
-   *  ("The"), so the map looks up the prompt's own tokens. A word longer than the API takes is left
-   *  out, not cut: a cut word is another word with another vector. */
+   *  ("The"), so the map looks up the prompt's own tokens. A number never takes the space before it
+   *  (the tokenizer keeps that space a token of its own, "In 1969" is In|␣|1|9|6|9), so a number is looked
+   *  up without it: " 2" would average the lone "␣" into the point. A word longer than the API takes is
+   *  left out, not cut: a cut word is another word with another vector. */
   words() {
     return this.allWords().filter((w) => Array.from(w.trimStart()).length <= MAX_WORD_CHARS).slice(0, MAX_POINTS);
   }
@@ -116,7 +118,7 @@ export class Journey {
   allWords() {
     const text = this.state.text;
     const found = [...text.matchAll(/[\p{L}\p{N}][\p{L}\p{N}'’-]*/gu)]
-      .map((m) => (m.index > 0 && text[m.index - 1] === " " ? " " : "") + m[0]);
+      .map((m) => (m.index > 0 && text[m.index - 1] === " " && !/^\p{N}/u.test(m[0]) ? " " : "") + m[0]);
     return [...new Set(found)];
   }
 
@@ -265,11 +267,15 @@ export class Journey {
     const d = this.model.d_model;
     const long = this.allWords().filter((w) => Array.from(w.trimStart()).length > MAX_WORD_CHARS).length;
     const spaced = data.points.find((p) => p.word.startsWith(" "));
-    const bare = data.points.find((p) => !p.word.startsWith(" "));
+    const bare = data.points.find((p) => !p.word.startsWith(" ") && !/^\p{N}/u.test(p.word));
+    const number = / \p{N}/u.test(this.state.text);
     $("points-explain").textContent = `Each word's embedding, ${d} numbers fixed before any context, flattened `
       + "onto the two directions in which these words differ most (PCA). Words used alike land close together. "
       + (spaced && bare ? `Each word is looked up as your text has it: ${quote(bare.word)} without a space `
-        + `(${quote(`␣${bare.word}`)} would be another token), ${quote(spaced.word.replace(/^ /, "␣"))} with its space. ` : "")
+        + `(${quote(`␣${bare.word}`)} would begin with a different token), ${quote(spaced.word.replace(/^ /, "␣"))} with `
+        + "its space. " : "")
+      + (number ? "A number is looked up without the space before it: the tokenizer keeps that space a token of its "
+        + "own. " : "")
       + "Hover a point for its nearest tokens."
       + (long ? ` ${long === 1 ? "One word is" : `${long} words are`} left out: the map takes words of at most `
         + `${MAX_WORD_CHARS} characters.` : "");
