@@ -3,7 +3,7 @@
 // User and model text reaches the page through textContent (the `el` helper) and reaches
 // Plotly only escaped (Plotly reads a few HTML-like tags in its labels).
 
-import { api, declutterLabels, debounce, el, latest, plotConfig, plotLayout, readState, showError, writeState } from "./api.js";
+import { api, declutterLabels, debounce, el, latest, plotConfig, plotLayout, plotText, readState, showError, writeState } from "./api.js";
 
 const DEFAULT_SENTENCES = [
   "The cat sat on the mat.",
@@ -65,8 +65,6 @@ const $ = (id) => document.getElementById(id);
 let state = readState(DEFAULTS);
 const save = () => writeState(state, DEFAULTS);
 
-/** Escape text for Plotly labels: it would read "<b>" or "<br>" in a word as markup. */
-const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 /** A token's text with its leading space made visible: " dog" -> "␣dog". */
 const shown = (t) => String(t).replace(/^ /, "␣").replace(/\n/g, "⏎");
 const fixed = (x, n = 2) => Number(x).toFixed(n);
@@ -172,10 +170,10 @@ function axisTitle(data, i) {
 }
 
 function hoverText(p, data) {
-  const lines = [`<b>${esc(p.word)}</b>  ${p.tokens.map((t) => esc(shown(t.text))).join(" + ")}`];
+  const lines = [`<b>${plotText(p.word)}</b>  ${p.tokens.map((t) => plotText(shown(t.text))).join(" + ")}`];
   if (p.neighbours.length) {
     lines.push(data.neighbours_from === "vocabulary" ? "nearest tokens:" : "nearest words on the map:");
-    for (const n of p.neighbours.slice(0, 6)) lines.push(`  ${esc(shown(n.text))}  ${fixed(n.cosine)}`);
+    for (const n of p.neighbours.slice(0, 6)) lines.push(`  ${plotText(shown(n.text))}  ${fixed(n.cosine)}`);
   }
   return lines.join("<br>");
 }
@@ -200,9 +198,9 @@ function plotMap(data) {
     const idx = data.points.map((p, i) => (p.group === group ? i : -1)).filter((i) => i >= 0);
     const pts = idx.map((i) => data.points[i]);
     traces.push({
-      type, mode: "markers+text", name: esc(label),
+      type, mode: "markers+text", name: plotText(label),
       x: pts.map((p) => p.coords[0]), y: pts.map((p) => p.coords[1]), ...(three ? { z: pts.map((p) => p.coords[2]) } : {}),
-      text: pts.map((p) => esc(shortLabel(p.word, 16))), textposition: "top center", customdata: idx, ...(three ? {} : { cliponaxis: false }),
+      text: pts.map((p) => plotText(shortLabel(p.word, 16))), textposition: "top center", customdata: idx, ...(three ? {} : { cliponaxis: false }),
       hovertext: pts.map((p) => hoverText(p, data)), hoverinfo: "text",
       marker: { size: three ? 5 : 10, color: GROUP_COLOURS[group] || GROUP_COLOURS.yours, line: { width: 1, color: "#fff" } },
       textfont: { size: 12, color: GROUP_COLOURS[group] || GROUP_COLOURS.yours },
@@ -350,7 +348,7 @@ async function loadFirstPosition() {
     { type: "scatter", mode: "lines", x: layers, y: firstPosition.layers.map((r) => r.alone_cosine),
       name: "words read alone", line: { color: "#c23b3b" }, hovertemplate: "layer %{x}: cosine %{y:.2f}<extra>alone</extra>" },
     { type: "scatter", mode: "lines", x: layers, y: firstPosition.layers.map((r) => r.prefixed_cosine),
-      name: `after “${esc(firstPosition.context_prefix)}”`, line: { color: "#4453c7" },
+      name: `after “${plotText(firstPosition.context_prefix)}”`, line: { color: "#4453c7" },
       hovertemplate: "layer %{x}: cosine %{y:.2f}<extra>after the prefix</extra>" },
   ], plotLayout({ ...small, xaxis: { title: { text: "layer" } },
     yaxis: { title: { text: "mean cosine" }, range: [0, 1.05] } }), plotConfig);
@@ -438,9 +436,9 @@ function plotAnalogy(data) {
       line: { color: "#b9bccb", dash: "dot", width: 1.5 }, showlegend: false },
     { type: "scatter", mode: "markers+text", showlegend: false, cliponaxis: false,
       x: data.points.map((p) => p.x), y: data.points.map((p) => p.y),
-      text: data.points.map((p) => esc(p.role === "target" ? "a − b + c" : p.label)),
+      text: data.points.map((p) => plotText(p.role === "target" ? "a − b + c" : p.label)),
       textposition: data.points.map((p) => (p.role === "result" ? "bottom center" : "top center")),
-      hovertext: data.points.map((p) => esc(p.label)), hoverinfo: "text",
+      hovertext: data.points.map((p) => plotText(p.label)), hoverinfo: "text",
       textfont: { size: data.points.map((p) => (p.role === "result" ? 11 : 13)), color: data.points.map((p) => ROLE_COLOURS[p.role]) },
       marker: { size: data.points.map((p) => (p.role === "result" ? 7 : 11)), color: data.points.map((p) => ROLE_COLOURS[p.role]),
         symbol: data.points.map((p) => (p.role === "target" ? "x" : "circle")) } },
@@ -512,9 +510,9 @@ const runSentencesSoon = debounce(runSentences, 400);
 
 function plotSentences(data) {
   const n = data.sentences.length;
-  const names = data.sentences.map((s, i) => `${i + 1}. ${esc(shortLabel(s.text))}`);
+  const names = data.sentences.map((s, i) => `${i + 1}. ${plotText(shortLabel(s.text))}`);
   const numbers = data.sentences.map((s, i) => `${i + 1}`);
-  const full = data.sentences.map((s) => esc(s.text));
+  const full = data.sentences.map((s) => plotText(s.text));
   let low = 1;
   data.similarity.forEach((row, i) => row.forEach((v, j) => { if (i !== j) low = Math.min(low, v); }));
   // Words in common, next to the cosine: similarity from meaning, not from shared words.
@@ -523,7 +521,7 @@ function plotSentences(data) {
   const hover = data.similarity.map((row, i) => row.map((v, j) => {
     const shared = common(i, j);
     return `${full[i]}<br>${full[j]}<br>cosine ${fixed(v, 3)} · words in common: `
-      + (i === j ? "all" : shared.length ? esc(shared.join(", ")) : "none");
+      + (i === j ? "all" : shared.length ? plotText(shared.join(", ")) : "none");
   }));
   // On a phone the sentence labels would squeeze the cells until their numbers overlap: there the
   // rows are numbered like the columns, and cells too narrow for "0.96" show only their colour.
