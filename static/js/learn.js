@@ -280,7 +280,8 @@ function drawAfter(result) {
     .reduce((a, b) => a + b, 0) / repeats.length;
   const onBack = meanOn(fin.previous_pattern, back.map(([i]) => i), (i) => i - 1);
   $("pattern-reading").textContent = `Outlined on the left: for every token after the first copy, the tokens that `
-    + `followed the same token in its earlier copies (one period, ${sample.period} tokens, back, two periods back, …). `
+    + `followed the same token in its earlier copies (${sample.period - 1} tokens back, one less than the period of `
+    + `${sample.period}; then ${2 * sample.period - 1} back, …). `
     + `On this sequence ${headName(best)} puts ${pct(onStripe)} of those tokens' attention on them`
     + (fin.induction_head ? ": the diagonal stripes are the copying." : ", and no stripe stands out: this model does not copy.")
     + ` Outlined on the right: the token just before; ${headName(prev)} puts ${pct(onBack)} of every token's attention there.`;
@@ -292,7 +293,7 @@ function drawExample(sample) {
     const cls = i < start ? "tok toy-tok" : i < start + period ? "tok toy-tok first-copy" : "tok toy-tok repeat";
     return el("span", { cls, text: String(t) });
   }));
-  $("example-note").textContent = `A fresh sequence: ${start} random tokens, then a segment of ${period} (underlined), `
+  $("example-note").textContent = `A fresh sequence: ${start} random token${start === 1 ? "" : "s"}, then a segment of ${period} (underlined), `
     + `then the same ${period} again and again (shaded) to the end.`;
 }
 
@@ -327,8 +328,8 @@ async function realHeads() {
     const total = roles.heads.length;
     $("real-heads").replaceChildren(el("div", { cls: "head-buttons" }, buttons), el("p", { cls: "explain small-print",
       text: `The probe names ${heads.length} of the ${total} heads induction heads (percent: their induction `
-        + "score). Pick one to see its attention on the probe; as in the tiny model, the copying is a stripe one period "
-        + "left of the diagonal." }));
+        + "score). Pick one to see its attention on the probe; as in the tiny model, the copying is a stripe one column "
+        + "short of a period left of the diagonal (the token after the earlier copy)." }));
     showProbe(heads[0], buttons[0]);
   } catch (error) {
     $("real-heads").replaceChildren(el("p", { cls: "error", text: error.message }));
