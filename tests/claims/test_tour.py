@@ -233,3 +233,13 @@ def test_the_points_view_looks_a_number_up_without_the_lone_space(page):
     text = page.locator("#points-explain").inner_text()
     assert "␣1" not in text and "␣2" not in text
     assert "the tokenizer keeps that space a token of its own" in text
+
+
+@pytest.mark.parametrize("first", ["The", "A", "Le", "Our", "Paris"])
+def test_the_sink_is_the_first_token_whatever_it_says(smollm2, first):
+    """'it parks the weight on the first token, which every token can see, whatever it says': on the tour's
+    default head (layer 23, head 4) the share on the first token stays large when that token is changed
+    (measured 0.67-0.73 over these first words, 0.68 for 'The')."""
+    a = smollm2.analysis(smollm2.prompt(f"{first} capital of France is"))
+    w = a.attn_pattern[23, 4]
+    assert float(w[1:, 0].mean()) > 0.5
