@@ -75,7 +75,8 @@ class StrictModel(BaseModel):
             if isinstance(value, bool) and number and not boolean:
                 raise ValueError(f"Input should be a number, not {str(value).lower()}")
             if isinstance(value, list) and _number_items(annotation) is not None:
-                raise ValueError("Input should be a list of numbers, without true or false")
+                # As text, each is refused where it stands (`ids.0: Input should be a valid integer`).
+                return [str(v).lower() if isinstance(v, bool) else v for v in value]
         return value
 
     @model_validator(mode="before")
