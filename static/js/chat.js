@@ -2,7 +2,8 @@
 // (server-sent events read from a fetch body); the template view shows the exact tokens the model
 // reads. State in the URL: the conversation (`c`, JSON), the system message and the settings.
 // Model text reaches the page only through textContent.
-import { api, readState, writeState, debounce, latest, el, showError, tokenLabel } from "./api.js";
+import { api, readState, writeState, debounce, latest, el, showError, sseEvents, tokenLabel } from "./api.js";
+import { model } from "./kit/model.js";
 
 const DEFAULTS = { c: "[]", system: "", temperature: 0.3, top_k: 50, top_p: 0.9, max: 120, seed: 1 };
 const EXAMPLES = ["What is the capital of France?", "Write a haiku about the sea.", "Explain gravity to a child.",
@@ -14,7 +15,7 @@ const state = readState(DEFAULTS);
 let messages = parseMessages(state.c);   // {role, content, tokens?: generated tokens, stopped?}
 let controller = null;                   // the running reply's AbortController
 let selected = null;                     // the reply token whose alternatives are shown
-let maxPromptTokens = null;              // the server's prompt limit, which the whole conversation must fit
+const maxPromptTokens = model.limits.max_prompt_tokens;  // the server's prompt limit, which the whole conversation must fit
 
 function parseMessages(raw) {
   try {
@@ -187,24 +188,6 @@ function appendReplyChip(t) {
 
 // --- streaming -------------------------------------------------------------------------------
 
-async function* sseEvents(response) {
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffer += decoder.decode(value, { stream: true });
-    let cut;
-    while ((cut = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, cut);
-      buffer = buffer.slice(cut + 2);
-      const fields = Object.fromEntries(block.split("\n").map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 2)]));
-      yield { event: fields.event, data: JSON.parse(fields.data) };
-    }
-  }
-}
-
 async function reply() {
   showError($("error"), null);
   const seed = state.seed + messages.filter((m) => m.role === "assistant").length;
@@ -283,7 +266,7 @@ async function send(text) {
 // --- controls --------------------------------------------------------------------------------
 
 function bindSettings() {
-  const limits = { temperature: [0, 2], top_k: [0, 1000], top_p: [0.05, 1], max: [1, 256], seed: [0, 2 ** 31] };
+  const limits = { temperature: [0, 2], top_k: [0, 1000], top_p: [0.05, 1], max: [1, model.limits.max_new_tokens], seed: [0, 2 ** 31] };
   for (const [name, [lo, hi]] of Object.entries(limits)) {
     const input = $(name);
     input.value = state[name];
@@ -294,13 +277,8 @@ function bindSettings() {
       save();
     });
   }
-  api("/api/model").then((info) => {
-    limits.max[1] = info.limits.max_new_tokens;
-    $("max").max = String(info.limits.max_new_tokens);
-    maxPromptTokens = info.limits.max_prompt_tokens;
-    $("model-size").textContent = ` (${Math.round(info.n_params / 1e6)} million parameters)`;
-    renderTemplate();
-  }).catch(() => { /* the settings keep their static bounds */ });
+  $("max").max = String(model.limits.max_new_tokens);
+  $("model-size").textContent = ` (${Math.round(model.n_params / 1e6)} million parameters)`;
 }
 
 function main() {
