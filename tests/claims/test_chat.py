@@ -49,6 +49,8 @@ def test_the_alternatives_say_which_temperature_they_are_at(page):
     expect(page.locator("#model-size")).to_have_text(f" ({round(n_params / 1e6)} million parameters)")
     page.fill("#input", "What is the capital of France?")
     page.click("#send")
+    # Send stays enabled until the reply starts: wait for it, or 1.2 could reach this reply.
+    expect(page.locator(".msg.assistant")).to_have_count(1, timeout=30_000)
     expect(page.locator("#send")).to_be_enabled(timeout=90_000)
     page.fill("#temperature", "1.2")
     page.locator("#temperature").dispatch_event("change")
