@@ -13,15 +13,21 @@ The probes' inputs (fixed, so every run of every server gets the same numbers):
   (" river", " market", ...: a space then 3 or more letters, no special tokens), drawn without
   repeats from the vocabulary with the seed `SEED`, each written twice, with nothing in front.
 
-Roles: a head is named for induction or previous_token when that score is at least
-`ROLE_THRESHOLD` (the larger wins if both are): at least half of its weight goes where that
-probe looks. Otherwise it is a first_token head when at least half of its weight goes to the
-first token; otherwise it has no role. Almost every head also parks weight on the first token (an
-attention sink), so first_token is a role only when nothing else stands out. 0.5 sits in a gap of
-SmolLM2's scores; a lower threshold such as 0.4 falls among its borderline induction heads, whose
-scores move by about 0.02 from one seed of the probe to another. tests/claims/test_attention.py
-checks that no head's induction or previous-token score lies within `ROLE_MARGIN` of the
-threshold, on two seeds.
+Roles: a head is named for previous_token when that score is at least `ROLE_THRESHOLD`, for
+induction when that score is at least `INDUCTION_THRESHOLD` (the larger score wins if both reach
+theirs). Otherwise it is a first_token head when at least half of its weight (`ROLE_THRESHOLD`)
+goes to the first token; otherwise it has no role. Almost every head also parks weight on the first
+token (an attention sink), so first_token is a role only when nothing else stands out.
+
+Why induction has its own threshold: the induction score depends on which random tokens are drawn.
+On SmolLM2, with 10 sequences per seed, the partial induction heads L18H7 and L23H2 score between
+0.39 and 0.56 from one seed to another, so at 0.5 the probe named 4, 5 or 6 induction heads
+depending on the seed. With `INDUCTION_SEQUENCES` = 40 the four clear heads (L17H3-5, L18H6) score
+about 0.64 or more and the partial ones about 0.50 or less on every seed tried; 0.57 lies in the
+middle of that gap. Previous-token and first-token scores come from fixed sentences (no draw), and
+0.5 sits in a gap of the previous-token scores (about 0.40 below, 0.58 above).
+tests/claims/test_attention.py checks that no head's induction or previous-token score lies within
+`ROLE_MARGIN` of its threshold, on three seeds of the induction probe.
 """
 
 from __future__ import annotations
@@ -39,12 +45,13 @@ from model import probes
 from model.llama import Llama
 from model.tokenizer import ModelTokenizer
 
-PROBE_VERSION = 1  # bump when an input or a definition below changes: cached results are then remeasured
+PROBE_VERSION = 2  # bump when an input or a definition below changes: cached results are then remeasured
 SEED = 0
 INDUCTION_PERIOD = 25
-INDUCTION_SEQUENCES = 10
-ROLE_THRESHOLD = 0.5  # "at least half of its weight"
-ROLE_MARGIN = 0.03    # no named score this close to the threshold (seeds move induction scores by ~0.02)
+INDUCTION_SEQUENCES = 40  # 10 let the partial induction heads cross the threshold on some seeds
+ROLE_THRESHOLD = 0.5  # previous-token and first-token: "at least half of its weight"
+INDUCTION_THRESHOLD = 0.57  # in the gap between the clear and the partial induction heads (docstring)
+ROLE_MARGIN = 0.03    # no named score this close to its threshold, on several seeds of the probe
 ROLES = ("previous_token", "induction", "first_token")
 
 ORDINARY_TEXT = (
@@ -60,7 +67,7 @@ DESCRIPTIONS = {
                       f"{ROLE_THRESHOLD} is a previous-token head.",
     "induction": f"On {INDUCTION_SEQUENCES} sequences of {INDUCTION_PERIOD} random word tokens written twice "
                  "(nothing in front), mean weight from each token of the second copy to the token that followed "
-                 f"the same token in the first copy; a head scoring at least {ROLE_THRESHOLD} is an induction head.",
+                 f"the same token in the first copy; a head scoring at least {INDUCTION_THRESHOLD} is an induction head.",
     "first_token": f"Mean attention weight on the first token (from every token but the first), over "
                    f"{len(ORDINARY_TEXT)} sentences of ordinary English; a head scoring at least {ROLE_THRESHOLD} "
                    "is a first-token head when neither other score reaches that.",
@@ -152,20 +159,21 @@ def measure(model: Llama, tokenizer: ModelTokenizer, seed: int = SEED) -> HeadSc
 
 
 def role(previous_token: float, induction: float, first_token: float,
-         threshold: float = ROLE_THRESHOLD) -> str | None:
+         threshold: float = ROLE_THRESHOLD, induction_threshold: float = INDUCTION_THRESHOLD) -> str | None:
     """What a head does beyond the default (see the module's docstring)."""
-    standing_out = {"induction": induction, "previous_token": previous_token}
-    name, score = max(standing_out.items(), key=lambda kv: kv[1])
-    if score >= threshold:
-        return name
+    reaching = {name: score for name, score, bar in (("induction", induction, induction_threshold),
+                                                     ("previous_token", previous_token, threshold)) if score >= bar}
+    if reaching:
+        return max(reaching.items(), key=lambda kv: kv[1])[0]
     return "first_token" if first_token >= threshold else None
 
 
-def roles(scores: HeadScores, threshold: float = ROLE_THRESHOLD) -> list[list[str | None]]:
+def roles(scores: HeadScores, threshold: float = ROLE_THRESHOLD,
+          induction_threshold: float = INDUCTION_THRESHOLD) -> list[list[str | None]]:
     """The role of every head, (layers, heads) as nested lists."""
     L, h = scores.induction.shape
     return [[role(float(scores.previous_token[l, k]), float(scores.induction[l, k]), float(scores.first_token[l, k]),
-                  threshold) for k in range(h)] for l in range(L)]
+                  threshold, induction_threshold) for k in range(h)] for l in range(L)]
 
 
 def cache_path(cache_dir: Path, gguf_sha256: str) -> Path:

@@ -61,17 +61,22 @@ def test_the_served_scores_agree_with_an_independent_reading_of_the_patterns(rea
         assert served[k]["role"] == hp.role(s["previous_token"], s["induction"], s["first_token"])
 
 
-def test_no_named_score_sits_near_the_threshold_on_two_seeds_of_the_probe(real_engine, scores):
-    """Roles are not borderline: no induction or previous-token score lies within ROLE_MARGIN of
-    the threshold, and a second seed of the random sequences names the same induction heads."""
-    for t in (scores.previous_token, scores.induction):
-        assert bool(((t - hp.ROLE_THRESHOLD).abs() >= hp.ROLE_MARGIN).all()), \
-            sorted(float(x) for x in t.flatten() if abs(float(x) - hp.ROLE_THRESHOLD) < hp.ROLE_MARGIN)
-    seqs = hp.induction_sequences(real_engine.tokenizer, seed=hp.SEED + 1)
-    other = torch.stack([probes.induction_score(real_engine.locked(hp.patterns, real_engine.model, row),
-                                                seqs.shape[1] // 2) for row in seqs]).mean(0)
-    assert bool(((other - hp.ROLE_THRESHOLD).abs() >= hp.ROLE_MARGIN).all())
-    assert torch.equal(other >= hp.ROLE_THRESHOLD, scores.induction >= hp.ROLE_THRESHOLD)
+def test_no_named_score_sits_near_the_threshold_on_three_seeds_of_the_probe(real_engine, scores):
+    """Roles are not borderline: no previous-token score lies within ROLE_MARGIN of ROLE_THRESHOLD,
+    no induction score within ROLE_MARGIN of INDUCTION_THRESHOLD, and two more seeds of the random
+    sequences name the same induction heads. (With 10 sequences and 0.5 the count of induction heads
+    was 4, 5 or 6 depending on the seed: the review of issue 14 measured L18H7 and L23H2 between
+    0.39 and 0.56 over eight seeds.)"""
+    for t, bar in ((scores.previous_token, hp.ROLE_THRESHOLD), (scores.induction, hp.INDUCTION_THRESHOLD)):
+        assert bool(((t - bar).abs() >= hp.ROLE_MARGIN).all()), \
+            sorted(float(x) for x in t.flatten() if abs(float(x) - bar) < hp.ROLE_MARGIN)
+    for seed in (hp.SEED + 1, hp.SEED + 2):
+        seqs = hp.induction_sequences(real_engine.tokenizer, seed=seed)
+        other = torch.stack([probes.induction_score(real_engine.locked(hp.patterns, real_engine.model, row),
+                                                    seqs.shape[1] // 2) for row in seqs]).mean(0)
+        assert bool(((other - hp.INDUCTION_THRESHOLD).abs() >= hp.ROLE_MARGIN).all()), \
+            (seed, sorted(float(x) for x in other.flatten() if abs(float(x) - hp.INDUCTION_THRESHOLD) < hp.ROLE_MARGIN))
+        assert torch.equal(other >= hp.INDUCTION_THRESHOLD, scores.induction >= hp.INDUCTION_THRESHOLD), seed
 
 
 # --- pinned: sentences about SmolLM2-135M-Instruct's heads ----------------------------------------
@@ -94,7 +99,7 @@ def test_control_random_heads_score_low_on_induction(smollm2_scores):
     rng = random.Random(11)
     sample = [float(smollm2_scores.induction[rng.randrange(L), rng.randrange(h)]) for _ in range(30)]
     assert sorted(sample)[len(sample) // 2] < 0.05
-    named = int((smollm2_scores.induction >= hp.ROLE_THRESHOLD).sum())
+    named = int((smollm2_scores.induction >= hp.INDUCTION_THRESHOLD).sum())
     assert 1 <= named <= 0.05 * L * h
 
 

@@ -67,6 +67,9 @@ def test_the_probe_sequences_are_word_tokens_when_the_vocabulary_has_them():
     (0.1, 0.02, 0.8, "first_token"),       # nothing else stands out
     (0.2, 0.1, 0.3, None),
     (hp.ROLE_THRESHOLD, 0.0, 0.0, "previous_token"),  # the threshold itself counts
+    (0.05, hp.INDUCTION_THRESHOLD, 0.9, "induction"),
+    (0.05, 0.5, 0.9, "first_token"),        # half its weight on the probe's stripe is a partial induction head
+    (0.55, 0.56, 0.1, "previous_token"),    # only previous-token reaches its threshold
 ])
 def test_the_role_rule(previous, induction, first, expected):
     assert hp.role(previous, induction, first) == expected
@@ -110,6 +113,9 @@ def test_scores_are_cached_on_disk_keyed_by_the_gguf_and_the_probe_version(tmp_p
 
 
 def test_the_threshold_is_the_half_the_page_names():
-    """The attention page words the rule as "half or more of their weight" (static/js/attention.js)."""
+    """The attention page words the first-token rule as "half or more of their weight"
+    (static/js/attention.js); the probes' sentences name each threshold the rule uses."""
     assert hp.ROLE_THRESHOLD == 0.5
-    assert all(f"at least {hp.ROLE_THRESHOLD}" in sentence for sentence in hp.DESCRIPTIONS.values())
+    assert f"at least {hp.ROLE_THRESHOLD}" in hp.DESCRIPTIONS["previous_token"]
+    assert f"at least {hp.ROLE_THRESHOLD}" in hp.DESCRIPTIONS["first_token"]
+    assert f"at least {hp.INDUCTION_THRESHOLD}" in hp.DESCRIPTIONS["induction"]
