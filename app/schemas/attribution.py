@@ -98,8 +98,8 @@ class AttributionOut(BaseModel):
 ATTRIBUTION_EXAMPLES = {
     "why": {"summary": "Why ' Paris'? Direct parts, the check and saliency",
             "value": {"text": "The capital of France is"}},
-    "contrast": {"summary": "' Paris' versus ' London' (ids 7042 and 3526)",
-                 "value": {"text": "The capital of France is", "target": 7042, "contrast": 3526}},
+    "contrast": {"summary": "' Paris' versus ' London' (ids 7042 and 4528)",
+                 "value": {"text": "The capital of France is", "target": 7042, "contrast": 4528}},
     "chat": {"summary": "A chat message, through the chat template",
              "value": {"messages": [{"role": "user", "content": "What is the capital of France?"}]}},
     "fast": {"summary": "Direct parts only (no saliency)",

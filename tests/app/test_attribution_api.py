@@ -83,7 +83,8 @@ def test_real_parts_add_up_to_the_logit_predict_reports(real_client, request_bod
 
 @pytest.mark.real
 def test_real_contrast_is_paris_minus_london(real_client):
-    paris, london = 7042, 3526
+    tokenizer = real_client.app.state.engine.tokenizer
+    paris, london = tokenizer.encode(" Paris")[0], tokenizer.encode(" London")[0]
     body = real_client.post("/api/attribution", json={"text": "The capital of France is", "target": paris,
                                                       "contrast": london, "saliency": False}).json()
     assert body["target"]["text"] == " Paris" and body["contrast"]["text"] == " London"
