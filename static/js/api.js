@@ -87,6 +87,9 @@ export function latest(task) {
   return run;
 }
 
+/** The element with this id (every page's `$`). */
+export const $ = (id) => document.getElementById(id);
+
 /** Create an element with text content (never innerHTML) and optional class/attributes. */
 export function el(tag, { text, cls, attrs, title } = {}, children = []) {
   const node = document.createElement(tag);

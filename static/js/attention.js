@@ -2,7 +2,7 @@
 // drawn from the JSON API: /api/attention (one head, exact), /api/attention/all (every head,
 // compact), /api/attention/senses (same word, different meaning: attention/senses.js), /api/predict (ablation).
 
-import { api, debounce, el, latest, plotConfig, plotLayout, readState, showError, tokenChips, writeState } from "./api.js";
+import { $, api, debounce, el, latest, plotConfig, plotLayout, readState, showError, tokenChips, writeState } from "./api.js";
 import { drawAblation, drawOffList, formatOff, offToRequest, parseOff } from "./attention/ablate.js";
 import { decodeAllHeads } from "./attention/compact.js";
 import { drawGqa, drawOverlap } from "./attention/gqa.js";
@@ -23,7 +23,6 @@ const DEFAULTS = {
   text: EXAMPLES[0], layer: 2, head: 1, avg: false, q: -1, off: "", probe: false, seq: 0, ...SENSES_DEFAULTS,
 };
 
-const $ = (id) => document.getElementById(id);
 const state = readState(DEFAULTS);
 let tokens = [];
 let weights = null;      // rows of the head shown in the heatmap (one head, or the layer's average)

@@ -2,14 +2,13 @@
 // (server-sent events read from a fetch body); the template view shows the exact tokens the model
 // reads. State in the URL: the conversation (`c`, JSON), the system message and the settings.
 // Model text reaches the page only through textContent.
-import { api, readState, writeState, debounce, latest, el, showError, sseEvents, tokenLabel } from "./api.js";
+import { $, api, readState, writeState, debounce, latest, el, showError, sseEvents, tokenLabel } from "./api.js";
 import { model } from "./kit/model.js";
 
 const DEFAULTS = { c: "[]", system: "", temperature: 0.3, top_k: 50, top_p: 0.9, max: 120, seed: 1 };
 const EXAMPLES = ["What is the capital of France?", "Write a haiku about the sea.", "Explain gravity to a child.",
   "Give me three tips for learning to code."];
 
-const $ = (id) => document.getElementById(id);
 const EMPTY = $("empty");                // the hint shown while there is no conversation
 const state = readState(DEFAULTS);
 let messages = parseMessages(state.c);   // {role, content, tokens?: generated tokens, stopped?}

@@ -3,7 +3,7 @@
 // User and model text reaches the page through textContent (the `el` helper) and reaches
 // Plotly only escaped (Plotly reads a few HTML-like tags in its labels).
 
-import { api, declutterLabels, debounce, el, latest, plotConfig, plotLayout, plotText, readState, showError, writeState } from "./api.js";
+import { $, api, declutterLabels, debounce, el, latest, plotConfig, plotLayout, plotText, readState, showError, writeState } from "./api.js";
 
 const DEFAULT_SENTENCES = [
   "The cat sat on the mat.",
@@ -61,7 +61,6 @@ const GROUP_COLOURS = { animals: "#4453c7", young: "#d9682b", countries: "#1f8a5
   numbers: "#8a4fbf", colours: "#b07d12", yours: "#1d2130" };
 const ROLE_COLOURS = { a: "#4453c7", b: "#4453c7", c: "#d9682b", target: "#5d6374", answer: "#d9682b", result: "#9aa0b0" };
 
-const $ = (id) => document.getElementById(id);
 let state = readState(DEFAULTS);
 const save = () => writeState(state, DEFAULTS);
 

@@ -3,7 +3,7 @@
 // position (the token; -1 = the last) and key (the key row whose dot product is taken apart; -1 = the
 // heaviest after the first token).
 
-import { api, debounce, el, latest, plotConfig, plotLayout, plotText, readState, showError, svgEl, tokenLabel,
+import { $, api, debounce, el, latest, plotConfig, plotLayout, plotText, readState, showError, svgEl, tokenLabel,
   writeState } from "./api.js";
 
 const EXAMPLES = [
@@ -18,7 +18,6 @@ const NEG = "#4453c7", POS = "#d9682b", KV_COLOURS = ["#4453c7", "#d9682b", "#1f
 const MONO = "ui-monospace, 'DejaVu Sans Mono', monospace";
 const DIVERGING = [[0, NEG], [0.5, "#ffffff"], [1, POS]];
 
-const $ = (id) => document.getElementById(id);
 const state = readState(DEFAULTS);
 let data = null;          // the /api/inside answer drawn
 let headsBound = false;   // the heads chart's click handler is attached once

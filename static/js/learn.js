@@ -2,13 +2,12 @@
 // induction heads (GET /api/heads, GET /api/heads/probe) switched off (POST /api/learn/knockout).
 // Every number the page states is read from those answers.
 
-import { api, el, plotConfig, plotLayout, readState, showError, sseEvents, writeState } from "./api.js";
+import { $, api, el, plotConfig, plotLayout, readState, showError, sseEvents, writeState } from "./api.js";
 import { drawAttentionHeatmap } from "./attention/heatmap.js";
 import { drawProbe, fetchRoles, probePath } from "./attention/roles.js";
 
 const DEFAULTS = { seed: 0, steps: 500, lr: 0.003, layers: 2, heads: 4 };
 const state = readState(DEFAULTS);
-const $ = (id) => document.getElementById(id);
 const fmt = (x, d = 2) => Number(x).toFixed(d);
 const pct = (x) => `${Math.round(x * 100)}%`;
 const headName = (h) => `layer ${h.layer} · head ${h.head}`;

@@ -2,7 +2,7 @@
 // gradient-descent step. The server keeps no state: this page holds the weights and sends them
 // with every request; all maths (forward pass, training, gradients) happens in the API.
 
-import { api, debounce, el, latest, plotConfig, plotLayout, readState, showError, writeState } from "./api.js";
+import { $, api, debounce, el, latest, plotConfig, plotLayout, readState, showError, writeState } from "./api.js";
 import { model } from "./kit/model.js";
 import { Diagram, NEGATIVE, POSITIVE, layerName, probPct } from "./network_diagram.js";
 
@@ -11,7 +11,6 @@ const DEFAULTS = { px: "010111010", lr: 0.5, epochs: 200, h1: 6, h2: 5, seed: 1,
 const SQUASHES = ["tanh", "sigmoid"];  // the last hidden layer's squashing (model/network.py SQUASHES)
 const ANIMATION_MS = 2600;
 
-const $ = (id) => document.getElementById(id);
 const state = readState(DEFAULTS);
 const ui = { errorBox: $("net-error") };
 let symbols = [], dataset = null, weights = null, lastTrain = null, animation = null, handEdited = false;

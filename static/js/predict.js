@@ -1,7 +1,7 @@
 // Chapter 5: the next-token distribution, sampling controls, step-by-step generation,
 // "guess first", surprise over the text and the logit lens. State lives in the URL:
 // the prompt, the generated token ids (`steps`), the step being inspected (`at`) and the settings.
-import { api, readState, writeState, debounce, latest, el, showError, plotConfig, plotLayout, plotText, tokenLabel } from "./api.js";
+import { $, api, readState, writeState, debounce, latest, el, showError, plotConfig, plotLayout, plotText, tokenLabel } from "./api.js";
 
 const DEFAULTS = { text: "The capital of France is", steps: "", at: -1, temperature: 1, top_k: 10, top_p: 1,
   seed: 42, guess: false };
@@ -11,7 +11,6 @@ const SHOWN = 20;            // bars in the chart
 const LENS_POSITIONS = 12;   // columns of the logit-lens heatmap
 const ACCENT = "#4453c7", BLOCKED = "#c9cbd6", WARM = "#d9682b";
 
-const $ = (id) => document.getElementById(id);
 const state = readState(DEFAULTS);
 let steps = [];              // generated tokens after the prompt: {id, text, display, special}
 let revealedFor = null;      // in guess mode, the text whose distribution has been revealed

@@ -2,7 +2,7 @@
 // State lives in the URL (text, show, ids, tab, chat, gen) so any view can be shared.
 // User text reaches the page only through textContent (the `el` helper), never as HTML.
 
-import { api, debounce, el, latest, readState, showError, tokenColour, tokenLabel, visibleControls, writeState } from "./api.js";
+import { $, api, debounce, el, latest, readState, showError, tokenColour, tokenLabel, visibleControls, writeState } from "./api.js";
 import { model } from "./kit/model.js";
 import { wireSpaceDemo } from "./tokens/space.js";
 
@@ -53,7 +53,6 @@ const CHAT_EXAMPLES = [
   ] },
 ];
 
-const $ = (id) => document.getElementById(id);
 const state = readState(DEFAULTS);
 const save = () => writeState(state, DEFAULTS);
 

@@ -1,12 +1,11 @@
 // The tour at "/": the model's numbers (kit/model.js: GET /api/model's answer in the page), progress ticks for the chapters
 // visited, the follow-one-prompt journey and each chapter's live example.
 
+import { $ } from "./api.js";
 import { model } from "./kit/model.js";
 import { markVisited, resetVisited, visited } from "./progress.js";
 import { startExamples } from "./tour/chapters.js";
 import { Journey } from "./tour/journey.js";
-
-const $ = (id) => document.getElementById(id);
 
 /** Write the model's numbers into every [data-fact] element of the page. */
 function showFacts(model) {

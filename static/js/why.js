@@ -2,7 +2,7 @@
 // every MLP, the embedding), checked by switching the strongest parts off, and each input token's
 // saliency drawn on the token chips. Two requests: the direct parts first (quick), the saliency
 // when it arrives (many forward and backward passes). State lives in the URL.
-import { api, debounce, el, latest, plotConfig, plotLayout, plotText, readState, showError, tokenChips,
+import { $, api, debounce, el, latest, plotConfig, plotLayout, plotText, readState, showError, tokenChips,
   writeState } from "./api.js";
 
 const DEFAULTS = { text: "The capital of France is", mode: "text", target: -1, contrast: -1, method: "ig" };
@@ -13,7 +13,6 @@ const EXAMPLES = {
 const UP = "#c8372d", DOWN = "#2f5fc4";
 const WATERFALL_PARTS = 10;
 
-const $ = (id) => document.getElementById(id);
 const state = readState(DEFAULTS);
 let last = null;          // the direct answer drawn
 let lastSaliency = null;  // its saliency, when it has arrived

@@ -6,7 +6,7 @@
 // from the word at each group's sense words, against the plain word (POST /api/attention/senses/heads).
 // Every sentence of a summary is computed here from the responses.
 
-import { api, el, latest, plotConfig, plotLayout, showError } from "../api.js";
+import { $, api, el, latest, plotConfig, plotLayout, showError } from "../api.js";
 import { plotText, SENTENCE_COLOURS } from "./colours.js";
 import EXAMPLES from "./senses_examples.json" with { type: "json" };
 
@@ -263,7 +263,6 @@ function cueSentences(node, heads) {
 /** Wire the section: `state` is the page's URL state (holding SENSES_DEFAULTS' keys), `save` writes it.
  *  Returns the function that runs the test. */
 export function initSenses({ state, save }) {
-  const $ = (id) => document.getElementById(id);
   const lines = (s) => s.split("\n").map((x) => x.trim()).filter(Boolean);
   const words = (s) => s.split(",").map((x) => x.trim()).filter(Boolean);
   const fetchAll = latest(async (signal, req) => {

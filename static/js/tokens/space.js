@@ -3,13 +3,12 @@
 // In|␣|1|9|6|9), so the model expects a digit next instead of "␣Paris". Every number shown is
 // read from POST /api/predict when the button is pressed (probabilities at temperature 1).
 
-import { api, el, showError, tokenLabel } from "../api.js";
+import { $, api, el, showError, tokenLabel } from "../api.js";
 
 const BASE = "The capital of France is";
 const SHOWN = 20;     // predictions asked for: the digits among them are added up
 const TOP = 3;        // predictions listed per prompt
 
-const $ = (id) => document.getElementById(id);
 const pct = (p) => `${(p * 100).toFixed(p >= 0.1 ? 0 : p >= 0.01 ? 1 : 2)}%`;
 const quote = (s) => `“${s}”`;
 

@@ -2,11 +2,10 @@
 // chapter pages use, made when the example scrolls into view. Every number in a caption is
 // read from the answer, never typed in.
 
-import { api, el, tokenChips } from "../api.js";
+import { $, api, el, tokenChips } from "../api.js";
 import { EXAMPLES as SENSE_EXAMPLES, gaps, MARGIN, swapWord } from "../attention/senses.js";
 import { drawBars, drawLines, percent } from "./plots.js";
 
-const $ = (id) => document.getElementById(id);
 const quote = (s) => `“${s}”`;
 const visible = (text) => text.replace(/^ /, "␣");
 

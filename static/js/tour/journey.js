@@ -2,7 +2,7 @@
 // State (text, layer, head) lives in the URL, and each view links into its chapter with the
 // same text. All four views read the server's one cached analysis of the prompt.
 
-import { api, debounce, el, latest, readState, showError, tokenChips, writeState } from "../api.js";
+import { $, api, debounce, el, latest, readState, showError, tokenChips, writeState } from "../api.js";
 import { drawBars, drawHeatmap, drawPoints, percent } from "./plots.js";
 
 // Layer 23, head 4 (counting from 0) is where " is" in the default prompt puts ~90% of its
@@ -29,7 +29,6 @@ const GENERAL = {
     + `${m.vocab_size.toLocaleString("en")} tokens. Click a bar to append that token and go one step further.`,
 };
 
-const $ = (id) => document.getElementById(id);
 const shown = (t) => t.display ?? t.text;
 const quote = (s) => `“${s}”`;
 
