@@ -160,3 +160,37 @@ def test_the_copying_stripe_is_one_column_short_of_a_period(runs):
     back = queries - pattern[:, queries].argmax(-1)                                # (P, R)
     assert float((back == R - 1).float().mean()) > 0.8
     assert float((back == R).float().mean()) < 0.05
+
+
+STORY = ("Mr Dursley was the director of a firm called Grunnings, which made drills. He was a big, beefy man with "
+         "hardly any neck, although he did have a very large moustache. Mrs Dursley was thin and blonde and had "
+         "nearly twice the usual amount of neck, which came in very useful as she spent so much of her time craning "
+         "over garden fences, spying on the neighbours. The Dursleys had a small son called Dudley and in their "
+         "opinion there was no finer boy anywhere. The Dursleys had everything they wanted, but they also had a "
+         "secret, and their greatest fear was that somebody would discover it. Mr Dursley hummed as he picked out "
+         "his most boring tie for work, and Mrs Dursley gossiped away happily as she wrestled a screaming Dudley "
+         "into his high chair.")
+
+
+def test_smollm2_induction_heads_are_not_a_large_share_of_its_loss_on_ordinary_text(smollm2, knockout):
+    """The page said copying from context is "a large share of what makes next-token probabilities good on
+    text it has never seen". Measured on ordinary prose that repeats names (Mr Dursley, Dudley): switching
+    SmolLM2's induction heads off raises its loss by well under a tenth of a nat (about 2%), no more than
+    switching some draws of as many random heads off does; on random tokens written twice it adds several
+    nats. The sentence now stops at "predicts those tokens without having memorised them"."""
+    import torch.nn.functional as F
+
+    from model import induction
+
+    ids = torch.tensor(smollm2.tokenizer.encode(STORY))
+
+    def loss(heads):
+        logits = smollm2.locked(induction.logits_without, smollm2.model, ids, heads)
+        return float(F.cross_entropy(logits[:-1].double(), ids[1:]))
+
+    heads = [(h.layer, h.head) for h in knockout.heads]
+    on, off = loss([]), loss(heads)
+    randoms = [loss([(h.layer, h.head) for h in draw]) for draw in knockout.random_heads]
+    assert off - on < 0.05 * on                                             # not "a large share"
+    assert off - on < 0.2 * (knockout.loss_heads_off - knockout.loss_all_on)   # against the copying task
+    assert off - on < 2 * (max(randoms) - on) + 0.05                        # about what random heads do
