@@ -121,14 +121,20 @@ def test_the_model_has_previous_token_heads(smollm2_scores):
 
 
 def test_the_first_tokens_vector_grows_as_the_sink_note_says(smollm2):
-    """The honest note: the first token's vector becomes about 150 times longer than a typical
-    token's after layer 11 and is still 30 to 50 times longer after layer 27 (the page's first
-    example and the probes' ordinary sentences, not one lucky prompt)."""
+    """The honest note: the first token's vector jumps in layer 11 to well over 100 times a typical
+    token's length, then shrinks layer by layer, to under 10 times after the last layer (the page's
+    examples and the probes' ordinary sentences, not one lucky prompt). The note used to say it "is
+    still 30 to 50 times longer after layer 27", true but silent about the last two layers (9-19x,
+    then 6-9x on these texts)."""
     from model.analysis import analyse
 
-    for text in ("The capital of France is Paris. The capital of Italy is",) + hp.ORDINARY_TEXT:
+    texts = ("The capital of France is Paris. The capital of Italy is", "1 2 3 4 5 6 1 2 3 4 5 6 1 2 3",
+             "When Mary and John went to the shop, John gave a drink to") + hp.ORDINARY_TEXT
+    for text in texts:
         a = smollm2.locked(analyse, smollm2.model, smollm2.tokenizer, text)
         norms = a.resid.float().norm(dim=-1)                                # (L+1, n); [l+1] is after layer l
         ratio = (norms[:, 0] / norms[:, 1:].median(dim=1).values).tolist()
-        assert ratio[11] < 5 and 120 < ratio[12] < 200, (text, ratio[11], ratio[12])  # the jump is in layer 11
-        assert 30 < ratio[28] < 50, (text, ratio[28])
+        assert max(ratio[:12]) < 15 and ratio[12] > 100, (text, ratio[:13])  # the jump is in layer 11
+        late = ratio[12:]
+        assert all(b < a * 1.1 for a, b in zip(late, late[1:])), (text, late)  # shrinks layer by layer
+        assert ratio[-1] < 10 < ratio[12], (text, ratio[-1])

@@ -79,6 +79,8 @@ export function drawOverlap(node, summaryNode, data, layer) {
   const w = within / Math.max(1, withinN), a = across / Math.max(1, acrossN);
   summaryNode.textContent = `In layer ${layer}, heads that share a key/value head overlap by ${w.toFixed(2)} on average; `
     + `heads in different groups by ${a.toFixed(2)}. `
-    + (w > a + 0.05 ? "Sharing keys makes them look at similar tokens here, though not identically."
-      : "Sharing keys does not make them look at the same tokens here: each head's own queries decide.");
+    + (w > a + 0.05 ? "Here heads of one group look at more alike tokens than heads of different groups, though not identically "
+      + "(on one text; the first token, where most heads park weight, makes every pair overlap)."
+      : "Here heads of one group look no more alike than heads of different groups: they see the same keys, and "
+      + "their own queries decide.");
 }
