@@ -1,6 +1,6 @@
 """Head roles: the probe scores of every head, measured once per model, and the probe itself.
 
-The scores are measured by model/head_probes.py the first time they are asked for (a dozen
+The scores are measured by model/head_probes.py the first time they are asked for (44
 short passes, each its own job on the model thread, so other requests get the model between
 them), then kept in memory and on disk beside the weight cache (`settings.data_dir / "cache"`,
 keyed by the GGUF's SHA-256 and the probe version), so a server that starts again reads them back.
