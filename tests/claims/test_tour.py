@@ -243,3 +243,15 @@ def test_the_sink_is_the_first_token_whatever_it_says(smollm2, first):
     a = smollm2.analysis(smollm2.prompt(f"{first} capital of France is"))
     w = a.attn_pattern[23, 4]
     assert float(w[1:, 0].mean()) > 0.5
+
+
+def test_most_heads_mostly_look_at_the_first_token(real_client):
+    """Chapter 4's card said each layer's heads 'look for different things'; measured by the head probes
+    (GET /api/heads): 162 of 270 heads have no role but the first token, 8 are previous-token or induction
+    heads. The card now says each head can look for something different and most mostly look at the
+    first token."""
+    heads = real_client.get("/api/heads").json()["heads"]
+    roles = [h["role"] for h in heads]
+    assert roles.count("first_token") > len(heads) / 2
+    # 'mostly': more than half of their attention, on average over ordinary text
+    assert sum(h["scores"]["first_token"] > 0.5 for h in heads) > len(heads) / 2
