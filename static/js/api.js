@@ -120,7 +120,6 @@ export function tokenColour(i) {
   return `hsl(${hues[i % hues.length]} 75% 88%)`;
 }
 
-/** Render a token row: chips with visible whitespace, hover shows id and position. */
 /** Control and invisible format characters and variation selectors (U+FE0F) would draw as
  *  nothing: show a visible stand-in (as the server's `display` does, model/tokenizer.visible). */
 export function visibleControls(s) {
@@ -179,11 +178,18 @@ export function tokenLabel(t) {
     : el("span", { cls: "bytes", text: hexOf(run.value) })));
 }
 
+/** One token chip (class "tok", plus "special" / "partial" as the token is), showing `tokenLabel`:
+ *  every chip on every page is made here. `cls` adds classes; `tag` "button" makes it clickable. */
+export function tokenChip(t, { tag = "span", cls = "", title, attrs } = {}) {
+  return el(tag, { cls: ["tok", t.special && "special", t.partial && "partial", cls].filter(Boolean).join(" "),
+    title, attrs }, tokenLabel(t));
+}
+
+/** Render a token row: chips with visible whitespace, hover shows id and position. */
 export function tokenChips(container, tokens, { onClick } = {}) {
   container.replaceChildren();
   tokens.forEach((t, i) => {
-    const chip = el("span", { cls: "tok" + (t.special ? " special" : "") + (t.partial ? " partial" : ""),
-      title: `#${i} · id ${t.id}` + (t.partial ? " · part of a character" : "") }, tokenLabel(t));
+    const chip = tokenChip(t, { title: `#${i} · id ${t.id}` + (t.partial ? " · part of a character" : "") });
     if (!t.special) chip.style.background = tokenColour(i);
     if (onClick) { chip.style.cursor = "pointer"; chip.addEventListener("click", () => onClick(t, i)); }
     container.append(chip);

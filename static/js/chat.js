@@ -2,7 +2,7 @@
 // (server-sent events read from a fetch body); the template view shows the exact tokens the model
 // reads. State in the URL: the conversation (`c`, JSON), the system message and the settings.
 // Model text reaches the page only through textContent.
-import { $, api, readState, writeState, debounce, latest, el, showError, sseEvents, tokenLabel } from "./api.js";
+import { $, api, readState, writeState, debounce, latest, el, showError, sseEvents, tokenChip } from "./api.js";
 import { model } from "./kit/model.js";
 
 const DEFAULTS = { c: "[]", system: "", temperature: 0.3, top_k: 50, top_p: 0.9, max: 120, seed: 1 };
@@ -168,9 +168,8 @@ async function renderTemplate() {
     if (!data || mine !== templateRequests || controller) return;
     view.replaceChildren();
     for (const t of data.tokens) {
-      view.append(el("span", { title: `id ${t.id}` + (t.message !== null ? ` · message ${t.message + 1}` : " · opens the reply"),
-        cls: "tok " + (t.special ? "special" : t.source === "template" ? "legend-template" : "legend-content")
-          + (t.partial ? " partial" : "") }, tokenLabel(t)));
+      view.append(tokenChip(t, { title: `id ${t.id}` + (t.message !== null ? ` · message ${t.message + 1}` : " · opens the reply"),
+        cls: t.special ? "" : t.source === "template" ? "legend-template" : "legend-content" }));
       if (t.text.endsWith("\n")) view.append(el("br"));
     }
     $("template-count").textContent = `Right now: ${data.count} tokens`
@@ -181,8 +180,7 @@ async function renderTemplate() {
 }
 
 function appendReplyChip(t) {
-  const chip = el("span", { text: t.display, cls: "tok " + (t.special ? "special" : "legend-reply"), title: `id ${t.id}` });
-  $("template-tokens").append(chip);
+  $("template-tokens").append(tokenChip(t, { cls: t.special ? "" : "legend-reply", title: `id ${t.id}` }));
 }
 
 // --- streaming -------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 // position (the token; -1 = the last) and key (the key row whose dot product is taken apart; -1 = the
 // heaviest after the first token).
 
-import { $, api, debounce, el, latest, plotConfig, plotLayout, plotText, readState, showError, svgEl, tokenLabel,
+import { $, api, debounce, el, latest, plotConfig, plotLayout, plotText, readState, showError, svgEl, tokenChip, tokenLabel,
   writeState } from "./api.js";
 
 const EXAMPLES = [
@@ -431,8 +431,8 @@ function drawTokens() {
   const row = $("tokens");
   row.replaceChildren();
   data.tokens.forEach((t, i) => {
-    const chip = el("button", { cls: "tok" + (t.special ? " special" : "") + (i === data.position ? " picked" : ""),
-      title: `#${i} · id ${t.id}`, attrs: { type: "button", "aria-pressed": String(i === data.position) } }, tokenLabel(t));
+    const chip = tokenChip(t, { tag: "button", cls: i === data.position ? "picked" : "",
+      title: `#${i} · id ${t.id}`, attrs: { type: "button", "aria-pressed": String(i === data.position) } });
     chip.addEventListener("click", () => { state.position = i === data.tokens.length - 1 ? -1 : i; state.key = -1; update(); });
     row.append(chip);
   });
