@@ -76,8 +76,9 @@ class SaliencyOut(BaseModel):
                                               "(input - baseline).")
     baseline: str = Field(..., description="What the path starts from, in words.")
     steps: int = Field(..., description="Intervals of the path (trapezoid rule over steps + 1 points).")
-    completeness: float = Field(..., description="sum(integrated_gradients) / (f(input) - f(baseline)); 1 when "
-                                "the integral is exact.")
+    completeness: float | None = Field(..., description="sum(integrated_gradients) / (f(input) - f(baseline)); 1 "
+                                       "when the integral is exact; null when f(input) equals f(baseline) "
+                                       "(there is no difference to account for).")
     f_input: float = Field(..., description="`total` at the input (the model's logit, or logit difference).")
     f_baseline: float = Field(..., description="The same at the baseline.")
 

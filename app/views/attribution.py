@@ -5,6 +5,8 @@ Analysis plus one resumed pass); the saliency is another (many forward and backw
 
 from __future__ import annotations
 
+import math
+
 from app.engine import Engine, Prompt
 from app.schemas.attribution import (AttributionIn, AttributionOut, CheckOut, PartRef, PartsOut, SaliencyOut,
                                      TokenLogit)
@@ -78,7 +80,7 @@ def saliency(engine: Engine, prompt: Prompt, target: int, contrast: int | None, 
     """Gradient x input and integrated gradients per token (call in the worker)."""
     s = attribution.saliency(engine.model, prompt.ids, target, contrast, steps)
     return SaliencyOut(gradient_x_input=rounded(s.gradient_x_input), integrated_gradients=rounded(s.integrated_gradients),
-                       baseline=s.baseline, steps=s.steps, completeness=s.completeness, f_input=s.f_input,
+                       baseline=s.baseline, steps=s.steps, completeness=None if math.isnan(s.completeness) else s.completeness, f_input=s.f_input,
                        f_baseline=s.f_baseline)
 
 
