@@ -182,6 +182,8 @@ function drawSaliency() {
   const gap = s.f_input - s.f_baseline;
   const ok = Math.abs(s.completeness - 1) <= 0.05;
   $("baseline-name").textContent = s.baseline;
+  $("baseline-gap").textContent = `here the baseline already scores ${s.f_baseline.toFixed(2)} of your input's ` +
+    `${s.f_input.toFixed(2)}: the shares split only that change`;
   $("completeness").replaceChildren(`Completeness: the ${body.tokens.length} shares add up to `,
     el("strong", { text: sum(s.integrated_gradients).toFixed(3) }),
     `; the score moved by ${gap.toFixed(3)} from the baseline (${s.f_baseline.toFixed(2)}) to your input ` +

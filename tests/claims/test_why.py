@@ -78,3 +78,19 @@ def test_the_zero_baseline_does_not_add_up_but_half_the_input_does(smollm2):
     assert zero.baseline == "zero embeddings" and half.baseline == "0.5 x input"
     assert abs(zero.completeness - 1) > 0.05
     assert abs(half.completeness - 1) <= 0.05
+
+
+def test_the_baseline_keeps_the_words_so_a_needed_word_can_get_a_negative_share(smollm2):
+    """Caveat (review): 'on “The capital of France is”, “France” gets a small negative share, yet
+    writing “Germany” instead lowers the score of “Paris” by more than the whole change from the
+    baseline' (0.5 x input keeps each vector's direction; measured: France's share -0.70, the
+    baseline scores 16.1 of 17.4, Germany instead of France: 10.8)."""
+    analysis = _analysis(smollm2)
+    target = int(analysis.next_logits.argmax())
+    ids = [int(i) for i in analysis.ids]
+    s = A.saliency(smollm2.model, ids, target)
+    france = [smollm2.tokenizer.describe(i).text for i in ids].index(" France")
+    assert float(s.integrated_gradients[france]) < 0
+    swapped = _analysis(smollm2, "The capital of Germany is")
+    drop = float(analysis.next_logits[target]) - float(swapped.next_logits[target])
+    assert drop > s.f_input - s.f_baseline > 0
