@@ -66,8 +66,9 @@ function drawSum(body) {
     ` = the sum of ${nParts} parts (${body.parts_sum.toFixed(3)}): the embedding ${fmt(body.parts.embedding)}, ` +
     `${body.parts.heads.length * body.parts.heads[0].length} heads ${fmt(sum(body.parts.heads.flat()))}, ` +
     `${body.parts.mlps.length} MLPs ${fmt(sum(body.parts.mlps))}.`);
-  $("scale-note").textContent = `The final RMSNorm divides the last vector by its length before the unembedding; ` +
-    `here that is a factor of ${body.scale.toPrecision(3)}, frozen at this value so that the parts add up. ` +
+  $("scale-note").textContent = `The final RMSNorm divides the last vector by its root mean square (its length ` +
+    `divided by the square root of its number of dimensions) and multiplies it by learned weights before ` +
+    `the unembedding; here that is a factor of ${body.scale.toPrecision(3)}, frozen at this value so that the parts add up. ` +
     `Probability of ${shown(body.target)}: ${pct(body.target.probability)}.`;
 }
 
@@ -148,7 +149,7 @@ function drawCaveats(body) {
     $("cav-cause").replaceChildren("A large part is ", el("strong", { text: "not a cause" }), " on its own: it is the " +
       `last step of a chain. The ${body.check.parts.length} strongest parts predict a change of ` +
       `${fmt(body.check.predicted)}, but switching them off changes the score by ${fmt(body.check.actual)}, because ` +
-      "the rest of the model reacts.");
+      "the final norm and the later layers react.");
   }
 }
 

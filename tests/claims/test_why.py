@@ -94,3 +94,14 @@ def test_the_baseline_keeps_the_words_so_a_needed_word_can_get_a_negative_share(
     swapped = _analysis(smollm2, "The capital of Germany is")
     drop = float(analysis.next_logits[target]) - float(swapped.next_logits[target])
     assert drop > s.f_input - s.f_baseline > 0
+
+
+def test_the_frozen_factor_is_one_over_the_root_mean_square_not_the_length(smollm2):
+    """Scale note (review): 'divides the last vector by its root mean square (its length divided
+    by the square root of its number of dimensions)' - was 'by its length'; measured on the
+    default prompt: the factor 0.0388 = sqrt(576)/length, while 1/length = 0.0016."""
+    analysis = _analysis(smollm2)
+    parts = A.direct_parts(analysis, int(analysis.next_logits.argmax()))
+    x = analysis.resid[-1, -1].double()
+    assert parts.scale == pytest.approx(x.numel() ** 0.5 / float(x.norm()), rel=1e-4)
+    assert abs(parts.scale - 1 / float(x.norm())) > 0.5 * parts.scale
