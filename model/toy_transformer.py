@@ -286,6 +286,24 @@ def logged_steps(steps: int, every: int) -> list[int]:
     return sorted(set(range(0, steps, every)) | {steps})
 
 
+def initialise(model: nn.Module, generator: torch.Generator) -> None:
+    """PyTorch's default initialisation (what nn.Linear and nn.Embedding draw when built), drawn from
+    a private generator in the order the modules were built.
+
+    Seeding the process-wide generator instead (manual_seed while building) is not safe on a server:
+    any other thread that draws a random number meanwhile (a sampled reply, say) shifts the stream,
+    and the same seed no longer gives the same curves. With the same seed this gives the same
+    numbers that building after `torch.manual_seed(seed)` gives."""
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
+            if module.bias is not None:
+                bound = 1 / math.sqrt(module.weight.shape[1])                       # 1 / sqrt(fan_in)
+                nn.init.uniform_(module.bias, -bound, bound, generator=generator)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, generator=generator)
+
+
 def train(config: TrainConfig, on_log: Callable[[Log], None] | None = None,
           stop: Callable[[], bool] | None = None) -> TrainResult:
     """Train a fresh ToyTransformer; call `on_log` at every logged step; end early when `stop()`.
@@ -294,9 +312,8 @@ def train(config: TrainConfig, on_log: Callable[[Log], None] | None = None,
     if not 1 <= config.steps <= MAX_STEPS:
         raise ValueError(f"steps must be 1 to {MAX_STEPS}")
     cfg = config.model_config()
-    with torch.random.fork_rng(devices=[]):   # seed the initial weights without touching the process's RNG
-        torch.manual_seed(config.seed)
-        model = ToyTransformer(cfg)
+    model = ToyTransformer(cfg)
+    initialise(model, torch.Generator().manual_seed(config.seed))
     data_gen = torch.Generator().manual_seed(config.seed)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
     held_out, probe_ids = eval_batch(cfg), probe_sequences(cfg)
