@@ -13,6 +13,7 @@ const ACCENT = "#4453c7", BLOCKED = "#c9cbd6", WARM = "#d9682b";
 
 const state = readState(DEFAULTS);
 let steps = [];              // generated tokens after the prompt: {id, text, display, special}
+let drawn = 0;               // tokens sampled since the last Clear: Undo keeps it, so a redraw gets a new seed
 let revealedFor = null;      // in guess mode, the text whose distribution has been revealed
 let lastGuess = null;
 let lastShown = null;        // the prediction response the chart shows (a bar click maps into it)
@@ -264,7 +265,8 @@ async function generate(n, greedy) {
   try {
     const data = await api("/api/generate", { ...readUpTo(steps.length), max_new_tokens: n,
       temperature: greedy ? 0 : state.temperature, top_k: state.top_k, top_p: state.top_p,
-      seed: state.seed + steps.length, alternatives: 0 });
+      seed: state.seed + Math.max(drawn, steps.length), alternatives: 0 });
+    drawn = Math.max(drawn, steps.length) + data.generated.length;
     steps.push(...data.generated.map(({ id, text, display, special }) => ({ id, text, display, special })));
     state.at = -1;
     await update();
@@ -346,7 +348,7 @@ function bindControls() {
   $("sample").addEventListener("click", () => generate(1, false));
   $("sample10").addEventListener("click", () => generate(10, false));
   $("undo").addEventListener("click", () => { steps.pop(); state.at = -1; update(); });
-  $("clear").addEventListener("click", () => { steps = []; state.at = -1; update(); });
+  $("clear").addEventListener("click", () => { steps = []; drawn = 0; state.at = -1; update(); });
   const mode = $("guess-mode");
   mode.checked = state.guess;
   mode.addEventListener("change", () => { state.guess = mode.checked; revealedFor = null; lastGuess = null; update(); });

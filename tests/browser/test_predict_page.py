@@ -103,3 +103,18 @@ def test_generated_pieces_of_an_emoji_are_read_back_as_the_tokens_written(page):
     expect(page.locator("#trail .step.partial")).to_have_count(2)
     labels = page.locator("#trail .step.partial").evaluate_all("els => els.map(e => e.textContent)")
     assert all("\ufffd" not in label and label.strip() for label in labels), labels
+
+
+def test_sample_after_undo_draws_with_a_new_seed(page):
+    seeds = []
+    page.on("request", lambda r: seeds.append(json.loads(r.post_data)["seed"])
+            if r.url.endswith("/api/generate") else None)
+    page.goto("/predict?text=Once+upon+a+time&seed=7&temperature=1.2&top_k=0")
+    page.wait_for_selector("#chart .bars path")
+    steps = page.locator("#trail .step:not(.next)")
+    for n in range(1, 4):
+        page.click("#sample")
+        expect(steps).to_have_count(1)
+        page.click("#undo")
+        expect(steps).to_have_count(0)
+    assert len(seeds) == 3 and len(set(seeds)) == 3, seeds
