@@ -305,3 +305,14 @@ def test_the_lines_view_works_from_the_keyboard(page):
     assert query(page)["q"] == "1"
     # The focus stays on the picked token, so Tab moves on from there.
     assert page.evaluate("() => document.activeElement.classList.contains('query')")
+
+
+def test_removing_a_chip_redraws_the_ablation_chart(page):
+    from playwright.sync_api import expect
+    page.goto("/attention?off=3.2,5.1")
+    page.wait_for_selector("#after .bars path")
+    expect(page.locator("#after-title")).to_contain_text("2 heads")
+    page.locator("#ablated-list .off-chip").first.click()
+    expect(page.locator("#after-title")).to_contain_text("1 head switched off")
+    page.wait_for_function("() => !document.getElementById('ablate-status').textContent")
+    expect(page.locator("#after .bars path")).not_to_have_count(0)

@@ -49,6 +49,9 @@ export function drawAblation(nodes, body, off) {
     nodes.summary.textContent = "";
     return;
   }
+  // A placeholder may be in the node, or an earlier chart: emptying a plotted node leaves Plotly's state behind and
+  // the next react draws nothing, so purge it first and draw afresh.
+  window.Plotly.purge(nodes.after);
   nodes.after.replaceChildren();
   nodes.afterTitle.textContent = `${off.size} head${off.size === 1 ? "" : "s"} switched off`;
   bars(nodes.after, body.predictions, colourOf);
