@@ -104,3 +104,18 @@ def test_a_conversation_over_the_limit_says_to_start_a_new_chat(page):
     expect(page.locator("#error")).to_contain_text("start a new chat")
     expect(page.locator("#input")).to_have_value("And then?")   # given back to be sent in a new chat
     expect(page.locator(".msg")).to_have_count(2)
+
+
+def test_reply_words_look_clickable_and_show_keyboard_focus(page):
+    page.goto("/chat?max=3&temperature=0")
+    page.fill("#input", "Hi")
+    page.click("#send")
+    expect(page.locator("#send")).to_be_enabled(timeout=60_000)
+    word = page.locator(".msg.assistant .rt").first
+    style = word.evaluate("e => getComputedStyle(e).textDecorationStyle + ' ' + getComputedStyle(e).textDecorationLine")
+    assert style == "dotted underline", style
+    word.focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")
+    outline = word.evaluate("e => getComputedStyle(e).outlineStyle")
+    assert outline == "solid", outline
