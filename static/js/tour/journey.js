@@ -242,9 +242,9 @@ export class Journey {
       parts.push(" Averaged over the tokens after the first, this head puts ",
         el("strong", { text: percent(sink) }), ` of its attention on the first token, ${quote(shown(data.tokens[0]))}.`);
       if (sink >= 0.3) {
-        parts.push(" That is an ", el("em", { text: "attention sink" }), ": each row must add up to 1, so when a "
-          + "head has nothing useful to fetch for a token it parks the weight on the first token, which every token "
-          + "can see, whatever it says.");
+        parts.push(" That is an ", el("em", { text: "attention sink" }), ": each row must add up to 1, so a head "
+          + "cannot look at nothing; the usual explanation is that a head with nothing useful to fetch for a token "
+          + "parks the weight on the first token, which every token can see, whatever it says.");
       }
     }
     if (from > 0) parts.push(` Showing the last ${HEATMAP_MAX} of ${n} tokens.`);
