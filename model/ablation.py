@@ -32,6 +32,22 @@ def check_heads(model: Llama, heads: Iterable[tuple[int, int]]) -> list[tuple[in
     return sorted(set(heads))
 
 
+def head_zeroing_hooks(heads: Iterable[tuple[int, int]]) -> dict:
+    """Hook functions that zero the given (layer, head) outputs `z` before the output projection mixes
+    the heads, keyed by hook point ("blocks.L.attn.z"): the one way every ablation switches heads off."""
+    off: dict[int, list[int]] = {}
+    for layer, head in heads:
+        off.setdefault(layer, []).append(head)
+
+    def zero_heads(z: torch.Tensor, name: str) -> torch.Tensor:
+        layer = int(name.split(".")[1])                     # "blocks.L.attn.z"
+        z = z.clone()                                       # (h, n, dh)
+        z[off[layer]] = 0.0
+        return z
+
+    return {f"blocks.{layer}.attn.z": zero_heads for layer in off}
+
+
 def ablated_next_logits(analysis: Analysis, heads: Iterable[tuple[int, int]],
                         mlps: Iterable[int] = ()) -> torch.Tensor:
     """Next-token logits (V,) for the Analysis' prompt with the given heads' outputs (and the
@@ -43,21 +59,11 @@ def ablated_next_logits(analysis: Analysis, heads: Iterable[tuple[int, int]],
         raise HeadOutOfRange(f"MLP layers are 0 to {model.cfg.n_layers - 1}; got {mlps}")
     if not heads and not mlps:
         return analysis.next_logits
-    off: dict[int, list[int]] = {}
-    for layer, head in heads:
-        off.setdefault(layer, []).append(head)
-
-    def zero_heads(z: torch.Tensor, name: str) -> torch.Tensor:
-        layer = int(name.split(".")[1])                     # "blocks.L.attn.z"
-        z = z.clone()                                       # (h, n, dh)
-        z[off[layer]] = 0.0
-        return z
-
     def zero_mlp(out: torch.Tensor, name: str) -> torch.Tensor:
         return torch.zeros_like(out)                        # (n, d)
 
-    first = min([*off, *mlps])
-    fns = {f"blocks.{layer}.attn.z": zero_heads for layer in off}
+    fns = head_zeroing_hooks(heads)
+    first = min([*(int(name.split(".")[1]) for name in fns), *mlps])
     fns |= {f"blocks.{layer}.mlp_out": zero_mlp for layer in mlps}
     with torch.inference_mode(), model.hooks(fns):
         # analysis.resid[first] is the residual stream entering block `first`: (n, d).

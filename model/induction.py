@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from model.ablation import check_heads
+from model.ablation import check_heads, head_zeroing_hooks
 from model.llama import Llama
 
 Head = tuple[int, int]
@@ -41,21 +41,10 @@ def logits_without(model: Llama, ids: torch.Tensor, heads: Iterable[Head],
 
     With `resid` (from `resid_pre` of the same ids) the pass resumes at the first layer with a head
     off: everything before it is unchanged, as in model/ablation.py."""
-    heads = check_heads(model, heads)
-    off: dict[int, list[int]] = {}
-    for layer, head in heads:
-        off.setdefault(layer, []).append(head)
-
-    def zero_heads(z: torch.Tensor, name: str) -> torch.Tensor:
-        layer = int(name.split(".")[1])                     # "blocks.L.attn.z"
-        z = z.clone()                                       # (h, n, dh)
-        z[off[layer]] = 0.0
-        return z
-
-    with torch.inference_mode(), model.float32_only(), \
-            model.hooks({f"blocks.{layer}.attn.z": zero_heads for layer in off}):
-        if resid is not None and off:
-            first = min(off)
+    fns = head_zeroing_hooks(check_heads(model, heads))
+    with torch.inference_mode(), model.float32_only(), model.hooks(fns):
+        if resid is not None and fns:
+            first = min(int(name.split(".")[1]) for name in fns)
             return model.forward_from(first, resid[first])                        # (n, V)
         return model(torch.as_tensor(ids, dtype=torch.long))
 

@@ -22,6 +22,7 @@ import re
 
 import torch
 
+from model.ablation import head_zeroing_hooks
 from model.analysis import Analysis
 from model.errors import InputError
 from model.tokenizer import Token
@@ -115,21 +116,13 @@ def residual_without_heads(analysis: Analysis, heads: list[tuple[int, int]]) -> 
     if not heads:
         return analysis.resid
     model = analysis.model
-    off: dict[int, list[int]] = {}
-    for layer, head in heads:
-        off.setdefault(layer, []).append(head)
-    first = min(off)
+    fns = head_zeroing_hooks(heads)
+    first = min(layer for layer, _ in heads)
     kept: dict[int, torch.Tensor] = {}
-
-    def zero_heads(z: torch.Tensor, name: str) -> torch.Tensor:
-        z = z.clone()                                                          # (h, n, dh)
-        z[off[int(name.split(".")[1])]] = 0.0
-        return z
 
     def keep(x: torch.Tensor, name: str) -> None:
         kept[int(name.split(".")[1])] = x.detach()                             # (n, d)
 
-    fns = {f"blocks.{layer}.attn.z": zero_heads for layer in off}
     fns |= {f"blocks.{layer}.resid_post": keep for layer in range(first, model.cfg.n_layers)}
     with torch.inference_mode(), model.hooks(fns):
         model.forward_from(first, analysis.resid[first], last_only=True)
