@@ -24,6 +24,9 @@ PAGES = {
     "/attention": {"text": PAYLOAD, "s1": PAYLOAD + " bank", "s2": "money in the bank", "word": "bank",
                    "ctx": PAYLOAD, "off": PAYLOAD},
     "/predict": {"text": PAYLOAD, "steps": PAYLOAD},
+    "/inside": {"text": PAYLOAD, "layer": PAYLOAD, "head": PAYLOAD, "pos": PAYLOAD},
+    "/why": {"text": PAYLOAD, "target": PAYLOAD, "contrast": PAYLOAD},
+    "/learn": {"seed": PAYLOAD, "steps": PAYLOAD, "lr": PAYLOAD, "layers": PAYLOAD},
     "/chat": {"c": json.dumps([{"role": "user", "content": PAYLOAD},
                                {"role": "assistant", "content": PAYLOAD}]), "system": PAYLOAD},
 }
