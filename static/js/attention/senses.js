@@ -268,8 +268,13 @@ export function initSenses({ state, save }) {
   const fetchAll = latest(async (signal, req) => {
     const senses = (word, groups) => api("/api/attention/senses", { word, groups }, { signal });
     const swapped = req.groups.map((g) => g.map((s) => swapWord(s, req.word, req.control)));
-    const [word, control, mixed] = await Promise.all([senses(req.word, req.groups),
+    // All three run at once, but an error is reported in this order: a sentence missing the word is
+    // the learner's to fix, and the control's request would otherwise fail first naming the control word.
+    const settled = await Promise.allSettled([senses(req.word, req.groups),
       senses(req.control, swapped), senses(req.word, mixGroups(req.groups))]);
+    const failed = settled.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+    const [word, control, mixed] = settled.map((r) => r.value);
     let heads = null;
     let headsError = null;
     let off = null;
