@@ -2,7 +2,7 @@
 // State lives in the URL (text, show, ids, tab, chat, gen) so any view can be shared.
 // User text reaches the page only through textContent (the `el` helper), never as HTML.
 
-import { $, api, debounce, el, latest, readState, showError, tokenColour, tokenLabel, visibleControls, writeState } from "./api.js";
+import { $, api, debounce, el, latest, readState, showError, tokenChip, tokenColour, visibleControls, writeState } from "./api.js";
 import { model } from "./kit/model.js";
 import { wireSpaceDemo } from "./tokens/space.js";
 
@@ -60,30 +60,28 @@ const save = () => writeState(state, DEFAULTS);
 
 const hexBytes = (t) => t.bytes.toUpperCase();
 
-/** What a chip shows: the id, or the token drawn by `tokenLabel`. */
-function chipContent(t, show) {
-  return show === "ids" ? [String(t.id)] : tokenLabel(t);
-}
-
 /** The characters of `text` between code-point offsets (Python's offsets count code points). */
 function slice(text, start, end) {
   return Array.from(text).slice(start, end).join("");
 }
 
 /**
- * Draw tokens as chips in `container`. A line break follows every token that ends in a newline,
- * so code keeps its shape. `describe(t, i)` returns the inspector text for a chip.
+ * Draw tokens as chips (the kit's `tokenChip`, or the id in the Ids view) in `container`. A line
+ * break follows every token that ends in a newline, so code keeps its shape. Pointing at a chip,
+ * focusing it (Tab) or tapping it shows `describe(t, i)` in the inspector.
  */
 function drawChips(container, tokens, { show = "text", kind = () => "", inspector, describe }) {
   container.replaceChildren();
   tokens.forEach((t, i) => {
     const extra = kind(t);
-    const chip = el("span", {
-      cls: ["tok", t.special && "special", t.partial && show !== "ids" && "partial", extra, show === "ids" && "as-id"]
-        .filter(Boolean).join(" "),
+    const asId = show === "ids";
+    // In the Ids view a piece of a character is a whole id: no dashed border.
+    const chip = tokenChip(asId ? { ...t, partial: false } : t, {
+      cls: [extra, asId && "as-id"].filter(Boolean).join(" "),
       title: `id ${t.id} · bytes ${hexBytes(t)} · characters ${t.start}–${t.end}`,
       attrs: { tabindex: "0", "data-id": String(t.id), "data-index": String(i) },
-    }, chipContent(t, show));
+    });
+    if (asId) chip.textContent = String(t.id);
     if (!t.special && extra !== "template") chip.style.background = tokenColour(i);
     const point = () => {
       inspector.replaceChildren(...describe(t, i));
@@ -94,6 +92,7 @@ function drawChips(container, tokens, { show = "text", kind = () => "", inspecto
     };
     chip.addEventListener("mouseenter", point);
     chip.addEventListener("focus", point);
+    chip.addEventListener("click", point);  // a tap on a touch screen, which has no hover
     // Lines follow the text: break after a token that ends a line; a token that is a new line
     // plus the next line's indentation starts its line, so code keeps its shape.
     const lineBreak = () => el("span", { cls: "br", attrs: { "aria-hidden": "true" } });
@@ -188,14 +187,6 @@ function drawExampleNote() {
 
 const requestTokens = latest((signal, text) => api("/api/tokenize", { text }, { signal }));
 
-/** Refuse what the server would refuse, with its words, without a round trip (limits from the page: kit/model.js). */
-function checkLength(n, field) {
-  const limit = limits.max_prompt_chars;
-  if (limit && n > limit) {
-    throw new Error(`${field} is ${fmt(n)} characters long; the limit is ${limit} characters. Shorten the text.`);
-  }
-}
-
 function clearTokens() {
   lastTokens = null;
   $("chips").replaceChildren();
@@ -203,7 +194,14 @@ function clearTokens() {
   $("bytes-note").hidden = true;
   $("limit-note").hidden = true;
   $("empty-hint").hidden = true;
+  resetInspector($("inspector"));
   for (const node of document.querySelectorAll("[data-stat]")) node.textContent = "–";
+}
+
+/** Back to the inspector's first sentence (the template's, kept in data-hint): the token it
+ *  described belongs to a text that is gone. */
+function resetInspector(node) {
+  node.textContent = node.dataset.hint;
 }
 
 async function updateText() {
@@ -211,7 +209,7 @@ async function updateText() {
   drawExampleNote();
   save();
   try {
-    checkLength(Array.from(state.text).length, "text");
+    // Too long is the server's to say (413 too_many_characters, with its limit): one rule, one place.
     const data = await requestTokens(state.text);
     if (data === undefined) return; // a newer request replaced this one
     showError($("error"), null);
@@ -248,19 +246,6 @@ function parseIds(raw) {
   });
 }
 
-/** The checks /api/detokenize makes, so a typo is explained before any request. */
-function checkIds(ids) {
-  const vocab = limits.vocab_size;
-  const limit = limits.max_prompt_chars;
-  if (limit && ids.length > limit) throw new Error(`ids has ${ids.length} entries; the limit is ${limit}. Send fewer ids.`);
-  ids.forEach((id, i) => {
-    if (!Number.isSafeInteger(id) || id < 0 || id >= vocab) {
-      throw new Error(`ids[${i}] is ${id}, which is not a token id: ids run from 0 to ${vocab - 1} `
-        + `(the vocabulary has ${fmt(vocab)} tokens).`);
-    }
-  });
-}
-
 const requestDecode = latest((signal, ids) => api("/api/detokenize", { ids }, { signal }));
 
 async function updateDecode() {
@@ -268,8 +253,7 @@ async function updateDecode() {
   const result = $("decode-result");
   let ids;
   try {
-    ids = parseIds(state.ids);
-    checkIds(ids);
+    ids = parseIds(state.ids);  // ids out of range or too many: the server's 422/413 says which
   } catch (error) {
     showError($("decode-error"), error);
     result.hidden = true;
@@ -388,7 +372,6 @@ const requestChat = latest((signal, body) => api("/api/chat/template", body, { s
 async function updateChat() {
   saveChat();
   try {
-    checkLength(messages.reduce((n, m) => n + Array.from(m.content).length, 0), "messages (all contents together)");
     const data = await requestChat({ messages, add_generation_prompt: state.gen });
     if (data === undefined) return;
     showError($("chat-error"), null);
@@ -417,8 +400,18 @@ async function updateChat() {
       + `model read at most ${fmt(data.max_prompt_tokens)} tokens at once.` : "";
   } catch (error) {
     showError($("chat-error"), error);
-    $("chat-chips").replaceChildren();
+    clearChat();
   }
+}
+
+/** Nothing of an earlier chat stays beside an error as if it were this one's. */
+function clearChat() {
+  $("chat-chips").replaceChildren();
+  $("chat-text").textContent = "";
+  $("chat-special-note").hidden = true;
+  $("chat-limit-note").hidden = true;
+  resetInspector($("chat-inspector"));
+  for (const node of document.querySelectorAll("[data-chat-stat]")) node.textContent = "–";
 }
 
 const updateChatSoon = debounce(updateChat, 150);
@@ -502,6 +495,7 @@ function showLimits() {
   drawCharCount();
 }
 
+for (const id of ["inspector", "decode-inspector", "chat-inspector"]) $(id).dataset.hint = $(id).textContent;
 wire();
 wireSpaceDemo();
 setTab(state.tab);

@@ -3,7 +3,7 @@
 // In|␣|1|9|6|9), so the model expects a digit next instead of "␣Paris". Every number shown is
 // read from POST /api/predict when the button is pressed (probabilities at temperature 1).
 
-import { $, api, el, showError, tokenLabel } from "../api.js";
+import { $, api, el, showError, tokenChip } from "../api.js";
 
 const BASE = "The capital of France is";
 const SHOWN = 20;     // predictions asked for: the digits among them are added up
@@ -16,9 +16,9 @@ function column(title, data) {
   const last = data.tokens[data.tokens.length - 1];
   return el("div", { cls: "space-col" }, [
     el("p", { cls: "space-title" }, [el("code", { text: title }), ` ends in the token `,
-      el("span", { cls: "tok" }, tokenLabel(last)), ` (${data.tokens.length} tokens)`]),
+      tokenChip(last), ` (${data.tokens.length} tokens)`]),
     el("ol", { cls: "space-top" }, data.predictions.slice(0, TOP).map((p) =>
-      el("li", {}, [el("span", { cls: "tok" }, tokenLabel(p)), ` ${pct(p.probability)}`]))),
+      el("li", {}, [tokenChip(p), ` ${pct(p.probability)}`]))),
   ]);
 }
 
@@ -26,6 +26,7 @@ async function run() {
   const button = $("space-run");
   button.disabled = true;
   $("space-status").textContent = "Asking the model…";
+  showError($("space-error"), null);
   try {
     const body = { n_predictions: SHOWN, temperature: 1, top_k: 0, top_p: 1 };
     const [plain, spaced] = await Promise.all([
@@ -47,6 +48,7 @@ async function run() {
     $("space-status").textContent = "";
   } catch (error) {
     $("space-status").textContent = "";
+    $("space-result").replaceChildren();  // an earlier answer is not shown beside the error as if current
     showError($("space-error"), error);
   } finally {
     button.disabled = false;
