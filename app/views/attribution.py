@@ -10,8 +10,8 @@ import math
 from app.engine import Engine, Prompt
 from app.schemas.attribution import (AttributionIn, AttributionOut, CheckOut, PartRef, PartsOut, SaliencyOut,
                                      TokenLogit)
+from app.views.chat_prompt import chat_prompt
 from app.views.common import rounded, tokens_out
-from app.views.generate import _chat_prompt
 from model import attribution
 from model.analysis import Analysis
 from model.errors import check_index
@@ -24,7 +24,7 @@ TOP = 8  # next-token candidates offered as targets
 def prompt_of(engine: Engine, body: AttributionIn) -> Prompt:
     """`text` as typed, or `messages` through the chat template with the assistant's turn opened
     (exactly as POST /api/generate reads a chat)."""
-    return _chat_prompt(engine, body.messages) if body.messages is not None else engine.prompt(body.text)
+    return chat_prompt(engine, body.messages) if body.messages is not None else engine.prompt(body.text)
 
 
 def _token(tokenizer: ModelTokenizer, token_id: int, logits, probs) -> TokenLogit:

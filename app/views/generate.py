@@ -17,39 +17,11 @@ from fastapi import Request
 
 from app.engine import Engine, Overloaded, Prompt
 from app.schemas.common import TokenOut
-from app.schemas.generate import (GeneratedToken, GenerateDone, GenerateEnd, GenerateIn, GenerateOut, GenerateStart,
-                                  Message)
+from app.schemas.generate import GeneratedToken, GenerateDone, GenerateEnd, GenerateIn, GenerateOut, GenerateStart
+from app.views.chat_prompt import chat_prompt
 from app.views.predict import continued_prompt, top_predictions
 from model.errors import InputError
 from model.generate import Step, TextStream, generate
-
-
-def _render_chat(engine: Engine, messages: list[Message]) -> str:
-    # Text typed into a message must stay text: "<|im_end|>" in a user's message would otherwise
-    # become the real control token and let the message end its own turn and write the assistant's.
-    specials = [engine.tokenizer.data.tokens[i] for i in sorted(engine.tokenizer.special_ids)]
-    for i, message in enumerate(messages):
-        found = next((s for s in specials if s in message.content), None)
-        if found is not None:
-            raise InputError(f"messages.{i}.content contains {found}, one of the chat template's control tokens; "
-                             "remove it (the /tokens page shows what it would do).", code="control_token",
-                             field=f"messages.{i}.content")
-    try:
-        return engine.tokenizer.apply_chat_template([m.model_dump() for m in messages], add_generation_prompt=True)
-    except Exception as exc:  # a template may reject a conversation (e.g. roles out of order)
-        raise InputError(f"messages: the model's chat template cannot render this conversation ({exc}).",
-                         code="template_refused", field="messages") from exc
-
-
-def _chat_prompt(engine: Engine, messages: list[Message]) -> Prompt:
-    """The conversation written out through the template, within the prompt limits.
-
-    A chat grows by a question and a reply each turn, so it is the whole conversation that
-    reaches the limit, usually long after each message on its own was short: say so."""
-    text = _render_chat(engine, messages)
-    return engine.prompt(text, field="messages",
-                         subject="messages: the conversation, written out through the chat template,",
-                         advice="Remove or shorten earlier messages, or start a new chat.")
 
 
 @dataclass
@@ -71,7 +43,7 @@ async def start(body: GenerateIn, engine: Engine) -> Run:
                          "per request. Ask for fewer.", code="out_of_range", field="max_new_tokens", limit=limit,
                          actual=body.max_new_tokens)
     if body.messages is not None:
-        prompt = _chat_prompt(engine, body.messages)
+        prompt = chat_prompt(engine, body.messages)
         cache = next_logits = None  # a chat's template is not a prompt other views share: no Analysis
     else:
         prompt = continued_prompt(engine, body.text, body.append_ids)

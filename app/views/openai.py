@@ -26,7 +26,7 @@ from app.schemas.openai import (ChatChoice, ChatChunkChoice, ChatCompletion, Cha
                                 ChatDelta, ChatMessageOut, ChoiceLogprobs, Completion, CompletionChoice,
                                 CompletionIn, CompletionLogprobs, ModelList, ModelObject, TokenLogprob, TopLogprob,
                                 Usage)
-from app.views.generate import _chat_prompt
+from app.views.chat_prompt import chat_prompt
 from model.errors import InputError, check_index
 from model.generate import TextStream, generate
 from model.sampling import logprobabilities
@@ -190,7 +190,7 @@ async def start_chat(engine: Engine, body: ChatCompletionIn) -> OpenAIRun:
         except ValidationError as exc:
             raise InputError(f"messages.{i}.content: {exc.errors()[0]['msg']}", code="invalid",
                              field=f"messages.{i}.content") from None
-    prompt = _chat_prompt(engine, messages)
+    prompt = chat_prompt(engine, messages)
     # A chat's template is not a prompt other views share: no Analysis, as in POST /api/generate.
     return _run(engine, body, prompt, asked if asked is not None else engine.settings.max_new_tokens,
                 (body.top_logprobs or 0) if body.logprobs else None)
