@@ -11,7 +11,6 @@ from typing import TypeVar
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from model.tokenizer import Token
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -117,11 +116,6 @@ class TokenOut(BaseModel):
     bytes: str = Field(..., description="The token's raw bytes in hex, e.g. 'f0 9f'.")
     special: bool = Field(False, description="A control token such as <|im_start|>.")
     partial: bool = Field(False, description="The bytes are only part of a UTF-8 character.")
-
-    @classmethod
-    def of(cls, t: Token) -> "TokenOut":
-        return cls(id=t.id, text=t.text, start=t.start, end=t.end, display=t.display,
-                   bytes=t.bytes_hex, special=t.special, partial=t.partial)
 
 
 class ErrorOut(BaseModel):

@@ -91,13 +91,6 @@ class NetworkWeights(StrictModel):
             n_in = n_out
         return self
 
-    def as_lists(self) -> list[tuple[list[list[float]], list[float]]]:
-        return [(layer.weights, layer.biases) for layer in self.layers]
-
-    @classmethod
-    def of(cls, lists: list[tuple[list[list[float]], list[float]]]) -> "NetworkWeights":
-        return cls.model_construct(layers=[LayerWeights.model_construct(weights=w, biases=b) for w, b in lists])
-
     @property
     def hidden(self) -> list[int]:
         return [len(self.layers[0].biases), len(self.layers[1].biases)]

@@ -62,10 +62,6 @@ class _SamplingIn(StrictModel):
             raise ValueError("stream_options: only allowed when stream is true")
         return self
 
-    @property
-    def stops(self) -> list[str]:
-        return [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
-
 
 class CompletionIn(_SamplingIn):
     prompt: str | list[StrictInt] = Field(..., description="The text to continue, or its token ids.",
@@ -90,9 +86,6 @@ class ChatMessageIn(StrictModel):
                                                                       "as `system`.")
     content: str | list[TextPart] = Field(..., description="Text, or a list of text parts (joined).")
     name: str | None = Field(None, max_length=64, description="Accepted and ignored.")
-
-    def text(self) -> str:
-        return self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
 
 
 class ChatCompletionIn(_SamplingIn):

@@ -16,7 +16,6 @@ from app.views.common import rounded, tokens_out
 from app.schemas.attention import AllHeadsOut, AttentionIn, AttentionOut
 from app.schemas.attention import (CueSentenceOut, HeadCueOut, MeanHeadOut, OccurrenceOut, SenseHeadsIn,
                                    SenseHeadsOut, SenseLayerOut, SensesIn, SensesOut)
-from app.schemas.common import TokenOut
 from app.schemas.predict import HeadIn
 from model import attention_views as views
 from model import senses
@@ -132,7 +131,7 @@ def sense_heads_out(word: str, control: str, readings: list[Reading], controls: 
     return SenseHeadsOut(
         word=word, control=control,
         sentences=[CueSentenceOut(group=r.group, sentence=r.sentence, text=r.text,
-                                  tokens=[TokenOut.of(t) for t in r.analysis.tokens], token_index=r.position,
+                                  tokens=tokens_out(r.analysis.tokens), token_index=r.position,
                                   cue_tokens=c, control_text=k.text)
                    for r, k, c in zip(readings, controls, cues)],
         heads=heads,

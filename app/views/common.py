@@ -15,5 +15,11 @@ def rounded(t: torch.Tensor, digits: int = 6) -> list:
     return ((t.double() * scale).round() / scale).tolist()
 
 
+def token_out(t: Token) -> TokenOut:
+    """A token as every answer lists it (the tokenizer's `Token` has the same fields, bytes as hex)."""
+    return TokenOut(id=t.id, text=t.text, start=t.start, end=t.end, display=t.display,
+                    bytes=t.bytes_hex, special=t.special, partial=t.partial)
+
+
 def tokens_out(tokens: list[Token]) -> list[TokenOut]:
-    return [TokenOut.of(t) for t in tokens]
+    return [token_out(t) for t in tokens]

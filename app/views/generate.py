@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from app.engine import Engine, Overloaded, Prompt
-from app.schemas.common import TokenOut
 from app.schemas.generate import GeneratedToken, GenerateDone, GenerateEnd, GenerateIn, GenerateOut, GenerateStart
 from app.views.chat_prompt import chat_prompt
+from app.views.common import tokens_out
 from app.views.predict import continued_prompt, top_predictions
 from model.errors import InputError
 from model.generate import Step, TextStream, generate
@@ -98,7 +98,7 @@ def _sse(event: str, data: dict) -> bytes:
 
 
 async def event_stream(run: Run, body: GenerateIn, engine: Engine, request: Request) -> AsyncIterator[bytes]:
-    start = GenerateStart(prompt_tokens=[TokenOut.of(t) for t in run.prompt.tokens], seed=run.seed)
+    start = GenerateStart(prompt_tokens=tokens_out(run.prompt.tokens), seed=run.seed)
     yield _sse("start", start.model_dump())
     generated: list[GeneratedToken] = []
     try:
@@ -119,5 +119,5 @@ async def event_stream(run: Run, body: GenerateIn, engine: Engine, request: Requ
 async def generate_out(run: Run, body: GenerateIn, engine: Engine, request: Request) -> GenerateOut:
     """The whole reply as one JSON answer."""
     generated = [token async for token in _tokens(run, body, engine, request)]
-    return GenerateOut(prompt_tokens=[TokenOut.of(t) for t in run.prompt.tokens], seed=run.seed,
+    return GenerateOut(prompt_tokens=tokens_out(run.prompt.tokens), seed=run.seed,
                        generated=generated, **_end(engine, run, generated).model_dump())

@@ -16,8 +16,8 @@ import weakref
 from pathlib import Path
 
 from app.engine import Engine, Prompt
-from app.schemas.common import TokenOut
 from app.schemas.heads import HeadOut, HeadProbeOut, HeadsOut, ProbesOut, ScoresOut
+from app.views.common import tokens_out
 from model import head_probes, probes
 from model.attention_views import head_weights, kv_head_of
 from model.errors import check_index
@@ -104,7 +104,7 @@ def probe_out(engine: Engine, s: head_probes.HeadScores, layer: int, head: int, 
     period = len(ids) // 2
     return HeadProbeOut(
         layer=layer, head=head, sequence=sequence, n_sequences=head_probes.INDUCTION_SEQUENCES, period=period,
-        tokens=[TokenOut.of(t) for t in tokens],
+        tokens=tokens_out(tokens),
         weights=((weights * 1e6).round() / 1e6).tolist(),
         score=round(float(probes.induction_score(weights, period)), 4),
         induction=round(float(s.induction[layer, head]), 4),

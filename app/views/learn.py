@@ -1,18 +1,27 @@
 """The learning chapter's answers: a training run of the tiny transformer turned into curves,
-per-head probe scores and a before/after sample; SmolLM2's induction heads switched off."""
+per-head probe scores and a before/after sample (started in the training slot, streamed as events
+or awaited as JSON); SmolLM2's induction heads switched off."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import json
 import math
+from collections.abc import AsyncIterator
 
 import torch
+from fastapi import Request
+from fastapi.responses import JSONResponse
 
 from app.engine import Engine
 from app.schemas.learn import (ConfigOut, FinalOut, Guesses, HeadCurve, HeadScore, KnockoutIn, KnockoutOut, LearnIn,
                                LearnOut, Progress, SampleOut, StartOut)
-from app.training import Job
+from app.training import Job, TrainingBusy, TrainingSlot, warm
+from app.views import heads as heads_view
 from model import head_probes, induction
 from model import toy_transformer as tt
+from model.errors import InputError
 
 DIGITS = 5
 
@@ -92,7 +101,86 @@ def train(body: LearnIn, job: Job) -> LearnOut:
     return learn_out(result)
 
 
+# --- a run in the training slot: started, streamed or awaited ------------------------------------------
+
+DONE = object()
+BUSY = ("A training run is already going on on this server (one at a time, so the model stays quick for "
+        "everyone); try again when it ends, within a minute.")
+
+
+def _slot(request: Request) -> TrainingSlot:
+    state = request.app.state
+    if getattr(state, "training", None) is None:
+        state.training = TrainingSlot()
+    return state.training
+
+
+async def start(engine: Engine, body: LearnIn, request: Request) -> Job | None:
+    """The run started in the training slot, or None while another run holds it."""
+    await warm(engine)
+    try:
+        job = _slot(request).start(functools.partial(train, body))
+    except TrainingBusy:
+        return None
+    loop = job.loop
+    job.future.add_done_callback(lambda _: loop.call_soon_threadsafe(job.events.put_nowait, DONE))
+    return job
+
+
+def busy() -> JSONResponse:
+    """503 `training_busy`: refused at once rather than queued, so nobody waits a minute unseen."""
+    return JSONResponse(status_code=503, headers={"Retry-After": "10"},
+                        content={"detail": BUSY, "code": "training_busy", "field": None, "limit": 1, "actual": None})
+
+
+def _diverged(exc: tt.Diverged) -> InputError:
+    return InputError(f"{exc}; lower lr (0.001 to 0.01 works well).", code="diverged", field="lr", actual=exc.step)
+
+
+def _sse(event: str, data: dict) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+async def event_stream(job: Job, body: LearnIn) -> AsyncIterator[bytes]:
+    """The run as server-sent events: start, progress at every logged step, then done (or error)."""
+    try:
+        yield _sse("start", start_out(train_config(body)).model_dump())
+        while (item := await job.events.get()) is not DONE:
+            yield _sse("progress", item.model_dump())
+        try:
+            outcome = job.future.result()
+        except tt.Diverged as exc:
+            err = _diverged(exc)
+            yield _sse("error", {"detail": err.detail, "code": err.code})
+            return
+        yield _sse("done", outcome.model_dump())
+    finally:
+        job.cancel()  # the client went away (or the run ended): stop within a step
+
+
+async def result(job: Job, request: Request) -> LearnOut:
+    """The run's JSON answer once it ends; stopped within a step if the client goes away."""
+    future = asyncio.wrap_future(job.future)
+    try:
+        while True:
+            done, _ = await asyncio.wait({future}, timeout=0.5)
+            if done:
+                try:
+                    return future.result()
+                except tt.Diverged as exc:
+                    raise _diverged(exc) from None
+            if await request.is_disconnected():
+                job.cancel()
+    finally:
+        job.cancel()
+
+
 # --- the real model ---------------------------------------------------------------------------------------
+
+
+async def knockout_response(engine: Engine, body: KnockoutIn) -> KnockoutOut:
+    scores = await heads_view.scores(engine)  # measured once per model, shared with GET /api/heads
+    return await engine.run(knockout, engine, body, scores)
 
 
 def knockout(engine: Engine, body: KnockoutIn, scores: head_probes.HeadScores) -> KnockoutOut:

@@ -8,13 +8,24 @@ import math
 import torch
 
 from app.engine import Engine
-from app.schemas.network import (DatasetOut, Defaults, ExampleOut, GradientIn, GradientOut, InitIn, Limits,
-                                 NetworkOut, NetworkWeights, PredictIn, PredictOut, Snapshot, SymbolOut, TrainIn,
-                                 TrainOut, WeightStepOut)
+from app.schemas.network import (DatasetOut, Defaults, ExampleOut, GradientIn, GradientOut, InitIn, LayerWeights,
+                                 Limits, NetworkOut, NetworkWeights, PredictIn, PredictOut, Snapshot, SymbolOut,
+                                 TrainIn, TrainOut, WeightStepOut)
 from model import network as nn
 from model.errors import InputError
 
 SNAPSHOT_DIGITS = 5
+
+
+def network_of(weights: NetworkWeights) -> nn.Network:
+    """The weights a client sent (already checked for shape by the schema), as the model's network."""
+    return nn.network_from_lists([(layer.weights, layer.biases) for layer in weights.layers])
+
+
+def weights_out(lists: list[tuple[list[list[float]], list[float]]]) -> NetworkWeights:
+    """A network's (weights, biases) lists in the answer's shape, built without validating: the
+    values come from the model, not from a client."""
+    return NetworkWeights.model_construct(layers=[LayerWeights.model_construct(weights=w, biases=b) for w, b in lists])
 
 
 def dataset_out() -> DatasetOut:
@@ -28,12 +39,12 @@ def dataset_out() -> DatasetOut:
 
 def init_out(body: InitIn) -> NetworkOut:
     net = nn.init_network(tuple(body.hidden), body.seed)
-    return NetworkOut(weights=NetworkWeights.of(nn.network_to_lists(net)), sizes=nn.sizes_of(net),
+    return NetworkOut(weights=weights_out(nn.network_to_lists(net)), sizes=nn.sizes_of(net),
                       n_params=sum(layer.weights.numel() + layer.biases.numel() for layer in net))
 
 
 def predict_out(body: PredictIn) -> PredictOut:
-    net = nn.network_from_lists(body.weights.as_lists())
+    net = network_of(body.weights)
     out = nn.forward(net, torch.tensor([body.pixels], dtype=nn.DTYPE), body.squash)
     probabilities = out.probabilities[0].tolist()
     _check_finite(probabilities)
@@ -50,7 +61,7 @@ async def train_response(engine: Engine, body: TrainIn) -> TrainOut:
 
 def train_out(body: TrainIn) -> TrainOut:
     with nn.single_threaded():
-        start = (nn.network_from_lists(body.weights.as_lists()) if body.weights is not None
+        start = (network_of(body.weights) if body.weights is not None
                  else nn.init_network(tuple(body.hidden), body.seed))
         result = nn.train(start, body.learning_rate, body.epochs, last=body.squash)
         if not nn.is_finite(result.net) or not all(map(math.isfinite, result.loss)):
@@ -65,7 +76,7 @@ def train_out(body: TrainIn) -> TrainOut:
             snapshots.append(Snapshot(
                 epoch=snap.epoch, loss=snap.loss, train_accuracy=snap.train_accuracy,
                 heldout_accuracy=snap.heldout_accuracy, activations=activations,
-                weights=NetworkWeights.of(nn.network_to_lists(snap.net, SNAPSHOT_DIGITS))))
+                weights=weights_out(nn.network_to_lists(snap.net, SNAPSHOT_DIGITS))))
         clean_x = torch.tensor([s.pixels for s in nn.SYMBOLS], dtype=nn.DTYPE)
         x_train, _ = nn.Dataset.tensors(nn.DATASET.train)
         x_held, _ = nn.Dataset.tensors(nn.DATASET.heldout)
@@ -73,13 +84,13 @@ def train_out(body: TrainIn) -> TrainOut:
             epochs=body.epochs, loss=result.loss, train_accuracy=result.train_accuracy,
             heldout_accuracy=result.heldout_accuracy, snapshots=snapshots,
             clean_accuracy=nn.accuracy(result.net, clean_x, torch.arange(nn.N_OUTPUTS), body.squash),
-            weights=NetworkWeights.of(nn.network_to_lists(result.net)),
+            weights=weights_out(nn.network_to_lists(result.net)),
             train_predictions=nn.predictions(result.net, x_train, body.squash),
             heldout_predictions=nn.predictions(result.net, x_held, body.squash))
 
 
 def gradient_out(body: GradientIn) -> GradientOut:
-    net = nn.network_from_lists(body.weights.as_lists())
+    net = network_of(body.weights)
     target = body.target if body.target is not None else nn.nearest_symbol(body.pixels)
     step = nn.explain_step(net, body.pixels, target, body.squash)
     _check_finite([step.loss])
@@ -92,7 +103,7 @@ def gradient_out(body: GradientIn) -> GradientOut:
                               loss=step.loss, **vars(w))
     return GradientOut(loss=step.loss, target=target, probabilities=step.probabilities, error=step.error,
                        activations=step.activations, deltas=step.deltas,
-                       gradients=NetworkWeights.of(step.gradients), weight=focus)
+                       gradients=weights_out(step.gradients), weight=focus)
 
 
 def _check_finite(values: list[float]) -> None:

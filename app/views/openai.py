@@ -24,8 +24,8 @@ from app.engine import Engine, Overloaded, Prompt
 from app.schemas.generate import Message
 from app.schemas.openai import (ChatChoice, ChatChunkChoice, ChatCompletion, ChatCompletionChunk, ChatCompletionIn,
                                 ChatDelta, ChatMessageOut, ChoiceLogprobs, Completion, CompletionChoice,
-                                CompletionIn, CompletionLogprobs, ModelList, ModelObject, TokenLogprob, TopLogprob,
-                                Usage)
+                                CompletionIn, CompletionLogprobs, ModelList, ModelObject, TextPart, TokenLogprob,
+                                TopLogprob, Usage)
 from app.views.chat_prompt import chat_prompt
 from model.errors import InputError, check_index
 from model.generate import TextStream, generate
@@ -157,10 +157,20 @@ def _completion_prompt(engine: Engine, prompt: str | list[int]) -> Prompt:
     return Prompt("".join(tk.token_text(i) for i in prompt), tokens)
 
 
+def _stops(stop: str | list[str] | None) -> list[str]:
+    """`stop` as OpenAI takes it (one text, a list or nothing), as a list."""
+    return [stop] if isinstance(stop, str) else list(stop or [])
+
+
+def _message_text(content: str | list[TextPart]) -> str:
+    """A message's `content`: its text, or its text parts joined."""
+    return content if isinstance(content, str) else "".join(p.text for p in content)
+
+
 def _run(engine: Engine, body, prompt: Prompt, max_tokens: int, top: int | None) -> OpenAIRun:
     room = engine.cfg.context_length - len(prompt.tokens)
     return OpenAIRun(engine, prompt, max_steps=max(0, min(max_tokens, room)), requested=max_tokens, top=top,
-                     stops=body.stops, seed=body.seed if body.seed is not None else secrets.randbelow(2**31),
+                     stops=_stops(body.stop), seed=body.seed if body.seed is not None else secrets.randbelow(2**31),
                      temperature=1.0 if body.temperature is None else body.temperature,
                      top_p=1.0 if body.top_p is None else body.top_p)
 
@@ -186,7 +196,7 @@ async def start_chat(engine: Engine, body: ChatCompletionIn) -> OpenAIRun:
     messages = []
     for i, m in enumerate(body.messages):
         try:
-            messages.append(Message(role="system" if m.role == "developer" else m.role, content=m.text()))
+            messages.append(Message(role="system" if m.role == "developer" else m.role, content=_message_text(m.content)))
         except ValidationError as exc:
             raise InputError(f"messages.{i}.content: {exc.errors()[0]['msg']}", code="invalid",
                              field=f"messages.{i}.content") from None

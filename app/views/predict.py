@@ -9,10 +9,9 @@ from __future__ import annotations
 import math
 
 from app.engine import Engine, Prompt
-from app.schemas.common import TokenOut
 from app.schemas.predict import (DrawOut, Guess, HeadIn, LensCell, LensIn, LensOut, PredictIn, PredictOut,
                                  Prediction, SurpriseIn, SurpriseOut, SurpriseToken, TokenProb)
-from app.views.common import tokens_out
+from app.views.common import token_out, tokens_out
 from model.ablation import ablated_next_logits
 from model.errors import InputError, check_index
 from model.lens import logit_lens, surprise
@@ -160,11 +159,11 @@ def surprise_out(engine: Engine, prompt: Prompt) -> SurpriseOut:
     for i, t in enumerate(prompt.tokens):
         logp = float(result.logprobs[i])
         if math.isnan(logp):
-            tokens.append(SurpriseToken(**TokenOut.of(t).model_dump(), probability=None, logprob=None,
+            tokens.append(SurpriseToken(**token_out(t).model_dump(), probability=None, logprob=None,
                                         surprisal_bits=None))
             continue
         bits.append(-logp / math.log(2))
         tokens.append(SurpriseToken(
-            **TokenOut.of(t).model_dump(), probability=math.exp(logp), logprob=logp, surprisal_bits=bits[-1],
+            **token_out(t).model_dump(), probability=math.exp(logp), logprob=logp, surprisal_bits=bits[-1],
             expected=token_prob(engine.tokenizer, int(result.top_ids[i]), float(result.top_probs[i]))))
     return SurpriseOut(tokens=tokens, mean_surprisal_bits=sum(bits) / len(bits) if bits else None)

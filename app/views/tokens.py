@@ -6,10 +6,9 @@ from __future__ import annotations
 from jinja2 import TemplateError
 
 from app.engine import Engine
-from app.schemas.common import TokenOut
 from app.schemas.tokens import (ChatTemplateIn, ChatTemplateOut, ChatTokenOut, DetokenizeOut, MessageSpan,
                                 TokenizeOut)
-from app.views.common import tokens_out
+from app.views.common import token_out, tokens_out
 from model.errors import InputError, check_index
 from model.token_views import decode_ids, render_chat
 
@@ -48,7 +47,7 @@ def chat_template_out(engine: Engine, body: ChatTemplateIn) -> ChatTemplateOut:
         raise InputError(f"messages: the model's chat template refused them ({exc}). "
                          "Change the order or roles of the messages.", code="template_refused",
                          field="messages") from exc
-    tokens = [ChatTokenOut(**TokenOut.of(c.token).model_dump(), message=c.message, source=c.source)
+    tokens = [ChatTokenOut(**token_out(c.token).model_dump(), message=c.message, source=c.source)
               for c in chat.tokens]
     return ChatTemplateOut(text=chat.text, tokens=tokens, count=len(tokens),
                            special_count=sum(t.special for t in tokens),
