@@ -128,7 +128,7 @@ MODEL_INDEXES = {
     ("HeadIn", "layer"): "layer", ("HeadIn", "head"): "head",
     ("MapIn", "layer"): "resid_layer", ("SentencesIn", "layer"): "resid_layer",
     ("AttributionIn", "target"): "token", ("AttributionIn", "contrast"): "token",
-    ("PredictIn", "append_ids"): "token", ("LensIn", "append_ids"): "token", ("SurpriseIn", "append_ids"): "token",
+    ("AttentionIn", "append_ids"): "token", ("PredictIn", "append_ids"): "token", ("LensIn", "append_ids"): "token", ("SurpriseIn", "append_ids"): "token",
     ("GenerateIn", "append_ids"): "token", ("DetokenizeIn", "ids"): "token", ("CompletionIn", "prompt"): "token",
 }
 # GET query parameters: (path, name) -> the same kinds.

@@ -9,11 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 
 from app.deps import EngineDep
-from app.schemas.common import ERRORS, from_query
+from app.schemas.common import ERRORS, from_query, ids_from_query
 from app.schemas.predict import (LENS_EXAMPLES, PREDICT_EXAMPLES, SURPRISE_EXAMPLES, LensIn, LensOut, PredictIn,
                                  PredictOut, SurpriseIn, SurpriseOut)
 from app.views import predict as view
-from model.errors import InputError
 
 # Request bodies with the examples /docs offers.
 PredictBody = Annotated[PredictIn, Body(openapi_examples=PREDICT_EXAMPLES)]
@@ -30,16 +29,6 @@ async def predict(body: PredictBody, engine: EngineDep) -> PredictOut:
     return await view.predict_response(engine, body)
 
 
-def _step_ids(steps: str, at: int) -> list[int]:
-    """The page's `steps` ("7042,30"): the generated token ids, cut to the first `at` (-1: all)."""
-    try:
-        ids = [int(s) for s in steps.split(",") if s.strip()]
-    except ValueError:
-        raise InputError(f"steps is {steps[:60]!r}; send token ids separated by commas, such as 7042,30.",
-                         code="invalid", field="steps") from None
-    return ids if at < 0 else ids[:at]
-
-
 @router.get("/predict", response_model=PredictOut, responses=ERRORS, summary="Next-token probabilities (the page's URL)")
 async def predict_get(engine: EngineDep,
                       text: Annotated[str, Query(description="The prompt, as typed.")],
@@ -51,7 +40,8 @@ async def predict_get(engine: EngineDep,
                       n_predictions: int = 20) -> PredictOut:
     """The JSON twin of the /predict page: its URL query (`text`, `steps`, `at`, `temperature`,
     `top_k`, `top_p`) answered as POST /api/predict answers the same request."""
-    body = from_query(PredictIn, text=text, append_ids=_step_ids(steps, at), temperature=temperature,
+    ids = ids_from_query(steps, "steps", "7042,30")
+    body = from_query(PredictIn, text=text, append_ids=ids if at < 0 else ids[:at], temperature=temperature,
                       top_k=top_k, top_p=top_p, n_predictions=n_predictions)
     return await view.predict_response(engine, body)
 

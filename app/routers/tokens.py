@@ -12,10 +12,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.deps import EngineDep
-from app.schemas.common import ERRORS
+from app.schemas.common import ERRORS, ids_from_query
 from app.schemas.tokens import ChatTemplateIn, ChatTemplateOut, DetokenizeIn, DetokenizeOut, TokenizeIn, TokenizeOut
 from app.views import tokens as view
-from model.errors import InputError
 
 router = APIRouter(prefix="/api", tags=["tokens"])
 _4XX = {k: v for k, v in ERRORS.items() if k in (413, 422)}
@@ -43,12 +42,7 @@ def detokenize(body: DetokenizeIn, engine: EngineDep) -> DetokenizeOut:
 def detokenize_get(engine: EngineDep, ids: Annotated[str, Query(description="Token ids, comma-separated, "
                                                                  "as in the /tokens page's URL.")] = "") -> DetokenizeOut:
     """The JSON twin of the /tokens page's ids tab: its URL query `ids` ("6403,28"), answered as POST /api/detokenize."""
-    try:
-        parsed = [int(s) for s in ids.replace(" ", ",").split(",") if s.strip()]
-    except ValueError:
-        raise InputError(f"ids is {ids[:60]!r}; send token ids separated by commas, such as 6403,28.",
-                         code="invalid", field="ids") from None
-    return view.detokenize_out(engine, parsed)
+    return view.detokenize_out(engine, ids_from_query(ids, "ids", "6403,28"))
 
 
 @router.post("/chat/template", response_model=ChatTemplateOut, responses=_4XX)

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from app.schemas.common import StrictModel, TextIn, TokenOut
-from app.schemas.predict import HeadIn
+from app.schemas.predict import ContinuedIn, HeadIn
 
 MAX_WORD_CHARS = 40
 MIN_GROUPS, MAX_GROUPS = 2, 4
@@ -16,7 +16,7 @@ MAX_CUES = 12
 MAX_ABLATE = 270
 
 
-class AttentionIn(TextIn):
+class AttentionIn(TextIn, ContinuedIn):
     layer: int = Field(..., description="Layer, 0-based (0..n_layers-1; 0..29 for SmolLM2-135M).",
                        examples=[3])
     head: int = Field(..., description="Query head, 0-based (0..n_heads-1; 0..8 for SmolLM2-135M).",

@@ -11,6 +11,7 @@ from typing import TypeVar
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from model.errors import InputError
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -100,6 +101,16 @@ def from_query(model: type[M], **values) -> M:
         return model(**values)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
+
+
+def ids_from_query(value: str, field: str, example: str) -> list[int]:
+    """Token ids as a page's URL holds them ("6403,28", spaces allowed): a value that is not ids is a
+    422 naming `field`, with `example` as the shape to send."""
+    try:
+        return [int(s) for s in value.replace(" ", ",").split(",") if s.strip()]
+    except ValueError:
+        raise InputError(f"{field} is {value[:60]!r}; send token ids separated by commas, such as {example}.",
+                         code="invalid", field=field) from None
 
 
 class TextIn(StrictModel):

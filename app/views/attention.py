@@ -13,6 +13,7 @@ import torch
 
 from app.engine import Engine
 from app.views.common import rounded, tokens_out
+from app.views.predict import continued_prompt
 from app.schemas.attention import AllHeadsOut, AttentionIn, AttentionOut
 from app.schemas.attention import (CueSentenceOut, HeadCueOut, MeanHeadOut, OccurrenceOut, SenseHeadsIn,
                                    SenseHeadsOut, SenseLayerOut, SensesIn, SensesOut)
@@ -149,7 +150,7 @@ async def head_response(engine: Engine, body: AttentionIn) -> AttentionOut:
     cfg = engine.cfg
     check_index("layer", body.layer, cfg.n_layers, "layers")
     check_index("head", body.head, cfg.n_heads, "query heads per layer")
-    prompt = engine.prompt(body.text)
+    prompt = continued_prompt(engine, body.text, body.append_ids)
     return await engine.run(lambda: head_out(engine.analysis(prompt), body))
 
 

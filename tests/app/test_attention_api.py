@@ -22,6 +22,23 @@ def test_one_head_has_n_by_n_weights_whose_rows_sum_to_one_and_never_look_ahead(
     assert body["kv_head"] == 1                                 # heads 2, 3 read key/value head 1
 
 
+def test_append_ids_are_read_as_given_as_in_predict(tiny_client, tiny_engine):
+    """The tour sends the tokens a learner picked by id: a piece of a character stays the piece the
+    model wrote (as text it would be U+FFFD, another token), and attention and predict read one prompt."""
+    tk = tiny_engine.tokenizer
+    pieces = tk.encode(" 🐦")[:2]
+    assert "\ufffd" in tk.decode(pieces)
+    body = {"text": "the bank", "append_ids": pieces, "layer": 1, "head": 3}
+    data = tiny_client.post("/api/attention", json=body).json()
+    ids = tk.encode("the bank") + pieces
+    assert [t["id"] for t in data["tokens"]] == ids and data["tokens"][-1]["partial"]
+    assert len(data["weights"]) == len(ids)
+    predicted = tiny_client.post("/api/predict", json={"text": "the bank", "append_ids": pieces}).json()
+    assert [t["id"] for t in predicted["tokens"]] == ids
+    bad = tiny_client.post("/api/attention", json={**body, "append_ids": [10**9]})
+    assert bad.status_code == 422 and bad.json()["field"] == "append_ids.0"
+
+
 @pytest.mark.parametrize("field, value, expected", [
     ("layer", 2, "layer must be between 0 and 1"),
     ("layer", -1, "layer must be between 0 and 1"),
