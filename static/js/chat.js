@@ -185,8 +185,40 @@ function appendReplyChip(t) {
 
 // --- streaming -------------------------------------------------------------------------------
 
-async function reply() {
+// --- a redrawn reply that came out the same ---------------------------------------------------
+
+/** Why a reply drawn again with a new seed came out word for word the same, from the request's
+ *  settings and the draw chances the server sent with each token. */
+function sameReplyNote(message, settings) {
+  const start = `The same reply again, drawn with seed ${settings.seed}: `;
+  if (settings.temperature === 0) {
+    return start + "at temperature 0 the model always takes the most probable token, so the seed changes nothing. "
+      + "Raise the temperature to get a different reply.";
+  }
+  if (settings.top_k === 1) {
+    return start + "top-k 1 leaves only the most probable token to draw from, so the seed changes nothing. "
+      + "Raise top-k (0 means no limit) to get a different reply.";
+  }
+  // Each token's chance to be drawn among the tokens top-k and top-p left, as the server sent it.
+  const chances = message.tokens.map((t) => t.alternatives.find((a) => a.id === t.id)?.sample_probability);
+  const known = chances.every((p) => typeof p === "number");
+  const chance = known ? chances.reduce((a, b) => a * b, 1) : null;
+  return start + `a temperature of ${settings.temperature} makes the most probable tokens surer still (chapter 5), `
+    + "so another seed can draw the very same ones"
+    + (chance !== null ? `: these ${chances.length} tokens had a ${pct(chance)} chance to be drawn, the product of each `
+      + "token's chance among the tokens top-k and top-p left" : "")
+    + ". Raise the temperature, top-k or top-p for more varied replies.";
+}
+
+function showSameReply(text) {
+  const note = $("same-reply");
+  note.textContent = text || "";
+  note.hidden = !text;
+}
+
+async function reply(previous = null) {
   showError($("error"), null);
+  showSameReply(null);
   const seed = state.seed + messages.filter((m) => m.role === "assistant").length;
   const body = { messages: conversation(), max_new_tokens: state.max, temperature: state.temperature,
     top_k: state.top_k, top_p: state.top_p, seed, stream: true, alternatives: 8 };
@@ -225,6 +257,9 @@ async function reply() {
   } finally {
     delete message.pending;
     message.done = true;
+    if (previous !== null && !message.stopped && message.tokens.length && message.content === previous) {
+      showSameReply(sameReplyNote(message, { seed, temperature: body.temperature, top_k: body.top_k }));
+    }
     if (!message.tokens.length && !message.content) messages.pop();  // nothing came: drop the empty bubble
     controller = null;
     setStreaming(false);
@@ -300,19 +335,23 @@ function main() {
   $("stop").addEventListener("click", () => controller && controller.abort());
   $("regenerate").addEventListener("click", () => {
     if (controller) return;
+    let previous = null;  // the reply drawn again, to say so when the new one comes out the same
     if (messages.length && messages[messages.length - 1].role === "assistant") {
-      if (messages.pop().tokens?.includes(selected)) clearAlternatives();
+      const last = messages.pop();
+      previous = last.content;
+      if (last.tokens?.includes(selected)) clearAlternatives();
     }
     state.seed += 1;
     $("seed").value = state.seed;
     save();
     renderMessages();
-    renderTemplate().then(reply);
+    renderTemplate().then(() => reply(previous));
   });
   $("reset").addEventListener("click", () => {
     if (controller) return;
     messages = [];
     clearAlternatives();
+    showSameReply(null);
     save(); renderMessages(); renderTemplate();
   });
   renderMessages();

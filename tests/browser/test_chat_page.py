@@ -119,3 +119,42 @@ def test_reply_words_look_clickable_and_show_keyboard_focus(page):
     page.keyboard.press("Tab")
     outline = word.evaluate("e => getComputedStyle(e).outlineStyle")
     assert outline == "solid", outline
+
+
+def test_regenerating_a_greedy_reply_says_why_it_is_the_same(page):
+    page.goto("/chat?max=4&temperature=0")
+    page.fill("#input", "Hi")
+    page.click("#send")
+    expect(page.locator(".msg.assistant .who")).to_contain_text("cut at the longest reply", timeout=60_000)
+    first = page.locator(".msg.assistant .msg-body").text_content()
+    expect(page.locator("#same-reply")).to_be_hidden()
+    page.click("#regenerate")
+    expect(page.locator(".msg.assistant .who")).to_contain_text("cut at the longest reply", timeout=60_000)
+    expect(page.locator(".msg.assistant .msg-body")).to_have_text(first)
+    expect(page.locator("#same-reply")).to_contain_text("at temperature 0 the model always takes the most probable")
+    expect(page.locator("#same-reply")).to_contain_text("seed 2")
+    page.click("#reset")
+    expect(page.locator("#same-reply")).to_be_hidden()
+
+
+def test_regenerating_at_low_temperature_gives_the_chance_of_the_same_reply(page):
+    # At temperature 0.05 the favourite at each step keeps nearly all the chance: the redrawn reply
+    # is the same, and the note gives the product of the tokens' draw chances the server sent.
+    page.goto("/chat?max=4&temperature=0.05")
+    page.fill("#input", "What is the capital of France?")
+    page.click("#send")
+    expect(page.locator(".msg.assistant .who")).to_contain_text("cut at the longest reply", timeout=60_000)
+    first = page.locator(".msg.assistant .msg-body").text_content()
+    with page.expect_response("**/api/generate") as answer:
+        page.click("#regenerate")
+    expect(page.locator(".msg.assistant .who")).to_contain_text("cut at the longest reply", timeout=60_000)
+    expect(page.locator(".msg.assistant .msg-body")).to_have_text(first)
+    events = [json.loads(line[6:]) for line in answer.value.text().splitlines() if line.startswith("data: ")]
+    chance = 1.0
+    tokens = [e for e in events if "alternatives" in e]
+    for t in tokens:
+        chance *= next(a["sample_probability"] for a in t["alternatives"] if a["id"] == t["id"])
+    note = page.locator("#same-reply")
+    expect(note).to_contain_text(f"these {len(tokens)} tokens had a")
+    shown = float(note.text_content().split(" tokens had a ")[1].split("%")[0].lstrip("<>"))
+    assert abs(shown - chance * 100) <= max(0.1, chance * 100 * 0.01), (shown, chance)
