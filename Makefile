@@ -10,18 +10,18 @@ PIP    := $(PY) -m pip
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test setup setup-dev model compiler chromium bench screenshots clean
+.PHONY: run test setup setup-dev model assets assets-tests compiler chromium bench screenshots clean
 
-run: setup model compiler
+run: setup model assets compiler
 	$(PY) -m uvicorn app.main:app --host $(HOST) --port $(PORT)
 
-test: setup-dev model compiler chromium
+test: setup-dev model assets-tests compiler chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: setup-dev model
+bench: setup-dev model assets chromium
 	$(PY) -m benchmarks.run_all
 
-screenshots: setup-dev model chromium
+screenshots: setup-dev model assets chromium
 	$(PY) -m benchmarks.screenshots
 
 # The virtual environment. torch==2.13.0 goes in first and on its own: it is the CPU build
@@ -47,6 +47,14 @@ setup-dev: $(VENV)/.installed-dev
 model: setup
 	$(PY) -m model.fetch
 
+# Front-end files from the npm registry into vendor/ (pinned versions, sha512 checked; no node):
+# plotly.js's 2-D bundle for the app; `assets-tests` adds axe-core, used by the browser tests only.
+assets: setup
+	$(PY) -m app.assets
+
+assets-tests: setup
+	$(PY) -m app.assets --tests
+
 # A C compiler: the app compiles model/blockmatmul.c for this CPU on first start (products
 # straight from the GGUF's quantised blocks make generation and typing 2-3x faster; without a
 # compiler the app still runs, on float32 weights only, and the kernel's tests fail).
@@ -68,4 +76,4 @@ chromium:
 	fi
 
 clean:
-	rm -rf $(VENV) model/data
+	rm -rf $(VENV) model/data vendor

@@ -5,13 +5,14 @@ reads its state from the URL query and fetches the JSON API."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+import logging
 from pathlib import Path
 
-import plotly
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from app import assets
 from app.views import model as model_view
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,19 +20,20 @@ templates = Jinja2Templates(directory=str(ROOT / "templates"))
 # "49,152": numbers of the model in running text read best with thousands separators.
 templates.env.filters["thousands"] = lambda n: f"{int(n):,}"
 
-# plotly.js ships inside the installed plotly package; we serve that file (no CDN, works offline),
-# under a name that carries its version so browsers may cache it forever.
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+log = logging.getLogger("transformer_tour")
 
-
-def _plotly_js_version() -> str:
-    with open(PLOTLY_JS, encoding="utf-8") as f:
-        head = f.read(200)
-    marker = "plotly.js v"
-    return head[head.index(marker) + len(marker):].split()[0] if marker in head else plotly.__version__
-
-
-PLOTLY_JS_NAME = f"plotly-{_plotly_js_version()}.min.js"
+# Front-end files under versioned names (app/assets.py): plotly.js's 2-D bundle from npm (fetched by
+# `make`), the full bundle from the plotly package (3-D and other trace types, loaded only when a
+# page asks for it: static/js/kit/plotly.js). No CDN: the site works offline.
+VENDOR = assets.served_files()
+PLOTLY_FULL_URL = f"/vendor/{assets.PLOTLY_FULL_NAME}"
+if assets.PLOTLY_CARTESIAN.path.exists():
+    PLOTLY_URL = f"/vendor/{assets.PLOTLY_CARTESIAN.name}"
+else:  # run without `make` (e.g. uvicorn straight away): every chart still draws, from the big bundle
+    log.warning("%s is missing (run `python -m app.assets`); 2-D charts load the full plotly.js bundle",
+                assets.PLOTLY_CARTESIAN.path)
+    PLOTLY_URL = PLOTLY_FULL_URL
+IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 
 
 @dataclass(frozen=True)
@@ -74,15 +76,24 @@ def render(request: Request, template: str, active: str, **context) -> HTMLRespo
     # every page's script reads the model's shape and limits from there (static/js/kit/model.js).
     engine = request.app.state.engine
     return templates.TemplateResponse(request, template, {
-        "chapters": CHAPTERS, "active": active, "plotly_js": f"/vendor/{PLOTLY_JS_NAME}",
+        "chapters": CHAPTERS, "active": active, "plotly_js": PLOTLY_FULL_URL,
+        "plotly_url": PLOTLY_URL, "plotly_full_url": PLOTLY_FULL_URL,
         "model_name": engine.display_name, "model": engine.cfg,
         "model_json": model_view.model_info(engine).model_dump_json(), **context})
 
 
-@router.get(f"/vendor/{PLOTLY_JS_NAME}")
-def plotly_js() -> FileResponse:
-    return FileResponse(PLOTLY_JS, media_type="text/javascript",
-                        headers={"Cache-Control": "public, max-age=31536000, immutable"})
+@router.get("/vendor/{name}")
+def vendor(name: str, request: Request) -> Response:
+    """A front-end file, cached for a year (its name changes with its version), gzipped when the
+    browser accepts it (compressed once per process, not per request)."""
+    path = VENDOR.get(name)
+    if path is None or not path.exists():
+        return Response(status_code=404)
+    headers = {**IMMUTABLE, "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(assets.gzipped(path), media_type="text/javascript",
+                        headers={**headers, "Content-Encoding": "gzip"})
+    return FileResponse(path, media_type="text/javascript", headers=headers)
 
 
 @router.get("/", response_class=HTMLResponse)

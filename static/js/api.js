@@ -87,119 +87,15 @@ export function latest(task) {
   return run;
 }
 
-/** The element with this id (every page's `$`). */
-export const $ = (id) => document.getElementById(id);
-
-/** Create an element with text content (never innerHTML) and optional class/attributes. */
-export function el(tag, { text, cls, attrs, title } = {}, children = []) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
-  if (title !== undefined) node.title = title;
-  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
-  for (const child of children) node.append(child);
-  return node;
-}
-
-/** Create an SVG element with attributes and optional text content. */
-export function svgEl(tag, attrs = {}, text) {
-  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
+// The DOM helpers, the token chips and the Plotly defaults live in the kit (static/js/kit/); they
+// are re-exported here so every page's existing imports keep working.
+export { $, el, svgEl, plotText } from "./kit/dom.js";
+export { tokenColour, visibleControls, tokenLabel, plainTokenLabel, tokenChip, tokenChips } from "./kit/chips.js";
+export { plotConfig, plotLayout } from "./kit/plotly.js";
 
 /** Show an error message (or clear it with null) in the element. */
 export function showError(node, error) {
   node.textContent = error ? (error.message || String(error)) : "";
-}
-
-/** A pastel background for token i, cycling so neighbours differ. */
-export function tokenColour(i) {
-  const hues = [210, 35, 140, 280, 0, 95, 320, 175, 55, 250];
-  return `hsl(${hues[i % hues.length]} 75% 88%)`;
-}
-
-/** Control and invisible format characters and variation selectors (U+FE0F) would draw as
- *  nothing: show a visible stand-in (as the server's `display` does, model/tokenizer.visible). */
-export function visibleControls(s) {
-  return s.replace(/[\p{Cc}\p{Cf}\u{FE00}-\u{FE0F}\u{E0100}-\u{E01EF}]/gu, (ch) => {
-    const code = ch.codePointAt(0);
-    if (code < 0x20) return String.fromCodePoint(0x2400 + code); // ␀ … ␟, Unicode's control pictures
-    if (code === 0x7f) return "␡";
-    return `⟨U+${code.toString(16).toUpperCase().padStart(4, "0")}⟩`;
-  });
-}
-
-const VISIBLE = { " ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍" };
-const showWhitespace = (text) => visibleControls(text.replace(/[ \n\t\r]/g, (ch) => VISIBLE[ch]));
-
-/**
- * Split a token's bytes into whole UTF-8 characters and loose bytes: " \xf0\x9f" is a space
- * and then the first two bytes of an emoji. Returns [{text}] and [{bytes}] runs in order.
- */
-function utf8Runs(hex) {
-  const bytes = hex.split(" ").map((h) => parseInt(h, 16));
-  const lengthOf = (b) => (b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0);
-  const decoder = new TextDecoder("utf-8", { fatal: true });
-  const runs = [];
-  const push = (kind, value) => {
-    const last = runs[runs.length - 1];
-    if (last && last.kind === kind) last.value = kind === "text" ? last.value + value : [...last.value, ...value];
-    else runs.push({ kind, value: kind === "text" ? value : [...value] });
-  };
-  for (let i = 0; i < bytes.length;) {
-    const n = lengthOf(bytes[i]);
-    const seq = bytes.slice(i, i + n);
-    if (n && seq.length === n && seq.slice(1).every((b) => (b & 0xc0) === 0x80)) {
-      try {
-        push("text", decoder.decode(new Uint8Array(seq)));
-        i += n;
-        continue;
-      } catch { /* an invalid sequence: fall through and show the byte */ }
-    }
-    push("bytes", [bytes[i]]);
-    i += 1;
-  }
-  return runs;
-}
-
-const hexOf = (bytes) => bytes.map((b) => b.toString(16).toUpperCase().padStart(2, "0")).join(" ");
-
-/**
- * What a token chip shows: a control token's name; otherwise its text with whitespace made
- * visible (␣ ⏎ ⇥), and the loose bytes of a partial token (a piece of an emoji or CJK character,
- * which has no glyph of its own) in hex, e.g. "␣F0 9F". Returns nodes/strings for `el`.
- */
-export function tokenLabel(t) {
-  if (t.special) return [t.text];
-  if (!t.partial || !t.bytes) return [visibleControls(t.display ?? t.text)];
-  return utf8Runs(t.bytes).map((run) => (run.kind === "text" ? showWhitespace(run.value)
-    : el("span", { cls: "bytes", text: hexOf(run.value) })));
-}
-
-/** One token chip (class "tok", plus "special" / "partial" as the token is), showing `tokenLabel`:
- *  every chip on every page is made here. `cls` adds classes; `tag` "button" makes it clickable. */
-export function tokenChip(t, { tag = "span", cls = "", title, attrs } = {}) {
-  return el(tag, { cls: ["tok", t.special && "special", t.partial && "partial", cls].filter(Boolean).join(" "),
-    title, attrs }, tokenLabel(t));
-}
-
-/** Render a token row: chips with visible whitespace, hover shows id and position. */
-export function tokenChips(container, tokens, { onClick } = {}) {
-  container.replaceChildren();
-  tokens.forEach((t, i) => {
-    const chip = tokenChip(t, { title: `#${i} · id ${t.id}` + (t.partial ? " · part of a character" : "") });
-    if (!t.special) chip.style.background = tokenColour(i);
-    if (onClick) { chip.style.cursor = "pointer"; chip.addEventListener("click", () => onClick(t, i)); }
-    container.append(chip);
-  });
-}
-
-/** Plotly reads tick, label and hover text as a small subset of HTML (<b>, <br>, <a>); escape
- *  user and model text before handing it to Plotly so it shows as typed. */
-export function plotText(s) {
-  return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 /**
@@ -247,16 +143,6 @@ export function declutterLabels(node, traces, labels, { fontSize = 12, markerSiz
   window.Plotly.restyle(node, { text: texts, textposition: positions }, traces);
   return hidden;
 }
-
-/** Plotly defaults shared by every chart: same font, no logo, responsive. */
-export const plotConfig = { displaylogo: false, responsive: true,
-  modeBarButtonsToRemove: ["lasso2d", "select2d", "autoScale2d"] };
-export const plotLayout = (extra = {}) => ({
-  margin: { l: 60, r: 20, t: 30, b: 50 },
-  font: { family: "system-ui, -apple-system, 'Segoe UI', 'DejaVu Sans', sans-serif", size: 13, color: "#1d2130" },
-  paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
-  ...extra,
-});
 
 /** The events of a server-sent-event response (fetch's Response), as {event, data} with data parsed
  *  from JSON, one at a time as they arrive (POST /api/generate and /api/learn stream this way). */

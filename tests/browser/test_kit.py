@@ -1,0 +1,145 @@
+"""The front-end kit (static/js/kit/) on a real page: Plotly loaded only when asked for (the small
+2-D bundle, the full one only for 3-D), the loader hides views when a request fails and draws only
+the latest answer, the heatmap writes a text equivalent, and chart labels show pieces of characters
+as hex bytes. /tokens draws no Plotly chart of its own, so what is on the page here is the kit's."""
+
+import gzip
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from app import assets
+from tests.browser.checks import assert_fits_phone
+
+pytestmark = [pytest.mark.browser, pytest.mark.real]
+expect.set_options(timeout=30_000)
+
+
+def open_kit(page, path="/tokens"):
+    """`path` loaded, with the kit's modules on window.kit."""
+    scripts: list[str] = []
+    page.on("request", lambda r: scripts.append(r.url) if r.resource_type == "script" else None)
+    page.goto(path)
+    page.evaluate("""async () => {
+      const [load, heatmap, chips, plotly] = await Promise.all(["load", "heatmap", "chips", "plotly"]
+        .map((m) => import(`/static/js/kit/${m}.js`)));
+      window.kit = { ...load, ...heatmap, ...chips, ...plotly };
+      const box = document.createElement("section");
+      box.id = "kit-test";
+      box.innerHTML = '<p id="kit-error"></p><div id="kit-view" class="plot"></div><p id="kit-other">words</p>';
+      document.querySelector("main").prepend(box);
+    }""")
+    return scripts
+
+
+def test_heatmap_loads_the_small_bundle_and_writes_a_text_equivalent(page):
+    scripts = open_kit(page)
+    page.evaluate("""() => kit.drawHeatmap(document.getElementById("kit-view"), {
+        z: [[0.1, null], [0.7, 0.2]], x: ["The", " cat"], y: ["The", " cat"], title: "Head 3",
+        format: (v) => `${Math.round(v * 100)}%` })""")
+    expect(page.locator("#kit-view .main-svg").first).to_be_visible()
+    assert any(assets.PLOTLY_CARTESIAN.name in url for url in scripts), scripts
+    assert not any(assets.PLOTLY_FULL_NAME in url for url in scripts), "the full bundle was loaded for a 2-D chart"
+    # Ticks read as the chips do, spaces made visible.
+    ticks = page.locator("#kit-view .xtick text").all_text_contents()
+    assert ticks == ["The", "␣cat"]
+    caption = page.locator("#kit-view-text")
+    expect(caption).to_have_text("Head 3: 2 rows × 2 columns. Largest: ␣cat · The 70%; ␣cat · ␣cat 20%; The · The 10%.")
+    assert page.locator("#kit-view").get_attribute("aria-describedby") == "kit-view-text"
+
+
+def test_plotly3d_loads_the_full_bundle_only_when_asked(page):
+    scripts = open_kit(page)
+    has3d = page.evaluate("""async () => { const P = await kit.plotly3d();
+        return Object.keys(P.PlotSchema.get().traces).includes("scatter3d"); }""")
+    assert has3d
+    assert any(assets.PLOTLY_FULL_NAME in url for url in scripts)
+    # From then on plotly() answers the same full bundle: one Plotly per page.
+    assert page.evaluate("async () => (await kit.plotly()) === (await kit.plotly3d())")
+
+
+def test_loader_hides_views_on_failure_and_shows_them_again(page):
+    open_kit(page)
+    page.evaluate("""() => {
+      window.answers = [];
+      window.load = kit.loader({
+        run: async (signal, text) => {
+          const r = await fetch("/api/predict", { method: "POST", signal, headers: { "Content-Type": "application/json" },
+                                                    body: JSON.stringify({ text, n_predictions: 1 }) });
+          const data = await r.json();
+          if (!r.ok) throw Object.assign(new Error(data.detail), { code: data.code });
+          return data;
+        },
+        draw: (data) => { document.getElementById("kit-other").textContent = `${data.tokens.length} tokens`; },
+        views: ["kit-view", "kit-other"], error: "kit-error",
+        message: (e) => `failed: ${e.code}`,
+      });
+    }""")
+    page.evaluate("() => load('The capital of France is')")
+    expect(page.locator("#kit-other")).to_have_text("5 tokens")
+    page.evaluate("() => load('')")  # the server refuses an empty text
+    expect(page.locator("#kit-error")).to_have_text("failed: empty")
+    assert page.locator("#kit-error").get_attribute("role") == "alert"
+    expect(page.locator("#kit-other")).to_be_hidden()
+    expect(page.locator("#kit-view")).to_be_hidden()
+    page.evaluate("() => load('Hello')")
+    expect(page.locator("#kit-other")).to_have_text("1 tokens")
+    expect(page.locator("#kit-other")).to_be_visible()
+    expect(page.locator("#kit-error")).to_have_text("")
+
+
+def test_loader_draws_only_the_latest_answer(page):
+    open_kit(page)
+    drawn = page.evaluate("""async () => {
+      const drawn = [];
+      const load = kit.loader({
+        run: (signal, name, ms) => new Promise((resolve, reject) => {
+          const t = setTimeout(() => resolve(name), ms);
+          signal.addEventListener("abort", () => { clearTimeout(t); reject(new DOMException("aborted", "AbortError")); });
+        }),
+        draw: (data) => drawn.push(data), views: ["kit-view"], error: "kit-error",
+      });
+      const slow = load("first", 300);
+      const stale = document.getElementById("kit-view").classList.contains("stale");
+      const fast = load("second", 10);
+      await Promise.all([slow, fast]);
+      return { drawn, stale, after: document.getElementById("kit-view").className, error: document.getElementById("kit-error").textContent };
+    }""")
+    assert drawn == {"drawn": ["second"], "stale": True, "after": "plot", "error": ""}
+
+
+def test_plain_token_labels_show_pieces_of_characters_and_invisible_ones(page):
+    open_kit(page)
+    labels = page.evaluate("""() => [
+      kit.plainTokenLabel({ text: " \\ufffd", display: "␣\\ufffd", bytes: "20 f0 9f", partial: true }),
+      kit.plainTokenLabel({ text: "\\ufffd", display: "\\ufffd", bytes: "e7", partial: true }),
+      kit.plainTokenLabel({ text: "a\\ufffd", display: "a\\ufffd", bytes: "61 e7 8c", partial: true }),
+      kit.plainTokenLabel({ text: "\\ufe0f", display: "\\ufe0f", bytes: "ef b8 8f", partial: false }),
+      kit.plainTokenLabel({ text: "<|im_start|>", special: true }),
+      kit.plainTokenLabel("\\u200d\\n"),
+    ]""")
+    assert labels == ["␣F0 9F", "E7", "a E7 8C", "⟨U+FE0F⟩", "<|im_start|>", "⟨U+200D⟩⏎"]
+
+
+def test_touch_screens_get_no_plotly_toolbar_over_the_chart(phone_page):
+    open_kit(phone_page)
+    assert phone_page.evaluate("() => kit.isTouch && kit.plotConfig.displayModeBar === false")
+    phone_page.evaluate("""() => kit.drawHeatmap(document.getElementById("kit-view"), {
+        z: Array.from({ length: 12 }, (_, i) => Array.from({ length: 12 }, (_, j) => (j > i ? null : 1 / (i + 1)))),
+        x: Array.from({ length: 12 }, (_, i) => `tok${i}`), y: Array.from({ length: 12 }, (_, i) => `tok${i}`),
+        title: "Twelve tokens" })""")
+    expect(phone_page.locator("#kit-view .main-svg").first).to_be_visible()
+    assert phone_page.locator("#kit-view .modebar").count() == 0
+    assert_fits_phone(phone_page)
+
+
+def test_vendor_files_are_versioned_cached_and_gzipped(live_server):
+    name = assets.PLOTLY_CARTESIAN.name
+    answer = httpx.get(f"{live_server}/vendor/{name}", headers={"Accept-Encoding": "gzip"})
+    assert answer.status_code == 200
+    assert answer.headers["content-encoding"] == "gzip"
+    assert "immutable" in answer.headers["cache-control"]
+    assert answer.content == assets.PLOTLY_CARTESIAN.path.read_bytes()  # httpx decodes the gzip
+    assert int(answer.headers["content-length"]) == len(gzip.compress(answer.content, compresslevel=9, mtime=0))
+    assert httpx.get(f"{live_server}/vendor/{assets.AXE.name}").status_code == 404  # tests only, not served
