@@ -46,6 +46,9 @@ class TokenProb(BaseModel):
     id: int = Field(..., description="Token id in the model's vocabulary.")
     text: str = Field(..., description="The token's text, leading space included.")
     display: str = Field(..., description="`text` with whitespace made visible.")
+    bytes: str = Field(..., description="The token's raw bytes in hex, e.g. 'f0 9f' (as in `tokens`).")
+    partial: bool = Field(..., description="The bytes are only part of a UTF-8 character: `text` then shows "
+                          "U+FFFD; label the token by its `bytes`.")
     probability: float
 
 

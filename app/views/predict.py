@@ -23,13 +23,15 @@ from model.tokenizer import ModelTokenizer
 
 def token_prob(tokenizer: ModelTokenizer, token_id: int, probability: float) -> TokenProb:
     t = tokenizer.describe(token_id)
-    return TokenProb(id=token_id, text=t.text, display=t.display, probability=probability)
+    return TokenProb(id=token_id, text=t.text, display=t.display, bytes=t.bytes_hex, partial=t.partial,
+                     probability=probability)
 
 
 def prediction(tokenizer: ModelTokenizer, dist: Distribution, logits, token_id: int) -> Prediction:
     """One token's row of a Distribution (model.sampling) with its raw logit."""
     t = tokenizer.describe(token_id)
-    return Prediction(id=token_id, text=t.text, display=t.display, probability=float(dist.probs[token_id]),
+    return Prediction(id=token_id, text=t.text, display=t.display, bytes=t.bytes_hex, partial=t.partial,
+                      probability=float(dist.probs[token_id]),
                       logprob=float(dist.logprobs[token_id]),
                       logit=float(logits[token_id]), allowed=bool(dist.allowed[token_id]),
                       sample_probability=float(dist.sample_probs[token_id]))

@@ -179,3 +179,19 @@ def test_append_ids_alone_make_the_prompt_when_text_is_empty(tiny_client, tiny_e
     for body in ({"text": ""}, {"text": "", "append_ids": []}, {"text": "  ", "append_ids": ids}):
         r = tiny_client.post("/api/predict", json=body)
         assert r.status_code == 422 and "text is empty" in r.json()["detail"]
+
+
+def test_predictions_carry_their_bytes_so_a_piece_of_a_character_can_be_labelled(tiny_client):
+    """A predicted token that is part of a character has text "�": its bytes (hex) and `partial` let a
+    chart label it as the token chips do ("F0 9F"), never "�"."""
+    data = tiny_client.post("/api/predict", json={"text": "the bank", "n_predictions": 200}).json()
+    cells = tiny_client.post("/api/logit-lens", json={"text": "the bank", "last": 1}).json()["cells"]
+    rows = data["predictions"] + [c for row in cells for c in row]
+    for p in rows:
+        raw = bytes.fromhex(p["bytes"].replace(" ", ""))
+        try:
+            whole = raw.decode("utf-8") == p["text"]
+        except UnicodeDecodeError:
+            whole = False
+        assert p["partial"] is not whole, p
+    assert any(p["partial"] for p in data["predictions"]), "no piece of a character among 200: pick another prompt"
