@@ -2,16 +2,19 @@
 // drawn from the JSON API: /api/attention (one head, exact), /api/attention/all (every head,
 // compact), /api/attention/senses (same word, different meaning: attention/senses.js), /api/predict (ablation).
 
-import { $, api, debounce, el, latest, plotConfig, plotLayout, readState, showError, tokenChips, writeState } from "./api.js";
+import { $, api, debounce, el, readState, tokenChips, writeState } from "./api.js";
 import { drawAblation, drawOffList, formatOff, offToRequest, parseOff } from "./attention/ablate.js";
 import { decodeAllHeads } from "./attention/compact.js";
 import { drawGqa, drawOverlap } from "./attention/gqa.js";
 import { HeadGrid } from "./attention/grid.js";
 import { drawAttentionHeatmap } from "./attention/heatmap.js";
-import { drawProbe, drawProbeDefinitions, drawWorth, fetchRoles, probePath, ROLE_MARKS, ROLE_NAMES, roleFacts } from "./attention/roles.js";
+import { drawProbe, drawProbeDefinitions, drawWorth, HeadRoles, probePath, ROLE_MARKS, ROLE_NAMES, roleFacts } from "./attention/roles.js";
 import { drawLines } from "./attention/lines.js";
 import { initSenses, SENSES_DEFAULTS } from "./attention/senses.js";
+import { plainTokenLabel } from "./kit/chips.js";
+import { loader } from "./kit/load.js";
 import { model } from "./kit/model.js";
+import { isTouch } from "./kit/plotly.js";
 
 const EXAMPLES = [
   "The capital of France is Paris. The capital of Italy is",
@@ -24,6 +27,7 @@ const DEFAULTS = {
 };
 
 const state = readState(DEFAULTS);
+const tapOrClick = isTouch ? "tap" : "click";  // a touch screen has no hover and no mouse
 let tokens = [];
 let weights = null;      // rows of the head shown in the heatmap (one head, or the layer's average)
 let shown = null;        // the /api/attention answer drawn: its kv_head and shares_kv_with
@@ -73,7 +77,7 @@ function headFacts() {
     node.append(" ", el("span", { cls: "sink-explain" }, [
       `That dark first column is an `, el("em", { text: "attention sink" }),
       `. Every row must add up to 1, so a head cannot look at nothing; the usual explanation is that a head with `
-      + `nothing useful to fetch for a token parks the weight on the first token (here "${tokens[0].display ?? tokens[0].text}"), `
+      + `nothing useful to fetch for a token parks the weight on the first token (here "${plainTokenLabel(tokens[0])}"), `
       + "which every token can see, whatever it says (more in the notes at the end of the page)."]));
   }
   if (!shown.average && roles) {
@@ -105,17 +109,10 @@ function drawHead() {
   drawLinesView();
 }
 
-// --- fetching -------------------------------------------------------------------------------
-
-// One head, or with `average` the layer's mean of its heads' exact weights (taken by the server).
-const fetchHead = latest((signal) => api("/api/attention",
-  { text: state.text, layer: state.layer, head: state.head, average: state.avg }, { signal }));
-const fetchAll = latest((signal) => api("/api/attention/all", { text: state.text }, { signal }));
-const fetchPredict = latest((signal) => api("/api/predict",
-  { text: state.text, ablate: offToRequest(off), n_predictions: 10 }, { signal }));
+// --- fetching: every fetch -> draw goes through the kit's loader (kit/load.js) ---------------
 
 // The views below the prompt describe one text; when there is no valid text (empty, too long,
-// refused) they would describe the previous one, so they are hidden until the next answer.
+// refused, server busy) they would describe the previous one, so they are hidden until the next answer.
 function showPromptViews(on) {
   for (const section of document.querySelectorAll("[data-needs-prompt]")) section.hidden = !on;
   if (!on) {
@@ -127,96 +124,97 @@ function showPromptViews(on) {
 function setTokens(list) {
   tokens = list;
   tokenChips($("tokens"), tokens, { onClick: (_, i) => { pickQuery(i); $("lines").scrollIntoView({ block: "nearest" }); } });
-  $("status").textContent = `${tokens.length} token${tokens.length === 1 ? "" : "s"}: click one to see where it looks.`;
+  $("status").textContent = `${tokens.length} token${tokens.length === 1 ? "" : "s"}: ${tapOrClick} one to see where it looks.`;
 }
 
-async function showHead() {
-  $("heatmap").classList.add("busy");
-  try {
-    const body = await fetchHead();
-    if (!body) return;
+// One head, or with `average` the layer's mean of its heads' exact weights (taken by the server).
+const showHead = loader({
+  run: (signal) => api("/api/attention",
+    { text: state.text, layer: state.layer, head: state.head, average: state.avg }, { signal }),
+  draw: (body) => {
     shown = body;
     setTokens(body.tokens);
     weights = body.weights;
-    showError($("error"), null);
     showPromptViews(true);
-    drawHead();
-  } catch (error) {
-    showError($("error"), error);
-    showPromptViews(false);
-  } finally {
-    $("heatmap").classList.remove("busy");
-  }
-}
+    return drawHead();
+  },
+  views: ["heatmap", "head-facts", "lines-tokens", "lines"], error: "error", charts: true,
+  onError: () => showPromptViews(false),
+});
 
-async function showAll() {
-  $("grid-status").textContent = `Reading all ${model.n_layers * model.n_heads} heads…`;
-  try {
-    const body = await fetchAll();
-    if (!body) return;
+const showAll = loader({
+  run: (signal) => {
+    $("grid-status").textContent = `Reading all ${model.n_layers * model.n_heads} heads…`;
+    return api("/api/attention/all", { text: state.text }, { signal });
+  },
+  draw: (body) => {
     allHeads = decodeAllHeads(body);
     $("grid").hidden = false;
     grid.draw(allHeads);
     grid.select(state.layer, state.avg ? "avg" : state.head);
-    $("grid-status").textContent = "";
     $("grid-size").textContent = `${body.n_layers * body.n_heads} heads × ${allHeads.n * (allHeads.n + 1) / 2} weights = `
       + `${(allHeads.bytes / 1024).toFixed(1)} KB (${(body.data.length / 1024).toFixed(1)} KB as base64); `
       + `as JSON numbers it would be about ${((body.n_layers * body.n_heads * allHeads.n * allHeads.n * 9) / 1024).toFixed(0)} KB.`;
-    drawLayerViews();
     const share = allHeads.sinkShare();
     $("sink-share").textContent = share === null ? ""
       : `In your text, averaged over all ${body.n_layers * body.n_heads} heads, the tokens after the first put `
         + `${(share * 100).toFixed(0)}% of their attention on the first token.`;
-  } catch (error) {
+    return drawLayerViews();
+  },
+  views: ["grid", "grid-size", "gqa", "overlap"], error: "grid-status", charts: true,
+  // Said for a reader of the page; the API's own message is addressed to programmers. Told apart by code.
+  message: (error) => {
+    if (error.code !== "too_long") return error.message;
+    const limit = error.limit ?? model.limits?.max_all_heads_tokens;
+    const count = error.actual;
+    return `Your text has ${count ? count + " tokens, too many" : "too many tokens"} for this view: `
+      + `every head at once is drawn for texts of ${limit ? `up to ${limit} tokens` : "fewer tokens"}. Shorten the text to see it; the heatmap `
+      + "and the lines above show any head of this one.";
+  },
+  onError: () => {
     allHeads = null;
     grid.data = null;
     $("grid").hidden = true;
     $("sink-share").textContent = "";
-    const limit = error.limit ?? model.limits?.max_all_heads_tokens;
-    const tooLong = error.code === "too_long";
-    // Said for a reader of the page; the API's own message is addressed to programmers.
-    const count = error.actual;
-    const why = tooLong ? `Your text has ${count ? count + " tokens, too many" : "too many tokens"} for this view: `
-      + `every head at once is drawn for texts of ${limit ? `up to ${limit} tokens` : "fewer tokens"}. Shorten the text to see it; the heatmap `
-      + "and the lines above show any head of this one." : error.message;
-    $("grid-status").textContent = why;
-    clearLayerViews(why);  // the heatmap above (a head or the layer's average) comes from /api/attention
-  }
-}
+    clearLayerViews($("grid-status").textContent);  // the heatmap above (a head or the layer's average) comes from /api/attention
+  },
+});
 
 // Without every head of this text, the grouped-query views would show the previous text's heads.
 function clearLayerViews(why) {
   $("gqa-layer").textContent = String(state.layer);
   $("gqa").replaceChildren();
   $("gqa").toggleAttribute("hidden", true);  // an SVG element has no .hidden
-  window.Plotly.purge($("overlap"));
+  if (window.Plotly) window.Plotly.purge($("overlap"));
   $("overlap").hidden = true;
   $("overlap-summary").textContent = why;
 }
 
 function drawLayerViews() {
-  if (!allHeads) { $("gqa-layer").textContent = String(state.layer); return; }
+  if (!allHeads) { $("gqa-layer").textContent = String(state.layer); return undefined; }
   $("gqa").toggleAttribute("hidden", false);
   $("overlap").hidden = false;
   $("gqa-layer").textContent = String(state.layer);
   drawGqa($("gqa"), allHeads, state.layer, state.avg ? -1 : state.head, (h) => openHead(state.layer, h, false));
-  drawOverlap($("overlap"), $("overlap-summary"), allHeads, state.layer);
+  return drawOverlap($("overlap"), $("overlap-summary"), allHeads, state.layer);
 }
 
-async function showPredictions() {
-  $("ablate-status").textContent = off.size ? "Running the model with those heads off…" : "";
-  try {
-    const body = await fetchPredict();
-    if (!body) return;
-    showError($("ablate-error"), null);
+const loadPredictions = loader({
+  run: (signal) => api("/api/predict", { text: state.text, ablate: offToRequest(off), n_predictions: 10 }, { signal }),
+  draw: (body) => {
     $("ablate-status").textContent = "";
-    drawAblation({ before: $("before"), after: $("after"), afterTitle: $("after-title"), summary: $("ablate-summary") },
+    return drawAblation({ before: $("before"), after: $("after"), afterTitle: $("after-title"), summary: $("ablate-summary"),
+      beforeText: $("before-text"), afterText: $("after-text") },
       body, off);
-  } catch (error) {
-    $("ablate-status").textContent = "";
-    showError($("ablate-error"), error);
-  }
+  },
+  views: ["before", "after", "ablate-summary"], error: "ablate-error", charts: true,
+  onError: () => { $("ablate-status").textContent = ""; },
+});
+
+function showPredictions() {
+  $("ablate-status").textContent = off.size ? "Running the model with those heads off…" : "";
   drawOffList($("ablated-list"), off, (key) => { off.delete(key); offChanged(); });
+  return loadPredictions();
 }
 
 function offChanged() {
@@ -227,13 +225,15 @@ function offChanged() {
 
 // --- measured head roles and the induction probe --------------------------------------------
 
-async function showRoles() {
-  try {
-    roles = await fetchRoles();
-  } catch (error) {
-    $("worth-list").replaceChildren(el("p", { cls: "error", text: `The heads' roles could not be measured: ${error.message}` }));
-    return;
-  }
+// The heads' roles are the model's, not the text's: measured once (GET /api/heads), drawn once.
+const showRoles = loader({
+  run: (signal) => api("/api/heads", undefined, { signal }),
+  draw: (body) => drawRoles(new HeadRoles(body)),
+  error: "worth-list", message: (error) => `The heads' roles could not be measured: ${error.message}`,
+});
+
+function drawRoles(measured) {
+  roles = measured;
   // An induction head shows little on most texts: open it on the probe built to show it.
   drawWorth($("worth-list"), roles, (h) => {
     if (h.role === "induction" && !state.probe) state.probe = true;
@@ -252,21 +252,23 @@ async function showRoles() {
 }
 
 let probeShown = null;     // the GET /api/heads/probe answer drawn
-const fetchProbe = latest((signal) => api(probePath(state.layer, state.avg ? 0 : state.head, state.seq), undefined, { signal }));
-async function showProbe() {
+const loadProbe = loader({
+  // The layer's head 0 when the layer's average is open.
+  run: (signal) => api(probePath(state.layer, state.avg ? 0 : state.head, state.seq), undefined, { signal }),
+  draw: (body) => {
+    probeShown = body;
+    return drawProbe({ view: $("probe-view"), heatmap: $("probe-heatmap"), caption: $("probe-caption") }, body);
+  },
+  views: ["probe-heatmap", "next-sequence"], error: "probe-error", charts: true,
+});
+
+function showProbe() {
   $("show-probe").textContent = state.probe ? "Hide the induction probe" : "Show this head on the induction probe";
   $("show-probe").setAttribute("aria-expanded", String(state.probe));
   $("probe-view").hidden = !state.probe;
-  if (!state.probe) return;
+  if (!state.probe) { loadProbe.cancel(); return; }
   state.seq = Math.max(0, Math.round(state.seq));
-  try {
-    const body = await fetchProbe();  // the layer's head 0 when the layer's average is open
-    if (!body) return;
-    probeShown = body;
-    drawProbe({ view: $("probe-view"), heatmap: $("probe-heatmap"), caption: $("probe-caption") }, body);
-  } catch (error) {
-    $("probe-caption").textContent = error.message;
-  }
+  loadProbe();
 }
 
 // --- controls -------------------------------------------------------------------------------
@@ -297,9 +299,8 @@ function textChanged({ keepQuery = false } = {}) {
   if (!keepQuery) state.q = -1;  // new text: the picked token may no longer exist
   save();
   if (!state.text.trim()) {
-    for (const fetcher of [fetchHead, fetchAll, fetchPredict]) fetcher.cancel();
-    showError($("error"), new Error("Type some text for the model to read."));
-    showPromptViews(false);
+    for (const load of [showAll, loadPredictions]) load.cancel();
+    showHead.fail(new Error("Type some text for the model to read."));  // hides the views, as a refused text does
     return;
   }
   $("status").textContent = "";
@@ -323,6 +324,7 @@ function setupHeadSelect() {
 // --- start ------------------------------------------------------------------------------------
 
 function init() {
+  if (isTouch) for (const node of document.querySelectorAll("[data-touch]")) node.textContent = node.dataset.touch;
   const prompt = $("prompt");
   prompt.value = state.text;
   prompt.addEventListener("input", debounce(textChanged, 350));

@@ -14,7 +14,7 @@ def query(page) -> dict:
 
 
 def wait_idle(page):
-    page.wait_for_function("() => !document.querySelector('#heatmap.busy')")
+    page.wait_for_function("() => !document.querySelector('#heatmap.stale')")
 
 
 def test_type_a_prompt_and_open_a_head_from_the_grid(page, screenshot):

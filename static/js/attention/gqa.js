@@ -1,7 +1,8 @@
 // Grouped-query attention made visible: the layer's query heads (as thumbnails) wired to the
 // key/value head each one reads, and how alike the heads' patterns are.
 
-import { plotConfig, plotLayout, svgEl } from "../api.js";
+import { svgEl } from "../api.js";
+import { drawHeatmap } from "../kit/heatmap.js";
 import { overlap } from "./compact.js";
 import { patternCanvas } from "./grid.js";
 
@@ -67,20 +68,18 @@ export function drawOverlap(node, summaryNode, data, layer) {
     const lo = members[0] - 0.5, hi = members[members.length - 1] + 0.5;
     shapes.push({ type: "rect", x0: lo, x1: hi, y0: lo, y1: hi, line: { color: GROUP_COLOURS[g], width: 3 } });
   }
-  window.Plotly.react(node, [{
-    type: "heatmap", z, x: labels.map((_, i) => i), y: labels.map((_, i) => i), zmin: 0, zmax: 1,
-    colorscale: [[0, "#ffffff"], [1, "#2a3ca0"]], colorbar: { thickness: 10, len: 0.9 },
-    hovertemplate: "q%{y} and q%{x}: overlap %{z:.2f}<extra></extra>",
-  }], plotLayout({
-    height: 300, margin: { l: 40, r: 10, t: 10, b: 36 }, shapes,
-    xaxis: { tickvals: labels.map((_, i) => i), ticktext: labels, side: "bottom" },
-    yaxis: { tickvals: labels.map((_, i) => i), ticktext: labels, autorange: "reversed", scaleanchor: "x" },
-  }), plotConfig);
   const w = within / Math.max(1, withinN), a = across / Math.max(1, acrossN);
-  summaryNode.textContent = `In layer ${layer}, heads that share a key/value head overlap by ${w.toFixed(2)} on average; `
+  const summary = `In layer ${layer}, heads that share a key/value head overlap by ${w.toFixed(2)} on average; `
     + `heads in different groups by ${a.toFixed(2)}. `
     + (w > a + 0.05 ? "Here heads of one group look at more alike tokens than heads of different groups, though not identically "
       + "(on one text; the first token, where most heads park weight, makes every pair overlap)."
       : "Here heads of one group look no more alike than heads of different groups: they see the same keys, and "
       + "their own queries decide.");
+  // The caption below the chart (summaryNode) says what it shows in words, so it is the text equivalent.
+  return drawHeatmap(node, {
+    z, x: labels, y: labels, label: `Overlap between the ${nHeads} heads of layer ${layer}`,
+    colorscale: [[0, "#ffffff"], [1, "#2a3ca0"]], zmin: 0, zmax: 1, colorbar: {}, height: 300, gaps: false,
+    hover: (i, j, v) => `q${i} and q${j}: overlap ${v.toFixed(2)}`, shapes, caption: summaryNode,
+    describe: () => summary,
+  });
 }

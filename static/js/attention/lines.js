@@ -2,6 +2,7 @@
 // to the keys it attends to (right), stroke width proportional to the weight.
 
 import { svgEl } from "../api.js";
+import { plainTokenLabel } from "../kit/chips.js";
 
 // Up to this many tokens every row is drawn; past it, only the rows that matter (see `rowsToDraw`).
 const ALL_ROWS = 40;
@@ -65,7 +66,7 @@ export function drawLines(svg, tokens, weights, query, onPick) {
       return;
     }
     const i = r.index, t = tokens[i];
-    const label = t.display ?? t.text;
+    const label = plainTokenLabel(t);  // a piece of a character as its hex bytes, never "\uFFFD"
     const left = svgEl("text", { x: leftX, y: y(i), "text-anchor": "end",
       class: "tok-left" + (i === query ? " query" : "") + (i > query ? " later" : "") });
     left.textContent = label;

@@ -6,8 +6,12 @@
 // from the word at each group's sense words, against the plain word (POST /api/attention/senses/heads).
 // Every sentence of a summary is computed here from the responses.
 
-import { $, api, el, latest, plotConfig, plotLayout, showError } from "../api.js";
-import { plotText, SENTENCE_COLOURS } from "./colours.js";
+import { $, api, el, showError } from "../api.js";
+import { plainTokenLabel } from "../kit/chips.js";
+import { plotText } from "../kit/dom.js";
+import { loader } from "../kit/load.js";
+import { plotConfig, plotLayout } from "../kit/plotly.js";
+import { SENTENCE_COLOURS } from "./colours.js";
 import EXAMPLES from "./senses_examples.json" with { type: "json" };
 
 export { EXAMPLES };
@@ -252,7 +256,8 @@ function cueSentences(node, heads) {
     const line = el("li", { attrs: { style: `border-left-color:${SENTENCE_COLOURS[s.group]}` } });
     s.tokens.forEach((t, i) => {
       const cls = i === s.token_index ? "tok word" : s.cue_tokens.includes(i) ? "tok cue" : "tok";
-      line.append(el("span", { cls, text: t.text }));
+      // The sentence as written; a piece of a character (no glyph of its own) as its hex bytes, never "\uFFFD".
+      line.append(el("span", { cls, text: t.partial ? plainTokenLabel(t) : t.text }));
     });
     node.append(line);
   }
@@ -265,7 +270,7 @@ function cueSentences(node, heads) {
 export function initSenses({ state, save }) {
   const lines = (s) => s.split("\n").map((x) => x.trim()).filter(Boolean);
   const words = (s) => s.split(",").map((x) => x.trim()).filter(Boolean);
-  const fetchAll = latest(async (signal, req) => {
+  async function fetchAll(signal, req) {
     const senses = (word, groups) => api("/api/attention/senses", { word, groups }, { signal });
     const swapped = req.groups.map((g) => g.map((s) => swapWord(s, req.word, req.control)));
     // All three run at once, but an error is reported in this order: a sentence missing the word is
@@ -296,7 +301,7 @@ export function initSenses({ state, save }) {
           { signal })]);
     }
     return { word, control, mixed, heads, headsError, off, others };
-  });
+  }
 
   function groupCount() {
     let n = 2;
@@ -358,40 +363,41 @@ export function initSenses({ state, save }) {
       cues: CUE_KEYS.slice(0, n).map((k) => words(state[k])) };
     $("senses-status").textContent = `Reading ${req.groups.flat().length} sentences three ways, through every layer…`;
     $("senses").dataset.state = "busy";
-    try {
-      const out = await fetchAll(req);
-      if (!out) return;
-      showError($("senses-error"), null);
-      $("senses-results").hidden = false;
-      const depths = separation(out.word, [out.control, out.mixed]);
-      withinAcrossChart($("senses-chart"), out.word);
-      gapChart($("senses-gap"), out.word, out.control, out.mixed, depths);
-      $("senses-status").textContent = "";
-      $("senses-summary").textContent = summariseSenses(out.word, out.control, out.mixed);
-      $("senses-heads-part").hidden = !out.heads && !out.headsError;
-      $("senses-ablate-part").hidden = !out.off;
-      if (out.off) {
-        ablationChart($("senses-ablate"), out.word, out.off, out.others);
-        $("senses-ablate-summary").textContent = summariseAblation(out.word, out.control, out.mixed, out.off, out.others);
-      }
-      if (out.heads) {
-        $("senses-heads-summary").textContent = summariseHeads(out.heads);
-        headList($("senses-heads"), out.heads);
-        cueSentences($("senses-cue-sentences"), out.heads);
-        showError($("senses-heads-error"), null);
-      } else {
-        $("senses-heads-summary").textContent = "";
-        $("senses-heads").replaceChildren();
-        $("senses-cue-sentences").replaceChildren();
-        showError($("senses-heads-error"), out.headsError);
-      }
-      $("senses").dataset.state = "done";
-    } catch (error) {
-      $("senses-status").textContent = "";
-      $("senses").dataset.state = "error";
-      showError($("senses-error"), error);
-    }
+    await load(req);
   }
+
+  function draw(out) {
+    $("senses-results").hidden = false;
+    const depths = separation(out.word, [out.control, out.mixed]);
+    withinAcrossChart($("senses-chart"), out.word);
+    gapChart($("senses-gap"), out.word, out.control, out.mixed, depths);
+    $("senses-status").textContent = "";
+    $("senses-summary").textContent = summariseSenses(out.word, out.control, out.mixed);
+    $("senses-heads-part").hidden = !out.heads && !out.headsError;
+    $("senses-ablate-part").hidden = !out.off;
+    if (out.off) {
+      ablationChart($("senses-ablate"), out.word, out.off, out.others);
+      $("senses-ablate-summary").textContent = summariseAblation(out.word, out.control, out.mixed, out.off, out.others);
+    }
+    if (out.heads) {
+      $("senses-heads-summary").textContent = summariseHeads(out.heads);
+      headList($("senses-heads"), out.heads);
+      cueSentences($("senses-cue-sentences"), out.heads);
+      showError($("senses-heads-error"), null);
+    } else {
+      $("senses-heads-summary").textContent = "";
+      $("senses-heads").replaceChildren();
+      $("senses-cue-sentences").replaceChildren();
+      showError($("senses-heads-error"), out.headsError);
+    }
+    $("senses").dataset.state = "done";
+  }
+
+  // The results of earlier sentences are hidden when a run fails, not left beside its error.
+  const load = loader({
+    run: fetchAll, draw, views: ["senses-results"], error: "senses-error", charts: true,
+    onError: () => { $("senses-status").textContent = ""; $("senses").dataset.state = "error"; },
+  });
 
   drawForm();
   $("add-group").addEventListener("click", () => {
