@@ -2,8 +2,10 @@
 // every MLP, the embedding), checked by switching the strongest parts off, and each input token's
 // saliency drawn on the token chips. Two requests: the direct parts first (quick), the saliency
 // when it arrives (many forward and backward passes). State lives in the URL.
-import { $, api, debounce, el, latest, plotConfig, plotLayout, plotText, readState, showError, tokenChips,
-  writeState } from "./api.js";
+import { $, api, debounce, el, plainTokenLabel, readState, tokenChips, writeState } from "./api.js";
+import { drawHeatmap } from "./kit/heatmap.js";
+import { loader } from "./kit/load.js";
+import { isTouch, plotConfig, plotLayout, plotly } from "./kit/plotly.js";
 
 const DEFAULTS = { text: "The capital of France is", mode: "text", target: -1, contrast: -1, method: "ig" };
 const EXAMPLES = {
@@ -19,7 +21,7 @@ let lastSaliency = null;  // its saliency, when it has arrived
 
 const fmt = (v, digits = 2) => (v >= 0 ? "+" : "−") + Math.abs(v).toFixed(digits);
 const pct = (p) => (p >= 0.1 ? (100 * p).toFixed(0) : p >= 0.001 ? (100 * p).toFixed(1) : (100 * p).toPrecision(2)) + "%";
-const shown = (t) => `“${t.display}”`;
+const shown = (t) => `“${plainTokenLabel(t)}”`;
 const partName = (p) => (p.kind === "mlp" ? `MLP ${p.layer}` : `L${p.layer}H${p.head}`);
 
 function request(extra) {
@@ -41,7 +43,7 @@ function drawPick(body) {
   for (const t of candidates) {
     const b = el("button", { cls: "target" + (t.id === body.target.id ? " picked" : ""), attrs: { type: "button",
       "aria-pressed": String(t.id === body.target.id) }, title: `p = ${pct(t.probability)}, logit ${t.logit.toFixed(2)}` },
-    [el("span", { cls: "tt", text: t.display }), el("span", { cls: "tp", text: pct(t.probability) })]);
+    [el("span", { cls: "tt", text: plainTokenLabel(t) }), el("span", { cls: "tp", text: pct(t.probability) })]);
     b.addEventListener("click", () => { state.target = t.id; if (state.contrast === t.id) state.contrast = -1; refresh(); });
     targets.append(b);
   }
@@ -51,7 +53,7 @@ function drawPick(body) {
   if (body.contrast && !options.some((t) => t.id === body.contrast.id)) options.push(body.contrast);
   for (const t of options) {
     if (t.id === body.target.id) continue;
-    select.append(el("option", { text: `${t.display}  (${pct(t.probability)})`, attrs: { value: String(t.id) } }));
+    select.append(el("option", { text: `${plainTokenLabel(t)}  (${pct(t.probability)})`, attrs: { value: String(t.id) } }));
   }
   select.value = body.contrast ? String(body.contrast.id) : "";
 }
@@ -74,21 +76,30 @@ function drawSum(body) {
 
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 
+/** The strongest parts pushing up and down, as words: the grid's text equivalent. */
+function strongestText(body, k = 3) {
+  const parts = [];
+  body.parts.heads.forEach((row, l) => row.forEach((v, h) => parts.push({ name: `L${l}H${h}`, v })));
+  body.parts.mlps.forEach((v, l) => parts.push({ name: `MLP ${l}`, v }));
+  parts.sort((a, b) => b.v - a.v);
+  const list = (ps) => ps.map((p) => `${p.name} ${fmt(p.v)}`).join(", ");
+  return `Contribution of each head and MLP to the score of ${shown(body.target)}. Strongest up: `
+    + `${list(parts.slice(0, k).filter((p) => p.v > 0))}; strongest down: ${list(parts.slice(-k).reverse().filter((p) => p.v < 0))}.`;
+}
+
 function drawGrid(body) {
   const heads = body.parts.heads, mlps = body.parts.mlps;
   const nHeads = heads[0].length;
   const z = heads.map((row, l) => [...row, null, mlps[l]]);
-  const x = [...Array(nHeads).keys()].map((h) => `H${h}`).concat([" ", "MLP"]);
+  const x = [...Array(nHeads).keys()].map((h) => `H${h}`).concat(["", "MLP"]);
   const y = heads.map((_, l) => `L${l}`);
-  const text = heads.map((row, l) => [...row.map((v, h) => `layer ${l} head ${h}: ${fmt(v, 3)}`), "",
-    `layer ${l} MLP: ${fmt(mlps[l], 3)}`]);
   const limit = Math.max(1e-6, ...z.flat().filter((v) => v !== null).map(Math.abs));
-  const node = $("grid");
-  window.Plotly.react(node, [{
-    type: "heatmap", z, x, y, text, hoverinfo: "text", zmid: 0, zmin: -limit, zmax: limit, xgap: 1, ygap: 1,
-    colorscale: [[0, DOWN], [0.5, "#f7f7f7"], [1, UP]], colorbar: { thickness: 10, len: 0.8 },
-  }], plotLayout({ height: 560, margin: { l: 40, r: 10, t: 10, b: 30 }, yaxis: { autorange: "reversed", tickfont: { size: 10 } },
-    xaxis: { side: "bottom", tickfont: { size: 10 } } }), plotConfig);
+  return drawHeatmap($("grid"), {
+    z, x, y, zmid: 0, zmin: -limit, zmax: limit, colorscale: [[0, DOWN], [0.5, "#f7f7f7"], [1, UP]], gaps: true,
+    height: 560, label: "Contribution of each head and MLP, layers down, heads across",
+    hover: (l, h, v) => (h < nHeads ? `layer ${l} head ${h}: ${fmt(v, 3)}` : `layer ${l} MLP: ${fmt(v, 3)}`),
+    describe: () => strongestText(body),
+  });
 }
 
 function topParts(body, k) {
@@ -100,19 +111,30 @@ function topParts(body, k) {
   return { top, rest: sum(rest.map((p) => p.v)), restCount: rest.length };
 }
 
-function drawWaterfall(body) {
+/** The largest parts added up from 0, as floating bars (each starts where the one before ended),
+ *  the rest in one bar and the total last: a waterfall drawn with the 2-D bar trace. */
+async function drawWaterfall(body) {
   const { top, rest, restCount } = topParts(body, WATERFALL_PARTS);
   const names = top.map((p) => p.name).concat([`${restCount} others`, "total"]);
-  const values = top.map((p) => p.v).concat([rest, body.total]);
-  const measure = top.map(() => "relative").concat(["relative", "total"]);
-  window.Plotly.react($("waterfall"), [{
-    type: "waterfall", orientation: "h", y: names, x: values, measure,
-    text: values.map((v, i) => (measure[i] === "total" ? v.toFixed(2) : fmt(v))), textposition: "outside",
-    hoverinfo: "y+text", cliponaxis: false,
-    increasing: { marker: { color: UP } }, decreasing: { marker: { color: DOWN } }, totals: { marker: { color: "#1d2130" } },
-    connector: { line: { color: "#9aa0ae", width: 1 } },
-  }], plotLayout({ height: 420, margin: { l: 80, r: 50, t: 10, b: 30 }, yaxis: { autorange: "reversed" },
-    xaxis: { zeroline: true, title: { text: "score" } } }), plotConfig);
+  const steps = top.map((p) => p.v).concat([rest]);
+  const bases = [];
+  let running = 0;
+  for (const v of steps) { bases.push(running); running += v; }
+  const values = [...steps, body.total];
+  const colours = steps.map((v) => (v >= 0 ? UP : DOWN)).concat(["#1d2130"]);
+  const labels = values.map((v, i) => (i === steps.length ? v.toFixed(2) : fmt(v)));
+  // Connectors: from the end of each bar down to the start of the next.
+  const shapes = steps.map((v, i) => ({ type: "line", xref: "x", yref: "y", x0: bases[i] + v, x1: bases[i] + v,
+    y0: i + 0.4, y1: i + 0.6, line: { color: "#9aa0ae", width: 1 } }));
+  const Plotly = await plotly();
+  await Plotly.react($("waterfall"), [{
+    type: "bar", orientation: "h", y: names, x: values, base: [...bases, 0], marker: { color: colours },
+    text: labels, textposition: "outside", hovertext: labels, hoverinfo: "y+text", cliponaxis: false,
+  }], plotLayout({ height: 420, margin: { l: 80, r: 50, t: 10, b: 30 }, showlegend: false, shapes,
+    yaxis: { autorange: "reversed", type: "category" }, xaxis: { zeroline: true, title: { text: "score" } } }), plotConfig);
+  $("waterfall-text").textContent = "From 0, the largest parts one by one: "
+    + top.map((p) => `${p.name} ${fmt(p.v)}`).join(", ") + `; the ${restCount} others together ${fmt(rest)}; `
+    + `total ${body.total.toFixed(2)}.`;
 }
 
 function drawCheck(body) {
@@ -153,15 +175,19 @@ function drawCaveats(body) {
   }
 }
 
-function drawDirect(body) {
+async function drawDirect(body) {
   last = body;
+  lastSaliency = null;
+  $("status").textContent = "";
   drawPick(body);
   drawSum(body);
-  drawGrid(body);
-  drawWaterfall(body);
   drawCheck(body);
   drawCaveats(body);
   tokenChips($("sal-tokens"), body.tokens);
+  // The saliency of this text is still to come: nothing of an earlier text's stays up meanwhile.
+  $("completeness").replaceChildren();
+  $("baseline-gap").textContent = "";
+  await Promise.all([drawGrid(body), drawWaterfall(body)]);
 }
 
 // --- saliency on the token chips ----------------------------------------------------------------
@@ -181,12 +207,19 @@ function drawSaliency() {
     chip.append(el("span", { cls: "sal-v", text: fmt(v, 1) }));
   });
   const gap = s.f_input - s.f_baseline;
-  const ok = Math.abs(s.completeness - 1) <= 0.05;
   $("baseline-name").textContent = s.baseline;
   $("baseline-gap").textContent = `here the baseline already scores ${s.f_baseline.toFixed(2)} of your input's ` +
     `${s.f_input.toFixed(2)}: the shares split only that change`;
-  $("completeness").replaceChildren(`Completeness: the ${body.tokens.length} shares add up to `,
-    el("strong", { text: sum(s.integrated_gradients).toFixed(3) }),
+  const shares = [`Completeness: the ${body.tokens.length} shares add up to `,
+    el("strong", { text: sum(s.integrated_gradients).toFixed(3) })];
+  if (s.completeness === null) {
+    // The server sends no ratio when the score is the same at the baseline and at the input.
+    $("completeness").replaceChildren(...shares, `; the score is the same at the baseline and at your input ` +
+      `(${s.f_input.toFixed(3)}), so there is no change for the shares to split and no ratio to check.`);
+    return;
+  }
+  const ok = Math.abs(s.completeness - 1) <= 0.05;
+  $("completeness").replaceChildren(...shares,
     `; the score moved by ${gap.toFixed(3)} from the baseline (${s.f_baseline.toFixed(2)}) to your input ` +
     `(${s.f_input.toFixed(2)}), so the ratio is `, el("strong", { text: s.completeness.toFixed(3) }),
     ` with ${s.steps} steps` + (ok ? " (within 5% of 1)." : " (more than 5% off 1: the path is bumpy here; the shares are rough)."));
@@ -194,32 +227,32 @@ function drawSaliency() {
 
 // --- requests ---------------------------------------------------------------------------------------
 
-const fetchDirect = latest((signal) => api("/api/attribution", request({ saliency: false }), { signal }));
-const fetchSaliency = latest((signal) => api("/api/attribution", request({ check_parts: 0 }), { signal }));
+// The direct parts (quick), then the saliency (many passes). A failed or refused text hides every
+// view of the text before it; a failed saliency hides only its own line.
+const saliency = loader({
+  run: (signal) => api("/api/attribution", request({ check_parts: 0 }), { signal }),
+  draw: (data) => { lastSaliency = data.saliency; $("sal-status").textContent = ""; drawSaliency(); },
+  views: ["completeness"], error: "sal-error",
+  onError: () => { $("sal-status").textContent = ""; },
+});
+
+const direct = loader({
+  run: (signal) => api("/api/attribution", request({ saliency: false }), { signal }),
+  draw: drawDirect, charts: true, error: "error",
+  views: ["pick", "sum-panel", "why-grid", "check-panel", "saliency-panel"],
+  onError: () => { saliency.cancel(); $("status").textContent = ""; $("sal-status").textContent = ""; last = null; },
+});
 
 async function refresh() {
   save();
-  showError($("error"), null);
-  fetchSaliency.cancel();
-  lastSaliency = null;
+  saliency.cancel();
+  saliency.clear();
   $("status").textContent = "Taking the score apart…";
   $("sal-status").textContent = "";
-  try {
-    const body = await fetchDirect();
-    if (!body) return;
-    drawDirect(body);
-    $("status").textContent = "";
-    $("sal-status").textContent = "Computing gradients along the path (a few seconds)…";
-    const withSaliency = await fetchSaliency();
-    if (!withSaliency) return;
-    lastSaliency = withSaliency.saliency;
-    $("sal-status").textContent = "";
-    drawSaliency();
-  } catch (error) {
-    $("status").textContent = "";
-    $("sal-status").textContent = "";
-    showError($("error"), error);
-  }
+  const body = await direct();
+  if (!body) return;  // superseded, or failed (the loader shows why)
+  $("sal-status").textContent = "Computing gradients along the path (a few seconds)…";
+  await saliency();
 }
 
 function setMode(mode) {
@@ -250,7 +283,8 @@ function bind() {
     });
   }
   prompt.addEventListener("input", debounce(() => {
-    if (prompt.value === state.text || !prompt.value.trim()) return;
+    // An empty text goes to the server too: its refusal hides the earlier text's views.
+    if (prompt.value === state.text) return;
     state.text = prompt.value; state.target = state.contrast = -1; refresh();
   }, 500));
   $("contrast").addEventListener("change", (e) => { state.contrast = e.target.value === "" ? -1 : Number(e.target.value); refresh(); });
@@ -261,4 +295,5 @@ function bind() {
 }
 
 bind();
+$("grid-verb").textContent = isTouch ? "Tap" : "Hover";
 refresh();

@@ -6,6 +6,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.checks import assert_failure_hides, assert_fits_phone, axe_violations
+
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=120_000)  # the CPU is shared and integrated gradients take many passes
 
@@ -52,3 +54,84 @@ def test_a_chat_message_on_a_phone(browser, live_server):
     finally:
         context.close()
     assert not errors, errors
+
+
+def _limit(page, name):
+    return page.evaluate(f"JSON.parse(document.body.dataset.model).limits.{name}")
+
+
+def test_a_text_too_long_hides_the_earlier_texts_views(page):
+    page.goto("/why?text=The+capital+of+France+is")
+    expect(page.locator("#completeness")).to_contain_text("Completeness", timeout=300_000)
+    too_long = "word " * (_limit(page, "max_prompt_tokens") + 5)
+    views = ["#targets .target", "#sum", "#grid .heatmaplayer", "#waterfall .main-svg", "#check-table",
+             "#sal-tokens .tok", "#completeness"]
+    assert_failure_hides(page, views, lambda: page.fill("#prompt", too_long), "#error")
+    expect(page.locator("#error")).to_contain_text(str(_limit(page, "max_prompt_tokens")))
+    # A good text again brings the views back, for that text.
+    page.fill("#prompt", "The opposite of hot is")
+    expect(page.locator("#error")).to_be_empty()
+    expect(page.locator("#sum")).to_be_visible()
+    expect(page.locator("#sal-tokens .tok")).to_have_count(5)
+
+
+def test_an_empty_text_or_a_busy_server_hides_the_views(browser, live_server):
+    # Its own page: the `page` fixture fails a test on any 5xx, and the busy answer here is one.
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        _empty_then_busy(page)
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+def _empty_then_busy(page):
+    page.goto("/why?text=The+capital+of+France+is")
+    expect(page.locator("#sum")).to_contain_text("logit(")
+    assert_failure_hides(page, ["#sum", "#grid .heatmaplayer"], lambda: page.fill("#prompt", "  "), "#error")
+    page.route("**/api/attribution", lambda route: route.fulfill(
+        status=503, content_type="application/json",
+        body='{"detail": "The model is busy with other requests; retry in a few seconds.", "code": "busy"}'))
+    page.fill("#prompt", "The opposite of hot is")
+    expect(page.locator("#error")).to_contain_text("busy")
+    expect(page.locator("#sum")).to_be_hidden()
+    expect(page.locator("#grid .heatmaplayer")).to_be_hidden()
+
+
+def test_why_fits_a_phone_and_says_tap(phone_page):
+    page = phone_page
+    page.goto("/why?text=The+capital+of+France+is")
+    page.wait_for_selector("#grid .heatmaplayer")
+    page.wait_for_selector("#waterfall .main-svg")
+    expect(page.locator("#grid-verb")).to_have_text("Tap")
+    assert_fits_phone(page)
+    from tests.conftest import SCREENSHOTS
+    (SCREENSHOTS / "tmp").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "tmp" / "why-phone-text.png"), full_page=True)
+
+
+def test_why_has_no_serious_accessibility_violation_and_charts_in_words(page):
+    page.goto("/why?text=The+capital+of+France+is")
+    expect(page.locator("#completeness")).to_contain_text("Completeness", timeout=300_000)
+    page.wait_for_selector("#waterfall .main-svg")
+    # The charts' text equivalents name their largest numbers, from the answer.
+    expect(page.locator("#grid-text")).to_contain_text("Strongest up: MLP 29 +6.98")
+    expect(page.locator("#waterfall-text")).to_contain_text("From 0, the largest parts one by one: MLP 29 +6.98")
+    assert axe_violations(page) == []
+
+
+def test_completeness_without_a_ratio_is_said_in_words(page):
+    # The API sends completeness null when the score is the same at the baseline and the input.
+    def fake(route):
+        response = route.fetch()
+        body = response.json()
+        if body.get("saliency"):
+            body["saliency"]["completeness"] = None
+            body["saliency"]["f_baseline"] = body["saliency"]["f_input"]
+        route.fulfill(response=response, json=body)
+    page.route("**/api/attribution", fake)
+    page.goto("/why?text=The+capital+of+France+is")
+    expect(page.locator("#completeness")).to_contain_text("no ratio to check", timeout=300_000)
