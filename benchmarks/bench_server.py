@@ -14,7 +14,7 @@ import httpx
 
 from benchmarks.common import engine, header, row
 from benchmarks.bench_start import ROOT
-from app.schemas.predict import top_predictions
+from app.views.predict import top_predictions
 from model.analysis import analyse_ids
 from model.sampling import distribution
 

@@ -10,7 +10,8 @@ import platform
 
 import torch
 
-from benchmarks import bench_attribution, bench_learn, bench_memory, bench_model, bench_server, bench_start
+from benchmarks import (bench_attribution, bench_first_visit, bench_learn, bench_memory, bench_model, bench_server,
+                        bench_start)
 
 
 def main() -> None:
@@ -22,6 +23,7 @@ def main() -> None:
     bench_learn.main()
     bench_attribution.main()
     bench_memory.main()
+    bench_first_visit.main()
 
 
 if __name__ == "__main__":

@@ -33,6 +33,9 @@ else:  # run without `make` (e.g. uvicorn straight away): every chart still draw
     log.warning("%s is missing (run `python -m app.assets`); 2-D charts load the full plotly.js bundle",
                 assets.PLOTLY_CARTESIAN.path)
     PLOTLY_URL = PLOTLY_FULL_URL
+# Pages whose first picture is a Plotly chart: base.html preloads the 2-D bundle there (downloaded
+# beside the page's modules, run only when the kit first asks for it, after the first request left).
+CHART_PAGES = {"", "network", "embeddings", "attention", "inside", "learn", "predict", "why"}
 IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 
 
@@ -77,7 +80,7 @@ def render(request: Request, template: str, active: str, **context) -> HTMLRespo
     engine = request.app.state.engine
     return templates.TemplateResponse(request, template, {
         "chapters": CHAPTERS, "active": active, "plotly_js": PLOTLY_FULL_URL,
-        "plotly_url": PLOTLY_URL, "plotly_full_url": PLOTLY_FULL_URL,
+        "plotly_url": PLOTLY_URL, "plotly_full_url": PLOTLY_FULL_URL, "preload_plotly": active in CHART_PAGES,
         "model_name": engine.display_name, "model": engine.cfg,
         "model_json": model_view.model_info(engine).model_dump_json(), **context})
 

@@ -1,0 +1,187 @@
+"""First visit to each chapter page in headless Chromium, on a cold browser cache (issue 20).
+
+    .venv/bin/python -m benchmarks.bench_first_visit [page ...]      (part of `make bench`)
+
+For each page: the app runs in its own process (uvicorn, the real model, as `make run`); a fresh
+browser context (empty cache) opens the page; a MutationObserver installed before any page script
+notes when the first chart appears. Reported per page:
+
+- JS before chart: the JavaScript the page loaded (uncompressed, as parsed) before its first chart,
+  and what went over the wire (gzip). Goal: <= 1.5 MB uncompressed.
+- nav -> chart: navigation start to the first chart (median of the visits).
+- API alone: the same API requests the page made before its first chart, replayed from Python on
+  the same warm server, all started together (so it is the least time those answers can take).
+  Goal: nav -> chart <= 1.5x API alone.
+
+The page is visited once first to warm the server (a prompt's analysis is cached after its first
+request), so browser and replay see the same server state.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+
+from benchmarks.common import header, row
+from benchmarks.screenshots import CHROMIUM, free_port, start_server
+
+GOAL_BYTES = 1_500_000
+GOAL_RATIO = 1.5
+CHART = ".js-plotly-plot .main-svg"
+TEXT = "The capital of France is"
+
+
+@dataclass(frozen=True)
+class Visit:
+    name: str
+    path: str
+    query: dict
+    first: str = CHART  # the selector of the page's first picture
+
+    @property
+    def url(self) -> str:
+        return self.path + (f"?{urlencode(self.query)}" if self.query else "")
+
+
+VISITS = [
+    Visit("network", "/network", {}),
+    Visit("tokens", "/tokens", {"text": TEXT}, first=".tok"),
+    Visit("embeddings", "/embeddings", {}),
+    Visit("attention", "/attention", {"text": TEXT}),
+    Visit("inside", "/inside", {"text": TEXT}),
+    Visit("learn", "/learn", {}),
+    Visit("predict", "/predict", {"text": TEXT}),
+    Visit("why", "/why", {"text": TEXT}),
+    Visit("chat", "/chat", {}, first=".tok"),
+]
+
+# Runs before any script of the page: the time (ms since navigation start) the first picture appears.
+WATCH = """(() => {
+  const selector = %s;
+  const seen = () => { if (window.__firstChart === undefined && document.querySelector(selector)) {
+    window.__firstChart = performance.now(); observer.disconnect(); } };
+  const observer = new MutationObserver(seen);
+  observer.observe(document, { childList: true, subtree: true });
+})();"""
+
+SCRIPTS_BEFORE = """(t) => performance.getEntriesByType('resource')
+  .filter((e) => new URL(e.name).pathname.endsWith('.js') && e.responseEnd <= t)
+  .map((e) => ({ url: new URL(e.name).pathname, size: e.decodedBodySize, wire: e.transferSize }))"""
+# The API answers the page had in hand when its first chart appeared (requests still in flight then,
+# for pictures further down, are not what the first chart waited for).
+API_BEFORE = """(t) => performance.getEntriesByType('resource')
+  .filter((e) => new URL(e.name).pathname.startsWith('/api/') && e.responseEnd <= t)
+  .map((e) => e.name)"""
+
+
+def visit(browser, base: str, v: Visit, timeout_ms: int = 300_000) -> dict:
+    """One cold-cache visit: first-chart time, scripts before it, API requests started before it."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_init_script(WATCH % json.dumps(v.first))
+    page = context.new_page()
+    requests: list[dict] = []
+    page.on("request", lambda r: requests.append({"method": r.method, "url": r.url, "body": r.post_data})
+            if urlsplit(r.url).path.startswith("/api/") else None)
+    page.goto(base + v.url, wait_until="commit")
+    page.wait_for_function("() => window.__firstChart !== undefined", timeout=timeout_ms, polling=50)
+    first = page.evaluate("() => window.__firstChart")
+    scripts = page.evaluate(SCRIPTS_BEFORE, first)
+    answered = page.evaluate(API_BEFORE, first)
+    context.close()
+    # Requests in the order made, the first k of each URL where k answers of that URL had arrived.
+    left = {url: answered.count(url) for url in set(answered)}
+    api = []
+    for r in requests:
+        if left.get(r["url"], 0) > 0:
+            left[r["url"]] -= 1
+            api.append(r)
+    return {"ms": first, "scripts": scripts, "api": api}
+
+
+def replay(base: str, api: list[dict]) -> float:
+    """Seconds for the page's API requests alone, all started together from Python. A streamed
+    answer (server-sent events) counts until its first event, as a page can draw then."""
+    if not api:
+        return 0.0
+    done: list[float] = []
+    start = time.perf_counter()
+
+    def one(r: dict) -> None:
+        with httpx.Client(timeout=300) as client:
+            headers = {"Content-Type": "application/json"} if r["body"] else {}
+            with client.stream(r["method"], r["url"], content=r["body"], headers=headers) as answer:
+                for _ in answer.iter_bytes():
+                    if answer.headers.get("content-type", "").startswith("text/event-stream"):
+                        break
+        done.append(time.perf_counter() - start)
+
+    threads = [threading.Thread(target=one, args=(r,)) for r in api]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return max(done)
+
+
+def measure(browser, base: str, v: Visit, repeats: int = 3) -> dict:
+    warm = visit(browser, base, v)  # warms the server's caches for this page's prompt
+    visits = [visit(browser, base, v) for _ in range(repeats)]
+    replays = [replay(base, visits[0]["api"]) for _ in range(repeats)]
+    scripts = visits[0]["scripts"]
+    return {
+        "js_bytes": sum(s["size"] for s in scripts), "js_wire": sum(s["wire"] for s in scripts),
+        "scripts": scripts, "cold_server_ms": warm["ms"],
+        "nav_ms": statistics.median(x["ms"] for x in visits),
+        "api_ms": statistics.median(replays) * 1000, "n_api": len(visits[0]["api"]),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    argv = argv or []
+    wanted = [v for v in VISITS if not argv or v.name in argv]
+    header("First visit, cold browser cache (headless Chromium; goal: JS before the first chart "
+           f"<= {GOAL_BYTES / 1e6:.1f} MB, navigation -> first chart <= {GOAL_RATIO}x the page's API calls alone)")
+    if not CHROMIUM.exists():
+        row("skipped", "", "Debian's chromium is missing: `make chromium` installs it")
+        return {}
+    port = free_port()
+    server = start_server(port)
+    base = f"http://127.0.0.1:{port}"
+    results = {}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+                "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+            for v in wanted:
+                try:
+                    r = measure(browser, base, v)
+                except Exception as exc:  # one page failing to draw should not hide the others' figures
+                    row(v.name, "FAILED", f"{type(exc).__name__}: {str(exc).splitlines()[0][:90]}")
+                    continue
+                results[v.name] = r
+                ratio = r["nav_ms"] / r["api_ms"] if r["api_ms"] else float("inf")
+                ok_bytes = "ok" if r["js_bytes"] <= GOAL_BYTES else "OVER"
+                ok_ratio = "ok" if ratio <= GOAL_RATIO else "OVER"
+                row(f"{v.name}: JS before first chart", f"{r['js_bytes'] / 1e6:.2f} MB",
+                    f"{ok_bytes}; {r['js_wire'] / 1e6:.2f} MB over the wire, {len(r['scripts'])} files")
+                row(f"{v.name}: nav -> first chart", f"{r['nav_ms']:.0f} ms",
+                    f"{ok_ratio}: {ratio:.2f}x the API alone ({r['api_ms']:.0f} ms, {r['n_api']} requests); "
+                    f"first visit to a cold server {r['cold_server_ms']:.0f} ms")
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return results
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
