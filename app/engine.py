@@ -1,8 +1,9 @@
 """The loaded model and everything that runs it: one per process, created in the lifespan.
 
 Model work runs on one dedicated thread, one pass at a time (torch already uses every core, so
-two passes at once would only slow each other), never on the event loop. Analyses are kept
-in a bounded cache so every view of the same prompt reads one forward pass.
+two passes at once would only slow each other), never on the event loop. Each job gets as many
+threads as there are cores other processes leave free (model/speed.py `ThreadBudget`). Analyses
+are kept in a bounded cache so every view of the same prompt reads one forward pass.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from app.settings import Settings
 from model.analysis import Analysis, analyse_ids, estimated_nbytes, shared_prefix
 from model.errors import InputError
 from model.llama import Llama
+from model.speed import ThreadBudget
 from model.tokenizer import ModelTokenizer, Token
 
 T = TypeVar("T")
@@ -45,8 +47,12 @@ class Prompt:
 
 class Engine:
     def __init__(self, model: Llama, tokenizer: ModelTokenizer, settings: Settings,
-                 source: str = "", load_seconds: float = 0.0, storage: list | None = None):
+                 source: str = "", load_seconds: float = 0.0, storage: list | None = None,
+                 threads: ThreadBudget | None = None):
         self.model, self.tokenizer, self.settings = model, tokenizer, settings
+        # Threads per job: all usable cores up to TT_THREADS, fewer while other processes keep
+        # cores busy (load_engine watches them; without a watch, always TT_THREADS).
+        self.threads = threads or ThreadBudget(settings.threads)
         self.cfg = model.cfg
         self.source, self.load_seconds = source, load_seconds
         # How the GGUF stores the weights (model.weights.StorageType per type, most weights first);
@@ -76,8 +82,9 @@ class Engine:
     # --- running model work off the event loop -----------------------------------------------
 
     def locked(self, fn: Callable[..., T], *args, **kwargs) -> T:
-        """Run `fn` holding the model lock (the model thread does; so may scripts and tests)."""
-        with self._model_lock:
+        """Run `fn` holding the model lock, on the threads the budget gives this job (the model
+        thread does; so may scripts and tests)."""
+        with self._model_lock, self.threads.job():
             return fn(*args, **kwargs)
 
     async def run(self, fn: Callable[..., T], *args, **kwargs) -> T:
@@ -193,7 +200,7 @@ def load_engine(settings: Settings) -> Engine:
     """Load the configured GGUF (default: the fetched SmolLM2) through the weight cache."""
     from model.blockmatmul import load_library
     from model.fetch import ensure_gguf
-    from model.speed import make_fast
+    from model.speed import CoreWatch, make_fast
     from model.weights import load_weights, storage_summary
 
     torch.set_num_threads(settings.threads)
@@ -209,9 +216,10 @@ def load_engine(settings: Settings) -> Engine:
     model = Llama.from_weights(weights.config, weights.tensors)
     # Speed is attached from outside the architecture: block kernels for short passes, one thread
     # for a few tokens (model/speed.py).
-    make_fast(model, load_library(settings.data_dir / "cache") if settings.block_rows > 0 else None,
-              weights.blocks, settings.block_rows)
+    library = load_library(settings.data_dir / "cache") if settings.block_rows > 0 else None
+    make_fast(model, library, weights.blocks, settings.block_rows)
     tokenizer = ModelTokenizer(weights.tokenizer)
+    threads = ThreadBudget(settings.threads, CoreWatch().start(), library)
     return Engine(model, tokenizer, settings, source=str(gguf_path),
                   storage=storage_summary(weights.storage, weights.tensors),
-                  load_seconds=time.perf_counter() - started)
+                  load_seconds=time.perf_counter() - started, threads=threads)

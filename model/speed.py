@@ -1,25 +1,39 @@
 """How a loaded model is made fast, attached from outside the architecture (model/llama.py).
 
-Two measures, both for short passes (a generated token, a few typed ones), which are bound by
-reading the weights rather than by arithmetic:
-
 - **Block kernels.** `use_blocks` gives each projection a `BlockKernel` (its `Linear.kernel`):
   up to `max_rows` rows are multiplied straight by the GGUF's quantised blocks
   (model/blockmatmul.py), a fifth of the bytes of the float32 weights and the same numbers to
-  float32 rounding; longer passes decline it and use the float32 matrix kernels.
+  float32 rounding. Short passes (a generated token, a few typed ones) are bound by reading the
+  weights, so this is what makes them fast.
+- **oneDNN for longer passes.** Above `max_rows` the product is arithmetic on the float32
+  weights; `onednn_linear` does it with oneDNN, which uses this CPU's widest vector unit (MKL,
+  torch's default for `F.linear`, runs its AVX2 code on AMD processors: half the speed).
 - **One thread for few tokens.** `few_tokens_one_thread` is the model's `around_pass`: passes of
-  up to `FEW_TOKENS` tokens run on one intra-op thread (see below).
+  up to `FEW_TOKENS` tokens run on one intra-op thread (see below); the block kernel splits its
+  own products in chunks that idle cores take (model/blockmatmul.c).
+- **Threads sized to the free cores.** `CoreWatch` measures how much CPU other processes used
+  in the last half second; `ThreadBudget.job` gives each job of the engine as many threads as
+  there are cores nobody else is using (at least one). A thread that shares its core with a busy
+  process makes every other thread wait for it at each barrier of a split product, so the pass
+  would be slower than on one thread.
 
-`load_engine` (app/engine.py) attaches both; a model built without them (the tiny test model,
-a notebook) computes the same numbers on the float32 weights with torch's default threads.
+`load_engine` (app/engine.py) attaches all of them; a model built without them (the tiny test
+model, a notebook) computes the same numbers on the float32 weights with torch's default threads.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import threading
+import time
+from collections import deque
 from contextlib import contextmanager
-from typing import Iterator
+from pathlib import Path
+from typing import Callable, Iterator
 
 import torch
+import torch.nn.functional as F
 
 from model.blockmatmul import BlockWeights, Library
 from model.llama import Linear, Llama
@@ -51,22 +65,51 @@ def few_tokens_one_thread(n_tokens: int) -> Iterator[None]:
 
 class BlockKernel:
     """A `Linear.kernel`: x (m, in) @ W^T from W's quantised blocks when 1 <= m <= max_rows;
-    None (the float32 weight then) for anything else."""
+    for anything else `longer` (a kernel of the float32 weight, or None: F.linear then)."""
 
-    def __init__(self, blocks: BlockWeights, library: Library, max_rows: int):
-        self.blocks, self.library, self.max_rows = blocks, library, max_rows
+    def __init__(self, blocks: BlockWeights, library: Library, max_rows: int,
+                 longer: Callable[[torch.Tensor], torch.Tensor | None] | None = None):
+        self.blocks, self.library, self.max_rows, self.longer = blocks, library, max_rows, longer
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor | None:
-        if x.dim() == 2 and 0 < x.shape[0] <= self.max_rows:
+        if x.dim() == 2 and 0 < x.shape[0] <= self.max_rows and not x.requires_grad:
             return self.library.matmul(x, self.blocks)
-        return None
+        return self.longer(x) if self.longer is not None else None
 
 
-def use_blocks(model: Llama, library: Library | None, blocks: dict[str, BlockWeights], max_rows: int = 12) -> int:
+class OneDnnKernel:
+    """A `Linear.kernel`: x @ W^T on the float32 weight through oneDNN, for inference (no
+    gradient: oneDNN's op has no backward in torch, so a pass that needs one gets F.linear).
+    Same arithmetic as F.linear in another order: float32 rounding, checked by the parity tests."""
+
+    def __init__(self, weight: torch.Tensor):
+        self.weight = weight
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor | None:
+        if x.dim() != 2 or x.dtype != torch.float32 or x.shape[0] == 0 or (
+                torch.is_grad_enabled() and x.requires_grad):
+            return None
+        return torch.ops.mkldnn._linear_pointwise(x, self.weight, None, "none", [], "")
+
+
+def onednn_available() -> bool:
+    """Whether this torch build has oneDNN's linear op and it computes x @ W^T here."""
+    try:
+        if not torch.backends.mkldnn.is_available():
+            return False
+        x, w = torch.randn(3, 64), torch.randn(8, 64)
+        got = torch.ops.mkldnn._linear_pointwise(x, w, None, "none", [], "")
+        return bool(torch.allclose(got, x @ w.T, atol=1e-4))
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def use_blocks(model: Llama, library: Library | None, blocks: dict[str, BlockWeights], max_rows: int = 12,
+               onednn: bool = False) -> int:
     """Let passes of up to `max_rows` tokens multiply by quantised blocks (keyed like the
-    weights: "blocks.0.attn.q_proj.weight"; a tied unembedding uses "embed.weight").
-    Without a library, or with max_rows 0, every pass uses the float32 weights.
-    Returns how many matrices now have blocks."""
+    weights: "blocks.0.attn.q_proj.weight"; a tied unembedding uses "embed.weight"), and with
+    `onednn` longer passes through oneDNN. Without a library, or with max_rows 0, every pass uses
+    the float32 weights. Returns how many matrices now have blocks."""
     attached = 0
     for name, module in model.named_modules():
         if not isinstance(module, Linear):
@@ -75,7 +118,9 @@ def use_blocks(model: Llama, library: Library | None, blocks: dict[str, BlockWei
         found = blocks.get(key) if library is not None and max_rows > 0 else None
         if found is not None and found.shape != tuple(module.weight.shape):
             raise ValueError(f"blocks for {key} are {found.shape}, the weight is {tuple(module.weight.shape)}")
-        module.kernel = BlockKernel(found, library, min(max_rows, library.max_rows)) if found is not None else None
+        longer = OneDnnKernel(module.weight) if onednn else None
+        module.kernel = (BlockKernel(found, library, min(max_rows, library.max_rows), longer)
+                         if found is not None else longer)
         attached += found is not None
     return attached
 
@@ -86,8 +131,152 @@ def block_rows(model: Llama) -> int:
                 for m in model.modules() if isinstance(m, Linear)), default=0)
 
 
-def make_fast(model: Llama, library: Library | None, blocks: dict[str, BlockWeights], max_rows: int) -> int:
-    """Everything `load_engine` attaches: the thread policy, and block kernels up to `max_rows`
-    (0: none). Returns how many matrices have blocks."""
+def make_fast(model: Llama, library: Library | None, blocks: dict[str, BlockWeights], max_rows: int,
+              onednn: bool = True) -> int:
+    """Everything `load_engine` attaches: the thread policy, block kernels up to `max_rows`
+    (0: none) and oneDNN above. Returns how many matrices have blocks."""
     model.around_pass = few_tokens_one_thread
-    return use_blocks(model, library, blocks, max_rows) if max_rows > 0 else 0
+    return use_blocks(model, library if max_rows > 0 else None, blocks, max_rows,
+                      onednn=onednn and onednn_available())
+
+
+# --- threads sized to the cores nobody else is using -------------------------------------------
+
+def _cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """The CPU quota of this process's cgroup in cores (a container's `--cpus`), or None."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    limits = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":                                         # cgroup v2: cpu.max "quota period"
+            found = root / path.lstrip("/") / "cpu.max"
+            try:
+                quota, period = found.read_text().split()
+            except (OSError, ValueError):
+                continue
+            if quota != "max":
+                limits.append(int(quota) / int(period))
+        elif "cpu" in controllers.split(","):                         # cgroup v1: cfs quota and period
+            folder = root / "cpu" / path.lstrip("/")
+            try:
+                quota = int((folder / "cpu.cfs_quota_us").read_text())
+                period = int((folder / "cpu.cfs_period_us").read_text())
+            except (OSError, ValueError):
+                continue
+            if quota > 0 and period > 0:
+                limits.append(quota / period)
+    return min(limits) if limits else None
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity, cut to a container's CPU quota."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    limit = _cgroup_cpu_limit()
+    if limit is not None:
+        cores = min(cores, max(1, math.ceil(limit - 0.05)))
+    return max(1, cores)
+
+
+def cpu_sample(cpus: set[int] | None = None) -> tuple[float, float, float] | None:
+    """(CPU time used by all processes, elapsed CPU time, this process's CPU time), in clock ticks
+    since boot, over the CPUs in `cpus` (default: this process's affinity); None off Linux."""
+    try:
+        cpus = cpus if cpus is not None else os.sched_getaffinity(0)
+        busy = total = 0
+        with open("/proc/stat") as f:
+            for line in f:
+                if not line.startswith("cpu") or line.startswith("cpu "):
+                    if busy or total:
+                        break
+                    continue
+                name, *fields = line.split()
+                if int(name[3:]) not in cpus:
+                    continue
+                ticks = [int(v) for v in fields[:8]]  # user nice system idle iowait irq softirq steal
+                total += sum(ticks)
+                busy += sum(ticks) - ticks[3] - ticks[4]
+        with open("/proc/self/stat") as f:
+            own = f.read().rsplit(")", 1)[1].split()
+        return float(busy), float(total) / len(cpus), float(own[11]) + float(own[12])  # utime, stime
+    except (OSError, ValueError, IndexError, AttributeError, ZeroDivisionError):
+        return None
+
+
+class CoreWatch:
+    """How many cores other processes kept busy lately (averaged over the last `window` seconds),
+    sampled every `every` seconds by a daemon thread; 0 where /proc is not readable.
+
+    Other processes' time is all CPU time spent on our cores minus our own process's time, so the
+    engine's threads never count themselves as the load."""
+
+    def __init__(self, every: float = 0.1, window: float = 0.5,
+                 sample: Callable[[], tuple[float, float, float] | None] = cpu_sample):
+        self.every, self.sample = every, sample
+        self._samples: deque = deque(maxlen=max(2, round(window / every) + 1))
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def tick(self) -> None:
+        found = self.sample()
+        if found is not None:
+            with self._lock:
+                self._samples.append(found)
+
+    def busy_elsewhere(self) -> float:
+        """Cores used by other processes, on average over the window (0 before two samples)."""
+        with self._lock:
+            if len(self._samples) < 2:
+                return 0.0
+            (busy0, elapsed0, own0), (busy1, elapsed1, own1) = self._samples[0], self._samples[-1]
+        if elapsed1 <= elapsed0:
+            return 0.0
+        return max(0.0, ((busy1 - busy0) - (own1 - own0)) / (elapsed1 - elapsed0))
+
+    def start(self) -> "CoreWatch":
+        if self._thread is None and self.sample() is not None:
+            self.tick()
+            self._thread = threading.Thread(target=self._run, name="core-watch", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.tick()
+
+
+class ThreadBudget:
+    """Threads for each job: the free cores (usable cores minus those other processes keep busy,
+    a core counting as busy from half its time), between 1 and `most`. Applied to torch's
+    intra-op threads and to the block kernel's threads for the job's duration."""
+
+    def __init__(self, most: int, watch: CoreWatch | None = None, library: Library | None = None,
+                 cores: int | None = None):
+        self.most, self.watch, self.library = max(1, most), watch, library
+        self.cores = cores if cores is not None else usable_cores()
+        self.last = min(self.most, self.cores)
+
+    def threads(self) -> int:
+        busy = self.watch.busy_elsewhere() if self.watch is not None else 0.0
+        free = int(self.cores - busy + 0.5)
+        return max(1, min(self.most, self.cores, free))
+
+    @contextmanager
+    def job(self) -> Iterator[int]:
+        """Set the threads for one job (the engine runs one at a time); yields their number."""
+        n = self.threads()
+        self.last = n
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)
+        if self.library is not None and self.library.threads != n:
+            self.library.set_threads(n)
+        yield n
