@@ -70,7 +70,9 @@ export async function drawHeatmap(node, opts) {
     colorbar: colorbar === false ? undefined : { thickness: narrow ? 8 : 12, tickformat: colorbar.tickformat,
       title: colorbar.title ? { text: plotText(colorbar.title), side: "right" } : undefined,
       tickfont: { size: fontSize } },
-    ...(cellText ? { texttemplate: "%{customdata}", customdata: cellText.map((r) => r.map((s) => plotText(s ?? ""))),
+    // A heatmap's texttemplate does not read customdata (the cells showed "-"): the cells' words go
+    // in `text`, the hover in `hovertext` (which hoverinfo "text" prefers).
+    ...(cellText ? { texttemplate: "%{text}", hovertext: hoverText, text: cellText.map((r) => r.map((s) => plotText(s ?? ""))),
       textfont: { size: 10 } } : {}),
   }, ...traces];
   const axis = (ticks, labels, name) => ({
