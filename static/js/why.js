@@ -5,7 +5,7 @@
 import { $, api, debounce, el, plainTokenLabel, readState, tokenChips, writeState } from "./api.js";
 import { drawHeatmap } from "./kit/heatmap.js";
 import { loader } from "./kit/load.js";
-import { isTouch, plotConfig, plotLayout, plotly } from "./kit/plotly.js";
+import { isNarrow, isTouch, plotConfig, plotLayout, plotly } from "./kit/plotly.js";
 
 const DEFAULTS = { text: "The capital of France is", mode: "text", target: -1, contrast: -1, method: "ig" };
 const EXAMPLES = {
@@ -115,7 +115,8 @@ function topParts(body, k) {
  *  the rest in one bar and the total last: a waterfall drawn with the 2-D bar trace. */
 async function drawWaterfall(body) {
   const { top, rest, restCount } = topParts(body, WATERFALL_PARTS);
-  const names = top.map((p) => p.name).concat([`${restCount} others`, "total"]);
+  const node = $("waterfall"), narrow = isNarrow(node);
+  const names = top.map((p) => p.name).concat([narrow ? "others" : `${restCount} others`, "total"]);
   const steps = top.map((p) => p.v).concat([rest]);
   const bases = [];
   let running = 0;
@@ -127,11 +128,13 @@ async function drawWaterfall(body) {
   const shapes = steps.map((v, i) => ({ type: "line", xref: "x", yref: "y", x0: bases[i] + v, x1: bases[i] + v,
     y0: i + 0.4, y1: i + 0.6, line: { color: "#9aa0ae", width: 1 } }));
   const Plotly = await plotly();
-  await Plotly.react($("waterfall"), [{
+  await Plotly.react(node, [{
     type: "bar", orientation: "h", y: names, x: values, base: [...bases, 0], marker: { color: colours },
     text: labels, textposition: "outside", hovertext: labels, hoverinfo: "y+text", cliponaxis: false,
-  }], plotLayout({ height: 420, margin: { l: 80, r: 50, t: 10, b: 30 }, showlegend: false, shapes,
-    yaxis: { autorange: "reversed", type: "category" }, xaxis: { zeroline: true, title: { text: "score" } } }), plotConfig);
+    textfont: { size: narrow ? 11 : 13 },
+  }], plotLayout({ height: 420, margin: narrow ? { l: 8, r: 36, t: 10, b: 30 } : { l: 80, r: 50, t: 10, b: 30 },
+    showlegend: false, shapes, yaxis: { autorange: "reversed", type: "category", automargin: true,
+      tickfont: { size: narrow ? 11 : 13 } }, xaxis: { zeroline: true, title: { text: "score" } } }), plotConfig);
   $("waterfall-text").textContent = "From 0, the largest parts one by one: "
     + top.map((p) => `${p.name} ${fmt(p.v)}`).join(", ") + `; the ${restCount} others together ${fmt(rest)}; `
     + `total ${body.total.toFixed(2)}.`;
@@ -192,6 +195,26 @@ async function drawDirect(body) {
 
 // --- saliency on the token chips ----------------------------------------------------------------
 
+const UP_RGB = [200, 55, 45], DOWN_RGB = [47, 95, 196];
+const luminance = (rgb) => {
+  const [r, g, b] = rgb.map((c) => { const x = c / 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+};
+const INK_LUMINANCE = luminance([29, 33, 48]);  // --ink
+
+/** A saliency chip's colour at strength `alpha` (over white) and a text colour readable on it
+ *  (WCAG contrast 4.5): dark ink on light shades, white on dark ones; a middle shade on which
+ *  neither reads is deepened until white does. */
+function salColour(rgb, alpha) {
+  for (let a = alpha; ; a = Math.min(1, a + 0.04)) {
+    const mixed = rgb.map((c) => Math.round(255 - a * (255 - c)));
+    const l = luminance(mixed);
+    const background = `rgb(${mixed.join(", ")})`;
+    if ((l + 0.05) / (INK_LUMINANCE + 0.05) >= 4.5) return { background, ink: "" };
+    if (1.05 / (l + 0.05) >= 4.5 || a >= 1) return { background, ink: "#fff" };
+  }
+}
+
 function drawSaliency() {
   const body = last, s = lastSaliency;
   if (!body || !s) return;
@@ -200,8 +223,9 @@ function drawSaliency() {
   tokenChips($("sal-tokens"), body.tokens);
   [...$("sal-tokens").children].forEach((chip, i) => {
     const v = values[i], a = Math.min(1, Math.abs(v) / limit);
-    chip.style.background = v >= 0 ? `rgba(200, 55, 45, ${0.08 + 0.8 * a})` : `rgba(47, 95, 196, ${0.08 + 0.8 * a})`;
-    chip.style.color = a > 0.55 ? "#fff" : "";
+    const { background, ink } = salColour(v >= 0 ? UP_RGB : DOWN_RGB, 0.08 + 0.8 * a);
+    chip.style.background = background;
+    chip.style.color = ink;
     chip.classList.add("sal");
     chip.title = `#${i} · ${fmt(v, 3)}`;
     chip.append(el("span", { cls: "sal-v", text: fmt(v, 1) }));
