@@ -194,3 +194,38 @@ def test_a_word_too_long_for_the_map_is_left_out_not_cut(page):
     words = parse_qs(urlparse(page.locator("#link-points").get_attribute("href")).query)["words"][0].split(",")
     assert long_word not in words and long_word[:40] not in words
     assert "Supercalifragilisticexpialidocious" in words
+
+
+def test_a_bar_that_is_a_piece_of_a_character_is_labelled_by_its_bytes_and_sent_back_by_id(page, screenshot):
+    """After 我爱你 the model's favourite next token is a piece of a character (its text is "�").
+    Its bar reads as bytes, and clicking it appends the token itself: the next requests send its id
+    (append_ids), the box never gets "�", and the bytes waiting for the rest of the character show."""
+    page.goto("/?text=" + "我爱你")
+    wait_for_journey(page)
+    ticks = page.locator("#j-bars .ytick text").all_text_contents()
+    assert ticks and not any("\ufffd" in t for t in ticks), ticks
+    best = page.locator("#predict-explain strong").first.text_content().strip("“”")
+    assert re.fullmatch(r"[0-9A-F]{2}( [0-9A-F]{2})*", best), best   # the top token is a piece: shown as hex
+    with page.expect_request(lambda r: r.url.endswith("/api/predict") and r.method == "POST") as sent:
+        page.locator("#j-bars .bars .point path").last.click(force=True)  # the top bar is drawn last
+    body = sent.value.post_data_json
+    assert body["text"] == "我爱你" and len(body["append_ids"]) == 1
+    wait_for_journey(page)
+    assert "\ufffd" not in page.locator("#prompt").input_value()
+    query = parse_qs(urlparse(page.url).query)
+    assert query["ids"] == [str(body["append_ids"][0])] and query["from"] == ["3"]
+    chips = page.locator("#j-tokens .tok")
+    assert "partial" in chips.last.get_attribute("class") and "\ufffd" not in chips.last.text_content()
+    assert page.locator("#picked").is_visible()
+    assert page.locator("#picked-bytes .tok").text_content().replace(" ", "") == best.replace(" ", "")
+    # The attention view read the same tokens: its last row is the picked piece, labelled by bytes.
+    assert "\ufffd" not in page.locator("#attention-explain").text_content()
+    screenshot("tour-picked-bytes")
+    # A reload keeps the picked token (by id), and "remove" goes back to the text alone.
+    page.reload()
+    wait_for_journey(page)
+    assert page.locator("#picked").is_visible()
+    page.locator("#picked-clear").click()
+    wait_for_journey(page)
+    assert page.locator("#prompt").input_value() == "我爱你"
+    assert "ids" not in parse_qs(urlparse(page.url).query) and page.locator("#picked").is_hidden()

@@ -2,12 +2,12 @@
 // chapter pages use, made when the example scrolls into view. Every number in a caption is
 // read from the answer, never typed in.
 
-import { $, api, el, tokenChips } from "../api.js";
+import { $, api, el, plainTokenLabel, tokenChips } from "../api.js";
+import { isTouch } from "../kit/plotly.js";
 import { EXAMPLES as SENSE_EXAMPLES, gaps, MARGIN, swapWord } from "../attention/senses.js";
 import { drawBars, drawLines, percent } from "./plots.js";
 
 const quote = (s) => `“${s}”`;
-const visible = (text) => text.replace(/^ /, "␣");
 
 function failed(caption, error) {
   caption.classList.add("error");
@@ -26,7 +26,7 @@ async function network() {
   }));
   const run = await api("/api/network/train", {});
   const epochs = run.loss.length - 1;
-  drawLines($("net-loss"), [{ y: run.loss, name: "loss", hover: "step %{x}: loss %{y:.3f}<extra></extra>" }],
+  await drawLines($("net-loss"), [{ y: run.loss, name: "loss", hover: "step %{x}: loss %{y:.3f}<extra></extra>" }],
     { xTitle: "steps of gradient descent", yTitle: "loss", height: 170 });
   const first = run.heldout_accuracy[0], last = run.heldout_accuracy[epochs];
   caption.replaceChildren(
@@ -54,7 +54,7 @@ async function tokens() {
   const loneSpace = data.tokens.some((t, i) => t.text === " " && /^\d$/.test(data.tokens[i + 1]?.text ?? ""));
   if (loneSpace) parts.push("The space before it stays a token of its own (“␣”): a digit never takes a space. ");
   if (partial) parts.push(`The emoji is ${partial} tokens, each holding part of its bytes (shown as bytes, dashed). `);
-  parts.push("Hover a token for its id.");
+  parts.push(`${isTouch ? "Tap" : "Hover"} a token for its id.`);
   $("tok-caption").replaceChildren(...parts);
 }
 
@@ -67,7 +67,7 @@ async function embeddings() {
   ]);
   $("emb-neighbours").replaceChildren(el("span", { text: "Nearest to ", cls: "muted" }), el("strong", { text: "␣France" }),
     el("span", { text: ": ", cls: "muted" }),
-    ...near.neighbours.flatMap((n, i) => [i ? ", " : "", el("code", { text: visible(n.text) }), ` ${n.cosine.toFixed(2)}`]));
+    ...near.neighbours.flatMap((n, i) => [i ? ", " : "", el("code", { text: plainTokenLabel(n) }), ` ${n.cosine.toFixed(2)}`]));
   const best = analogy.results[0];
   // The nearest token of all is often an input itself (puppy − dog + cat is nearest to ␣puppy): say so.
   const first = analogy.with_inputs?.[0];
@@ -75,9 +75,9 @@ async function embeddings() {
   // The offsets compared are dog → puppy and cat → (the top result): the page's reading follows the model.
   const o = analogy.offsets;
   $("emb-analogy").replaceChildren(el("code", { text: "puppy − dog + cat" }), " lands nearest to ",
-    ...(input ? [el("strong", { text: visible(input.text) }), ` itself (cosine ${input.cosine.toFixed(2)}); leaving out `
+    ...(input ? [el("strong", { text: plainTokenLabel(input) }), ` itself (cosine ${input.cosine.toFixed(2)}); leaving out `
       + "the three words put in, nearest is "] : []),
-    el("strong", { text: visible(best.text) }), ` (cosine ${best.cosine.toFixed(2)}). The steps ${o.first} and `
+    el("strong", { text: plainTokenLabel(best) }), ` (cosine ${best.cosine.toFixed(2)}). The steps ${o.first} and `
     + `${o.second} have cosine ${o.cosine.toFixed(2)}. Not all of that is meaning: dog → puppy also steps from a `
     + "common word toward rarer ones, a direction that cat → almost any rarer word shares, so even cat → a word "
     + `picked at random scores well above 0; ${o.second} still beats each of 2,000 such words.`);
@@ -101,7 +101,7 @@ async function attention() {
   for (let k = 1; k < g.length; k++) if (g[k] - gc[k] > g[d] - gc[d]) d = k;
   const at = word.layers[d];
   const c = control.layers[d];
-  drawLines($("bank-plot"), [
+  await drawLines($("bank-plot"), [
     { y: word.layers.map((l) => l.within), name: "same sense", hover: "same sense, after %{x} layers: %{y:.2f}<extra></extra>" },
     { y: word.layers.map((l) => l.across), name: "other sense", color: "#d9682b",
       hover: "other sense, after %{x} layers: %{y:.2f}<extra></extra>" },
@@ -125,10 +125,10 @@ const PARIS = "The capital of France is";
 
 async function predict() {
   const data = await api("/api/predict", { text: PARIS, n_predictions: 5 });
-  drawBars($("paris-bars"), data.predictions, { height: 190 });
+  await drawBars($("paris-bars"), data.predictions, { height: 190 });
   const best = data.predictions[0];
   $("paris-caption").replaceChildren(`After ${quote(PARIS)} the model gives `,
-    el("strong", { text: quote(best.display) }), ` a probability of ${best.probability.toFixed(2)}; `
+    el("strong", { text: quote(plainTokenLabel(best)) }), ` a probability of ${best.probability.toFixed(2)}; `
     + `the other ${(data.predictions.length - 1)} shown share ${percent(data.predictions.slice(1)
       .reduce((s, p) => s + p.probability, 0))}, and the remaining tokens of the vocabulary the rest.`);
 }

@@ -1,13 +1,17 @@
 // "Follow one prompt": one text shown as tokens, as points, as attention and as probabilities.
-// State (text, layer, head) lives in the URL, and each view links into its chapter with the
-// same text. All four views read the server's one cached analysis of the prompt.
+// State (text, layer, head, and the tokens picked from the bars) lives in the URL, and each view
+// links into its chapter with the same text. All four views read the server's one cached analysis
+// of the prompt. Fetching goes through the kit's loader: the latest request wins, the views are
+// dimmed while it runs, and a failure never leaves the pictures of an earlier text beside its error.
 
-import { $, api, debounce, el, latest, readState, showError, tokenChips, writeState } from "../api.js";
-import { drawBars, drawHeatmap, drawPoints, percent } from "./plots.js";
+import { $, api, debounce, el, plainTokenLabel, readState, tokenChips, writeState } from "../api.js";
+import { isTouch } from "../kit/plotly.js";
+import { loader, markFailed } from "../kit/load.js";
+import { drawAttention, drawBars, drawPoints, percent } from "./plots.js";
 
 // Layer 23, head 4 (counting from 0) is where " is" in the default prompt puts ~90% of its
 // attention on " France": a head that looks up the thing the sentence is about.
-const DEFAULTS = { text: "The capital of France is", layer: 23, head: 4 };
+const DEFAULTS = { text: "The capital of France is", layer: 23, head: 4, ids: "", from: -1 };
 const EXAMPLES = [
   "The capital of France is",
   "I sat on the river bank and watched the",
@@ -19,6 +23,7 @@ const HEATMAP_MAX = 40;   // the heatmap shows at most the last 40 tokens (a rea
 const MAX_POINTS = 30;    // words placed on the map (the API allows 60)
 const MIN_POINTS = 3;     // a map needs at least three different words
 const MAX_WORD_CHARS = 40; // the longest word /api/embeddings/map takes
+const PICK = isTouch ? "Tap a bar" : "Click a bar";
 
 // What each view's explanation says when there is no picture to describe.
 const GENERAL = {
@@ -26,21 +31,57 @@ const GENERAL = {
     + "(PCA). Words used alike sit close together.",
   "attention-explain": () => "Row = the token that looks, column = the token it looks at.",
   "predict-explain": (m) => `The model's probabilities for the next token, one for each of its `
-    + `${m.vocab_size.toLocaleString("en")} tokens. Click a bar to append that token and go one step further.`,
+    + `${m.vocab_size.toLocaleString("en")} tokens. ${PICK} to append that token and go one step further.`,
 };
+const MODEL_VIEWS = ["j-bars", "predict-explain", "j-attention", "attention-explain", "j-points", "points-explain"];
+const REFUSED = "No picture for this text: see the message above.";
 
-const shown = (t) => t.display ?? t.text;
 const quote = (s) => `“${s}”`;
+const idsOf = (s) => String(s).split(",").filter((x) => /^\d+$/.test(x)).map(Number);
+
+/** Hex bytes ("f0 9f") as numbers. */
+const bytesOf = (hex) => (hex ? hex.split(" ").map((h) => parseInt(h, 16)) : []);
+
+/** The picked tokens' bytes split into the text they make so far (whole characters) and the bytes
+ *  still waiting for the rest of their character (a token can be a piece of one). */
+function splitWhole(tokens) {
+  const bytes = new Uint8Array(tokens.flatMap((t) => bytesOf(t.bytes)));
+  const decoder = new TextDecoder("utf-8");
+  const whole = decoder.decode(bytes, { stream: true });
+  const used = new TextEncoder().encode(whole).length;
+  return { whole, pending: bytes.length - Math.min(used, bytes.length) };
+}
 
 export class Journey {
   constructor(model) {
     this.model = model;
     this.state = readState(DEFAULTS);
     this.clamp();
+    // Tokens picked from the bars, kept by id: sent as append_ids after the text they follow, so
+    // the model reads exactly the token it wrote (a piece of a character has no text of its own).
+    this.picked = idsOf(this.state.ids).map((id) => ({ id }));
+    if (!this.picked.length || this.state.from < 0 || this.state.from > this.state.text.length) this.dropPicked();
     this.prompt = $("prompt");
     this.prompt.value = this.state.text;
-    this.update = latest((signal) => this.fetchAll(signal));
     this.updateSoon = debounce(() => this.refresh(), 300);
+    this.loadTokens = loader({
+      run: (signal, body) => (body ? api("/api/tokenize", body, { signal }) : null),
+      draw: (data) => data && this.drawTokens(data),
+      views: ["j-tokens", "tokens-explain"],
+      onError: () => { markFailed(["tokens-explain"], false); $("tokens-explain").textContent = REFUSED; },
+    });
+    this.loadModel = loader({
+      run: (signal) => this.fetchModel(signal),
+      draw: (data) => this.drawModel(data),
+      views: MODEL_VIEWS, error: "error", charts: true,
+      onError: () => this.clearModelViews(REFUSED),
+    });
+    this.loadAttention = loader({
+      run: (signal) => api("/api/attention", this.request({ layer: this.state.layer, head: this.state.head }), { signal }),
+      draw: (data) => this.drawAttention(data),
+      views: ["j-attention", "attention-explain"], error: "error", charts: true,
+      onError: () => this.clearModelViews(REFUSED),
+    });
   }
 
   clamp() {
@@ -53,10 +94,21 @@ export class Journey {
   start() {
     this.buildControls();
     this.prompt.addEventListener("input", () => {
+      // Typing makes the picked tokens' text plain text again (a piece still waiting for the rest
+      // of its character is dropped: the box cannot hold it).
+      this.dropPicked();
       this.state.text = this.prompt.value;
       this.save();
       this.updateSoon();
     });
+    $("picked-clear").addEventListener("click", () => {
+      this.state.text = this.state.text.slice(0, this.state.from);
+      this.prompt.value = this.state.text;
+      this.dropPicked();
+      this.save();
+      this.refresh();
+    });
+    this.save();
     this.refresh();
   }
 
@@ -71,7 +123,7 @@ export class Journey {
       $(id).addEventListener("change", (e) => {
         this.state[key] = Number(e.target.value);
         this.save();
-        this.refreshAttention();
+        if (this.hasText()) this.loadAttention();
       });
     }
     $("examples").replaceChildren(...EXAMPLES.map((text) => {
@@ -82,10 +134,63 @@ export class Journey {
   }
 
   setText(text) {
+    this.dropPicked();
     this.state.text = text;
     this.prompt.value = text;
     this.save();
     this.refresh();
+  }
+
+  // --- the picked tokens ----------------------------------------------------------------------
+
+  dropPicked() {
+    this.picked = [];
+    this.state.ids = "";
+    this.state.from = -1;
+  }
+
+  /** The text the picked tokens follow: the box's text before them. */
+  base() {
+    return this.picked.length ? this.state.text.slice(0, this.state.from) : this.state.text;
+  }
+
+  /** A request's prompt: the text, then the picked tokens by id. */
+  request(extra = {}) {
+    return this.picked.length ? { text: this.base(), append_ids: this.picked.map((t) => t.id), ...extra }
+      : { text: this.state.text, ...extra };
+  }
+
+  hasText() {
+    return this.picked.length > 0 || this.state.text.trim() !== "";
+  }
+
+  /** Append a token chosen from the bars: by id, its whole characters shown in the box. */
+  pick(token) {
+    if (!this.picked.length) this.state.from = this.state.text.length;
+    this.picked.push({ id: token.id, text: token.text, display: token.display, bytes: token.bytes, partial: token.partial });
+    this.showPicked();
+    this.save();
+    this.refresh();
+  }
+
+  /** The box shows the text and the picked tokens' whole characters; bytes still waiting for the
+   *  rest of their character are shown beside it as a chip, in hex. */
+  showPicked() {
+    const known = this.picked.every((t) => t.bytes !== undefined);
+    if (known && this.picked.length) {
+      const { whole } = splitWhole(this.picked);
+      this.state.text = this.state.text.slice(0, this.state.from) + whole;
+      this.prompt.value = this.state.text;
+    }
+    const waiting = known ? splitWhole(this.picked).pending : 0;
+    const box = $("picked");
+    box.hidden = waiting === 0;
+    if (waiting) {
+      const hex = this.picked.flatMap((t) => bytesOf(t.bytes)).slice(-waiting)
+        .map((b) => b.toString(16).padStart(2, "0")).join(" ");
+      tokenChips($("picked-bytes"), [{ id: this.picked[this.picked.length - 1].id, text: "\ufffd", bytes: hex, partial: true }]);
+    }
+    this.state.ids = this.picked.map((t) => t.id).join(",");
   }
 
   save() {
@@ -97,7 +202,7 @@ export class Journey {
     const q = (params) => `?${new URLSearchParams(params)}`;
     const text = this.state.text;
     $("link-tokens").href = `/tokens${q({ text })}`;
-    $("link-predict").href = `/predict${q({ text })}`;
+    $("link-predict").href = `/predict${q(this.picked.length ? { text: this.base(), steps: this.state.ids } : { text })}`;
     $("link-attention").href = `/attention${q({ text, layer: this.state.layer, head: this.state.head })}`;
     const words = this.words();
     const plain = [...new Set(words.map((w) => w.trim()))];
@@ -121,66 +226,69 @@ export class Journey {
     return [...new Set(found)];
   }
 
+  // --- loading --------------------------------------------------------------------------------
+
   async refresh() {
     this.updateLinks();
-    const node = document.querySelector(".journey-grid");
-    node.classList.add("busy");
+    const grid = document.querySelector(".journey-grid");
+    grid.classList.add("busy");
     $("status").textContent = "The model is reading your text…";
-    try {
-      const done = await this.update();
-      if (done === undefined) return; // a newer request replaced this one
-      showError($("error"), null);
-      $("status").textContent = "";
-    } catch (error) {
-      showError($("error"), error);
-      $("status").textContent = "";
-      // The pictures of the previous text would now answer a question nobody asked.
-      this.clearModelViews("No picture for this text: see the message above.");
-    } finally {
-      node.classList.remove("busy");
+    const tokens = this.loadTokens(this.picked.length ? null : { text: this.state.text });
+    let model;
+    if (this.hasText()) {
+      model = this.loadModel();
+    } else {
+      this.loadModel.cancel();
+      this.loadAttention.cancel();
+      this.loadModel.clear();
+      this.clearModelViews("Type some text above: the model needs at least one token to read.");
     }
+    const mine = this.refreshes = (this.refreshes || 0) + 1;
+    await Promise.all([tokens, model]);
+    if (mine !== this.refreshes) return; // a newer refresh is still running
+    grid.classList.remove("busy");
+    $("status").textContent = "";
   }
 
-  async fetchAll(signal) {
-    const text = this.state.text;
-    const tokenized = await api("/api/tokenize", { text }, { signal });
-    this.drawTokens(tokenized);
-    if (!text.trim()) {
-      this.clearModelViews("Type some text above: the model needs at least one token to read.");
-      return true;
-    }
+  async fetchModel(signal) {
+    this.loadAttention.cancel(); // this request brings the attention too
     // The three model views in parallel; the server computes the prompt's analysis once.
     const words = this.words();
     const [predicted, attention, points] = await Promise.all([
-      api("/api/predict", { text, top_k: 10, temperature: 1, top_p: 1, n_predictions: 10 }, { signal }),
-      api("/api/attention", { text, layer: this.state.layer, head: this.state.head }, { signal }),
+      api("/api/predict", this.request({ top_k: 10, temperature: 1, top_p: 1, n_predictions: 10 }), { signal }),
+      api("/api/attention", this.request({ layer: this.state.layer, head: this.state.head }), { signal }),
       words.length >= MIN_POINTS
         // A map the server refuses (say, an odd word) should not hide the other three views.
         ? api("/api/embeddings/map", { sets: [], texts: words, method: "pca", dims: 2, mode: "static", neighbours: 3 }, { signal })
           .catch((error) => (error.name === "AbortError" ? Promise.reject(error) : { error }))
         : Promise.resolve(null),
     ]);
-    this.drawPredictions(predicted);
-    this.drawAttention(attention);
-    this.drawPoints(points, words);
-    return true;
+    return { predicted, attention, points, words };
   }
 
-  async refreshAttention() {
-    if (!this.state.text.trim()) return;
-    try {
-      const attention = await api("/api/attention", { text: this.state.text, layer: this.state.layer, head: this.state.head });
-      this.drawAttention(attention);
-      showError($("error"), null);
-    } catch (error) {
-      showError($("error"), error);
+  async drawModel({ predicted, attention, points, words }) {
+    if (this.picked.length) {
+      // The picked tokens as the server read them (their bytes, after a reload from the URL).
+      const n = this.picked.length;
+      this.picked = predicted.tokens.slice(-n).map(({ id, text, display, bytes, partial }) => ({ id, text, display, bytes, partial }));
+      this.showPicked();
+      this.drawTokens({ tokens: predicted.tokens, count: predicted.tokens.length, characters: Array.from(this.state.text).length });
+    } else {
+      $("picked").hidden = true;
     }
+    // A layer or head chosen while this request ran is drawn by its own request.
+    const current = attention.layer === this.state.layer && attention.head === this.state.head;
+    await Promise.all([this.drawPredictions(predicted), current ? this.drawAttention(attention) : null,
+      this.drawPoints(points, words)]);
   }
 
   clearModelViews(message) {
+    markFailed(MODEL_VIEWS, false);
     for (const id of ["j-bars", "j-attention", "j-points"]) {
-      window.Plotly.purge($(id));
+      window.Plotly?.purge($(id));
       $(id).replaceChildren(el("p", { text: message, cls: "empty-view" }));
+      $(id).removeAttribute("aria-describedby");
+      $(`${id}-text`)?.replaceChildren();
     }
     // Back to the general explanations: the specific ones described the previous text.
     for (const [id, text] of Object.entries(GENERAL)) $(id).textContent = text(this.model);
@@ -189,58 +297,62 @@ export class Journey {
   // --- the four views -------------------------------------------------------------------------
 
   drawTokens(data) {
-    tokenChips($("j-tokens"), data.tokens);
+    const info = $("j-token-info");
+    info.textContent = "";
+    // A click or tap says what a hover's tooltip says (a touch screen has no hover).
+    tokenChips($("j-tokens"), data.tokens, { onClick: (t, i) => {
+      info.textContent = `Token #${i} ${quote(plainTokenLabel(t))}: id ${t.id}`
+        + (t.partial ? `, a piece of a character (bytes ${t.bytes})` : "") + ".";
+    } });
     const explain = $("tokens-explain");
     if (!data.count) {
       explain.textContent = "No text, no tokens.";
       return;
     }
-    const spaced = data.tokens.find((t) => t.text.startsWith(" ") && t.text.trim());
+    const spaced = data.tokens.find((t) => t.text.startsWith(" ") && t.text.trim() && !t.partial);
     explain.replaceChildren(
       el("strong", { text: `${data.count} token${data.count === 1 ? "" : "s"}` }),
-      ` for ${data.characters} characters. Hover a token to see its id.`,
-      spaced ? ` The space belongs to the token: ${quote(shown(spaced))} is id ${spaced.id}.` : "");
+      ` for ${data.characters} characters. ${isTouch ? "Tap" : "Hover over or click"} a token to see its id.`,
+      spaced ? ` The space belongs to the token: ${quote(plainTokenLabel(spaced))} is id ${spaced.id}.` : "");
   }
 
-  drawPredictions(data) {
+  async drawPredictions(data) {
     const node = $("j-bars");
     node.querySelector(".empty-view")?.remove(); // never clear a live plot's own DOM
-    drawBars(node, data.predictions, { height: 300, onPick: (p) => this.setText(this.state.text + p.text) });
+    await drawBars(node, data.predictions, { height: 300, onPick: (p) => this.pick(p) });
     const best = data.predictions[0];
     $("predict-explain").replaceChildren(
-      el("strong", { text: quote(shown(best)) }), ` comes first with probability ${best.probability.toFixed(2)} `
+      el("strong", { text: quote(plainTokenLabel(best)) }), ` comes first with probability ${best.probability.toFixed(2)} `
       + `(${percent(best.probability)}). Every one of the ${this.model.vocab_size.toLocaleString("en")} tokens gets a `
       + "probability between 0 and 1; together they add up to 1. ",
-      el("strong", { text: "Click a bar" }), " to append that token.");
+      el("strong", { text: PICK }), " to append that token.",
+      this.picked.some((t) => t.partial) ? " A token that is a piece of a character is shown by its bytes (hex) and "
+        + "sent back by its id, so the model reads exactly the token it wrote." : "");
   }
 
-  drawAttention(data) {
+  async drawAttention(data) {
     const node = $("j-attention");
     node.querySelector(".empty-view")?.remove(); // never clear a live plot's own DOM
     const n = data.tokens.length;
     const from = Math.max(0, n - HEATMAP_MAX);
-    const tokens = data.tokens.slice(from);
-    const weights = data.weights.slice(from).map((row) => row.slice(from));
-    drawHeatmap(node, tokens, weights, { height: 300 });
+    await drawAttention(node, data.tokens.slice(from), data.weights.slice(from).map((row) => row.slice(from)),
+      { height: 300, label: `Attention weights of layer ${data.layer}, head ${data.head}` });
 
-    const group = this.model.n_heads / this.model.n_kv_heads;
-    const sharing = Array.from({ length: this.model.n_heads }, (_, h) => h)
-      .filter((h) => Math.floor(h / group) === data.kv_head && h !== data.head);
     const last = data.weights[n - 1];
     let top = 0;
     last.forEach((w, j) => { if (w > last[top]) top = j; });
     const parts = [
       `Row = the token looking, column = the token it looks at; each row adds up to 1. `,
       el("strong", { text: `Layer ${data.layer}, head ${data.head}` }),
-      ` (counting from 0): the last token ${quote(shown(data.tokens[n - 1]))} puts ${percent(last[top])} of its `
-      + `attention on ${quote(shown(data.tokens[top]))}${top === n - 1 ? " (itself)" : top === 0 ? " (the first token)" : ""}. `
-      + `This head shares its keys and values with heads ${sharing.join(" and ")}.`,
+      ` (counting from 0): the last token ${quote(plainTokenLabel(data.tokens[n - 1]))} puts ${percent(last[top])} of its `
+      + `attention on ${quote(plainTokenLabel(data.tokens[top]))}${top === n - 1 ? " (itself)" : top === 0 ? " (the first token)" : ""}. `
+      + `This head shares its keys and values with heads ${data.shares_kv_with.join(" and ")}.`,
     ];
     // The attention sink, explained where a learner first meets the dark first column.
     if (n >= 2) {
       const sink = data.weights.slice(1).reduce((sum, row) => sum + row[0], 0) / (n - 1);
       parts.push(" Averaged over the tokens after the first, this head puts ",
-        el("strong", { text: percent(sink) }), ` of its attention on the first token, ${quote(shown(data.tokens[0]))}.`);
+        el("strong", { text: percent(sink) }), ` of its attention on the first token, ${quote(plainTokenLabel(data.tokens[0]))}.`);
       if (sink >= 0.3) {
         parts.push(" That is an ", el("em", { text: "attention sink" }), ": each row must add up to 1, so a head "
           + "cannot look at nothing; the usual explanation is that a head with nothing useful to fetch for a token "
@@ -251,18 +363,19 @@ export class Journey {
     $("attention-explain").replaceChildren(...parts);
   }
 
-  drawPoints(data, words) {
+  async drawPoints(data, words) {
     const node = $("j-points");
     if (!data || data.error) {
-      window.Plotly.purge(node);
+      window.Plotly?.purge(node);
       node.replaceChildren(el("p", { cls: "empty-view", text: data
         ? `No map for these words: ${data.error.message}`
         : `Type at least ${MIN_POINTS} different words to see them as points (now ${words.length}).` }));
+      $("j-points-text")?.replaceChildren();
       $("points-explain").textContent = GENERAL["points-explain"](this.model);
       return;
     }
     node.querySelector(".empty-view")?.remove(); // never clear a live plot's own DOM
-    drawPoints(node, data.points, { height: 300 });
+    await drawPoints(node, data.points, { height: 300 });
     const d = this.model.d_model;
     const long = this.allWords().filter((w) => Array.from(w.trimStart()).length > MAX_WORD_CHARS).length;
     const spaced = data.points.find((p) => p.word.startsWith(" "));
@@ -275,7 +388,7 @@ export class Journey {
         + "its space. " : "")
       + (number ? "A number is looked up without the space before it: the tokenizer keeps that space a token of its "
         + "own. " : "")
-      + "Hover a point for its nearest tokens."
+      + `${isTouch ? "Tap" : "Hover"} a point for its nearest tokens.`
       + (long ? ` ${long === 1 ? "One word is" : `${long} words are`} left out: the map takes words of at most `
         + `${MAX_WORD_CHARS} characters.` : "");
   }

@@ -1,8 +1,13 @@
-// Small Plotly pictures shared by the tour's journey box and its chapter examples.
-// Token text reaches Plotly only through plotText (Plotly reads a subset of HTML in labels).
+// Small Plotly pictures shared by the tour's journey box and its chapter examples. Plotly is
+// loaded by the kit when the first picture is drawn. A token reaches a chart only as its plain
+// label (plainTokenLabel: hex bytes for a piece of a character), escaped with plotText (Plotly
+// reads a subset of HTML in labels).
 
-import { plotConfig, plotLayout } from "../api.js";
-import { plotlyScale, plotText } from "../attention/colours.js";
+import { plainTokenLabel } from "../kit/chips.js";
+import { plotText } from "../kit/dom.js";
+import { drawHeatmap } from "../kit/heatmap.js";
+import { plotConfig, plotLayout, plotly } from "../kit/plotly.js";
+import { plotlyScale } from "../attention/colours.js";
 
 export { plotText };
 
@@ -23,10 +28,11 @@ export function percent(p) {
  * Horizontal bars of next-token probabilities, most probable at the top.
  * `onPick(prediction)` is called when a bar is clicked (optional).
  */
-export function drawBars(node, predictions, { height = 300, onPick } = {}) {
+export async function drawBars(node, predictions, { height = 300, onPick } = {}) {
+  const Plotly = await plotly();
   const rows = predictions.slice().reverse();
-  const labels = rows.map((p) => plotText(p.display ?? p.text));
-  window.Plotly.react(node, [{
+  const labels = rows.map((p) => plotText(plainTokenLabel(p)));
+  await Plotly.react(node, [{
     type: "bar", orientation: "h", x: rows.map((p) => p.probability), y: rows.map((_, i) => i),
     marker: { color: rows.map((_, i) => (i === rows.length - 1 ? ACCENT : "#8d97dd")) },
     text: rows.map((p) => percent(p.probability)), textposition: "outside", cliponaxis: false,
@@ -51,27 +57,17 @@ export function drawBars(node, predictions, { height = 300, onPick } = {}) {
   }
 }
 
-/** One head's attention as a lower-triangle heatmap; `tokens` label both axes. */
-export function drawHeatmap(node, tokens, weights, { height = 300 } = {}) {
-  const n = tokens.length;
-  const labels = tokens.map((t) => plotText(t.display ?? t.text));
+/** One head's attention as a lower-triangle heatmap (the kit's heatmap); `tokens` label both axes. */
+export function drawAttention(node, tokens, weights, { height = 300, label } = {}) {
   const z = weights.map((row, i) => row.map((w, j) => (j > i ? null : w)));
-  const hover = z.map((row, i) => row.map((w, j) => (w === null ? ""
-    : `${labels[i]} looks at ${labels[j]}<br>weight ${percent(w)}`)));
-  const step = Math.max(1, Math.ceil(n / 16));
-  const ticks = tokens.map((_, i) => i).filter((i) => i % step === 0 || i === n - 1);
-  const axis = (title) => ({ zeroline: false, showgrid: false, tickvals: ticks, ticktext: ticks.map((i) => labels[i]),
-    automargin: true, tickfont: { family: MONO, size: n > 12 ? 10 : 12 }, title: { text: title, standoff: 4,
-      font: { size: 11 } } });
-  window.Plotly.react(node, [{
-    type: "heatmap", z, x: tokens.map((_, j) => j), y: tokens.map((_, i) => i), zmin: 0, zmax: 1,
-    colorscale: plotlyScale, text: hover, hoverinfo: "text", hoverongaps: false,
-    xgap: n < 24 ? 1 : 0, ygap: n < 24 ? 1 : 0, showscale: false,
-  }], still(plotLayout({
-    height, margin: { l: 10, r: 10, t: 6, b: 10 },
-    xaxis: { ...axis("looked at"), tickangle: -45 },
-    yaxis: { ...axis("looking"), autorange: "reversed" },
-  })), staticConfig);
+  const name = (k) => `#${k} ${plainTokenLabel(tokens[k])}`;
+  return drawHeatmap(node, {
+    z, x: tokens, y: tokens, xTitle: "looked at", yTitle: "looking", label, height,
+    colorscale: plotlyScale, zmin: 0, zmax: 1, colorbar: false, format: percent,
+    hover: (i, j, w) => `${plainTokenLabel(tokens[i])} looks at ${plainTokenLabel(tokens[j])}\nweight ${percent(w)}`,
+    describe: (largest) => `${label}: ${tokens.length} tokens. Strongest: ${largest
+      .map((c) => `${name(c.i)} looks at ${name(c.j)} (${percent(c.v)})`).join("; ")}.`,
+  });
 }
 
 /** Put a label below its point when a point close by already has its label above. */
@@ -103,16 +99,17 @@ function padded(values, share) {
 }
 
 /** Words as labelled points on a 2D map; hover gives each whole word and its nearest tokens. */
-export function drawPoints(node, points, { height = 300 } = {}) {
+export async function drawPoints(node, points, { height = 300 } = {}) {
+  const Plotly = await plotly();
   // A leading space is part of the token looked up (" capital"), so it is shown: "␣capital".
   const word = (p) => p.word.replace(/^ /, "␣");
   const labels = points.map((p) => plotText(shortLabel(word(p))));
   const hover = points.map((p) => {
-    const near = p.neighbours.map((n) => `${plotText(n.text.replace(/^ /, "␣"))} ${n.cosine.toFixed(2)}`).join(", ");
-    const pieces = p.tokens.length > 1 ? ` (${p.tokens.map((t) => plotText(t.text.replace(/^ /, "␣"))).join(" + ")})` : "";
+    const near = p.neighbours.map((n) => `${plotText(plainTokenLabel(n))} ${n.cosine.toFixed(2)}`).join(", ");
+    const pieces = p.tokens.length > 1 ? ` (${p.tokens.map((t) => plotText(plainTokenLabel(t))).join(" + ")})` : "";
     return `${plotText(word(p))}${pieces}${near ? `<br>nearest: ${near}` : ""}`;
   });
-  window.Plotly.react(node, [{
+  await Plotly.react(node, [{
     type: "scatter", mode: "markers+text", x: points.map((p) => p.coords[0]), y: points.map((p) => p.coords[1]),
     text: labels, textposition: labelPositions(points), hovertext: hover, hoverinfo: "text",
     textfont: { family: MONO, size: 12 }, marker: { size: 10, color: ACCENT, line: { color: "#fff", width: 1 } },
@@ -126,8 +123,9 @@ export function drawPoints(node, points, { height = 300 } = {}) {
 }
 
 /** A small line chart: one or more series over x, with a y range and axis titles. */
-export function drawLines(node, series, { x, xTitle, yTitle, yRange, height = 200, yFormat } = {}) {
-  window.Plotly.react(node, series.map((s) => ({
+export async function drawLines(node, series, { x, xTitle, yTitle, yRange, height = 200, yFormat } = {}) {
+  const Plotly = await plotly();
+  await Plotly.react(node, series.map((s) => ({
     type: "scatter", mode: "lines", x: x || s.y.map((_, i) => i), y: s.y, name: s.name,
     line: { color: s.color || ACCENT, width: 2.5 }, hovertemplate: s.hover || "%{y:.3f}<extra></extra>",
   })), still(plotLayout({
