@@ -2,13 +2,16 @@
 // the key/value groups): labels through plainTokenLabel, tick labels thinned to the width there
 // is, phone-aware margins, and a text equivalent naming the largest cells for screen readers.
 
-import { plainTokenLabel } from "./chips.js";
+import { plainTokenLabel, visibleControls } from "./chips.js";
 import { el, plotText } from "./dom.js";
 import { isNarrow, plotConfig, plotLayout, plotly } from "./plotly.js";
 
 const MONO = "ui-monospace, 'DejaVu Sans Mono', monospace";
 
-const labelOf = (v) => (v === null || v === undefined ? "" : typeof v === "object" || typeof v === "string" ? plainTokenLabel(v) : String(v));
+// A token object through plainTokenLabel; a string is a label already ("layer 29", "key #3 ␣France"):
+// shown as given, only invisible characters made visible (its spaces are not a token's).
+const labelOf = (v) => (v === null || v === undefined ? "" : typeof v === "object" ? plainTokenLabel(v)
+  : typeof v === "string" ? visibleControls(v) : String(v));
 
 /** Every k-th index of n so that labels keep `gap` px apart in `length` px (first one always). */
 function thin(n, length, gap) {
@@ -32,13 +35,15 @@ function captionNode(node, caption) {
 /**
  * Draw a heatmap into `node`; resolves when drawn. Options:
  * - z: rows of numbers (null = an empty cell, e.g. the future in causal attention)
- * - x, y: column and row labels: token objects or strings (shown with plainTokenLabel, escaped)
+ * - x, y: column and row labels: token objects (shown with plainTokenLabel) or label strings (shown as
+ *   given: pass a token's text through plainTokenLabel first), escaped
  * - title, xTitle, yTitle, label (the chart's accessible name; default the title)
  * - colorscale ("Blues"), reversescale, zmin, zmax, zmid, colorbar ({title, tickformat}) or false
  * - format(v) -> text of a value in hovers and the caption (default 2 decimals)
  * - hover(i, j, v) -> plain text of a cell's hover (default "row · column: value"); escaped here
  * - cellText: rows of strings written in the cells; gaps (true when small); height (px)
- * - shapes, traces (extra Plotly traces, e.g. outlines), layout (extra layout, wins)
+ * - shapes, traces (extra Plotly traces, e.g. outlines), layout (extra layout, wins), trace (extra
+ *   properties of the heatmap trace itself, wins: e.g. { ygap: 18 } for strips with room between rows)
  * - caption: element or id for the text equivalent (visible), default a visually hidden one;
  *   describe(top) -> the caption's text, given the largest cells [{i, j, v, row, column}];
  *   top: how many cells the default caption names (3)
@@ -47,7 +52,7 @@ export async function drawHeatmap(node, opts) {
   const {
     z, x = [], y = [], title = "", xTitle = "", yTitle = "", label = "", colorscale = "Blues", reversescale = false,
     zmin, zmax, zmid, colorbar = {}, format = (v) => Number(v).toFixed(2), hover = null, cellText = null,
-    gaps, height, shapes = [], traces = [], layout = {}, caption = null, describe = null, top = 3,
+    gaps, height, shapes = [], traces = [], layout = {}, trace = {}, caption = null, describe = null, top = 3,
   } = opts;
   const Plotly = await plotly();
   const rows = z.length, cols = rows ? z[0].length : 0;
@@ -74,6 +79,7 @@ export async function drawHeatmap(node, opts) {
     // in `text`, the hover in `hovertext` (which hoverinfo "text" prefers).
     ...(cellText ? { texttemplate: "%{text}", hovertext: hoverText, text: cellText.map((r) => r.map((s) => plotText(s ?? ""))),
       textfont: { size: 10 } } : {}),
+    ...trace,
   }, ...traces];
   const axis = (ticks, labels, name) => ({
     zeroline: false, showgrid: false, automargin: true, tickvals: ticks, ticktext: ticks.map((k) => plotText(labels[k])),
