@@ -60,7 +60,7 @@ export async function drawHeatmap(node, opts) {
   const ys = Array.from({ length: rows }, (_, i) => labelOf(y[i] ?? i));
   const narrow = isNarrow(node);
   const width = node.clientWidth || window.innerWidth;
-  const plotWidth = Math.max(100, width - (narrow ? 110 : 190));
+  const plotWidth = Math.max(100, width - (narrow ? 70 : 190));
   const xTicks = thin(cols, plotWidth, narrow ? 16 : 14);
   const h = height ?? Math.max(narrow ? 300 : 360, Math.min(760, 140 + rows * (narrow ? 16 : 20)));
   const yTicks = thin(rows, h - 140, 12);
@@ -72,9 +72,13 @@ export async function drawHeatmap(node, opts) {
     type: "heatmap", z, x: xs.map((_, j) => j), y: ys.map((_, i) => i), zmin, zmax, zmid, colorscale, reversescale,
     text: hoverText, hoverinfo: "text", hoverongaps: false, xgap: gap ? 1 : 0, ygap: gap ? 1 : 0,
     showscale: colorbar !== false,
-    colorbar: colorbar === false ? undefined : { thickness: narrow ? 8 : 12, tickformat: colorbar.tickformat,
-      title: colorbar.title ? { text: plotText(colorbar.title), side: "right" } : undefined,
-      tickfont: { size: fontSize } },
+    // On a phone the colour bar lies above the plot, so the plot keeps the whole width.
+    colorbar: colorbar === false ? undefined : narrow
+      ? { orientation: "h", x: 0, xanchor: "left", y: 1.01, yanchor: "bottom", len: 0.6, thickness: 8,
+        tickformat: colorbar.tickformat, tickfont: { size: fontSize },
+        title: colorbar.title ? { text: plotText(colorbar.title), side: "right", font: { size: 11 } } : undefined }
+      : { thickness: 12, tickformat: colorbar.tickformat, tickfont: { size: fontSize },
+        title: colorbar.title ? { text: plotText(colorbar.title), side: "right" } : undefined },
     // A heatmap's texttemplate does not read customdata (the cells showed "-"): the cells' words go
     // in `text`, the hover in `hovertext` (which hoverinfo "text" prefers).
     ...(cellText ? { texttemplate: "%{text}", hovertext: hoverText, text: cellText.map((r) => r.map((s) => plotText(s ?? ""))),
@@ -88,7 +92,8 @@ export async function drawHeatmap(node, opts) {
   });
   await Plotly.react(node, data, plotLayout({
     height: h,
-    margin: narrow ? { l: 8, r: 4, t: title ? 30 : 8, b: 8 } : { l: 20, r: 10, t: title ? 34 : 10, b: 20 },
+    margin: narrow ? { l: 4, r: 4, t: (title ? 30 : 6) + (colorbar === false ? 0 : 44), b: 6 }
+      : { l: 20, r: 10, t: title ? 34 : 10, b: 20 },
     title: title ? { text: plotText(title), font: { size: narrow ? 13 : 15 }, x: 0.02 } : undefined,
     xaxis: { ...axis(xTicks, xs, xTitle), tickangle: cols > 6 || narrow ? -50 : 0, range: [-0.5, cols - 0.5] },
     yaxis: { ...axis(yTicks, ys, yTitle), range: [rows - 0.5, -0.5] },
