@@ -36,12 +36,12 @@ def open_kit(page, path="/tokens"):
 def test_heatmap_loads_the_small_bundle_and_writes_a_text_equivalent(page):
     scripts = open_kit(page)
     page.evaluate("""() => kit.drawHeatmap(document.getElementById("kit-view"), {
-        z: [[0.1, null], [0.7, 0.2]], x: ["The", " cat"], y: ["The", " cat"], title: "Head 3",
+        z: [[0.1, null], [0.7, 0.2]], x: [{ text: "The" }, { text: " cat" }], y: ["The", kit.plainTokenLabel(" cat")], title: "Head 3",
         format: (v) => `${Math.round(v * 100)}%` })""")
     expect(page.locator("#kit-view .main-svg").first).to_be_visible()
     assert any(assets.PLOTLY_CARTESIAN.name in url for url in scripts), scripts
     assert not any(assets.PLOTLY_FULL_NAME in url for url in scripts), "the full bundle was loaded for a 2-D chart"
-    # Ticks read as the chips do, spaces made visible.
+    # Tokens' ticks read as the chips do, spaces made visible.
     ticks = page.locator("#kit-view .xtick text").all_text_contents()
     assert ticks == ["The", "␣cat"]
     caption = page.locator("#kit-view-text")
