@@ -4,8 +4,11 @@
 
 Starts the app with uvicorn on a free loopback port (the real model), opens each page with a
 meaningful state in its URL, waits until its pictures have been drawn, and saves the first
-screenful (1280 x 800) to docs/screenshots/<page>.png. A page that logs a JavaScript error is
+screenful (1280 x 800) to docs/screenshots/<page>.png, and the same at phone size (390 x 844, a
+touch screen) to docs/screenshots/phone/<page>.png. A page that logs a JavaScript error is
 reported and the script exits non-zero, so a broken page never becomes a README picture.
+
+    .venv/bin/python -m benchmarks.screenshots --phone attention     only the phone shots (or --desktop)
 """
 
 from __future__ import annotations
@@ -25,6 +28,13 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 VIEWPORT = {"width": 1280, "height": 800}
+# Sizes: (folder under docs/screenshots, browser context options). The phone is a touch screen, so
+# pages show what they show on a phone (no Plotly toolbar, "tap" instead of "hover").
+SIZES = {
+    "desktop": (OUT, {"viewport": VIEWPORT, "device_scale_factor": 1}),
+    "phone": (OUT / "phone", {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 1,
+                              "is_mobile": True, "has_touch": True}),
+}
 MAX_BYTES = 400_000  # README pictures stay small
 
 
@@ -122,7 +132,7 @@ def start_server(port: int) -> subprocess.Popen:
     raise RuntimeError("the app did not answer within 180 s")
 
 
-def take(page, base: str, shot: Shot) -> tuple[Path, list[str]]:
+def take(page, base: str, shot: Shot, out: Path = OUT) -> tuple[Path, list[str]]:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
     page.on("console", lambda msg: errors.append(f"console.error: {msg.text}") if msg.type == "error" else None)
@@ -141,7 +151,7 @@ def take(page, base: str, shot: Shot) -> tuple[Path, list[str]]:
     else:
         page.evaluate("window.scrollTo(0, 0)")
     page.wait_for_timeout(300)
-    path = OUT / f"{shot.name}.png"
+    path = out / f"{shot.name}.png"
     page.screenshot(path=str(path))
     return path, errors
 
@@ -149,6 +159,8 @@ def take(page, base: str, shot: Shot) -> tuple[Path, list[str]]:
 def main(argv: list[str]) -> int:
     from playwright.sync_api import sync_playwright
 
+    sizes = [name for name in SIZES if f"--{name}" in argv] or list(SIZES)
+    argv = [a for a in argv if not a.startswith("--")]
     wanted = [s for s in SHOTS if not argv or s.name in argv]
     unknown = set(argv) - {s.name for s in SHOTS}
     if unknown:
@@ -157,7 +169,8 @@ def main(argv: list[str]) -> int:
     if not CHROMIUM.exists():
         print("Debian's chromium is missing: `make chromium` installs it")
         return 1
-    OUT.mkdir(parents=True, exist_ok=True)
+    for name in sizes:
+        SIZES[name][0].mkdir(parents=True, exist_ok=True)
     port = free_port()
     server = start_server(port)
     failures = 0
@@ -165,24 +178,26 @@ def main(argv: list[str]) -> int:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
                 "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+            base = f"http://127.0.0.1:{port}"
             for shot in wanted:
-                context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
-                page = context.new_page()
-                page.set_default_timeout(60_000)
-                started = time.perf_counter()
-                base = f"http://127.0.0.1:{port}"
                 shot = with_real_reply(shot, base)
-                path, errors = take(page, base, shot)
-                context.close()
-                size = path.stat().st_size
-                status = "ok" if not errors and size <= MAX_BYTES else "CHECK"
-                failures += status != "ok"
-                print(f"{status:5} {path.relative_to(ROOT)}  {size / 1000:.0f} kB  {time.perf_counter() - started:.1f} s"
-                      f"  {shot.url[:100]}")
-                for error in errors:
-                    print(f"      {error}")
-                if size > MAX_BYTES:
-                    print(f"      larger than {MAX_BYTES // 1000} kB")
+                for size in sizes:
+                    out, options = SIZES[size]
+                    context = browser.new_context(**options)
+                    page = context.new_page()
+                    page.set_default_timeout(60_000)
+                    started = time.perf_counter()
+                    path, errors = take(page, base, shot, out)
+                    context.close()
+                    size_bytes = path.stat().st_size
+                    status = "ok" if not errors and size_bytes <= MAX_BYTES else "CHECK"
+                    failures += status != "ok"
+                    print(f"{status:5} {path.relative_to(ROOT)}  {size_bytes / 1000:.0f} kB  "
+                          f"{time.perf_counter() - started:.1f} s  {shot.url[:100]}")
+                    for error in errors:
+                        print(f"      {error}")
+                    if size_bytes > MAX_BYTES:
+                        print(f"      larger than {MAX_BYTES // 1000} kB")
             browser.close()
     finally:
         server.terminate()
