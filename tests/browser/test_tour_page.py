@@ -229,3 +229,62 @@ def test_a_bar_that_is_a_piece_of_a_character_is_labelled_by_its_bytes_and_sent_
     wait_for_journey(page)
     assert page.locator("#prompt").input_value() == "我爱你"
     assert "ids" not in parse_qs(urlparse(page.url).query) and page.locator("#picked").is_hidden()
+
+
+def test_tour_fits_a_phone_and_says_tap(phone_page):
+    from tests.browser.checks import assert_fits_phone
+
+    phone_page.goto("/")
+    wait_for_journey(phone_page, "Paris")
+    phone_page.wait_for_selector("#j-points .main-svg")
+    for slug in ("network", "attention", "predict"):       # the chapter examples with charts
+        phone_page.locator(f"#chapter-{slug}").scroll_into_view_if_needed()
+    for selector in ("#net-loss", "#bank-plot", "#paris-bars"):
+        phone_page.wait_for_selector(f"{selector} .main-svg")
+    assert_fits_phone(phone_page)
+    assert "Tap a bar" in phone_page.locator("#predict-explain").text_content()
+    assert "Tap a token" in phone_page.locator("#tokens-explain").text_content()
+    assert "hover" not in phone_page.locator("#journey").text_content().lower()
+    phone_page.locator("#j-tokens .tok").nth(1).tap()
+    assert "id 3575" in phone_page.locator("#j-token-info").text_content()
+
+
+def test_tour_has_no_serious_accessibility_violation_and_charts_have_text(page):
+    from tests.browser.checks import axe_violations
+
+    page.goto("/")
+    wait_for_journey(page, "Paris")
+    page.wait_for_selector("#j-points .main-svg")
+    assert axe_violations(page) == []
+    # The heatmap's text equivalent names its strongest cells, read from the answer.
+    described = page.locator("#j-attention").get_attribute("aria-describedby")
+    assert "looks at #3 ␣France" in page.locator(f"#{described}").text_content()
+    bars = page.locator("#j-bars").get_attribute("aria-describedby")
+    assert page.locator(f"#{bars}").text_content().startswith("Most probable next tokens: ␣Paris 77%")
+    # What a click on a bar does, the keyboard does too: the bars' buttons show when one has the focus.
+    first = page.locator("#j-bars-choices button").first
+    first.focus()
+    assert first.is_visible() and first.text_content() == "Append ␣Paris (77%)"
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('#prompt').value === 'The capital of France is Paris'")
+
+
+def test_a_busy_server_hides_the_pictures_of_the_previous_text(busy_page):
+    from tests.browser.checks import assert_failure_hides
+
+    page = busy_page
+    page.goto("/")
+    wait_for_journey(page, "Paris")
+    page.wait_for_selector("#j-points .main-svg")
+
+    def busy():
+        # The model is busy (503 with its code) for the next text: nothing of the previous one may stay.
+        page.route("**/api/predict", lambda route: route.fulfill(
+            status=503, content_type="application/json", headers={"Retry-After": "1"},
+            body='{"detail": "The server is busy; try again in a moment.", "code": "busy"}'))
+        page.fill("#prompt", "The capital of Italy is")
+
+    assert_failure_hides(page, ["#j-bars .main-svg", "#j-attention .main-svg", "#j-points .main-svg"],
+                         act=busy, error="#error")
+    assert "France" not in page.locator("#attention-explain").text_content()
+    assert "busy" in page.locator("#error").text_content()

@@ -4,7 +4,7 @@
 // reads a subset of HTML in labels).
 
 import { plainTokenLabel } from "../kit/chips.js";
-import { plotText } from "../kit/dom.js";
+import { el, plotText } from "../kit/dom.js";
 import { drawHeatmap } from "../kit/heatmap.js";
 import { plotConfig, plotLayout, plotly } from "../kit/plotly.js";
 import { plotlyScale } from "../attention/colours.js";
@@ -18,33 +18,63 @@ const staticConfig = { ...plotConfig, displayModeBar: false };
 const still = (layout) => ({ ...layout, dragmode: false,
   xaxis: { ...layout.xaxis, fixedrange: true }, yaxis: { ...layout.yaxis, fixedrange: true } });
 
+/** A phone-sized window (not merely a narrow column of a wide page): labels move into the charts. */
+const phone = () => window.innerWidth < 560;
+
 /** A percentage with sensible precision: 77%, 6.5%, 0.12%. */
 export function percent(p) {
   const v = p * 100;
   return v >= 10 ? `${v.toFixed(0)}%` : v >= 1 ? `${v.toFixed(1)}%` : `${v.toFixed(2)}%`;
 }
 
+/** The chart's text equivalent: a visually hidden paragraph right after it (made once), which the
+ *  chart names with aria-describedby, so a screen reader reaches what the picture shows. */
+export function describeChart(node, text, label) {
+  const id = `${node.id}-text`;
+  let p = document.getElementById(id);
+  if (!p) {
+    p = el("p", { cls: "visually-hidden chart-text", attrs: { id } });
+    node.after(p);
+  }
+  p.textContent = text;
+  node.setAttribute("role", "figure");
+  if (label) node.setAttribute("aria-label", label);
+  node.setAttribute("aria-describedby", id);
+}
+
 /**
  * Horizontal bars of next-token probabilities, most probable at the top.
- * `onPick(prediction)` is called when a bar is clicked (optional).
+ * `onPick(prediction)` is called when a bar is clicked (optional); the same choice is offered to
+ * the keyboard as buttons after the chart, shown when one of them has the focus.
  */
 export async function drawBars(node, predictions, { height = 300, onPick } = {}) {
   const Plotly = await plotly();
+  const narrow = phone();
   const rows = predictions.slice().reverse();
-  const labels = rows.map((p) => plotText(plainTokenLabel(p)));
+  const plain = rows.map((p) => plainTokenLabel(p));
+  const labels = plain.map(plotText);
+  const top = Math.max(...rows.map((p) => p.probability), 0.05);
   await Plotly.react(node, [{
     type: "bar", orientation: "h", x: rows.map((p) => p.probability), y: rows.map((_, i) => i),
     marker: { color: rows.map((_, i) => (i === rows.length - 1 ? ACCENT : "#8d97dd")) },
-    text: rows.map((p) => percent(p.probability)), textposition: "outside", cliponaxis: false,
+    // On a phone the token is written beside its bar (inside it when it fits) instead of as an axis
+    // label, so the bars keep the width.
+    text: rows.map((p, i) => (narrow ? `${labels[i]} ${percent(p.probability)}` : percent(p.probability))),
+    textposition: narrow ? "auto" : "outside", insidetextanchor: "start", cliponaxis: false,
+    textfont: narrow ? { family: MONO, size: 11 } : undefined,
     hovertext: rows.map((p, i) => `${labels[i]}<br>id ${p.id}<br>p = ${p.probability.toFixed(4)}`),
     hoverinfo: "text",
   }], still(plotLayout({
-    height, margin: { l: 10, r: 50, t: 6, b: 30 },
-    xaxis: { range: [0, Math.min(1, Math.max(...rows.map((p) => p.probability), 0.05) * 1.25)], tickformat: ".0%",
+    height, margin: narrow ? { l: 6, r: 8, t: 6, b: 30 } : { l: 10, r: 50, t: 6, b: 30 },
+    xaxis: { range: [0, Math.min(narrow ? 1.3 : 1, top * (narrow ? 1.6 : 1.25))], tickformat: ".0%",
       zeroline: false, gridcolor: "#ecece6" },
-    yaxis: { tickvals: rows.map((_, i) => i), ticktext: labels, automargin: true, tickfont: { family: MONO, size: 12 } },
-    bargap: 0.25,
+    yaxis: { tickvals: rows.map((_, i) => i), ticktext: labels, automargin: true, showticklabels: !narrow,
+      tickfont: { family: MONO, size: 12 } },
+    bargap: 0.25, uniformtext: narrow ? { mode: "show", minsize: 11 } : undefined,
   })), staticConfig);
+  const ranked = rows.slice().reverse();
+  describeChart(node, "Most probable next tokens: "
+    + ranked.map((p) => `${plainTokenLabel(p)} ${percent(p.probability)}`).join(", ") + ".");
   // Bind the click once per node; it reads whichever rows are drawn now.
   node.tourBars = { rows, onPick };
   if (onPick && !node.tourBarsBound) {
@@ -54,6 +84,19 @@ export async function drawBars(node, predictions, { height = 300, onPick } = {})
       const { rows: drawn, onPick: pick } = node.tourBars;
       if (index !== undefined && drawn[index]) pick(drawn[index]);
     });
+  }
+  if (onPick) {
+    const id = `${node.id}-choices`;
+    let list = document.getElementById(id);
+    if (!list) {
+      list = el("ul", { cls: "bar-choices", attrs: { id, "aria-label": "Append one of these tokens" } });
+      document.getElementById(`${node.id}-text`).after(list);
+    }
+    list.replaceChildren(...ranked.map((p) => {
+      const button = el("button", { text: `Append ${plainTokenLabel(p)} (${percent(p.probability)})`, attrs: { type: "button" } });
+      button.addEventListener("click", () => onPick(p));
+      return el("li", {}, [button]);
+    }));
   }
 }
 
@@ -120,6 +163,8 @@ export async function drawPoints(node, points, { height = 300 } = {}) {
     xaxis: { zeroline: false, showticklabels: false, gridcolor: "#ecece6", range: padded(points.map((p) => p.coords[0]), 0.18) },
     yaxis: { zeroline: false, showticklabels: false, gridcolor: "#ecece6" },
   })), staticConfig);
+  describeChart(node, `${points.length} words as points, each with its nearest tokens: ` + points.map((p) =>
+    `${word(p)} (${p.neighbours.map((n) => `${plainTokenLabel(n)} ${n.cosine.toFixed(2)}`).join(", ")})`).join("; ") + ".");
 }
 
 /** A small line chart: one or more series over x, with a y range and axis titles. */
@@ -129,10 +174,15 @@ export async function drawLines(node, series, { x, xTitle, yTitle, yRange, heigh
     type: "scatter", mode: "lines", x: x || s.y.map((_, i) => i), y: s.y, name: s.name,
     line: { color: s.color || ACCENT, width: 2.5 }, hovertemplate: s.hover || "%{y:.3f}<extra></extra>",
   })), still(plotLayout({
-    height, margin: { l: 50, r: 12, t: 8, b: 40 }, showlegend: series.length > 1,
+    height, margin: { l: phone() ? 42 : 50, r: 12, t: 8, b: 40 }, showlegend: series.length > 1,
     legend: { orientation: "h", y: 1.15, x: 0 },
     xaxis: { title: { text: xTitle, font: { size: 11 } }, zeroline: false, gridcolor: "#ecece6" },
     yaxis: { title: { text: yTitle, font: { size: 11 } }, range: yRange, zeroline: false, gridcolor: "#ecece6",
       tickformat: yFormat },
   })), staticConfig);
+  const xs = x || series[0].y.map((_, i) => i);
+  const round = (v) => (Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(3));
+  describeChart(node, `${yTitle} against ${xTitle}: ` + series.map((s) => `${s.name} from ${round(s.y[0])} at ${xs[0]} `
+    + `to ${round(s.y[s.y.length - 1])} at ${xs[s.y.length - 1]}, between ${round(Math.min(...s.y))} and `
+    + `${round(Math.max(...s.y))}`).join("; ") + ".");
 }
