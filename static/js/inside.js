@@ -3,8 +3,11 @@
 // position (the token; -1 = the last) and key (the key row whose dot product is taken apart; -1 = the
 // heaviest after the first token).
 
-import { $, api, debounce, el, latest, plotConfig, plotLayout, plotText, readState, showError, svgEl, tokenChip, tokenLabel,
+import { $, api, debounce, el, latest, plainTokenLabel, plotConfig, plotLayout, plotText, readState, svgEl, tokenChip,
   writeState } from "./api.js";
+import { drawHeatmap } from "./kit/heatmap.js";
+import { loader } from "./kit/load.js";
+import { isNarrow, isTouch, plotly } from "./kit/plotly.js";
 
 const EXAMPLES = [
   "The capital of France is",
@@ -15,15 +18,15 @@ const DEFAULTS = { text: EXAMPLES[0], layer: 18, head: 1, position: -1, key: -1 
 const CLIP_RANK = 6;      // a strip's colours stop at its 6th-largest |entry|; the 5 above are listed
 const TOP_NEURONS = 10;
 const NEG = "#4453c7", POS = "#d9682b", KV_COLOURS = ["#4453c7", "#d9682b", "#1f8a5b", "#a23bb0", "#8a6d1f", "#c23b3b"];
-const MONO = "ui-monospace, 'DejaVu Sans Mono', monospace";
 const DIVERGING = [[0, NEG], [0.5, "#ffffff"], [1, POS]];
 
 const state = readState(DEFAULTS);
 let data = null;          // the /api/inside answer drawn
 let headsBound = false;   // the heads chart's click handler is attached once
+let Plotly = null;        // set before the first draw (the kit loads it beside the first request)
 
 const save = () => writeState(state, DEFAULTS);
-const tokenText = (t) => (t.display ?? t.text);
+const tokenText = plainTokenLabel;  // a token in a sentence or a chart: hex bytes for a piece of a character
 const fmt = (x, d = 3) => {
   if (!Number.isFinite(x)) return String(x);
   const a = Math.abs(x);
@@ -43,24 +46,31 @@ function clipOf(values) {
   return sizes[Math.min(CLIP_RANK - 1, sizes.length - 1)] || 1;
 }
 
+/** The largest entries of each row, in words: a strip's text equivalent. */
+const stripText = (rows) => rows.map((r) => `${r.name}: length ${fmt(norm(r.values), 1)}, largest entries `
+  + byMagnitude(r.values).slice(0, 3).map(([i, x]) => `#${i} ${signed(x)}`).join(", ")).join("; ") + ".";
+
 /** rows: [{name, values}]; shared: one colour scale for all rows (an addition reads as colours adding). */
 function drawStrip(node, rows, { shared = false } = {}) {
   const clips = rows.map((r) => clipOf(r.values));
   const common = Math.max(...clips);
   const z = rows.map((r, k) => r.values.map((x) => Math.max(-1, Math.min(1, x / (shared ? common : clips[k])))));
-  const hover = rows.map((r) => r.values.map((x, i) => `${plotText(r.name)}<br>entry #${i}: ${fmt(x, 4)}`));
   const n = rows[0].values.length;
-  window.Plotly.react(node, [{
-    type: "heatmap", z, x: rows[0].values.map((_, i) => i), y: rows.map((_, k) => k), zmin: -1, zmax: 1,
-    colorscale: DIVERGING, showscale: false, text: hover, hoverinfo: "text", ygap: 18,
-  }], plotLayout({
-    height: 58 + rows.length * 48, margin: { l: 8, r: 8, t: 12, b: 40 },
-    xaxis: { range: [-0.5, n - 0.5], showgrid: false, zeroline: false, title: { text: `entry (0 to ${n - 1})`, standoff: 8 },
-      tickfont: { size: 10 } },
-    yaxis: { showticklabels: false, range: [rows.length - 0.5, -0.5], showgrid: false, zeroline: false },
-    annotations: rows.map((r, k) => ({ x: 0, y: k - 0.5, xref: "paper", yref: "y", xanchor: "left", yanchor: "bottom",
-      yshift: -9, text: plotText(r.name), showarrow: false, font: { size: 11, color: "#1d2130" } })),
-  }), { ...plotConfig, displayModeBar: false });
+  // Each row's name sits above it (annotations in the gap between rows), not on an axis.
+  return drawHeatmap(node, {
+    z, zmin: -1, zmax: 1, colorscale: DIVERGING, colorbar: false, gaps: false, trace: { ygap: 18 },
+    height: 58 + rows.length * 48, label: node.getAttribute("aria-label"),
+    hover: (k, i) => `${rows[k].name}\nentry #${i}: ${fmt(rows[k].values[i], 4)}`,
+    describe: () => stripText(rows),
+    layout: {
+      margin: { l: 8, r: 8, t: 12, b: 40 },
+      xaxis: { range: [-0.5, n - 0.5], showgrid: false, zeroline: false, title: { text: `entry (0 to ${n - 1})`, standoff: 8 },
+        tickfont: { size: 10 } },
+      yaxis: { showticklabels: false, ticks: "", range: [rows.length - 0.5, -0.5], showgrid: false, zeroline: false },
+      annotations: rows.map((r, k) => ({ x: 0, y: k - 0.5, xref: "paper", yref: "y", xanchor: "left", yanchor: "bottom",
+        yshift: -9, text: plotText(r.name), showarrow: false, font: { size: 11, color: "#1d2130" } })),
+    },
+  });
 }
 
 /** Under a strip: each row's entries beyond the colour limit (at most CLIP_RANK - 1), with their values. */
@@ -120,33 +130,47 @@ function drawGqa() {
     + `(The ${data.n_heads} query heads share ${data.n_kv_heads} key/value heads.)`);
 }
 
-/** A heatmap's row axis: every row labelled up to 30 rows; beyond, every k-th row plus the first and last
- *  (hover still names each row). */
-function rowAxis(labels, n) {
-  const step = Math.max(1, Math.ceil(n / 30));
-  const ticks = labels.map((_, k) => k).filter((k) => (k % step === 0 && n - 1 - k >= step / 2) || k === n - 1);
-  return { tickvals: ticks, ticktext: ticks.map((k) => plotText(labels[k])), range: [n - 0.5, -0.5], automargin: true,
-    tickfont: { family: MONO, size: 11 }, showgrid: false, zeroline: false };
+/** Rows of head-sized vectors (the query and keys, or the weighted values) as one heatmap, with a line
+ *  under row `lineAfter`. The columns keep Plotly's own numbered axis (0, 10, 20, ...). */
+function drawVectors(node, rows, labels, { xTitle, lineAfter, describe, hoverLabels = labels }) {
+  const max = Math.max(...rows.flat().map(Math.abs)) || 1;
+  const narrow = isNarrow(node);
+  // On a phone the colour bar lies along the top, so the row labels and the columns keep the width.
+  const bar = narrow ? { colorbar: { orientation: "h", x: 0.5, xanchor: "center", y: 1.01, yanchor: "bottom", len: 0.9,
+    thickness: 8, tickfont: { size: 10 } } } : {};
+  return drawHeatmap(node, {
+    z: rows, y: labels, zmin: -max, zmax: max, colorscale: DIVERGING, colorbar: {}, gaps: false, trace: { ygap: 2, ...bar },
+    height: Math.min(520, 90 + rows.length * 26) + (narrow ? 30 : 0), label: node.getAttribute("aria-label"),
+    hover: (k, i, x) => `${hoverLabels[k]}\nnumber ${i}: ${fmt(x, 4)}`,
+    shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: lineAfter + 0.5, y1: lineAfter + 0.5,
+      line: { color: "#1d2130", width: 1.5 } }],
+    describe,
+    layout: { xaxis: { title: { text: xTitle, standoff: 10 }, automargin: true, showgrid: false, zeroline: false },
+      ...(narrow ? { margin: { l: 8, r: 8, t: 40, b: 8 } } : {}) },
+  });
 }
 
+/** Token j's label, cut to 6 characters on a phone (the hover and the text equivalent name it in full). */
+const shortToken = (j, narrow) => {
+  const s = tokenText(tokenAt(j));
+  return narrow && [...s].length > 6 ? [...s].slice(0, 5).join("") + "…" : s;
+};
+
+/** The largest |entries| of rows of numbers, as "label number i (value)". */
+const largestCells = (rows, labels, k = 3) => rows.flatMap((r, i) => r.map((x, j) => [i, j, x]))
+  .sort((a, b) => Math.abs(b[2]) - Math.abs(a[2])).slice(0, k)
+  .map(([i, j, x]) => `${labels[i]} number ${j} (${signed(x)})`).join(", ");
+
 function drawQk() {
-  const p = data.position, narrow = $("qk").clientWidth < 520;
+  const p = data.position, narrow = isNarrow($("qk"));
   const xTitle = narrow ? `number (0 to ${data.d_head - 1})` : `number (0 to ${data.d_head - 1}); pairs are i and i + ${data.d_head / 2}`;
-  const labels = [`${narrow ? "q" : "query:"} ${tokenText(tokenAt(p))}`,
-    ...data.keys.map((_, j) => `${narrow ? "k" : "key #"}${j} ${tokenText(tokenAt(j))}`)];
+  const label = (full) => [`${narrow ? "q" : "query:"} ${shortToken(p, narrow && !full)}`,
+    ...data.keys.map((_, j) => `${narrow ? "k" : "key #"}${j} ${shortToken(j, narrow && !full)}`)];
+  const labels = label(false);
   const rows = [data.query, ...data.keys];
-  const max = Math.max(...rows.flat().map(Math.abs)) || 1;
-  window.Plotly.react($("qk"), [{
-    type: "heatmap", z: rows, x: rows[0].map((_, i) => i), y: labels.map((_, k) => k), zmin: -max, zmax: max,
-    colorscale: DIVERGING, text: rows.map((r, k) => r.map((x, i) => `${plotText(labels[k])}<br>number ${i}: ${fmt(x, 4)}`)),
-    hoverinfo: "text", ygap: 2, colorbar: { thickness: 10, len: 0.9 },
-  }], plotLayout({
-    height: Math.min(520, 90 + rows.length * 26), margin: { l: 10, r: 10, t: 8, b: 48 },
-    xaxis: { title: { text: xTitle, standoff: 10 }, automargin: true,
-      showgrid: false, zeroline: false },
-    yaxis: rowAxis(labels, rows.length),
-    shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: 0.5, y1: 0.5, line: { color: "#1d2130", width: 1.5 } }],
-  }), plotConfig);
+  return drawVectors($("qk"), rows, labels, { xTitle, lineAfter: 0, hoverLabels: label(true),
+    describe: () => `The query of “${tokenText(tokenAt(p))}” (top row) and the keys of the ${data.keys.length} tokens up to it, `
+      + `${data.d_head} numbers each. Largest: ${largestCells(rows, labels)}.` });
 }
 
 function drawRope() {
@@ -178,13 +202,13 @@ function drawRope() {
   const angles = data.rope_angles;
   const node = $("angles");
   if (p === 0) {
-    window.Plotly.purge(node);
+    Plotly.purge(node);
     node.replaceChildren(el("p", { cls: "explain", text: "At position 0 every angle is 0: the first token is not turned at all." }));
     node.style.minHeight = "0";
   } else {
     node.replaceChildren();
     node.style.minHeight = "";
-    window.Plotly.react(node, [{ type: "bar", x: angles.map((_, k) => k), y: angles, marker: { color: NEG },
+    Plotly.react(node, [{ type: "bar", x: angles.map((_, k) => k), y: angles, marker: { color: NEG },
       hovertemplate: "pair %{x}: %{y:.4g} rad<extra></extra>" }], plotLayout({
       height: 220, margin: { l: 56, r: 10, t: 26, b: 40 },
       title: { text: `Angle of each pair at position ${p}`, font: { size: 13 }, x: 0.02 },
@@ -227,7 +251,7 @@ function drawScores() {
   $("exp-sum").textContent = `sum ${top > 40 ? expFmt(sum) : expFmt(Math.exp(top) * sum)}`;
   data.tokens.forEach((t, j) => {
     const tr = el("tr", { cls: (j === key ? "picked" : "") + (j > p ? " masked" : "") });
-    const label = el("td", { cls: "tok-cell", title: `token #${j}` }, [el("span", { cls: "tok" }, tokenLabel(t))]);
+    const label = el("td", { cls: "tok-cell", title: `token #${j}` }, [tokenChip(t)]);
     if (j > p) {
       tr.append(label, el("td", { text: "—" }), el("td", { text: "−∞", title: "masked: this token comes later" }),
         el("td", { cls: "num", text: "0" }), el("td", {}, ["0", el("br"), el("span", { cls: "muted", text: "masked" })]));
@@ -258,7 +282,7 @@ function drawDot() {
   const terms = data.query.map((q, i) => q * data.keys[key][i]);
   const total = terms.reduce((a, b) => a + b, 0);
   const tok = tokenText(tokenAt(key));
-  window.Plotly.react($("dot"), [{ type: "bar", x: terms.map((_, i) => i), y: terms,
+  Plotly.react($("dot"), [{ type: "bar", x: terms.map((_, i) => i), y: terms,
     marker: { color: terms.map((x) => (x >= 0 ? POS : NEG)) },
     hovertemplate: "number %{x}: query × key = %{y:.4f}<extra></extra>" }], plotLayout({
     height: 240, margin: { l: 50, r: 10, t: 30, b: 40 },
@@ -298,27 +322,22 @@ function drawValues() {
   const p = data.position;
   const rows = data.values.map((v, j) => v.map((x) => x * data.weights[j]));
   rows.push(data.head_output);
-  const narrow = $("values").clientWidth < 520;
-  const labels = data.values.map((_, j) => `${fmt(data.weights[j], narrow ? 2 : 3)} × ${narrow ? "v" : "value #"}${j} ${tokenText(tokenAt(j))}`);
-  labels.push(narrow ? "= output" : "= head output (the sum)");
-  const max = Math.max(...rows.flat().map(Math.abs)) || 1;
-  window.Plotly.react($("values"), [{
-    type: "heatmap", z: rows, x: rows[0].map((_, i) => i), y: labels.map((_, k) => k), zmin: -max, zmax: max,
-    colorscale: DIVERGING, text: rows.map((r, k) => r.map((x, i) => `${plotText(labels[k])}<br>number ${i}: ${fmt(x, 4)}`)),
-    hoverinfo: "text", ygap: 2, colorbar: { thickness: 10, len: 0.9 },
-  }], plotLayout({
-    height: Math.min(520, 90 + rows.length * 26), margin: { l: 10, r: 10, t: 8, b: 48 },
-    xaxis: { title: { text: `number (0 to ${data.d_head - 1})`, standoff: 10 }, automargin: true, showgrid: false, zeroline: false },
-    yaxis: rowAxis(labels, rows.length),
-    shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: p + 0.5, y1: p + 0.5, line: { color: "#1d2130", width: 1.5 } }],
-  }), plotConfig);
+  const narrow = isNarrow($("values"));
+  // On a phone "0.12×␣Fran…" (weight × the token's value) leaves the columns their width; the hover says it in full.
+  const label = (full) => [...data.values.map((_, j) => (narrow && !full ? `${fmt(data.weights[j], 2)}×${shortToken(j, true)}`
+    : `${fmt(data.weights[j], narrow ? 2 : 3)} × ${narrow ? "v" : "value #"}${j} ${tokenText(tokenAt(j))}`)),
+  narrow ? "= output" : "= head output (the sum)"];
+  const labels = label(false);
+  return drawVectors($("values"), rows, labels, { xTitle: `number (0 to ${data.d_head - 1})`, lineAfter: p, hoverLabels: label(true),
+    describe: () => `Each token's value times its weight (${rows.length - 1} rows) and their sum, the head's output `
+      + `(last row), ${data.d_head} numbers each. Largest: ${largestCells(rows, labels)}.` });
 }
 
 // --- 3. heads joined and added ------------------------------------------------------------------------
 
 function drawHeads() {
   const heads = data.heads;
-  window.Plotly.react($("heads"), [{ type: "bar", x: heads.map((h) => h.head), y: heads.map((h) => h.norm),
+  Plotly.react($("heads"), [{ type: "bar", x: heads.map((h) => h.head), y: heads.map((h) => h.norm),
     marker: { color: heads.map((h) => KV_COLOURS[h.kv_head % KV_COLOURS.length]),
       line: { color: heads.map((h) => (h.head === data.head ? "#1d2130" : "rgba(0,0,0,0)")), width: 2.5 } },
     hovertemplate: "head %{x}: adds a vector of length %{y:.3f}<extra></extra>" }], plotLayout({
@@ -337,7 +356,8 @@ function drawHeads() {
     + `give a vector of ${data.d_model} numbers; the ${data.n_heads} vectors add up to attention's output. Head ${data.head} (outlined) adds length `,
     el("strong", { text: fmt(heads[data.head].norm, 2) }), `; the longest is head ${longest.head}'s (${fmt(longest.norm, 2)}). Together: length `,
     el("strong", { text: fmt(norm(data.attn_out), 2) }), `, less than the sum of their lengths (${fmt(sumOfLengths, 2)}) because they point `
-    + "in different directions and partly cancel. Bar colours: the key/value head each reads. Click a bar to follow that head.");
+    + `in different directions and partly cancel. Bar colours: the key/value head each reads. ${isTouch ? "Tap" : "Click"} a bar `
+    + "to follow that head (or pick it with the buttons above).");
   const rows = [{ name: "coming in (resid_pre)", values: data.resid_pre }, { name: "+ attention's output (attn_out)", values: data.attn_out },
     { name: "= after attention (resid_mid)", values: data.resid_mid }];
   drawStrip($("strip-attn"), rows, { shared: true });
@@ -355,7 +375,7 @@ function drawMlp() {
   const rest = data.mlp_gate_pre.map((_, i) => i).filter((i) => !topSet.has(i));
   const lo = Math.min(...data.mlp_gate_pre), hi = Math.max(...data.mlp_gate_pre);
   const curveX = Array.from({ length: 121 }, (_, k) => lo + ((hi - lo) * k) / 120);
-  window.Plotly.react($("silu"), [
+  Plotly.react($("silu"), [
     { type: "scatter", mode: "lines", x: curveX, y: curveX.map((x) => x / (1 + Math.exp(-x))), line: { color: "#b9bbc4", width: 1 },
       name: "SiLU(x) = x · sigmoid(x)", hoverinfo: "skip" },
     { type: "scatter", mode: "markers", x: rest.map((i) => data.mlp_gate_pre[i]), y: rest.map((i) => data.mlp_gate[i]),
@@ -448,7 +468,10 @@ function drawControls() {
   select.value = String(data.head);
 }
 
-function drawAll() {
+async function drawAll(answer) {
+  data = answer;
+  Plotly = await plotly();
+  $("views").hidden = false;
   drawControls();
   drawTokens();
   drawNorm1();
@@ -467,33 +490,36 @@ function drawAll() {
     + `through layer ${data.layer}, head ${data.head}.`;
 }
 
-const fetchInside = latest((signal) => api("/api/inside", { text: state.text, layer: state.layer, head: state.head,
-  position: state.position < 0 ? null : state.position }, { signal }));
-
-async function update() {
-  save();
-  $("views").classList.add("busy");
+/** POST /api/inside for the state; a link from a longer text or another model (a position, layer or head out of
+ *  range) follows the last token, or the nearest layer/head, instead. */
+async function fetchInside(signal) {
   try {
-    const answer = await fetchInside();
-    if (!answer) return;
-    data = answer;
-    showError($("error"), null);
-    $("views").hidden = false;
-    drawAll();
+    return await api("/api/inside", { text: state.text, layer: state.layer, head: state.head,
+      position: state.position < 0 ? null : state.position }, { signal });
   } catch (error) {
-    if (error.code === "out_of_range" && ["position", "layer", "head"].includes(error.field)) {
-      // A link from a longer text or another model: follow the last token, or the nearest layer/head.
-      if (error.field === "position") state.position = -1;
-      else state[error.field] = Math.max(0, Math.min(error.limit, state[error.field]));
-      return update();
+    if (error.code !== "out_of_range" || !["position", "layer", "head"].includes(error.field)) throw error;
+    if (error.field === "position") {
+      if (state.position < 0) throw error;
+      state.position = -1;
+    } else {
+      const nearest = Math.max(0, Math.min(error.limit, state[error.field]));
+      if (nearest === state[error.field]) throw error;
+      state[error.field] = nearest;
     }
-    showError($("error"), error);
-    $("views").hidden = true;
-    $("tokens").replaceChildren();
-    $("status").textContent = "";
-  } finally {
-    $("views").classList.remove("busy");
+    save();
+    return fetchInside(signal);
   }
+}
+
+// A refused or failed text hides every view of the one before (and its token chips and status line).
+const load = loader({
+  run: fetchInside, draw: drawAll, views: ["views"], error: "error", charts: true,
+  onError: () => { $("tokens").replaceChildren(); $("status").textContent = ""; },
+});
+
+function update() {
+  save();
+  return load();
 }
 
 function init() {
@@ -504,6 +530,8 @@ function init() {
     $("examples").append(b);
   }
   document.querySelectorAll("[data-clip-rank]").forEach((n) => { n.textContent = String(CLIP_RANK); });
+  // Instructions for a mouse, reworded for a touch screen.
+  if (isTouch) document.querySelectorAll("[data-touch]").forEach((n) => { n.textContent = n.dataset.touch; });
   const typed = debounce(() => { state.text = $("prompt").value; state.position = -1; state.key = -1; update(); }, 350);
   $("prompt").addEventListener("input", typed);
   const slid = debounce(() => update(), 120);

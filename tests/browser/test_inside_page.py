@@ -4,6 +4,9 @@ number, change layer, head and token from the page, and fit a phone."""
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from playwright.sync_api import expect
+
+from tests.browser.checks import assert_failure_hides, assert_fits_phone, axe_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.real]
 
@@ -15,7 +18,8 @@ def query(page) -> dict:
 def wait_drawn(page, layer: int, head: int, token: str):
     page.wait_for_function(
         "([layer, head, token]) => { const s = document.getElementById('status').textContent;"
-        " return !document.getElementById('views').hidden && !document.getElementById('views').classList.contains('busy')"
+        " const views = document.getElementById('views');"
+        " return !views.hidden && !views.classList.contains('stale') && !views.classList.contains('failed')"
         " && s.includes(`“${token}”`) && s.includes(`layer ${layer}, head ${head}.`)"
         " && document.getElementById('chapter4').dataset.same !== undefined; }",
         arg=[layer, head, token])
@@ -90,3 +94,63 @@ def test_chapter_4_opens_its_head_and_token_here(page):
     assert params == {"text": "The capital of France is", "layer": "18", "head": "1", "position": "3"}
     page.locator("#inside-link").click()
     wait_drawn(page, 18, 1, "␣France")
+
+
+def test_a_text_too_long_or_a_busy_server_hides_the_earlier_views(browser, live_server):
+    # Its own page: the `page` fixture fails a test on any 5xx, and the busy answer here is one.
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto("/inside?text=The+capital+of+France+is&layer=18&head=1")
+        wait_drawn(page, 18, 1, "␣is")
+        limit = page.evaluate("JSON.parse(document.body.dataset.model).limits.max_prompt_tokens")
+        views = ["#views", "#strip-norm1 .heatmaplayer", "#qk .heatmaplayer", "#scores tbody tr", "#tokens .tok"]
+        assert_failure_hides(page, views, lambda: page.fill("#prompt", "word " * (limit + 5)), "#error")
+        expect(page.locator("#error")).to_contain_text(str(limit))
+        page.fill("#prompt", "The capital of France is")
+        wait_drawn(page, 18, 1, "␣is")
+        page.route("**/api/inside", lambda route: route.fulfill(
+            status=503, content_type="application/json",
+            body='{"detail": "The model is busy with other requests; retry in a few seconds.", "code": "busy"}'))
+        assert_failure_hides(page, ["#views", "#tokens .tok"], lambda: page.fill("#prompt", "I sat on the river bank"),
+                             "#error")
+        expect(page.locator("#error")).to_contain_text("busy")
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+def test_inside_fits_a_phone_and_says_tap(phone_page):
+    page = phone_page
+    page.goto("/inside?text=The+capital+of+France+is&layer=18&head=1")
+    wait_drawn(page, 18, 1, "␣is")
+    page.wait_for_selector("#values .heatmaplayer")
+    expect(page.locator("[data-touch='Tap a row']")).to_have_text("Tap a row")
+    assert_fits_phone(page)
+    from tests.conftest import SCREENSHOTS
+    (SCREENSHOTS / "tmp").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "tmp" / "inside-phone-touch.png"), full_page=True)
+
+
+def test_inside_has_no_serious_accessibility_violation_and_charts_in_words(page):
+    page.goto("/inside?text=The+capital+of+France+is&layer=18&head=1")
+    wait_drawn(page, 18, 1, "␣is")
+    page.wait_for_selector("#values .heatmaplayer")
+    expect(page.locator("#strip-norm1-text")).to_contain_text("coming in (resid_pre): length")
+    expect(page.locator("#qk-text")).to_contain_text("The query of “␣is”")
+    violations = axe_violations(page)
+    assert violations == [], "\n".join(violations)
+
+
+def test_a_piece_of_a_character_is_labelled_in_hex_in_the_charts(page):
+    page.goto("/inside?text=%E6%88%91%E7%88%B1%E4%BD%A0+%F0%9F%8E%89&layer=3&head=0")
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('Following')")
+    page.wait_for_selector("#qk .heatmaplayer")
+    # Every token of this text is a piece of a character: each is labelled by its bytes in hex.
+    ticks = page.locator("#qk .ytick text").all_text_contents()
+    assert "key #0 E6 88" in ticks and "key #7 ␣F0 9F" in ticks, ticks
+    assert "\ufffd" not in " ".join(ticks)
+    expect(page.locator("#status")).to_contain_text("Following “89”")
+    assert "\ufffd" not in page.locator("#views").inner_text()
