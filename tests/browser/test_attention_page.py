@@ -316,3 +316,110 @@ def test_removing_a_chip_redraws_the_ablation_chart(page):
     expect(page.locator("#after-title")).to_contain_text("1 head switched off")
     page.wait_for_function("() => !document.getElementById('ablate-status').textContent")
     expect(page.locator("#after .bars path")).not_to_have_count(0)
+
+
+# --- issue 20: failure, phone, accessibility, labels ------------------------------------------------
+
+@pytest.fixture
+def busy_page(browser, live_server):
+    """A page like `page`, but the 503 answers the test itself routes in are expected (Chromium logs
+    each as a console error); any other error still fails the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error"
+            and "status of 503" not in msg.text and "status of 4" not in msg.text else None)
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+def test_a_busy_server_hides_the_views_of_the_earlier_text(busy_page):
+    from tests.browser.checks import assert_failure_hides
+    page = busy_page
+    page.goto("/attention?text=The+river+bank&off=3.2")
+    page.wait_for_selector("#after .bars path")
+    page.wait_for_function("() => document.querySelectorAll('#gqa .gqa-head').length === 9")
+    busy = {"detail": "The model is busy; try again in a moment.", "code": "busy"}
+    # Only the ablation's request is refused: its bars of "The river bank" go, the other views stay.
+    page.route("**/api/predict", lambda route: route.fulfill(status=503, json=busy))
+    assert_failure_hides(page, ["#before", "#after", "#ablate-summary"],
+                         act=lambda: page.fill("#prompt", "The money bank"), error="#ablate-error")
+    page.wait_for_function("() => document.querySelectorAll('#tokens .tok').length === 3")
+    assert page.locator("#heatmap").is_visible() and page.locator("#error").inner_text() == ""
+    # Every request refused: the heatmap, the lines and the grid of the earlier text go too.
+    page.route("**/api/attention**", lambda route: route.fulfill(status=503, json=busy))
+    assert_failure_hides(page, ["#heatmap", "#lines", "#grid"],
+                         act=lambda: page.fill("#prompt", "The bank of the river"), error="#error")
+    assert page.locator("#error").inner_text() == busy["detail"]
+    page.unroute("**/api/attention**")
+    page.unroute("**/api/predict")
+    page.fill("#prompt", "The river bank again")
+    page.wait_for_selector("#heatmap:not(.failed):not(.stale) .hm")
+    page.wait_for_selector("#after .bars path")
+    assert page.locator("#error").inner_text() == "" and page.locator("#ablate-error").inner_text() == ""
+
+
+def test_a_failed_sense_test_hides_the_earlier_results(page):
+    page.goto("/attention")
+    page.wait_for_function("() => document.getElementById('senses').dataset.state === 'done'", timeout=120_000)
+    assert page.locator("#senses-results").is_visible()
+    page.locator("#sense-word").fill("tablecloth")   # in none of the sentences
+    page.locator("#run-senses").click()
+    page.wait_for_function("() => document.getElementById('senses').dataset.state === 'error'", timeout=120_000)
+    assert "tablecloth" in page.locator("#senses-error").inner_text()
+    assert not page.locator("#senses-results").is_visible()
+
+
+def test_the_page_fits_a_phone(phone_page, screenshot):
+    from tests.browser.checks import assert_fits_phone
+    page = phone_page
+    page.goto("/attention?off=3.2")
+    page.wait_for_selector("#heatmap .hm, #heatmap .heatmaplayer", state="attached")
+    page.wait_for_selector("#after .bars path")
+    page.wait_for_function("() => document.querySelectorAll('#gqa .gqa-head').length === 9")
+    page.wait_for_selector("#overlap .hm, #overlap .heatmaplayer", state="attached")
+    assert_fits_phone(page)
+    # The heatmap's every row and column label is inside the chart, the colour bar too.
+    box = page.locator("#heatmap").bounding_box()
+    for selector in ["#heatmap .xtick text", "#heatmap .ytick text", "#heatmap .colorbar"]:
+        for b in page.locator(selector).evaluate_all("els => els.map(e => e.getBoundingClientRect().toJSON())"):
+            assert b["left"] >= box["x"] - 1 and b["right"] <= box["x"] + box["width"] + 1, (selector, b)
+    assert "tap one to see where it looks" in page.locator("#status").inner_text()
+    assert "Tap a token" in page.locator("#lines-title + .explain").inner_text()
+    screenshot("attention-phone")
+
+
+def test_no_serious_axe_violation_and_charts_have_text_equivalents(page):
+    from tests.browser.checks import axe_violations
+    page.goto("/attention?off=3.2")
+    page.wait_for_selector("#heatmap .hm, #heatmap .heatmaplayer", state="attached")
+    page.wait_for_selector("#after .bars path")
+    page.wait_for_function("() => document.getElementById('senses').dataset.state === 'done'", timeout=120_000)
+    violations = axe_violations(page)
+    assert violations == [], "\n".join(violations)
+    # The heatmap's caption is computed from the weights of the head shown.
+    body = page.request.post("/api/attention", data={"text": page.locator("#prompt").input_value(), "layer": 2, "head": 1}).json()
+    n = len(body["weights"])
+    share = sum(row[0] for row in body["weights"][1:]) / (n - 1)
+    caption = page.locator("#heatmap-text").text_content()
+    shown = f"{share * 100:.1f}%" if share < 0.1 else f"{share * 100:.0f}%"
+    assert f"{n} tokens" in caption and f"{shown} of their attention on the first token" in caption
+    assert "Most probable next tokens with every head on" in page.locator("#before-text").text_content()
+    assert page.locator("#heatmap").get_attribute("aria-describedby") == "heatmap-text"
+
+
+def test_pieces_of_characters_read_as_hex_bytes_in_every_chart(page):
+    text = "我爱你 🎉👍🏽"
+    page.goto("/attention?off=3.2&text=" + text.replace(" ", "+"))
+    page.wait_for_selector("#heatmap .hm, #heatmap .heatmaplayer", state="attached")
+    page.wait_for_selector("#after .bars path")
+    page.wait_for_function("() => document.querySelectorAll('svg.lines .tok-left').length > 5")
+    ticks = page.locator("#heatmap .xtick text, #heatmap .ytick text").all_text_contents()
+    lines = page.locator("svg.lines text").all_text_contents()
+    caption = page.locator("#heatmap-text").text_content()
+    shown = " ".join(ticks + lines) + caption + page.locator("#tokens").text_content()
+    assert "\ufffd" not in shown, shown
+    assert "F0 9F" in " ".join(ticks) and "F0 9F" in " ".join(lines), (ticks, lines)

@@ -4,7 +4,7 @@
 import { el } from "../api.js";
 import { plainTokenLabel } from "../kit/chips.js";
 import { plotText } from "../kit/dom.js";
-import { plotConfig, plotLayout, plotly } from "../kit/plotly.js";
+import { isNarrow, plotConfig, plotLayout, plotly } from "../kit/plotly.js";
 
 /** "3.2,5.1" <-> Set of "layer.head" keys (the URL form of the list). */
 export function parseOff(text) {
@@ -26,17 +26,21 @@ const barLabel = (p) => plotText(plainTokenLabel(p));
 function bars(Plotly, node, predictions, colourOf) {
   const shown = predictions.slice(0, 10);
   const y = shown.map((_, i) => i);
+  // On a phone a long token is cut short on its axis (whole in the hover), so the bars keep their width.
+  const narrow = isNarrow(node);
+  const cut = (label) => (narrow && label.length > 7 ? label.slice(0, 6) + "…" : label);
   Plotly.react(node, [{
     type: "bar", orientation: "h", x: shown.map((p) => p.probability), y,
     marker: { color: shown.map((p) => colourOf(p.id)) },
     text: shown.map((p) => `${(p.probability * 100).toFixed(1)}%`), textposition: "outside", cliponaxis: false,
+    textfont: { size: narrow ? 11 : 13 },
     hovertext: shown.map((p) => `${barLabel(p)} (id ${p.id})<br>p = ${(p.probability * 100).toFixed(2)}%, logit ${p.logit.toFixed(2)}`),
     hoverinfo: "text",
   }], plotLayout({
-    height: 330, margin: { l: 110, r: 50, t: 6, b: 36 },
+    height: 330, margin: narrow ? { l: 4, r: 36, t: 6, b: 36 } : { l: 110, r: 50, t: 6, b: 36 },
     xaxis: { range: [0, 1], tickformat: ".0%", title: { text: "probability of the next token" } },
-    yaxis: { tickvals: y, ticktext: shown.map(barLabel), autorange: "reversed",
-      tickfont: { family: "ui-monospace, 'DejaVu Sans Mono', monospace" } },
+    yaxis: { tickvals: y, ticktext: shown.map((p) => plotText(cut(plainTokenLabel(p)))), autorange: "reversed",
+      automargin: narrow, tickfont: { family: "ui-monospace, 'DejaVu Sans Mono', monospace", size: narrow ? 11 : 13 } },
   }), plotConfig);
 }
 

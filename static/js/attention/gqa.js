@@ -28,7 +28,7 @@ export function drawGqa(svg, data, layer, selectedHead, onPick) {
   for (let h = 0; h < nHeads; h++) {
     const g = kvHeadOf[h];
     const link = svgEl("g", { class: "gqa-head" + (h === selectedHead ? " selected" : ""), tabindex: "0",
-      role: "button", "aria-label": `Open layer ${layer} head ${h}` });
+      role: "button", "aria-label": `q${h}: open layer ${layer} head ${h}` });
     link.append(svgEl("title", {}, `Layer ${layer} · head ${h}: reads key/value head ${g}. Click to open.`));
     link.append(svgEl("image", { x: qx(h), y: 22, width: cell, height: cell, preserveAspectRatio: "none",
       href: patternCanvas(data.head(layer, h)).toDataURL(), style: "image-rendering: pixelated" }));

@@ -20,7 +20,8 @@ export function describeAttention(tokens, weights, title) {
     for (let j = 1; j <= i; j++) cells.push({ i, j, w: weights[i][j] });
   }
   cells.sort((a, b) => b.w - a.w);
-  const largest = cells.slice(0, 3).map(({ i, j, w }) => `${label(i)} looks at ${label(j)} ${pct(w)}`);
+  // Positions too: a word that occurs twice is two rows.
+  const largest = cells.slice(0, 3).map(({ i, j, w }) => `#${i} ${label(i)} looks at #${j} ${label(j)} ${pct(w)}`);
   return `${title}: ${n} tokens. The tokens after the first put ${pct(sink / (n - 1))} of their attention on the `
     + `first token, ${label(0)}, on average. Largest weights elsewhere: ${largest.join("; ")}.`;
 }
