@@ -143,7 +143,7 @@ def fetch(file: NpmFile) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _say(f"{file.path.relative_to(ROOT)} ({len(content):,} bytes)")
+    _say(f"{file.path} ({len(content):,} bytes)")
     return file.path
 
 
