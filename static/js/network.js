@@ -2,8 +2,10 @@
 // gradient-descent step. The server keeps no state: this page holds the weights and sends them
 // with every request; all maths (forward pass, training, gradients) happens in the API.
 
-import { $, api, debounce, el, latest, plotConfig, plotLayout, readState, showError, writeState } from "./api.js";
+import { $, api, debounce, el, plotConfig, plotLayout, readState, writeState } from "./api.js";
+import { loader, markFailed } from "./kit/load.js";
 import { model } from "./kit/model.js";
+import { isTouch, plotly } from "./kit/plotly.js";
 import { Diagram, NEGATIVE, POSITIVE, layerName, probPct } from "./network_diagram.js";
 
 const DEFAULTS = { px: "010111010", lr: 0.5, epochs: 200, h1: 6, h2: 5, seed: 1, trained: false,
@@ -12,7 +14,7 @@ const SQUASHES = ["tanh", "sigmoid"];  // the last hidden layer's squashing (mod
 const ANIMATION_MS = 2600;
 
 const state = readState(DEFAULTS);
-const ui = { errorBox: $("net-error") };
+const ERROR = "net-error";
 let symbols = [], dataset = null, weights = null, lastTrain = null, animation = null, handEdited = false;
 
 // --- small helpers ------------------------------------------------------------------------------
@@ -73,8 +75,6 @@ function mini(values, cls = "mini") {
 }
 
 function save() { writeState(state, DEFAULTS); }
-
-function fail(error) { if (error) showError(ui.errorBox, error); }
 
 // --- the drawing pad -------------------------------------------------------------------------------
 
@@ -164,17 +164,18 @@ function draw(activations, sums = null) {
   $("shape").textContent = sizes().join(" → ");
 }
 
-const predictLatest = latest((signal) => api("/api/network/predict", { pixels: pixels(), weights, squash: state.squash },
-  { signal }));
+// The answer to the drawing. If the server cannot give it (busy, say), the diagram, the bars and the
+// step below would show an earlier drawing's numbers: the loader hides them until the next answer.
+const STEP_VIEWS = ["target-buttons", "error-table", "step-body"];
+const loadAnswer = loader({
+  run: (signal) => api("/api/network/predict", { pixels: pixels(), weights, squash: state.squash }, { signal }),
+  draw: (out) => draw(out.activations, out.sums),
+  views: ["diagram", "bars", "verdict"], error: ERROR,
+  onError: () => markFailed(STEP_VIEWS),
+});
 
 async function refresh() {
-  try {
-    const out = await predictLatest();
-    if (!out) return;
-    showError(ui.errorBox, null);
-    draw(out.activations, out.sums);
-    await explain();
-  } catch (error) { fail(error); }
+  if (await loadAnswer()) await explain();
 }
 
 // --- training -------------------------------------------------------------------------------------------
@@ -210,40 +211,42 @@ function fillForm() {
   $("h1").value = state.h1; $("h2").value = state.h2; $("seed").value = state.seed;
 }
 
-async function initWeights() {
-  const out = await api("/api/network/init", { seed: state.seed, hidden: [state.h1, state.h2] });
-  weights = out.weights;
-  $("n-params").textContent = String(out.n_params);
-}
+// Fresh weights. A failure leaves the page's network as it was (its views stay current), so only the
+// error shows.
+const loadInit = loader({
+  run: (signal) => api("/api/network/init", { seed: state.seed, hidden: [state.h1, state.h2] }, { signal }),
+  draw: (out) => {
+    weights = out.weights;
+    $("n-params").textContent = String(out.n_params);
+  },
+  error: ERROR,
+});
 
 async function reset() {
   finishAnimation();
   try {
     readForm();
-    state.trained = false; lastTrain = null; handEdited = false;
-    save();
-    await initWeights();
-    showError(ui.errorBox, null);
-    $("train-status").textContent = `Fresh random weights from seed ${state.seed}.`;
-    plotCurves(null); renderStats(null); markGalleries(null);
-    await refresh();
-  } catch (error) { fail(error); }
+  } catch (error) {
+    loadInit.fail(error);
+    return;
+  }
+  state.trained = false; lastTrain = null; handEdited = false;
+  save();
+  if (!await loadInit()) return;
+  $("train-status").textContent = `Fresh random weights from seed ${state.seed}.`;
+  plotCurves(null); renderStats(null); markGalleries(null);
+  await refresh();
 }
 
 // Changing a hidden size or the seed resets the weights once typing pauses.
 const reshape = debounce(() => reset(), 300);
 
-async function train({ animate = true } = {}) {
-  reshape.cancel();  // training starts from the form's seed and sizes: a pending reset would undo it
-  finishAnimation();
-  const button = $("train");
-  try {
-    readForm();
-    button.disabled = true;
-    $("train-status").textContent = `Training for ${state.epochs} epochs…`;
-    const result = await api("/api/network/train", { seed: state.seed, hidden: [state.h1, state.h2],
-      learning_rate: state.lr, epochs: state.epochs, pixels: pixels(), squash: state.squash });
-    showError(ui.errorBox, null);
+// A training run. One that fails (it diverged, the server is busy) changes nothing: the network, its
+// curves and its answer stay those of the weights the page still holds, so only the error shows.
+const loadTrain = loader({
+  run: (signal) => api("/api/network/train", { seed: state.seed, hidden: [state.h1, state.h2],
+    learning_rate: state.lr, epochs: state.epochs, pixels: pixels(), squash: state.squash }, { signal }),
+  draw: async (result, { animate }) => {
     state.trained = true; handEdited = false;
     save();
     lastTrain = result;
@@ -251,9 +254,28 @@ async function train({ animate = true } = {}) {
     $("n-params").textContent = String(params);
     if (animate) await play(result); else weights = result.weights;
     await finishTraining(result);
-  } catch (error) {
-    fail(error);
+  },
+  views: ["train-stats", "loss-plot", "acc-plot"], error: ERROR, charts: true,
+  onError: () => {
+    markFailed(["train-stats", "loss-plot", "acc-plot"], false);
     $("train-status").textContent = "";
+  },
+});
+
+async function train({ animate = true } = {}) {
+  reshape.cancel();  // training starts from the form's seed and sizes: a pending reset would undo it
+  finishAnimation();
+  try {
+    readForm();
+  } catch (error) {
+    loadTrain.fail(error);
+    return;
+  }
+  const button = $("train");
+  button.disabled = true;
+  $("train-status").textContent = `Training for ${state.epochs} epochs…`;
+  try {
+    await loadTrain({ animate });
   } finally {
     button.disabled = false;
   }
@@ -312,13 +334,14 @@ function lossFloor(result) {
   return Math.min(-1, Math.floor(Math.log10(Math.max(1e-6, Math.min(...result.loss))) * 2) / 2);
 }
 
-function plotCurves(result, upto = null) {
+async function plotCurves(result, upto = null) {
+  const Plotly = await plotly();
   const n = result ? (upto ?? result.epochs) + 1 : 0;
   const x = Array.from({ length: n }, (_, i) => i);
   const xmax = result ? result.epochs : state.epochs;
   const empty = !result ? [{ text: "Press Train to watch the loss fall", showarrow: false, x: 0.5, y: 0.5,
     xref: "paper", yref: "paper", font: { color: "#5d6374", size: 14 } }] : [];
-  Plotly.react("loss-plot", [{ x, y: result ? result.loss.slice(0, n) : [], mode: "lines", name: "loss",
+  await Plotly.react("loss-plot", [{ x, y: result ? result.loss.slice(0, n) : [], mode: "lines", name: "loss",
     line: { color: "#d9682b", width: 2.5 }, hovertemplate: "epoch %{x}<br>loss %{y:.4f}<extra></extra>" }],
   plotLayout({ title: { text: "Training loss (log scale)", font: { size: 14 } }, height: 290,
     margin: { l: 52, r: 12, t: 36, b: 40 }, showlegend: false, annotations: empty,
@@ -326,7 +349,7 @@ function plotCurves(result, upto = null) {
     yaxis: { type: "log", range: [lossFloor(result), 0.7], title: { text: "loss" },
       tickvals: [1e-5, 1e-4, 1e-3, 0.01, 0.1, 1], ticktext: ["0.00001", "0.0001", "0.001", "0.01", "0.1", "1"] } }),
   plotConfig);
-  Plotly.react("acc-plot", [
+  await Plotly.react("acc-plot", [
     { x, y: result ? result.train_accuracy.slice(0, n) : [], mode: "lines", name: "training",
       line: { color: "#4453c7", width: 2.5 }, hovertemplate: "epoch %{x}<br>training %{y:.0%}<extra></extra>" },
     { x, y: result ? result.heldout_accuracy.slice(0, n) : [], mode: "lines", name: "held out",
@@ -373,7 +396,17 @@ function markGalleries(result) {
 
 // --- one gradient-descent step, in full ------------------------------------------------------------------
 
-const gradientLatest = latest((signal, body) => api("/api/network/gradient", body, { signal }));
+// One step of gradient descent for the drawing and the chosen weight; hidden when it fails, so a
+// step of an earlier drawing never stands beside the error.
+const loadStep = loader({
+  run: (signal) => api("/api/network/gradient", stepRequest(), { signal }),
+  draw: (out) => {
+    renderTargets(out.target);
+    renderErrorTable(out);
+    renderStep(out);
+  },
+  views: STEP_VIEWS, error: ERROR,
+});
 
 function renderTargets(target) {
   const box = $("target-buttons");
@@ -518,19 +551,16 @@ function renderStep(out) {
   );
 }
 
-async function explain() {
-  if (!weights) return;
+function stepRequest() {
   const body = { pixels: pixels(), weights, learning_rate: state.lr, squash: state.squash };
   if (state.target >= 0 && state.target < symbols.length) body.target = state.target;
   const sel = selectedWeight();
   if (sel) body.weight = sel;
-  try {
-    const out = await gradientLatest(body);
-    if (!out) return;
-    renderTargets(out.target);
-    renderErrorTable(out);
-    renderStep(out);
-  } catch (error) { fail(error); }
+  return body;
+}
+
+async function explain() {
+  if (weights) await loadStep();
 }
 
 /** Step to the previous (-1) or next (+1) weight, in order layer by layer: the keyboard's way to pick one. */
@@ -589,8 +619,28 @@ async function start() {
   wireControls();
   $("llm-params").textContent = model.n_params >= 1e6 ? `about ${Math.round(model.n_params / 1e6)} million`
     : model.n_params.toLocaleString("en");
-  try {
-    dataset = await api("/api/network/dataset");
+  if (isTouch) {
+    $("hover-hint").textContent = "Each circle shows its value; tap a line to follow that weight, with its exact "
+      + "number, in step 5.";
+  }
+  if (!await loadDataset()) return;
+  diagram = new Diagram($("diagram"), { symbols, onWeight: selectWeight, onInput: flip });
+  showSquash();
+  renderPad();
+  plotCurves(null); renderStats(null);
+  if (state.trained) {
+    await train({ animate: false });
+  } else if (await loadInit()) {
+    await refresh();
+  }
+  document.body.dataset.ready = "1";
+}
+
+// The symbols and the example drawings: everything below is built from them.
+const loadDataset = loader({
+  run: (signal) => api("/api/network/dataset", undefined, { signal }),
+  draw: (data) => {
+    dataset = data;
     symbols = dataset.symbols;
     $("n-train").textContent = String(dataset.train.length);
     $("symbol-buttons").replaceChildren(...symbols.map((s) => {
@@ -601,18 +651,8 @@ async function start() {
     }));
     renderGallery($("gallery-train"), dataset.train);
     renderGallery($("gallery-held"), dataset.heldout);
-    diagram = new Diagram($("diagram"), { symbols, onWeight: selectWeight, onInput: flip });
-    showSquash();
-    renderPad();
-    plotCurves(null); renderStats(null);
-    if (state.trained) {
-      await train({ animate: false });
-    } else {
-      await initWeights();
-      await refresh();
-    }
-    document.body.dataset.ready = "1";
-  } catch (error) { fail(error); }
-}
+  },
+  error: ERROR,
+});
 
 start();

@@ -159,3 +159,55 @@ def test_a_hand_edited_link_with_impossible_numbers_opens_a_working_network(page
     wait_ready(page)
     assert page.locator("#diagram .node").count() == 9 + 3 + 4 + 4
     assert page.locator("#seed").input_value() == "7"
+
+
+def test_network_fits_a_phone_says_tap_and_keeps_step_five_readable(phone_page):
+    from tests.browser.checks import assert_fits_phone
+
+    phone_page.goto("/network?trained=1")
+    wait_ready(phone_page)
+    phone_page.wait_for_selector("#loss-plot .main-svg")
+    assert_fits_phone(phone_page)
+    assert "tap a line" in phone_page.locator("#hover-hint").text_content()
+    assert "hover" not in phone_page.locator("#hover-hint").text_content()
+    # Step 5's heading gets the width of its card (it was squeezed to one word a line beside the buttons).
+    heading = phone_page.locator("#step-body h3").bounding_box()
+    card = phone_page.locator(".step-weight").bounding_box()
+    assert heading["width"] > 0.8 * (card["width"] - 40), (heading, card)
+    nav = phone_page.locator(".weight-nav").bounding_box()
+    assert nav["y"] + nav["height"] <= heading["y"] + 1
+
+
+def test_network_has_no_serious_accessibility_violation_and_the_curves_have_text(page):
+    from tests.browser.checks import axe_violations
+
+    page.goto("/network?trained=1")
+    wait_ready(page)
+    page.wait_for_function("() => document.querySelector('#train-status').textContent.startsWith('Done')")
+    assert axe_violations(page) == []
+    for chart in ("#loss-plot", "#acc-plot"):
+        described = page.locator(chart).get_attribute("aria-describedby")
+        text = page.locator(f"#{described}").inner_text()
+        assert "200" in text and "held-out examples right" in text
+
+
+def test_a_busy_server_hides_the_answer_of_the_previous_drawing(busy_page):
+    from tests.browser.checks import assert_failure_hides
+
+    page = busy_page
+    page.goto("/network")
+    wait_ready(page)
+
+    def busy():
+        page.route("**/api/network/predict", lambda route: route.fulfill(
+            status=503, content_type="application/json",
+            body='{"detail": "The server is busy; try again in a moment.", "code": "busy"}'))
+        page.locator("#pad .pixel").nth(0).click()
+
+    assert_failure_hides(page, ["#diagram", "#bars", "#verdict", "#step-body"], act=busy, error="#net-error")
+    # The server answers again: the views come back, for the new drawing.
+    page.unroute("**/api/network/predict")
+    page.locator("#pad .pixel").nth(0).click()
+    page.wait_for_selector("#bars", state="visible")
+    page.wait_for_selector("#step-body .calc-row", state="visible")
+    assert page.locator("#net-error").inner_text() == ""
