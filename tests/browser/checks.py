@@ -14,11 +14,12 @@ from app import assets
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
 
-def axe_violations(page: Page, rules_off: Iterable[str] = (), context: str | None = None) -> list[str]:
+def axe_violations(page: Page, rules_off: Iterable[str] = (), context: str | dict | None = None) -> list[str]:
     """axe-core's serious and critical violations on the page as it is now, one readable line each
     ("rule: help (n nodes: selector, ...)"); [] when there are none. The page's CSP forbids inline
     scripts, so axe is evaluated through the DevTools protocol instead of a <script> tag. axe-core is
-    fetched by `python -m app.assets --tests` (`make test`)."""
+    fetched by `python -m app.assets --tests` (`make test`). `context`: a selector or axe's
+    {"include": [[selector], ...]} to check only part of the page (default: all of it)."""
     path = assets.AXE.path
     if not path.exists():
         raise AssertionError(f"{path} is missing: run `make test` or `.venv/bin/python -m app.assets --tests`")

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app import assets
-from tests.browser.checks import assert_fits_phone
+from tests.browser.checks import assert_fits_phone, axe_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.real]
 expect.set_options(timeout=30_000)
@@ -143,3 +143,23 @@ def test_vendor_files_are_versioned_cached_and_gzipped(live_server):
     assert answer.content == assets.PLOTLY_CARTESIAN.path.read_bytes()  # httpx decodes the gzip
     assert int(answer.headers["content-length"]) == len(gzip.compress(answer.content, compresslevel=9, mtime=0))
     assert httpx.get(f"{live_server}/vendor/{assets.AXE.name}").status_code == 404  # tests only, not served
+
+
+SHARED = {"include": [["header.site-header"], ["nav.next-prev"], ["footer.site-footer"]]}
+
+
+@pytest.mark.parametrize("path", ["/", "/tokens", "/attention"])
+def test_the_shared_header_navigation_and_footer_pass_axe(page, phone_page, path):
+    for p in (page, phone_page):
+        p.goto(path)
+        expect(p.locator("footer.site-footer")).to_be_visible()
+        assert axe_violations(p, context=SHARED) == []
+
+
+def test_the_shared_page_frame_fits_a_phone(phone_page):
+    phone_page.goto("/tokens")  # no chart of its own: what could scroll sideways is the frame
+    expect(phone_page.locator("#chips .tok").first).to_be_visible()
+    assert_fits_phone(phone_page)
+    # The chapter list scrolls inside its own row instead of widening the page.
+    nav = phone_page.locator("nav.chapters")
+    assert nav.evaluate("n => n.scrollWidth > n.clientWidth && getComputedStyle(n).overflowX === 'auto'")
