@@ -2,8 +2,10 @@
 // State lives in the URL (text, show, ids, tab, chat, gen) so any view can be shared.
 // User text reaches the page only through textContent (the `el` helper), never as HTML.
 
-import { $, api, debounce, el, latest, readState, showError, tokenChip, tokenColour, visibleControls, writeState } from "./api.js";
+import { $, api, debounce, el, readState, tokenChip, tokenColour, visibleControls, writeState } from "./api.js";
+import { loader } from "./kit/load.js";
 import { model } from "./kit/model.js";
+import { isTouch } from "./kit/plotly.js";
 import { wireSpaceDemo } from "./tokens/space.js";
 
 const DEFAULT_TEXT = "Tokenizers cut unbelievably rare words into pieces, numbers like 2025 into digits, and 🍕 into bytes.";
@@ -185,7 +187,13 @@ function drawExampleNote() {
   $("example-note").textContent = example ? example.note : "";
 }
 
-const requestTokens = latest((signal, text) => api("/api/tokenize", { text }, { signal }));
+// Too long is the server's to say (413 too_many_characters, with its limit): one rule, one place.
+const loadTokens = loader({
+  run: (signal, text) => api("/api/tokenize", { text }, { signal }),
+  draw: (data) => { lastTokens = data; drawTokens(); },
+  views: ["chips", "stats", "inspector"], error: "error",
+  onError: () => clearTokens(),
+});
 
 function clearTokens() {
   lastTokens = null;
@@ -204,21 +212,11 @@ function resetInspector(node) {
   node.textContent = node.dataset.hint;
 }
 
-async function updateText() {
+function updateText() {
   drawCharCount();
   drawExampleNote();
   save();
-  try {
-    // Too long is the server's to say (413 too_many_characters, with its limit): one rule, one place.
-    const data = await requestTokens(state.text);
-    if (data === undefined) return; // a newer request replaced this one
-    showError($("error"), null);
-    lastTokens = data;
-    drawTokens();
-  } catch (error) {
-    showError($("error"), error);
-    clearTokens();
-  }
+  return loadTokens(state.text);
 }
 
 const updateTextSoon = debounce(updateText, 120);
@@ -246,57 +244,58 @@ function parseIds(raw) {
   });
 }
 
-const requestDecode = latest((signal, ids) => api("/api/detokenize", { ids }, { signal }));
+/** Draw a POST /api/detokenize answer: the ids' chips, their text, and whether the tokenizer would cut it so. */
+function drawDecoded(data) {
+  $("decode-result").hidden = false;
+  drawChips($("decoded-chips"), data.tokens, {
+    show: "text", inspector: $("decode-inspector"),
+    describe: (t, i) => tokenFacts(t, i, data.count, data.text, countOf(data.tokens, t.id)),
+  });
+  $("decoded-text").textContent = data.text;
+  const note = $("canonical-note");
+  note.hidden = data.canonical;
+  note.replaceChildren();
+  if (!data.canonical) {
+    const use = el("button", { text: "Tokenize this text above", cls: "secondary small", attrs: { type: "button" } });
+    use.addEventListener("click", () => { setText(data.text); $("text").scrollIntoView({ behavior: "smooth" }); });
+    const choose = `Reading this text, the tokenizer would choose ${fmt(data.retokenized.length)} `
+      + `token${data.retokenized.length === 1 ? "" : "s"}: [${data.retokenized.join(", ")}]. `;
+    if (data.exact) {
+      note.append(el("strong", { text: "Same text, different cut. " }), choose
+        + "Many id sequences spell the same text, but the tokenizer always picks one, and that is the one the "
+        + "model saw in training. ", use);
+    } else {
+      // Ids that stop inside a character: their bytes became U+FFFD, so the text is not theirs.
+      note.append(el("strong", { text: "Not the same text. " }), "Some of these ids stop inside a character "
+        + "(dashed), so their bytes cannot be shown as text and became “\uFFFD”. " + choose
+        + "Those ids spell the replacement character, not the bytes you pasted. ", use);
+    }
+  }
+}
 
-async function updateDecode() {
+// The ids are parsed here (a typo is explained before any request); ids out of range or too many
+// are the server's to refuse (422/413 with code, limit and actual).
+const loadDecode = loader({
+  run: (signal, ids) => api("/api/detokenize", { ids }, { signal }),
+  draw: drawDecoded, views: ["decode-result"], error: "decode-error",
+});
+
+function updateDecode() {
   save();
-  const result = $("decode-result");
   let ids;
   try {
-    ids = parseIds(state.ids);  // ids out of range or too many: the server's 422/413 says which
+    ids = parseIds(state.ids);
   } catch (error) {
-    showError($("decode-error"), error);
-    result.hidden = true;
-    return;
+    loadDecode.fail(error);
+    return undefined;
   }
   if (ids.length === 0) {
-    showError($("decode-error"), null);
-    result.hidden = true;
-    return;
+    loadDecode.cancel();
+    loadDecode.clear();
+    $("decode-result").hidden = true;
+    return undefined;
   }
-  try {
-    const data = await requestDecode(ids);
-    if (data === undefined) return;
-    showError($("decode-error"), null);
-    result.hidden = false;
-    drawChips($("decoded-chips"), data.tokens, {
-      show: "text", inspector: $("decode-inspector"),
-      describe: (t, i) => tokenFacts(t, i, data.count, data.text, countOf(data.tokens, t.id)),
-    });
-    $("decoded-text").textContent = data.text;
-    const note = $("canonical-note");
-    note.hidden = data.canonical;
-    note.replaceChildren();
-    if (!data.canonical) {
-      const use = el("button", { text: "Tokenize this text above", cls: "secondary small", attrs: { type: "button" } });
-      use.addEventListener("click", () => { setText(data.text); $("text").scrollIntoView({ behavior: "smooth" }); });
-      const choose = `Reading this text, the tokenizer would choose ${fmt(data.retokenized.length)} `
-        + `token${data.retokenized.length === 1 ? "" : "s"}: [${data.retokenized.join(", ")}]. `;
-      if (data.exact) {
-        note.append(el("strong", { text: "Same text, different cut. " }), choose
-          + "Many id sequences spell the same text, but the tokenizer always picks one, and that is the one the "
-          + "model saw in training. ", use);
-      } else {
-        // Ids that stop inside a character: their bytes became U+FFFD, so the text is not theirs.
-        note.append(el("strong", { text: "Not the same text. " }), "Some of these ids stop inside a character "
-          + "(dashed), so their bytes cannot be shown as text and became “\uFFFD”. " + choose
-          + "Those ids spell the replacement character, not the bytes you pasted. ", use);
-      }
-    }
-  } catch (error) {
-    showError($("decode-error"), error);
-    result.hidden = true;
-  }
+  return loadDecode(ids);
 }
 
 const updateDecodeSoon = debounce(updateDecode, 200);
@@ -367,41 +366,42 @@ function chatFacts(data, t, i) {
   return [...nodes, ...facts([["written by", from]])];
 }
 
-const requestChat = latest((signal, body) => api("/api/chat/template", body, { signal }));
-
-async function updateChat() {
-  saveChat();
-  try {
-    const data = await requestChat({ messages, add_generation_prompt: state.gen });
-    if (data === undefined) return;
-    showError($("chat-error"), null);
-    drawChips($("chat-chips"), data.tokens, {
-      // A special token written by the template is just "special"; one typed in a message is flagged.
-      kind: (t) => (t.source === "content" ? "content" : t.special ? "" : "template"),
-      inspector: $("chat-inspector"), describe: (t, i) => chatFacts(data, t, i),
-    });
-    const set = (key, value) => { document.querySelector(`[data-chat-stat="${key}"]`).textContent = value; };
-    set("count", fmt(data.count));
-    set("special", fmt(data.special_count));
-    set("template", fmt(data.tokens.filter((t) => t.source === "template").length));
-    $("chat-text").textContent = data.text;
-    const smuggled = data.tokens.filter((t) => t.special && t.source === "content");
-    $("chat-special-note").hidden = smuggled.length === 0;
-    if (smuggled.length) {
-      const t = smuggled[0];
-      $("chat-special-note").replaceChildren(el("strong", { text: "Typed text became a control token. " }),
-        `A message contains “${t.text}”, and the tokenizer reads it as the special token itself (id ${t.id}), `
-        + "not as ordinary characters, so the model sees the structure of the chat change there. "
-        + "Chat apps have to guard against this.");
-    }
-    const over = data.count > data.max_prompt_tokens;
-    $("chat-limit-note").hidden = !over;
-    $("chat-limit-note").textContent = over ? `This chat is ${fmt(data.count)} tokens; the chapters that run the `
-      + `model read at most ${fmt(data.max_prompt_tokens)} tokens at once.` : "";
-  } catch (error) {
-    showError($("chat-error"), error);
-    clearChat();
+/** Draw a POST /api/chat/template answer: the chat's tokens, who wrote each, and its counts. */
+function drawChat(data) {
+  drawChips($("chat-chips"), data.tokens, {
+    // A special token written by the template is just "special"; one typed in a message is flagged.
+    kind: (t) => (t.source === "content" ? "content" : t.special ? "" : "template"),
+    inspector: $("chat-inspector"), describe: (t, i) => chatFacts(data, t, i),
+  });
+  const set = (key, value) => { document.querySelector(`[data-chat-stat="${key}"]`).textContent = value; };
+  set("count", fmt(data.count));
+  set("special", fmt(data.special_count));
+  set("template", fmt(data.tokens.filter((t) => t.source === "template").length));
+  $("chat-text").textContent = data.text;
+  const smuggled = data.tokens.filter((t) => t.special && t.source === "content");
+  $("chat-special-note").hidden = smuggled.length === 0;
+  if (smuggled.length) {
+    const t = smuggled[0];
+    $("chat-special-note").replaceChildren(el("strong", { text: "Typed text became a control token. " }),
+      `A message contains “${t.text}”, and the tokenizer reads it as the special token itself (id ${t.id}), `
+      + "not as ordinary characters, so the model sees the structure of the chat change there. "
+      + "Chat apps have to guard against this.");
   }
+  const over = data.count > data.max_prompt_tokens;
+  $("chat-limit-note").hidden = !over;
+  $("chat-limit-note").textContent = over ? `This chat is ${fmt(data.count)} tokens; the chapters that run the `
+    + `model read at most ${fmt(data.max_prompt_tokens)} tokens at once.` : "";
+}
+
+const loadChat = loader({
+  run: (signal, body) => api("/api/chat/template", body, { signal }),
+  draw: drawChat, views: ["chat-chips", "chat-stats", "chat-inspector", "chat-plain"], error: "chat-error",
+  onError: () => clearChat(),
+});
+
+function updateChat() {
+  saveChat();
+  return loadChat({ messages, add_generation_prompt: state.gen });
 }
 
 /** Nothing of an earlier chat stays beside an error as if it were this one's. */
@@ -495,6 +495,7 @@ function showLimits() {
   drawCharCount();
 }
 
+if (isTouch) for (const node of document.querySelectorAll("[data-touch]")) node.textContent = node.dataset.touch;
 for (const id of ["inspector", "decode-inspector", "chat-inspector"]) $(id).dataset.hint = $(id).textContent;
 wire();
 wireSpaceDemo();

@@ -163,3 +163,82 @@ def test_the_page_fits_a_phone(page, screenshot):
     page.wait_for_selector("#chat-chips .tok.special")
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
     screenshot("tokens-phone-chat")
+
+
+# --- issue 20: failure, phone, accessibility --------------------------------------------------------
+
+@pytest.fixture
+def busy_page(browser, live_server):
+    """A page like `page`, but the 503 answers the test itself routes in are expected (Chromium logs
+    each as a console error); any other error still fails the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error"
+            and "status of 503" not in msg.text and "status of 4" not in msg.text else None)
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+def test_a_text_over_the_limit_hides_the_earlier_texts_tokens(page):
+    from tests.browser.checks import assert_failure_hides
+    page.goto("/tokens?text=" + quote("Hello world"))
+    wait_for_chips(page, ["Hello", "␣world"])
+    page.locator("#chips .tok").first.hover()   # the inspector describes a token of this text
+    limit = page.evaluate("() => JSON.parse(document.body.dataset.model).limits.max_prompt_chars")
+    assert_failure_hides(page, ["#chips", "#stats"], act=lambda: page.fill("#text", "a" * (limit + 1)), error="#error")
+    assert f"the limit is {limit}" in page.locator("#error").inner_text()
+    assert "Hello" not in page.locator("#inspector").text_content()
+    page.fill("#text", "Hello again")
+    wait_for_chips(page, ["Hello", "␣again"])
+    assert page.locator("#stats").is_visible() and page.locator("#error").inner_text() == ""
+
+
+def test_a_busy_server_hides_the_earlier_chat_and_demo(busy_page):
+    from tests.browser.checks import assert_failure_hides
+    page = busy_page
+    page.goto("/tokens?tab=chat")
+    page.wait_for_selector("#chat-chips .tok.special")
+    busy = {"detail": "The model is busy; try again in a moment.", "code": "busy"}
+    page.route("**/api/chat/template", lambda route: route.fulfill(status=503, json=busy))
+    assert_failure_hides(page, ["#chat-chips", "#chat-stats"],
+                         act=lambda: page.get_by_role("button", name="No system message").click(), error="#chat-error")
+    assert page.locator("#chat-text").text_content() == ""
+    # The space demo: an answer, then a busy server hides it.
+    page.get_by_role("tab", name="Text").click()
+    page.click("#space-run")
+    page.wait_for_selector("#space-result .space-col")
+    page.route("**/api/predict", lambda route: route.fulfill(status=503, json=busy))
+    assert_failure_hides(page, ["#space-result"], act=lambda: page.click("#space-run"), error="#space-error")
+
+
+def test_the_page_fits_a_phone_and_says_tap(phone_page, screenshot):
+    from tests.browser.checks import assert_fits_phone
+    page = phone_page
+    page.goto("/tokens?text=" + quote("def f(x):\n    return x  # 🍕 日本語 " + "antidisestablishmentarianism " * 3))
+    page.wait_for_selector("#chips .tok.partial")
+    assert_fits_phone(page)
+    assert page.locator("#inspector").text_content().startswith("Tap a token")
+    page.locator("#chips .tok").nth(2).tap()
+    expect_text = page.locator("#inspector").text_content()
+    assert "id" in expect_text and "Tap" not in expect_text   # a tap inspects the token
+    page.click("#space-run")
+    page.wait_for_selector("#space-result .space-col")
+    assert_fits_phone(page)
+    screenshot("tokens-phone-tap")
+    page.goto("/tokens?tab=chat")
+    page.wait_for_selector("#chat-chips .tok.special")
+    assert_fits_phone(page)
+
+
+@pytest.mark.parametrize("tab", ["text", "chat"])
+def test_no_serious_axe_violation(page, tab):
+    from tests.browser.checks import axe_violations
+    page.goto(f"/tokens?tab={tab}&ids=" + quote("504, 3575, 282"))
+    page.wait_for_selector("#chips .tok" if tab == "text" else "#chat-chips .tok")
+    page.wait_for_selector("#decoded-chips .tok", state="attached")
+    violations = axe_violations(page)
+    assert violations == [], "\n".join(violations)

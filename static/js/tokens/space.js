@@ -3,7 +3,9 @@
 // In|␣|1|9|6|9), so the model expects a digit next instead of "␣Paris". Every number shown is
 // read from POST /api/predict when the button is pressed (probabilities at temperature 1).
 
-import { $, api, el, showError, tokenChip } from "../api.js";
+import { $, api, el, tokenChip } from "../api.js";
+import { plainTokenLabel } from "../kit/chips.js";
+import { loader } from "../kit/load.js";
 
 const BASE = "The capital of France is";
 const SHOWN = 20;     // predictions asked for: the digits among them are added up
@@ -22,37 +24,43 @@ function column(title, data) {
   ]);
 }
 
+/** Both prompts at once, then the two columns and what they show, computed from the answers. */
+async function ask(signal) {
+  const body = { n_predictions: SHOWN, temperature: 1, top_k: 0, top_p: 1 };
+  return Promise.all([
+    api("/api/predict", { ...body, text: BASE, guess: " Paris" }, { signal }),
+    api("/api/predict", { ...body, text: BASE + " ", guess: "Paris" }, { signal }),
+  ]);
+}
+
+function draw([plain, spaced]) {
+  const digits = spaced.predictions.filter((p) => /^[0-9]$/.test(p.text)).reduce((s, p) => s + p.probability, 0);
+  const best = spaced.predictions[0];
+  const paris = spaced.guess;
+  const name = (t) => quote(plainTokenLabel(t));
+  $("space-result").replaceChildren(
+    el("div", { cls: "space-cols" }, [column(BASE, plain), column(BASE + "␣", spaced)]),
+    el("p", { cls: "explain" }, [
+      `Without the space, ${name(plain.predictions[0])} comes first (${pct(plain.predictions[0].probability)}). `
+      + "With it, the text ends in a lone “␣” token, the token this tokenizer makes before a digit, so the "
+      + `model expects a digit: ${name(best)} comes first (${pct(best.probability)}) and the digits among `
+      + `the top ${SHOWN} take ${pct(digits)} of the probability. “Paris” written without its space (the space `
+      + `is already there) is only #${paris.rank.toLocaleString("en")}, at ${pct(paris.token.probability)}. `
+      + "So a prompt should not end in a space."]));
+}
+
+// An earlier answer is hidden, not left beside an error (the server busy, say).
+const load = loader({
+  run: ask, draw, views: ["space-result"], error: "space-error",
+});
+
 async function run() {
   const button = $("space-run");
   button.disabled = true;
   $("space-status").textContent = "Asking the model…";
-  showError($("space-error"), null);
-  try {
-    const body = { n_predictions: SHOWN, temperature: 1, top_k: 0, top_p: 1 };
-    const [plain, spaced] = await Promise.all([
-      api("/api/predict", { ...body, text: BASE, guess: " Paris" }),
-      api("/api/predict", { ...body, text: BASE + " ", guess: "Paris" }),
-    ]);
-    const digits = spaced.predictions.filter((p) => /^[0-9]$/.test(p.text)).reduce((s, p) => s + p.probability, 0);
-    const best = spaced.predictions[0];
-    const paris = spaced.guess;
-    $("space-result").replaceChildren(
-      el("div", { cls: "space-cols" }, [column(BASE, plain), column(BASE + "␣", spaced)]),
-      el("p", { cls: "explain" }, [
-        `Without the space, ${quote(plain.predictions[0].display)} comes first (${pct(plain.predictions[0].probability)}). `
-        + "With it, the text ends in a lone “␣” token, the token this tokenizer makes before a digit, so the "
-        + `model expects a digit: ${quote(best.display)} comes first (${pct(best.probability)}) and the digits among `
-        + `the top ${SHOWN} take ${pct(digits)} of the probability. “Paris” written without its space (the space `
-        + `is already there) is only #${paris.rank.toLocaleString("en")}, at ${pct(paris.token.probability)}. `
-        + "So a prompt should not end in a space."]));
-    $("space-status").textContent = "";
-  } catch (error) {
-    $("space-status").textContent = "";
-    $("space-result").replaceChildren();  // an earlier answer is not shown beside the error as if current
-    showError($("space-error"), error);
-  } finally {
-    button.disabled = false;
-  }
+  await load();
+  $("space-status").textContent = "";
+  button.disabled = false;
 }
 
 export function wireSpaceDemo() {
