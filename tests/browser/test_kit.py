@@ -163,3 +163,17 @@ def test_the_shared_page_frame_fits_a_phone(phone_page):
     # The chapter list scrolls inside its own row instead of widening the page.
     nav = phone_page.locator("nav.chapters")
     assert nav.evaluate("n => n.scrollWidth > n.clientWidth && getComputedStyle(n).overflowX === 'auto'")
+
+
+def test_instructions_say_tap_on_touch_screens(page, phone_page):
+    script = """async () => {
+      const hint = Object.assign(document.createElement("span"), { id: "kit-hint", textContent: "Click a row" });
+      hint.dataset.touch = "Tap a row";
+      document.querySelector("main").prepend(hint);
+      (await import("/static/js/kit/touch.js")).touchWords(document.querySelector("main"));
+    }"""
+    for p, expected in ((phone_page, "Tap a row"), (page, "Click a row")):
+        p.goto("/chat")  # a page with no data-touch handling of its own
+        assert p.locator('script[src="/static/js/kit/touch.js"]').count() == 1  # base.html loads it
+        p.evaluate(script)
+        expect(p.locator("#kit-hint")).to_have_text(expected)
