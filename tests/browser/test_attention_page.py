@@ -320,22 +320,6 @@ def test_removing_a_chip_redraws_the_ablation_chart(page):
 
 # --- issue 20: failure, phone, accessibility, labels ------------------------------------------------
 
-@pytest.fixture
-def busy_page(browser, live_server):
-    """A page like `page`, but the 503 answers the test itself routes in are expected (Chromium logs
-    each as a console error); any other error still fails the test."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error"
-            and "status of 503" not in msg.text and "status of 4" not in msg.text else None)
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
-    assert not errors, errors
-
-
 def test_a_busy_server_hides_the_views_of_the_earlier_text(busy_page):
     from tests.browser.checks import assert_failure_hides
     page = busy_page
