@@ -324,7 +324,6 @@ function setupHeadSelect() {
 // --- start ------------------------------------------------------------------------------------
 
 function init() {
-  if (isTouch) for (const node of document.querySelectorAll("[data-touch]")) node.textContent = node.dataset.touch;
   const prompt = $("prompt");
   prompt.value = state.text;
   prompt.addEventListener("input", debounce(textChanged, 350));

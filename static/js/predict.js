@@ -427,7 +427,6 @@ function bindControls() {
 }
 
 async function main() {
-  if (isTouch) for (const node of document.querySelectorAll("[data-touch]")) node.textContent = node.dataset.touch;
   bindControls();
   await restoreSteps();
   if (state.at >= steps.length) state.at = -1;

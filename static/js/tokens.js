@@ -5,7 +5,6 @@
 import { $, api, debounce, el, readState, tokenChip, tokenColour, visibleControls, writeState } from "./api.js";
 import { loader } from "./kit/load.js";
 import { model } from "./kit/model.js";
-import { isTouch } from "./kit/plotly.js";
 import { wireSpaceDemo } from "./tokens/space.js";
 
 const DEFAULT_TEXT = "Tokenizers cut unbelievably rare words into pieces, numbers like 2025 into digits, and 🍕 into bytes.";
@@ -495,7 +494,7 @@ function showLimits() {
   drawCharCount();
 }
 
-if (isTouch) for (const node of document.querySelectorAll("[data-touch]")) node.textContent = node.dataset.touch;
+// After kit/touch.js (loaded first by base.html) has put "Tap" for "Point at" on touch screens.
 for (const id of ["inspector", "decode-inspector", "chat-inspector"]) $(id).dataset.hint = $(id).textContent;
 wire();
 wireSpaceDemo();
