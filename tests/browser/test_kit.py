@@ -51,12 +51,22 @@ def test_heatmap_loads_the_small_bundle_and_writes_a_text_equivalent(page):
 
 def test_plotly3d_loads_the_full_bundle_only_when_asked(page):
     scripts = open_kit(page)
+    draw = """() => kit.drawHeatmap(document.getElementById("kit-view"), { z: [[1, 2], [3, 4]], title: "Before" })"""
+    page.evaluate(draw)  # drawn by the 2-D bundle
+    assert not any(assets.PLOTLY_FULL_NAME in url for url in scripts)
     has3d = page.evaluate("""async () => { const P = await kit.plotly3d();
         return Object.keys(P.PlotSchema.get().traces).includes("scatter3d"); }""")
     assert has3d
     assert any(assets.PLOTLY_FULL_NAME in url for url in scripts)
-    # From then on plotly() answers the same full bundle: one Plotly per page.
+    # From then on plotly() answers the same full bundle: one Plotly per page, and a chart the 2-D
+    # bundle drew is redrawn by the full one.
     assert page.evaluate("async () => (await kit.plotly()) === (await kit.plotly3d())")
+    page.evaluate(draw.replace("Before", "After"))
+    expect(page.locator("#kit-view .gtitle")).to_have_text("After")
+    page.evaluate("""async () => { const P = await kit.plotly3d();
+        await P.newPlot(document.getElementById("kit-other"), [{ type: "scatter3d", mode: "markers",
+          x: [0, 1], y: [0, 1], z: [0, 1] }], {}, kit.plotConfig); }""")
+    expect(page.locator("#kit-other .gl-container")).to_have_count(1)
 
 
 def test_loader_hides_views_on_failure_and_shows_them_again(page):
