@@ -2,9 +2,12 @@
 // induction heads (GET /api/heads, GET /api/heads/probe) switched off (POST /api/learn/knockout).
 // Every number the page states is read from those answers.
 
-import { $, api, el, plotConfig, plotLayout, readState, showError, sseEvents, writeState } from "./api.js";
+import { $, api, el, plotConfig, plotLayout, readState, sseEvents, writeState } from "./api.js";
 import { drawAttentionHeatmap } from "./attention/heatmap.js";
-import { drawProbe, fetchRoles, probePath } from "./attention/roles.js";
+import { drawProbe, HeadRoles, probePath } from "./attention/roles.js";
+import { tokenChip } from "./kit/chips.js";
+import { loader, markFailed, markStale } from "./kit/load.js";
+import { plotly } from "./kit/plotly.js";
 
 const DEFAULTS = { seed: 0, steps: 500, lr: 0.003, layers: 2, heads: 4 };
 const state = readState(DEFAULTS);
@@ -16,7 +19,7 @@ const headColour = (layer, head) => LAYER_COLOURS[layer % 2][head % 4];
 const phone = () => window.matchMedia("(max-width: 640px)").matches;
 
 let run = null;        // { config, steps, logs } of the run on screen
-let controller = null; // aborts the streaming request (the server then stops training)
+const CURVES = ["loss-plot", "induction-plot", "previous-plot"];
 
 // --- controls ----------------------------------------------------------------------------------
 
@@ -38,48 +41,67 @@ function setRunning(on) {
 
 // --- training ----------------------------------------------------------------------------------
 
+/** The run, streamed: progress is drawn as it arrives; resolves to the final answer. A refusal
+ *  (another run going on, `training_busy`) or a run that diverged rejects with the error's `code`. */
+async function stream(signal, body) {
+  const response = await fetch("/api/learn", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ ...body, stream: true }), signal });
+  if (!response.ok) {
+    // The JSON error (detail, code, ...) as api() reads it: fetched again is not possible, so read it here.
+    let data = null;
+    try { data = await response.json(); } catch { /* not JSON */ }
+    throw Object.assign(new Error(data?.detail || `The server answered ${response.status}.`),
+      { status: response.status, code: data?.code ?? null, field: data?.field ?? null });
+  }
+  for await (const { event, data } of sseEvents(response)) {
+    if (event === "start") started(data);
+    else if (event === "progress") progressed(data);
+    else if (event === "done") return data;
+    else if (event === "error") throw Object.assign(new Error(data.detail), { code: data.code });
+  }
+  throw new Error("The server ended the run without an answer; train again.");
+}
+
+// The readings and "what grew" describe a finished run: while a new one trains they are hidden (a
+// reading of the earlier run beside the new curves would not be about them), and after a failure
+// the curves of the earlier run are hidden too, so nothing earlier stands beside the error.
+const loadRun = loader({
+  run: (signal, body) => stream(signal, body),
+  draw: (result) => finished(result),
+  views: ["loss-reading", "heads-reading", "after"], error: "learn-error", charts: true,
+  onError: () => {
+    markStale(CURVES, false);
+    markFailed(CURVES);
+    $("status").textContent = "";
+    $("progress").value = 0;
+  },
+});
+
 async function train() {
-  if (controller) controller.abort();
   Object.assign(state, readForm());
   writeState(state, DEFAULTS);
-  showError($("learn-error"), null);
-  $("learn-error").hidden = true;
   $("after").hidden = true;
   for (const id of ["loss-reading", "heads-reading"]) $(id).textContent = "";
   $("status").textContent = "Asking the server to start…";
   $("progress").value = 0;
-  controller = new AbortController();
-  const mine = controller;
+  markStale(CURVES);  // the earlier run's curves, until this run's first numbers arrive
   setRunning(true);
-  try {
-    const response = await fetch("/api/learn", { method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ ...state, stream: true }), signal: mine.signal });
-    if (!response.ok) {
-      let detail = `The server answered ${response.status}.`;
-      try { detail = (await response.json()).detail || detail; } catch { /* not JSON */ }
-      throw new Error(detail);
-    }
-    for await (const { event, data } of sseEvents(response)) {
-      if (event === "start") started(data);
-      else if (event === "progress") progressed(data);
-      else if (event === "done") finished(data);
-      else if (event === "error") throw new Error(data.detail);
-    }
-  } catch (error) {
-    if (error.name === "AbortError") {
-      if (controller === mine) $("status").textContent = "Stopped: the server stopped training too.";
-    } else {
-      $("learn-error").hidden = false;
-      showError($("learn-error"), error);
-      $("status").textContent = "";
-    }
-  } finally {
-    if (controller === mine) { controller = null; setRunning(false); }
-  }
+  const mine = (train.calls = (train.calls || 0) + 1);
+  await loadRun({ ...state });
+  if (mine === train.calls) setRunning(false);
+}
+
+function stop() {
+  loadRun.cancel();  // aborting the request stops the training on the server too
+  $("status").textContent = "Stopped: the server stopped training too.";
+  markStale(CURVES, false);
+  setRunning(false);
 }
 
 function started({ config, steps }) {
   run = { config, steps, logs: [] };
+  markStale(CURVES, false);
+  markFailed(CURVES, false);
   $("n-ctx").textContent = config.n_ctx;
   $("vocab").textContent = `${config.vocab} possible tokens`;
   for (const node of document.querySelectorAll(".vocab-n")) node.textContent = config.vocab;
@@ -115,12 +137,13 @@ function finished(result) {
 
 // --- the curves --------------------------------------------------------------------------------
 
-function drawCurves() {
+async function drawCurves() {
+  const Plotly = await plotly();
   const { logs, config } = run;
   const x = logs.map((g) => g.step);
   const range = [0, config.steps];
   const legend = { orientation: "h", x: 0, y: -0.28, yanchor: "top" };
-  window.Plotly.react($("loss-plot"), [
+  Plotly.react($("loss-plot"), [
     { x, y: logs.map((g) => g.loss_first), name: "first time (unpredictable)", mode: "lines", line: { color: "#8a8fa3", width: 2.5 } },
     { x, y: logs.map((g) => g.loss_repeat), name: "repeats (copyable)", mode: "lines", line: { color: "#d9682b", width: 3 } },
     { x: range, y: [config.uniform_loss, config.uniform_loss], name: `uniform guess, ln ${config.vocab}`, mode: "lines",
@@ -140,7 +163,7 @@ function drawCurves() {
       traces.push({ x: range, y: [config.threshold, config.threshold], name: "induction head from here", mode: "lines",
         line: { color: "#1d2130", dash: "dash", width: 1 }, hoverinfo: "skip" });
     }
-    window.Plotly.react($(node), traces, plotLayout({ height: 400, margin: { l: 50, r: 10, t: 34, b: 150 },
+    Plotly.react($(node), traces, plotLayout({ height: 400, margin: { l: 50, r: 10, t: 34, b: 150 },
       title: { text: title, font: { size: 14 }, x: 0.02 },
       xaxis: { title: { text: "training step" }, range }, yaxis: { range: [0, 1], tickformat: ".0%" },
       legend: { ...legend, y: -0.25, font: { size: 11 } } }), plotConfig);
@@ -213,18 +236,20 @@ function readCurves(result) {
 
 // --- before / after --------------------------------------------------------------------------------
 
-function chips(node, sample, guesses) {
+function chips(node, sample, guesses, label) {
   const { tokens, start, period } = sample;
   node.replaceChildren(...tokens.map((t, i) => {
     const p = i === 0 ? null : guesses.probability[i - 1];
-    const chip = el("span", { cls: "tok toy-tok", text: String(t) });
-    if (i >= start && i < start + period) chip.classList.add("first-copy");
+    const about = p !== null
+      ? `token ${t} at position ${i}: probability ${pct(p)} just before it came; top guess ${guesses.predicted[i - 1]}`
+      : `token ${t} at position 0: nothing came before it`;
+    // A button, so a tap or the keyboard says what a hover's tooltip says.
+    const chip = tokenChip({ text: String(t) }, { tag: "button", cls: `toy-tok${i >= start && i < start + period
+      ? " first-copy" : ""}`, title: about, attrs: { type: "button" } });
+    chip.addEventListener("click", () => { $("chip-info").textContent = `${label}: ${about}.`; });
     if (p !== null) {
       chip.style.background = `rgba(68, 83, 199, ${Math.max(0.04, p)})`;
       if (p > 0.5) chip.style.color = "#fff";
-      chip.title = `token ${t} at position ${i}: probability ${pct(p)} just before it came; top guess ${guesses.predicted[i - 1]}`;
-    } else {
-      chip.title = `token ${t} at position 0: nothing came before it`;
     }
     return chip;
   }));
@@ -256,8 +281,9 @@ function followers(sample, i) {
 function drawAfter(result) {
   const fin = result.final, sample = fin.sample;
   $("after").hidden = false;
-  chips($("before-row"), sample, sample.before);
-  chips($("after-row"), sample, sample.after);
+  chips($("before-row"), sample, sample.before, "Before training");
+  chips($("after-row"), sample, sample.after, "After training");
+  $("chip-info").textContent = "";
   const before = rightOnRepeats(sample, sample.before), after = rightOnRepeats(sample, sample.after);
   $("sample-reading").textContent = `After the first copy, ${after.count} tokens can be copied. The untrained model's top `
     + `guess was right for ${before.right} of them; the trained model's for ${after.right}.`;
@@ -289,8 +315,7 @@ function drawAfter(result) {
 function drawExample(sample) {
   const { tokens, start, period } = sample;
   $("example").replaceChildren(...tokens.map((t, i) => {
-    const cls = i < start ? "tok toy-tok" : i < start + period ? "tok toy-tok first-copy" : "tok toy-tok repeat";
-    return el("span", { cls, text: String(t) });
+    return tokenChip({ text: String(t) }, { cls: i < start ? "toy-tok" : i < start + period ? "toy-tok first-copy" : "toy-tok repeat" });
   }));
   $("example-note").textContent = `A fresh sequence: ${start} random token${start === 1 ? "" : "s"}, then a segment of ${period} (underlined), `
     + `then the same ${period} again and again (shaded) to the end.`;
@@ -298,59 +323,65 @@ function drawExample(sample) {
 
 // --- the real model ------------------------------------------------------------------------------
 
+const fromHeads = (body) => new HeadRoles(body);
 const probeNodes = { view: $("probe-view"), heatmap: $("probe-heatmap"), caption: $("probe-caption") };
 
-async function showProbe(h, button) {
+// One head on the induction probe: a failure hides the head shown before (its caption would name it).
+const loadProbe = loader({
+  run: (signal, h) => api(probePath(h.layer, h.head, 0), undefined, { signal }),
+  draw: (body) => drawProbe(probeNodes, body),
+  views: ["probe-view"], error: "probe-error", charts: true,
+});
+
+function showProbe(h, button) {
   for (const b of document.querySelectorAll("#real-heads button")) b.setAttribute("aria-pressed", String(b === button));
-  try {
-    drawProbe(probeNodes, await api(probePath(h.layer, h.head, 0)));
-  } catch (error) {
-    showError(probeNodes.caption, error);
-  }
+  return loadProbe(h);
 }
 
-async function realHeads() {
-  try {
-    const roles = await fetchRoles();
-    const heads = roles.named("induction");
-    if (!heads.length) {
-      $("real-heads").replaceChildren(el("p", { text: "The probe names no induction head in this model." }));
-      return;
-    }
-    const buttons = heads.map((h) => {
-      const b = el("button", { cls: "secondary small", text: `Layer ${h.layer} · head ${h.head}: ${pct(h.scores.induction)}`,
-        attrs: { type: "button", "aria-pressed": "false", "data-head": `${h.layer}.${h.head}` },
-        title: `induction score ${fmt(h.scores.induction, 3)}, previous-token score ${fmt(h.scores.previous_token, 3)}` });
-      b.addEventListener("click", () => showProbe(h, b));
-      return b;
-    });
-    const total = roles.heads.length;
-    $("real-heads").replaceChildren(el("div", { cls: "head-buttons" }, buttons), el("p", { cls: "explain small-print",
-      text: `The probe names ${heads.length} of the ${total} heads induction heads (percent: their induction `
-        + "score). Pick one to see its attention on the probe; as in the tiny model, the copying is a stripe one column "
-        + "short of a period left of the diagonal (the token after the earlier copy)." }));
-    showProbe(heads[0], buttons[0]);
-  } catch (error) {
-    $("real-heads").replaceChildren(el("p", { cls: "error", text: error.message }));
+const loadRoles = loader({
+  run: (signal) => api("/api/heads", undefined, { signal }).then(fromHeads),
+  draw: (roles) => drawRealHeads(roles),
+  views: ["real-heads"], error: "real-error",
+});
+
+function drawRealHeads(roles) {
+  const heads = roles.named("induction");
+  if (!heads.length) {
+    $("real-heads").replaceChildren(el("p", { text: "The probe names no induction head in this model." }));
+    return;
   }
+  const buttons = heads.map((h) => {
+    const b = el("button", { cls: "secondary small", text: `Layer ${h.layer} · head ${h.head}: ${pct(h.scores.induction)}`,
+      attrs: { type: "button", "aria-pressed": "false", "data-head": `${h.layer}.${h.head}` },
+      title: `induction score ${fmt(h.scores.induction, 3)}, previous-token score ${fmt(h.scores.previous_token, 3)}` });
+    b.addEventListener("click", () => showProbe(h, b));
+    return b;
+  });
+  const total = roles.heads.length;
+  $("real-heads").replaceChildren(el("div", { cls: "head-buttons" }, buttons), el("p", { cls: "explain small-print",
+    text: `The probe names ${heads.length} of the ${total} heads induction heads (percent: their induction `
+      + "score). Pick one to see its attention on the probe; as in the tiny model, the copying is a stripe one column "
+      + "short of a period left of the diagonal (the token after the earlier copy)." }));
+  showProbe(heads[0], buttons[0]);
 }
+
+// The knockout: a failure hides an earlier result (it would stand beside the error as if current).
+const loadKnockout = loader({
+  run: (signal) => api("/api/learn/knockout", {}, { signal }),
+  draw: (r) => drawKnockout(r),
+  views: ["knockout-plot", "knockout-reading"], error: "knockout-error", charts: true,
+});
 
 async function knockout() {
   $("knockout").disabled = true;
   $("knockout-status").textContent = "Running the model with heads switched off…";
-  $("knockout-reading").textContent = "";
-  try {
-    const r = await api("/api/learn/knockout", {});
-    drawKnockout(r);
-    $("knockout-status").textContent = "";
-  } catch (error) {
-    showError($("knockout-status"), error);
-  } finally {
-    $("knockout").disabled = false;
-  }
+  await loadKnockout();
+  $("knockout-status").textContent = "";
+  $("knockout").disabled = false;
 }
 
-function drawKnockout(r) {
+async function drawKnockout(r) {
+  const Plotly = await plotly();
   const names = r.heads.map((h) => `${h.layer}.${h.head}`).join(", ");
   const labels = ["all heads on", `${r.heads.length} induction heads off`,
     ...r.random_heads.map((_, k) => `${r.heads.length} random heads off (${k + 1})`)];
@@ -358,7 +389,7 @@ function drawKnockout(r) {
   const hovers = ["", `off: ${names}`, ...r.random_heads.map((hs) => `off: ${hs.map((h) => `${h.layer}.${h.head}`).join(", ")}`)];
   const colours = ["#4453c7", "#d9682b", ...r.random_heads.map(() => "#8a8fa3")];
   $("knockout-plot").hidden = false;
-  window.Plotly.react($("knockout-plot"), [
+  await Plotly.react($("knockout-plot"), [
     { type: "bar", orientation: "h", y: labels, x: values, marker: { color: colours }, text: values.map((v) => fmt(v)),
       textposition: "auto", hovertext: hovers, hoverinfo: "x+text", name: "second copy" },
     { type: "scatter", mode: "lines", y: [labels[0], labels[labels.length - 1]], x: [r.loss_first, r.loss_first],
@@ -380,7 +411,7 @@ function drawKnockout(r) {
 
 fillForm();
 $("controls").addEventListener("submit", (event) => { event.preventDefault(); train(); });
-$("stop").addEventListener("click", () => controller?.abort());
+$("stop").addEventListener("click", stop);
 $("knockout").addEventListener("click", knockout);
 train();
-realHeads();
+loadRoles();

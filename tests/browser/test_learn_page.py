@@ -87,3 +87,52 @@ def test_phone_width_has_no_sideways_scroll(browser, live_server):
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
     finally:
         context.close()
+
+
+def test_learn_fits_a_phone_and_a_tap_on_a_chip_says_its_numbers(phone_page):
+    from tests.browser.checks import assert_fits_phone
+
+    phone_page.goto("/learn?steps=40")
+    phone_page.wait_for_selector("#after:not([hidden])", timeout=TRAINED)
+    phone_page.wait_for_selector("#induction-pattern .main-svg")
+    assert_fits_phone(phone_page)
+    phone_page.locator("#after-row .tok").nth(5).tap()
+    info = phone_page.locator("#chip-info").text_content()
+    assert info.startswith("After training: token ") and "at position 5: probability" in info
+
+
+def test_learn_has_no_serious_accessibility_violation_and_its_charts_have_text(page):
+    from tests.browser.checks import axe_violations
+
+    page.goto("/learn?steps=40")
+    page.wait_for_selector("#after:not([hidden])", timeout=TRAINED)
+    page.wait_for_selector("#probe-heatmap .main-svg")
+    assert axe_violations(page) == []
+    for chart, reading in (("#loss-plot", "At step 0"), ("#induction-plot", "previous-token score")):
+        described = page.locator(chart).get_attribute("aria-describedby")
+        assert reading in page.locator(f"#{described}").text_content()
+    # The toy tokens are the kit's chips (buttons a keyboard reaches): Enter says what a hover would.
+    page.locator("#before-row .tok").nth(2).focus()
+    page.keyboard.press("Enter")
+    assert page.locator("#chip-info").text_content().startswith("Before training: token ")
+
+
+def test_a_refused_run_hides_the_earlier_runs_views(busy_page):
+    """Another run going on (503 training_busy, routed here): the curves and readings of the earlier
+    run are hidden, and the error says why."""
+    from tests.browser.checks import assert_failure_hides
+
+    page = busy_page
+    page.goto("/learn?steps=40")
+    page.wait_for_selector("#after:not([hidden])", timeout=TRAINED)
+
+    def refuse():
+        page.route("**/api/learn", lambda route: route.fulfill(
+            status=503, content_type="application/json", headers={"Retry-After": "10"},
+            body='{"detail": "A training run is already going on on this server.", "code": "training_busy"}'))
+        page.locator("#train").click()
+
+    assert_failure_hides(page, ["#loss-plot", "#induction-plot", "#loss-reading", "#heads-reading", "#after"],
+                         act=refuse, error="#learn-error")
+    assert "already going on" in page.locator("#learn-error").text_content()
+    assert page.locator("#train").is_enabled()
