@@ -121,7 +121,9 @@ function drawChart(Plotly, data) {
     const button = el("button", { cls: "secondary small", attrs: { type: "button" },
       text: `Append “${plainTokenLabel(p)}”` });
     button.addEventListener("click", () => appendChosen(i));
-    return el("li", {}, [button, ` ${pct(p.probability)}${p.allowed ? "" : " (ruled out)"}${p.id === chosen ? " (chosen here)" : ""}`]);
+    // What a bar's hover says, for a touch screen (where a tap appends) and a screen reader.
+    return el("li", {}, [button, ` ${pct(p.probability)} · logit ${p.logit.toFixed(2)} · `
+      + (p.allowed ? `chance to be drawn ${chance(p.sample_probability)}` : "ruled out") + (p.id === chosen ? " (chosen here)" : "")]);
   }));
   $("chart-text").textContent = `The ${preds.length} most probable next tokens: `
     + preds.slice(0, 3).map((p) => `“${plainTokenLabel(p)}” ${pct(p.probability)}`).join(", ") + ", …";
