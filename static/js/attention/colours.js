@@ -25,6 +25,3 @@ export function rgb(w) {
 
 /** Sentence colours for the comparison (also used for their text chips). */
 export const SENTENCE_COLOURS = ["#4453c7", "#d9682b", "#1f8a5b", "#a23bb0"];
-
-/** Plotly reads tick and hover text as a small subset of HTML: one escape, shared with every page. */
-export { plotText } from "../api.js";
