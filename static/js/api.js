@@ -9,19 +9,23 @@ export async function api(path, body, { signal } = {}) {
     ? { method: "GET", signal }
     : { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), signal };
   const response = await fetch(path, init);
+  if (!response.ok) throw await apiError(response);
+  try { return await response.json(); } catch { return null; /* not JSON */ }
+}
+
+/** The Error a failed answer (4xx/5xx) is thrown as, by `api` and by pages that read a stream with
+ *  fetch themselves: the server's `detail` as its message, with `status`, `code`, `field`, `limit`, `actual`. */
+export async function apiError(response) {
   let data = null;
   try { data = await response.json(); } catch { /* not JSON */ }
-  if (!response.ok) {
-    const detail = data && data.detail;
-    const message = typeof detail === "string" ? detail
-      : Array.isArray(detail) ? detail.map((d) => d.msg || JSON.stringify(d)).join("; ")
-      : `The server answered ${response.status}.`;
-    const error = new Error(message);
-    error.status = response.status;
-    for (const key of ["code", "field", "limit", "actual"]) error[key] = data?.[key] ?? null;
-    throw error;
-  }
-  return data;
+  const detail = data && data.detail;
+  const message = typeof detail === "string" ? detail
+    : Array.isArray(detail) ? detail.map((d) => d.msg || JSON.stringify(d)).join("; ")
+    : `The server answered ${response.status}.`;
+  const error = new Error(message);
+  error.status = response.status;
+  for (const key of ["code", "field", "limit", "actual"]) error[key] = data?.[key] ?? null;
+  return error;
 }
 
 /** Read the page's state from its URL query, with defaults (numbers stay numbers). */

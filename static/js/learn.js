@@ -2,7 +2,7 @@
 // induction heads (GET /api/heads, GET /api/heads/probe) switched off (POST /api/learn/knockout).
 // Every number the page states is read from those answers.
 
-import { $, api, el, plotConfig, plotLayout, readState, sseEvents, writeState } from "./api.js";
+import { $, api, apiError, el, plotConfig, plotLayout, readState, sseEvents, writeState } from "./api.js";
 import { drawAttentionHeatmap } from "./attention/heatmap.js";
 import { drawProbe, HeadRoles, probePath } from "./attention/roles.js";
 import { tokenChip } from "./kit/chips.js";
@@ -46,13 +46,7 @@ function setRunning(on) {
 async function stream(signal, body) {
   const response = await fetch("/api/learn", { method: "POST", headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ ...body, stream: true }), signal });
-  if (!response.ok) {
-    // The JSON error (detail, code, ...) as api() reads it: fetched again is not possible, so read it here.
-    let data = null;
-    try { data = await response.json(); } catch { /* not JSON */ }
-    throw Object.assign(new Error(data?.detail || `The server answered ${response.status}.`),
-      { status: response.status, code: data?.code ?? null, field: data?.field ?? null });
-  }
+  if (!response.ok) throw await apiError(response);
   for await (const { event, data } of sseEvents(response)) {
     if (event === "start") started(data);
     else if (event === "progress") progressed(data);
