@@ -131,6 +131,9 @@ export function declutterLabels(node, traces, labels, { fontSize = 12, markerSiz
     ["middle left", (p) => [p.x - r - p.w, p.y - h / 2, p.x - r, p.y + h / 2]],
   ];
   const overlaps = (a, b) => a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+  // A label must stay on the chart: past its edge (on a phone, a word at the right end) it would be cut.
+  const m = full._size || full.margin;  // _size: the plot area's offsets once automargin has grown them
+  const onChart = (box) => box[0] >= -m.l && box[2] <= full.width - m.l && box[1] >= -m.t && box[3] <= full.height - m.t;
   const taken = items.map((p) => [p.x - r + 1, p.y - r + 1, p.x + r - 1, p.y + r - 1]);  // every dot
   for (const a of items) a.crowd = items.filter((b) => Math.abs(a.x - b.x) < 40 && Math.abs(a.y - b.y) < 20).length;
   const order = [...items].sort((a, b) => a.crowd - b.crowd || a.k - b.k || a.i - b.i);
@@ -138,7 +141,8 @@ export function declutterLabels(node, traces, labels, { fontSize = 12, markerSiz
   const positions = labels.map((list) => list.map(() => "top center"));
   let hidden = 0;
   for (const p of order) {
-    const spot = spots.map(([name, box]) => [name, box(p)]).find(([, box]) => !taken.some((t) => overlaps(t, box)));
+    const spot = spots.map(([name, box]) => [name, box(p)])
+      .find(([, box]) => onChart(box) && !taken.some((t) => overlaps(t, box)));
     if (!spot) { hidden += 1; continue; }
     taken.push(spot[1]);
     texts[p.k][p.i] = labels[p.k][p.i];
