@@ -3,7 +3,11 @@
 // User and model text reaches the page through textContent (the `el` helper) and reaches
 // Plotly only escaped (Plotly reads a few HTML-like tags in its labels).
 
-import { $, api, declutterLabels, debounce, el, latest, plotConfig, plotLayout, plotText, readState, showError, writeState } from "./api.js";
+import { $, api, declutterLabels, debounce, el, plainTokenLabel, plotConfig, plotLayout, plotText, readState, showError,
+  writeState } from "./api.js";
+import { drawHeatmap } from "./kit/heatmap.js";
+import { loader } from "./kit/load.js";
+import { isNarrow, isTouch, plotly, plotly3d } from "./kit/plotly.js";
 
 const DEFAULT_SENTENCES = [
   "The cat sat on the mat.",
@@ -64,8 +68,19 @@ const ROLE_COLOURS = { a: "#4453c7", b: "#4453c7", c: "#d9682b", target: "#5d637
 let state = readState(DEFAULTS);
 const save = () => writeState(state, DEFAULTS);
 
-/** A token's text with its leading space made visible: " dog" -> "␣dog". */
-const shown = (t) => String(t).replace(/^ /, "␣").replace(/\n/g, "⏎");
+/** A token's text as every page shows it: " dog" -> "␣dog", whitespace and invisible characters visible. */
+const shown = (t) => plainTokenLabel(String(t));
+
+// Plotly is loaded by the kit: the 2-D bundle, or the full one once a 3-D map is asked for. A chart
+// drawn by one bundle is purged before the other draws it again (one Plotly per chart).
+let Plotly = null;
+const drawnWith = new WeakMap();
+function sameBundle(node) {
+  const before = drawnWith.get(node);
+  if (before && before !== Plotly) { before.purge(node); delete node.dataset.wired; }
+  drawnWith.set(node, Plotly);
+}
+const react = (node, traces, layout) => { sameBundle(node); return Plotly.react(node, traces, layout, plotConfig); };
 const fixed = (x, n = 2) => Number(x).toFixed(n);
 /** At most n characters (whole code points, so an emoji is never cut in half), "…" when cut. */
 const shortLabel = (s, n = 28) => {
@@ -130,35 +145,36 @@ function syncMapControls() {
   showPresetNote();
 }
 
-const fetchMap = latest((signal) => api("/api/embeddings/map", {
-  sets: state.sets.split(",").filter(Boolean), words: splitWords(state.words), method: state.method,
-  dims: state.dims, mode: state.mode, layer: state.layer, pooling: state.pooling, neighbours: 10, word_like: state.wl,
-}, { signal }));
+// A refused map (too many words, a word too long, the server busy) hides the earlier map, its
+// neighbours and its pieces: they would stand beside the error as if they were the new words'.
+const mapLoad = loader({
+  run: (signal) => api("/api/embeddings/map", {
+    sets: state.sets.split(",").filter(Boolean), words: splitWords(state.words), method: state.method,
+    dims: state.dims, mode: state.mode, layer: state.layer, pooling: state.pooling, neighbours: 10, word_like: state.wl,
+  }, { signal }),
+  draw: showMap, charts: true, error: "map-error",
+  views: ["map-plot", "map-labels-note", "neighbours-box", "several-summary", "pieces"],
+  onError: () => { $("map-status").textContent = ""; mapData = null; },
+});
 
-async function drawMap() {
+function drawMap() {
   save();
   syncMapControls();
-  const status = $("map-status");
-  status.textContent = state.method === "umap" ? "Computing… (UMAP's first use on the server compiles it, which takes a while)"
+  $("map-status").textContent = state.method === "umap" ? "Computing… (UMAP's first use on the server compiles it, which takes a while)"
     : state.mode === "contextual" ? "Reading each word through the model…" : "Computing…";
-  $("map-plot").classList.add("busy");
-  try {
-    const data = await fetchMap();
-    if (data === undefined) return;  // a newer request replaced this one
-    showError($("map-error"), null);
-    mapData = data;
-    plotMap(data);
-    describeMap(data);
-    showPieces(data);
-    pinned = null;
-    $("nb-word").replaceChildren(...data.points.map((p, i) => el("option", { text: p.word, attrs: { value: String(i) } })));
-    showNeighbours(0);
-  } catch (error) {
-    showError($("map-error"), error);
-    status.textContent = "";
-  } finally {
-    $("map-plot").classList.remove("busy");
-  }
+  return mapLoad();
+}
+
+async function showMap(data) {
+  // A 3-D map needs the full Plotly bundle, fetched the first time one is drawn.
+  Plotly = data.dims === 3 ? await plotly3d() : await plotly();
+  mapData = data;
+  await plotMap(data);
+  describeMap(data);
+  showPieces(data);
+  pinned = null;
+  $("nb-word").replaceChildren(...data.points.map((p, i) => el("option", { text: p.word, attrs: { value: String(i) } })));
+  showNeighbours(0);
 }
 const drawMapSoon = debounce(drawMap, 300);
 
@@ -172,13 +188,15 @@ function hoverText(p, data) {
   const lines = [`<b>${plotText(p.word)}</b>  ${p.tokens.map((t) => plotText(shown(t.text))).join(" + ")}`];
   if (p.neighbours.length) {
     lines.push(data.neighbours_from === "vocabulary" ? "nearest tokens:" : "nearest words on the map:");
-    for (const n of p.neighbours.slice(0, 6)) lines.push(`  ${plotText(shown(n.text))}  ${fixed(n.cosine)}`);
+    for (const n of p.neighbours.slice(0, 6)) lines.push(`  ${plotText(n.id === null ? n.text : shown(n.text))}  ${fixed(n.cosine)}`);
   }
   return lines.join("<br>");
 }
 
 function plotMap(data) {
   const three = data.dims === 3;
+  const node = $("map-plot");
+  const narrow = isNarrow(node);
   const type = three ? "scatter3d" : "scatter";
   const traces = [];
   if (data.pairs.length) {
@@ -190,7 +208,7 @@ function plotMap(data) {
     const kinds = [];
     if (data.groups.young && data.groups.animals) kinds.push("animal → young");
     if (data.groups.capitals && data.groups.countries) kinds.push("country → capital");
-    traces.push({ type, mode: "lines", name: `pairs: ${kinds.join(", ")}`, x: line.x, y: line.y, ...(three ? { z: line.z } : {}),
+    traces.push({ type, mode: "lines", name: narrow ? "pairs" : `pairs: ${kinds.join(", ")}`, x: line.x, y: line.y, ...(three ? { z: line.z } : {}),
       line: { color: "rgba(93,99,116,0.35)", width: 1.5 }, hoverinfo: "skip" });
   }
   for (const [group, label] of Object.entries(data.groups)) {
@@ -206,19 +224,21 @@ function plotMap(data) {
     });
   }
   const axis = (i) => ({ title: { text: axisTitle(data, i) }, zeroline: false, showgrid: true, gridcolor: "#ecece6" });
+  // On a phone the legend's entries are short and small, three to a line above the map, instead of one line
+  // each.
   const layout = plotLayout({ height: 540, hovermode: "closest", showlegend: true,
-    legend: { orientation: "h", x: 0, y: 1.01, yanchor: "bottom" }, margin: { l: 50, r: 10, t: 30, b: 40 } });
+    legend: { orientation: "h", x: 0, y: 1.01, yanchor: "bottom", ...(narrow ? { font: { size: 11 }, itemwidth: 30, x: -0.13, entrywidthmode: "fraction", entrywidth: 0.33 } : {}) },
+    margin: narrow ? { l: 44, r: 6, t: 30, b: 40 } : { l: 50, r: 10, t: 30, b: 40 } });
   if (three) layout.scene = { xaxis: axis(0), yaxis: axis(1), zaxis: axis(2) };
   else {
     // Labels are centred on their points: leave room for those of the leftmost and rightmost words.
     const xs = data.points.map((p) => p.coords[0]);
-    const lo = Math.min(...xs), hi = Math.max(...xs), pad = 0.1 * (hi - lo || 1);
+    const lo = Math.min(...xs), hi = Math.max(...xs), pad = (narrow ? 0.2 : 0.1) * (hi - lo || 1);
     Object.assign(layout, { xaxis: { ...axis(0), range: [lo - pad, hi + pad] }, yaxis: axis(1) });
   }
-  const node = $("map-plot");
   const labelled = traces.map((t, i) => (t.mode === "markers+text" ? i : -1)).filter((i) => i >= 0);
   mapLabels = three ? null : { traces: labelled, texts: labelled.map((i) => traces[i].text) };
-  Plotly.react(node, traces, layout, plotConfig).then(() => {
+  return react(node, traces, layout).then(() => {
     declutterMap();
     if (node.dataset.wired) return;
     node.dataset.wired = "1";
@@ -237,7 +257,8 @@ function declutterMap() {
   const hidden = declutterLabels($("map-plot"), mapLabels.traces, mapLabels.texts);
   $("map-labels-note").textContent = hidden
     ? `${hidden} label${hidden === 1 ? "" : "s"} would overlap others and ${hidden === 1 ? "is" : "are"} left out: `
-      + "point at a dot to read its word, or drag a box over a cluster to zoom in (double-click to zoom back out)."
+      + (isTouch ? "tap a dot to read its word, or drag over a cluster to zoom in (double-tap to zoom back out)."
+        : "point at a dot to read its word, or drag a box over a cluster to zoom in (double-click to zoom back out).")
     : "";
 }
 
@@ -251,14 +272,14 @@ function showNeighbours(i) {
   if (!p) return;
   $("nb-word").value = String(i);
   const title = $("nb-title");
-  title.replaceChildren("Nearest to ", el("span", { cls: "word", text: shown(" " + p.word) }));
+  title.replaceChildren("Nearest to ", el("span", { cls: "word", text: "␣" + p.word }));
   $("nb-hint").textContent = `${p.tokens.length === 1 ? "1 token" : `${p.tokens.length} tokens`}: `
     + p.tokens.map((t) => `${shown(t.text)} (id ${t.id})`).join(" + ");
   const max = Math.max(...p.neighbours.map((n) => n.cosine), 0.0001);
   $("nb-list").replaceChildren(...p.neighbours.map((n) => {
     const bar = el("span", { cls: "bar", attrs: { "aria-hidden": "true" } });
     bar.style.width = `${Math.max(0, (100 * n.cosine) / max)}%`;
-    return el("li", {}, [el("span", { cls: "tok-text", text: shown(n.text) }), el("span", { cls: "cos", text: fixed(n.cosine) }), bar]);
+    return el("li", {}, [el("span", { cls: "tok-text", text: n.id === null ? n.text : shown(n.text) }), el("span", { cls: "cos", text: fixed(n.cosine) }), bar]);
   }));
   $("nb-source").textContent = mapData.neighbours_from === "vocabulary"
     ? `Cosine with all ${Number(document.body.dataset.vocabSize).toLocaleString("en")} rows of the embedding matrix${state.wl ? ", keeping only word-like tokens (a space, then letters): many rows are pieces such as “ling” or “/”. Untick the box to see them." : "."}`
@@ -327,30 +348,31 @@ function wireMapControls() {
 
 let firstPosition = null;
 
-async function loadFirstPosition() {
-  try {
-    firstPosition = await api("/api/embeddings/first-position");
-  } catch (error) {
-    $("first-reading").textContent = `The measurement failed: ${error.message}`;
-    return;
-  }
+const firstLoad = loader({
+  run: (signal) => api("/api/embeddings/first-position", undefined, { signal }),
+  draw: drawFirstPosition, charts: true, error: "first-error", views: ["first-plots", "first-reading"],
+});
+
+async function drawFirstPosition(answer) {
+  firstPosition = answer;
+  Plotly = await plotly();
   const layers = firstPosition.layers.map((r) => r.layer);
   const small = { height: 220, margin: { l: 50, r: 10, t: 30, b: 40 }, showlegend: true,
     legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" } };
-  Plotly.react($("first-length"), [{
+  react($("first-length"), [{
     type: "scatter", mode: "lines+markers", x: layers, y: firstPosition.layers.map((r) => r.length_ratio),
     name: "first position ÷ the others (length)", line: { color: "#c23b3b" }, marker: { size: 4 },
     hovertemplate: "layer %{x}: %{y:.1f}× as long<extra></extra>",
   }], plotLayout({ ...small, xaxis: { title: { text: "layer" } },
-    yaxis: { type: "log", title: { text: "× as long" } } }), plotConfig);
-  Plotly.react($("first-alike"), [
+    yaxis: { type: "log", title: { text: "× as long" } } }));
+  react($("first-alike"), [
     { type: "scatter", mode: "lines", x: layers, y: firstPosition.layers.map((r) => r.alone_cosine),
       name: "words read alone", line: { color: "#c23b3b" }, hovertemplate: "layer %{x}: cosine %{y:.2f}<extra>alone</extra>" },
     { type: "scatter", mode: "lines", x: layers, y: firstPosition.layers.map((r) => r.prefixed_cosine),
       name: `after “${plotText(firstPosition.context_prefix)}”`, line: { color: "#4453c7" },
       hovertemplate: "layer %{x}: cosine %{y:.2f}<extra>after the prefix</extra>" },
   ], plotLayout({ ...small, xaxis: { title: { text: "layer" } },
-    yaxis: { title: { text: "mean cosine" }, range: [0, 1.05] } }), plotConfig);
+    yaxis: { title: { text: "mean cosine" }, range: [0, 1.05] } }));
   readFirstPosition();
 }
 
@@ -373,27 +395,25 @@ function readFirstPosition() {
 
 // --- analogies --------------------------------------------------------------------------------
 
-const fetchAnalogy = latest((signal, body) => api("/api/embeddings/analogy", body, { signal }));
+// A refused analogy (an empty or unknown word, the server busy) hides the earlier verdict, ranking and picture.
+const analogyLoad = loader({
+  run: (signal, body) => api("/api/embeddings/analogy", body, { signal }),
+  draw: showAnalogy, charts: true, error: "analogy-error", views: ["verdict", "analogy-out"],
+});
 
 function syncAnalogyInputs() {
   $("an-a").value = state.a; $("an-b").value = state.b; $("an-c").value = state.c; $("an-expected").value = state.exp;
 }
 
-async function runAnalogy() {
+function runAnalogy() {
   save();
   const body = { a: state.a, b: state.b, c: state.c, k: 10, word_like: true };
   if (state.exp.trim()) body.expected = state.exp;
-  try {
-    const data = await fetchAnalogy(body);
-    if (data === undefined) return;
-    showError($("analogy-error"), null);
-    showAnalogy(data);
-  } catch (error) {
-    showError($("analogy-error"), error);
-  }
+  return analogyLoad(body);
 }
 
-function showAnalogy(data) {
+async function showAnalogy(data) {
+  Plotly = await plotly();
   const expectedIds = new Set(data.expected && data.expected.tokens.length === 1 ? [data.expected.tokens[0].id] : []);
   $("analogy-results").querySelector("tbody").replaceChildren(...data.results.map((r) => {
     const bar = el("span", { cls: "bar", attrs: { "aria-hidden": "true" } });
@@ -424,7 +444,7 @@ function showAnalogy(data) {
   const reading = o.cosine > 0.5 ? "largely the same direction" : o.cosine > 0.25 ? "partly the same direction" : "mostly different directions";
   $("offsets").textContent = `Offsets compared: ${o.first} and ${o.second} have cosine ${fixed(o.cosine)} (${reading}; `
     + `1 would be exactly parallel, 0 unrelated), with lengths ${fixed(o.length_first)} and ${fixed(o.length_second)}.`;
-  plotAnalogy(data);
+  return plotAnalogy(data);
 }
 
 function plotAnalogy(data) {
@@ -449,7 +469,7 @@ function plotAnalogy(data) {
     xaxis: { zeroline: false, showticklabels: false, title: { text: "PC1" } },
     yaxis: { zeroline: false, showticklabels: false, title: { text: "PC2" }, scaleanchor: "x" },
     annotations: [arrow(at.b, at.a, ROLE_COLOURS.a), arrow(at.c, at.answer, ROLE_COLOURS.answer)] });
-  Plotly.react($("analogy-plot"), traces, layout, plotConfig);
+  return react($("analogy-plot"), traces, layout);
 }
 
 let analogyExamples = [];  // the server's ready-made analogies (/api/embeddings/sets)
@@ -461,7 +481,7 @@ function wireAnalogy() {
     state.exp = $("an-expected").value.trim();
     const empty = ["a", "b", "c"].find((k) => !state[k]);
     if (empty) {
-      showError($("analogy-error"), new Error(`${empty} is empty: type a word, such as ${{ a: "puppy", b: "dog", c: "cat" }[empty]}.`));
+      analogyLoad.fail(new Error(`${empty} is empty: type a word, such as ${{ a: "puppy", b: "dog", c: "cat" }[empty]}.`));
       return;
     }
     runAnalogy();
@@ -479,9 +499,16 @@ function wireAnalogy() {
 
 // --- sentences --------------------------------------------------------------------------------
 
-const fetchSentences = latest((signal, body) => api("/api/embeddings/sentences", body, { signal }));
+const LOW_DEFAULT = $("sent-low").textContent;
 
-async function runSentences() {
+// Refused sentences (none, too many, too long, the server busy) hide the earlier heatmap, map and readings.
+const sentencesLoad = loader({
+  run: (signal, body) => api("/api/embeddings/sentences", body, { signal }),
+  draw: plotSentences, charts: true, error: "sent-error", views: ["sent-out", "sent-reading", "sent-overlap-reading"],
+  onError: () => { $("sent-status").textContent = ""; $("sent-low").textContent = LOW_DEFAULT; },
+});
+
+function runSentences() {
   save();
   $("sent-layer").value = state.slayer;
   $("sent-layer-out").textContent = state.slayer;
@@ -491,66 +518,63 @@ async function runSentences() {
       + "layer to layer.";
   const sentences = state.sent.split("\n").map((s) => s.trim()).filter(Boolean);
   $("sent-status").textContent = "Reading each sentence through the model…";
-  $("heatmap").classList.add("busy");
-  try {
-    const data = await fetchSentences({ sentences, layer: state.slayer });
-    if (data === undefined) return;
-    showError($("sent-error"), null);
-    $("sent-status").textContent = `${data.sentences.length} sentences, mean hidden state at layer ${data.layer}.`;
-    plotSentences(data);
-  } catch (error) {
-    showError($("sent-error"), error);
-    $("sent-status").textContent = "";
-  } finally {
-    $("heatmap").classList.remove("busy");
-  }
+  return sentencesLoad({ sentences, layer: state.slayer });
 }
 const runSentencesSoon = debounce(runSentences, 400);
 
-function plotSentences(data) {
-  const n = data.sentences.length;
-  const names = data.sentences.map((s, i) => `${i + 1}. ${plotText(shortLabel(s.text))}`);
-  const numbers = data.sentences.map((s, i) => `${i + 1}`);
-  const full = data.sentences.map((s) => plotText(s.text));
-  let low = 1;
-  data.similarity.forEach((row, i) => row.forEach((v, j) => { if (i !== j) low = Math.min(low, v); }));
-  // Words in common, next to the cosine: similarity from meaning, not from shared words.
-  const wordsOf = data.sentences.map((s) => new Set(s.text.toLowerCase().match(/[\p{L}\p{N}']+/gu) || []));
-  const common = (i, j) => [...wordsOf[i]].filter((w) => wordsOf[j].has(w));
-  const hover = data.similarity.map((row, i) => row.map((v, j) => {
-    const shared = common(i, j);
-    return `${full[i]}<br>${full[j]}<br>cosine ${fixed(v, 3)} · words in common: `
-      + (i === j ? "all" : shared.length ? plotText(shared.join(", ")) : "none");
-  }));
-  // On a phone the sentence labels would squeeze the cells until their numbers overlap: there the
-  // rows are numbered like the columns, and cells too narrow for "0.96" show only their colour.
-  const width = $("heatmap").clientWidth;
-  const narrow = width < 460;
-  const left = narrow ? 40 : 210;
-  const cellWidth = (width - left - 80) / n;
-  Plotly.react($("heatmap"), [{
-    // x: numbers only (the rows carry the words); colours stretched from the lowest pair to 1.
-    type: "heatmap", z: data.similarity, x: numbers, y: narrow ? numbers : names, zmin: low, zmax: 1, colorscale: "Blues", reversescale: true,
-    text: data.similarity.map((row) => row.map((v) => fixed(v))), texttemplate: cellWidth >= 28 ? "%{text}" : "", textfont: { size: 11 },
-    hovertext: hover, hoverinfo: "text", colorbar: { title: { text: "cosine" }, thickness: 12 },
-  }], plotLayout({ height: 440, margin: { l: left, r: 10, t: 10, b: 40 },
-    yaxis: { type: "category", autorange: "reversed", tickfont: { size: 11 } }, xaxis: { type: "category", side: "bottom", tickfont: { size: 12 } } }), plotConfig);
-
-  Plotly.react($("sent-plot"), [{
-    type: "scatter", mode: "markers+text", x: data.sentences.map((s) => s.x), y: data.sentences.map((s) => s.y),
-    text: data.sentences.map((s, i) => `${i + 1}`), textposition: "top center", hovertext: full, hoverinfo: "text",
-    marker: { size: 12, color: "#4453c7", line: { width: 1, color: "#fff" } }, textfont: { size: 13 }, cliponaxis: false,
-  }], plotLayout({ height: 440, margin: { l: 50, r: 20, t: 10, b: 50 },
-    xaxis: { title: { text: `PC1 (${Math.round(100 * data.explained[0])}%)` }, zeroline: false },
-    yaxis: { title: { text: `PC2 (${Math.round(100 * data.explained[1])}%)` }, zeroline: false } }), plotConfig);
-
-  // Say in words which sentence each one is closest to: the heatmap's answer, spelled out.
+/** Each sentence's most similar other sentence, in words: the heatmap's text equivalent. */
+function sentencesReading(data) {
   const parts = data.sentences.map((s, i) => {
     let best = -1;
     data.similarity[i].forEach((v, j) => { if (j !== i && (best < 0 || v > data.similarity[i][best])) best = j; });
     return `${i + 1} → ${best + 1} (${fixed(data.similarity[i][best])})`;
   });
-  $("sent-reading").textContent = n > 1 ? `Each sentence's most similar other sentence: ${parts.join(", ")}.` : "";
+  return data.sentences.length > 1 ? `Each sentence's most similar other sentence: ${parts.join(", ")}.` : "";
+}
+
+async function plotSentences(data) {
+  Plotly = await plotly();
+  $("sent-status").textContent = `${data.sentences.length} sentences, mean hidden state at layer ${data.layer}.`;
+  const n = data.sentences.length;
+  const names = data.sentences.map((s, i) => `${i + 1}. ${shortLabel(s.text)}`);
+  const numbers = data.sentences.map((s, i) => `${i + 1}`);
+  let low = 1;
+  data.similarity.forEach((row, i) => row.forEach((v, j) => { if (i !== j) low = Math.min(low, v); }));
+  // Words in common, next to the cosine: similarity from meaning, not from shared words.
+  const wordsOf = data.sentences.map((s) => new Set(s.text.toLowerCase().match(/[\p{L}\p{N}']+/gu) || []));
+  const common = (i, j) => [...wordsOf[i]].filter((w) => wordsOf[j].has(w));
+  // On a phone the sentence labels would squeeze the cells until their numbers overlap: there the
+  // rows are numbered like the columns, and cells too narrow for "0.96" show only their colour.
+  const node = $("heatmap");
+  const width = node.clientWidth;
+  const narrow = width < 460;
+  const cellWidth = (width - (narrow ? 40 : 210) - 80) / n;
+  sameBundle(node);
+  await drawHeatmap(node, {
+    // Columns numbered (the rows carry the words); colours stretched from the lowest pair to 1.
+    z: data.similarity, y: narrow ? numbers : names, zmin: low, zmax: 1, colorscale: "Blues", reversescale: true,
+    colorbar: { title: "cosine" }, height: 440, gaps: false, label: "Cosine similarity of every pair of sentences",
+    cellText: cellWidth >= 28 ? data.similarity.map((row) => row.map((v) => fixed(v))) : null,
+    hover: (i, j, v) => {
+      const shared = common(i, j);
+      return `${data.sentences[i].text}\n${data.sentences[j].text}\ncosine ${fixed(v, 3)} · words in common: `
+        + (i === j ? "all" : shared.length ? shared.join(", ") : "none");
+    },
+    caption: "sent-reading", describe: () => sentencesReading(data),
+    layout: { xaxis: { tickvals: numbers.map((_, j) => j), ticktext: numbers, tickangle: 0, range: [-0.5, n - 0.5],
+      showgrid: false, zeroline: false, tickfont: { size: 12 } } },
+  });
+  drawnWith.set(node, Plotly);
+
+  const full = data.sentences.map((s) => plotText(s.text));
+  await react($("sent-plot"), [{
+    type: "scatter", mode: "markers+text", x: data.sentences.map((s) => s.x), y: data.sentences.map((s) => s.y),
+    text: data.sentences.map((s, i) => `${i + 1}`), textposition: "top center", hovertext: full, hoverinfo: "text",
+    marker: { size: 12, color: "#4453c7", line: { width: 1, color: "#fff" } }, textfont: { size: 13 }, cliponaxis: false,
+  }], plotLayout({ height: 440, margin: { l: 50, r: 20, t: 10, b: 50 },
+    xaxis: { title: { text: `PC1 (${Math.round(100 * data.explained[0])}%)` }, zeroline: false },
+    yaxis: { title: { text: `PC2 (${Math.round(100 * data.explained[1])}%)` }, zeroline: false } }));
+
   const [li, lj] = lowestPair(data.similarity);
   $("sent-low").textContent = `here the lowest pair, ${li + 1} and ${lj + 1}, has cosine ${fixed(data.similarity[li][lj])}`;
   readOverlap(data);
@@ -605,6 +629,8 @@ async function start() {
     showError($("map-error"), error);
     return;
   }
+  // Instructions for a mouse, reworded for a touch screen.
+  if (isTouch) document.querySelectorAll("[data-touch]").forEach((n) => { n.textContent = n.dataset.touch; });
   // Without a layer in the URL, both sliders start at the model's middle layer; the URL may name a
   // layer this model lacks, so keep it in range.
   const inUrl = new URLSearchParams(window.location.search);
@@ -635,7 +661,7 @@ async function start() {
   drawMap();
   runAnalogy();
   runSentences();
-  loadFirstPosition();
+  firstLoad();
 }
 
 start();

@@ -4,6 +4,9 @@ the real model; state kept in the URL; hostile words shown as typed."""
 from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
+from playwright.sync_api import expect
+
+from tests.browser.checks import assert_failure_hides, assert_fits_phone, axe_violations
 
 pytestmark = pytest.mark.browser
 
@@ -197,3 +200,91 @@ def test_first_position_overlap_counterexample_and_a_right_analogy_marked_right(
     page.get_by_role("button", name="bigger − big + small").click()
     page.wait_for_function("() => document.querySelector('#verdict').textContent.includes('bigger')")
     assert page.locator("#verdict").text_content().startswith("✓ bigger − big + small: the nearest token is ␣smaller")
+
+
+def _limits(page):
+    return page.evaluate("async () => (await (await fetch('/api/embeddings/sets')).json()).limits")
+
+
+def test_refused_words_sentences_and_analogies_hide_the_earlier_results(page):
+    page.goto("/embeddings")
+    wait_for_page(page)
+    limits = _limits(page)
+    # The map: more words than the limit.
+    too_many = ",".join(f"w{i}" for i in range(limits["max_words"] + 1))
+    assert_failure_hides(page, ["#map-plot .scatterlayer", "#nb-list li", "#several-summary"],
+                         lambda: page.fill("#own-words", too_many), "#map-error")
+    expect(page.locator("#map-error")).to_contain_text(str(limits["max_words"]))
+    expect(page.locator("#map-status")).to_be_empty()
+    # The sentences: one longer than the limit.
+    long_sentence = "word " * (limits["max_sentence_chars"] // 5 + 2)
+    def send_long():
+        page.fill("#sentence-text", "The cat sat on the mat.\n" + long_sentence)
+        page.click("#sent-go")
+    assert_failure_hides(page, ["#heatmap .hm", "#sent-plot .scatterlayer", "#sent-reading"], send_long, "#sent-error")
+    expect(page.locator("#sent-error")).to_contain_text(str(limits["max_sentence_chars"]))
+    expect(page.locator("#sent-low")).to_have_text("the lowest pair is named here")
+    # The analogy: a word left empty is caught on the page, and the earlier verdict goes too.
+    def empty_word():
+        page.locator("#an-b").fill(" ")
+        page.get_by_role("button", name="Compute").click()
+    assert_failure_hides(page, ["#verdict", "#analogy-results tbody tr", "#analogy-plot .scatterlayer"], empty_word,
+                         "#analogy-error")
+    # A good analogy brings its views back, and the error goes.
+    page.get_by_role("button", name="king − man + woman").click()
+    expect(page.locator("#verdict")).to_contain_text("queen")
+    expect(page.locator("#analogy-error")).to_be_empty()
+    expect(page.locator("#analogy-plot .scatterlayer")).to_be_visible()
+
+
+def test_a_busy_server_hides_the_earlier_sentences(browser, live_server):
+    # Its own page: the `page` fixture fails a test on any 5xx, and the busy answer here is one.
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto("/embeddings")
+        wait_for_page(page)
+        page.route("**/api/embeddings/sentences", lambda route: route.fulfill(
+            status=503, content_type="application/json",
+            body='{"detail": "The model is busy with other requests; retry in a few seconds.", "code": "busy"}'))
+        assert_failure_hides(page, ["#heatmap .hm", "#sent-reading"], lambda: page.click("#sent-overlap"), "#sent-error")
+        expect(page.locator("#sent-error")).to_contain_text("busy")
+        expect(page.locator("#sent-overlap-reading")).to_be_hidden()
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+def test_embeddings_fit_a_phone_with_a_compact_legend(phone_page):
+    page = phone_page
+    page.goto("/embeddings?sets=animals,young,countries,capitals")
+    wait_for_page(page)
+    page.wait_for_selector("#first-length .scatterlayer")
+    assert_fits_phone(page)
+    # The legend's five entries share at most two lines, so the map keeps its height.
+    legend = page.locator("#map-plot .legend").bounding_box()
+    plot = page.locator("#map-plot .nsewdrag").first.bounding_box()
+    assert legend["height"] < 60, legend
+    assert plot["height"] > 330, plot
+    assert page.locator("#map-plot .legendtext").all_text_contents()[0] == "pairs"
+    # Every label stays inside the map.
+    right = page.locator("#map-plot .main-svg").first.bounding_box()
+    edges = page.evaluate("""() => [...document.querySelectorAll('#map-plot .textpoint text')]
+        .filter((t) => t.textContent).map((t) => t.getBoundingClientRect().right)""")
+    assert max(edges) <= right["x"] + right["width"] + 1
+    expect(page.locator("#map .explain").first).to_contain_text("Tap a word to list its nearest tokens.")
+    from tests.conftest import SCREENSHOTS
+    (SCREENSHOTS / "tmp").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "tmp" / "embeddings-phone.png"), full_page=True)
+
+
+def test_embeddings_has_no_serious_accessibility_violation(page):
+    page.goto("/embeddings")
+    wait_for_page(page)
+    page.wait_for_selector("#first-length .scatterlayer")
+    expect(page.locator("#sent-reading")).to_contain_text("Each sentence's most similar other sentence: 1 → 2")
+    assert page.locator("#heatmap").get_attribute("aria-describedby") == "sent-reading"
+    violations = axe_violations(page)
+    assert violations == [], "\n".join(violations)
