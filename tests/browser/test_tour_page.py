@@ -247,6 +247,11 @@ def test_tour_fits_a_phone_and_says_tap(phone_page):
     assert "hover" not in phone_page.locator("#journey").text_content().lower()
     phone_page.locator("#j-tokens .tok").nth(1).tap()
     assert "id 3575" in phone_page.locator("#j-token-info").text_content()
+    phone_page.locator("#chapter-tokens").scroll_into_view_if_needed()
+    phone_page.wait_for_selector("#tok-example .tok")
+    assert "Tap a token for its id" in phone_page.locator("#tok-caption").text_content()
+    phone_page.locator("#tok-example .tok.partial").first.tap()
+    assert "a piece of a character (bytes" in phone_page.locator("#tok-info").text_content()
 
 
 def test_tour_has_no_serious_accessibility_violation_and_charts_have_text(page):

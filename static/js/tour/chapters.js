@@ -43,7 +43,11 @@ const TOKENS_EXAMPLE = "Unbelievably, 2025 pizzas 🍕 were eaten.";
 
 async function tokens() {
   const data = await api("/api/tokenize", { text: TOKENS_EXAMPLE });
-  tokenChips($("tok-example"), data.tokens);
+  // A click or tap says what a hover's tooltip says (a touch screen has no hover).
+  tokenChips($("tok-example"), data.tokens, { onClick: (t, i) => {
+    $("tok-info").textContent = `Token #${i} “${plainTokenLabel(t)}”: id ${t.id}`
+      + (t.partial ? `, a piece of a character (bytes ${t.bytes})` : "") + ".";
+  } });
   const word = TOKENS_EXAMPLE.split(",")[0];
   const pieces = data.tokens.filter((t) => t.start < word.length).length;
   const digits = data.tokens.filter((t) => /^\d$/.test(t.text)).length;
@@ -54,7 +58,7 @@ async function tokens() {
   const loneSpace = data.tokens.some((t, i) => t.text === " " && /^\d$/.test(data.tokens[i + 1]?.text ?? ""));
   if (loneSpace) parts.push("The space before it stays a token of its own (“␣”): a digit never takes a space. ");
   if (partial) parts.push(`The emoji is ${partial} tokens, each holding part of its bytes (shown as bytes, dashed). `);
-  parts.push(`${isTouch ? "Tap" : "Hover"} a token for its id.`);
+  parts.push(`${isTouch ? "Tap" : "Hover over or click"} a token for its id.`);
   $("tok-caption").replaceChildren(...parts);
 }
 
