@@ -205,6 +205,18 @@ function readForm() {
   Object.assign(state, values);
 }
 
+/** Copy the form into the state; false (and the error shown through `load`, as a failed request's
+ *  would be) when a field is out of range. */
+function formRead(load) {
+  try {
+    readForm();
+    return true;
+  } catch (error) {
+    load.fail(error);
+    return false;
+  }
+}
+
 function fillForm() {
   $("lr").value = state.lr; $("lr-range").value = state.lr;
   $("epochs").value = state.epochs; $("epochs-range").value = state.epochs;
@@ -224,12 +236,7 @@ const loadInit = loader({
 
 async function reset() {
   finishAnimation();
-  try {
-    readForm();
-  } catch (error) {
-    loadInit.fail(error);
-    return;
-  }
+  if (!formRead(loadInit)) return;
   state.trained = false; lastTrain = null; handEdited = false;
   save();
   if (!await loadInit()) return;
@@ -265,12 +272,7 @@ const loadTrain = loader({
 async function train({ animate = true } = {}) {
   reshape.cancel();  // training starts from the form's seed and sizes: a pending reset would undo it
   finishAnimation();
-  try {
-    readForm();
-  } catch (error) {
-    loadTrain.fail(error);
-    return;
-  }
+  if (!formRead(loadTrain)) return;
   const button = $("train");
   button.disabled = true;
   $("train-status").textContent = `Training for ${state.epochs} epochs…`;
