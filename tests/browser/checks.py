@@ -80,3 +80,11 @@ def assert_failure_hides(page: Page, selectors: Iterable[str], act: Callable[[],
     expect(page.locator(error)).to_be_visible(timeout=timeout)
     for selector in selectors:
         expect(page.locator(selector).first, f"{selector} still shows beside the error").to_be_hidden(timeout=timeout)
+
+
+def route_busy(page: Page, pattern: str) -> None:
+    """Answer every request to `pattern` as a busy server does (503, code "busy"); use it on the
+    `busy_page` fixture, which expects those 503s."""
+    page.route(pattern, lambda route: route.fulfill(
+        status=503, content_type="application/json",
+        body='{"detail": "The model is busy with other requests; retry in a few seconds.", "code": "busy"}'))
