@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.checks import assert_failure_hides, assert_fits_phone, axe_violations
+from tests.browser.checks import assert_failure_hides, assert_fits_phone, axe_violations, route_busy
 
 pytestmark = [pytest.mark.browser, pytest.mark.real]
 
@@ -96,30 +96,20 @@ def test_chapter_4_opens_its_head_and_token_here(page):
     wait_drawn(page, 18, 1, "␣France")
 
 
-def test_a_text_too_long_or_a_busy_server_hides_the_earlier_views(browser, live_server):
-    # Its own page: the `page` fixture fails a test on any 5xx, and the busy answer here is one.
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        page.goto("/inside?text=The+capital+of+France+is&layer=18&head=1")
-        wait_drawn(page, 18, 1, "␣is")
-        limit = page.evaluate("JSON.parse(document.body.dataset.model).limits.max_prompt_tokens")
-        views = ["#views", "#strip-norm1 .heatmaplayer", "#qk .heatmaplayer", "#scores tbody tr", "#tokens .tok"]
-        assert_failure_hides(page, views, lambda: page.fill("#prompt", "word " * (limit + 5)), "#error")
-        expect(page.locator("#error")).to_contain_text(str(limit))
-        page.fill("#prompt", "The capital of France is")
-        wait_drawn(page, 18, 1, "␣is")
-        page.route("**/api/inside", lambda route: route.fulfill(
-            status=503, content_type="application/json",
-            body='{"detail": "The model is busy with other requests; retry in a few seconds.", "code": "busy"}'))
-        assert_failure_hides(page, ["#views", "#tokens .tok"], lambda: page.fill("#prompt", "I sat on the river bank"),
-                             "#error")
-        expect(page.locator("#error")).to_contain_text("busy")
-    finally:
-        context.close()
-    assert not errors, errors
+def test_a_text_too_long_or_a_busy_server_hides_the_earlier_views(busy_page):
+    page = busy_page
+    page.goto("/inside?text=The+capital+of+France+is&layer=18&head=1")
+    wait_drawn(page, 18, 1, "␣is")
+    limit = page.evaluate("JSON.parse(document.body.dataset.model).limits.max_prompt_tokens")
+    views = ["#views", "#strip-norm1 .heatmaplayer", "#qk .heatmaplayer", "#scores tbody tr", "#tokens .tok"]
+    assert_failure_hides(page, views, lambda: page.fill("#prompt", "word " * (limit + 5)), "#error")
+    expect(page.locator("#error")).to_contain_text(str(limit))
+    page.fill("#prompt", "The capital of France is")
+    wait_drawn(page, 18, 1, "␣is")
+    route_busy(page, "**/api/inside")
+    assert_failure_hides(page, ["#views", "#tokens .tok"], lambda: page.fill("#prompt", "I sat on the river bank"),
+                         "#error")
+    expect(page.locator("#error")).to_contain_text("busy")
 
 
 def test_inside_fits_a_phone_and_says_tap(phone_page):

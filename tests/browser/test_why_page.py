@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.checks import assert_failure_hides, assert_fits_phone, axe_violations
+from tests.browser.checks import assert_failure_hides, assert_fits_phone, axe_violations, route_busy
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=120_000)  # the CPU is shared and integrated gradients take many passes
@@ -75,30 +75,17 @@ def test_a_text_too_long_hides_the_earlier_texts_views(page):
     expect(page.locator("#sal-tokens .tok")).to_have_count(5)
 
 
-def test_an_empty_text_or_a_busy_server_hides_the_views(browser, live_server):
-    # Its own page: the `page` fixture fails a test on any 5xx, and the busy answer here is one.
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        _empty_then_busy(page)
-    finally:
-        context.close()
-    assert not errors, errors
-
-
-def _empty_then_busy(page):
+def test_an_empty_text_or_a_busy_server_hides_the_views(busy_page):
+    page = busy_page
     page.goto("/why?text=The+capital+of+France+is")
     expect(page.locator("#sum")).to_contain_text("logit(")
     assert_failure_hides(page, ["#sum", "#grid .heatmaplayer"], lambda: page.fill("#prompt", "  "), "#error")
-    page.route("**/api/attribution", lambda route: route.fulfill(
-        status=503, content_type="application/json",
-        body='{"detail": "The model is busy with other requests; retry in a few seconds.", "code": "busy"}'))
     page.fill("#prompt", "The opposite of hot is")
+    expect(page.locator("#sum")).to_be_visible()
+    route_busy(page, "**/api/attribution")
+    assert_failure_hides(page, ["#sum", "#grid .heatmaplayer", "#sal-tokens .tok"],
+                         lambda: page.fill("#prompt", "The capital of France is"), "#error")
     expect(page.locator("#error")).to_contain_text("busy")
-    expect(page.locator("#sum")).to_be_hidden()
-    expect(page.locator("#grid .heatmaplayer")).to_be_hidden()
 
 
 def test_why_fits_a_phone_and_says_tap(phone_page):
