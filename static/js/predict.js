@@ -201,7 +201,7 @@ function refreshChart() {
   $("chart").classList.toggle("veiled", veiled);
   $("chart-more").hidden = veiled;  // the list would give the answer away, as would the lens's last column
   $("lens").classList.toggle("veiled", veiled);
-  if (lastLens) describeLens(lastLens);
+  if (lastLens) { describeLens(lastLens); $("lens-text").textContent = lensCaption(lastLens); }
   if (!veiled && revealedFor !== text) lastGuess = null;
   if (veiled) { $("guess-result").hidden = true; $("guess-input").value = ""; }
   const body = { ...readUpTo(chartSteps()), temperature: state.temperature, top_k: state.top_k, top_p: state.top_p, n_predictions: SHOWN };
@@ -308,13 +308,16 @@ function drawLens(data) {
         + (c.target_probability === null ? "nothing (last token)" : pct(c.target_probability));
     },
     caption: "lens-text",
-    describe: () => (isVeiled() ? "Hidden until you guess."
-      : `Rows: the embedding and the ${data.layers.length - 1} layers; columns: the last ${data.positions.length} tokens read. `
-        + `${$("lens-bottom").textContent} ${$("lens-answer").textContent}`),
+    describe: () => lensCaption(data),
   });
 }
 
 const isVeiled = () => $("lens").classList.contains("veiled");
+
+/** The lens in words for a screen reader (#lens-text): what the notes beside it say of this text. */
+const lensCaption = (data) => (isVeiled() ? "Hidden until you guess."
+  : `Rows: the embedding and the ${data.layers.length - 1} layers; columns: the last ${data.positions.length} tokens read. `
+    + `${$("lens-bottom").textContent} ${$("lens-answer").textContent}`);
 
 // --- actions ---------------------------------------------------------------------------------
 

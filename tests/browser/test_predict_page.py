@@ -68,6 +68,7 @@ def test_guess_first_hides_the_answer_until_the_guess_is_in(page, screenshot):
     page.wait_for_selector("#lens:not(.stale):not(.veiled) .hm")
     page.wait_for_selector("#surprise:not(.stale) .s-tok")
     assert "favourite" in page.locator("#guess-result").text_content()
+    assert "At the last position" in page.locator("#lens-text").text_content()  # the caption is unveiled too
     assert "veiled" not in page.locator("#chart").get_attribute("class")
     screenshot("predict-guess")
 
