@@ -12,7 +12,7 @@ PAYLOAD = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>{{
 
 # Every string parameter each page reads from its URL (see DEFAULTS in static/js/<page>.js).
 PAGES = {
-    "/": {"text": PAYLOAD},
+    "/": {"text": PAYLOAD, "ids": PAYLOAD, "from": PAYLOAD},
     "/network": {"px": PAYLOAD, "w": PAYLOAD},
     "/tokens": {"text": PAYLOAD, "ids": PAYLOAD, "tab": PAYLOAD, "show": PAYLOAD,
                 "chat": json.dumps([{"role": "user", "content": PAYLOAD}])},
