@@ -366,7 +366,10 @@ function init() {
   });
   $("ablate-clear").addEventListener("click", () => { off.clear(); offChanged(); });
   grid.setOff(off);
-  window.addEventListener("resize", debounce(() => { if (grid.data) grid.paint(); }, 200));
+  window.addEventListener("resize", debounce(() => {
+    if (grid.data) grid.paint();
+    if (weights) drawLinesView();  // the lines are drawn at the width they are shown
+  }, 200));
 
   textChanged({ keepQuery: true });  // first draw: keep the token picked in a shared link (q)
   runSenses();

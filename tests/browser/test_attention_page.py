@@ -407,3 +407,16 @@ def test_pieces_of_characters_read_as_hex_bytes_in_every_chart(page):
     shown = " ".join(ticks + lines) + caption + page.locator("#tokens").text_content()
     assert "\ufffd" not in shown, shown
     assert "F0 9F" in " ".join(ticks) and "F0 9F" in " ".join(lines), (ticks, lines)
+
+
+def test_on_a_phone_the_lines_keep_their_text_size(phone_page):
+    page = phone_page
+    page.goto("/attention?text=The+cat+sat+on+the+mat&layer=2&head=1")
+    page.wait_for_function("() => document.querySelectorAll('svg.lines .tok-left').length === 6")
+    # Drawn at the width shown, not a 640-wide drawing scaled down to half: the labels stay 13px tall.
+    heights = page.locator("svg.lines .tok-left").evaluate_all("els => els.map(e => e.getBoundingClientRect().height)")
+    assert min(heights) >= 12, heights
+    box = page.locator("svg.lines").bounding_box()
+    assert box["x"] + box["width"] <= 390
+    for b in page.locator("svg.lines text").evaluate_all("els => els.map(e => e.getBoundingClientRect().toJSON())"):
+        assert b["left"] >= box["x"] - 1 and b["right"] <= box["x"] + box["width"] + 1, b

@@ -33,9 +33,12 @@ export function drawLines(svg, tokens, weights, query, onPick) {
   const row = weights[query];
   const rows = rowsToDraw(n, row, query);
   const rowH = rows.length > 60 ? 15 : 22;
-  const width = 640;
-  const leftX = 190;     // right edge of the left column's text
-  const rightX = 450;    // left edge of the right column's text
+  // Drawn at the width it is shown (640 at most), so its 13px text stays 13px on a phone instead of
+  // being scaled down to half that.
+  const width = Math.round(Math.max(300, Math.min(640, svg.clientWidth || 640)));
+  const leftX = Math.round(width * 0.297);                  // right edge of the left column's text
+  const rightX = width - Math.round(Math.min(190, width * 0.36));  // left edge of the right column's text
+  const barWidth = width - rightX - 40;                     // room for the percentage at the right edge
   const height = rows.length * rowH + 34;
   svg.replaceChildren();
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
@@ -85,7 +88,7 @@ export function drawLines(svg, tokens, weights, query, onPick) {
     svg.append(left);
     const w = i <= query ? row[i] : 0;
     if (w >= 0.005) {
-      svg.append(svgEl("rect", { x: rightX - 3, y: y(i) - rowH + 6, width: 150, height: rowH - 2, rx: 3,
+      svg.append(svgEl("rect", { x: rightX - 3, y: y(i) - rowH + 6, width: barWidth, height: rowH - 2, rx: 3,
         class: "key-bar", "fill-opacity": Math.min(1, 0.15 + w).toFixed(2) }));
     }
     const right = svgEl("text", { x: rightX, y: y(i), class: "tok-right" + (i > query ? " later" : "") });
