@@ -2,8 +2,13 @@
 // (server-sent events read from a fetch body); the template view shows the exact tokens the model
 // reads. State in the URL: the conversation (`c`, JSON), the system message and the settings.
 // Model text reaches the page only through textContent.
-import { $, api, readState, writeState, debounce, latest, el, showError, sseEvents, tokenChip } from "./api.js";
+import { $, api, apiError, readState, writeState, debounce, el, plainTokenLabel, showError, sseEvents, tokenChip } from "./api.js";
+import { loader } from "./kit/load.js";
 import { model } from "./kit/model.js";
+import { isTouch } from "./kit/plotly.js";
+
+// Instructions for a mouse, reworded for a touch screen (before any of them is read below).
+if (isTouch) document.querySelectorAll("[data-touch]").forEach((n) => { n.textContent = n.dataset.touch; });
 
 const DEFAULTS = { c: "[]", system: "", temperature: 0.3, top_k: 50, top_p: 0.9, max: 120, seed: 1 };
 const EXAMPLES = ["What is the capital of France?", "Write a haiku about the sea.", "Explain gravity to a child.",
@@ -133,7 +138,7 @@ function showAlternatives(t, piece = null) {
     box.append(el("div", { cls: "alt" + (a.id === t.id ? " chosen" : "") + (a.allowed ? "" : " blocked"),
       title: a.allowed ? "could be drawn" : t.temperature === 0 ? "not the most probable: a greedy reply never draws it"
         : "ruled out by top-k / top-p" }, [
-      el("span", { cls: "alt-tok", text: a.display }), el("span", { cls: "alt-bar" }, [bar]),
+      el("span", { cls: "alt-tok", text: plainTokenLabel(a) }), el("span", { cls: "alt-bar" }, [bar]),
       el("span", { cls: "alt-p", text: pct(a.probability) })]));
   }
   $("alts-help").textContent = (piece
@@ -145,38 +150,39 @@ function showAlternatives(t, piece = null) {
 }
 
 // The assistant's turn is opened only when the model is to write next: after its own reply the
-// sequence ends with that reply's <|im_end|> (the next turn is the user's).
-const fetchTemplate = latest((signal, list) => api("/api/chat/template",
-  { messages: list, add_generation_prompt: list[list.length - 1].role !== "assistant" }, { signal }));
+// sequence ends with that reply's <|im_end|> (the next turn is the user's). A failed answer hides the
+// token view (it would show an earlier conversation as if it were this one) and says why.
+const templateLoad = loader({
+  run: (signal, list) => api("/api/chat/template",
+    { messages: list, add_generation_prompt: list[list.length - 1].role !== "assistant" }, { signal }),
+  draw: drawTemplate, views: ["template-tokens", "template-count"],
+  onError: (error) => showError($("error"), error),
+});
 
-let templateRequests = 0;
-
-async function renderTemplate() {
+function renderTemplate() {
   // While a reply streams, its chips are being appended to the view: redrawing it would drop
   // them. The view is redrawn when the reply ends.
-  if (controller) return;
-  const view = $("template-tokens");
+  if (controller) return Promise.resolve();
   const list = conversation();
   if (!list.length || list.every((m) => m.role === "system")) {
     list.push({ role: "user", content: $("input").value || "…" });
   }
-  const mine = ++templateRequests;
-  try {
-    const data = await fetchTemplate(list);
-    // Draw only the newest answer, and never while a reply streams onto the end of the view (an
-    // answer asked for before the reply started would wipe its chips with an older conversation).
-    if (!data || mine !== templateRequests || controller) return;
-    view.replaceChildren();
-    for (const t of data.tokens) {
-      view.append(tokenChip(t, { title: `id ${t.id}` + (t.message !== null ? ` · message ${t.message + 1}` : " · opens the reply"),
-        cls: t.special ? "" : t.source === "template" ? "legend-template" : "legend-content" }));
-      if (t.text.endsWith("\n")) view.append(el("br"));
-    }
-    $("template-count").textContent = `Right now: ${data.count} tokens`
-      + (maxPromptTokens ? ` of the ${maxPromptTokens} this server reads at most.` : ".");
-  } catch (error) {
-    showError($("error"), error);
+  return templateLoad(list);
+}
+
+function drawTemplate(data) {
+  // Never while a reply streams onto the end of the view (an answer asked for before the reply
+  // started would wipe its chips with an older conversation).
+  if (controller) return;
+  const view = $("template-tokens");
+  view.replaceChildren();
+  for (const t of data.tokens) {
+    view.append(tokenChip(t, { title: `id ${t.id}` + (t.message !== null ? ` · message ${t.message + 1}` : " · opens the reply"),
+      cls: t.special ? "" : t.source === "template" ? "legend-template" : "legend-content" }));
+    if (t.text.endsWith("\n")) view.append(el("br"));
   }
+  $("template-count").textContent = `Right now: ${data.count} tokens`
+    + (maxPromptTokens ? ` of the ${maxPromptTokens} this server reads at most.` : ".");
 }
 
 function appendReplyChip(t) {
@@ -230,11 +236,7 @@ async function reply(previous = null) {
   try {
     const response = await fetch("/api/generate", { method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body), signal: controller.signal });
-    if (!response.ok) {
-      let detail = `The server answered ${response.status}.`;
-      try { detail = (await response.json()).detail || detail; } catch { /* not JSON */ }
-      throw new Error(detail);
-    }
+    if (!response.ok) throw await apiError(response);
     for await (const { event, data } of sseEvents(response)) {
       if (event === "token") {
         data.temperature = body.temperature;  // what its probabilities were computed at (the settings may change later)
@@ -248,7 +250,7 @@ async function reply(previous = null) {
       } else if (event === "done") {
         message.reason = data.stop_reason;
       } else if (event === "error") {
-        throw new Error(data.detail);
+        throw Object.assign(new Error(data.detail), { code: data.code ?? null });
       }
     }
   } catch (error) {

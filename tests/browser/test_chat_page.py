@@ -4,6 +4,8 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.checks import assert_failure_hides, assert_fits_phone, axe_violations, route_busy
+
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=30_000)  # the CPU is shared: a model pass may wait its turn
 
@@ -158,3 +160,51 @@ def test_regenerating_at_low_temperature_gives_the_chance_of_the_same_reply(page
     expect(note).to_contain_text(f"these {len(tokens)} tokens had a")
     shown = float(note.text_content().split(" tokens had a ")[1].split("%")[0].lstrip("<>"))
     assert abs(shown - chance * 100) <= max(0.1, chance * 100 * 0.01), (shown, chance)
+
+
+def test_a_busy_server_takes_the_redrawn_reply_away_and_says_so(busy_page):
+    page = busy_page
+    page.goto("/chat?max=4&temperature=0")
+    page.fill("#input", "Hi")
+    page.click("#send")
+    expect(page.locator(".msg.assistant .who")).to_contain_text("cut at the longest reply", timeout=60_000)
+    page.locator(".msg.assistant .rt").first.click()
+    expect(page.locator("#alts .alt.chosen")).to_have_count(1)
+    route_busy(page, "**/api/generate")
+    # The reply drawn again fails: the earlier reply and its alternatives are gone, not left beside the error.
+    assert_failure_hides(page, [".msg.assistant", "#alts .alt"], lambda: page.click("#regenerate"), "#error")
+    expect(page.locator("#error")).to_contain_text("busy")
+    expect(page.locator("#same-reply")).to_be_hidden()
+    # The token view, failing too, is hidden rather than left showing the conversation before.
+    route_busy(page, "**/api/chat/template")
+    expect(page.locator("#template-tokens .tok").first).to_be_visible()
+    page.click("#reset")
+    expect(page.locator("#template-tokens")).to_be_hidden()
+    expect(page.locator("#template-count")).to_be_hidden()
+
+
+def test_chat_fits_a_phone_and_says_tap(phone_page):
+    page = phone_page
+    page.goto("/chat?max=4&temperature=0")
+    expect(page.locator("#template-tokens .tok.special").first).to_have_text("<|im_start|>")
+    expect(page.locator("#alts-help")).to_contain_text("Tap any piece of a reply")
+    page.fill("#input", "Hi")
+    page.click("#send")
+    expect(page.locator(".msg.assistant .who")).to_contain_text("cut at the longest reply", timeout=60_000)
+    page.locator(".msg.assistant .rt").first.tap()
+    expect(page.locator("#alts .alt.chosen")).to_have_count(1)
+    assert_fits_phone(page)
+    from tests.conftest import SCREENSHOTS
+    (SCREENSHOTS / "tmp").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "tmp" / "chat-phone.png"), full_page=True)
+
+
+def test_chat_has_no_serious_accessibility_violation(page):
+    page.goto("/chat?max=4&temperature=0")
+    page.fill("#input", "Hi")
+    page.click("#send")
+    expect(page.locator(".msg.assistant .who")).to_contain_text("cut at the longest reply", timeout=60_000)
+    page.locator(".msg.assistant .rt").first.click()
+    expect(page.locator("#alts .alt.chosen")).to_have_count(1)
+    violations = axe_violations(page)
+    assert violations == [], "\n".join(violations)
