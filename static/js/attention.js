@@ -368,7 +368,8 @@ function init() {
   grid.setOff(off);
   window.addEventListener("resize", debounce(() => {
     if (grid.data) grid.paint();
-    if (weights) drawLinesView();  // the lines are drawn at the width they are shown
+    if (weights) drawLinesView();  // the lines and the key/value diagram are drawn at the width they are shown
+    if (allHeads) drawGqa($("gqa"), allHeads, state.layer, state.avg ? -1 : state.head, (h) => openHead(state.layer, h, false));
   }, 200));
 
   textChanged({ keepQuery: true });  // first draw: keep the token picked in a shared link (q)

@@ -409,10 +409,16 @@ def test_pieces_of_characters_read_as_hex_bytes_in_every_chart(page):
     assert "F0 9F" in " ".join(ticks) and "F0 9F" in " ".join(lines), (ticks, lines)
 
 
-def test_on_a_phone_the_lines_keep_their_text_size(phone_page):
+def test_on_a_phone_the_lines_and_key_value_diagram_keep_their_text_size(phone_page):
     page = phone_page
     page.goto("/attention?text=The+cat+sat+on+the+mat&layer=2&head=1")
     page.wait_for_function("() => document.querySelectorAll('svg.lines .tok-left').length === 6")
+    page.wait_for_function("() => document.querySelectorAll('#gqa .gqa-head').length === 9")
+    # The key/value diagram: its head labels at their 11px, its group boxes side by side, not overlapping.
+    labels = page.locator("#gqa .gqa-label").evaluate_all("els => els.map(e => e.getBoundingClientRect().height)")
+    assert min(labels) >= 10, labels
+    boxes = page.locator("#gqa > rect").evaluate_all("els => els.map(e => e.getBoundingClientRect().toJSON())")
+    assert all(a["right"] <= b["left"] for a, b in zip(boxes, boxes[1:])), boxes
     # Drawn at the width shown, not a 640-wide drawing scaled down to half: the labels stay 13px tall.
     heights = page.locator("svg.lines .tok-left").evaluate_all("els => els.map(e => e.getBoundingClientRect().height)")
     assert min(heights) >= 12, heights

@@ -12,7 +12,10 @@ const GROUP_COLOURS = ["#4453c7", "#d9682b", "#1f8a5b", "#a23bb0", "#8a6d1f", "#
 export function drawGqa(svg, data, layer, selectedHead, onPick) {
   const { nHeads, kvHeadOf } = data;
   const groups = Math.max(...kvHeadOf) + 1;
-  const width = 560;
+  // Drawn at the width it is shown (560 at most), so its labels keep their size on a phone.
+  const width = Math.round(Math.max(300, Math.min(560, svg.clientWidth || 560)));
+  const boxWidth = Math.min(124, (width - 20) / groups - 8);
+  const short = boxWidth < 120;  // a phone: "kv head 0" and "q0, q1, q2" fit its boxes
   const cell = Math.min(52, Math.floor((width - 20) / nHeads) - 8);
   const step = (width - 20) / nHeads;
   const qx = (h) => 10 + h * step + (step - cell) / 2;
@@ -22,7 +25,8 @@ export function drawGqa(svg, data, layer, selectedHead, onPick) {
   svg.append(svgEl("text", { x: 10, y: 14, class: "gqa-caption" }, `Layer ${layer}: ${nHeads} query heads`));
   for (let h = 0; h < nHeads; h++) {
     const g = kvHeadOf[h];
-    svg.append(svgEl("path", { d: `M ${qx(h) + cell / 2} ${26 + cell} C ${qx(h) + cell / 2} ${130}, ${gx(g)} ${120}, ${gx(g)} 160`,
+    // From below the head's label ("q0"), so the line does not run through it.
+    svg.append(svgEl("path", { d: `M ${qx(h) + cell / 2} ${40 + cell} C ${qx(h) + cell / 2} ${130}, ${gx(g)} ${120}, ${gx(g)} 160`,
       stroke: GROUP_COLOURS[g % GROUP_COLOURS.length], "stroke-width": 2, fill: "none", "stroke-opacity": 0.7 }));
   }
   for (let h = 0; h < nHeads; h++) {
@@ -41,11 +45,11 @@ export function drawGqa(svg, data, layer, selectedHead, onPick) {
   }
   for (let g = 0; g < groups; g++) {
     const colour = GROUP_COLOURS[g % GROUP_COLOURS.length];
-    svg.append(svgEl("rect", { x: gx(g) - 62, y: 160, width: 124, height: 40, rx: 8, fill: colour, "fill-opacity": 0.12,
+    svg.append(svgEl("rect", { x: gx(g) - boxWidth / 2, y: 160, width: boxWidth, height: 40, rx: 8, fill: colour, "fill-opacity": 0.12,
       stroke: colour, "stroke-width": 2 }));
-    svg.append(svgEl("text", { x: gx(g), y: 178, "text-anchor": "middle", class: "gqa-kv", fill: colour }, `key/value head ${g}`));
+    svg.append(svgEl("text", { x: gx(g), y: 178, "text-anchor": "middle", class: "gqa-kv", fill: colour }, `${short ? "kv" : "key/value"} head ${g}`));
     const heads = kvHeadOf.map((k, h) => (k === g ? `q${h}` : null)).filter(Boolean).join(", ");
-    svg.append(svgEl("text", { x: gx(g), y: 193, "text-anchor": "middle", class: "gqa-kv-sub" }, `shared by ${heads}`));
+    svg.append(svgEl("text", { x: gx(g), y: 193, "text-anchor": "middle", class: "gqa-kv-sub" }, short ? heads : `shared by ${heads}`));
   }
 }
 
