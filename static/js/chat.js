@@ -5,10 +5,6 @@
 import { $, api, apiError, readState, writeState, debounce, el, plainTokenLabel, showError, sseEvents, tokenChip } from "./api.js";
 import { loader } from "./kit/load.js";
 import { model } from "./kit/model.js";
-import { isTouch } from "./kit/plotly.js";
-
-// Instructions for a mouse, reworded for a touch screen (before any of them is read below).
-if (isTouch) document.querySelectorAll("[data-touch]").forEach((n) => { n.textContent = n.dataset.touch; });
 
 const DEFAULTS = { c: "[]", system: "", temperature: 0.3, top_k: 50, top_p: 0.9, max: 120, seed: 1 };
 const EXAMPLES = ["What is the capital of France?", "Write a haiku about the sea.", "Explain gravity to a child.",

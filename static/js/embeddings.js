@@ -629,8 +629,6 @@ async function start() {
     showError($("map-error"), error);
     return;
   }
-  // Instructions for a mouse, reworded for a touch screen.
-  if (isTouch) document.querySelectorAll("[data-touch]").forEach((n) => { n.textContent = n.dataset.touch; });
   // Without a layer in the URL, both sliders start at the model's middle layer; the URL may name a
   // layer this model lacks, so keep it in range.
   const inUrl = new URLSearchParams(window.location.search);

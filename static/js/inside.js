@@ -530,8 +530,6 @@ function init() {
     $("examples").append(b);
   }
   document.querySelectorAll("[data-clip-rank]").forEach((n) => { n.textContent = String(CLIP_RANK); });
-  // Instructions for a mouse, reworded for a touch screen.
-  if (isTouch) document.querySelectorAll("[data-touch]").forEach((n) => { n.textContent = n.dataset.touch; });
   const typed = debounce(() => { state.text = $("prompt").value; state.position = -1; state.key = -1; update(); }, 350);
   $("prompt").addEventListener("input", typed);
   const slid = debounce(() => update(), 120);

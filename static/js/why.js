@@ -5,7 +5,7 @@
 import { $, api, debounce, el, plainTokenLabel, readState, tokenChips, writeState } from "./api.js";
 import { drawHeatmap } from "./kit/heatmap.js";
 import { loader } from "./kit/load.js";
-import { isNarrow, isTouch, plotConfig, plotLayout, plotly } from "./kit/plotly.js";
+import { isNarrow, plotConfig, plotLayout, plotly } from "./kit/plotly.js";
 
 const DEFAULTS = { text: "The capital of France is", mode: "text", target: -1, contrast: -1, method: "ig" };
 const EXAMPLES = {
@@ -319,5 +319,4 @@ function bind() {
 }
 
 bind();
-$("grid-verb").textContent = isTouch ? "Tap" : "Hover";
 refresh();
