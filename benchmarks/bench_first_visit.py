@@ -75,6 +75,11 @@ WATCH = """(() => {
 SCRIPTS_BEFORE = """(t) => performance.getEntriesByType('resource')
   .filter((e) => new URL(e.name).pathname.endsWith('.js') && e.responseEnd <= t)
   .map((e) => ({ url: new URL(e.name).pathname, size: e.decodedBodySize, wire: e.transferSize }))"""
+# Where the time went, from the kit's performance marks (static/js/kit/load.js, plotly.js): the first
+# request sent, its answer, Plotly's 2-D bundle run.
+MARKS = """() => { const first = (prefix) => { const m = performance.getEntriesByType('mark')
+    .find((e) => e.name.startsWith(prefix)); return m ? m.startTime : null; };
+  return { request: first('kit:request'), answer: first('kit:answer'), plotly: first('kit:plotly ') }; }"""
 # The API answers the page had in hand when its first chart appeared (requests still in flight then,
 # for pictures further down, are not what the first chart waited for).
 API_BEFORE = """(t) => performance.getEntriesByType('resource')
@@ -95,6 +100,7 @@ def visit(browser, base: str, v: Visit, timeout_ms: int = 300_000) -> dict:
     first = page.evaluate("() => window.__firstChart")
     scripts = page.evaluate(SCRIPTS_BEFORE, first)
     answered = page.evaluate(API_BEFORE, first)
+    marks = page.evaluate(MARKS)
     context.close()
     # Requests in the order made, the first k of each URL where k answers of that URL had arrived.
     left = {url: answered.count(url) for url in set(answered)}
@@ -103,7 +109,7 @@ def visit(browser, base: str, v: Visit, timeout_ms: int = 300_000) -> dict:
         if left.get(r["url"], 0) > 0:
             left[r["url"]] -= 1
             api.append(r)
-    return {"ms": first, "scripts": scripts, "api": api}
+    return {"ms": first, "scripts": scripts, "api": api, "marks": marks}
 
 
 def replay(base: str, api: list[dict]) -> float:
@@ -145,10 +151,11 @@ def fresh_server():
 
 
 def measure(browser, v: Visit, repeats: int = 2) -> dict:
-    cold_nav, cold_api = [], []
+    cold_nav, cold_api, colds = [], [], []
     for _ in range(repeats):
         with fresh_server() as base:
             first = visit(browser, base, v)
+            colds.append(first)
         with fresh_server() as base:
             cold_api.append(replay(base, first["api"]) * 1000)
         cold_nav.append(first["ms"])
@@ -157,7 +164,12 @@ def measure(browser, v: Visit, repeats: int = 2) -> dict:
         warm = [visit(browser, base, v) for _ in range(repeats)]
         warm_api = [replay(base, warm[0]["api"]) * 1000 for _ in range(repeats)]
     scripts = first["scripts"]
+    def mark(name):
+        values = [c["marks"][name] for c in colds if c["marks"][name] is not None]
+        return statistics.median(values) if values else None
+
     return {
+        "marks": {k: mark(k) for k in ("request", "answer", "plotly")},
         "js_bytes": sum(s["size"] for s in scripts), "js_wire": sum(s["wire"] for s in scripts),
         "scripts": scripts, "n_api": len(first["api"]),
         "nav_ms": statistics.median(cold_nav), "api_ms": statistics.median(cold_api),
@@ -193,6 +205,11 @@ def main(argv: list[str] | None = None) -> dict:
             verdict = "no API call before it" if ratio is None else \
                 f"{'ok' if ratio <= GOAL_RATIO else 'OVER'}: {ratio:.2f}x the API alone ({r['api_ms']:.0f} ms, {r['n_api']} requests)"
             row(f"{v.name}: nav -> first picture", f"{r['nav_ms']:.0f} ms", verdict)
+            m = r["marks"]
+            if m["request"] is not None:
+                row(f"{v.name}:   first request sent", f"{m['request']:.0f} ms",
+                    (f"answered {m['answer']:.0f} ms" if m["answer"] is not None else "")
+                    + (f", Plotly run {m['plotly']:.0f} ms" if m["plotly"] is not None else ""))
             row(f"{v.name}:   warm server", f"{r['warm_nav_ms']:.0f} ms", f"API alone {r['warm_api_ms']:.0f} ms")
         browser.close()
     return results

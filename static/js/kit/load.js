@@ -60,7 +60,9 @@ export function loader({ run, draw, views = [], error = null, charts = false, me
     markStale(views, true);
     // Both start now: the request first (the server's answer is the slow part), then Plotly.
     let answer;
+    performance.mark("kit:request");  // marks for benchmarks/bench_first_visit.py's breakdown
     try { answer = run(mine.signal, ...args); } catch (e) { answer = Promise.reject(e); }
+    answer?.then?.(() => performance.mark("kit:answer"), () => {});
     const charting = charts ? plotly() : null;
     try {
       // Together, so that a failure of either is handled at once (no unhandled rejection).
