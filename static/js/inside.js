@@ -373,10 +373,11 @@ function drawMlp() {
   const top = byMagnitude(data.mlp_hidden).slice(0, TOP_NEURONS).map(([i]) => i);
   const topSet = new Set(top);
   const rest = data.mlp_gate_pre.map((_, i) => i).filter((i) => !topSet.has(i));
-  const lo = Math.min(...data.mlp_gate_pre), hi = Math.max(...data.mlp_gate_pre);
-  const curveX = Array.from({ length: 121 }, (_, k) => lo + ((hi - lo) * k) / 120);
+  // The curve joins the neurons' own (gate sum, SiLU) pairs in order: the model's numbers, not a formula redone here.
+  const order = data.mlp_gate_pre.map((_, i) => i).sort((a, b) => data.mlp_gate_pre[a] - data.mlp_gate_pre[b]);
   Plotly.react($("silu"), [
-    { type: "scatter", mode: "lines", x: curveX, y: curveX.map((x) => x / (1 + Math.exp(-x))), line: { color: "#b9bbc4", width: 1 },
+    { type: "scatter", mode: "lines", x: order.map((i) => data.mlp_gate_pre[i]), y: order.map((i) => data.mlp_gate[i]),
+      line: { color: "#b9bbc4", width: 1 },
       name: "SiLU(x) = x · sigmoid(x)", hoverinfo: "skip" },
     { type: "scatter", mode: "markers", x: rest.map((i) => data.mlp_gate_pre[i]), y: rest.map((i) => data.mlp_gate[i]),
       marker: { size: 4, color: NEG, opacity: 0.35 }, name: `all ${f.toLocaleString("en")} neurons`,
