@@ -5,7 +5,7 @@
 import { $, api, debounce, el, plotConfig, plotLayout, readState, writeState } from "./api.js";
 import { loader, markFailed } from "./kit/load.js";
 import { model } from "./kit/model.js";
-import { isTouch, plotly } from "./kit/plotly.js";
+import { plotly } from "./kit/plotly.js";
 import { Diagram, NEGATIVE, POSITIVE, layerName, probPct } from "./network_diagram.js";
 
 const DEFAULTS = { px: "010111010", lr: 0.5, epochs: 200, h1: 6, h2: 5, seed: 1, trained: false,
@@ -621,10 +621,6 @@ async function start() {
   wireControls();
   $("llm-params").textContent = model.n_params >= 1e6 ? `about ${Math.round(model.n_params / 1e6)} million`
     : model.n_params.toLocaleString("en");
-  if (isTouch) {
-    $("hover-hint").textContent = "Each circle shows its value; tap a line to follow that weight, with its exact "
-      + "number, in step 5.";
-  }
   if (!await loadDataset()) return;
   diagram = new Diagram($("diagram"), { symbols, onWeight: selectWeight, onInput: flip });
   showSquash();

@@ -96,6 +96,7 @@ def test_learn_fits_a_phone_and_a_tap_on_a_chip_says_its_numbers(phone_page):
     phone_page.wait_for_selector("#after:not([hidden])", timeout=TRAINED)
     phone_page.wait_for_selector("#induction-pattern .main-svg")
     assert_fits_phone(phone_page)
+    assert "Tap a token for its numbers" in phone_page.locator("#after").inner_text()
     phone_page.locator("#after-row .tok").nth(5).tap()
     info = phone_page.locator("#chip-info").text_content()
     assert info.startswith("After training: token ") and "at position 5: probability" in info

@@ -170,6 +170,7 @@ def test_network_fits_a_phone_says_tap_and_keeps_step_five_readable(phone_page):
     assert_fits_phone(phone_page)
     assert "tap a line" in phone_page.locator("#hover-hint").text_content()
     assert "hover" not in phone_page.locator("#hover-hint").text_content()
+    assert "click" not in phone_page.locator("main").inner_text().lower()
     # Step 5's heading gets the width of its card (it was squeezed to one word a line beside the buttons).
     heading = phone_page.locator("#step-body h3").bounding_box()
     card = phone_page.locator(".step-weight").bounding_box()
