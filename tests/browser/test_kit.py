@@ -187,3 +187,18 @@ def test_instructions_say_tap_on_touch_screens(page, phone_page):
         assert p.locator('script[src="/static/js/kit/touch.js"]').count() == 1  # base.html loads it
         p.evaluate(script)
         expect(p.locator("#kit-hint")).to_have_text(expected)
+
+
+def test_shared_styles_keep_text_readable_also_when_stale(page):
+    """app.css's shared classes pass axe's contrast check, including a view marked stale while a
+    newer answer loads (greyed, not faded below 4.5:1) and a clickable chip without a colour."""
+    page.goto("/chat")
+    page.evaluate("""() => { const box = Object.assign(document.createElement("div"), { id: "k", className: "panel" });
+      for (const [tag, cls, text] of [["p", "error", "The text is too long."], ["p", "note", "A note"],
+          ["p", "status", "Loading…"], ["p", "explain", "Explain"], ["p", "eyebrow", "Chapter"], ["p", "lede", "Lede"],
+          ["span", "tok special", "<|im_start|>"], ["span", "tok partial", "E7"], ["button", "secondary", "Secondary"],
+          ["button", "", "Primary"], ["p", "stale", "Stale text"], ["p", "stale explain", "Stale muted"],
+          ["button", "tok", "chip"]]) {
+        box.append(Object.assign(document.createElement(tag), { className: cls, textContent: text })); }
+      document.querySelector("main").prepend(box); }""")
+    assert axe_violations(page, context="#k") == []
