@@ -79,7 +79,7 @@ def render(request: Request, template: str, active: str, **context) -> HTMLRespo
     # every page's script reads the model's shape and limits from there (static/js/kit/model.js).
     engine = request.app.state.engine
     return templates.TemplateResponse(request, template, {
-        "chapters": CHAPTERS, "active": active, "plotly_js": PLOTLY_FULL_URL,
+        "chapters": CHAPTERS, "active": active,
         "plotly_url": PLOTLY_URL, "plotly_full_url": PLOTLY_FULL_URL, "preload_plotly": active in CHART_PAGES,
         "model_name": engine.display_name, "model": engine.cfg,
         "model_json": model_view.model_info(engine).model_dump_json(), **context})

@@ -30,11 +30,9 @@ function inject(src) {
 
 /** Promise<Plotly> for 2-D charts (scatter, bar, heatmap, box, histogram, contour, pie). Loads the
  *  partial bundle once; resolves to the full bundle instead when that is already loaded (so a page
- *  never mixes two Plotly copies), or to a Plotly a template still loads with a <script> tag. */
+ *  never mixes two Plotly copies). */
 export function plotly() {
-  if (full) return full;
-  if (window.Plotly && !bundles.size) return Promise.resolve(window.Plotly);  // an old-style <script> tag
-  return inject(document.body.dataset.plotly);
+  return full || inject(document.body.dataset.plotly);
 }
 
 /** Promise<Plotly> with every trace type (scatter3d, waterfall, ...): the full bundle, loaded the
@@ -42,11 +40,8 @@ export function plotly() {
  *  answers the same full bundle. */
 export function plotly3d() {
   if (!full) {
-    const src = document.body.dataset.plotlyFull;
-    // A template that still loads the full bundle with a <script> tag has it already.
-    const tagged = window.Plotly && document.querySelector(`script[src="${src}"]`);
     // Once run, the full bundle is window.Plotly (it replaces a partial one loaded before it).
-    full = tagged ? Promise.resolve(window.Plotly) : inject(src).catch((error) => { full = null; throw error; });
+    full = inject(document.body.dataset.plotlyFull).catch((error) => { full = null; throw error; });
   }
   return full;
 }
