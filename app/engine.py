@@ -219,7 +219,7 @@ def load_engine(settings: Settings) -> Engine:
     library = load_library(settings.data_dir / "cache") if settings.block_rows > 0 else None
     make_fast(model, library, weights.blocks, settings.block_rows)
     tokenizer = ModelTokenizer(weights.tokenizer)
-    threads = ThreadBudget(settings.threads, CoreWatch().start(), library)
+    threads = ThreadBudget(settings.threads, CoreWatch().start())
     return Engine(model, tokenizer, settings, source=str(gguf_path),
                   storage=storage_summary(weights.storage, weights.tensors),
                   load_seconds=time.perf_counter() - started, threads=threads)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import statistics
 import time
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
@@ -44,6 +45,18 @@ def hf_model():
     transformers.utils.logging.disable_progress_bar()
     return transformers.AutoModelForCausalLM.from_pretrained(
         str(gguf.parent), gguf_file=gguf.name, attn_implementation="eager", dtype=torch.float32).eval()
+
+
+@contextmanager
+def hf_threads() -> Iterator[None]:
+    """HF as it comes: torch's intra-op threads at the configured count (TT_THREADS, all cores by
+    default), whatever our engine's last job chose."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(engine().settings.threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def prompt_ids(n: int) -> list[int]:

@@ -10,8 +10,8 @@ import platform
 
 import torch
 
-from benchmarks import (bench_attribution, bench_first_visit, bench_learn, bench_memory, bench_model, bench_server,
-                        bench_start)
+from benchmarks import (bench_attribution, bench_busy, bench_first_visit, bench_learn, bench_memory, bench_model,
+                        bench_server, bench_start)
 
 
 def main() -> None:
@@ -19,6 +19,7 @@ def main() -> None:
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     bench_start.main()
     bench_model.main()
+    bench_busy.main()
     bench_server.main()
     bench_learn.main()
     bench_attribution.main()

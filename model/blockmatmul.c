@@ -18,16 +18,10 @@
  * Built by model/blockmatmul.py with the C compiler at hand and -march=native; AVX-512 and AVX2
  * have explicit paths, anything else the plain loop.
  *
- * Threads (tt_set_threads): one product is split into chunks of CHUNK output rows, and the caller
- * and up to MAX_HELPERS helper threads take chunks from a shared counter until none are left.
- * Nobody is assigned a fixed half: if a helper has no core (another process is busy there), the
- * caller simply takes its chunks, and waits at most for the one chunk that helper has started.
- * One row of output is always computed by one thread in one order, so the result does not depend
- * on the number of threads.
+ * Single-threaded on purpose: splitting a product's rows between two threads (chunks taken from a
+ * shared counter, so a stalled thread cannot hold up the other) was measured slower here, 9.0 ms
+ * against 7.8 ms for the products of one generated token (docs/PERFORMANCE.md).
  */
-#define _GNU_SOURCE
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #if defined(__AVX512F__) || defined(__AVX2__)
@@ -71,6 +65,28 @@ static inline float hsum(__m256 v) {
 }
 #endif
 
+#if defined(__AVX512F__)
+/* sum over i < count of a[i] * b[i], left as a vector to be summed with the rest of a row */
+static inline __m512 dot_vector(const float *a, const float *b, int64_t count) {
+    __m512 s = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= count; i += 16) s = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s);
+    if (i < count) {
+        __mmask16 tail = (__mmask16)((1u << (count - i)) - 1);
+        s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, a + i), _mm512_maskz_loadu_ps(tail, b + i), s);
+    }
+    return s;
+}
+
+/* Q4_1 block b of one weight row as two float vectors: weights 0-15 and 16-31 of the block */
+static inline void q4_1_unpack(const uint8_t *c, int64_t b, __m512 *w0, __m512 *w1) {
+    const __m128i mask = _mm_set1_epi8(0x0F);
+    __m128i bytes = _mm_loadu_si128((const __m128i *)(c + b * 16));
+    *w0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(bytes, mask)));
+    *w1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask)));
+}
+#endif
+
 static void q4_1_rows(const float *x, int64_t m, int64_t k, const uint8_t *codes, const float *scale,
                       const float *low, int64_t n, float *out, const float *sums, int64_t row_begin,
                       int64_t row_end) {
@@ -78,20 +94,46 @@ static void q4_1_rows(const float *x, int64_t m, int64_t k, const uint8_t *codes
     for (int64_t j = row_begin; j < row_end; j++) {
         const uint8_t *c = codes + j * (k / 2);
         const float *sc = scale + j * nb, *lo = low + j * nb;
-        float low_part[MAX_ROWS];
-        for (int64_t r = 0; r < m; r++) {
-            float s = 0.0f;
-            for (int64_t b = 0; b < nb; b++) s += lo[b] * sums[r * nb + b];
-            low_part[r] = s;
-        }
 #if defined(__AVX512F__)
+        if (m <= 4) {
+            /* Few rows (generation, typing): two accumulators per row, even and odd blocks, so
+             * the additions of consecutive blocks do not wait for each other. */
+            __m512 even[4], odd[4];
+            for (int64_t r = 0; r < m; r++) even[r] = odd[r] = _mm512_setzero_ps();
+            int64_t b = 0;
+            for (; b + 2 <= nb; b += 2) {
+                __m512 w0, w1, v0, v1;
+                q4_1_unpack(c, b, &w0, &w1);
+                q4_1_unpack(c, b + 1, &v0, &v1);
+                __m512 s0 = _mm512_set1_ps(sc[b]), s1 = _mm512_set1_ps(sc[b + 1]);
+                for (int64_t r = 0; r < m; r++) {
+                    const float *xb = x + r * k + b * BLOCK;
+                    __m512 t0 = _mm512_fmadd_ps(_mm512_loadu_ps(xb), w0, _mm512_mul_ps(_mm512_loadu_ps(xb + 16), w1));
+                    __m512 t1 = _mm512_fmadd_ps(_mm512_loadu_ps(xb + 32), v0, _mm512_mul_ps(_mm512_loadu_ps(xb + 48), v1));
+                    even[r] = _mm512_fmadd_ps(s0, t0, even[r]);
+                    odd[r] = _mm512_fmadd_ps(s1, t1, odd[r]);
+                }
+            }
+            if (b < nb) {
+                __m512 w0, w1;
+                q4_1_unpack(c, b, &w0, &w1);
+                __m512 s0 = _mm512_set1_ps(sc[b]);
+                for (int64_t r = 0; r < m; r++) {
+                    const float *xb = x + r * k + b * BLOCK;
+                    __m512 t0 = _mm512_fmadd_ps(_mm512_loadu_ps(xb), w0, _mm512_mul_ps(_mm512_loadu_ps(xb + 16), w1));
+                    even[r] = _mm512_fmadd_ps(s0, t0, even[r]);
+                }
+            }
+            /* the "low" term, low[b] * (sum of block b of x), in the same final sum */
+            for (int64_t r = 0; r < m; r++)
+                out[r * n + j] = hsum(_mm512_add_ps(_mm512_add_ps(even[r], odd[r]), dot_vector(lo, sums + r * nb, nb)));
+            continue;
+        }
         __m512 acc[MAX_ROWS];
         for (int64_t r = 0; r < m; r++) acc[r] = _mm512_setzero_ps();
-        const __m128i mask = _mm_set1_epi8(0x0F);
         for (int64_t b = 0; b < nb; b++) {
-            __m128i bytes = _mm_loadu_si128((const __m128i *)(c + b * 16));
-            __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(bytes, mask)));
-            __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask)));
+            __m512 w0, w1;
+            q4_1_unpack(c, b, &w0, &w1);
             __m512 s = _mm512_set1_ps(sc[b]);
             for (int64_t r = 0; r < m; r++) {
                 const float *xb = x + r * k + b * BLOCK;
@@ -99,8 +141,15 @@ static void q4_1_rows(const float *x, int64_t m, int64_t k, const uint8_t *codes
                 acc[r] = _mm512_fmadd_ps(s, t, acc[r]);
             }
         }
-        for (int64_t r = 0; r < m; r++) out[r * n + j] = hsum(acc[r]) + low_part[r];
-#elif defined(__AVX2__) && defined(__FMA__)
+        for (int64_t r = 0; r < m; r++) out[r * n + j] = hsum(_mm512_add_ps(acc[r], dot_vector(lo, sums + r * nb, nb)));
+#else
+        float low_part[MAX_ROWS];
+        for (int64_t r = 0; r < m; r++) {
+            float s = 0.0f;
+            for (int64_t b = 0; b < nb; b++) s += lo[b] * sums[r * nb + b];
+            low_part[r] = s;
+        }
+#if defined(__AVX2__) && defined(__FMA__)
         __m256 acc[MAX_ROWS];
         for (int64_t r = 0; r < m; r++) acc[r] = _mm256_setzero_ps();
         const __m128i mask = _mm_set1_epi8(0x0F);
@@ -134,6 +183,7 @@ static void q4_1_rows(const float *x, int64_t m, int64_t k, const uint8_t *codes
             }
             out[r * n + j] = total + low_part[r];
         }
+#endif
 #endif
     }
 }
@@ -188,149 +238,18 @@ static void q8_0_rows(const float *x, int64_t m, int64_t k, const int8_t *codes,
     }
 }
 
-/* ---- splitting one product between threads ------------------------------------------------ */
-
-#define CHUNK 32        /* output rows per chunk: a few microseconds of work */
-#define MAX_HELPERS 7
-#define SPIN_ROUNDS 20000 /* a helper polls this long (~100-200 us) for the next product before sleeping */
-
-typedef struct {
-    int q8;             /* 1: Q8_0, 0: Q4_1 */
-    const float *x, *scale, *low, *sums;
-    const void *codes;
-    int64_t m, k, n, row_begin, row_end;
-    float *out;
-} product;
-
-/* The product being computed, and its chunks: `ticket` holds the product's sequence number in the
- * high 32 bits and the next unclaimed chunk in the low 32. A helper copies the product, then claims
- * a chunk with a compare-and-swap on the ticket it read; if the caller has moved on meanwhile, the
- * swap fails and the copy is dropped, so a late helper never touches a finished product. */
-static product current;
-static _Atomic uint64_t ticket;
-static _Atomic int64_t chunks_done;
-static int64_t chunk_count;
-static int n_threads = 1, n_started = 0;
-static _Atomic int sleepers;
-static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
-static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER; /* one product at a time */
-
-static inline void relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
-static void run_rows(const product *p, int64_t begin, int64_t end) {
-    if (p->q8)
-        q8_0_rows(p->x, p->m, p->k, (const int8_t *)p->codes, p->scale, p->n, p->out, begin, end);
-    else
-        q4_1_rows(p->x, p->m, p->k, (const uint8_t *)p->codes, p->scale, p->low, p->n, p->out, p->sums,
-                  begin, end);
-}
-
-/* Take chunks of the product numbered `seq` until none are left (or it is no longer current). */
-static void take_chunks(uint32_t seq) {
-    for (;;) {
-        uint64_t t = atomic_load(&ticket);
-        if ((uint32_t)(t >> 32) != seq) return;
-        int64_t c = (int64_t)(uint32_t)t;
-        product p = current;          /* copied before claiming: see `ticket` */
-        int64_t count = chunk_count;
-        if (c >= count) return;
-        if (!atomic_compare_exchange_weak(&ticket, &t, t + 1)) continue;
-        int64_t begin = p.row_begin + c * CHUNK, end = begin + CHUNK;
-        run_rows(&p, begin, end < p.row_end ? end : p.row_end);
-        atomic_fetch_add(&chunks_done, 1);
-    }
-}
-
-static void *helper_main(void *unused) {
-    (void)unused;
-    uint32_t seen = 0;
-    for (;;) {
-        uint32_t seq = 0;
-        for (int spin = 0; spin < SPIN_ROUNDS; spin++) {
-            seq = (uint32_t)(atomic_load(&ticket) >> 32);
-            if (seq != seen) break;
-            relax();
-        }
-        if (seq == seen) { /* nothing to do for a while: sleep until the next product */
-            pthread_mutex_lock(&wake_lock);
-            atomic_fetch_add(&sleepers, 1);
-            while ((seq = (uint32_t)(atomic_load(&ticket) >> 32)) == seen)
-                pthread_cond_wait(&wake, &wake_lock);
-            atomic_fetch_sub(&sleepers, 1);
-            pthread_mutex_unlock(&wake_lock);
-        }
-        seen = seq;
-        take_chunks(seq);
-    }
-    return NULL;
-}
-
-/* How many threads (caller included) share each product from now on; returns the number in use.
- * Helpers are started on first need and then sleep when unused. */
-int tt_set_threads(int threads) {
-    if (threads < 1) threads = 1;
-    if (threads > MAX_HELPERS + 1) threads = MAX_HELPERS + 1;
-    pthread_mutex_lock(&call_lock);
-    while (n_started < threads - 1) {
-        pthread_t id;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        int failed = pthread_create(&id, &attr, helper_main, NULL);
-        pthread_attr_destroy(&attr);
-        if (failed) break;
-        n_started++;
-    }
-    n_threads = n_started + 1 < threads ? n_started + 1 : threads;
-    pthread_mutex_unlock(&call_lock);
-    return n_threads;
-}
-
-int tt_threads(void) { return n_threads; }
-
-static void run_product(const product *p) {
-    int64_t rows = p->row_end - p->row_begin;
-    if (n_threads < 2 || rows < 2 * CHUNK) {
-        run_rows(p, p->row_begin, p->row_end);
-        return;
-    }
-    current = *p;
-    chunk_count = (rows + CHUNK - 1) / CHUNK;
-    atomic_store(&chunks_done, 0);
-    uint32_t seq = (uint32_t)(atomic_load(&ticket) >> 32) + 1;
-    atomic_store(&ticket, (uint64_t)seq << 32); /* publishes `current` and `chunk_count` */
-    if (atomic_load(&sleepers) > 0) {
-        pthread_mutex_lock(&wake_lock);
-        pthread_cond_broadcast(&wake);
-        pthread_mutex_unlock(&wake_lock);
-    }
-    take_chunks(seq);
-    while (atomic_load(&chunks_done) < chunk_count) relax(); /* chunks a helper started */
-}
-
 int tt_q4_1_matmul(const float *x, int64_t m, int64_t k, const uint8_t *codes, const float *scale,
                    const float *low, int64_t n, float *out, int64_t row_begin, int64_t row_end) {
     if (m < 1 || m > MAX_ROWS || k % BLOCK || k / BLOCK > 1024 || row_begin < 0 || row_end > n) return -1;
     float sums[MAX_ROWS * 1024];
     block_sums(x, m, k, sums);
-    product p = {0, x, scale, low, sums, codes, m, k, n, row_begin, row_end, out};
-    pthread_mutex_lock(&call_lock);
-    run_product(&p);
-    pthread_mutex_unlock(&call_lock);
+    q4_1_rows(x, m, k, codes, scale, low, n, out, sums, row_begin, row_end);
     return 0;
 }
 
 int tt_q8_0_matmul(const float *x, int64_t m, int64_t k, const int8_t *codes, const float *scale,
                    int64_t n, float *out, int64_t row_begin, int64_t row_end) {
     if (m < 1 || m > MAX_ROWS || k % BLOCK || row_begin < 0 || row_end > n) return -1;
-    product p = {1, x, scale, NULL, NULL, codes, m, k, n, row_begin, row_end, out};
-    pthread_mutex_lock(&call_lock);
-    run_product(&p);
-    pthread_mutex_unlock(&call_lock);
+    q8_0_rows(x, m, k, codes, scale, n, out, row_begin, row_end);
     return 0;
 }

@@ -30,7 +30,7 @@ import torch
 log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("blockmatmul.c")
-FLAGS = ["-O3", "-march=native", "-std=c11", "-shared", "-fPIC", "-pthread"]
+FLAGS = ["-O3", "-march=native", "-std=c11", "-shared", "-fPIC"]
 BLOCK = 32  # weights per block, in both formats
 
 
@@ -127,19 +127,8 @@ class Library:
         lib.tt_q8_0_matmul.argtypes = [ptr, i64, i64, ptr, ptr, i64, ptr, i64, i64]
         self._lib = lib
         self.path = path
-        lib.tt_set_threads.argtypes = [ctypes.c_int]
         self.simd_width = lib.tt_simd_width()
         self.max_rows = lib.tt_max_rows()
-
-    @property
-    def threads(self) -> int:
-        """How many threads share each product (the caller and helpers taking chunks of rows)."""
-        return self._lib.tt_threads()
-
-    def set_threads(self, threads: int) -> int:
-        """Share each product among `threads` threads from now on (helpers start on first need and
-        sleep when unused); returns the number in use. The products do not depend on it."""
-        return self._lib.tt_set_threads(threads)
 
     def matmul(self, x: torch.Tensor, w: BlockWeights) -> torch.Tensor:
         """x (m, in) @ w^T -> (m, out), float32, for 1 <= m <= max_rows."""

@@ -9,13 +9,14 @@
   weights; `onednn_linear` does it with oneDNN, which uses this CPU's widest vector unit (MKL,
   torch's default for `F.linear`, runs its AVX2 code on AMD processors: half the speed).
 - **One thread for few tokens.** `few_tokens_one_thread` is the model's `around_pass`: passes of
-  up to `FEW_TOKENS` tokens run on one intra-op thread (see below); the block kernel splits its
-  own products in chunks that idle cores take (model/blockmatmul.c).
+  up to `FEW_TOKENS` tokens run on one intra-op thread (see below); the block kernel is
+  single-threaded too.
 - **Threads sized to the free cores.** `CoreWatch` measures how much CPU other processes used
   in the last half second; `ThreadBudget.job` gives each job of the engine as many threads as
   there are cores nobody else is using (at least one). A thread that shares its core with a busy
   process makes every other thread wait for it at each barrier of a split product, so the pass
-  would be slower than on one thread.
+  would be slower than on one thread. (app/__init__.py also makes OpenMP's waiting threads
+  sleep instead of spin: OMP_WAIT_POLICY=PASSIVE.)
 
 `load_engine` (app/engine.py) attaches all of them; a model built without them (the tiny test
 model, a notebook) computes the same numbers on the float32 weights with torch's default threads.
@@ -142,14 +143,17 @@ def make_fast(model: Llama, library: Library | None, blocks: dict[str, BlockWeig
 
 # --- threads sized to the cores nobody else is using -------------------------------------------
 
-def _cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> float | None:
-    """The CPU quota of this process's cgroup in cores (a container's `--cpus`), or None."""
+def cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup"), membership: str | None = None) -> float | None:
+    """The CPU quota of this process's cgroup in cores (a container's `--cpus`), or None.
+    `membership` is /proc/self/cgroup's text (read when not given)."""
     try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
+        lines = (membership if membership is not None else Path("/proc/self/cgroup").read_text()).splitlines()
     except OSError:
         return None
     limits = []
     for line in lines:
+        if line.count(":") < 2:
+            continue
         _, controllers, path = line.split(":", 2)
         if controllers == "":                                         # cgroup v2: cpu.max "quota period"
             found = root / path.lstrip("/") / "cpu.max"
@@ -177,7 +181,7 @@ def usable_cores() -> int:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    limit = _cgroup_cpu_limit()
+    limit = cgroup_cpu_limit()
     if limit is not None:
         cores = min(cores, max(1, math.ceil(limit - 0.05)))
     return max(1, cores)
@@ -256,12 +260,11 @@ class CoreWatch:
 
 class ThreadBudget:
     """Threads for each job: the free cores (usable cores minus those other processes keep busy,
-    a core counting as busy from half its time), between 1 and `most`. Applied to torch's
-    intra-op threads and to the block kernel's threads for the job's duration."""
+    a core counting as busy from half its time), between 1 and `most`; set as torch's intra-op
+    threads for the job."""
 
-    def __init__(self, most: int, watch: CoreWatch | None = None, library: Library | None = None,
-                 cores: int | None = None):
-        self.most, self.watch, self.library = max(1, most), watch, library
+    def __init__(self, most: int, watch: CoreWatch | None = None, cores: int | None = None):
+        self.most, self.watch = max(1, most), watch
         self.cores = cores if cores is not None else usable_cores()
         self.last = min(self.most, self.cores)
 
@@ -277,6 +280,4 @@ class ThreadBudget:
         self.last = n
         if torch.get_num_threads() != n:
             torch.set_num_threads(n)
-        if self.library is not None and self.library.threads != n:
-            self.library.set_threads(n)
         yield n

@@ -1,0 +1,150 @@
+"""The model beside other busy processes: generation, a 64-token analysis and the typing update,
+idle and with 1 and 2 busy loops that this benchmark starts and stops, beside HF transformers
+under the same conditions (issue 21).
+
+Each busy process is a bounded Python loop (it ends by itself after `BUSY_SECONDS` even if this
+benchmark is killed). "One thread fewer" is the same engine with its thread budget capped at one
+thread less than the cores it may use: what TT_THREADS=cores-1 would give.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+import torch
+
+from benchmarks.common import engine, header, hf_model, hf_threads, prompt_ids, row
+from model.analysis import analyse_ids
+from model.generate import generate
+from model.speed import ThreadBudget
+
+BUSY_SECONDS = 180
+NEW_TOKENS = 32
+BUSY_LOOP = f"import time\nend = time.time() + {BUSY_SECONDS}\nwhile time.time() < end:\n    pass\n"
+
+
+@contextmanager
+def busy_processes(n: int) -> Iterator[None]:
+    """n processes that each keep a core busy until the `with` ends (or BUSY_SECONDS pass)."""
+    procs = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(n)]
+    try:
+        time.sleep(1.0 if n else 0.0)  # long enough for the engine's CoreWatch to see them
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
+        time.sleep(1.0 if n else 0.0)  # and to see them gone
+
+
+def median_of(fn: Callable[[], object], repeats: int) -> float:
+    fn()  # warm-up: caches, thread teams
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+class Work:
+    """The three measured jobs, for our engine (through `Engine.locked`, as the server runs them)
+    and for HF (at torch's default threads, as it comes)."""
+
+    def __init__(self):
+        self.engine, self.hf = engine(), hf_model()
+        self.ids16, self.ids64, self.ids67 = prompt_ids(16), prompt_ids(64), prompt_ids(67)
+        self.previous = analyse_ids(self.engine.model, self.ids64)
+
+    def generation(self) -> None:
+        e = self.engine
+        # One job per token, as POST /api/generate runs it.
+        steps = iter(generate(e.model, self.ids16, NEW_TOKENS, temperature=0))
+        for _ in range(NEW_TOKENS):
+            e.locked(next, steps)
+
+    def analysis(self) -> None:
+        self.engine.locked(analyse_ids, self.engine.model, self.ids64)
+
+    def typing(self) -> None:
+        self.engine.locked(analyse_ids, self.engine.model, self.ids67, previous=self.previous)
+
+    def hf_generation(self) -> None:
+        x = torch.tensor([self.ids16])
+        with torch.inference_mode(), hf_threads():
+            self.hf.generate(x, attention_mask=torch.ones_like(x), max_new_tokens=NEW_TOKENS,
+                             min_new_tokens=NEW_TOKENS, do_sample=False, pad_token_id=0)
+
+    def hf_analysis(self) -> None:
+        with torch.inference_mode(), hf_threads():
+            self.hf(torch.tensor([self.ids64]), output_attentions=True, output_hidden_states=True)
+
+
+@contextmanager
+def thread_limit(e, most: int) -> Iterator[None]:
+    saved = e.threads
+    e.threads = ThreadBudget(most, saved.watch, saved.cores)
+    try:
+        yield
+    finally:
+        e.threads = saved
+
+
+def measure(conditions: tuple[int, ...] = (0, 1, 2)) -> dict:
+    """{(job, who, busy): seconds} for every job, implementation and number of busy processes."""
+    work = Work()
+    e = work.engine
+    cores = e.threads.cores
+    fewer = max(1, min(e.threads.most, cores) - 1)
+    jobs = {"generation": (work.generation, work.hf_generation, 3),
+            "analysis": (work.analysis, work.hf_analysis, 7),
+            "typing": (work.typing, None, 7)}
+    found: dict = {}
+    for busy in conditions:
+        with busy_processes(busy):
+            for job, (ours, theirs, repeats) in jobs.items():
+                found[job, "ours", busy] = median_of(ours, repeats)
+                found[job, "threads", busy] = e.threads.last
+                with thread_limit(e, fewer):
+                    found[job, "fewer", busy] = median_of(ours, repeats)
+                if theirs is not None and work.hf is not None:
+                    found[job, "hf", busy] = median_of(theirs, repeats)
+    found["fewer"] = fewer
+    return found
+
+
+def main(conditions: tuple[int, ...] = (0, 1, 2)) -> None:
+    header(f"Beside busy processes: idle, then 1 and 2 busy loops started by the benchmark "
+           f"({engine().threads.cores} usable cores)")
+    found = measure(conditions)
+    fewer = found["fewer"]
+    labels = {"generation": f"generation, {NEW_TOKENS} tokens (one job per token)",
+              "analysis": "analysis pass, 64 tokens", "typing": "typing update, 3 tokens after 64"}
+    for job, label in labels.items():
+        row(label, "")
+        idle = found[job, "ours", 0]
+        for busy in conditions:
+            ours, one_fewer = found[job, "ours", busy], found[job, "fewer", busy]
+            value = (f"{NEW_TOKENS / ours:.1f} tok/s" if job == "generation" else f"{ours * 1000:.0f} ms")
+            note = f"{found[job, 'threads', busy]} thread(s)"
+            if busy:
+                goal = 2 if busy == 1 else 3
+                note += f", {ours / idle:.2f}x idle time (goal <= {goal}x)"
+            note += f"; {fewer} thread(s) at most: {ours / one_fewer:.2f}x its time (goal <= 1)"
+            if (job, "hf", busy) in found:
+                theirs = found[job, "hf", busy]
+                hf = f"{NEW_TOKENS / theirs:.1f} tok/s" if job == "generation" else f"{theirs * 1000:.0f} ms"
+                ratio = theirs / ours if job == "generation" else ours / theirs
+                name = "HF generate" if job == "generation" else "HF eager"
+                note += f"; {name} {hf} -> ratio {ratio:.2f}x"
+            row(f"  {busy} busy" if busy else "  idle", value, note)
+
+
+if __name__ == "__main__":
+    main()
