@@ -59,6 +59,40 @@ def assert_fits_phone(page: Page, min_plot_width: int = 250) -> None:
     assert not cut, f"charts reaching past the right edge of a {widths['view']} px window: {cut}"
 
 
+CHART_PARTS = ".xtick text, .ytick text, .colorbar, .legend, .gtitle, .g-xtitle, .g-ytitle, .cbtitle"
+
+
+def cut_chart_parts(page: Page) -> list[str]:
+    """Tick labels, titles, colour bars and legends of visible Plotly charts that stick out of their
+    chart (cut off by its SVG) or out of the window; [] when every part shows whole."""
+    return page.evaluate("""(parts) => {
+      const out = [];
+      for (const plot of document.querySelectorAll('.js-plotly-plot')) {
+        if (plot.offsetParent === null) continue;
+        const svg = plot.querySelector('.main-svg');
+        if (!svg) continue;
+        const box = svg.getBoundingClientRect();
+        for (const part of plot.querySelectorAll(parts)) {
+          const r = part.getBoundingClientRect();
+          if (r.width === 0 || r.height === 0) continue;
+          const name = (part.textContent || part.getAttribute('class') || '').trim().slice(0, 30);
+          if (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 || r.bottom > box.bottom + 1)
+            out.push(`#${plot.id}: "${name}" outside its chart`);
+          else if (r.left < -1 || r.right > window.innerWidth + 1)
+            out.push(`#${plot.id}: "${name}" outside the window`);
+        }
+      }
+      return out;
+    }""", CHART_PARTS)
+
+
+def assert_charts_uncut(page: Page) -> None:
+    """Every visible Plotly chart shows its tick labels, titles, colour bar and legend whole (call it
+    once the charts have settled: Plotly places ticks in a second step)."""
+    cut = cut_chart_parts(page)
+    assert not cut, "parts of charts are cut off: " + "; ".join(cut[:10])
+
+
 def _widest(page: Page) -> list[str]:
     """The elements sticking out furthest on the right, to say what makes a page scroll sideways."""
     return page.evaluate("""() => [...document.querySelectorAll('body *')]

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app import assets
-from tests.browser.checks import assert_fits_phone, axe_violations
+from tests.browser.checks import assert_charts_uncut, assert_fits_phone, axe_violations, cut_chart_parts
 
 pytestmark = [pytest.mark.browser, pytest.mark.real]
 expect.set_options(timeout=30_000)
@@ -142,6 +142,12 @@ def test_touch_screens_get_no_plotly_toolbar_over_the_chart(phone_page):
     expect(phone_page.locator("#kit-view .main-svg").first).to_be_visible()
     assert phone_page.locator("#kit-view .modebar").count() == 0
     assert_fits_phone(phone_page)
+    assert_charts_uncut(phone_page)  # the colour bar above the plot, every label inside
+    # The check sees a cut label: a chart narrower than its labels need, with no room for them.
+    phone_page.evaluate("""async () => { const P = await kit.plotly();
+        await P.relayout(document.getElementById("kit-view"), { "xaxis.automargin": false, "yaxis.automargin": false,
+          "margin.l": 0, "margin.b": 0 }); }""")
+    assert cut_chart_parts(phone_page)
 
 
 def test_vendor_files_are_versioned_cached_and_gzipped(live_server):
