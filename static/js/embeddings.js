@@ -554,6 +554,8 @@ async function plotSentences(data) {
     // Columns numbered (the rows carry the words); colours stretched from the lowest pair to 1.
     z: data.similarity, y: narrow ? numbers : names, zmin: low, zmax: 1, colorscale: "Blues", reversescale: true,
     colorbar: { title: "cosine" }, height: 440, gaps: false, label: "Cosine similarity of every pair of sentences",
+    // The colour bar's title on top (not along its side) leaves the cells their width, as before the kit.
+    trace: { colorbar: { title: { text: "cosine" }, thickness: 12 }, textfont: { size: 11 } },
     cellText: cellWidth >= 28 ? data.similarity.map((row) => row.map((v) => fixed(v))) : null,
     hover: (i, j, v) => {
       const shared = common(i, j);
@@ -561,8 +563,11 @@ async function plotSentences(data) {
         + (i === j ? "all" : shared.length ? shared.join(", ") : "none");
     },
     caption: "sent-reading", describe: () => sentencesReading(data),
-    layout: { xaxis: { tickvals: numbers.map((_, j) => j), ticktext: numbers, tickangle: 0, range: [-0.5, n - 0.5],
-      showgrid: false, zeroline: false, tickfont: { size: 12 } } },
+    // The sentences in the page's own font (as before the kit): narrower than monospace, so the cells keep their width.
+    layout: { xaxis: { tickvals: numbers.map((_, j) => j), ticktext: numbers, tickangle: 0, range: [-0.5, n - 0.5], automargin: true,
+      showgrid: false, zeroline: false, tickfont: { size: 12 } },
+    yaxis: { tickvals: numbers.map((_, i) => i), ticktext: (narrow ? numbers : names).map(plotText), range: [n - 0.5, -0.5],
+      automargin: true, showgrid: false, zeroline: false, tickfont: { size: 11 } } },
   });
   drawnWith.set(node, Plotly);
 
