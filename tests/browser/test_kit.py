@@ -208,3 +208,17 @@ def test_shared_styles_keep_text_readable_also_when_stale(page):
         box.append(Object.assign(document.createElement(tag), { className: cls, textContent: text })); }
       document.querySelector("main").prepend(box); }""")
     assert axe_violations(page, context="#k") == []
+
+
+def test_the_first_request_leaves_before_plotly_runs(page):
+    """On a chart page the first API request goes out before the charting code is run: the loader
+    sends it, then asks for Plotly (preloaded by base.html, run when asked)."""
+    page.goto("/predict?text=The+capital+of+France+is")
+    expect(page.locator("#chart .main-svg").first).to_be_visible()
+    marks = page.evaluate("""() => Object.fromEntries(performance.getEntriesByType('mark')
+        .map((m) => [m.name.split(' ')[0], m.startTime]).reverse())""")  # reversed: the first of each name wins
+    assert marks["kit:request"] <= marks["kit:plotly-asked"] < marks["kit:plotly"], marks
+    api = page.evaluate("""() => performance.getEntriesByType('resource')
+        .filter((e) => new URL(e.name).pathname.startsWith('/api/')).map((e) => e.startTime)""")
+    assert min(api) < marks["kit:plotly"]
+    assert page.locator(f'link[rel="preload"][href="/vendor/{assets.PLOTLY_CARTESIAN.name}"]').count() == 1
