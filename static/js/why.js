@@ -99,6 +99,9 @@ function drawGrid(body) {
     height: 560, label: "Contribution of each head and MLP, layers down, heads across",
     hover: (l, h, v) => (h < nHeads ? `layer ${l} head ${h}: ${fmt(v, 3)}` : `layer ${l} MLP: ${fmt(v, 3)}`),
     describe: () => strongestText(body),
+    // Every column named, level (as before the kit): "H0" … "MLP" are short.
+    layout: { xaxis: { tickvals: x.map((_, j) => j), ticktext: x, tickangle: 0, range: [-0.5, x.length - 0.5], automargin: true,
+      showgrid: false, zeroline: false, tickfont: { size: 10 } } },
   });
 }
 
