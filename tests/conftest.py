@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -120,19 +121,26 @@ def _is_expected_4xx(text: str) -> bool:
     return "Failed to load resource: the server responded with a status of 4" in text
 
 
-@pytest.fixture
-def page(browser, live_server):
-    """A fresh page; the test fails if the page logs a JavaScript error, a CSP violation or a 5xx."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server)
-    page = context.new_page()
+def watched_page(browser, live_server, context: dict, expected: Callable[[str], bool] = _is_expected_4xx) -> Iterator:
+    """A fresh page in a context of its own; the test fails if the page logs a JavaScript error or a
+    console error that `expected` does not allow (tests/browser/conftest.py builds its phone and busy
+    pages with it)."""
+    ctx = browser.new_context(**context, base_url=live_server)
+    page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
     page.on("console", lambda msg: errors.append(f"console.{msg.type}: {msg.text}")
-            if msg.type == "error" and not _is_expected_4xx(msg.text) else None)
+            if msg.type == "error" and not expected(msg.text) else None)
     page.set_default_timeout(30_000)
     yield page
-    context.close()
+    ctx.close()
     assert not errors, "the page reported errors:\n" + "\n".join(errors)
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh page; the test fails if the page logs a JavaScript error, a CSP violation or a 5xx."""
+    yield from watched_page(browser, live_server, {"viewport": {"width": 1280, "height": 900}})
 
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
