@@ -134,19 +134,14 @@ function drawGqa() {
  *  under row `lineAfter`. The columns keep Plotly's own numbered axis (0, 10, 20, ...). */
 function drawVectors(node, rows, labels, { xTitle, lineAfter, describe, hoverLabels = labels }) {
   const max = Math.max(...rows.flat().map(Math.abs)) || 1;
-  const narrow = isNarrow(node);
-  // On a phone the colour bar lies along the top, so the row labels and the columns keep the width.
-  const bar = narrow ? { colorbar: { orientation: "h", x: 0.5, xanchor: "center", y: 1.01, yanchor: "bottom", len: 0.9,
-    thickness: 8, tickfont: { size: 10 } } } : {};
   return drawHeatmap(node, {
-    z: rows, y: labels, zmin: -max, zmax: max, colorscale: DIVERGING, colorbar: {}, gaps: false, trace: { ygap: 2, ...bar },
-    height: Math.min(520, 90 + rows.length * 26) + (narrow ? 30 : 0), label: node.getAttribute("aria-label"),
+    z: rows, y: labels, zmin: -max, zmax: max, colorscale: DIVERGING, colorbar: {}, gaps: false, trace: { ygap: 2 },
+    height: Math.min(520, 90 + rows.length * 26), label: node.getAttribute("aria-label"),
     hover: (k, i, x) => `${hoverLabels[k]}\nnumber ${i}: ${fmt(x, 4)}`,
     shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: lineAfter + 0.5, y1: lineAfter + 0.5,
       line: { color: "#1d2130", width: 1.5 } }],
     describe,
-    layout: { xaxis: { title: { text: xTitle, standoff: 10 }, automargin: true, showgrid: false, zeroline: false },
-      ...(narrow ? { margin: { l: 8, r: 8, t: 40, b: 8 } } : {}) },
+    layout: { xaxis: { title: { text: xTitle, standoff: 10 }, automargin: true, showgrid: false, zeroline: false } },
   });
 }
 
