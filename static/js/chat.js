@@ -204,9 +204,17 @@ function sameReplyNote(message, settings) {
   // Each token's chance to be drawn among the tokens top-k and top-p left, as the server sent it.
   const chances = message.tokens.map((t) => t.alternatives.find((a) => a.id === t.id)?.sample_probability);
   const known = chances.every((p) => typeof p === "number");
+  if (known && chances.every((p) => p === 1)) {
+    // top-k is above 1 here, so it was top-p that left a single token at every step.
+    return start + `top-p ${settings.top_p} left only the most probable token at every step, so the seed changes `
+      + "nothing. Raise top-p to get a different reply.";
+  }
   const chance = known ? chances.reduce((a, b) => a * b, 1) : null;
-  return start + `a temperature of ${settings.temperature} makes the most probable tokens surer still (chapter 5), `
-    + "so another seed can draw the very same ones"
+  // Only a temperature below 1 sharpens the odds; at 1 or above the favourites were likely enough on their own.
+  return start + (settings.temperature < 1
+    ? `a temperature of ${settings.temperature} makes the most probable tokens surer still (chapter 5), `
+      + "so another seed can draw the very same ones"
+    : "the most probable tokens were likely enough that another seed can draw the very same ones")
     + (chance !== null ? `: these ${chances.length} tokens had a ${pct(chance)} chance to be drawn, the product of each `
       + "token's chance among the tokens top-k and top-p left" : "")
     + ". Raise the temperature, top-k or top-p for more varied replies.";
@@ -256,7 +264,7 @@ async function reply(previous = null) {
     delete message.pending;
     message.done = true;
     if (previous !== null && !message.stopped && message.tokens.length && message.content === previous) {
-      showSameReply(sameReplyNote(message, { seed, temperature: body.temperature, top_k: body.top_k }));
+      showSameReply(sameReplyNote(message, { seed, temperature: body.temperature, top_k: body.top_k, top_p: body.top_p }));
     }
     if (!message.tokens.length && !message.content) messages.pop();  // nothing came: drop the empty bubble
     controller = null;

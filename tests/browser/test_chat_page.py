@@ -162,6 +162,27 @@ def test_regenerating_at_low_temperature_gives_the_chance_of_the_same_reply(page
     assert abs(shown - chance * 100) <= max(0.1, chance * 100 * 0.01), (shown, chance)
 
 
+def test_regenerating_when_top_p_leaves_one_token_says_so_not_that_the_temperature_sharpened(page):
+    # At temperature 1.5 the odds are flattened, not sharpened: the reply comes out the same because
+    # top-p 0.05 leaves only the favourite at every step (every draw chance the server sent is 1).
+    page.goto("/chat?max=4&temperature=1.5&top_p=0.05")
+    page.fill("#input", "What is the capital of France?")
+    page.click("#send")
+    expect(page.locator(".msg.assistant .who")).to_contain_text("cut at the longest reply", timeout=60_000)
+    first = page.locator(".msg.assistant .msg-body").text_content()
+    with page.expect_response("**/api/generate") as answer:
+        page.click("#regenerate")
+    expect(page.locator(".msg.assistant .who")).to_contain_text("cut at the longest reply", timeout=60_000)
+    expect(page.locator(".msg.assistant .msg-body")).to_have_text(first)
+    events = [json.loads(line[6:]) for line in answer.value.text().splitlines() if line.startswith("data: ")]
+    chances = [next(a["sample_probability"] for a in e["alternatives"] if a["id"] == e["id"])
+               for e in events if "alternatives" in e]
+    assert chances and all(c == 1 for c in chances), chances
+    note = page.locator("#same-reply")
+    expect(note).to_contain_text("top-p 0.05 left only the most probable token at every step")
+    expect(note).not_to_contain_text("surer")
+
+
 def test_a_busy_server_takes_the_redrawn_reply_away_and_says_so(busy_page):
     page = busy_page
     page.goto("/chat?max=4&temperature=0")
