@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import logging
+import re
+from functools import lru_cache
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -36,6 +38,28 @@ else:  # run without `make` (e.g. uvicorn straight away): every chart still draw
 # Pages whose first picture is a Plotly chart: base.html preloads the 2-D bundle there (downloaded
 # beside the page's modules, run only when the kit first asks for it, after the first request left).
 CHART_PAGES = {"", "network", "embeddings", "attention", "inside", "learn", "predict", "why"}
+STATIC_JS = ROOT / "static" / "js"
+# Static imports of an ES module: `import ... from "./x.js"`, `export ... from "../x.js"`, `import "./x.js"`.
+_IMPORT = re.compile(r"""^\s*(?:import|export)\b[^;]*?["'](\.{1,2}/[^"']+\.js)["']""", re.MULTILINE | re.DOTALL)
+
+
+@lru_cache(maxsize=None)
+def module_graph(entry: str) -> tuple[str, ...]:
+    """Every module `static/js/<entry>` imports, directly or not, as URLs (the entry itself first).
+    base.html `modulepreload`s them, so a first visit fetches the whole graph at once instead of
+    one import level after another (each level a round trip before the first request can leave).
+    Read once per process: restart the server after changing a page's imports."""
+    seen: dict[Path, None] = {}
+    todo = [STATIC_JS / entry]
+    while todo:
+        path = todo.pop(0).resolve()
+        if path in seen or not path.is_file() or STATIC_JS not in path.parents:
+            continue
+        seen[path] = None
+        todo += [path.parent / found for found in _IMPORT.findall(path.read_text(encoding="utf-8"))]
+    return tuple("/static/js/" + p.relative_to(STATIC_JS).as_posix() for p in seen)
+
+
 IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 
 
@@ -81,6 +105,7 @@ def render(request: Request, template: str, active: str, **context) -> HTMLRespo
     return templates.TemplateResponse(request, template, {
         "chapters": CHAPTERS, "active": active,
         "plotly_url": PLOTLY_URL, "plotly_full_url": PLOTLY_FULL_URL, "preload_plotly": active in CHART_PAGES,
+        "modules": module_graph(f"{active or 'tour'}.js"),
         "model_name": engine.display_name, "model": engine.cfg,
         "model_json": model_view.model_info(engine).model_dump_json(), **context})
 

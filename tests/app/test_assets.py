@@ -67,3 +67,13 @@ def test_pages_point_the_kit_at_the_2d_bundle_and_preload_it_on_chart_pages(tiny
     assert f'data-plotly-full="/vendor/{assets.PLOTLY_FULL_NAME}"' in html
     assert f'<link rel="preload" as="script" href="/vendor/{assets.PLOTLY_CARTESIAN.name}">' in html
     assert 'rel="preload" as="script"' not in tiny_client.get("/tokens").text
+
+
+def test_pages_preload_their_whole_module_graph(tiny_client):
+    """A first visit fetches every module a page imports at once: the entry, its own sub-modules and
+    the kit modules they import in turn (attention.js -> attention/heatmap.js -> kit/heatmap.js)."""
+    html = tiny_client.get("/attention").text
+    for module in ("attention.js", "attention/senses.js", "attention/heatmap.js", "attention/colours.js",
+                   "kit/heatmap.js", "kit/dom.js"):
+        assert f'<link rel="modulepreload" href="/static/js/{module}">' in html
+    assert '<link rel="modulepreload" href="/static/js/tour.js">' in tiny_client.get("/").text
