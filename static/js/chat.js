@@ -126,7 +126,7 @@ function showAlternatives(t, piece = null) {
   const box = $("alts");
   box.replaceChildren();
   const rows = t.alternatives.some((a) => a.id === t.id) ? t.alternatives
-    : [...t.alternatives, { id: t.id, display: t.display, probability: t.probability, allowed: true }];
+    : [...t.alternatives, { id: t.id, display: t.display, bytes: t.bytes, partial: t.partial, probability: t.probability, allowed: true }];
   const top = Math.max(...rows.map((a) => a.probability));
   for (const a of rows) {
     const bar = el("span", { cls: "bar" });
@@ -138,7 +138,7 @@ function showAlternatives(t, piece = null) {
       el("span", { cls: "alt-p", text: pct(a.probability) })]));
   }
   $("alts-help").textContent = (piece
-    ? `“${piece.text}” is ${piece.tokens.length} tokens, each a piece of its bytes (shown as �). At its first piece, `
+    ? `“${piece.text}” is ${piece.tokens.length} tokens, each a piece of its bytes (shown in hex). At its first piece, `
       + "these were the most probable tokens; the highlighted one was drawn."
     : `At “${t.display}”, these were the most probable tokens; the highlighted one was drawn.`)
     + (t.temperature === 0 ? " Greyed tokens could not be drawn: a greedy reply takes only the most probable."
@@ -244,6 +244,10 @@ async function reply(previous = null) {
     for await (const { event, data } of sseEvents(response)) {
       if (event === "token") {
         data.temperature = body.temperature;  // what its probabilities were computed at (the settings may change later)
+        // A token event carries no bytes; its own row among the alternatives does: a piece of a
+        // character is then labelled by its hex bytes (in the token view and the alternatives), never "\uFFFD".
+        const own = data.alternatives.find((a) => a.id === data.id);
+        if (own) Object.assign(data, { bytes: own.bytes, partial: own.partial });
         message.tokens.push(data);
         // The text grows by whole characters (`delta`), so a reply stopped midway is never left
         // with pieces of an emoji. Control tokens are not text: kept in the reply, they would make

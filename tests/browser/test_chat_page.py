@@ -87,6 +87,26 @@ def test_an_emoji_reply_shows_whole_characters_and_keeps_no_pieces(page, screens
     expect(page.locator("#alts-help")).to_contain_text("Click any piece of a reply")
 
 
+def test_streamed_pieces_of_a_character_are_labelled_by_their_bytes(page):
+    # The chips a reply streams onto the token view are labelled from the token events: a piece of
+    # an emoji shows its hex bytes there too, never U+FFFD (the redrawn view is held back here).
+    page.goto("/chat?max=7&temperature=0")
+    expect(page.locator("#template-tokens .tok").first).to_be_visible(timeout=30_000)
+    page.fill("#input", "Reply with only five emoji of animals")
+    page.click("#send")
+    expect(page.locator(".msg.assistant .msg-body")).to_have_text("🐦", timeout=60_000)
+    page.route("**/api/chat/template", lambda route: None)  # the redraw after the reply never answers
+    expect(page.locator(".msg.assistant .who")).to_contain_text("cut at the longest reply", timeout=60_000)
+    pieces = page.locator("#template-tokens .tok.legend-reply.partial")
+    expect(pieces.first).to_be_visible()
+    labels = pieces.all_text_contents()
+    assert labels and all("\ufffd" not in label for label in labels), labels
+    assert any("F0 9F" in label for label in labels), labels
+    page.locator(".msg.assistant .rt").first.click()
+    expect(page.locator("#alts-help")).to_contain_text("(shown in hex)")
+    expect(page.locator("#alts .alt.chosen .alt-tok")).to_have_text("F0 9F")
+
+
 def test_enter_that_picks_an_input_method_candidate_does_not_send(page):
     page.goto("/chat?max=3&temperature=0")
     page.fill("#input", "nihao")
