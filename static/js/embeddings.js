@@ -150,7 +150,8 @@ function syncMapControls() {
 const mapLoad = loader({
   run: (signal) => api("/api/embeddings/map", {
     sets: state.sets.split(",").filter(Boolean), words: splitWords(state.words), method: state.method,
-    dims: state.dims, mode: state.mode, layer: state.layer, pooling: state.pooling, neighbours: 10, word_like: state.wl,
+    dims: state.dims, mode: state.mode, layer: layersKnown ? state.layer : null, pooling: state.pooling, neighbours: 10,
+    word_like: state.wl,
   }, { signal }),
   draw: showMap, charts: true, error: "map-error",
   views: ["map-plot", "map-labels-note", "neighbours-box", "several-summary", "pieces"],
@@ -508,17 +509,21 @@ const sentencesLoad = loader({
   onError: () => { $("sent-status").textContent = ""; $("sent-low").textContent = LOW_DEFAULT; },
 });
 
-function runSentences() {
-  save();
+function showSentLayer() {
   $("sent-layer").value = state.slayer;
   $("sent-layer-out").textContent = state.slayer;
   $("sent-layer-note").textContent = state.slayer === 0
     ? "Layer 0 is the input embedding: the average of the words' own vectors, blind to their order and context."
     : `After block ${state.slayer} of ${$("sent-layer").max}. Move the slider to see how the picture changes from `
       + "layer to layer.";
+}
+
+function runSentences() {
+  save();
+  showSentLayer();
   const sentences = state.sent.split("\n").map((s) => s.trim()).filter(Boolean);
   $("sent-status").textContent = "Reading each sentence through the model…";
-  return sentencesLoad({ sentences, layer: state.slayer });
+  return sentencesLoad({ sentences, layer: layersKnown ? state.slayer : null });
 }
 const runSentencesSoon = debounce(runSentences, 400);
 
@@ -626,30 +631,48 @@ function wireSentences() {
 
 // --- start ------------------------------------------------------------------------------------
 
+// The layers the sliders start at: the URL's, or (until /api/embeddings/sets has said which is the
+// middle one) none, so that a request leaves the choice to the server.
+let layersKnown = new URLSearchParams(window.location.search).has("layer");
+
+function firstRequests() {
+  drawMap();
+  runAnalogy();
+  runSentences();
+  firstLoad();
+}
+
 async function start() {
+  // A choice the API does not know (a hand-edited link) falls back to the default, not to an error.
+  if (![2, 3].includes(state.dims)) state.dims = 2;
+  for (const [key, allowed] of [["method", ["pca", "tsne", "umap"]], ["mode", ["static", "contextual"]],
+    ["pooling", ["mean", "last"]]]) {
+    if (!allowed.includes(state[key])) state[key] = DEFAULTS[key];
+  }
+  const inUrl = new URLSearchParams(window.location.search);
+  const sets = api("/api/embeddings/sets");
+  // A first visit (no sets or layers in the URL) needs nothing from the sets list to ask for its pictures:
+  // they go out now, beside it, and the server picks its middle layer.
+  const early = !["sets", "layer", "slayer"].some((key) => inUrl.has(key));
+  syncAnalogyInputs();
+  if (early) firstRequests();
   let info;
   try {
-    info = await api("/api/embeddings/sets");
+    info = await sets;
   } catch (error) {
     showError($("map-error"), error);
     return;
   }
   // Without a layer in the URL, both sliders start at the model's middle layer; the URL may name a
   // layer this model lacks, so keep it in range.
-  const inUrl = new URLSearchParams(window.location.search);
   for (const key of ["layer", "slayer"]) {
     if (!inUrl.has(key)) state[key] = info.default_layer;
     DEFAULTS[key] = info.default_layer;
   }
+  layersKnown = true;
   for (const id of ["map-layer", "sent-layer"]) $(id).max = info.n_layers;
   state.layer = Math.min(Math.max(0, Math.round(state.layer)), info.n_layers);
   state.slayer = Math.min(Math.max(0, Math.round(state.slayer)), info.n_layers);
-  if (![2, 3].includes(state.dims)) state.dims = 2;
-  // A choice the API does not know (a hand-edited link) falls back to the default, not to an error.
-  for (const [key, allowed] of [["method", ["pca", "tsne", "umap"]], ["mode", ["static", "contextual"]],
-    ["pooling", ["mean", "last"]]]) {
-    if (!allowed.includes(state[key])) state[key] = DEFAULTS[key];
-  }
   const known = new Set(info.sets.map((s) => s.name));
   state.sets = state.sets.split(",").filter((name) => known.has(name)).join(",");
   $("prefix-shown").textContent = info.context_prefix;
@@ -660,11 +683,13 @@ async function start() {
   wireMapControls();
   wireAnalogy();
   wireSentences();
-  syncAnalogyInputs();
-  drawMap();
-  runAnalogy();
-  runSentences();
-  firstLoad();
+  if (!early) {
+    firstRequests();
+    return;
+  }
+  // The requests already sent: only the controls learn the layers now.
+  syncMapControls();
+  showSentLayer();
 }
 
 start();
