@@ -43,14 +43,18 @@ def busy_processes(n: int) -> Iterator[None]:
         time.sleep(1.0 if n else 0.0)  # and to see them gone
 
 
-def median_of(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up: caches, thread teams
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median seconds of each function, run in turns (one of each per round, after a warm-up
+    round), so a slow moment of the machine falls on all of them alike."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 class Work:
@@ -97,25 +101,32 @@ def thread_limit(e, most: int) -> Iterator[None]:
 
 
 def measure(conditions: tuple[int, ...] = (0, 1, 2)) -> dict:
-    """{(job, who, busy): seconds} for every job, implementation and number of busy processes."""
+    """{(job, who, busy): seconds} for every job, implementation ("ours", "fewer": ours with one
+    thread fewer, "hf") and number of busy processes; (job, "threads", busy): the threads ours used."""
     work = Work()
     e = work.engine
-    cores = e.threads.cores
-    fewer = max(1, min(e.threads.most, cores) - 1)
+    fewer = max(1, min(e.threads.most, e.threads.cores) - 1)
+
+    def with_fewer(fn):
+        def run():
+            with thread_limit(e, fewer):
+                fn()
+        return run
+
     jobs = {"generation": (work.generation, work.hf_generation, 3),
             "analysis": (work.analysis, work.hf_analysis, 7),
             "typing": (work.typing, None, 7)}
-    found: dict = {}
+    found: dict = {"fewer": fewer}
     for busy in conditions:
         with busy_processes(busy):
             for job, (ours, theirs, repeats) in jobs.items():
-                found[job, "ours", busy] = median_of(ours, repeats)
-                found[job, "threads", busy] = e.threads.last
-                with thread_limit(e, fewer):
-                    found[job, "fewer", busy] = median_of(ours, repeats)
+                fns = {"ours": ours, "fewer": with_fewer(ours)}
                 if theirs is not None and work.hf is not None:
-                    found[job, "hf", busy] = median_of(theirs, repeats)
-    found["fewer"] = fewer
+                    fns["hf"] = theirs
+                for who, seconds in interleaved_medians(fns, repeats).items():
+                    found[job, who, busy] = seconds
+                ours()
+                found[job, "threads", busy] = e.threads.last
     return found
 
 
@@ -124,26 +135,26 @@ def main(conditions: tuple[int, ...] = (0, 1, 2)) -> None:
            f"({engine().threads.cores} usable cores)")
     found = measure(conditions)
     fewer = found["fewer"]
-    labels = {"generation": f"generation, {NEW_TOKENS} tokens (one job per token)",
+    labels = {"generation": f"generation, {NEW_TOKENS} tokens (a job per token)",
               "analysis": "analysis pass, 64 tokens", "typing": "typing update, 3 tokens after 64"}
     for job, label in labels.items():
         row(label, "")
-        idle = found[job, "ours", 0]
+        idle = found[job, "ours", 0] if 0 in conditions else None
         for busy in conditions:
             ours, one_fewer = found[job, "ours", busy], found[job, "fewer", busy]
-            value = (f"{NEW_TOKENS / ours:.1f} tok/s" if job == "generation" else f"{ours * 1000:.0f} ms")
-            note = f"{found[job, 'threads', busy]} thread(s)"
-            if busy:
-                goal = 2 if busy == 1 else 3
-                note += f", {ours / idle:.2f}x idle time (goal <= {goal}x)"
-            note += f"; {fewer} thread(s) at most: {ours / one_fewer:.2f}x its time (goal <= 1)"
+            value = f"{NEW_TOKENS / ours:.1f} tok/s" if job == "generation" else f"{ours * 1000:.0f} ms"
+            note = f"on {found[job, 'threads', busy]}"
+            if busy and idle:
+                note += f", {ours / idle:.2f}x the idle time (goal <= {2 if busy == 1 else 3}x)"
+            note += f", {ours / one_fewer:.2f}x the time on {fewer} (goal <= 1)"
             if (job, "hf", busy) in found:
                 theirs = found[job, "hf", busy]
-                hf = f"{NEW_TOKENS / theirs:.1f} tok/s" if job == "generation" else f"{theirs * 1000:.0f} ms"
-                ratio = theirs / ours if job == "generation" else ours / theirs
-                name = "HF generate" if job == "generation" else "HF eager"
-                note += f"; {name} {hf} -> ratio {ratio:.2f}x"
+                if job == "generation":
+                    note += f"; HF generate {NEW_TOKENS / theirs:.1f} tok/s -> ratio {theirs / ours:.2f}x"
+                else:
+                    note += f"; HF eager {theirs * 1000:.0f} ms -> ratio {ours / theirs:.2f}x"
             row(f"  {busy} busy" if busy else "  idle", value, note)
+    print("  (on N: the threads the engine chose; HF at torch's default threads)", flush=True)
 
 
 if __name__ == "__main__":
