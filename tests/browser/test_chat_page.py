@@ -159,10 +159,10 @@ def test_regenerating_a_greedy_reply_says_why_it_is_the_same(page):
     expect(page.locator("#same-reply")).to_be_hidden()
 
 
-def test_regenerating_at_low_temperature_gives_the_chance_of_the_same_reply(page):
-    # At temperature 0.05 the favourite at each step keeps nearly all the chance: the redrawn reply
-    # is the same, and the note gives the product of the tokens' draw chances the server sent.
-    page.goto("/chat?max=4&temperature=0.05")
+def redraw_the_same_reply(page, url):
+    """Ask the default question at `url`'s settings, draw the reply again, check it came out the same;
+    the redrawn reply's streamed events."""
+    page.goto(url)
     page.fill("#input", "What is the capital of France?")
     page.click("#send")
     expect(page.locator(".msg.assistant .who")).to_contain_text("cut at the longest reply", timeout=60_000)
@@ -171,7 +171,13 @@ def test_regenerating_at_low_temperature_gives_the_chance_of_the_same_reply(page
         page.click("#regenerate")
     expect(page.locator(".msg.assistant .who")).to_contain_text("cut at the longest reply", timeout=60_000)
     expect(page.locator(".msg.assistant .msg-body")).to_have_text(first)
-    events = [json.loads(line[6:]) for line in answer.value.text().splitlines() if line.startswith("data: ")]
+    return [json.loads(line[6:]) for line in answer.value.text().splitlines() if line.startswith("data: ")]
+
+
+def test_regenerating_at_low_temperature_gives_the_chance_of_the_same_reply(page):
+    # At temperature 0.05 the favourite at each step keeps nearly all the chance: the redrawn reply
+    # is the same, and the note gives the product of the tokens' draw chances the server sent.
+    events = redraw_the_same_reply(page, "/chat?max=4&temperature=0.05")
     chance = 1.0
     tokens = [e for e in events if "alternatives" in e]
     for t in tokens:
@@ -185,16 +191,7 @@ def test_regenerating_at_low_temperature_gives_the_chance_of_the_same_reply(page
 def test_regenerating_when_top_p_leaves_one_token_says_so_not_that_the_temperature_sharpened(page):
     # At temperature 1.5 the odds are flattened, not sharpened: the reply comes out the same because
     # top-p 0.05 leaves only the favourite at every step (every draw chance the server sent is 1).
-    page.goto("/chat?max=4&temperature=1.5&top_p=0.05")
-    page.fill("#input", "What is the capital of France?")
-    page.click("#send")
-    expect(page.locator(".msg.assistant .who")).to_contain_text("cut at the longest reply", timeout=60_000)
-    first = page.locator(".msg.assistant .msg-body").text_content()
-    with page.expect_response("**/api/generate") as answer:
-        page.click("#regenerate")
-    expect(page.locator(".msg.assistant .who")).to_contain_text("cut at the longest reply", timeout=60_000)
-    expect(page.locator(".msg.assistant .msg-body")).to_have_text(first)
-    events = [json.loads(line[6:]) for line in answer.value.text().splitlines() if line.startswith("data: ")]
+    events = redraw_the_same_reply(page, "/chat?max=4&temperature=1.5&top_p=0.05")
     chances = [next(a["sample_probability"] for a in e["alternatives"] if a["id"] == e["id"])
                for e in events if "alternatives" in e]
     assert chances and all(c == 1 for c in chances), chances
