@@ -232,9 +232,6 @@ def test_chat_fits_a_phone_and_says_tap(phone_page):
     page.locator(".msg.assistant .rt").first.tap()
     expect(page.locator("#alts .alt.chosen")).to_have_count(1)
     assert_fits_phone(page)
-    from tests.conftest import SCREENSHOTS
-    (SCREENSHOTS / "tmp").mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "tmp" / "chat-phone.png"), full_page=True)
 
 
 def test_chat_has_no_serious_accessibility_violation(page):

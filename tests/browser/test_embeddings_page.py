@@ -265,9 +265,6 @@ def test_embeddings_fit_a_phone_with_a_compact_legend(phone_page):
         .filter((t) => t.textContent).map((t) => t.getBoundingClientRect().right)""")
     assert max(edges) <= right["x"] + right["width"] + 1
     expect(page.locator("#map .explain").first).to_contain_text("Tap a word to list its nearest tokens.")
-    from tests.conftest import SCREENSHOTS
-    (SCREENSHOTS / "tmp").mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "tmp" / "embeddings-phone.png"), full_page=True)
 
 
 def test_embeddings_has_no_serious_accessibility_violation(page):

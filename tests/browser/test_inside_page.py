@@ -119,9 +119,6 @@ def test_inside_fits_a_phone_and_says_tap(phone_page):
     page.wait_for_selector("#values .heatmaplayer")
     expect(page.locator("[data-touch='Tap a row']")).to_have_text("Tap a row")
     assert_fits_phone(page)
-    from tests.conftest import SCREENSHOTS
-    (SCREENSHOTS / "tmp").mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "tmp" / "inside-phone-touch.png"), full_page=True)
 
 
 def test_inside_has_no_serious_accessibility_violation_and_charts_in_words(page):

@@ -95,9 +95,6 @@ def test_why_fits_a_phone_and_says_tap(phone_page):
     page.wait_for_selector("#waterfall .main-svg")
     expect(page.locator("#grid-verb")).to_have_text("Tap")
     assert_fits_phone(page)
-    from tests.conftest import SCREENSHOTS
-    (SCREENSHOTS / "tmp").mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "tmp" / "why-phone-text.png"), full_page=True)
 
 
 def test_why_has_no_serious_accessibility_violation_and_charts_in_words(page):
