@@ -95,6 +95,30 @@ static void q4_1_rows(const float *x, int64_t m, int64_t k, const uint8_t *codes
         const uint8_t *c = codes + j * (k / 2);
         const float *sc = scale + j * nb, *lo = low + j * nb;
 #if defined(__AVX512F__)
+        if (m == 1) {
+            /* One row (a generated token): the same as below with the sums in registers. */
+            __m512 even = _mm512_setzero_ps(), odd = _mm512_setzero_ps();
+            int64_t b = 0;
+            for (; b + 2 <= nb; b += 2) {
+                __m512 w0, w1, v0, v1;
+                q4_1_unpack(c, b, &w0, &w1);
+                q4_1_unpack(c, b + 1, &v0, &v1);
+                const float *xb = x + b * BLOCK;
+                __m512 t0 = _mm512_fmadd_ps(_mm512_loadu_ps(xb), w0, _mm512_mul_ps(_mm512_loadu_ps(xb + 16), w1));
+                __m512 t1 = _mm512_fmadd_ps(_mm512_loadu_ps(xb + 32), v0, _mm512_mul_ps(_mm512_loadu_ps(xb + 48), v1));
+                even = _mm512_fmadd_ps(_mm512_set1_ps(sc[b]), t0, even);
+                odd = _mm512_fmadd_ps(_mm512_set1_ps(sc[b + 1]), t1, odd);
+            }
+            if (b < nb) {
+                __m512 w0, w1;
+                q4_1_unpack(c, b, &w0, &w1);
+                const float *xb = x + b * BLOCK;
+                __m512 t0 = _mm512_fmadd_ps(_mm512_loadu_ps(xb), w0, _mm512_mul_ps(_mm512_loadu_ps(xb + 16), w1));
+                even = _mm512_fmadd_ps(_mm512_set1_ps(sc[b]), t0, even);
+            }
+            out[j] = hsum(_mm512_add_ps(_mm512_add_ps(even, odd), dot_vector(lo, sums, nb)));
+            continue;
+        }
         if (m <= 4) {
             /* Few rows (generation, typing): two accumulators per row, even and odd blocks, so
              * the additions of consecutive blocks do not wait for each other. */
@@ -195,19 +219,46 @@ static void q8_0_rows(const float *x, int64_t m, int64_t k, const int8_t *codes,
         const int8_t *c = codes + j * k;
         const float *sc = scale + j * nb;
 #if defined(__AVX512F__)
-        __m512 acc[MAX_ROWS];
-        for (int64_t r = 0; r < m; r++) acc[r] = _mm512_setzero_ps();
+        if (m == 1) { /* one row: two sums in registers, even and odd blocks */
+            __m512 even = _mm512_setzero_ps(), odd = _mm512_setzero_ps();
+            int64_t b = 0;
+            for (; b + 2 <= nb; b += 2) {
+                __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(c + b * BLOCK))));
+                __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(c + b * BLOCK + 16))));
+                __m512 v0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(c + b * BLOCK + 32))));
+                __m512 v1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(c + b * BLOCK + 48))));
+                const float *xb = x + b * BLOCK;
+                __m512 t0 = _mm512_fmadd_ps(_mm512_loadu_ps(xb), w0, _mm512_mul_ps(_mm512_loadu_ps(xb + 16), w1));
+                __m512 t1 = _mm512_fmadd_ps(_mm512_loadu_ps(xb + 32), v0, _mm512_mul_ps(_mm512_loadu_ps(xb + 48), v1));
+                even = _mm512_fmadd_ps(_mm512_set1_ps(sc[b]), t0, even);
+                odd = _mm512_fmadd_ps(_mm512_set1_ps(sc[b + 1]), t1, odd);
+            }
+            if (b < nb) {
+                __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(c + b * BLOCK))));
+                __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(c + b * BLOCK + 16))));
+                const float *xb = x + b * BLOCK;
+                __m512 t0 = _mm512_fmadd_ps(_mm512_loadu_ps(xb), w0, _mm512_mul_ps(_mm512_loadu_ps(xb + 16), w1));
+                even = _mm512_fmadd_ps(_mm512_set1_ps(sc[b]), t0, even);
+            }
+            out[j] = hsum(_mm512_add_ps(even, odd));
+            continue;
+        }
+        /* as for Q4_1: up to 4 rows keep two sums each (even and odd blocks), more keep one */
+        const int split = m <= 4;
+        __m512 acc[2 * MAX_ROWS];
+        for (int64_t r = 0; r < 2 * m; r++) acc[r] = _mm512_setzero_ps();
         for (int64_t b = 0; b < nb; b++) {
             __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(c + b * BLOCK))));
             __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(c + b * BLOCK + 16))));
             __m512 s = _mm512_set1_ps(sc[b]);
+            __m512 *sums_of_block = acc + (split ? (b & 1) * m : 0);
             for (int64_t r = 0; r < m; r++) {
                 const float *xb = x + r * k + b * BLOCK;
                 __m512 t = _mm512_fmadd_ps(_mm512_loadu_ps(xb), w0, _mm512_mul_ps(_mm512_loadu_ps(xb + 16), w1));
-                acc[r] = _mm512_fmadd_ps(s, t, acc[r]);
+                sums_of_block[r] = _mm512_fmadd_ps(s, t, sums_of_block[r]);
             }
         }
-        for (int64_t r = 0; r < m; r++) out[r * n + j] = hsum(acc[r]);
+        for (int64_t r = 0; r < m; r++) out[r * n + j] = hsum(_mm512_add_ps(acc[r], acc[m + r]));
 #elif defined(__AVX2__) && defined(__FMA__)
         __m256 acc[MAX_ROWS];
         for (int64_t r = 0; r < m; r++) acc[r] = _mm256_setzero_ps();
