@@ -2,7 +2,7 @@
 examples whose captions come from the model, progress ticks, hostile text shown as text."""
 
 import re
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 
@@ -273,6 +273,25 @@ def test_tour_has_no_serious_accessibility_violation_and_charts_have_text(page):
     assert first.is_visible() and first.text_content() == "Append ␣Paris (77%)"
     page.keyboard.press("Enter")
     page.wait_for_function("() => document.querySelector('#prompt').value === 'The capital of France is Paris'")
+
+
+def test_a_long_texts_heatmap_caption_names_positions_in_the_text(page):
+    # Over 40 tokens only the last 40 are drawn: the caption still numbers tokens by their place in
+    # the text (as the chapter's explanation does), and each cell it names has the weight it says.
+    text = ("The quick brown fox jumps over the lazy dog. " * 6).strip()
+    page.goto("/?" + urlencode({"text": text}))
+    wait_for_journey(page)
+    answer = page.request.post("/api/attention", data={"text": text, "layer": 23, "head": 4}).json()
+    n = len(answer["tokens"])
+    assert n > 40
+    caption = page.locator("#j-attention-text").text_content()
+    assert f"the last 40 of {n} tokens" in caption, caption
+    named = re.findall(r"#(\d+) \S+ looks at #(\d+) \S+ \(([\d.]+)%\)", caption)
+    assert len(named) == 3, caption
+    for i, j, shown in named:
+        i, j = int(i), int(j)
+        assert n - 40 <= j <= i < n
+        assert abs(answer["weights"][i][j] * 100 - float(shown)) < 0.06 * max(1.0, float(shown)), (i, j, shown)
 
 
 def test_a_busy_server_hides_the_pictures_of_the_previous_text(busy_page):

@@ -336,7 +336,7 @@ export class Journey {
     const n = data.tokens.length;
     const from = Math.max(0, n - HEATMAP_MAX);
     await drawAttention(node, data.tokens.slice(from), data.weights.slice(from).map((row) => row.slice(from)),
-      { height: 300, label: `Attention weights of layer ${data.layer}, head ${data.head}` });
+      { height: 300, label: `Attention weights of layer ${data.layer}, head ${data.head}`, first: from });
 
     const last = data.weights[n - 1];
     let top = 0;

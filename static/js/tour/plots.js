@@ -100,15 +100,18 @@ export async function drawBars(node, predictions, { height = 300, onPick } = {})
   }
 }
 
-/** One head's attention as a lower-triangle heatmap (the kit's heatmap); `tokens` label both axes. */
-export function drawAttention(node, tokens, weights, { height = 300, label } = {}) {
+/** One head's attention as a lower-triangle heatmap (the kit's heatmap); `tokens` label both axes.
+ *  `first`: the position in the text of tokens[0] when only the last tokens are shown (the caption
+ *  names positions in the text, not in the picture). */
+export function drawAttention(node, tokens, weights, { height = 300, label, first = 0 } = {}) {
   const z = weights.map((row, i) => row.map((w, j) => (j > i ? null : w)));
-  const name = (k) => `#${k} ${plainTokenLabel(tokens[k])}`;
+  const name = (k) => `#${first + k} ${plainTokenLabel(tokens[k])}`;
+  const count = first ? `the last ${tokens.length} of ${first + tokens.length} tokens` : `${tokens.length} tokens`;
   return drawHeatmap(node, {
     z, x: tokens, y: tokens, xTitle: "looked at", yTitle: "looking", label, height,
     colorscale: plotlyScale, zmin: 0, zmax: 1, colorbar: false, format: percent,
     hover: (i, j, w) => `${plainTokenLabel(tokens[i])} looks at ${plainTokenLabel(tokens[j])}\nweight ${percent(w)}`,
-    describe: (largest) => `${label}: ${tokens.length} tokens. Strongest: ${largest
+    describe: (largest) => `${label}: ${count}. Strongest: ${largest
       .map((c) => `${name(c.i)} looks at ${name(c.j)} (${percent(c.v)})`).join("; ")}.`,
   });
 }
