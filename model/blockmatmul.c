@@ -85,6 +85,42 @@ static inline void q4_1_unpack(const uint8_t *c, int64_t b, __m512 *w0, __m512 *
     *w0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(bytes, mask)));
     *w1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask)));
 }
+
+/* One output row j for m <= 4 rows of x (generation, typing): two sums per row, even and odd
+ * blocks, so the additions of consecutive blocks do not wait for each other; the "low" term,
+ * low[b] * (sum of block b of x), joins them in the final sum. */
+static inline __attribute__((always_inline)) void q4_1_row_few(
+        const int64_t m, const float *x, int64_t k, const uint8_t *c, const float *sc, const float *lo,
+        const float *sums, int64_t nb, float *out, int64_t n, int64_t j) {
+    __m512 even[4], odd[4];
+    for (int64_t r = 0; r < m; r++) even[r] = odd[r] = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m512 w0, w1, v0, v1;
+        q4_1_unpack(c, b, &w0, &w1);
+        q4_1_unpack(c, b + 1, &v0, &v1);
+        __m512 s0 = _mm512_set1_ps(sc[b]), s1 = _mm512_set1_ps(sc[b + 1]);
+        for (int64_t r = 0; r < m; r++) {
+            const float *xb = x + r * k + b * BLOCK;
+            __m512 t0 = _mm512_fmadd_ps(_mm512_loadu_ps(xb), w0, _mm512_mul_ps(_mm512_loadu_ps(xb + 16), w1));
+            __m512 t1 = _mm512_fmadd_ps(_mm512_loadu_ps(xb + 32), v0, _mm512_mul_ps(_mm512_loadu_ps(xb + 48), v1));
+            even[r] = _mm512_fmadd_ps(s0, t0, even[r]);
+            odd[r] = _mm512_fmadd_ps(s1, t1, odd[r]);
+        }
+    }
+    if (b < nb) {
+        __m512 w0, w1;
+        q4_1_unpack(c, b, &w0, &w1);
+        __m512 s0 = _mm512_set1_ps(sc[b]);
+        for (int64_t r = 0; r < m; r++) {
+            const float *xb = x + r * k + b * BLOCK;
+            __m512 t0 = _mm512_fmadd_ps(_mm512_loadu_ps(xb), w0, _mm512_mul_ps(_mm512_loadu_ps(xb + 16), w1));
+            even[r] = _mm512_fmadd_ps(s0, t0, even[r]);
+        }
+    }
+    for (int64_t r = 0; r < m; r++)
+        out[r * n + j] = hsum(_mm512_add_ps(_mm512_add_ps(even[r], odd[r]), dot_vector(lo, sums + r * nb, nb)));
+}
 #endif
 
 static void q4_1_rows(const float *x, int64_t m, int64_t k, const uint8_t *codes, const float *scale,
@@ -95,62 +131,14 @@ static void q4_1_rows(const float *x, int64_t m, int64_t k, const uint8_t *codes
         const uint8_t *c = codes + j * (k / 2);
         const float *sc = scale + j * nb, *lo = low + j * nb;
 #if defined(__AVX512F__)
-        if (m == 1) {
-            /* One row (a generated token): the same as below with the sums in registers. */
-            __m512 even = _mm512_setzero_ps(), odd = _mm512_setzero_ps();
-            int64_t b = 0;
-            for (; b + 2 <= nb; b += 2) {
-                __m512 w0, w1, v0, v1;
-                q4_1_unpack(c, b, &w0, &w1);
-                q4_1_unpack(c, b + 1, &v0, &v1);
-                const float *xb = x + b * BLOCK;
-                __m512 t0 = _mm512_fmadd_ps(_mm512_loadu_ps(xb), w0, _mm512_mul_ps(_mm512_loadu_ps(xb + 16), w1));
-                __m512 t1 = _mm512_fmadd_ps(_mm512_loadu_ps(xb + 32), v0, _mm512_mul_ps(_mm512_loadu_ps(xb + 48), v1));
-                even = _mm512_fmadd_ps(_mm512_set1_ps(sc[b]), t0, even);
-                odd = _mm512_fmadd_ps(_mm512_set1_ps(sc[b + 1]), t1, odd);
-            }
-            if (b < nb) {
-                __m512 w0, w1;
-                q4_1_unpack(c, b, &w0, &w1);
-                const float *xb = x + b * BLOCK;
-                __m512 t0 = _mm512_fmadd_ps(_mm512_loadu_ps(xb), w0, _mm512_mul_ps(_mm512_loadu_ps(xb + 16), w1));
-                even = _mm512_fmadd_ps(_mm512_set1_ps(sc[b]), t0, even);
-            }
-            out[j] = hsum(_mm512_add_ps(_mm512_add_ps(even, odd), dot_vector(lo, sums, nb)));
-            continue;
-        }
         if (m <= 4) {
-            /* Few rows (generation, typing): two accumulators per row, even and odd blocks, so
-             * the additions of consecutive blocks do not wait for each other. */
-            __m512 even[4], odd[4];
-            for (int64_t r = 0; r < m; r++) even[r] = odd[r] = _mm512_setzero_ps();
-            int64_t b = 0;
-            for (; b + 2 <= nb; b += 2) {
-                __m512 w0, w1, v0, v1;
-                q4_1_unpack(c, b, &w0, &w1);
-                q4_1_unpack(c, b + 1, &v0, &v1);
-                __m512 s0 = _mm512_set1_ps(sc[b]), s1 = _mm512_set1_ps(sc[b + 1]);
-                for (int64_t r = 0; r < m; r++) {
-                    const float *xb = x + r * k + b * BLOCK;
-                    __m512 t0 = _mm512_fmadd_ps(_mm512_loadu_ps(xb), w0, _mm512_mul_ps(_mm512_loadu_ps(xb + 16), w1));
-                    __m512 t1 = _mm512_fmadd_ps(_mm512_loadu_ps(xb + 32), v0, _mm512_mul_ps(_mm512_loadu_ps(xb + 48), v1));
-                    even[r] = _mm512_fmadd_ps(s0, t0, even[r]);
-                    odd[r] = _mm512_fmadd_ps(s1, t1, odd[r]);
-                }
+            /* a constant row count lets the compiler keep every sum in a register */
+            switch (m) {
+            case 1: q4_1_row_few(1, x, k, c, sc, lo, sums, nb, out, n, j); break;
+            case 2: q4_1_row_few(2, x, k, c, sc, lo, sums, nb, out, n, j); break;
+            case 3: q4_1_row_few(3, x, k, c, sc, lo, sums, nb, out, n, j); break;
+            default: q4_1_row_few(4, x, k, c, sc, lo, sums, nb, out, n, j); break;
             }
-            if (b < nb) {
-                __m512 w0, w1;
-                q4_1_unpack(c, b, &w0, &w1);
-                __m512 s0 = _mm512_set1_ps(sc[b]);
-                for (int64_t r = 0; r < m; r++) {
-                    const float *xb = x + r * k + b * BLOCK;
-                    __m512 t0 = _mm512_fmadd_ps(_mm512_loadu_ps(xb), w0, _mm512_mul_ps(_mm512_loadu_ps(xb + 16), w1));
-                    even[r] = _mm512_fmadd_ps(s0, t0, even[r]);
-                }
-            }
-            /* the "low" term, low[b] * (sum of block b of x), in the same final sum */
-            for (int64_t r = 0; r < m; r++)
-                out[r * n + j] = hsum(_mm512_add_ps(_mm512_add_ps(even[r], odd[r]), dot_vector(lo, sums + r * nb, nb)));
             continue;
         }
         __m512 acc[MAX_ROWS];
