@@ -74,6 +74,9 @@ class NeighbourOut(BaseModel):
     id: int | None = Field(None, description="Token id (None when the neighbour is a word of the map).")
     text: str
     cosine: float = Field(..., description="Cosine similarity, from -1 (opposite) to 1 (same direction).")
+    bytes: str | None = Field(None, description="A token's bytes in hex, e.g. 'e6 88' (None for a word of the map): "
+                              "a piece of a character has no text of its own (`text` shows U+FFFD).")
+    partial: bool = Field(False, description="The token is a piece of a UTF-8 character (see `bytes`).")
 
 
 class WordOut(BaseModel):
@@ -147,7 +150,14 @@ class MapIn(StrictModel):
     word_like: bool = Field(True, description="List only word-like neighbours (a space, then letters).")
 
 
+class MapPiece(Piece):
+    bytes: str = Field(..., description="The token's bytes in hex, e.g. 'e6 88'.")
+    partial: bool = Field(..., description="The token is a piece of a UTF-8 character: `text` shows U+FFFD, "
+                          "`bytes` what it is.")
+
+
 class MapPoint(WordOut):
+    tokens: list[MapPiece] = Field(..., description="The tokens of ' ' + word, with their bytes.")
     exact: bool = Field(False, description="True for an entry of `texts`: `word` is then the text as given, "
                                           "leading space included.")
     group: str = Field(..., description="Name of the set the word came from, or 'yours'.")

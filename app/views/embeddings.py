@@ -15,7 +15,7 @@ from app.engine import Engine
 from app.schemas.embeddings import (
     MAX_NEIGHBOURS, MAX_SENTENCE_CHARS, MAX_SENTENCES, MAX_WORD_CHARS, MAX_WORDS, MIN_MAP_WORDS, MIN_SENTENCES,
     AnalogyExample, AnalogyIn, AnalogyOut, AnalogyPoint, ExpectedOut, FirstPositionLayer, FirstPositionOut, MapIn,
-    MapOut, MapPoint, NeighbourOut, NeighboursIn, NeighboursOut, OffsetsOut, Piece, RankedOut, SentenceOut,
+    MapOut, MapPiece, MapPoint, NeighbourOut, NeighboursIn, NeighboursOut, OffsetsOut, Piece, RankedOut, SentenceOut,
     SentencesIn, SentencesOut, SetsOut, WordOut, WordSetOut,
 )
 from model.embeddings import (
@@ -54,6 +54,17 @@ def _layer(engine: Engine, layer: int | None) -> int:
 
 def _embeddings(engine: Engine) -> ModelEmbeddings:
     return for_model(engine.model, engine.tokenizer)
+
+
+def _map_piece(engine: Engine, token_id: int) -> MapPiece:
+    t = engine.tokenizer.describe(token_id)
+    return MapPiece(id=token_id, text=engine.tokenizer.token_text(token_id), bytes=t.bytes_hex, partial=t.partial)
+
+
+def _vocab_neighbour(engine: Engine, n) -> NeighbourOut:
+    """A neighbour from the vocabulary, with its bytes (a page labels a piece of a character by them)."""
+    t = engine.tokenizer.describe(n.id)
+    return NeighbourOut(id=n.id, text=n.text, cosine=_r(n.cosine), bytes=t.bytes_hex, partial=t.partial)
 
 
 def _word_out(engine: Engine, word: str, ids: list[int]) -> WordOut:
@@ -136,7 +147,7 @@ def _map_vectors(engine: Engine, words: list[str], lookups: list[str], req: MapI
     ids = [engine.tokenizer.encode(t) for t in lookups]
     if req.mode == "static":
         vectors = torch.stack([emb.static_vector(i, req.pooling) for i in ids])
-        neighbours = [[NeighbourOut(id=n.id, text=n.text, cosine=_r(n.cosine))
+        neighbours = [[_vocab_neighbour(engine, n)
                        for n in emb.nearest(v, req.neighbours, exclude=set(i), word_like=req.word_like)]
                       if req.neighbours else [] for v, i in zip(vectors, ids)]
     else:
@@ -164,7 +175,8 @@ async def map_response(engine: Engine, req: MapIn) -> MapOut:
     words, lookups, groups, pairs = _map_words(req)
     vectors, ids, neighbours = await engine.run(_map_vectors, engine, words, lookups, req, layer)
     projection = await run_in_threadpool(project, vectors, req.method, req.dims)
-    points = [MapPoint(**_word_out(engine, w, i).model_dump(), exact=w == t, group=g, coords=list(xy), neighbours=n)
+    points = [MapPoint(word=w, tokens=[_map_piece(engine, k) for k in i], exact=w == t, group=g, coords=list(xy),
+                       neighbours=n)
               for w, t, i, g, xy, n in zip(words, lookups, ids, groups, projection.coords.tolist(), neighbours)]
     labels = {g: WORD_SETS[g].label if g in WORD_SETS else "Your words" for g in dict.fromkeys(groups)}
     return MapOut(points=points, groups=labels, pairs=pairs, pairs_parallel=_pairs_parallel(vectors, pairs),
@@ -182,7 +194,7 @@ def _neighbours(engine: Engine, req: NeighboursIn) -> NeighboursOut:
     ids = word_ids(engine.tokenizer, req.word)
     found = emb.nearest(emb.static_vector(ids), req.k, exclude=set(ids), word_like=req.word_like)
     return NeighboursOut(**_word_out(engine, req.word, ids).model_dump(),
-                         neighbours=[NeighbourOut(id=n.id, text=n.text, cosine=_r(n.cosine)) for n in found])
+                         neighbours=[_vocab_neighbour(engine, n) for n in found])
 
 
 async def neighbours_response(engine: Engine, req: NeighboursIn) -> NeighboursOut:
@@ -222,7 +234,7 @@ def _analogy(engine: Engine, req: AnalogyIn) -> AnalogyOut:
     coords = project(torch.stack([vec for _, _, vec in labels]), "pca", 2, unit=False).coords.tolist()
 
     def ranked(ns):
-        return [RankedOut(id=n.id, text=n.text, cosine=_r(n.cosine), rank=r + 1) for r, n in enumerate(ns)]
+        return [RankedOut(**_vocab_neighbour(engine, n).model_dump(), rank=r + 1) for r, n in enumerate(ns)]
 
     return AnalogyOut(
         a=_word_out(engine, req.a, found.ids["a"]), b=_word_out(engine, req.b, found.ids["b"]),
