@@ -17,7 +17,7 @@ class Settings(BaseSettings):
     model_path: Path | None = Field(None, description="A local GGUF of the Llama architecture to run "
                                     "instead of the default SmolLM2-135M-Instruct.")
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="Where the default GGUF and the weight cache live.")
-    threads: int = Field(max(1, os.cpu_count() or 1), ge=1, description="torch intra-op threads.")
+    threads: int = Field(max(1, os.cpu_count() or 1), ge=1, description="Most torch intra-op threads per job (fewer while other processes keep cores busy).")
     block_rows: int = Field(12, ge=0, le=16, description="Passes of up to this many tokens multiply by the "
                             "GGUF's quantised blocks, compiled for this CPU on first start (same numbers to "
                             "float32 rounding; measured 2-3x faster for 1-3 tokens, 1.2x at 12); 0 uses the "
