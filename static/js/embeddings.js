@@ -4,7 +4,7 @@
 // Plotly only escaped (Plotly reads a few HTML-like tags in its labels).
 
 import { $, api, declutterLabels, debounce, el, plainTokenLabel, plotConfig, plotLayout, plotText, readState, showError,
-  writeState } from "./api.js";
+  tokenChip, writeState } from "./api.js";
 import { drawHeatmap } from "./kit/heatmap.js";
 import { loader } from "./kit/load.js";
 import { isNarrow, isTouch, plotly, plotly3d } from "./kit/plotly.js";
@@ -68,8 +68,10 @@ const ROLE_COLOURS = { a: "#4453c7", b: "#4453c7", c: "#d9682b", target: "#5d637
 let state = readState(DEFAULTS);
 const save = () => writeState(state, DEFAULTS);
 
-/** A token's text as every page shows it: " dog" -> "␣dog", whitespace and invisible characters visible. */
-const shown = (t) => plainTokenLabel(String(t));
+/** A token ({text, bytes, partial}) as every page shows it: " dog" -> "␣dog", a piece of a character
+ *  by its bytes ("E6 88"), whitespace and invisible characters visible. A neighbour that is a word of
+ *  the map (no id) is shown as typed. */
+const shown = (t) => (t.id === null ? t.text : plainTokenLabel(t));
 
 // Plotly is loaded by the kit: the 2-D bundle, or the full one once a 3-D map is asked for. A chart
 // drawn by one bundle is purged before the other draws it again (one Plotly per chart).
@@ -186,10 +188,10 @@ function axisTitle(data, i) {
 }
 
 function hoverText(p, data) {
-  const lines = [`<b>${plotText(p.word)}</b>  ${p.tokens.map((t) => plotText(shown(t.text))).join(" + ")}`];
+  const lines = [`<b>${plotText(p.word)}</b>  ${p.tokens.map((t) => plotText(shown(t))).join(" + ")}`];
   if (p.neighbours.length) {
     lines.push(data.neighbours_from === "vocabulary" ? "nearest tokens:" : "nearest words on the map:");
-    for (const n of p.neighbours.slice(0, 6)) lines.push(`  ${plotText(n.id === null ? n.text : shown(n.text))}  ${fixed(n.cosine)}`);
+    for (const n of p.neighbours.slice(0, 6)) lines.push(`  ${plotText(shown(n))}  ${fixed(n.cosine)}`);
   }
   return lines.join("<br>");
 }
@@ -275,12 +277,12 @@ function showNeighbours(i) {
   const title = $("nb-title");
   title.replaceChildren("Nearest to ", el("span", { cls: "word", text: "␣" + p.word }));
   $("nb-hint").textContent = `${p.tokens.length === 1 ? "1 token" : `${p.tokens.length} tokens`}: `
-    + p.tokens.map((t) => `${shown(t.text)} (id ${t.id})`).join(" + ");
+    + p.tokens.map((t) => `${shown(t)} (id ${t.id})`).join(" + ");
   const max = Math.max(...p.neighbours.map((n) => n.cosine), 0.0001);
   $("nb-list").replaceChildren(...p.neighbours.map((n) => {
     const bar = el("span", { cls: "bar", attrs: { "aria-hidden": "true" } });
     bar.style.width = `${Math.max(0, (100 * n.cosine) / max)}%`;
-    return el("li", {}, [el("span", { cls: "tok-text", text: n.id === null ? n.text : shown(n.text) }), el("span", { cls: "cos", text: fixed(n.cosine) }), bar]);
+    return el("li", {}, [el("span", { cls: "tok-text", text: shown(n) }), el("span", { cls: "cos", text: fixed(n.cosine) }), bar]);
   }));
   $("nb-source").textContent = mapData.neighbours_from === "vocabulary"
     ? `Cosine with all ${Number(document.body.dataset.vocabSize).toLocaleString("en")} rows of the embedding matrix${state.wl ? ", keeping only word-like tokens (a space, then letters): many rows are pieces such as “ling” or “/”. Untick the box to see them." : "."}`
@@ -327,7 +329,7 @@ function showPieces(data) {
   body.replaceChildren(...several.map((p) => el("tr", {}, [
     el("td", { text: p.word }),
     el("td", {}, [el("div", { cls: "piece-row" },
-      p.tokens.map((t) => el("span", { cls: "piece", text: shown(t.text), title: `id ${t.id}` })))]),
+      p.tokens.map((t) => tokenChip(t, { cls: "piece", title: `id ${t.id}` })))]),
   ])));
   $("pieces").hidden = several.length === 0;
 }
@@ -420,7 +422,7 @@ async function showAnalogy(data) {
     const bar = el("span", { cls: "bar", attrs: { "aria-hidden": "true" } });
     bar.style.width = `${Math.max(0, 100 * r.cosine)}%`;
     return el("tr", { cls: expectedIds.has(r.id) ? "hit" : "" }, [
-      el("td", { text: String(r.rank) }), el("td", { cls: "tok-text", text: shown(r.text) }),
+      el("td", { text: String(r.rank) }), el("td", { cls: "tok-text", text: shown(r) }),
       el("td", { cls: "cos" }, [el("span", { text: fixed(r.cosine) }), bar])]);
   }));
   const top = data.results[0];
@@ -428,18 +430,18 @@ async function showAnalogy(data) {
   const formula = `${data.a.word} − ${data.b.word} + ${data.c.word}`;
   if (!data.expected) {
     verdict.className = "verdict";
-    verdict.textContent = `${formula} lands nearest to ${shown(top.text)} (cosine ${fixed(top.cosine)}).`;
+    verdict.textContent = `${formula} lands nearest to ${shown(top)} (cosine ${fixed(top.cosine)}).`;
   } else if (data.correct) {
     verdict.className = "verdict good";
-    verdict.textContent = `✓ ${formula}: the nearest token is ${shown(top.text)}, as expected (cosine ${fixed(top.cosine)}).`;
+    verdict.textContent = `✓ ${formula}: the nearest token is ${shown(top)}, as expected (cosine ${fixed(top.cosine)}).`;
   } else {
     const e = data.expected;
     const pieces = e.tokens.length > 1 ? ` (${e.tokens.length} tokens, so its mean vector is ranked)` : "";
     verdict.className = "verdict bad";
-    verdict.textContent = `✗ ${formula}: this model's nearest token is ${shown(top.text)} (cosine ${fixed(top.cosine)}). `
+    verdict.textContent = `✗ ${formula}: this model's nearest token is ${shown(top)} (cosine ${fixed(top.cosine)}). `
       + `The expected “${e.word}”${pieces} ranks #${e.rank} with cosine ${fixed(e.cosine)}. This small model misses this one.`;
   }
-  const wi = data.with_inputs.map((r) => `${shown(r.text)} (${fixed(r.cosine)})`).join(", ");
+  const wi = data.with_inputs.map((r) => `${shown(r)} (${fixed(r.cosine)})`).join(", ");
   $("with-inputs").textContent = `Without leaving the inputs out, the top three would be ${wi}.`;
   const o = data.offsets;
   const reading = o.cosine > 0.5 ? "largely the same direction" : o.cosine > 0.25 ? "partly the same direction" : "mostly different directions";

@@ -275,3 +275,14 @@ def test_embeddings_has_no_serious_accessibility_violation(page):
     assert page.locator("#heatmap").get_attribute("aria-describedby") == "sent-reading"
     violations = axe_violations(page)
     assert violations == [], "\n".join(violations)
+
+
+def test_pieces_of_characters_are_labelled_by_their_bytes(page):
+    page.goto("/embeddings?sets=colours&words=" + quote("我爱你,🎉"))
+    page.wait_for_selector("#pieces tbody tr")
+    # ' 我爱你' is read as ␣E6 + 88 + 91 + ...: a space and pieces of the three characters' bytes.
+    pieces = page.locator("#pieces .piece").all_text_contents()
+    assert pieces[:3] == ["␣E6", "88", "91"] and "\ufffd" not in "".join(pieces), pieces
+    page.locator("#nb-word").select_option(label="我爱你")
+    assert page.locator("#nb-hint").text_content().startswith("8 tokens: ␣E6 (id 17097) + 88 (id 226)")
+    assert "\ufffd" not in page.locator("#map").inner_text()
