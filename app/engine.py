@@ -200,7 +200,7 @@ def load_engine(settings: Settings) -> Engine:
     """Load the configured GGUF (default: the fetched SmolLM2) through the weight cache."""
     from model.blockmatmul import load_library
     from model.fetch import ensure_gguf
-    from model.speed import CoreWatch, make_fast
+    from model.speed import make_fast, watch_other_processes
     from model.weights import load_weights, storage_summary
 
     torch.set_num_threads(settings.threads)
@@ -219,7 +219,7 @@ def load_engine(settings: Settings) -> Engine:
     library = load_library(settings.data_dir / "cache") if settings.block_rows > 0 else None
     make_fast(model, library, weights.blocks, settings.block_rows)
     tokenizer = ModelTokenizer(weights.tokenizer)
-    threads = ThreadBudget(settings.threads, CoreWatch().start())
+    threads = ThreadBudget(settings.threads, watch_other_processes())
     return Engine(model, tokenizer, settings, source=str(gguf_path),
                   storage=storage_summary(weights.storage, weights.tensors),
                   load_seconds=time.perf_counter() - started, threads=threads)

@@ -175,16 +175,32 @@ def cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup"), membership: str | None
     return min(limits) if limits else None
 
 
+def _affinity_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _quota_cores() -> int | None:
+    limit = cgroup_cpu_limit()
+    return None if limit is None else max(1, math.ceil(limit - 0.05))
+
+
 def usable_cores() -> int:
     """The cores this process may run on: its CPU affinity, cut to a container's CPU quota."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    limit = cgroup_cpu_limit()
-    if limit is not None:
-        cores = min(cores, max(1, math.ceil(limit - 0.05)))
-    return max(1, cores)
+    cores, quota = _affinity_cores(), _quota_cores()
+    return max(1, min(cores, quota) if quota is not None else cores)
+
+
+def watch_other_processes() -> "CoreWatch | None":
+    """A started CoreWatch, or None where the load on our CPUs says nothing about our share: under
+    a container's CPU quota smaller than the CPUs it may run on, the host's other processes do
+    not take from that quota (the budget then uses the quota's cores)."""
+    quota = _quota_cores()
+    if quota is not None and quota < _affinity_cores():
+        return None
+    return CoreWatch().start()
 
 
 def cpu_sample(cpus: set[int] | None = None) -> tuple[float, float, float] | None:

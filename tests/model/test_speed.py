@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from model.llama import Linear
+from model import speed
 from model.speed import (CoreWatch, OneDnnKernel, ThreadBudget, cgroup_cpu_limit, cpu_sample, onednn_available,
-                         usable_cores)
+                         usable_cores, watch_other_processes)
 
 
 class FixedWatch:
@@ -107,3 +108,17 @@ def test_onednn_kernel_leaves_gradients_to_f_linear():
     assert torch.allclose(x.grad, layer.weight.detach().sum(0).expand(3, 64), atol=1e-5)
     assert layer.kernel(x) is None
     assert torch.allclose(layer(x.detach()), F.linear(x.detach(), layer.weight), atol=1e-5)
+
+
+def test_under_a_cpu_quota_the_hosts_load_is_not_ours(monkeypatch):
+    """A container limited to 2 CPUs' time on a 64-CPU host: the host's busy cores do not take
+    from the quota, so the budget uses the quota's cores without watching them."""
+    monkeypatch.setattr(speed, "_affinity_cores", lambda: 64)
+    monkeypatch.setattr(speed, "cgroup_cpu_limit", lambda: 2.0)
+    assert usable_cores() == 2
+    assert watch_other_processes() is None
+    monkeypatch.setattr(speed, "cgroup_cpu_limit", lambda: None)
+    watch = watch_other_processes()
+    assert usable_cores() == 64 and (watch is not None or cpu_sample() is None)
+    if watch is not None:
+        watch.stop()
