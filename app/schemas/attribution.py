@@ -37,6 +37,9 @@ class TokenLogit(BaseModel):
     id: int = Field(..., description="Token id in the model's vocabulary.")
     text: str = Field(..., description="The token's text, leading space included.")
     display: str = Field(..., description="`text` with whitespace made visible.")
+    bytes: str = Field("", description="The token's bytes in hex, e.g. 'f0 9f' (a piece of a character shows "
+                       "U+FFFD in `text`).")
+    partial: bool = Field(False, description="The token is a piece of a UTF-8 character (see `bytes`).")
     logit: float = Field(..., description="Its next-token logit, as POST /api/predict reports it.")
     probability: float = Field(..., description="softmax of the logits at temperature 1.")
 

@@ -29,8 +29,8 @@ def prompt_of(engine: Engine, body: AttributionIn) -> Prompt:
 
 def _token(tokenizer: ModelTokenizer, token_id: int, logits, probs) -> TokenLogit:
     t = tokenizer.describe(token_id)
-    return TokenLogit(id=token_id, text=t.text, display=t.display, logit=float(logits[token_id]),
-                      probability=float(probs[token_id]))
+    return TokenLogit(id=token_id, text=t.text, display=t.display, bytes=t.bytes_hex, partial=t.partial,
+                      logit=float(logits[token_id]), probability=float(probs[token_id]))
 
 
 def _check(engine: Engine, analysis: Analysis, parts: attribution.DirectParts, target: int, contrast: int | None,

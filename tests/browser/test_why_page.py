@@ -119,3 +119,11 @@ def test_completeness_without_a_ratio_is_said_in_words(page):
     page.route("**/api/attribution", fake)
     page.goto("/why?text=The+capital+of+France+is")
     expect(page.locator("#completeness")).to_contain_text("no ratio to check", timeout=300_000)
+
+
+def test_a_piece_of_a_character_is_named_by_its_bytes(page):
+    # After "I love you 🎉" the most probable next token is the first two bytes of another emoji.
+    page.goto("/why?text=" + "I+love+you+%F0%9F%8E%89")
+    expect(page.locator("#targets .target.picked .tt")).to_have_text("F0 9F")
+    expect(page.locator("#sum")).to_contain_text("logit(“F0 9F”)")
+    assert "\ufffd" not in page.locator("#targets").inner_text() + page.locator("#contrast").inner_text()
