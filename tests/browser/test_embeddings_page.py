@@ -265,6 +265,14 @@ def test_embeddings_fit_a_phone_with_a_compact_legend(phone_page):
         .filter((t) => t.textContent).map((t) => t.getBoundingClientRect().right)""")
     assert max(edges) <= right["x"] + right["width"] + 1
     expect(page.locator("#map .explain").first).to_contain_text("Tap a word to list its nearest tokens.")
+    # The 3-D map fits too; the full Plotly bundle it needs is loaded only when it is asked for.
+    full_loaded = """() => performance.getEntriesByType('resource')
+        .some((e) => new URL(e.name).pathname === document.body.dataset.plotlyFull)"""
+    assert not page.evaluate(full_loaded)
+    page.get_by_role("button", name="3D").click()
+    page.wait_for_selector("#map-plot .gl-container canvas")
+    assert page.evaluate(full_loaded)
+    assert_fits_phone(page)
 
 
 def test_embeddings_has_no_serious_accessibility_violation(page):
