@@ -119,6 +119,9 @@ def test_inside_fits_a_phone_and_says_tap(phone_page):
     page.wait_for_selector("#values .heatmaplayer")
     expect(page.locator("[data-touch='Tap a row']")).to_have_text("Tap a row")
     assert_fits_phone(page)
+    # Only the 2-D Plotly bundle: the full one (3-D, waterfall) is never fetched here.
+    assert not page.evaluate("""() => performance.getEntriesByType('resource')
+        .some((e) => new URL(e.name).pathname === document.body.dataset.plotlyFull)""")
 
 
 def test_inside_has_no_serious_accessibility_violation_and_charts_in_words(page):

@@ -95,6 +95,9 @@ def test_why_fits_a_phone_and_says_tap(phone_page):
     page.wait_for_selector("#waterfall .main-svg")
     expect(page.locator("#grid-verb")).to_have_text("Tap")
     assert_fits_phone(page)
+    # Only the 2-D Plotly bundle: the full one (3-D, waterfall) is never fetched here.
+    assert not page.evaluate("""() => performance.getEntriesByType('resource')
+        .some((e) => new URL(e.name).pathname === document.body.dataset.plotlyFull)""")
 
 
 def test_why_has_no_serious_accessibility_violation_and_charts_in_words(page):
