@@ -80,7 +80,8 @@ export async function drawAblation(nodes, body, off) {
     ? `The top prediction stays ${beforeText} → ${(after.probability * 100).toFixed(1)}%. `
       + "Orange bars are tokens that were not in the top 10 before."
     : `The top prediction changes: ${beforeText} becomes "${plainTokenLabel(after)}" ${(after.probability * 100).toFixed(1)}%`
-      + (sameAfter ? ` ("${plainTokenLabel(before)}" falls to ${(sameAfter.probability * 100).toFixed(1)}%).` : ".")
+      + (sameAfter ? ` ("${plainTokenLabel(before)}" ${sameAfter.probability > before.probability ? "rises" : "falls"} to `
+        + `${(sameAfter.probability * 100).toFixed(1)}%).` : ".")
       + " Orange bars are tokens that were not in the top 10 before.";
   // A head switched off can *raise* the top answer: say why, from this result.
   if (sameAfter && sameAfter.probability > before.probability) {
