@@ -46,7 +46,7 @@ async function tokens() {
   // A click or tap says what a hover's tooltip says (a touch screen has no hover).
   tokenChips($("tok-example"), data.tokens, { onClick: (t, i) => {
     $("tok-info").textContent = `Token #${i} “${plainTokenLabel(t)}”: id ${t.id}`
-      + (t.partial ? `, a piece of a character (bytes ${t.bytes})` : "") + ".";
+      + (t.partial ? `, a piece of a character (bytes ${t.bytes.toUpperCase()})` : "") + ".";
   } });
   const word = TOKENS_EXAMPLE.split(",")[0];
   const pieces = data.tokens.filter((t) => t.start < word.length).length;

@@ -302,7 +302,7 @@ export class Journey {
     // A click or tap says what a hover's tooltip says (a touch screen has no hover).
     tokenChips($("j-tokens"), data.tokens, { onClick: (t, i) => {
       info.textContent = `Token #${i} ${quote(plainTokenLabel(t))}: id ${t.id}`
-        + (t.partial ? `, a piece of a character (bytes ${t.bytes})` : "") + ".";
+        + (t.partial ? `, a piece of a character (bytes ${t.bytes.toUpperCase()})` : "") + ".";
     } });
     const explain = $("tokens-explain");
     if (!data.count) {
