@@ -87,7 +87,20 @@ function strongestText(body, k = 3) {
     + `${list(parts.slice(0, k).filter((p) => p.v > 0))}; strongest down: ${list(parts.slice(-k).reverse().filter((p) => p.v < 0))}.`;
 }
 
+/** The grid's numbers as a table: one row per layer, the heads and the MLP across. */
+function drawGridTable(body) {
+  const nHeads = body.parts.heads[0].length;
+  const table = $("grid-table");
+  table.tHead.replaceChildren(el("tr", {}, [el("th", { text: "layer", attrs: { scope: "col" } }),
+    ...[...Array(nHeads).keys()].map((h) => el("th", { text: `H${h}`, attrs: { scope: "col" } })),
+    el("th", { text: "MLP", attrs: { scope: "col" } })]));
+  const cell = (v) => el("td", { text: fmt(v), cls: v >= 0 ? "up" : "down" });
+  table.tBodies[0].replaceChildren(...body.parts.heads.map((row, l) => el("tr", {}, [
+    el("th", { text: `L${l}`, attrs: { scope: "row" } }), ...row.map(cell), cell(body.parts.mlps[l])])));
+}
+
 function drawGrid(body) {
+  drawGridTable(body);
   const heads = body.parts.heads, mlps = body.parts.mlps;
   const nHeads = heads[0].length;
   const z = heads.map((row, l) => [...row, null, mlps[l]]);

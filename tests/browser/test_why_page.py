@@ -130,3 +130,19 @@ def test_a_piece_of_a_character_is_named_by_its_bytes(page):
     expect(page.locator("#targets .target.picked .tt")).to_have_text("F0 9F")
     expect(page.locator("#sum")).to_contain_text("logit(“F0 9F”)")
     assert "\ufffd" not in page.locator("#targets").inner_text() + page.locator("#contrast").inner_text()
+
+
+def test_every_part_is_in_a_table_a_keyboard_reaches(page):
+    page.goto("/why?text=The+capital+of+France+is")
+    page.wait_for_selector("#grid .heatmaplayer")
+    summary = page.locator(".grid-numbers summary")
+    summary.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#grid-table tbody tr")).to_have_count(30)
+    body = page.evaluate("""async () => (await (await fetch('/api/attribution', { method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ text: 'The capital of France is', saliency: false, check_parts: 0 }) })).json()).parts""")
+    row = page.locator("#grid-table tbody tr").nth(29).locator("td").all_text_contents()
+    assert len(row) == 10
+    shown = [float(c.replace("−", "-")) for c in row]
+    assert shown == pytest.approx(body["heads"][29] + [body["mlps"][29]], abs=0.006)
