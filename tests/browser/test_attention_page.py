@@ -2,7 +2,7 @@
 test_attention_senses_page.py)."""
 
 import json
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 
@@ -274,6 +274,22 @@ def test_switching_off_a_layer_that_pushes_against_the_answer_is_explained(page)
     if rose:
         assert f"{top['probability'] * 100:.1f}%" in summary and f"{after['probability'] * 100:.1f}%" in summary
         assert "not a clean removal" in summary
+
+
+def test_an_overtaken_favourite_that_rose_is_not_said_to_fall(page):
+    # "My favourite food is" with layer 16 off: "␣pizza" overtakes "␣a", yet "␣a" itself rose a little.
+    text = "My favourite food is"
+    off = [{"layer": 16, "head": h} for h in range(9)]
+    page.goto("/attention?" + urlencode({"text": text, "off": ",".join(f"16.{h}" for h in range(9))}))
+    page.wait_for_function("() => document.getElementById('ablate-summary').textContent.length > 0")
+    base = page.url.split("/attention")[0]
+    body = page.request.post(base + "/api/predict", data=json.dumps({"text": text, "ablate": off, "n_predictions": 10}),
+                             headers={"Content-Type": "application/json"}).json()
+    top = body["baseline"][0]
+    after = next(p for p in body["predictions"] if p["id"] == top["id"])
+    assert body["predictions"][0]["id"] != top["id"] and after["probability"] > top["probability"]  # the case itself
+    summary = page.locator("#ablate-summary").inner_text()
+    assert f"rises to {after['probability'] * 100:.1f}%" in summary and "falls to" not in summary, summary
 
 
 def test_a_long_text_folds_the_rows_that_get_under_one_percent(page):
