@@ -4,17 +4,15 @@ model call, and the size of the largest answers."""
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 
-from benchmarks.common import engine, header, row
-from benchmarks.bench_start import ROOT
 from app.views.predict import top_predictions
+from benchmarks.bench_start import ROOT
+from benchmarks.common import engine, header, row
 from model.analysis import analyse_ids
 from model.sampling import distribution
 

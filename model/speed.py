@@ -6,7 +6,7 @@
   float32 rounding. Short passes (a generated token, a few typed ones) are bound by reading the
   weights, so this is what makes them fast.
 - **oneDNN for longer passes.** Above `max_rows` the product is arithmetic on the float32
-  weights; `onednn_linear` does it with oneDNN, which uses this CPU's widest vector unit (MKL,
+  weights; `OneDnnKernel` does it with oneDNN, which uses this CPU's widest vector unit (MKL,
   torch's default for `F.linear`, runs its AVX2 code on AMD processors: half the speed).
 - **One thread for few tokens.** `few_tokens_one_thread` is the model's `around_pass`: passes of
   up to `FEW_TOKENS` tokens run on one intra-op thread (see below); the block kernel is
@@ -27,14 +27,12 @@ from __future__ import annotations
 import math
 import os
 import threading
-import time
 from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
-import torch.nn.functional as F
 
 from model.blockmatmul import BlockWeights, Library
 from model.llama import Linear, Llama
@@ -193,7 +191,7 @@ def usable_cores() -> int:
     return max(1, min(cores, quota) if quota is not None else cores)
 
 
-def watch_other_processes() -> "CoreWatch | None":
+def watch_other_processes() -> CoreWatch | None:
     """A started CoreWatch, or None where the load on our CPUs says nothing about our share: under
     a container's CPU quota smaller than the CPUs it may run on, the host's other processes do
     not take from that quota (the budget then uses the quota's cores)."""
@@ -259,7 +257,7 @@ class CoreWatch:
             return 0.0
         return max(0.0, ((busy1 - busy0) - (own1 - own0)) / (elapsed1 - elapsed0))
 
-    def start(self) -> "CoreWatch":
+    def start(self) -> CoreWatch:
         if self._thread is None and self.sample() is not None:
             self.tick()
             self._thread = threading.Thread(target=self._run, name="core-watch", daemon=True)

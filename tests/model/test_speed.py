@@ -8,10 +8,18 @@ import time
 import torch
 import torch.nn.functional as F
 
-from model.llama import Linear
 from model import speed
-from model.speed import (CoreWatch, OneDnnKernel, ThreadBudget, cgroup_cpu_limit, cpu_sample, onednn_available,
-                         usable_cores, watch_other_processes)
+from model.llama import Linear
+from model.speed import (
+    CoreWatch,
+    OneDnnKernel,
+    ThreadBudget,
+    cgroup_cpu_limit,
+    cpu_sample,
+    onednn_available,
+    usable_cores,
+    watch_other_processes,
+)
 
 
 class FixedWatch:
