@@ -117,8 +117,11 @@ def measure(conditions: tuple[int, ...] = (0, 1, 2)) -> dict:
             "analysis": (work.analysis, work.hf_analysis, 7),
             "typing": (work.typing, None, 7)}
     found: dict = {"fewer": fewer}
+    watch = e.threads.watch
     for busy in conditions:
         with busy_processes(busy):
+            # What the engine saw other processes use (the busy loops, and anything else running).
+            found["others", busy] = watch.busy_elsewhere() if watch is not None else None
             for job, (ours, theirs, repeats) in jobs.items():
                 fns = {"ours": ours, "fewer": with_fewer(ours)}
                 if theirs is not None and work.hf is not None:
@@ -154,7 +157,11 @@ def main(conditions: tuple[int, ...] = (0, 1, 2)) -> None:
                 else:
                     note += f"; HF eager {theirs * 1000:.0f} ms -> ratio {ours / theirs:.2f}x"
             row(f"  {busy} busy" if busy else "  idle", value, note)
+    seen = ", ".join(f"{busy} busy: {found['others', busy]:.1f}" for busy in conditions
+                     if found["others", busy] is not None)
     print("  (on N: the threads the engine chose; HF at torch's default threads)", flush=True)
+    if seen:
+        print(f"  (cores other processes used as each condition began: {seen})", flush=True)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@
   in the last half second; `ThreadBudget.job` gives each job of the engine as many threads as
   there are cores nobody else is using (at least one). A thread that shares its core with a busy
   process makes every other thread wait for it at each barrier of a split product, so the pass
-  would be slower than on one thread. (app/__init__.py also makes OpenMP's waiting threads
-  sleep instead of spin: OMP_WAIT_POLICY=PASSIVE.)
+  would be slower than on one thread. (app/__init__.py also shortens how long OpenMP's waiting
+  threads spin before they sleep: GOMP_SPINCOUNT=1000.)
 
 `load_engine` (app/engine.py) attaches all of them; a model built without them (the tiny test
 model, a notebook) computes the same numbers on the float32 weights with torch's default threads.
