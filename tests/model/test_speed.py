@@ -130,3 +130,20 @@ def test_under_a_cpu_quota_the_hosts_load_is_not_ours(monkeypatch):
     assert usable_cores() == 64 and (watch is not None or cpu_sample() is None)
     if watch is not None:
         watch.stop()
+
+
+def test_the_app_shortens_openmps_spin_before_torch_loads():
+    """OpenMP reads its wait settings once, when torch loads it: importing `app` sets a short spin
+    unless the user chose a wait policy or spin count (docs/PERFORMANCE.md, 'On a shared machine')."""
+    import os
+
+    def spin_after_import(**env):
+        base = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+        out = subprocess.run([sys.executable, "-c", "import os, app, sys; print(os.environ.get('GOMP_SPINCOUNT'),"
+                              " 'torch' in sys.modules)"], env={**base, **env}, capture_output=True, text=True,
+                             check=True)
+        return out.stdout.split()
+
+    assert spin_after_import() == ["1000", "False"]
+    assert spin_after_import(GOMP_SPINCOUNT="50") == ["50", "False"]
+    assert spin_after_import(OMP_WAIT_POLICY="PASSIVE") == ["None", "False"]
