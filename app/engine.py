@@ -181,11 +181,14 @@ _LIBC = _libc()
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 
 
-def keep_large_allocations_returnable(threshold: int = 1024 * 1024) -> None:
+def keep_large_allocations_returnable(threshold: int = 8 * 1024 * 1024) -> None:
     """Allocate blocks from `threshold` bytes up (a layer's attention weights, an Analysis's
     tensors) with their own mmap, so freeing them gives the memory back to the system. glibc
     otherwise raises its threshold to 32 MB as blocks are freed, serves tensors from its heap, and
-    the heap only grows: resident memory then keeps the peak of every request ever answered."""
+    the heap only grows: resident memory then keeps the peak of every request ever answered.
+    8 MB, not lower: each fresh mmap is zeroed page by page on first touch, and at 1 MB the
+    typing update's few-MB copies made it 22-25 ms instead of 17-18 (a 505-token layer's
+    attention weights, 9 MB, still get their own; bench_memory's peak was the same, 1.97-2.01 GB)."""
     if _LIBC is not None and hasattr(_LIBC, "mallopt"):
         _LIBC.mallopt(M_MMAP_THRESHOLD, threshold)
 
