@@ -48,6 +48,9 @@ class GeneratedToken(BaseModel):
                     "these tokens.")
     text: str = Field(..., description="The token's text (a piece of a character shows as U+FFFD).")
     display: str = Field(..., description="`text` with whitespace made visible.")
+    bytes: str = Field(..., description="The token's raw bytes in hex, e.g. 'f0 9f' (as in `tokens`).")
+    partial: bool = Field(False, description="The bytes are only part of a UTF-8 character: `text` then shows "
+                          "U+FFFD; label the token by its `bytes`.")
     special: bool = Field(False, description="A control token such as <|im_end|>.")
     delta: str = Field("", description="What this token adds to the decoded reply text: empty while it is a piece "
                        "of a character (an emoji or CJK character can take several tokens), then the whole "

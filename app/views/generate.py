@@ -62,7 +62,8 @@ def _token(engine: Engine, run: Run, index: int, step: Step, alternatives: int) 
     # A stop token is not part of the text; it ends it (a character left incomplete becomes U+FFFD).
     stop = step.id in engine.tokenizer.stop_ids
     delta = run.text.flush() if stop else run.text.push(engine.tokenizer.token_bytes(step.id))
-    return GeneratedToken(index=index, id=step.id, text=t.text, display=t.display, special=t.special, delta=delta,
+    return GeneratedToken(index=index, id=step.id, text=t.text, display=t.display, bytes=t.bytes_hex,
+                          partial=t.partial, special=t.special, delta=delta,
                           probability=float(step.dist.probs[step.id]),
                           alternatives=top_predictions(engine.tokenizer, step.dist, step.logits, alternatives)
                           if alternatives else [])

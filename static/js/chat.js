@@ -244,10 +244,8 @@ async function reply(previous = null) {
     for await (const { event, data } of sseEvents(response)) {
       if (event === "token") {
         data.temperature = body.temperature;  // what its probabilities were computed at (the settings may change later)
-        // A token event carries no bytes; its own row among the alternatives does: a piece of a
-        // character is then labelled by its hex bytes (in the token view and the alternatives), never "\uFFFD".
-        const own = data.alternatives.find((a) => a.id === data.id);
-        if (own) Object.assign(data, { bytes: own.bytes, partial: own.partial });
+        // A token event carries its own `bytes` and `partial` (even when the drawn token is not among the
+        // alternatives sent): a piece of a character is labelled by its hex bytes, never "\uFFFD".
         message.tokens.push(data);
         // The text grows by whole characters (`delta`), so a reply stopped midway is never left
         // with pieces of an emoji. Control tokens are not text: kept in the reply, they would make

@@ -220,3 +220,16 @@ def test_the_endpoints_agree_about_one_prompt_on_the_real_model(real_client):
     # Continuing with the generated id gives the second greedy token.
     nxt = real_client.post("/api/predict", json={"text": text, "append_ids": [first["id"]], "n_predictions": 1})
     assert nxt.json()["predictions"][0]["id"] == greedy["generated"][1]["id"]
+
+
+def test_generated_tokens_carry_their_own_bytes_even_without_alternatives(client, chat_engine):
+    """The chat's token view labels a piece of a character by its hex bytes; the drawn token need not be
+    among the alternatives sent, so each generated token carries `bytes` and `partial` itself."""
+    body = {"text": "the bank", "max_new_tokens": 32, "seed": 1, "temperature": 2, "top_k": 0, "alternatives": 0}
+    for generated in (client.post("/api/generate", json=body).json()["generated"],
+                      [d for k, d in events(client.post("/api/generate", json={**body, "stream": True}).text)
+                       if k == "token"]):
+        for g in generated:
+            t = chat_engine.tokenizer.describe(g["id"])
+            assert (g["bytes"], g["partial"]) == (t.bytes_hex, t.partial)
+            assert g["bytes"] == chat_engine.tokenizer.token_bytes(g["id"]).hex(" ")
