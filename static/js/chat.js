@@ -14,6 +14,9 @@ const EMPTY = $("empty");                // the hint shown while there is no con
 const state = readState(DEFAULTS);
 let messages = parseMessages(state.c);   // {role, content, tokens?: generated tokens, stopped?}
 let controller = null;                   // the running reply's AbortController
+// A turn is in flight from the click that sends (or redraws) until its reply ends: the token view
+// is fetched before the reply starts, and a second click in that gap must not send again.
+let turnInFlight = false;
 let selected = null;                     // the reply token whose alternatives are shown
 const maxPromptTokens = model.limits.max_prompt_tokens;  // the server's prompt limit, which the whole conversation must fit
 
@@ -85,8 +88,8 @@ function renderMessages() {
       el("div", { cls: "who", text: m.role === "user" ? "You" : "SmolLM2" + (note ? ` · ${note}` : "") }), body]));
   }
   box.scrollTop = box.scrollHeight;
-  $("regenerate").disabled = !!controller || !messages.some((m) => m.role === "user");
-  $("reset").disabled = !!controller || !messages.length;
+  $("regenerate").disabled = turnInFlight || !!controller || !messages.some((m) => m.role === "user");
+  $("reset").disabled = turnInFlight || !!controller || !messages.length;
 }
 
 const ALTS_HELP = $("alts-help").textContent;
@@ -284,7 +287,17 @@ function setStreaming(on) {
 }
 
 async function send(text) {
-  if (controller || !text.trim()) return;
+  if (turnInFlight || controller || !text.trim()) return;
+  turnInFlight = true;
+  try {
+    await sendTurn(text);
+  } finally {
+    turnInFlight = false;
+    renderMessages();
+  }
+}
+
+async function sendTurn(text) {
   messages.push({ role: "user", content: text });
   $("input").value = "";
   save();
@@ -342,7 +355,8 @@ function main() {
   input.addEventListener("input", debounce(() => { if (!messages.length) renderTemplate(); }, 300));
   $("stop").addEventListener("click", () => controller && controller.abort());
   $("regenerate").addEventListener("click", () => {
-    if (controller) return;
+    if (turnInFlight || controller) return;
+    turnInFlight = true;
     let previous = null;  // the reply drawn again, to say so when the new one comes out the same
     if (messages.length && messages[messages.length - 1].role === "assistant") {
       const last = messages.pop();
@@ -353,10 +367,10 @@ function main() {
     $("seed").value = state.seed;
     save();
     renderMessages();
-    renderTemplate().then(() => reply(previous));
+    renderTemplate().then(() => reply(previous)).finally(() => { turnInFlight = false; renderMessages(); });
   });
   $("reset").addEventListener("click", () => {
-    if (controller) return;
+    if (turnInFlight || controller) return;
     messages = [];
     clearAlternatives();
     showSameReply(null);

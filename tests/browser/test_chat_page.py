@@ -107,6 +107,23 @@ def test_streamed_pieces_of_a_character_are_labelled_by_their_bytes(page):
     expect(page.locator("#alts .alt.chosen .alt-tok")).to_have_text("F0 9F")
 
 
+def test_a_second_click_while_the_token_view_loads_sends_nothing(page):
+    # The token view is fetched before the reply starts; the reply's guard alone left that gap open.
+    page.goto("/chat?max=3&temperature=0")
+    expect(page.locator("#template-tokens .tok").first).to_be_visible()
+    page.route("**/api/chat/template", lambda route: None)  # the token view never answers
+    examples = page.locator("#examples button")
+    examples.nth(0).click()
+    expect(page.locator(".msg.user")).to_have_count(1)
+    examples.nth(1).click()
+    page.fill("#input", "and this one")
+    page.click("#send")
+    page.wait_for_timeout(300)
+    expect(page.locator(".msg.user")).to_have_count(1)
+    expect(page.locator(".msg.user .msg-body")).to_have_text(examples.nth(0).text_content())
+    expect(page.locator("#regenerate")).to_be_disabled()
+
+
 def test_enter_that_picks_an_input_method_candidate_does_not_send(page):
     page.goto("/chat?max=3&temperature=0")
     page.fill("#input", "nihao")
