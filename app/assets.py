@@ -1,7 +1,13 @@
-"""Front-end files from the npm registry: pinned versions, checked integrity, no node needed.
+"""Front-end files: plotly.js's 2-D bundle (committed), the full bundle (plotly package) and axe-core
+(npm registry, tests only). No node needed to run the app.
 
-    python -m app.assets           the files the app serves (plotly.js's 2-D "cartesian" bundle)
+    python -m app.assets           the files the app serves (nothing to fetch: both are in place)
     python -m app.assets --tests   also the files only the tests use (axe-core)
+
+The 2-D bundle, static/vendor/plotly-2d-<version>.min.js, is plotly.js with only the trace types
+the 2-D charts draw (scatter, bar, heatmap): 1.26 MB instead of the 1.50 MB npm "cartesian" bundle
+(issue 20). tools/build_plotly_2d.sh builds it from the plotly.js npm package; its sha256 is pinned
+below and checked by tests/app/test_assets.py.
 
 `make run` and `make test` run this (it skips files already in place). Each file is one member of
 an npm tarball: the tarball is downloaded from registry.npmjs.org with urllib, its sha512 is
@@ -11,7 +17,7 @@ nothing half-written. The app serves vendor/ files under versioned names (/vendo
 for a year, gzipped once in memory; app/routers/pages.py).
 
 The full plotly.js bundle (3-D charts, waterfall) is not fetched: the `plotly` Python package
-ships it, and its version is the one the cartesian bundle is pinned to (checked by a test).
+ships it, and its version is the one the 2-D bundle is built from (checked by a test).
 """
 
 from __future__ import annotations
@@ -56,12 +62,26 @@ class NpmFile:
         return VENDOR_DIR / self.name
 
 
-# plotly.js's partial bundle with scatter, bar, heatmap, box, histogram, contour, image, pie and
-# violin traces: every 2-D chart of the site. Same version as the full bundle in the plotly package.
-PLOTLY_CARTESIAN = NpmFile(
-    package="plotly.js-cartesian-dist-min", version="4.1.1",
-    integrity="sha512-o8GrFeusncwBIxbBynRJpY4pkgVB6caM+JLpwrLYbbsO7dZ8FJ+SVN2Fr+L7kiG/Z6w4P5O0Jus/Qr5EefHVeg==",
-    member="package/plotly-cartesian.min.js", name="plotly-cartesian-4.1.1.min.js")
+@dataclass(frozen=True)
+class BuiltFile:
+    """A file built from an npm package by a script in tools/ and committed, pinned by its sha256."""
+    version: str
+    traces: tuple[str, ...]
+    sha256: str
+    name: str        # the file name under static/vendor/ and /vendor/ (carries the version)
+
+    @property
+    def path(self) -> Path:
+        return ROOT / "static" / "vendor" / self.name
+
+
+# plotly.js with the trace types of every 2-D chart of the site (grep `type:` in static/js):
+# scatter, bar, heatmap. Same version as the full bundle in the plotly package. Any other trace type
+# (scatter3d on /embeddings, waterfall) loads the full bundle: static/js/kit/plotly.js plotly3d().
+PLOTLY_2D = BuiltFile(
+    version="4.1.1", traces=("scatter", "bar", "heatmap"),
+    sha256="4e76cb3c04d97b55c88c137715da825772dbee561a27be3cc4f13eac2ddb5cdb",
+    name="plotly-2d-4.1.1.min.js")
 
 # Accessibility checks in the browser tests (tests/browser/checks.py); never served to visitors.
 AXE = NpmFile(
@@ -69,7 +89,7 @@ AXE = NpmFile(
     integrity="sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==",
     member="package/axe.min.js", name="axe-core-4.14.1.min.js", tests_only=True)
 
-FILES = [PLOTLY_CARTESIAN, AXE]
+FILES = [AXE]
 
 
 class FetchError(RuntimeError):
@@ -89,7 +109,7 @@ PLOTLY_FULL_NAME = f"plotly-{plotly_full_version()}.min.js"
 
 def served_files() -> dict[str, Path]:
     """/vendor/<name> -> file, for what the app serves (the tests-only files are not served)."""
-    files = {PLOTLY_FULL_NAME: PLOTLY_FULL}
+    files = {PLOTLY_FULL_NAME: PLOTLY_FULL, PLOTLY_2D.name: PLOTLY_2D.path}
     files.update({f.name: f.path for f in FILES if not f.tests_only})
     return files
 

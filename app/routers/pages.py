@@ -5,7 +5,6 @@ reads its state from the URL query and fetches the JSON API."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-import logging
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -22,19 +21,12 @@ templates = Jinja2Templates(directory=str(ROOT / "templates"))
 # "49,152": numbers of the model in running text read best with thousands separators.
 templates.env.filters["thousands"] = lambda n: f"{int(n):,}"
 
-log = logging.getLogger("transformer_tour")
-
-# Front-end files under versioned names (app/assets.py): plotly.js's 2-D bundle from npm (fetched by
-# `make`), the full bundle from the plotly package (3-D and other trace types, loaded only when a
-# page asks for it: static/js/kit/plotly.js). No CDN: the site works offline.
+# Front-end files under versioned names (app/assets.py): plotly.js's 2-D bundle (built from npm by
+# tools/build_plotly_2d.sh, committed), the full bundle from the plotly package (3-D and other trace
+# types, loaded only when a page asks for it: static/js/kit/plotly.js). No CDN: the site works offline.
 VENDOR = assets.served_files()
 PLOTLY_FULL_URL = f"/vendor/{assets.PLOTLY_FULL_NAME}"
-if assets.PLOTLY_CARTESIAN.path.exists():
-    PLOTLY_URL = f"/vendor/{assets.PLOTLY_CARTESIAN.name}"
-else:  # run without `make` (e.g. uvicorn straight away): every chart still draws, from the big bundle
-    log.warning("%s is missing (run `python -m app.assets`); 2-D charts load the full plotly.js bundle",
-                assets.PLOTLY_CARTESIAN.path)
-    PLOTLY_URL = PLOTLY_FULL_URL
+PLOTLY_URL = f"/vendor/{assets.PLOTLY_2D.name}"
 # Pages whose first picture is a Plotly chart: base.html preloads the 2-D bundle there (downloaded
 # beside the page's modules, run only when the kit first asks for it, after the first request left).
 CHART_PAGES = {"", "network", "embeddings", "attention", "inside", "learn", "predict", "why"}

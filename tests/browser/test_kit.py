@@ -39,7 +39,7 @@ def test_heatmap_loads_the_small_bundle_and_writes_a_text_equivalent(page):
         z: [[0.1, null], [0.7, 0.2]], x: [{ text: "The" }, { text: " cat" }], y: ["The", kit.plainTokenLabel(" cat")], title: "Head 3",
         format: (v) => `${Math.round(v * 100)}%` })""")
     expect(page.locator("#kit-view .main-svg").first).to_be_visible()
-    assert any(assets.PLOTLY_CARTESIAN.name in url for url in scripts), scripts
+    assert any(assets.PLOTLY_2D.name in url for url in scripts), scripts
     assert not any(assets.PLOTLY_FULL_NAME in url for url in scripts), "the full bundle was loaded for a 2-D chart"
     # Tokens' ticks read as the chips do, spaces made visible.
     ticks = page.locator("#kit-view .xtick text").all_text_contents()
@@ -151,12 +151,12 @@ def test_touch_screens_get_no_plotly_toolbar_over_the_chart(phone_page):
 
 
 def test_vendor_files_are_versioned_cached_and_gzipped(live_server):
-    name = assets.PLOTLY_CARTESIAN.name
+    name = assets.PLOTLY_2D.name
     answer = httpx.get(f"{live_server}/vendor/{name}", headers={"Accept-Encoding": "gzip"})
     assert answer.status_code == 200
     assert answer.headers["content-encoding"] == "gzip"
     assert "immutable" in answer.headers["cache-control"]
-    assert answer.content == assets.PLOTLY_CARTESIAN.path.read_bytes()  # httpx decodes the gzip
+    assert answer.content == assets.PLOTLY_2D.path.read_bytes()  # httpx decodes the gzip
     assert int(answer.headers["content-length"]) == len(gzip.compress(answer.content, compresslevel=9, mtime=0))
     assert httpx.get(f"{live_server}/vendor/{assets.AXE.name}").status_code == 404  # tests only, not served
 
@@ -221,4 +221,4 @@ def test_the_first_request_leaves_before_plotly_runs(page):
     api = page.evaluate("""() => performance.getEntriesByType('resource')
         .filter((e) => new URL(e.name).pathname.startsWith('/api/')).map((e) => e.startTime)""")
     assert min(api) < marks["kit:plotly"]
-    assert page.locator(f'link[rel="preload"][href="/vendor/{assets.PLOTLY_CARTESIAN.name}"]').count() == 1
+    assert page.locator(f'link[rel="preload"][href="/vendor/{assets.PLOTLY_2D.name}"]').count() == 1
