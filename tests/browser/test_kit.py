@@ -161,6 +161,39 @@ def test_vendor_files_are_versioned_cached_and_gzipped(live_server):
     assert httpx.get(f"{live_server}/vendor/{assets.AXE.name}").status_code == 404  # tests only, not served
 
 
+def test_the_2d_bundle_draws_the_trace_types_of_the_site_2d_charts(page):
+    """The committed partial bundle (app/assets.py PLOTLY_2D) draws what the pages' 2-D charts use:
+    scatter lines and markers, horizontal and vertical bars, a heatmap with a colour bar, shapes and
+    annotations on a log axis; a trace type it was built without is not drawn."""
+    scripts = open_kit(page)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.evaluate("""async () => { const P = await kit.plotly(), view = document.getElementById("kit-view");
+      await P.newPlot(view, [
+          { type: "scatter", mode: "lines+markers", x: [1, 2, 3], y: [0.2, 0.5, 0.4], name: "line" },
+          { type: "bar", orientation: "h", x: [0.3, 0.6], y: ["a", "b"], xaxis: "x2", yaxis: "y2", name: "bars" },
+          { type: "bar", x: ["c", "d"], y: [2, 3], xaxis: "x3", yaxis: "y3", name: "columns" },
+          { type: "heatmap", z: [[1, 2], [3, 4]], xaxis: "x4", yaxis: "y4", colorbar: { x: 1.1 } }],
+        { grid: { rows: 2, columns: 2, pattern: "independent" }, yaxis: { type: "log" },
+          shapes: [{ type: "line", xref: "x", yref: "paper", x0: 2, x1: 2, y0: 0, y1: 1 }],
+          annotations: [{ text: "note", x: 2, y: 0.5, xref: "x", yref: "y" }] }, kit.plotConfig); }""")
+    view = page.locator("#kit-view")
+    expect(view.locator(".scatterlayer .trace .lines path")).to_have_count(1)
+    expect(view.locator(".scatterlayer .trace .points path")).to_have_count(3)
+    expect(view.locator(".barlayer .trace .point")).to_have_count(4)
+    expect(view.locator(".heatmaplayer image")).to_have_count(1)
+    expect(view.locator(".colorbar")).to_have_count(1)
+    expect(view.locator(".annotation-text")).to_have_text("note")
+    expect(view.locator(".shapelayer path")).to_have_count(1)
+    assert errors == []
+    assert any(assets.PLOTLY_2D.name in url for url in scripts), scripts
+    assert not any(assets.PLOTLY_FULL_NAME in url for url in scripts)
+    # Built without pie: such a chart would have to call plotly3d() (the full bundle).
+    assert page.evaluate("""async () => { const P = await kit.plotly(), view = document.getElementById("kit-view");
+      await P.newPlot(view, [{ type: "pie", values: [1, 2] }]);
+      return view.querySelectorAll(".pielayer .slice").length; }""") == 0
+
+
 SHARED = {"include": [["header.site-header"], ["nav.next-prev"], ["footer.site-footer"]]}
 
 
