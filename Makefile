@@ -48,7 +48,8 @@ model: setup
 	$(PY) -m model.fetch
 
 # Front-end files from the npm registry into vendor/ (pinned versions, sha512 checked; no node):
-# plotly.js's 2-D bundle for the app; `assets-tests` adds axe-core, used by the browser tests only.
+# nothing for the app (its 2-D plotly.js bundle is committed in static/vendor/, built by
+# tools/build_plotly_2d.sh); `assets-tests` fetches axe-core, used by the browser tests only.
 assets: setup
 	$(PY) -m app.assets
 

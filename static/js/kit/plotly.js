@@ -1,5 +1,5 @@
 // Plotly, loaded when a chart is about to be drawn rather than as a render-blocking script: the
-// 2-D charts (scatter, bar, heatmap) use plotly.js's "cartesian" partial bundle; 3-D (scatter3d,
+// 2-D charts use a plotly.js bundle with only scatter, bar and heatmap (tools/build_plotly_2d.sh); 3-D (scatter3d,
 // /embeddings) and any other trace type use the full bundle, fetched only when asked for. The paths
 // come from the page's markup (<body data-plotly data-plotly-full>, written by base.html), so the
 // versioned file names live in one place (app/assets.py).
@@ -28,7 +28,7 @@ function inject(src) {
   return bundles.get(src);
 }
 
-/** Promise<Plotly> for 2-D charts (scatter, bar, heatmap, box, histogram, contour, pie). Loads the
+/** Promise<Plotly> for 2-D charts (scatter, bar, heatmap: no other trace type). Loads the
  *  partial bundle once; resolves to the full bundle instead when that is already loaded (so a page
  *  never mixes two Plotly copies). */
 export function plotly() {
