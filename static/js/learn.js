@@ -230,8 +230,45 @@ function readCurves(result) {
 
 // --- before / after --------------------------------------------------------------------------------
 
+// The chips are shaded rgba(68, 83, 199, p) over the row's backdrop; their text takes whichever ink,
+// black or white, contrasts more with the colour that results (WCAG 2 contrast ratio), since a
+// fixed cut such as p > 0.5 leaves white on a shade still too light to read. Black, not the page's
+// --ink: around p = 0.8 neither --ink nor white reaches 4.5:1, while black or white always does.
+const SHADE = [68, 83, 199];
+const DARK_INK = [0, 0, 0];
+const WHITE = [255, 255, 255];
+
+function luminance(rgb) {
+  const [r, g, b] = rgb.map((c) => {
+    const s = c / 255;
+    return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+function contrast(a, b) {
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
+
+/** The first opaque background behind `node`, as [r, g, b] (white when none is set). */
+function backdrop(node) {
+  for (let n = node; n && n.nodeType === 1; n = n.parentElement) {
+    const m = getComputedStyle(n).backgroundColor.match(/[\d.]+/g);
+    if (m && (m.length < 4 || Number(m[3]) === 1)) return m.slice(0, 3).map(Number);
+  }
+  return WHITE;
+}
+
+/** The ink, black or white, that reads better on the shade of opacity `alpha` over `under`. */
+function inkOn(alpha, under = WHITE) {
+  const shade = SHADE.map((c, i) => alpha * c + (1 - alpha) * under[i]);
+  return contrast(WHITE, shade) > contrast(DARK_INK, shade) ? "#fff" : "#000";
+}
+
 function chips(node, sample, guesses, label) {
   const { tokens, start, period } = sample;
+  const under = backdrop(node);
   node.replaceChildren(...tokens.map((t, i) => {
     const p = i === 0 ? null : guesses.probability[i - 1];
     const about = p !== null
@@ -242,8 +279,9 @@ function chips(node, sample, guesses, label) {
       ? " first-copy" : ""}`, title: about, attrs: { type: "button" } });
     chip.addEventListener("click", () => { $("chip-info").textContent = `${label}: ${about}.`; });
     if (p !== null) {
-      chip.style.background = `rgba(68, 83, 199, ${Math.max(0.04, p)})`;
-      if (p > 0.5) chip.style.color = "#fff";
+      const alpha = Math.max(0.04, p);
+      chip.style.background = `rgba(${SHADE.join(", ")}, ${alpha})`;
+      chip.style.color = inkOn(alpha, under);
     }
     return chip;
   }));

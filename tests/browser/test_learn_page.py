@@ -137,3 +137,33 @@ def test_a_refused_run_hides_the_earlier_runs_views(busy_page):
                          act=refuse, error="#learn-error")
     assert "already going on" in page.locator("#learn-error").text_content()
     assert page.locator("#train").is_enabled()
+
+
+def test_every_shade_of_the_toy_chips_keeps_its_text_readable(page):
+    """A chip's shade is its probability; every shade from 0.04 to 1 must keep 4.5:1 text contrast
+    (white text from p > 0.5 does not reach it below p ≈ 0.84). The run's answer is given every shade."""
+    import json
+
+    from tests.browser.checks import axe_violations
+
+    def spread(route):
+        response = route.fetch()
+        blocks = []
+        for block in response.text().split("\n\n"):
+            if block.startswith("event: done"):
+                head, data = block.split("\ndata: ", 1)
+                result = json.loads(data)
+                guesses = result["final"]["sample"]["after"]
+                n = len(guesses["probability"])
+                guesses["probability"] = [0.04 + 0.96 * k / (n - 1) for k in range(n)]
+                block = head + "\ndata: " + json.dumps(result)
+            blocks.append(block)
+        route.fulfill(response=response, body="\n\n".join(blocks))
+
+    page.route("**/api/learn", spread)
+    page.goto("/learn?steps=40")
+    wait_trained(page)
+    styles = page.locator("#after-row .tok").evaluate_all("(cs) => cs.map((c) => c.style.background)")
+    alphas = [float(s.rsplit(",", 1)[1].rstrip(")")) for s in styles if s]
+    assert min(alphas) < 0.5 and any(0.6 < a < 0.85 for a in alphas), alphas
+    assert axe_violations(page, context="#after-row") == []
