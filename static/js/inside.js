@@ -7,6 +7,7 @@ import { $, api, debounce, el, latest, plainTokenLabel, plotConfig, plotLayout, 
   writeState } from "./api.js";
 import { drawHeatmap } from "./kit/heatmap.js";
 import { loader } from "./kit/load.js";
+import { touchWords } from "./kit/touch.js";
 import { isNarrow, isTouch, plotly } from "./kit/plotly.js";
 
 const EXAMPLES = [
@@ -308,7 +309,9 @@ async function drawChapter4() {
     node.replaceChildren(`Row “${tok}” of chapter 4's heatmap for layer ${data.layer}, head ${data.head}, as /api/attention sends it: `,
       el("strong", { text: same ? "the same numbers" : "different numbers (please report this)" }),
       ` (largest: ${fmt(heaviest[1], 4)} on “${tokenText(tokenAt(heaviest[0]))}”, which chapter 4 shows as `
-      + `${(heaviest[1] * 100).toFixed(2)}% when you point at that cell). `, link);
+      + `${(heaviest[1] * 100).toFixed(2)}% when you `, el("span", { text: "point at", attrs: { "data-touch": "tap" } }),
+      " that cell). ", link);
+    touchWords(node);  // a touch screen has no pointing: "tap"
     node.dataset.same = String(same);
   } catch (error) { /* the row above still stands; chapter 4's request failing is not this page's error */ }
 }

@@ -37,6 +37,7 @@ def test_follow_is_through_layer_18_to_chapter_4s_number(page, live_server, scre
     assert shown == pytest.approx(row, abs=6e-5)
     assert page.locator("#chapter4").get_attribute("data-same") == "true"
     assert "the same numbers" in page.locator("#chapter4").inner_text()
+    assert "% when you point at that cell)" in page.locator("#chapter4").inner_text()
     # The grouped-query picture names the key/value head head 1 reads (heads 0, 1, 2 share head 0).
     assert "key/value head 0" in page.locator("#gqa-text").inner_text()
     assert page.locator("#layers li").count() == 30
@@ -118,6 +119,8 @@ def test_inside_fits_a_phone_and_says_tap(phone_page):
     wait_drawn(page, 18, 1, "␣is")
     page.wait_for_selector("#values .heatmaplayer")
     expect(page.locator("[data-touch='Tap a row']")).to_have_text("Tap a row")
+    # Chapter 4's number is read off its heatmap by a tap here, not by pointing.
+    expect(page.locator("#chapter4")).to_contain_text("% when you tap that cell)")
     assert_fits_phone(page)
     # Only the 2-D Plotly bundle: the full one (3-D, waterfall) is never fetched here.
     assert not page.evaluate("""() => performance.getEntriesByType('resource')
