@@ -297,6 +297,22 @@ def test_a_long_texts_heatmap_caption_names_positions_in_the_text(page):
         assert abs(answer["weights"][i][j] * 100 - float(shown)) < 0.06 * max(1.0, float(shown)), (i, j, shown)
 
 
+def test_the_heatmap_caption_leaves_out_the_first_token_looking_at_itself(page):
+    # The first token can only look at itself (100%): naming it says nothing about the head. The
+    # caption names the three strongest cells of the other rows, with the weights the API sends.
+    page.goto("/")
+    wait_for_journey(page, "Paris")
+    text = page.locator("#prompt").input_value()
+    layer, head = int(page.locator("#j-layer").input_value()), int(page.locator("#j-head").input_value())
+    answer = page.request.post("/api/attention", data={"text": text, "layer": layer, "head": head}).json()
+    weights = answer["weights"]
+    caption = page.locator("#j-attention-text").text_content()
+    assert "Strongest after the first token:" in caption, caption
+    named = [(int(i), int(j)) for i, j, _ in re.findall(r"#(\d+) \S+ looks at #(\d+) \S+ \(([\d.]+)%\)", caption)]
+    cells = sorted(((weights[i][j], i, j) for i in range(1, len(weights)) for j in range(i + 1)), reverse=True)
+    assert named == [(i, j) for _, i, j in cells[:3]], caption
+
+
 def test_a_busy_server_hides_the_pictures_of_the_previous_text(busy_page):
     from tests.browser.checks import assert_failure_hides
 

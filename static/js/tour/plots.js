@@ -111,7 +111,11 @@ export function drawAttention(node, tokens, weights, { height = 300, label, firs
     z, x: tokens, y: tokens, xTitle: "looked at", yTitle: "looking", label, height,
     colorscale: plotlyScale, zmin: 0, zmax: 1, colorbar: false, format: percent,
     hover: (i, j, w) => `${plainTokenLabel(tokens[i])} looks at ${plainTokenLabel(tokens[j])}\nweight ${percent(w)}`,
-    describe: (largest) => `${label}: ${count}. Strongest: ${largest
+    // The text's first token can only look at itself (always 100%): true but empty, so its row is
+    // left out of "Strongest", as /attention leaves it out. It is at most one of the 4 largest cells.
+    top: first ? 3 : 4,
+    describe: (largest) => `${label}: ${count}. Strongest${first ? "" : " after the first token"}: ${largest
+      .filter((c) => first || c.i > 0).slice(0, 3)
       .map((c) => `${name(c.i)} looks at ${name(c.j)} (${percent(c.v)})`).join("; ")}.`,
   });
 }
