@@ -234,7 +234,9 @@ def test_chapter_4_shows_the_weight_as_a_percentage_with_two_decimals():
 
     root = Path(__file__).resolve().parents[2] / "static" / "js"
     assert "weight ${(w * 100).toFixed(2)}%" in (root / "attention" / "heatmap.js").read_text()
-    assert "${(heaviest[1] * 100).toFixed(2)}% when you point at that cell" in (root / "inside.js").read_text()
+    source = (root / "inside.js").read_text()
+    assert "${(heaviest[1] * 100).toFixed(2)}% when you `" in source
+    assert 'el("span", { text: "point at", attrs: { "data-touch": "tap" } })' in source
 
 
 def test_the_server_has_only_the_quantised_weights(real_engine):

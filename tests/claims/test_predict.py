@@ -199,7 +199,12 @@ def test_the_middle_rows_are_the_residual_stream_through_the_final_norm_and_unem
     for i, name in enumerate(names):
         with torch.inference_mode():
             probs = torch.softmax(model.unembed(model.norm(cache[name])).double(), -1)
-        assert [c["id"] for c in data["cells"][i + 1]] == probs.argmax(-1).tolist(), name
+        # The server's pass and this one add floats in different orders (thread count, kernels), so
+        # a near tie may fall either way: the server's pick must be the top one up to that noise.
+        picked = torch.tensor([c["id"] for c in data["cells"][i + 1]])
+        top = probs.max(-1).values
+        chosen = probs.gather(-1, picked[:, None])[:, 0]
+        assert ((top - chosen) <= 1e-3 * top).all(), (name, picked.tolist(), probs.argmax(-1).tolist())
 
 
 def test_top_p_keeps_the_fewest_top_tokens_that_reach_p(real_engine, real_client):
