@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 
 from app import assets
 from app.views import model as model_view
+from app.views.first_request import Limits, first_request
 
 ROOT = Path(__file__).resolve().parents[2]
 templates = Jinja2Templates(directory=str(ROOT / "templates"))
@@ -93,8 +94,11 @@ def render(request: Request, template: str, active: str, **context) -> HTMLRespo
     # true for another GGUF given in TT_MODEL_PATH.
     # `model_json` is GET /api/model's answer, written once into base.html's <body data-model>:
     # every page's script reads the model's shape and limits from there (static/js/kit/model.js).
+    # `first_request`: the API answer the page's first picture needs, from its URL query
+    # (app/views/first_request.py); base.html preloads it so the model starts as the HTML arrives.
     engine = request.app.state.engine
     return templates.TemplateResponse(request, template, {
+        "first_request": first_request(active, request.query_params.multi_items(), Limits.of(engine)),
         "chapters": CHAPTERS, "active": active,
         "plotly_url": PLOTLY_URL, "plotly_full_url": PLOTLY_FULL_URL, "preload_plotly": active in CHART_PAGES,
         "modules": module_graph(f"{active or 'tour'}.js"),

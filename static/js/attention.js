@@ -12,6 +12,7 @@ import { drawProbe, drawProbeDefinitions, drawWorth, HeadRoles, probePath, ROLE_
 import { drawLines } from "./attention/lines.js";
 import { initSenses, SENSES_DEFAULTS } from "./attention/senses.js";
 import { plainTokenLabel } from "./kit/chips.js";
+import { apiFirst } from "./kit/first.js";
 import { loader } from "./kit/load.js";
 import { model } from "./kit/model.js";
 import { isTouch } from "./kit/plotly.js";
@@ -127,9 +128,10 @@ function setTokens(list) {
   $("status").textContent = `${tokens.length} token${tokens.length === 1 ? "" : "s"}: ${tapOrClick} one to see where it looks.`;
 }
 
-// One head, or with `average` the layer's mean of its heads' exact weights (taken by the server).
+// One head, or with `average` the layer's mean of its heads' exact weights (taken by the server). The
+// first one is the server's preload of GET /api/attention when it named this state (kit/first.js).
 const showHead = loader({
-  run: (signal) => api("/api/attention",
+  run: (signal) => apiFirst("/api/attention", { text: state.text, layer: state.layer, head: state.head, avg: state.avg },
     { text: state.text, layer: state.layer, head: state.head, average: state.avg }, { signal }),
   draw: (body) => {
     shown = body;

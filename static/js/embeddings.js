@@ -6,6 +6,7 @@
 import { $, api, declutterLabels, debounce, el, plainTokenLabel, plotConfig, plotLayout, plotText, readState, showError,
   tokenChip, writeState } from "./api.js";
 import { drawHeatmap } from "./kit/heatmap.js";
+import { apiFirst } from "./kit/first.js";
 import { loader } from "./kit/load.js";
 import { isNarrow, isTouch, plotly, plotly3d } from "./kit/plotly.js";
 
@@ -149,12 +150,17 @@ function syncMapControls() {
 
 // A refused map (too many words, a word too long, the server busy) hides the earlier map, its
 // neighbours and its pieces: they would stand beside the error as if they were the new words'.
+// A first visit's map (before the layers are known, no words of the reader's own) is the server's
+// preload of GET /api/embeddings/map when it named this state (kit/first.js).
 const mapLoad = loader({
-  run: (signal) => api("/api/embeddings/map", {
-    sets: state.sets.split(",").filter(Boolean), words: splitWords(state.words), method: state.method,
-    dims: state.dims, mode: state.mode, layer: layersKnown ? state.layer : null, pooling: state.pooling, neighbours: 10,
-    word_like: state.wl,
-  }, { signal }),
+  run: (signal) => {
+    const body = { sets: state.sets.split(",").filter(Boolean), words: splitWords(state.words), method: state.method,
+      dims: state.dims, mode: state.mode, layer: layersKnown ? state.layer : null, pooling: state.pooling, neighbours: 10,
+      word_like: state.wl };
+    const query = layersKnown || body.words.length ? null : { sets: body.sets.join(","), method: body.method,
+      dims: body.dims, mode: body.mode, pooling: body.pooling, wl: body.word_like, neighbours: body.neighbours };
+    return apiFirst("/api/embeddings/map", query, body, { signal });
+  },
   draw: showMap, charts: true, error: "map-error",
   views: ["map-plot", "map-labels-note", "neighbours-box", "several-summary", "pieces"],
   onError: () => { $("map-status").textContent = ""; mapData = null; },

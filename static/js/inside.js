@@ -6,6 +6,7 @@
 import { $, api, debounce, el, latest, plainTokenLabel, plotConfig, plotLayout, plotText, readState, svgEl, tokenChip,
   writeState } from "./api.js";
 import { drawHeatmap } from "./kit/heatmap.js";
+import { apiFirst } from "./kit/first.js";
 import { loader } from "./kit/load.js";
 import { touchWords } from "./kit/touch.js";
 import { isNarrow, isTouch, plotly } from "./kit/plotly.js";
@@ -489,12 +490,13 @@ async function drawAll(answer) {
     + `through layer ${data.layer}, head ${data.head}.`;
 }
 
-/** POST /api/inside for the state; a link from a longer text or another model (a position, layer or head out of
+/** POST /api/inside for the state (the first time, the server's preload of its GET twin when it named this
+ *  state: kit/first.js); a link from a longer text or another model (a position, layer or head out of
  *  range) follows the last token, or the nearest layer/head, instead. */
 async function fetchInside(signal) {
   try {
-    return await api("/api/inside", { text: state.text, layer: state.layer, head: state.head,
-      position: state.position < 0 ? null : state.position }, { signal });
+    const body = { text: state.text, layer: state.layer, head: state.head, position: state.position < 0 ? null : state.position };
+    return await apiFirst("/api/inside", body, body, { signal });
   } catch (error) {
     if (error.code !== "out_of_range" || !["position", "layer", "head"].includes(error.field)) throw error;
     if (error.field === "position") {

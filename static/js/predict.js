@@ -5,6 +5,7 @@ import { $, api, readState, writeState, debounce, el, showError, tokenChip, toke
 import { plainTokenLabel } from "./kit/chips.js";
 import { plotText } from "./kit/dom.js";
 import { drawHeatmap } from "./kit/heatmap.js";
+import { apiFirst } from "./kit/first.js";
 import { loader, markFailed } from "./kit/load.js";
 import { model } from "./kit/model.js";
 import { isNarrow, isTouch, plotConfig, plotLayout, plotly } from "./kit/plotly.js";
@@ -177,8 +178,12 @@ const CHART_VIEWS = ["chart", "chart-more", "stats", "guess-result"];
 const SURPRISE_VIEWS = ["surprise", "surprise-summary", "surprise-inspector"];
 const LENS_VIEWS = ["lens", "lens-bottom", "lens-answer"];
 
+// The GET twin's query for a request it can say (no generated steps, no guess): the first chart is the
+// server's preload of it when it named this state (kit/first.js).
+const chartQuery = (body) => (body.append_ids.length || body.guess ? null : { text: body.text,
+  temperature: body.temperature, top_k: body.top_k, top_p: body.top_p, n_predictions: body.n_predictions });
 const loadChart = loader({
-  run: (signal, body) => api("/api/predict", body, { signal }),
+  run: (signal, body) => apiFirst("/api/predict", chartQuery(body), body, { signal }),
   draw: async (data, body) => {
     if (learnBytes(data.tokens, body.append_ids.length)) renderTrail();
     drawChart(await plotly(), data);

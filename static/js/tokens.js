@@ -3,6 +3,7 @@
 // User text reaches the page only through textContent (the `el` helper), never as HTML.
 
 import { $, api, debounce, el, readState, tokenChip, tokenColour, visibleControls, writeState } from "./api.js";
+import { apiFirst } from "./kit/first.js";
 import { loader } from "./kit/load.js";
 import { model } from "./kit/model.js";
 import { wireSpaceDemo } from "./tokens/space.js";
@@ -188,7 +189,7 @@ function drawExampleNote() {
 
 // Too long is the server's to say (413 too_many_characters, with its limit): one rule, one place.
 const loadTokens = loader({
-  run: (signal, text) => api("/api/tokenize", { text }, { signal }),
+  run: (signal, text) => apiFirst("/api/tokenize", { text }, { text }, { signal }),  // the first: the server's preload
   draw: (data) => { lastTokens = data; drawTokens(); },
   views: ["chips", "stats", "inspector"], error: "error",
   onError: () => clearTokens(),

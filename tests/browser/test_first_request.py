@@ -1,0 +1,181 @@
+"""The first request of each chapter page, preloaded from the HTML head (issue 20): on a fresh load the
+server is asked for it exactly once (the page's module takes the preload's answer instead of asking
+again: a request asked twice makes the model run its pass twice, one after the other), the first
+picture draws from it, and a bad value in the URL never turns into a 500.
+
+Counted at the server: this module serves the app (on the same loaded model as the other browser
+tests) behind a wrapper that notes every /api/ request it receives."""
+
+from __future__ import annotations
+
+import threading
+import time
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+from app.main import create_app
+from app.views.first_request import Limits, first_request, form_encode
+from tests.browser.checks import PHONE
+from tests.conftest import _free_port, watched_page
+
+
+class Counted:
+    """The app, noting each /api/ request as (method, path?query) before handing it on."""
+
+    def __init__(self, app):
+        self.app, self.seen, self.lock = app, [], threading.Lock()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+            query = scope["query_string"].decode("latin-1")
+            with self.lock:
+                self.seen.append((scope["method"], scope["path"] + (f"?{query}" if query else "")))
+        await self.app(scope, receive, send)
+
+    def asked(self, path: str) -> list[tuple[str, str]]:
+        with self.lock:
+            return [(m, url) for m, url in self.seen if urlsplit(url).path == path]
+
+    def clear(self):
+        with self.lock:
+            self.seen.clear()
+
+
+@pytest.fixture(scope="module")
+def counted(real_engine):
+    import uvicorn
+
+    app = Counted(create_app(engine=real_engine))
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started:
+        assert time.time() < deadline, "the test server did not start"
+        time.sleep(0.05)
+    app.base = f"http://127.0.0.1:{port}"
+    yield app
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def fresh(browser, counted):
+    """A fresh page (its own context: nothing cached) on the counting server."""
+    yield from watched_page(browser, counted.base, {"viewport": {"width": 1280, "height": 900}})
+
+
+@pytest.fixture
+def fresh_phone(browser, counted):
+    yield from watched_page(browser, counted.base, PHONE)
+
+
+PRELOAD = 'link[rel="preload"][as="fetch"]'
+TEXT = "The capital of France is"
+
+# (page URL, what shows that the first picture has drawn from the first request's answer)
+STATES = [
+    ("/attention", "#heatmap .main-svg"),
+    ("/attention?text=I+sat+on+the+river+bank&layer=5&head=3", "#heatmap[data-layer='5'][data-head='3'] .main-svg"),
+    ("/attention?text=I+sat+on+the+river+bank&layer=7&avg=1", "#heatmap[data-layer='7'][data-head='avg'] .main-svg"),
+    ("/inside", "#qk .heatmaplayer"),
+    ("/inside?text=I+sat+on+the+river+bank&layer=3&head=2&position=2", "#qk .heatmaplayer"),
+    ("/predict", "#chart .bars path"),
+    ("/predict?text=Once+upon+a+time%2C+there+was+a&temperature=0.7&top_k=5", "#chart .bars path"),
+    ("/tokens", "#chips .tok"),
+    ("/tokens?text=Hello+%F0%9F%8D%95+world%21+%2A%7E", "#chips .tok"),
+    ("/embeddings", "#map-plot .scatterlayer .point"),
+    ("/embeddings?wl=0&pooling=last", "#map-plot .scatterlayer .point"),
+    ("/network", "#gallery-train > *"),
+    ("/network?px=111000111&seed=3", "#gallery-train > *"),
+]
+
+
+def _limits(engine) -> Limits:
+    return Limits.of(engine)
+
+
+@pytest.mark.parametrize("url, drawn", STATES)
+def test_the_first_request_is_asked_once_and_drawn(fresh, counted, real_engine, url, drawn):
+    counted.clear()
+    fresh.goto(url)
+    fresh.wait_for_selector(drawn, state="attached", timeout=60_000)
+    parts = urlsplit(url)
+    named = first_request(parts.path.strip("/"), parse_qsl(parts.query, keep_blank_values=True), _limits(real_engine))
+    assert named, f"{url}: the server names no first request"
+    links = fresh.eval_on_selector_all(PRELOAD, "(links) => links.map((l) => l.getAttribute('href'))")
+    assert links == [named]
+    # Everything the server was asked on this endpoint up to the first picture: the preload alone (a
+    # module that asked again, by POST or for another URL, would show here).
+    assert counted.asked(urlsplit(named).path) == [("GET", named)]
+    # ...and the page took its answer: its module asked for nothing the server did not see.
+    assert fresh.evaluate("() => performance.getEntriesByType('resource')"
+                          f".filter((e) => new URL(e.name).pathname === {urlsplit(named).path!r}).length") == 1
+
+
+def test_a_later_request_for_the_same_state_is_asked_again(fresh, counted):
+    """The preload serves the first load only: going back to the first state asks the server (as before)."""
+    fresh.goto("/tokens?text=abc")
+    fresh.wait_for_selector("#chips .tok")
+    fresh.fill("#text", "abcd")
+    fresh.wait_for_function("() => document.querySelectorAll('#chips .tok').length >= 1 && "
+                            "new URLSearchParams(location.search).get('text') === 'abcd'")
+    fresh.fill("#text", "abc")
+    fresh.wait_for_function("() => new URLSearchParams(location.search).get('text') === 'abc'")
+    fresh.wait_for_function("() => !document.getElementById('chips').classList.contains('stale')")
+    methods = [m for m, _ in counted.asked("/api/tokenize")][-3:]
+    assert methods[0] == "GET" and methods[1:] == ["POST", "POST"]
+
+
+def test_the_phone_page_takes_the_preload_too(fresh_phone, counted):
+    counted.clear()
+    fresh_phone.goto("/predict?text=Hello")
+    fresh_phone.wait_for_selector("#chart .bars path")
+    assert [m for m, _ in counted.asked("/api/predict")] == ["GET"]
+
+
+# --- bad values in the URL ----------------------------------------------------------------------------
+
+def test_out_of_range_layer_is_not_preloaded_and_the_page_clamps_it(fresh, counted, real_engine):
+    last = real_engine.cfg.n_layers - 1
+    counted.clear()
+    fresh.goto(f"/attention?text=Hello+there&layer={last + 70}&head=1")
+    fresh.wait_for_selector(f"#heatmap[data-layer='{last}'] .main-svg")
+    assert fresh.query_selector(PRELOAD) is None
+    assert [m for m, _ in counted.asked("/api/attention")] == ["POST"]
+
+
+def test_out_of_range_inside_is_not_preloaded_and_the_page_follows_the_nearest(fresh, counted):
+    counted.clear()
+    fresh.goto("/inside?text=Hello+there&layer=99&head=1")
+    fresh.wait_for_selector("#qk .heatmaplayer")
+    assert fresh.query_selector(PRELOAD) is None
+    assert all(m == "POST" for m, _ in counted.asked("/api/inside"))
+
+
+@pytest.mark.parametrize("page, error", [("attention", "#error"), ("inside", "#error"), ("predict", "#error"),
+                                         ("tokens", "#error")])
+def test_text_over_the_character_limit_is_not_preloaded_and_is_refused_as_usual(fresh, real_engine, page, error):
+    fresh.goto(f"/{page}?text={'a' * (real_engine.settings.max_prompt_chars + 1)}")
+    fresh.wait_for_function(f"() => document.querySelector({error!r}).textContent.trim().length > 0")
+    assert fresh.query_selector(PRELOAD) is None
+
+
+def test_a_preload_the_server_refuses_shows_as_the_usual_error(fresh, counted, real_engine):
+    """Within the character limit but over the token limit: the preload's 413 is the page's refusal."""
+    words = "a " * (real_engine.settings.max_prompt_tokens + 10)
+    counted.clear()
+    fresh.goto(f"/predict?text={words.strip().replace(' ', '+')}")
+    fresh.wait_for_function("() => document.getElementById('error').textContent.includes('"
+                            f"{real_engine.settings.max_prompt_tokens}')")
+    assert fresh.query_selector(PRELOAD) is not None
+    assert [m for m, _ in counted.asked("/api/predict")] == ["GET"]
+    assert fresh.locator("#chart").is_hidden()
+
+
+def test_form_encoding_agrees_with_the_browsers(fresh):
+    fresh.goto("/tokens?text=x")
+    for text in ["a b*~é🍕&=+/?%\n", "\t\r\n\"'<>#[]{}|\\^`", "日本語 ‮ \u00a0"]:
+        assert form_encode([("text", text)]) == fresh.evaluate("(t) => new URLSearchParams({ text: t }).toString()", text)
