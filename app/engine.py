@@ -144,9 +144,11 @@ class Engine:
         key = tuple(prompt.ids)
         found = self.analyses.get(key)
         if found is None:
-            previous = self._longest_shared_prefix(prompt.ids)
-            # Room first, so the kept analyses and the new one stay within the bound together.
+            # Room first, so the kept analyses and the new one stay within the bound together; the
+            # prefix to extend is then looked for among those still kept (one evicted here but held
+            # through the pass would be outside the bound).
             self.analyses.make_room(estimated_nbytes(self.cfg, len(prompt.ids)))
+            previous = self._longest_shared_prefix(prompt.ids)
             found = analyse_ids(self.model, prompt.ids, prompt.tokens, previous)
             del previous
             self.analyses.put(key, found)
@@ -188,7 +190,7 @@ def keep_large_allocations_returnable(threshold: int = 8 * 1024 * 1024) -> None:
     the heap only grows: resident memory then keeps the peak of every request ever answered.
     8 MB, not lower: each fresh mmap is zeroed page by page on first touch, and at 1 MB the
     typing update's few-MB copies made it 22-25 ms instead of 17-18 (a 505-token layer's
-    attention weights, 9 MB, still get their own; bench_memory's peak was the same, 1.97-2.01 GB)."""
+    attention weights, 9 MB, still get their own; bench_memory's peak was the same at 1 MB and 8 MB)."""
     if _LIBC is not None and hasattr(_LIBC, "mallopt"):
         _LIBC.mallopt(M_MMAP_THRESHOLD, threshold)
 

@@ -68,9 +68,8 @@ def estimated_nbytes(cfg, n: int) -> int:
     return 4 * floats + 8 * n                                  # ids are int64
 
 
-def _capture_names(n_layers: int) -> list[str]:
-    per_block = ("resid_post", "attn.pattern", "attn_out", "mlp_out")
-    return ["embed", "final_norm"] + [f"blocks.{i}.{h}" for i in range(n_layers) for h in per_block]
+# Per-block captures an Analysis keeps, each stacked over the layers as the pass runs.
+_STACKED = ("resid_post", "attn.pattern", "attn_out", "mlp_out")
 
 
 def shared_prefix(a: list[int], b: list[int]) -> int:
@@ -104,36 +103,24 @@ def analyse_ids(model: Llama, ids: list[int], tokens: list[Token] | None = None,
 
 
 def _run(model: Llama, ids: list[int], cache: KVCache) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """The kept activations (by hook name) and the next-token logits (V,), through the model's
-    one capture path (`Llama.run_with_cache`)."""
-    logits, store = model.run_with_cache(torch.tensor(ids, dtype=torch.long), _capture_names(model.cfg.n_layers),
-                                         cache=cache, last_only=True)
+    """The kept activations and the next-token logits (V,), through the model's one capture path
+    (`Llama.run_with_cache`): "embed" and "final_norm", and each of `_STACKED` as one
+    (n_layers, ...) tensor filled layer by layer (no second copy of a long prompt's attention weights)."""
+    logits, store = model.run_with_cache(torch.tensor(ids, dtype=torch.long), ["embed", "final_norm"],
+                                         cache=cache, last_only=True, stacked=_STACKED)
     return store, logits[-1]
 
 
-def _stack(store: dict[str, torch.Tensor], hook: str, n_layers: int) -> torch.Tensor:
-    """The layers' captures as one (n_layers, ...) tensor, each layer's capture dropped from the
-    store as soon as it is copied: a long prompt's attention weights are the largest thing an
-    Analysis holds, and stacking while every layer's own copy is still alive would need twice that."""
-    first = store.pop(f"blocks.0.{hook}")
-    out = torch.empty((n_layers, *first.shape), dtype=first.dtype)
-    out[0] = first
-    del first
-    for i in range(1, n_layers):
-        out[i] = store.pop(f"blocks.{i}.{hook}")
-    return out
-
-
 def _full_pass(model: Llama, ids: list[int], tokens: list[Token] | None) -> Analysis:
-    L, cache = model.cfg.n_layers, KVCache()
+    cache = KVCache()
     store, next_logits = _run(model, ids, cache)
     return Analysis(
         ids=torch.tensor(ids, dtype=torch.long),
         tokens=tokens or [],
-        resid=torch.stack([store["embed"]] + [store[f"blocks.{i}.resid_post"] for i in range(L)]),
-        attn_pattern=_stack(store, "attn.pattern", L),
-        attn_out=_stack(store, "attn_out", L),
-        mlp_out=_stack(store, "mlp_out", L),
+        resid=torch.cat([store["embed"][None], store["resid_post"]]),
+        attn_pattern=store["attn.pattern"],
+        attn_out=store["attn_out"],
+        mlp_out=store["mlp_out"],
         final_hidden=store["final_norm"],
         next_logits=next_logits,
         kv_cache=cache,
@@ -146,19 +133,18 @@ def _extend(model: Llama, previous: Analysis, p: int, ids: list[int], tokens: li
     L, n = model.cfg.n_layers, len(ids)
     cache = previous.kv_cache.truncated(p)
     store, next_logits = _run(model, ids[p:], cache)
-    new_resid = torch.stack([store["embed"]] + [store[f"blocks.{i}.resid_post"] for i in range(L)])
+    new_resid = torch.cat([store["embed"][None], store.pop("resid_post")])
     # Old query rows keep their weights; their columns for the new keys are zero (causal mask).
     pattern = torch.zeros(L, model.cfg.n_heads, n, n)
     pattern[:, :, :p, :p] = previous.attn_pattern[:, :, :p, :p]
-    for i in range(L):                                                               # (h, n-p, n) each
-        pattern[i, :, p:, :] = store.pop(f"blocks.{i}.attn.pattern")
+    pattern[:, :, p:, :] = store.pop("attn.pattern")                                  # (L, h, n-p, n)
     return Analysis(
         ids=torch.tensor(ids, dtype=torch.long),
         tokens=tokens or [],
         resid=torch.cat([previous.resid[:, :p], new_resid], dim=1),
         attn_pattern=pattern,
-        attn_out=torch.cat([previous.attn_out[:, :p], _stack(store, "attn_out", L)], dim=1),
-        mlp_out=torch.cat([previous.mlp_out[:, :p], _stack(store, "mlp_out", L)], dim=1),
+        attn_out=torch.cat([previous.attn_out[:, :p], store.pop("attn_out")], dim=1),
+        mlp_out=torch.cat([previous.mlp_out[:, :p], store.pop("mlp_out")], dim=1),
         final_hidden=torch.cat([previous.final_hidden[:p], store["final_norm"]]),
         next_logits=next_logits,
         kv_cache=cache,

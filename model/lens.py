@@ -15,7 +15,7 @@ import torch
 from model.analysis import Analysis
 from model.sampling import probabilities
 
-_CHUNK = 128  # positions unembedded at once (128 x 49152 floats = 25 MB; 50 MB for the float64 softmax)
+_CHUNK = 32  # positions unembedded at once (32 x 49152 floats = 6 MB; 12.6 MB for the float64 softmax)
 
 
 @dataclass
@@ -44,11 +44,18 @@ def logit_lens(analysis: Analysis, positions: list[int]) -> Lens:
     top_ids, top_probs, target_probs = [], [], []
     with torch.inference_mode():
         for resid in analysis.resid:                                   # (n, d), one layer at a time
-            probs = probabilities(model.unembed(model.norm(resid[pos])))  # (m, V), as /api/predict
-            p, i = probs.max(-1)
-            top_ids.append(i)
-            top_probs.append(p)
-            picked = probs.gather(1, targets[:, None])[:, 0]
+            tops, top_ps, picks = [], [], []
+            for start in range(0, len(positions), _CHUNK):             # a block of positions at a time
+                block = pos[start:start + _CHUNK]
+                probs = probabilities(model.unembed(model.norm(resid[block])))  # (m, V), as /api/predict
+                p, i = probs.max(-1)
+                tops.append(i)
+                top_ps.append(p)
+                picks.append(probs.gather(1, targets[start:start + _CHUNK, None])[:, 0])
+                del probs
+            picked = torch.cat(picks)
+            top_ids.append(torch.cat(tops))
+            top_probs.append(torch.cat(top_ps))
             target_probs.append(torch.where(has_target, picked, torch.full_like(picked, math.nan)))
     return Lens(positions, torch.stack(top_ids), torch.stack(top_probs), torch.stack(target_probs))
 

@@ -306,15 +306,32 @@ class Llama(nn.Module):
                 self.hook_points[name].fns.remove(fn)
 
     def run_with_cache(self, ids: torch.Tensor, names: list[str] | None = None, cache: KVCache | None = None,
-                       last_only: bool = False) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Logits and a dict of the named activations (all hook points if `names` is None): the one
-        way activations are captured (model/analysis.py keeps its Analysis from it)."""
+                       last_only: bool = False, stacked: tuple[str, ...] = ()) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Logits and a dict of the named activations (all hook points if `names` is None and
+        nothing is `stacked`): the one way activations are captured (model/analysis.py keeps its
+        Analysis from it).
+
+        `stacked` names per-block hooks ("attn.pattern", "resid_post", ...) whose captures of every
+        layer are copied into one (n_layers, ...) tensor, kept under the bare hook name, as each
+        layer runs. Each layer's own capture is then freed before the next layer allocates its
+        own in the same place, so a pass needs the stacked result plus one layer's worth, not
+        every layer's capture and then a stacked copy too (a 505-token prompt's attention
+        weights alone are 275 MB)."""
         store: dict[str, torch.Tensor] = {}
+        n_layers = len(self.blocks)
 
         def keep(x: torch.Tensor, name: str) -> None:
             store[name] = x.detach()
 
-        with torch.inference_mode(), self.hooks({n: keep for n in (names or self.hook_points)}):
+        def keep_stacked(x: torch.Tensor, name: str) -> None:
+            _, layer, hook = name.split(".", 2)                  # "blocks.{i}.{hook}"
+            if hook not in store:
+                store[hook] = torch.empty((n_layers, *x.shape), dtype=x.dtype)
+            store[hook][int(layer)] = x
+
+        fns: dict[str, HookFn] = {n: keep for n in (names or ([] if stacked else self.hook_points))}
+        fns.update({f"blocks.{i}.{hook}": keep_stacked for hook in stacked for i in range(n_layers)})
+        with torch.inference_mode(), self.hooks(fns):
             logits = self(ids, cache=cache, last_only=last_only)
         return logits, store
 
