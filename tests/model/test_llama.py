@@ -40,6 +40,18 @@ def test_run_with_cache_records_every_hook_with_its_shape(tiny):
     assert torch.equal(store["logits"], logits)
 
 
+def test_stacked_captures_are_every_layers_capture_in_order(tiny):
+    model, tok = tiny
+    ids = torch.tensor(tok.encode("the bank of the river"))
+    logits, plain = model.run_with_cache(ids)
+    stacked_logits, store = model.run_with_cache(ids, ["embed"], stacked=("attn.pattern", "mlp_out"))
+    assert set(store) == {"embed", "attn.pattern", "mlp_out"}
+    assert torch.equal(stacked_logits, logits)
+    for hook in ("attn.pattern", "mlp_out"):
+        expected = torch.stack([plain[f"blocks.{i}.{hook}"] for i in range(model.cfg.n_layers)])
+        assert torch.equal(store[hook], expected)
+
+
 def test_attention_rows_sum_to_one_and_never_look_ahead(tiny):
     model, tok = tiny
     _, store = model.run_with_cache(torch.tensor(tok.encode("a bank and a bank")))
