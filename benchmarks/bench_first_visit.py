@@ -17,11 +17,17 @@ when the page's first picture appears. Reported per page:
   answers it as the POST it replaces, so the comparison is the same as before the preloads.
 - warm: the same two on a server that has answered this page before (the page's own cost: loading
   and running its code and Plotly, drawing).
+
+--split-cores: the browser (and this script) on the first core, every server on the others, as when
+the browser and the server are different machines. On one shared machine a preloaded request's pass
+competes with the page's own loading for the same cores; split, it does not. Both figures (nav and
+API alone) are then taken on the same smaller server, so the ratio stays a like-for-like comparison.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import threading
@@ -149,10 +155,20 @@ def replay(base: str, api: list[dict]) -> float:
     return max(done)
 
 
+SPLIT: dict[str, set[int]] = {}  # --split-cores: {"browser": {0}, "server": {1, ...}}
+
+
 @contextmanager
 def fresh_server():
-    """A just-started app (nothing computed for any prompt yet) on a free port."""
-    server = start_server(port := free_port())
+    """A just-started app (nothing computed for any prompt yet) on a free port (on the server's
+    cores with --split-cores: it inherits this process's affinity while it starts)."""
+    if SPLIT:
+        os.sched_setaffinity(0, SPLIT["server"])
+    try:
+        server = start_server(port := free_port())
+    finally:
+        if SPLIT:
+            os.sched_setaffinity(0, SPLIT["browser"])
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -192,6 +208,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     argv = argv or []
     repeats = next((int(a.split("=", 1)[1]) for a in argv if a.startswith("--repeats=")), 2)
+    cores = sorted(os.sched_getaffinity(0))
+    if "--split-cores" in argv and len(cores) >= 2:
+        SPLIT.update(browser={cores[0]}, server=set(cores[1:]))
+        os.sched_setaffinity(0, SPLIT["browser"])  # Chromium, launched below, inherits it
     argv = [a for a in argv if not a.startswith("--")]
     wanted = [v for v in VISITS if not argv or v.name in argv]
     header("First visit, cold browser cache (headless Chromium; goal: JS before the first chart "
