@@ -35,9 +35,13 @@ def probabilities(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tenso
 def logprobabilities(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """log softmax(logits / temperature) over the last axis, in float64: the logarithm of
     `probabilities(logits, temperature)` without its float32 underflow (a token with p < 1e-45
-    still gets a finite log-probability). exp() of it equals `probabilities` to float32 rounding."""
+    still gets a finite log-probability). exp() of it equals `probabilities` to float32 rounding.
+    Below a temperature of about 1e-307 a gap between logits divided by it leaves float64's range:
+    such a token's log-probability is then the lowest finite float64 (-1.8e308), not -inf, which
+    JSON cannot carry."""
     shifted = (logits.double() - logits.max(-1, keepdim=True).values) / temperature
-    return shifted - shifted.exp().sum(-1, keepdim=True).log()
+    logp = shifted - shifted.exp().sum(-1, keepdim=True).log()
+    return logp.clamp(min=torch.finfo(torch.float64).min)
 
 
 def distribution(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0,

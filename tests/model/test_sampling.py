@@ -72,13 +72,15 @@ def test_a_disallowed_token_is_never_drawn():
     assert {pick(dist, generator) for _ in range(500)} == {1, 3}
 
 
-@pytest.mark.parametrize("temperature", [1e-40, 1e-300])
+@pytest.mark.parametrize("temperature", [1e-40, 1e-300, 2.225073858507203e-309])
 def test_a_tiny_positive_temperature_is_near_greedy_not_nan(temperature):
     # Regression: logits / 1e-40 overflowed to inf, softmax gave NaN and multinomial raised.
     dist = distribution(LOGITS * 20, temperature)
     assert torch.isfinite(dist.probs).all() and torch.isfinite(dist.sample_probs).all()
     assert int(dist.probs.argmax()) == int(LOGITS.argmax()) and float(dist.probs.max()) == 1.0
     assert pick(dist, torch.Generator().manual_seed(0)) == int(LOGITS.argmax())
+    # The log-probabilities stay numbers JSON can carry (found by the API fuzzer at 2.2e-309).
+    assert torch.isfinite(dist.logprobs).all() and float(dist.logprobs.max()) == 0.0
 
 
 @pytest.mark.parametrize("top_p", [5e-324, 1e-45, 1e-30])
