@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from contextlib import asynccontextmanager
@@ -156,9 +157,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        warming = asyncio.ensure_future(run_in_threadpool(pages.warm))  # beside the model's loading
         if app.state.engine is None:
             app.state.engine = await run_in_threadpool(load_engine, settings)
             log.info("model loaded from %s in %.1f s", app.state.engine.source, app.state.engine.load_seconds)
+        await warming
         yield
 
     app = FastAPI(title="transformer-tour", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,

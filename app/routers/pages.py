@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import re
-import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -90,10 +89,10 @@ CHAPTERS = [
 router = APIRouter(include_in_schema=False)
 
 
-def _warm() -> None:
-    """What a first visit would otherwise wait for, done once per process as it starts (beside the
-    model's loading): the 2-D bundle gzipped (about 40 ms here, on the first visit's critical path: its
-    Plotly runs only once the bundle has arrived), the templates compiled, the module graphs read."""
+def warm() -> None:
+    """What a first visit would otherwise wait for, done once as the app starts (the lifespan runs it
+    beside the model's loading): the 2-D bundle gzipped (about 40 ms here, on the first visit's critical
+    path: its Plotly runs only once the bundle has arrived), the templates compiled, the module graphs read."""
     assets.gzipped(assets.PLOTLY_2D.path)
     for chapter in CHAPTERS:
         templates.env.get_template(f"{chapter.slug}.html")
@@ -101,8 +100,6 @@ def _warm() -> None:
     templates.env.get_template("index.html")
     module_graph("tour.js")
 
-
-threading.Thread(target=_warm, name="warm-pages", daemon=True).start()
 
 
 def render(request: Request, template: str, active: str, **context) -> HTMLResponse:
