@@ -151,6 +151,19 @@ async def overloaded(request: Request, exc: Overloaded) -> JSONResponse:
     return _answer(request, 503, _error(BUSY, "busy"), {"Retry-After": "2"})
 
 
+async def _first_request(app: FastAPI) -> None:
+    """One page asked of the app itself before it serves anyone: the first request through Starlette
+    builds its middleware stack and routes, and the first page render reads the model's shape for the
+    template (about 40 ms here, otherwise paid by a newcomer's first visit). /tokens runs no model pass."""
+    import httpx
+
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://warm-up") as client:
+            await client.get("/tokens", params={"text": ""})
+    except Exception:  # a warm-up must never stop the app from starting
+        log.exception("warm-up request")
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the app. Tests pass a ready `engine` (e.g. the tiny random model) to skip loading."""
     settings = settings or (engine.settings if engine else Settings())
@@ -162,6 +175,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             app.state.engine = await run_in_threadpool(load_engine, settings)
             log.info("model loaded from %s in %.1f s", app.state.engine.source, app.state.engine.load_seconds)
         await warming
+        await _first_request(app)
         yield
 
     app = FastAPI(title="transformer-tour", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,

@@ -9,11 +9,14 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+import httpx
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 
-from app import assets
+from app import assets, pictures
 from app.views import model as model_view
 from app.views.first_request import Limits, first_request
 
@@ -102,21 +105,49 @@ def warm() -> None:
 
 
 
-def render(request: Request, template: str, active: str, **context) -> HTMLResponse:
+def render(request: Request, template: str, active: str, **context) -> Response:
     # `model` (the running model's shape) lets explanations quote its own numbers, so they stay
     # true for another GGUF given in TT_MODEL_PATH.
     # `model_json` is GET /api/model's answer, written once into base.html's <body data-model>:
     # every page's script reads the model's shape and limits from there (static/js/kit/model.js).
     # `first_request`: the API answer the page's first picture needs, from its URL query
-    # (app/views/first_request.py); base.html preloads it so the model starts as the HTML arrives.
+    # (app/views/first_request.py). A page with a picture module (app/pictures) gets it drawn into
+    # its HTML (streamed: everything above the picture goes out at once); the others get it preloaded
+    # from the head, so the model starts as the HTML arrives.
     engine = request.app.state.engine
-    return templates.TemplateResponse(request, template, {
-        "first_request": first_request(active, request.query_params.multi_items(), Limits.of(engine)),
+    url = first_request(active, request.query_params.multi_items(), Limits.of(engine))
+    draw = pictures.renderer(active) if url else None
+    html = templates.get_template(template).render({
+        "request": request, "first_request": None if draw else url,
+        "first_picture": lambda: Markup(pictures.SLOT) if draw else "", "picture_first": bool(draw),
         "chapters": CHAPTERS, "active": active,
         "plotly_url": PLOTLY_URL, "plotly_full_url": PLOTLY_FULL_URL, "preload_plotly": active in CHART_PAGES,
         "modules": module_graph(f"{active or 'tour'}.js"),
         "model_name": engine.display_name, "model": engine.cfg,
         "model_json": model_view.model_info(engine).model_dump_json(), **context})
+    if not draw or pictures.SLOT not in html:
+        return HTMLResponse(html)
+    above, below = html.split(pictures.SLOT, 1)
+    return StreamingResponse(_stream(request.app, url, draw, above, below), media_type="text/html; charset=utf-8")
+
+
+async def _stream(app, url: str, draw, above: str, below: str):
+    """The page above its first picture at once; then the picture and its answer (or nothing, when the
+    answer is refused or anything fails: the page's module then asks as usual); then the rest."""
+    yield above
+    block = ""
+    try:
+        # Asked of the app itself, in-process: exactly the API's answer, through the same checks, cache
+        # and model thread as a browser's request.
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://first-picture") as client:
+            answer = await client.get(url)
+        if answer.status_code == 200:
+            data = answer.json()
+            block = pictures.block(url, data, await run_in_threadpool(draw, data, url))
+    except Exception:  # the page must never fail for its picture: its module asks again
+        pictures.log.exception("first picture for %s", url)
+    yield block
+    yield below
 
 
 @router.get("/vendor/{name}")
@@ -134,12 +165,12 @@ def vendor(name: str, request: Request) -> Response:
 
 
 @router.get("/", response_class=HTMLResponse)
-def tour(request: Request) -> HTMLResponse:
+def tour(request: Request) -> Response:
     return render(request, "index.html", "")
 
 
 def _chapter_page(chapter: Chapter):
-    def page(request: Request) -> HTMLResponse:
+    def page(request: Request) -> Response:
         return render(request, f"{chapter.slug}.html", chapter.slug, chapter=chapter)
     page.__name__ = f"page_{chapter.slug}"
     return page

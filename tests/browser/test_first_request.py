@@ -1,7 +1,8 @@
-"""The first request of each chapter page, preloaded from the HTML head (issue 20): on a fresh load the
-server is asked for it exactly once (the page's module takes the preload's answer instead of asking
-again: a request asked twice makes the model run its pass twice, one after the other), the first
-picture draws from it, and a bad value in the URL never turns into a 500.
+"""The first request of each chapter page (issue 20), either answered inside the page's HTML beside a
+server-drawn first picture (app/pictures) or preloaded from the HTML head: on a fresh load the server is
+asked for it over HTTP exactly once when preloaded and not at all when inlined (the page's module takes
+that answer instead of asking again: a request asked twice makes the model run its pass twice, one after
+the other), the first picture draws from it, and a bad value in the URL never turns into a 500.
 
 Counted at the server: this module serves the app (on the same loaded model as the other browser
 tests) behind a wrapper that notes every /api/ request it receives."""
@@ -73,6 +74,12 @@ def fresh_phone(browser, counted):
 
 
 PRELOAD = 'link[rel="preload"][as="fetch"]'
+INLINE = 'script[type="application/json"][data-first-answer]'
+
+
+def inlined(html: str, named: str) -> bool:
+    """True when the page as served carries the answer of `named` beside a server-drawn picture."""
+    return f'data-first-answer="{named.replace("&", "&amp;")}"' in html
 TEXT = "The capital of France is"
 
 # (page URL, what shows that the first picture has drawn from the first request's answer)
@@ -100,19 +107,27 @@ def _limits(engine) -> Limits:
 @pytest.mark.parametrize("url, drawn", STATES)
 def test_the_first_request_is_asked_once_and_drawn(fresh, counted, real_engine, url, drawn):
     counted.clear()
-    fresh.goto(url)
+    html = fresh.goto(url).text()
     fresh.wait_for_selector(drawn, state="attached", timeout=60_000)
     parts = urlsplit(url)
     named = first_request(parts.path.strip("/"), parse_qsl(parts.query, keep_blank_values=True), _limits(real_engine))
     assert named, f"{url}: the server names no first request"
     links = fresh.eval_on_selector_all(PRELOAD, "(links) => links.map((l) => l.getAttribute('href'))")
-    assert links == [named]
-    # Everything the server was asked on this endpoint up to the first picture: the preload alone (a
-    # module that asked again, by POST or for another URL, would show here).
-    assert counted.asked(urlsplit(named).path) == [("GET", named)]
-    # ...and the page took its answer: its module asked for nothing the server did not see.
-    assert fresh.evaluate("() => performance.getEntriesByType('resource')"
-                          f".filter((e) => new URL(e.name).pathname === {urlsplit(named).path!r}).length") == 1
+    fetched = fresh.evaluate("() => performance.getEntriesByType('resource')"
+                             f".filter((e) => new URL(e.name).pathname === {urlsplit(named).path!r}).length")
+    if inlined(html, named):
+        # Answered in the page: no preload, the server asked nothing over HTTP, the browser fetched
+        # nothing, and the module took the answer (it removes it as it does) and drew its own picture.
+        assert links == [] and counted.asked(urlsplit(named).path) == [] and fetched == 0
+        assert fresh.query_selector(INLINE) is None
+        assert fresh.query_selector("[data-first-picture]") is None
+    else:
+        assert links == [named]
+        # Everything the server was asked on this endpoint up to the first picture: the preload alone (a
+        # module that asked again, by POST or for another URL, would show here).
+        assert counted.asked(urlsplit(named).path) == [("GET", named)]
+        # ...and the page took its answer: its module asked for nothing the server did not see.
+        assert fetched == 1
 
 
 def test_a_later_request_for_the_same_state_is_asked_again(fresh, counted):
@@ -129,11 +144,11 @@ def test_a_later_request_for_the_same_state_is_asked_again(fresh, counted):
     assert methods[0] == "GET" and methods[1:] == ["POST", "POST"]
 
 
-def test_the_phone_page_takes_the_preload_too(fresh_phone, counted):
+def test_the_phone_page_takes_the_inline_answer_too(fresh_phone, counted):
     counted.clear()
     fresh_phone.goto("/predict?text=Hello")
     fresh_phone.wait_for_selector("#chart .bars path")
-    assert [m for m, _ in counted.asked("/api/predict")] == ["GET"]
+    assert counted.asked("/api/predict") == []
 
 
 # --- bad values in the URL ----------------------------------------------------------------------------
@@ -163,15 +178,16 @@ def test_text_over_the_character_limit_is_not_preloaded_and_is_refused_as_usual(
     assert fresh.query_selector(PRELOAD) is None
 
 
-def test_a_preload_the_server_refuses_shows_as_the_usual_error(fresh, counted, real_engine):
-    """Within the character limit but over the token limit: the preload's 413 is the page's refusal."""
+def test_a_first_answer_the_server_refuses_shows_as_the_usual_error(fresh, counted, real_engine):
+    """Within the character limit but over the token limit: the page gets no picture and no inline answer,
+    and its module's usual request gets the 413 the page shows as its refusal."""
     words = "a " * (real_engine.settings.max_prompt_tokens + 10)
     counted.clear()
-    fresh.goto(f"/predict?text={words.strip().replace(' ', '+')}")
+    html = fresh.goto(f"/predict?text={words.strip().replace(' ', '+')}").text()
     fresh.wait_for_function("() => document.getElementById('error').textContent.includes('"
                             f"{real_engine.settings.max_prompt_tokens}')")
-    assert fresh.query_selector(PRELOAD) is not None
-    assert [m for m, _ in counted.asked("/api/predict")] == ["GET"]
+    assert "data-first-answer" not in html and "data-first-picture" not in html
+    assert [m for m, _ in counted.asked("/api/predict")] == ["POST"]
     assert fresh.locator("#chart").is_hidden()
 
 

@@ -57,11 +57,13 @@ export function loader({ run, draw, views = [], error = null, charts = false, me
   async function load(...args) {
     controller?.abort();
     const mine = controller = new AbortController();
-    markStale(views, true);
     // Both start now: the request first (the server's answer is the slow part), then Plotly.
     let answer;
     performance.mark("kit:request");  // marks for benchmarks/bench_first_visit.py's breakdown
     try { answer = run(mine.signal, ...args); } catch (e) { answer = Promise.reject(e); }
+    // An answer the server wrote into the page (kit/first.js) is the one its static picture shows:
+    // nothing to wait for, so the views are not greyed.
+    if (!answer?.inline) markStale(views, true);
     answer?.then?.(() => performance.mark("kit:answer"), () => {});
     const charting = charts ? plotly() : null;
     try {
@@ -72,6 +74,8 @@ export function loader({ run, draw, views = [], error = null, charts = false, me
       markFailed(views, false);
       showError(null);
       await draw(data, ...args);
+      // The server's static first picture (app/pictures), now drawn by the page itself.
+      each(views, (n) => n.querySelectorAll("[data-first-picture]").forEach((p) => p.remove()));
       return data;
     } catch (e) {
       if (e?.name === "AbortError" || mine.signal.aborted) return undefined;

@@ -1,0 +1,20 @@
+"""/predict's first picture: the bar chart of the most probable next tokens (predict.js drawChart), from
+GET /api/predict's answer."""
+
+from __future__ import annotations
+
+from app.pictures.svg import hbars, percent, token_label
+
+ACCENT, BLOCKED = "#4453c7", "#c9cbd6"  # predict.js: can be drawn / ruled out by top-k or top-p
+
+
+def picture(answer: dict, url: str) -> str | None:
+    predictions = answer.get("predictions") or []
+    if not predictions:
+        return None
+    labels = [token_label(p) for p in predictions]
+    top = ", ".join(f"“{name}” {percent(p['probability'])}" for name, p in zip(labels[:3], predictions))
+    return hbars(labels, [p["probability"] for p in predictions],
+                 [ACCENT if p["allowed"] else BLOCKED for p in predictions],
+                 [percent(p["probability"]) for p in predictions],
+                 axis_title="probability", label=f"The {len(predictions)} most probable next tokens: {top}, …")

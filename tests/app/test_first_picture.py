@@ -1,0 +1,101 @@
+"""Server-drawn first pictures (app/pictures, issue 20): the page's HTML carries its first picture as a
+static SVG and, beside it, exactly the API's answer for the URL the page's module will ask for; text from
+the user or the model stays text; a refused or failing first request leaves the page as it was."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+from app import pictures
+from app.pictures.svg import nice_ticks, percent, token_label
+
+HOSTILE = '</script><img src=x onerror=alert(2)>&<!--'  # short: the tiny model allows 64 tokens
+
+
+def _inline(body: str) -> tuple[str, dict]:
+    found = re.findall(r'<script type="application/json" data-first-answer="([^"]+)">(.*?)</script>', body, re.S)
+    assert len(found) == 1, found
+    url, data = found[0]
+    return html.unescape(url), json.loads(data)
+
+
+def test_predict_page_carries_its_picture_and_the_apis_own_answer(tiny_client):
+    page = tiny_client.get("/predict?text=Hello")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    chart = re.search(r'<div id="chart"[^>]*>(.*?)<script type="application/json"', page.text, re.S).group(1)
+    assert '<div class="first-picture" data-first-picture><svg class="first-svg"' in chart
+    assert chart.count("<rect") == 20  # one bar per prediction
+    url, answer = _inline(page.text)
+    assert answer == tiny_client.get(url).json()
+    # Nothing is preloaded as well: the answer is already here.
+    assert 'rel="preload" as="fetch"' not in page.text
+    assert pictures.SLOT not in page.text
+
+
+def test_the_labels_and_numbers_are_the_answers(tiny_client):
+    page = tiny_client.get("/predict?text=Hello")
+    _, answer = _inline(page.text)
+    svg = page.text[page.text.index("<svg class=\"first-svg\""):page.text.index("</svg>")]
+    texts = [html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", svg)]
+    for p in answer["predictions"]:
+        assert token_label(p) in texts and percent(p["probability"]) in texts
+
+
+def test_hostile_text_stays_text(tiny_client):
+    page = tiny_client.get("/predict", params={"text": HOSTILE})
+    assert page.status_code == 200
+    body = page.text
+    assert "<img src=x" not in body and "<!--" not in body.split("<main", 1)[1]
+    # The page's own scripts are all there is: nothing the user typed opened or closed one.
+    assert body.count("</script>") == body.count("<script")
+    url, answer = _inline(body)
+    assert answer == tiny_client.get(url).json()
+    assert answer["tokens"][0]["text"] + "".join(t["text"] for t in answer["tokens"][1:]) == HOSTILE
+
+
+def test_a_refused_first_request_leaves_the_page_as_before(tiny_client, tiny_engine):
+    words = " a" * (tiny_engine.settings.max_prompt_tokens + 10)
+    page = tiny_client.get("/predict", params={"text": words})
+    assert page.status_code == 200
+    assert "data-first-answer" not in page.text and "data-first-picture" not in page.text
+    assert page.text.rstrip().endswith("</html>")
+
+
+def test_a_failing_picture_leaves_the_page_as_before(tiny_client, monkeypatch):
+    from app.pictures import predict
+
+    def broken(answer, url):
+        raise RuntimeError("drawing failed")
+    monkeypatch.setattr(predict, "picture", broken)
+    page = tiny_client.get("/predict?text=Hello")
+    assert page.status_code == 200 and page.text.rstrip().endswith("</html>")
+    assert "data-first-answer" not in page.text and "data-first-picture" not in page.text
+
+
+def test_inline_json_cannot_end_its_element():
+    text = pictures.inline_json({"t": "</script><!-- & >"})
+    assert "<" not in text and ">" not in text and "&" not in text
+    assert json.loads(text) == {"t": "</script><!-- & >"}
+
+
+def test_pages_without_a_picture_module_have_none():
+    assert pictures.renderer("predict") is not None
+    assert pictures.renderer("nonsense") is None
+
+
+def test_token_labels_as_the_pages_show_them():
+    assert token_label({"text": " the", "display": "␣the"}) == "␣the"
+    assert token_label({"text": " \ufffd", "bytes": "20 F0 9F", "partial": True}) == "␣F0 9F"
+    assert token_label({"text": "a\ufffd", "bytes": "61 E6", "partial": True}) == "a E6"
+    assert token_label({"text": "<|im_end|>", "special": True}) == "<|im_end|>"
+    assert token_label({"text": "\u200d", "display": "\u200d"}) == "⟨U+200D⟩"
+    assert token_label({"text": "\n\n"}) == "⏎⏎"
+
+
+def test_numbers_as_the_pages_write_them():
+    assert [percent(p) for p in (0.9995, 0.5, 0.00012345, 0.0001, 2e-6, 1e-9)] == \
+        [">99.9%", "50.0%", "0.012%", "0.010%", "0.00020%", "<0.0001%"]
+    assert nice_ticks(0.9) == [0, 0.2, 0.4, 0.6000000000000001, 0.8]
+    assert nice_ticks(0) == [0.0]
