@@ -4,6 +4,7 @@ reads its state from the URL query and fetches the JSON API."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 import re
 from functools import lru_cache
@@ -131,6 +132,11 @@ def render(request: Request, template: str, active: str, **context) -> Response:
     return StreamingResponse(_stream(request.app, url, draw, above, below), media_type="text/html; charset=utf-8")
 
 
+# How long a page waits for its first picture's answer before sending the rest without it (the page is
+# not interactive until its code, after the picture, has arrived).
+PICTURE_WAIT_SECONDS = 1.5
+
+
 async def _stream(app, url: str, draw, above: str, below: str):
     """The page above its first picture at once; then the picture and its answer (or nothing, when the
     answer is refused or anything fails: the page's module then asks as usual); then the rest."""
@@ -140,10 +146,14 @@ async def _stream(app, url: str, draw, above: str, below: str):
         # Asked of the app itself, in-process: exactly the API's answer, through the same checks, cache
         # and model thread as a browser's request.
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://first-picture") as client:
-            answer = await client.get(url)
+            answer = await asyncio.wait_for(client.get(url), PICTURE_WAIT_SECONDS)
         if answer.status_code == 200:
             data = answer.json()
             block = pictures.block(url, data, await run_in_threadpool(draw, data, url))
+    except asyncio.TimeoutError:
+        # A long prompt or a queue of other requests: the rest of the page (and its code) goes out now
+        # and its module asks as usual; a pass already running finishes into the engine's cache.
+        pass
     except Exception:  # the page must never fail for its picture: its module asks again
         pictures.log.exception("first picture for %s", url)
     yield block

@@ -99,3 +99,14 @@ def test_numbers_as_the_pages_write_them():
         [">99.9%", "50.0%", "0.012%", "0.010%", "0.00020%", "<0.0001%"]
     assert nice_ticks(0.9) == [0, 0.2, 0.4, 0.6000000000000001, 0.8]
     assert nice_ticks(0) == [0.0]
+
+
+def test_a_slow_answer_is_not_waited_for(tiny_client, monkeypatch):
+    """Past PICTURE_WAIT_SECONDS the rest of the page goes out without the picture; its module asks."""
+    from app.routers import pages
+
+    monkeypatch.setattr(pages, "PICTURE_WAIT_SECONDS", 0.0)
+    page = tiny_client.get("/predict?text=Hello")
+    assert page.status_code == 200 and page.text.rstrip().endswith("</html>")
+    assert "data-first-answer" not in page.text and "data-first-picture" not in page.text
+    assert '<script type="module" src="/static/js/predict.js">' in page.text
