@@ -3,7 +3,7 @@ GET /api/predict's answer."""
 
 from __future__ import annotations
 
-from app.pictures.svg import hbars, percent, token_label
+from app.pictures.svg import hbars, percent, responsive, token_label
 
 ACCENT, BLOCKED = "#4453c7", "#c9cbd6"  # predict.js: can be drawn / ruled out by top-k or top-p
 
@@ -14,7 +14,10 @@ def picture(answer: dict, url: str) -> str | None:
         return None
     labels = [token_label(p) for p in predictions]
     top = ", ".join(f"“{name}” {percent(p['probability'])}" for name, p in zip(labels[:3], predictions))
-    return hbars(labels, [p["probability"] for p in predictions],
-                 [ACCENT if p["allowed"] else BLOCKED for p in predictions],
-                 [percent(p["probability"]) for p in predictions],
-                 axis_title="probability", label=f"The {len(predictions)} most probable next tokens: {top}, …")
+    bars = dict(values=[p["probability"] for p in predictions],
+                colours=[ACCENT if p["allowed"] else BLOCKED for p in predictions],
+                value_text=[percent(p["probability"]) for p in predictions],
+                axis_title="probability", label=f"The {len(predictions)} most probable next tokens: {top}, …")
+    # On a phone, as predict.js: a long token cut short on its axis, smaller margins and fonts.
+    cut = [name if len(name) <= 7 else name[:6] + "…" for name in labels]
+    return responsive(hbars(labels, **bars), hbars(cut, **bars, width=340, left=62, right=34, font=11))

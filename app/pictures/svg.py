@@ -110,6 +110,13 @@ def nice_ticks(high: float, count: int = 5) -> list[float]:
     return [i * step for i in range(int(high / step + 1e-9) + 1)]
 
 
+def responsive(wide: str, narrow: str) -> str:
+    """Two drawings of one picture: app.css shows the narrow one on a phone, the wide one elsewhere (a
+    picture scaled down to a phone's width would have unreadable 7 px labels)."""
+    return wide.replace('class="first-svg"', 'class="first-svg first-wide"', 1) + \
+        narrow.replace('class="first-svg"', 'class="first-svg first-narrow"', 1)
+
+
 def svg(width: float, height: float, body: str, label: str) -> str:
     """An SVG scaled to its container's width (at most its own), with a text equivalent."""
     return (f'<svg class="first-svg" viewBox="0 0 {width:g} {height:g}" width="100%" style="max-width:{width:g}px" '
@@ -131,11 +138,11 @@ def rect(x: float, y: float, w: float, h: float, fill: str, extra: str = "") -> 
 
 
 def hbars(labels: list[str], values: list[float], colours: list[str], value_text: list[str], *,
-          axis_title: str, label: str, width: int = 640, row: int = 24, left: int = 120,
-          tick_format=lambda v: f"{v * 100:.0f}%") -> str:
+          axis_title: str, label: str, width: int = 640, row: int = 24, left: int = 120, right: int = 50,
+          font: float = 13, tick_format=lambda v: f"{v * 100:.0f}%") -> str:
     """Horizontal bars, top to bottom, as the pages' Plotly bar charts: a label per bar at the left (in
     the monospace font tokens use), the value written after the bar, an x axis from 0 with gridlines."""
-    top, bottom, right = 10, 40, 50
+    top, bottom = 10, 40
     height = 40 + row * len(values)  # as the Plotly chart that replaces it (no jump when it does)
     row = (height - top - bottom) / max(len(values), 1)
     plot_w = width - left - right
@@ -150,6 +157,6 @@ def hbars(labels: list[str], values: list[float], colours: list[str], value_text
         y = top + i * row
         bar_h = row * 0.75
         parts.append(rect(left, y + (row - bar_h) / 2, x(value) - left, bar_h, colour))
-        parts.append(text(left - 6, y + row / 2 + 4.5, name, anchor="end", family=MONO))
-        parts.append(text(x(value) + 4, y + row / 2 + 4.5, written))
+        parts.append(text(left - 6, y + row / 2 + 4.5, name, anchor="end", family=MONO, size=font))
+        parts.append(text(x(value) + 4, y + row / 2 + 4.5, written, size=font))
     return svg(width, height, "".join(parts), label)

@@ -25,8 +25,9 @@ def test_predict_page_carries_its_picture_and_the_apis_own_answer(tiny_client):
     page = tiny_client.get("/predict?text=Hello")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     chart = re.search(r'<div id="chart"[^>]*>(.*?)<script type="application/json"', page.text, re.S).group(1)
-    assert '<div class="first-picture" data-first-picture><svg class="first-svg"' in chart
-    assert chart.count("<rect") == 20  # one bar per prediction
+    assert '<div class="first-picture" data-first-picture><svg class="first-svg first-wide"' in chart
+    assert chart.count('<svg class="first-svg first-narrow"') == 1  # the phone's drawing (app.css picks one)
+    assert chart.count("<rect") == 2 * 20  # one bar per prediction, in each drawing
     url, answer = _inline(page.text)
     assert answer == tiny_client.get(url).json()
     # Nothing is preloaded as well: the answer is already here.
@@ -37,7 +38,7 @@ def test_predict_page_carries_its_picture_and_the_apis_own_answer(tiny_client):
 def test_the_labels_and_numbers_are_the_answers(tiny_client):
     page = tiny_client.get("/predict?text=Hello")
     _, answer = _inline(page.text)
-    svg = page.text[page.text.index("<svg class=\"first-svg\""):page.text.index("</svg>")]
+    svg = page.text[page.text.index("<svg class=\"first-svg first-wide\""):page.text.index("</svg>")]
     texts = [html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", svg)]
     for p in answer["predictions"]:
         assert token_label(p) in texts and percent(p["probability"]) in texts
