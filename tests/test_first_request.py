@@ -65,7 +65,7 @@ def test_the_url_state_is_read_as_the_page_reads_it():
     assert first("attention", "text=a%0D%0Ab").startswith("/api/attention?text=a%0Ab&")
     assert first("inside", "position=3&layer=0") == "/api/inside?text=The+capital+of+France+is&layer=0&head=1&position=3"
     assert first("inside", "position=-4") == "/api/inside?text=The+capital+of+France+is&layer=18&head=1"
-    assert first("predict", "temperature=0.7&top_k=0&guess=1&at=3") == (
+    assert first("predict", "temperature=0.7&top_k=0&guess=0&at=3") == (
         "/api/predict?text=The+capital+of+France+is&temperature=0.7&top_k=0&top_p=1&n_predictions=20")
     assert first("tokens", "text=") == "/api/tokenize?text="
     assert first("embeddings", "method=tsne&dims=3&mode=contextual&wl=0&words=+,") == (
@@ -78,7 +78,8 @@ def test_the_url_state_is_read_as_the_page_reads_it():
 @pytest.mark.parametrize("page, query", [
     ("attention", "layer=30"), ("attention", "head=9"), ("attention", "layer=-1"), ("attention", "layer=3.0"),
     ("attention", "layer="), ("attention", "text=+++"), ("inside", "layer=99"), ("inside", "position=1e2"),
-    ("predict", "steps=7042,30"), ("predict", "temperature=1e-3"), ("embeddings", "sets=animals"),
+    ("predict", "steps=7042,30"), ("predict", "temperature=1e-3"),
+    ("predict", "guess=1"), ("predict", "guess=true"),  # the answer stays hidden until the reader guesses ("embeddings", "sets=animals"),
     ("embeddings", "layer=3"), ("embeddings", "words=cat"), ("embeddings", "dims=2.5"),
 ])
 def test_states_the_page_reads_otherwise_or_clamps_name_nothing(page, query):

@@ -170,7 +170,9 @@ def predict(q: Query, limits: Limits) -> str | None:
     the link holds no generated steps (those are first turned back into tokens by another request)."""
     text = _prompt(q, PREDICT_TEXT, limits)
     numbers = [(key, q.number(key, default)) for key, default in (("temperature", 1), ("top_k", 10), ("top_p", 1))]
-    if text is None or q.text("steps", "") != "" or any(v is None for _, v in numbers):
+    # In "guess first" mode the chart stays hidden until the reader has guessed: a picture drawn by the
+    # server (app/pictures) would show the answer before the page could hide it.
+    if text is None or q.text("steps", "") != "" or q.flag("guess", False) or any(v is None for _, v in numbers):
         return None
     return _url("/api/predict", [("text", text), *numbers, ("n_predictions", PREDICT_BARS)])
 

@@ -111,3 +111,9 @@ def test_a_slow_answer_is_not_waited_for(tiny_client, monkeypatch):
     assert page.status_code == 200 and page.text.rstrip().endswith("</html>")
     assert "data-first-answer" not in page.text and "data-first-picture" not in page.text
     assert '<script type="module" src="/static/js/predict.js">' in page.text
+
+
+def test_guess_first_mode_draws_no_answer(tiny_client):
+    """With ?guess=1 the page hides the model's answer until the reader guesses: the server must not show it."""
+    page = tiny_client.get("/predict?text=Hello&guess=1")
+    assert "data-first-picture" not in page.text and "data-first-answer" not in page.text
