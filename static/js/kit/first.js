@@ -42,6 +42,13 @@ export function preloaded(path, query) {
   return url;
 }
 
+/** The answer the server wrote into the page for exactly the GET twin `path?query`, once; else null. For
+ *  a page whose usual first request is not one JSON answer (/learn's run is a stream): it draws this
+ *  answer first and sends its usual request anyway. */
+export function inlineFirst(path, query) {
+  return inlineAnswer(new URL(urlOf(path, query), document.baseURI).href);
+}
+
 /** `api(path, body)` (a POST, or a GET when body is undefined); or, when the server wrote the answer of
  *  exactly the GET twin `path?query` into the page, that answer (a promise marked `inline`: nothing is
  *  fetched, so the views it feeds need not be marked as waiting); or the GET twin when the server
