@@ -56,6 +56,36 @@ def test_bad_input_is_a_4xx_naming_the_field(tiny_client, payload, field):
     assert r.json()["field"] == field
 
 
+@pytest.mark.parametrize("query, body", [
+    ({"text": "the bank", "saliency": "false"}, {"text": "the bank", "saliency": False}),
+    ({"text": "the bank", "target": 40, "contrast": 50, "check_parts": 0, "ig_steps": 2},
+     {"text": "the bank", "target": 40, "contrast": 50, "check_parts": 0, "ig_steps": 2}),
+    ({"text": "hi", "mode": "chat", "saliency": "false"},
+     {"messages": [{"role": "user", "content": "hi"}], "saliency": False}),
+], ids=["direct", "contrast", "chat"])
+def test_the_get_twin_answers_as_the_post(make_client, query, body):
+    """GET /api/attribution: the /why page's URL query (text, mode, target, contrast) as the POST's body."""
+    from app.engine import Engine
+    from app.settings import Settings
+    from model.tiny import tiny_model
+    model, tokenizer = tiny_model(seed=0)
+    # Room for the chat template's default system prompt (the tiny model's usual limit is 64 tokens).
+    client = make_client(Engine(model, tokenizer, Settings(max_prompt_tokens=120, max_prompt_chars=600)))
+    got = client.get("/api/attribution", params=query)
+    assert got.status_code == 200, got.text
+    assert got.json() == client.post("/api/attribution", json=body).json()
+
+
+@pytest.mark.parametrize("query, field", [
+    ({"text": "a", "target": 10**6}, "target"), ({"text": "a", "contrast": -1}, "contrast"),
+    ({"text": "a", "ig_steps": 0}, "ig_steps"), ({"text": "   "}, "text"), ({"text": "a", "mode": "poem"}, "mode"),
+])
+def test_the_get_twin_refuses_as_the_post(tiny_client, query, field):
+    r = tiny_client.get("/api/attribution", params=query)
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field
+
+
 # --- the real model: the issue's done-when numbers ------------------------------------------------
 
 CHAT = [{"role": "user", "content": "What is the capital of France?"}]
