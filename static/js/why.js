@@ -3,6 +3,7 @@
 // saliency drawn on the token chips. Two requests: the direct parts first (quick), the saliency
 // when it arrives (many forward and backward passes). State lives in the URL.
 import { $, api, debounce, el, plainTokenLabel, readState, tokenChips, writeState } from "./api.js";
+import { apiFirst } from "./kit/first.js";
 import { drawHeatmap } from "./kit/heatmap.js";
 import { loader } from "./kit/load.js";
 import { isNarrow, plotConfig, plotLayout, plotly } from "./kit/plotly.js";
@@ -29,6 +30,13 @@ function request(extra) {
   if (state.target >= 0) body.target = state.target;
   if (state.contrast >= 0) body.contrast = state.contrast;
   return { ...body, ...extra };
+}
+
+/** The direct request's GET twin (GET /api/attribution), as app/views/first_request.py `why` names it from
+ *  the page's URL: the server draws the waterfall from its answer into the page (app/pictures/why.py). */
+function directQuery() {
+  return { text: state.text, mode: state.mode === "chat" ? "chat" : null, target: state.target >= 0 ? state.target : null,
+    contrast: state.contrast >= 0 ? state.contrast : null, saliency: false };
 }
 
 function save() { writeState(state, DEFAULTS); }
@@ -277,7 +285,7 @@ const saliency = loader({
 });
 
 const direct = loader({
-  run: (signal) => api("/api/attribution", request({ saliency: false }), { signal }),
+  run: (signal) => apiFirst("/api/attribution", directQuery(), request({ saliency: false }), { signal }),
   draw: drawDirect, charts: true, error: "error",
   views: ["pick", "sum-panel", "why-grid", "check-panel", "saliency-panel"],
   onError: () => { saliency.cancel(); $("status").textContent = ""; $("sal-status").textContent = ""; last = null; },
