@@ -49,10 +49,11 @@ def test_default_urls():
     assert first("embeddings") == ("/api/embeddings/map?sets=animals%2Ccountries%2Cnumbers%2Ccolours&method=pca"
                                    "&dims=2&mode=static&pooling=mean&wl=true&neighbours=10")
     assert first("network") == "/api/network/dataset"
+    assert first("why") == "/api/attribution?text=The+capital+of+France+is&saliency=false"
 
 
 def test_pages_left_out_name_nothing():
-    for page in ("", "learn", "chat", "why", "nonsense"):
+    for page in ("", "learn", "chat", "nonsense"):
         assert first(page) is None
 
 
@@ -71,6 +72,9 @@ def test_the_url_state_is_read_as_the_page_reads_it():
     assert first("embeddings", "method=tsne&dims=3&mode=contextual&wl=0&words=+,") == (
         "/api/embeddings/map?sets=animals%2Ccountries%2Cnumbers%2Ccolours&method=tsne&dims=3&mode=contextual"
         "&pooling=mean&wl=false&neighbours=10")
+    assert first("why", "mode=chat&target=7042&contrast=4528&method=gxi") == \
+        "/api/attribution?text=The+capital+of+France+is&mode=chat&target=7042&contrast=4528&saliency=false"
+    assert first("why", "text=1%2C+2%2C&mode=text&target=-1&contrast=-7") == "/api/attribution?text=1%2C+2%2C&saliency=false"
     # A choice the page does not know falls back to its default there, and so here.
     assert "method=pca&dims=2&" in first("embeddings", "method=magic&dims=7")
 
@@ -81,12 +85,13 @@ def test_the_url_state_is_read_as_the_page_reads_it():
     ("predict", "steps=7042,30"), ("predict", "temperature=1e-3"),
     ("predict", "guess=1"), ("predict", "guess=true"),  # the answer stays hidden until the reader guesses ("embeddings", "sets=animals"),
     ("embeddings", "layer=3"), ("embeddings", "words=cat"), ("embeddings", "dims=2.5"),
+    ("why", "mode=poem"), ("why", "target=7042.0"), ("why", "contrast=1e3"), ("why", "target=abc"), ("why", "text="),
 ])
 def test_states_the_page_reads_otherwise_or_clamps_name_nothing(page, query):
     assert first(page, query) is None
 
 
-@pytest.mark.parametrize("page", ["attention", "inside", "predict", "tokens"])
+@pytest.mark.parametrize("page", ["attention", "inside", "predict", "tokens", "why"])
 def test_text_over_the_limit_names_nothing(page):
     limits = Limits(n_layers=30, n_heads=9, max_chars=10)
     assert first(page, "text=" + "a" * 11, limits) is None
@@ -105,7 +110,7 @@ def _preload(body: str) -> str | None:
 def test_each_page_preloads_a_request_its_json_twin_answers(tiny_client):
     """On the tiny model (2 layers, 4 heads): every URL a page names is one the API answers."""
     for path in ("/network", "/tokens", "/embeddings?dims=2", "/attention?layer=1&head=3", "/inside?layer=1",
-                 "/predict?text=Hello"):
+                 "/predict?text=Hello", "/why?text=Hello", "/why?text=Hello&target=40&contrast=50"):
         page = tiny_client.get(path)
         assert page.status_code == 200
         url = _preload(page.text)
@@ -117,5 +122,5 @@ def test_each_page_preloads_a_request_its_json_twin_answers(tiny_client):
 
 
 def test_no_preload_where_the_page_would_not_ask_for_it(tiny_client):
-    for path in ("/", "/learn", "/chat", "/why", "/attention?layer=2", "/inside?text=" + "x" * 401):
+    for path in ("/", "/learn", "/chat", "/why?mode=poem", "/attention?layer=2", "/inside?text=" + "x" * 401):
         assert _preload(tiny_client.get(path).text) is None, path

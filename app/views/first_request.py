@@ -122,6 +122,7 @@ INSIDE_TEXT = "The capital of France is"
 PREDICT_TEXT = "The capital of France is"
 TOKENS_TEXT = ("Tokenizers cut unbelievably rare words into pieces, numbers like 2025 into digits, and 🍕 into "
                "bytes.")
+WHY_TEXT = "The capital of France is"
 PREDICT_BARS = 20  # predict.js SHOWN: n_predictions of the chart's request
 MAP_DEFAULTS = {"sets": "animals,countries,numbers,colours", "method": "pca", "dims": 2, "mode": "static",
                 "pooling": "mean", "wl": True}
@@ -177,6 +178,20 @@ def predict(q: Query, limits: Limits) -> str | None:
     return _url("/api/predict", [("text", text), *numbers, ("n_predictions", PREDICT_BARS)])
 
 
+def why(q: Query, limits: Limits) -> str | None:
+    """why.js refresh, its direct parts: GET /api/attribution (text, mode when "chat", target and contrast
+    when >= 0, saliency=false). Another mode breaks the page before it asks (setMode knows only "text"
+    and "chat"): named nothing, as a target or contrast this module cannot be sure it reads alike."""
+    text = _prompt(q, WHY_TEXT, limits)
+    mode = q.text("mode", "text")
+    target, contrast = q.integer("target", -1), q.integer("contrast", -1)
+    if text is None or mode not in ("text", "chat") or target is None or contrast is None:
+        return None
+    pairs: list[tuple[str, Any]] = [("text", text)] + ([("mode", "chat")] if mode == "chat" else [])
+    pairs += [(key, value) for key, value in (("target", target), ("contrast", contrast)) if value >= 0]
+    return _url("/api/attribution", [*pairs, ("saliency", False)])
+
+
 def tokens(q: Query, limits: Limits) -> str | None:
     """tokens.js updateText: GET /api/tokenize (text; empty is fine, nothing runs the model)."""
     text = q.text("text", TOKENS_TEXT)
@@ -211,7 +226,7 @@ def network(q: Query, limits: Limits) -> str | None:
 # model for it and their answers take tens of milliseconds (docs/PERFORMANCE.md, "First visit").
 PAGES: dict[str, Callable[[Query, Limits], str | None]] = {
     "network": network, "tokens": tokens, "embeddings": embeddings, "attention": attention, "inside": inside,
-    "predict": predict,
+    "predict": predict, "why": why,
 }
 
 
