@@ -3,9 +3,16 @@ viewBox so a picture scales to its container's width, fonts and colours as the p
 
 from __future__ import annotations
 
+import base64
+import itertools
 import math
 import re
+import struct
+import unicodedata
+import zlib
+from decimal import ROUND_HALF_UP, Decimal
 
+import numpy as np
 from markupsafe import escape
 
 FONT = "system-ui, -apple-system, 'Segoe UI', 'DejaVu Sans', sans-serif"
@@ -117,9 +124,13 @@ def responsive(wide: str, narrow: str) -> str:
         narrow.replace('class="first-svg"', 'class="first-svg first-narrow"', 1)
 
 
-def svg(width: float, height: float, body: str, label: str) -> str:
-    """An SVG scaled to its container's width (at most its own), with a text equivalent."""
-    return (f'<svg class="first-svg" viewBox="0 0 {width:g} {height:g}" width="100%" style="max-width:{width:g}px" '
+def svg(width: float, height: float, body: str, label: str, *, fixed_height: bool = False) -> str:
+    """An SVG scaled to its container's width (at most its own), with a text equivalent. fixed_height:
+    the element keeps `height` px (the drawing scaled down inside it, at its top left, when the container
+    is narrower), as a Plotly chart of a set height does."""
+    size = f"max-width:{width:g}px;height:{height:g}px" if fixed_height else f"max-width:{width:g}px"
+    keep = ' preserveAspectRatio="xMinYMin meet"' if fixed_height else ""
+    return (f'<svg class="first-svg" viewBox="0 0 {width:g} {height:g}"{keep} width="100%" style="{size}" '
             f'role="img" aria-label="{esc(label)}" font-family="{esc(FONT)}" font-size="13" fill="{INK}">'
             f"<title>{esc(label)}</title>{body}</svg>")
 
@@ -160,3 +171,198 @@ def hbars(labels: list[str], values: list[float], colours: list[str], value_text
         parts.append(text(left - 6, y + row / 2 + 4.5, name, anchor="end", family=MONO, size=font))
         parts.append(text(x(value) + 4, y + row / 2 + 4.5, written, size=font))
     return svg(width, height, "".join(parts), label)
+
+
+# --- heatmaps: the twin of static/js/kit/heatmap.js drawHeatmap, as Plotly draws it -------------------
+
+def to_fixed(x: float, digits: int) -> str:
+    """JavaScript's x.toFixed(digits): the exact binary value rounded, a tie away from zero (Python's
+    format rounds a tie to even: 12.5 -> "12", where the pages write "13")."""
+    if not math.isfinite(x):
+        return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
+    # (-0).toFixed(2) is "0.00", but (-0.0001).toFixed(2) is "-0.00", as Decimal writes them.
+    return str(Decimal(x if x else 0.0).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+
+
+def to_exponential(x: float, digits: int) -> str:
+    """JavaScript's x.toExponential(digits): "1.23e+5", "4.00e-4"."""
+    mantissa, exponent = f"{x:.{digits}e}".split("e")
+    return f"{mantissa}e{'+' if int(exponent) >= 0 else '-'}{abs(int(exponent))}"
+
+
+def thin(n: int, length: float, gap: float) -> list[int]:
+    """Every k-th index of n so that labels keep `gap` px apart in `length` px, the first one always
+    (kit/heatmap.js thin)."""
+    step = max(1, math.ceil(n * gap / max(60, length)))
+    return list(range(0, n, step))
+
+
+def auto_dtick(span: float, length: float) -> float:
+    """The distance between Plotly's own ticks on an x axis of `length` px spanning `span` (its
+    autoTicks: about one tick per 80 px, 4 to 9 of them, 1, 2 or 5 times a power of ten apart)."""
+    rough = span / (min(9, max(4, length / 80)) + 1)
+    base = 10 ** math.floor(math.log10(rough))
+    return next(m * base for m in (1, 2, 5, 10) if m * base >= rough * (1 - 1e-9))
+
+
+def _rgb(colour) -> tuple[int, int, int]:
+    if isinstance(colour, str):
+        return tuple(int(colour[k:k + 2], 16) for k in (1, 3, 5))  # "#rrggbb"
+    return tuple(colour)
+
+
+def scale_colours(scale, t: np.ndarray) -> np.ndarray:
+    """(..., 3) RGB of values t in 0..1 on `scale` [(position, "#rrggbb" or (r, g, b)), ...], linear in
+    RGB between stops, rounded: as Plotly colours a heatmap's cells and attention/colours.js rgb()."""
+    at = np.array([p for p, _ in scale], dtype=float)
+    rgb = np.array([_rgb(c) for _, c in scale], dtype=float)
+    t = np.nan_to_num(np.clip(t, 0.0, 1.0), nan=0.0)  # an empty cell (NaN) gets a colour its caller leaves out
+    return np.floor(np.stack([np.interp(t, at, rgb[:, k]) for k in range(3)], axis=-1) + 0.5).astype(np.uint8)
+
+
+def png(rgba: np.ndarray) -> bytes:
+    """A PNG of an (h, w, 4) uint8 array (no filter, zlib): a heatmap's cells as one image."""
+    h, w, _ = rgba.shape
+    raw = np.zeros((h, w * 4 + 1), dtype=np.uint8)  # each scanline: filter byte 0, then the pixels
+    raw[:, 1:] = rgba.reshape(h, w * 4)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)) + chunk(b"IEND", b""))
+
+
+def text_width(content: str, size: float, mono: bool = False) -> float:
+    """About how wide a text is drawn (for margins, as Plotly's automargin measures them)."""
+    wide = sum(1 for ch in content if unicodedata.east_asian_width(ch) in "WF")
+    return size * ((0.6 if mono else 0.56) * (len(content) - wide) + 1.0 * wide)
+
+
+_ids = itertools.count()
+
+
+def heatmap(z: list[list[float | None]] | np.ndarray, *, width: float, height: float, scale, zmin: float, zmax: float,
+            label: str, margin: tuple[float, float, float, float] = (20, 10, 10, 20),
+            x_ticks: list[tuple[int, str]] = (), y_ticks: list[tuple[int, str]] = (),
+            tick_size: float = 12, tick_mono: bool = True, x_angle: float = 0,
+            x_title: str = "", y_title: str = "", axis_title_size: float = 13, standoff: float = 6,
+            title: str = "", title_size: float = 15, gaps: bool = False, ygap: float = 0,
+            colorbar: dict | None = None, row_titles: list[str] | None = None, row_title_size: float = 11) -> str:
+    """A heatmap as kit/heatmap.js has Plotly draw it: row 0 at the top, None (NaN) cells left empty (the
+    background shows, as the future in causal attention), labels at the given rows/columns
+    [(index, text)] (thinned by the caller as the page thins them), axis titles, a title at the top left,
+    and a colour bar: {title, ticks: [(value, text)], horizontal} (at the right; a phone's above the plot,
+    in the top margin the caller leaves for it). margin (left, top, right, bottom): Plotly's layout
+    margins, grown as its automargin grows them for tick labels and axis titles.
+
+    With gaps (Plotly's xgap/ygap of 1 px, small grids) every cell is a rectangle; without, the cells are
+    one PNG image stretched over the plot (as Plotly draws a heatmap: any number of cells in a few KB),
+    or one per row when rows have `ygap` px between them (strips). Height is kept at `height` px
+    whatever the width (as Plotly's chart), the drawing scaled down inside it when the column is
+    narrower than `width`, so nothing below moves when the page's own chart replaces it."""
+    rows, cols = len(z), len(z[0]) if len(z) else 0
+    left, top, right, bottom = margin
+    mono_ticks = tick_mono
+    # Automargin: tick labels, then the axis title beyond them.
+    y_extent = max((text_width(t, tick_size, mono_ticks) for _, t in y_ticks), default=0)
+    y_extent = min(y_extent, width * 0.4)
+    plot_l = max(left, 8 + (axis_title_size + standoff if y_title else 0) + (y_extent + 6 if y_ticks else 0))
+    x_extent = max((text_width(t, tick_size, mono_ticks) for _, t in x_ticks), default=0)
+    x_extent = min(x_extent, height * 0.3)
+    if x_angle:
+        a = math.radians(abs(x_angle))
+        labels_h = x_extent * math.sin(a) + tick_size * math.cos(a)
+    else:
+        labels_h = tick_size * 1.2 if x_ticks else 0
+    plot_b = height - max(bottom, 6 + (axis_title_size * 1.2 + standoff if x_title else 0) + (labels_h + 6 if x_ticks else 0))
+    plot_t = top
+    bar = colorbar or {}
+    bar_ticks = bar.get("ticks", [])
+    vertical = colorbar is not None and not bar.get("horizontal")
+    bar_labels = max((text_width(t, tick_size) for _, t in bar_ticks), default=0)
+    plot_r = width - right - ((14 + 12 + 4 + bar_labels + 6 + (axis_title_size + 4 if bar.get("title") else 0))
+                              if vertical else 0)
+    plot_w, plot_h = plot_r - plot_l, plot_b - plot_t
+    cw, rh = plot_w / max(cols, 1), plot_h / max(rows, 1)
+    uid = next(_ids)
+    parts: list[str] = []
+
+    # The cells.
+    values = z.astype(float) if isinstance(z, np.ndarray) else \
+        np.array([[np.nan if v is None else v for v in row] for row in z], dtype=float).reshape(rows, cols)
+    span = (zmax - zmin) or 1.0
+    rgb = scale_colours(scale, (values - zmin) / span)
+    empty = np.isnan(values)
+    if gaps:
+        g = 1.0
+        yg = ygap or g
+        for i in range(rows):
+            for j in range(cols):
+                if not empty[i, j]:
+                    r, gr, b = rgb[i, j]
+                    parts.append(rect(plot_l + j * cw + g / 2, plot_t + i * rh + yg / 2, cw - g, rh - yg,
+                                      f"#{r:02x}{gr:02x}{b:02x}"))
+    else:
+        rgba = np.concatenate([rgb, np.where(empty, 0, 255).astype(np.uint8)[..., None]], axis=-1)
+        bands = [(i, i + 1) for i in range(rows)] if ygap else [(0, rows)]
+        for a, b in bands:
+            data = base64.b64encode(png(rgba[a:b])).decode("ascii")
+            parts.append(f'<image x="{plot_l:.1f}" y="{plot_t + a * rh + ygap / 2:.1f}" width="{plot_w:.1f}" '
+                         f'height="{(b - a) * rh - ygap:.1f}" preserveAspectRatio="none" '
+                         f'style="image-rendering:pixelated" href="data:image/png;base64,{data}"/>')
+
+    # Row titles: above each row, in the gap between rows (inside.js drawStrip's annotations).
+    for i, name in enumerate(row_titles or []):
+        parts.append(text(plot_l + 3, plot_t + i * rh + ygap / 2 - 3, name, size=row_title_size))
+
+    # Tick labels and axis titles.
+    for j, name in x_ticks:
+        x = plot_l + (j + 0.5) * cw
+        if x_angle:
+            y = plot_b + 6 + tick_size * 0.3
+            parts.append(text(x, y, name, anchor="end", size=tick_size, family=MONO if mono_ticks else None,
+                              extra=f' transform="rotate({x_angle:g} {x:.1f} {y:.1f})"'))
+        else:
+            parts.append(text(x, plot_b + 4 + tick_size, name, anchor="middle", size=tick_size,
+                              family=MONO if mono_ticks else None))
+    for i, name in y_ticks:
+        parts.append(text(plot_l - 6, plot_t + (i + 0.5) * rh + tick_size * 0.35, name, anchor="end", size=tick_size,
+                          family=MONO if mono_ticks else None))
+    if x_title:
+        parts.append(text((plot_l + plot_r) / 2, plot_b + (labels_h + 6 if x_ticks else 0) + standoff + axis_title_size,
+                          x_title, anchor="middle", size=axis_title_size))
+    if y_title:
+        x = plot_l - (y_extent + 6 if y_ticks else 0) - standoff - axis_title_size * 0.25
+        y = (plot_t + plot_b) / 2
+        parts.append(text(x, y, y_title, anchor="middle", size=axis_title_size,
+                          extra=f' transform="rotate(-90 {x:.1f} {y:.1f})"'))
+    if title:
+        parts.append(text(width * 0.02, title_size + 4, title, size=title_size))
+
+    # The colour bar: a gradient through the scale's stops, zmin to zmax.
+    if colorbar is not None:
+        grad = f"tt-colorbar-{uid}"
+        horizontal = not vertical
+        stops = "".join(f'<stop offset="{p:g}" stop-color="#{"".join(f"{c:02x}" for c in _rgb(c))}"/>' for p, c in scale)
+        direction = 'x1="0" y1="0" x2="1" y2="0"' if horizontal else 'x1="0" y1="1" x2="0" y2="0"'
+        parts.append(f'<defs><linearGradient id="{grad}" {direction}>{stops}</linearGradient></defs>')
+        if vertical:
+            bx, by, bw, bh = plot_r + 14, plot_t + 10, 12, plot_h - 20
+            parts.append(rect(bx, by, bw, bh, f"url(#{grad})", ' stroke="#444" stroke-width="1"'))
+            for v, name in bar_ticks:
+                parts.append(text(bx + bw + 4, by + bh * (1 - (v - zmin) / span) + tick_size * 0.35, name, size=tick_size))
+            if bar.get("title"):
+                x, y = bx + bw + 4 + bar_labels + 6 + axis_title_size * 0.8, by + bh / 2
+                parts.append(text(x, y, bar["title"], anchor="middle", size=axis_title_size,
+                                  extra=f' transform="rotate(-90 {x:.1f} {y:.1f})"'))
+        else:
+            name_w = text_width(bar.get("title", ""), 11) + 8 if bar.get("title") else 0
+            bx, bh = plot_l + 10 + name_w, 8
+            bw = max(20.0, plot_l + 0.6 * plot_w - 10 - bx)
+            by = plot_t - 33
+            if bar.get("title"):
+                parts.append(text(plot_l + 10, by + bh, bar["title"], size=11))
+            parts.append(rect(bx, by, bw, bh, f"url(#{grad})", ' stroke="#444" stroke-width="1"'))
+            for v, name in bar_ticks:
+                parts.append(text(bx + bw * (v - zmin) / span, by + bh + tick_size + 2, name, anchor="middle", size=tick_size))
+    return svg(width, height, "".join(parts), label, fixed_height=True)
