@@ -7,14 +7,16 @@ holds up the event loop. Each parses, hands the request to `app/views/tokens.py`
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from app.deps import EngineDep
-from app.schemas.common import ERRORS, ids_from_query
+from app.schemas.common import ERRORS, from_query, ids_from_query
 from app.schemas.tokens import ChatTemplateIn, ChatTemplateOut, DetokenizeIn, DetokenizeOut, TokenizeIn, TokenizeOut
 from app.views import tokens as view
+from model.errors import InputError
 
 router = APIRouter(prefix="/api", tags=["tokens"])
 _4XX = {k: v for k, v in ERRORS.items() if k in (413, 422)}
@@ -49,3 +51,21 @@ def detokenize_get(engine: EngineDep, ids: Annotated[str, Query(description="Tok
 def chat_template(body: ChatTemplateIn, engine: EngineDep) -> ChatTemplateOut:
     """Render messages through the model's own chat template: the exact tokens the model reads."""
     return view.chat_template_out(engine, body)
+
+
+@router.get("/chat/template", response_model=ChatTemplateOut, responses=_4XX, summary="Chat template (one URL)")
+def chat_template_get(engine: EngineDep,
+                      messages: Annotated[str, Query(description="The messages as JSON text, the same list as "
+                                                     "POST's `messages`: `[{\"role\":\"user\",\"content\":\"Hi\"}]`.")],
+                      add_generation_prompt: Annotated[bool, Query(description="End with the tokens that open "
+                                                                   "the assistant's turn.")] = True,
+                      ) -> ChatTemplateOut:
+    """The GET twin of POST /api/chat/template, answering the same request as one URL (the /chat page's
+    first picture is drawn by the server from it)."""
+    try:
+        listed = json.loads(messages)
+    except (ValueError, RecursionError):
+        raise InputError(f"messages is {messages[:60]!r}, which is not JSON; send a JSON list of messages, such "
+                         'as [{"role":"user","content":"Hi"}].', code="invalid", field="messages") from None
+    return view.chat_template_out(engine, from_query(ChatTemplateIn, messages=listed,
+                                                     add_generation_prompt=add_generation_prompt))

@@ -1,8 +1,10 @@
-"""POST /api/tokenize, /api/detokenize and /api/chat/template.
+"""POST /api/tokenize, /api/detokenize and /api/chat/template (and GET /api/chat/template, its twin).
 
 Most tests run on the tiny byte-level vocabulary (fast); the last few pin facts about the real
 SmolLM2 vocabulary that the tokens page teaches with.
 """
+
+import json
 
 import pytest
 
@@ -231,6 +233,30 @@ def test_chat_template_bounds_the_total_length(tiny_client):
     assert response.status_code == 413
     assert response.json()["detail"].startswith("messages (all contents together) is 401 characters long; "
                                                 "the limit is 400 characters")
+
+
+def test_the_get_twin_answers_as_the_post(tiny_client):
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello!"}]
+    for gen in (True, False):
+        got = tiny_client.get("/api/chat/template", params={"messages": json.dumps(messages),
+                                                            "add_generation_prompt": str(gen).lower()})
+        assert got.status_code == 200
+        assert got.json() == tiny_client.post("/api/chat/template", json={"messages": messages,
+                                                                          "add_generation_prompt": gen}).json()
+
+
+def test_the_get_twin_refuses_as_the_post(tiny_client, tiny_engine):
+    not_json = tiny_client.get("/api/chat/template", params={"messages": "[{role: user}]"})
+    assert not_json.status_code == 422 and not_json.json()["field"] == "messages"
+    for bad in ({}, [], [{"role": "robot", "content": "x"}], [{"role": "user", "content": "a", "extra": 1}]):
+        got = tiny_client.get("/api/chat/template", params={"messages": json.dumps(bad)})
+        posted = tiny_client.post("/api/chat/template", json={"messages": bad})
+        assert got.status_code == posted.status_code == 422, bad
+    long = [{"role": "user", "content": "a" * (tiny_engine.settings.max_prompt_chars + 1)}]
+    got = tiny_client.get("/api/chat/template", params={"messages": json.dumps(long)})
+    assert got.status_code == 413 and got.json()["code"] == "too_many_characters"
+    assert tiny_client.get("/api/chat/template").status_code == 422  # messages is required
 
 
 # --- the real vocabulary ----------------------------------------------------------------------------
