@@ -18,10 +18,13 @@ usual request. The defaults are the page modules' DEFAULTS: change them together
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from app.schemas.tokens import MAX_CHAT_MESSAGES
 
 
 @dataclass(frozen=True)
@@ -198,6 +201,59 @@ def tokens(q: Query, limits: Limits) -> str | None:
     return _url("/api/tokenize", [("text", text)]) if len(text) <= limits.max_chars else None
 
 
+# chat.js renderTemplate: with nothing said yet, it asks about the message box's text, empty on a first
+# visit, or this.
+CHAT_PLACEHOLDER = "…"
+# What JavaScript's String.prototype.trim removes (WhiteSpace and LineTerminator). Python's str.strip()
+# differs: it also removes U+001C-U+001F and U+0085, and keeps U+FEFF.
+_JS_TRIM = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
+           "\u2028\u2029\u202f\u205f\u3000\ufeff"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _NotJSON(ValueError):
+    pass
+
+
+def _not_json(constant: str):
+    raise _NotJSON(constant)  # NaN, Infinity: Python's json reads them, JSON.parse does not
+
+
+def _chat_messages(raw: str) -> list[dict] | None:
+    """chat.js parseMessages: the user and assistant messages of the URL's `c` (JSON), anything else
+    dropped, [] when it is not JSON; None where this module cannot be sure JSON.parse reads it alike
+    (nesting too deep for Python, an integer too long for it)."""
+    try:
+        listed = json.loads(raw, parse_constant=_not_json)
+    except (json.JSONDecodeError, _NotJSON):
+        return []
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(listed, list):
+        return []
+    return [{"role": m["role"], "content": m["content"]} for m in listed
+            if isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)]
+
+
+def chat(q: Query, limits: Limits) -> str | None:
+    """chat.js renderTemplate on a first visit: GET /api/chat/template (messages as JSON.stringify writes
+    them, add_generation_prompt) for the system message (`system`, when not blank) and the conversation
+    (`c`) of the URL, or for the placeholder question when nothing has been said. Messages the API
+    refuses (too many, too long, half of a UTF-16 pair) name nothing."""
+    said = _chat_messages(q.text("c", "[]"))
+    if said is None:
+        return None
+    system = q.text("system", "")
+    messages = ([{"role": "system", "content": system}] if system.strip(_JS_TRIM) else []) + said
+    if all(m["role"] == "system" for m in messages):
+        messages.append({"role": "user", "content": CHAT_PLACEHOLDER})
+    if len(messages) > MAX_CHAT_MESSAGES or sum(len(m["content"]) for m in messages) > limits.max_chars \
+            or any(_SURROGATE.search(m["content"]) for m in messages):
+        return None
+    return _url("/api/chat/template", [("messages", json.dumps(messages, ensure_ascii=False, separators=(",", ":"))),
+                                       ("add_generation_prompt", messages[-1]["role"] != "assistant")])
+
+
 def embeddings(q: Query, limits: Limits) -> str | None:
     """embeddings.js mapLoad, on a first visit that sends it at once (no sets, layer or slayer in the
     URL) with no words of the reader's own: GET /api/embeddings/map (sets, method, dims, mode, pooling,
@@ -222,11 +278,11 @@ def network(q: Query, limits: Limits) -> str | None:
 
 
 # Chapter slug -> the function naming its first request. Left out: /learn (its first picture comes
-# from a streamed POST /api/learn) and /chat (POST /api/chat/template); neither runs the language
-# model for it and their answers take tens of milliseconds (docs/PERFORMANCE.md, "First visit").
+# from a streamed POST /api/learn); it does not run the language model for it and its answer takes tens
+# of milliseconds (docs/PERFORMANCE.md, "First visit").
 PAGES: dict[str, Callable[[Query, Limits], str | None]] = {
     "network": network, "tokens": tokens, "embeddings": embeddings, "attention": attention, "inside": inside,
-    "predict": predict, "why": why,
+    "predict": predict, "why": why, "chat": chat,
 }
 
 
