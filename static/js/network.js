@@ -3,6 +3,7 @@
 // with every request; all maths (forward pass, training, gradients) happens in the API.
 
 import { $, api, debounce, el, plotConfig, plotLayout, readState, writeState } from "./api.js";
+import { apiFirst } from "./kit/first.js";
 import { loader, markFailed } from "./kit/load.js";
 import { model } from "./kit/model.js";
 import { plotly } from "./kit/plotly.js";
@@ -634,9 +635,11 @@ async function start() {
   document.body.dataset.ready = "1";
 }
 
-// The symbols and the example drawings: everything below is built from them.
+// The symbols and the example drawings: everything below is built from them. The server draws the
+// symbols' row into the page with this answer beside it (app/pictures/network.py): taken from there
+// (kit/first.js), and the row's buttons replace the static one (replaceChildren removes it).
 const loadDataset = loader({
-  run: (signal) => api("/api/network/dataset", undefined, { signal }),
+  run: (signal) => apiFirst("/api/network/dataset", {}, undefined, { signal }),
   draw: (data) => {
     dataset = data;
     symbols = dataset.symbols;
