@@ -2,7 +2,8 @@
 // (server-sent events read from a fetch body); the template view shows the exact tokens the model
 // reads. State in the URL: the conversation (`c`, JSON), the system message and the settings.
 // Model text reaches the page only through textContent.
-import { $, api, apiError, readState, writeState, debounce, el, plainTokenLabel, showError, sseEvents, tokenChip } from "./api.js";
+import { $, apiError, readState, writeState, debounce, el, plainTokenLabel, showError, sseEvents, tokenChip } from "./api.js";
+import { apiFirst } from "./kit/first.js";
 import { loader } from "./kit/load.js";
 import { model } from "./kit/model.js";
 
@@ -151,9 +152,14 @@ function showAlternatives(t, piece = null) {
 // The assistant's turn is opened only when the model is to write next: after its own reply the
 // sequence ends with that reply's <|im_end|> (the next turn is the user's). A failed answer hides the
 // token view (it would show an earlier conversation as if it were this one) and says why.
+// The first answer is the one the server drew into the page (app/pictures/chat.py), for the GET twin
+// app/views/first_request.py `chat` names: the messages as JSON text.
 const templateLoad = loader({
-  run: (signal, list) => api("/api/chat/template",
-    { messages: list, add_generation_prompt: list[list.length - 1].role !== "assistant" }, { signal }),
+  run: (signal, list) => {
+    const body = { messages: list, add_generation_prompt: list[list.length - 1].role !== "assistant" };
+    return apiFirst("/api/chat/template", { messages: JSON.stringify(list), add_generation_prompt: body.add_generation_prompt },
+      body, { signal });
+  },
   draw: drawTemplate, views: ["template-tokens", "template-count"],
   onError: (error) => showError($("error"), error),
 });
