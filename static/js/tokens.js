@@ -189,13 +189,20 @@ function drawExampleNote() {
 
 // Too long is the server's to say (413 too_many_characters, with its limit): one rule, one place.
 const loadTokens = loader({
-  run: (signal, text) => apiFirst("/api/tokenize", { text }, { text }, { signal }),  // the first: the server's preload
-  draw: (data) => { lastTokens = data; drawTokens(); },
+  run: (signal, text) => apiFirst("/api/tokenize", { text }, { text }, { signal }),  // the first: the answer written into the page
+  draw: (data) => { lastTokens = data; drawTokens(); dropFirstPicture(); },
   views: ["chips", "stats", "inspector"], error: "error",
   onError: () => clearTokens(),
 });
 
+/** The server's static counts and chips (app/pictures/tokens.py), above #stats and #chips rather than
+ *  inside one of the loader's views: gone once the page has drawn its own, or has an error to show. */
+function dropFirstPicture() {
+  for (const node of document.querySelectorAll("#view-text [data-first-picture]")) node.remove();
+}
+
 function clearTokens() {
+  dropFirstPicture();
   lastTokens = null;
   $("chips").replaceChildren();
   $("ids-out").hidden = true;
