@@ -93,6 +93,10 @@ STATES = [
     ("/predict?text=Once+upon+a+time%2C+there+was+a&temperature=0.7&top_k=5", "#chart .bars path"),
     ("/tokens", "#chips .tok"),
     ("/tokens?text=Hello+%F0%9F%8D%95+world%21+%2A%7E", "#chips .tok"),
+    # The page's own chips (the server's are inside its picture, a child of #template-tokens).
+    ("/chat", "#template-tokens > .tok"),
+    ("/chat?system=Be+brief.&c=%5B%7B%22role%22%3A%22user%22%2C%22content%22%3A%22Hi+%F0%9F%8D%95%22%7D%2C%7B%22role"
+     "%22%3A%22assistant%22%2C%22content%22%3A%22Hello%21%22%7D%5D", "#template-tokens > .tok"),
     ("/embeddings", "#map-plot .scatterlayer .point"),
     ("/embeddings?wl=0&pooling=last", "#map-plot .scatterlayer .point"),
     ("/network", "#gallery-train > *"),
@@ -131,7 +135,9 @@ def test_the_first_request_is_asked_once_and_drawn(fresh, counted, real_engine, 
 
 
 def test_a_later_request_for_the_same_state_is_asked_again(fresh, counted):
-    """The preload serves the first load only: going back to the first state asks the server (as before)."""
+    """The inline answer (or the preload) serves the first load only: going back to the first state asks
+    the server (as before)."""
+    counted.clear()
     fresh.goto("/tokens?text=abc")
     fresh.wait_for_selector("#chips .tok")
     fresh.fill("#text", "abcd")
@@ -140,8 +146,8 @@ def test_a_later_request_for_the_same_state_is_asked_again(fresh, counted):
     fresh.fill("#text", "abc")
     fresh.wait_for_function("() => new URLSearchParams(location.search).get('text') === 'abc'")
     fresh.wait_for_function("() => !document.getElementById('chips').classList.contains('stale')")
-    methods = [m for m, _ in counted.asked("/api/tokenize")][-3:]
-    assert methods[0] == "GET" and methods[1:] == ["POST", "POST"]
+    methods = [m for m, _ in counted.asked("/api/tokenize")]
+    assert methods in (["POST", "POST"], ["GET", "POST", "POST"])
 
 
 def test_the_phone_page_takes_the_inline_answer_too(fresh_phone, counted):
