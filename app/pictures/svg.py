@@ -4,6 +4,7 @@ viewBox so a picture scales to its container's width, fonts and colours as the p
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import math
 import re
@@ -239,6 +240,22 @@ def text_width(content: str, size: float, mono: bool = False) -> float:
 
 
 _ids = itertools.count()
+_last_images: dict[bytes, list[str]] = {}  # the latest cells drawn: a page's wide and phone drawings share them
+
+
+def _images(values: np.ndarray, scale, zmin: float, span: float, bands: list[tuple[int, int]]) -> list[str]:
+    """Base64 PNGs of the cells, one per band of rows (NaN transparent); the latest kept, since a
+    picture's wide and phone drawings have the same cells (a 481-token heatmap: ~50 ms each time)."""
+    key = hashlib.blake2b(values.tobytes() + repr((values.shape, scale, zmin, span, bands)).encode(),
+                          digest_size=16).digest()
+    if key in _last_images:
+        return _last_images[key]
+    rgba = np.concatenate([scale_colours(scale, (values - zmin) / span),
+                           np.where(np.isnan(values), 0, 255).astype(np.uint8)[..., None]], axis=-1)
+    images = [base64.b64encode(png(rgba[a:b])).decode("ascii") for a, b in bands]
+    _last_images.clear()
+    _last_images[key] = images
+    return images
 
 
 def heatmap(z: list[list[float | None]] | np.ndarray, *, width: float, height: float, scale, zmin: float, zmax: float,
@@ -247,13 +264,15 @@ def heatmap(z: list[list[float | None]] | np.ndarray, *, width: float, height: f
             tick_size: float = 12, tick_mono: bool = True, x_angle: float = 0,
             x_title: str = "", y_title: str = "", axis_title_size: float = 13, standoff: float = 6,
             title: str = "", title_size: float = 15, gaps: bool = False, ygap: float = 0,
-            colorbar: dict | None = None, row_titles: list[str] | None = None, row_title_size: float = 11) -> str:
+            colorbar: dict | None = None, row_titles: list[str] | None = None, row_title_size: float = 11,
+            automargin: bool = True) -> str:
     """A heatmap as kit/heatmap.js has Plotly draw it: row 0 at the top, None (NaN) cells left empty (the
     background shows, as the future in causal attention), labels at the given rows/columns
     [(index, text)] (thinned by the caller as the page thins them), axis titles, a title at the top left,
     and a colour bar: {title, ticks: [(value, text)], horizontal} (at the right; a phone's above the plot,
     in the top margin the caller leaves for it). margin (left, top, right, bottom): Plotly's layout
-    margins, grown as its automargin grows them for tick labels and axis titles.
+    margins, grown as its automargin grows them for tick labels and axis titles (unless `automargin` is
+    False: an axis the page lays out itself, without automargin, keeps its margins).
 
     With gaps (Plotly's xgap/ygap of 1 px, small grids) every cell is a rectangle; without, the cells are
     one PNG image stretched over the plot (as Plotly draws a heatmap: any number of cells in a few KB),
@@ -266,15 +285,16 @@ def heatmap(z: list[list[float | None]] | np.ndarray, *, width: float, height: f
     # Automargin: tick labels, then the axis title beyond them.
     y_extent = max((text_width(t, tick_size, mono_ticks) for _, t in y_ticks), default=0)
     y_extent = min(y_extent, width * 0.4)
-    plot_l = max(left, 8 + (axis_title_size + standoff if y_title else 0) + (y_extent + 6 if y_ticks else 0))
+    grow = max if automargin else (lambda base, needed: base)
+    plot_l = grow(left, 8 + (axis_title_size + standoff if y_title else 0) + (y_extent + 6 if y_ticks else 0))
     x_extent = max((text_width(t, tick_size, mono_ticks) for _, t in x_ticks), default=0)
     x_extent = min(x_extent, height * 0.3)
     if x_angle:
         a = math.radians(abs(x_angle))
         labels_h = x_extent * math.sin(a) + tick_size * math.cos(a)
     else:
-        labels_h = tick_size * 1.2 if x_ticks else 0
-    plot_b = height - max(bottom, 6 + (axis_title_size * 1.2 + standoff if x_title else 0) + (labels_h + 6 if x_ticks else 0))
+        labels_h = tick_size if x_ticks else 0
+    plot_b = height - grow(bottom, 6 + (axis_title_size * 1.2 + standoff if x_title else 0) + (labels_h + 6 if x_ticks else 0))
     plot_t = top
     bar = colorbar or {}
     bar_ticks = bar.get("ticks", [])
@@ -291,9 +311,9 @@ def heatmap(z: list[list[float | None]] | np.ndarray, *, width: float, height: f
     values = z.astype(float) if isinstance(z, np.ndarray) else \
         np.array([[np.nan if v is None else v for v in row] for row in z], dtype=float).reshape(rows, cols)
     span = (zmax - zmin) or 1.0
-    rgb = scale_colours(scale, (values - zmin) / span)
-    empty = np.isnan(values)
     if gaps:
+        rgb = scale_colours(scale, (values - zmin) / span)
+        empty = np.isnan(values)
         g = 1.0
         yg = ygap or g
         for i in range(rows):
@@ -303,10 +323,8 @@ def heatmap(z: list[list[float | None]] | np.ndarray, *, width: float, height: f
                     parts.append(rect(plot_l + j * cw + g / 2, plot_t + i * rh + yg / 2, cw - g, rh - yg,
                                       f"#{r:02x}{gr:02x}{b:02x}"))
     else:
-        rgba = np.concatenate([rgb, np.where(empty, 0, 255).astype(np.uint8)[..., None]], axis=-1)
         bands = [(i, i + 1) for i in range(rows)] if ygap else [(0, rows)]
-        for a, b in bands:
-            data = base64.b64encode(png(rgba[a:b])).decode("ascii")
+        for (a, b), data in zip(bands, _images(values, scale, zmin, span, bands)):
             parts.append(f'<image x="{plot_l:.1f}" y="{plot_t + a * rh + ygap / 2:.1f}" width="{plot_w:.1f}" '
                          f'height="{(b - a) * rh - ygap:.1f}" preserveAspectRatio="none" '
                          f'style="image-rendering:pixelated" href="data:image/png;base64,{data}"/>')
@@ -329,8 +347,9 @@ def heatmap(z: list[list[float | None]] | np.ndarray, *, width: float, height: f
         parts.append(text(plot_l - 6, plot_t + (i + 0.5) * rh + tick_size * 0.35, name, anchor="end", size=tick_size,
                           family=MONO if mono_ticks else None))
     if x_title:
-        parts.append(text((plot_l + plot_r) / 2, plot_b + (labels_h + 6 if x_ticks else 0) + standoff + axis_title_size,
-                          x_title, anchor="middle", size=axis_title_size))
+        top_of_title = plot_b + (labels_h + 4 if x_ticks else 0) + standoff
+        parts.append(text((plot_l + plot_r) / 2, top_of_title + axis_title_size * 0.8, x_title, anchor="middle",
+                          size=axis_title_size))
     if y_title:
         x = plot_l - (y_extent + 6 if y_ticks else 0) - standoff - axis_title_size * 0.25
         y = (plot_t + plot_b) / 2
