@@ -1,6 +1,6 @@
 """/chat's first picture: the conversation as the model reads it, token chips as chat.js drawTemplate
 draws them (special tokens dark, the template's words and the messages' own in the legend's colours, a
-line break after each token that ends a line), from GET /api/chat/template's answer."""
+line break after each token that ends a line) and the count below them, from GET /api/chat/template's answer."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ def picture(answer: dict, url: str) -> str | None:
     tokens = answer["tokens"]
     if not tokens:
         return None
-    # The count the page writes beside its explanation (#template-count), here for a screen reader.
-    said = (f"The conversation as the model reads it: {answer['count']} tokens, {answer['special_count']} of them "
-            f"special, of the {answer['max_prompt_tokens']} this server reads at most.")
-    return f'<span class="visually-hidden">{esc(said)}</span>' + "".join(_chip(t) for t in tokens)
+    # The count chat.js writes below the tokens (#template-count), here at the picture's foot.
+    count = f"Right now: {answer['count']} tokens of the {answer['max_prompt_tokens']} this server reads at most."
+    return "".join(_chip(t) for t in tokens) + f'<p class="template-count">{esc(count)}</p>'

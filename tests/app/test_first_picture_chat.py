@@ -52,8 +52,9 @@ def test_the_page_carries_its_chips_and_the_apis_own_answer(tiny_client):
         assert inner == token_label_html(t)
     # A line break after each token that ends a line, as chat.js draws them.
     assert body.count("<br>") >= sum(t["text"].endswith("\n") for t in answer["tokens"]) > 0
-    # The key numbers, for a screen reader.
-    assert f"{answer['count']} tokens, {answer['special_count']} of them special" in body
+    # The count, at the picture's foot, as chat.js writes it below the tokens.
+    assert (f'<p class="template-count">Right now: {answer["count"]} tokens of the {answer["max_prompt_tokens"]} '
+            "this server reads at most.</p></div>") in body
     assert 'rel="preload" as="fetch"' not in body
 
 

@@ -19,7 +19,7 @@ TRICKY = ("Family 👩\u200d👩\u200d👧, heart ❤\ufe0f, 🍕 and 猫は日�
 
 # Each element as markup, its inline style written as the browser's CSSOM writes it (the server writes
 # hsl(), the kit sets style.background, which Chromium keeps as rgb()).
-NORMALISED = """(root) => [...root.children].filter((n) => !n.classList.contains("visually-hidden")).map((n) => {
+NORMALISED = """(root) => [...root.children].filter((n) => !n.classList.contains("template-count")).map((n) => {
   const copy = n.cloneNode(true);
   if (copy.hasAttribute("style")) copy.setAttribute("style", copy.style.cssText);
   return copy.outerHTML;
@@ -88,3 +88,6 @@ def test_the_chat_pictures_chips_are_the_ones_chat_js_draws(page):
       return ({NORMALISED})(d); }}""", picture)
     assert served == drawn
     assert sum(n.startswith("<span") for n in drawn) == answer["count"] and "<br>" in drawn
+    # The count at the picture's foot is the one the page writes below its view.
+    count = re.search(r'<p class="template-count">([^<]*)</p>', picture).group(1)
+    assert page.locator("#template-count").text_content() == html.unescape(count)
