@@ -82,6 +82,7 @@ def inlined(html: str, named: str) -> bool:
     return f'data-first-answer="{named.replace("&", "&amp;")}"' in html
 TEXT = "The capital of France is"
 
+WHY_DRAWN = "body:has(#sal-tokens .tok.sal) #waterfall .main-svg"
 # (page URL, what shows that the first picture has drawn from the first request's answer)
 STATES = [
     ("/attention", "#heatmap .main-svg"),
@@ -91,6 +92,10 @@ STATES = [
     ("/inside?text=I+sat+on+the+river+bank&layer=3&head=2&position=2", "#qk .heatmaplayer"),
     ("/predict", "#chart .bars path"),
     ("/predict?text=Once+upon+a+time%2C+there+was+a&temperature=0.7&top_k=5", "#chart .bars path"),
+    # /why: its saliency drawn too (it holds the model for seconds: the next visit's picture would wait).
+    ("/why", WHY_DRAWN),
+    ("/why?text=The+capital+of+France+is&target=4528&contrast=7042", WHY_DRAWN),
+    ("/why?mode=chat&text=What+is+the+capital+of+France%3F", WHY_DRAWN),
     ("/tokens", "#chips .tok"),
     ("/tokens?text=Hello+%F0%9F%8D%95+world%21+%2A%7E", "#chips .tok"),
     # The page's own chips (the server's are inside its picture, a child of #template-tokens).
@@ -102,6 +107,11 @@ STATES = [
     ("/network", "#gallery-train > *"),
     ("/network?px=111000111&seed=3", "#gallery-train > *"),
 ]
+
+
+# What a page asks on its first request's path once its first picture has drawn, by another request (never
+# the first one: a module that asked for that again would leave its inline answer in the page).
+LATER = {"/why": [("POST", "/api/attribution")]}  # the saliency of the same text
 
 
 def _limits(engine) -> Limits:
@@ -122,7 +132,8 @@ def test_the_first_request_is_asked_once_and_drawn(fresh, counted, real_engine, 
     if inlined(html, named):
         # Answered in the page: no preload, the server asked nothing over HTTP, the browser fetched
         # nothing, and the module took the answer (it removes it as it does) and drew its own picture.
-        assert links == [] and counted.asked(urlsplit(named).path) == [] and fetched == 0
+        later = LATER.get(parts.path, [])
+        assert links == [] and counted.asked(urlsplit(named).path) in ([], later) and fetched <= len(later)
         assert fresh.query_selector(INLINE) is None
         assert fresh.query_selector("[data-first-picture]") is None
     else:
