@@ -147,3 +147,42 @@ def test_a_piece_of_a_character_is_labelled_in_hex_in_the_charts(page):
     assert "\ufffd" not in " ".join(ticks)
     expect(page.locator("#status")).to_contain_text("Following “89”")
     assert "\ufffd" not in page.locator("#views").inner_text()
+
+
+def test_without_javascript_section_1_shows_the_server_drawn_strips(browser, live_server):
+    """The views wait hidden for the module; a first picture drawn by the server (app/pictures/inside.py)
+    shows its section, summary and strips, and the other sections (still empty) stay hidden."""
+    ctx = browser.new_context(java_script_enabled=False, base_url=live_server, viewport={"width": 1280, "height": 900})
+    try:
+        page = ctx.new_page()
+        page.goto("/inside?text=The+capital+of+France+is&layer=18&head=1")
+        section = page.locator("section[aria-labelledby=s1-title]")
+        expect(section.locator(".first-picture svg.first-wide")).to_be_visible()
+        expect(section.locator(".first-picture svg.first-narrow")).to_be_hidden()
+        expect(section.locator(".first-summary")).to_contain_text("Token “␣is” entering layer 18: its 576 numbers")
+        expect(page.locator("#norm1-summary")).to_be_hidden()  # empty: the picture carries the summary
+        for hidden in ("s2-title", "s3-title", "s4-title", "s5-title"):
+            expect(page.locator(f"section[aria-labelledby={hidden}]")).to_be_hidden()
+        assert section.locator(".first-picture svg.first-wide image").count() == 3
+    finally:
+        ctx.close()
+
+
+def test_the_strips_do_not_move_when_the_module_replaces_the_picture(browser, live_server):
+    """What follows section 1's strips stands where it stood under the server's picture."""
+    url = "/inside?text=The+capital+of+France+is&layer=18&head=1"
+    tops = []
+    for js in (False, True):
+        ctx = browser.new_context(java_script_enabled=js, base_url=live_server, viewport={"width": 1280, "height": 900})
+        try:
+            page = ctx.new_page()
+            page.goto(url)
+            if js:
+                wait_drawn(page, 18, 1, "␣is")
+                assert page.locator("[data-first-picture]").count() == 0
+            # From the section's top: the panel above it differs without JavaScript (no examples, no tokens).
+            tops.append(page.locator(".strip-note").first.bounding_box()["y"]
+                        - page.locator("section[aria-labelledby=s1-title]").bounding_box()["y"])
+        finally:
+            ctx.close()
+    assert tops[1] == pytest.approx(tops[0], abs=4)
