@@ -304,6 +304,24 @@ def initialise(model: nn.Module, generator: torch.Generator) -> None:
             nn.init.normal_(module.weight, generator=generator)
 
 
+def untrained(config: TrainConfig) -> tuple[ToyTransformer, Batch, torch.Tensor]:
+    """The model as training starts (its seeded random weights), the held-out batch and the probe
+    sequences it is measured on."""
+    cfg = config.model_config()
+    model = ToyTransformer(cfg)
+    initialise(model, torch.Generator().manual_seed(config.seed))
+    return model, eval_batch(cfg), probe_sequences(cfg)
+
+
+def first_log(config: TrainConfig) -> Log:
+    """The measurement `train` logs at step 0, before any step: the untrained model's losses and head
+    scores, without training (they depend on the seed, layers and heads only). On one thread, the
+    same numbers as `train(config).logs[0]`; `seconds` is this measurement's own time."""
+    started = time.perf_counter()
+    model, held_out, probe_ids = untrained(config)
+    return evaluate(model.eval(), held_out, probe_ids, 0, time.perf_counter() - started)
+
+
 def train(config: TrainConfig, on_log: Callable[[Log], None] | None = None,
           stop: Callable[[], bool] | None = None) -> TrainResult:
     """Train a fresh ToyTransformer; call `on_log` at every logged step; end early when `stop()`.
@@ -312,11 +330,9 @@ def train(config: TrainConfig, on_log: Callable[[Log], None] | None = None,
     if not 1 <= config.steps <= MAX_STEPS:
         raise ValueError(f"steps must be 1 to {MAX_STEPS}")
     cfg = config.model_config()
-    model = ToyTransformer(cfg)
-    initialise(model, torch.Generator().manual_seed(config.seed))
+    model, held_out, probe_ids = untrained(config)
     data_gen = torch.Generator().manual_seed(config.seed)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
-    held_out, probe_ids = eval_batch(cfg), probe_sequences(cfg)
     fresh = make_batch(cfg, 1, torch.Generator().manual_seed(EVAL_SEED + 2))
     logs: list[Log] = []
     wanted = set(logged_steps(config.steps, config.log_every))

@@ -50,13 +50,14 @@ def test_default_urls():
     assert first("embeddings") == ("/api/embeddings/map?sets=animals%2Ccountries%2Cnumbers%2Ccolours&method=pca"
                                    "&dims=2&mode=static&pooling=mean&wl=true&neighbours=10")
     assert first("network") == "/api/network/dataset"
+    assert first("learn") == "/api/learn/start?seed=0&steps=500&lr=0.003&layers=2&heads=4"
     assert first("chat") == ("/api/chat/template?messages=%5B%7B%22role%22%3A%22user%22%2C%22content%22%3A%22"
                              "%E2%80%A6%22%7D%5D&add_generation_prompt=true")
     assert first("why") == "/api/attribution?text=The+capital+of+France+is&saliency=false"
 
 
 def test_pages_left_out_name_nothing():
-    for page in ("", "learn", "nonsense"):
+    for page in ("", "nonsense"):
         assert first(page) is None
 
 
@@ -80,6 +81,8 @@ def test_the_url_state_is_read_as_the_page_reads_it():
     assert first("why", "text=1%2C+2%2C&mode=text&target=-1&contrast=-7") == "/api/attribution?text=1%2C+2%2C&saliency=false"
     # A choice the page does not know falls back to its default there, and so here.
     assert "method=pca&dims=2&" in first("embeddings", "method=magic&dims=7")
+    assert first("learn", "layers=1&lr=0.01&seed=9&seed=3&x=1") == \
+        "/api/learn/start?seed=9&steps=500&lr=0.01&layers=1&heads=4"
 
 
 @pytest.mark.parametrize("page, query", [
@@ -88,6 +91,10 @@ def test_the_url_state_is_read_as_the_page_reads_it():
     ("predict", "steps=7042,30"), ("predict", "temperature=1e-3"),
     ("predict", "guess=1"), ("predict", "guess=true"),  # the answer stays hidden until the reader guesses ("embeddings", "sets=animals"),
     ("embeddings", "layer=3"), ("embeddings", "words=cat"), ("embeddings", "dims=2.5"),
+    # learn.js reads its settings back from the form: no radio button for 3 layers, whole numbers only;
+    # and what POST /api/learn refuses.
+    ("learn", "layers=3"), ("learn", "heads=2.5"), ("learn", "steps=1e3"), ("learn", "seed=-1"),
+    ("learn", "steps=3001"), ("learn", "heads=9"), ("learn", "lr=0"), ("learn", "lr=0.06"), ("learn", "lr=.01"),
     ("why", "mode=poem"), ("why", "target=7042.0"), ("why", "contrast=1e3"), ("why", "target=abc"), ("why", "text="),
 ])
 def test_states_the_page_reads_otherwise_or_clamps_name_nothing(page, query):
@@ -160,6 +167,7 @@ def _preload(body: str) -> str | None:
 def test_each_page_preloads_a_request_its_json_twin_answers(tiny_client):
     """On the tiny model (2 layers, 4 heads): every URL a page names is one the API answers."""
     for path in ("/network", "/tokens", "/embeddings?dims=2", "/attention?layer=1&head=3", "/inside?layer=1",
+                 "/learn?steps=20&heads=8&layers=1&lr=0.05&seed=2147483647",
                  "/predict?text=Hello", "/why?text=Hello", "/why?text=Hello&target=40&contrast=50", "/chat",
                  "/chat?system=Be+brief&c=%5B%7B%22role%22%3A%22user%22%2C%22content%22%3A%22Hi%22%7D%5D"):
         page = tiny_client.get(path)
@@ -173,5 +181,19 @@ def test_each_page_preloads_a_request_its_json_twin_answers(tiny_client):
 
 
 def test_no_preload_where_the_page_would_not_ask_for_it(tiny_client):
-    for path in ("/", "/learn", "/why?mode=poem", "/attention?layer=2", "/inside?text=" + "x" * 401):
+    for path in ("/", "/why?mode=poem", "/attention?layer=2", "/inside?text=" + "x" * 401):
         assert _preload(tiny_client.get(path).text) is None, path
+
+
+def test_learns_bounds_are_the_apis():
+    from app.schemas.learn import LearnIn
+    from app.views import first_request as fr
+
+    fields = LearnIn.model_json_schema()["properties"]
+    for key, (low, high) in fr.LEARN_RANGES.items():
+        if key == "layers":
+            assert fields[key]["enum"] == [low, high]
+        else:
+            assert (fields[key]["minimum"], fields[key]["maximum"]) == (low, high)
+    assert fields["lr"]["maximum"] == fr.LEARN_LR_MAX and fields["lr"]["exclusiveMinimum"] == 0
+    assert {k: fields[k]["default"] for k in fr.LEARN_DEFAULTS} == fr.LEARN_DEFAULTS

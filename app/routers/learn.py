@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import StreamingResponse
 
 from app.deps import EngineDep
-from app.schemas.common import ERRORS
-from app.schemas.learn import KnockoutIn, KnockoutOut, LearnIn, LearnOut
+from app.schemas.common import ERRORS, from_query
+from app.schemas.learn import DEFAULTS, KnockoutIn, KnockoutOut, LearnIn, LearnOut, LearnStartOut
 from app.views import learn as view
 
 router = APIRouter(prefix="/api", tags=["learn"])
@@ -63,6 +63,23 @@ async def learn(body: LearnBody, engine: EngineDep, request: Request):
         return StreamingResponse(view.event_stream(job, body), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     return await view.result(job, request)
+
+
+@router.get("/learn/start", response_model=LearnStartOut, responses=ERRORS,
+            summary="A training run's start and its untrained model (the page's first picture)")
+async def learn_start(engine: EngineDep,
+                      seed: Annotated[int, Query(description="As in POST /api/learn.")] = DEFAULTS.seed,
+                      steps: Annotated[int, Query(description="As in POST /api/learn.")] = DEFAULTS.steps,
+                      lr: Annotated[float, Query(description="As in POST /api/learn.")] = DEFAULTS.lr,
+                      layers: Annotated[int, Query(description="As in POST /api/learn: 1 or 2.")] = DEFAULTS.layers,
+                      heads: Annotated[int, Query(description="As in POST /api/learn.")] = DEFAULTS.heads,
+                      ) -> LearnStartOut:
+    """What POST /api/learn's stream sends first for the same settings, without training: its `start`
+    event and its first `progress` event, the untrained model measured at step 0 (the same numbers the
+    run logs; `seconds` is this measurement's own). Takes no training slot, so it is answered while a
+    run goes on. The /learn page's HTML carries it, drawn, before its own run's stream begins."""
+    body = from_query(LearnIn, seed=seed, steps=steps, lr=lr, layers=layers, heads=heads)
+    return await view.first_response(engine, body)
 
 
 @router.post("/learn/knockout", response_model=KnockoutOut, responses=ERRORS,

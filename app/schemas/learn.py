@@ -117,6 +117,14 @@ class StartOut(BaseModel):
     steps: list[int] = Field(..., description="The steps that will be logged.")
 
 
+class LearnStartOut(BaseModel):
+    """GET /api/learn/start: what the stream of POST /api/learn sends first, as one JSON answer."""
+
+    start: StartOut = Field(..., description="The stream's `start` event: the settings in full, the steps to log.")
+    progress: Progress = Field(..., description="Its first `progress` event: the untrained model measured at "
+                               "step 0 (the same numbers as the run's; `seconds` is this measurement's own time).")
+
+
 # --- the real model ---------------------------------------------------------------------------------------
 
 

@@ -277,12 +277,31 @@ def network(q: Query, limits: Limits) -> str | None:
     return "/api/network/dataset"
 
 
-# Chapter slug -> the function naming its first request. Left out: /learn (its first picture comes
-# from a streamed POST /api/learn); it does not run the language model for it and its answer takes tens
-# of milliseconds (docs/PERFORMANCE.md, "First visit").
+LEARN_DEFAULTS = {"seed": 0, "steps": 500, "lr": 0.003, "layers": 2, "heads": 4}
+LEARN_RANGES = {"seed": (0, 2**31 - 1), "steps": (1, 3000), "layers": (1, 2), "heads": (1, 8)}  # LearnIn's
+LEARN_LR_MAX = 0.05
+
+
+def learn(q: Query, limits: Limits) -> str | None:
+    """learn.js drawFirst: GET /api/learn/start (seed, steps, lr, layers, heads: the settings its first run,
+    streamed by POST /api/learn, reads back from the form). A value the form would read otherwise (not a
+    whole number, a layer count with no radio button) or the API refuses names nothing; the page then
+    draws from its run's stream alone, as before."""
+    values: dict[str, Any] = {key: q.integer(key, default) for key, default in LEARN_DEFAULTS.items() if key != "lr"}
+    if any(v is None or not low <= v <= high for v, (low, high) in
+           ((values[key], LEARN_RANGES[key]) for key in LEARN_RANGES)):
+        return None
+    lr = q.number("lr", LEARN_DEFAULTS["lr"])
+    if lr is None or not 0 < float(lr) <= LEARN_LR_MAX:
+        return None
+    return _url("/api/learn/start", [("seed", values["seed"]), ("steps", values["steps"]), ("lr", lr),
+                                     ("layers", values["layers"]), ("heads", values["heads"])])
+
+
+# Chapter slug -> the function naming its first request.
 PAGES: dict[str, Callable[[Query, Limits], str | None]] = {
     "network": network, "tokens": tokens, "embeddings": embeddings, "attention": attention, "inside": inside,
-    "predict": predict, "why": why, "chat": chat,
+    "learn": learn, "predict": predict, "why": why, "chat": chat,
 }
 
 

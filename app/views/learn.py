@@ -9,6 +9,7 @@ import functools
 import json
 import math
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from fastapi import Request
@@ -16,7 +17,7 @@ from fastapi.responses import JSONResponse
 
 from app.engine import Engine
 from app.schemas.learn import (ConfigOut, FinalOut, Guesses, HeadCurve, HeadScore, KnockoutIn, KnockoutOut, LearnIn,
-                               LearnOut, Progress, SampleOut, StartOut)
+                               LearnOut, LearnStartOut, Progress, SampleOut, StartOut)
 from app.training import Job, TrainingBusy, TrainingSlot, warm
 from app.views import heads as heads_view
 from model import head_probes, induction
@@ -101,6 +102,34 @@ def train(body: LearnIn, job: Job) -> LearnOut:
     return learn_out(result)
 
 
+# --- the run's first picture: its start and step 0, without training (GET /api/learn/start) -----------
+
+# The untrained model measured once per seed and shape (about 70 ms on one thread; the numbers depend on
+# nothing else), on a thread of its own: not the training slot (a run going on would refuse it, and the
+# page's own run must find the slot free), not the model thread (the language model's requests).
+_first_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="learn-first")
+
+
+@functools.lru_cache(maxsize=32)
+def _first_log(seed: int, layers: int, heads: int) -> tt.Log:
+    """(first thread) The step-0 measurement, on one thread as the training slot runs it: the same
+    numbers bit for bit."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return tt.first_log(tt.TrainConfig(seed=seed, layers=layers, heads=heads))
+    finally:
+        torch.set_num_threads(previous)
+
+
+async def first_response(engine: Engine, body: LearnIn) -> LearnStartOut:
+    """The stream's first two events for `body` (its `start` and its step-0 `progress`), as one answer."""
+    await warm(engine)  # as before a run: the model thread fixes its thread count before one is set to 1
+    log = await asyncio.get_running_loop().run_in_executor(_first_thread, _first_log, body.seed, body.layers,
+                                                           body.heads)
+    return LearnStartOut(start=start_out(train_config(body)), progress=progress_out(log))
+
+
 # --- a run in the training slot: started, streamed or awaited ------------------------------------------
 
 DONE = object()
@@ -123,7 +152,8 @@ async def start(engine: Engine, body: LearnIn, request: Request) -> Job | None:
     except TrainingBusy:
         return None
     loop = job.loop
-    job.future.add_done_callback(lambda _: loop.call_soon_threadsafe(job.events.put_nowait, DONE))
+    # (A server shutting down mid-run has closed its loop: nobody is left to tell.)
+    job.future.add_done_callback(lambda _: loop.is_closed() or loop.call_soon_threadsafe(job.events.put_nowait, DONE))
     return job
 
 

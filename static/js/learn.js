@@ -6,6 +6,7 @@ import { $, api, apiError, el, plotConfig, plotLayout, readState, sseEvents, wri
 import { drawAttentionHeatmap } from "./attention/heatmap.js";
 import { drawProbe, HeadRoles, probePath } from "./attention/roles.js";
 import { tokenChip } from "./kit/chips.js";
+import { inlineFirst } from "./kit/first.js";
 import { loader, markFailed, markStale } from "./kit/load.js";
 import { plotly } from "./kit/plotly.js";
 
@@ -18,7 +19,7 @@ const LAYER_COLOURS = [["#1f8a5b", "#5cb88a", "#0f5e3c", "#93d3b0"], ["#d9682b",
 const headColour = (layer, head) => LAYER_COLOURS[layer % 2][head % 4];
 const phone = () => window.matchMedia("(max-width: 640px)").matches;
 
-let run = null;        // { config, steps, logs } of the run on screen
+let run = null;        // { config, steps, logs, first } of the run on screen (first: the server's first picture's)
 const CURVES = ["loss-plot", "induction-plot", "previous-plot"];
 
 // --- controls ----------------------------------------------------------------------------------
@@ -78,7 +79,9 @@ async function train() {
   for (const id of ["loss-reading", "heads-reading"]) $(id).textContent = "";
   $("status").textContent = "Asking the server to start…";
   $("progress").value = 0;
-  markStale(CURVES);  // the earlier run's curves, until this run's first numbers arrive
+  // The earlier run's curves, until this run's first numbers arrive; the first picture's curves are this
+  // run's own start, not greyed.
+  if (!run?.first) markStale(CURVES);
   setRunning(true);
   const mine = (train.calls = (train.calls || 0) + 1);
   await loadRun({ ...state });
@@ -92,8 +95,10 @@ function stop() {
   setRunning(false);
 }
 
-function started({ config, steps }) {
-  run = { config, steps, logs: [] };
+function started({ config, steps }, first = false) {
+  // The stream of the run the first picture showed goes on from it (its step 0 comes again, the same).
+  const same = run?.first && JSON.stringify(run.config) === JSON.stringify(config);
+  run = { config, steps, logs: same ? run.logs : [], first };
   markStale(CURVES, false);
   markFailed(CURVES, false);
   $("n-ctx").textContent = config.n_ctx;
@@ -111,6 +116,7 @@ function started({ config, steps }) {
 }
 
 function progressed(log) {
+  run.logs = run.logs.filter((g) => g.step < log.step);  // a step the first picture already showed: replaced
   run.logs.push(log);
   $("progress").value = log.step;
   $("status").textContent = `Step ${log.step} of ${run.config.steps} · ${fmt(log.seconds, 1)} s · `
@@ -137,19 +143,26 @@ async function drawCurves() {
   const x = logs.map((g) => g.step);
   const range = [0, config.steps];
   const legend = { orientation: "h", x: 0, y: -0.28, yanchor: "top" };
-  Plotly.react($("loss-plot"), [
-    { x, y: logs.map((g) => g.loss_first), name: "first time (unpredictable)", mode: "lines", line: { color: "#8a8fa3", width: 2.5 } },
-    { x, y: logs.map((g) => g.loss_repeat), name: "repeats (copyable)", mode: "lines", line: { color: "#d9682b", width: 3 } },
+  // A lone measurement (step 0, before the second) is a dot: a line needs two.
+  const mode = x.length === 1 ? "markers" : "lines";
+  const loss = Plotly.react($("loss-plot"), [
+    { x, y: logs.map((g) => g.loss_first), name: "first time (unpredictable)", mode, line: { color: "#8a8fa3", width: 2.5 },
+      marker: { color: "#8a8fa3", size: 9 }, cliponaxis: false },
+    { x, y: logs.map((g) => g.loss_repeat), name: "repeats (copyable)", mode, line: { color: "#d9682b", width: 3 },
+      marker: { color: "#d9682b", size: 9 }, cliponaxis: false },
     { x: range, y: [config.uniform_loss, config.uniform_loss], name: `uniform guess, ln ${config.vocab}`, mode: "lines",
       line: { color: "#4453c7", dash: "dot", width: 1.5 }, hoverinfo: "skip" },
   ], plotLayout({ height: 340, margin: { l: 60, r: 20, t: 20, b: 100 }, xaxis: { title: { text: "training step" }, range }, legend,
     yaxis: { title: { text: "loss (nats per token)" }, rangemode: "tozero" } }), plotConfig);
+  // The server's first picture (app/pictures/learn.py), once Plotly has drawn its own.
+  loss.then(() => $("loss-plot").querySelector("[data-first-picture]")?.remove());
   for (const [node, key, title] of [["induction-plot", "induction", "induction score"], ["previous-plot", "previous_token", "previous-token score"]]) {
     const traces = [];
     for (let l = 0; l < config.layers; l += 1) {
       for (let h = 0; h < config.heads; h += 1) {
-        traces.push({ x, y: logs.map((g) => g[key][l][h]), name: `L${l} H${h}`, mode: "lines",
+        traces.push({ x, y: logs.map((g) => g[key][l][h]), name: `L${l} H${h}`, mode,
           line: { color: headColour(l, h), width: 2, dash: l === 0 ? "dot" : "solid" },
+          marker: { color: headColour(l, h), size: 7 }, cliponaxis: false,
           hovertemplate: `layer ${l} · head ${h}<br>step %{x}<br>${title} %{y:.2f}<extra></extra>` });
       }
     }
@@ -441,7 +454,18 @@ async function drawKnockout(r) {
 
 // --- start ---------------------------------------------------------------------------------------
 
+/** The first picture: the run's start and its untrained model measured at step 0 (the stream's first two
+ *  events), which the server wrote into the page for these settings (GET /api/learn/start, drawn there by
+ *  app/pictures/learn.py), drawn at once; the run's own stream then goes on from it. */
+function drawFirst() {
+  const first = inlineFirst("/api/learn/start", readForm());
+  if (!first) return;
+  started(first.start, true);
+  progressed(first.progress);
+}
+
 fillForm();
+drawFirst();
 $("controls").addEventListener("submit", (event) => { event.preventDefault(); train(); });
 $("stop").addEventListener("click", stop);
 $("knockout").addEventListener("click", knockout);

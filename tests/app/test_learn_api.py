@@ -115,3 +115,39 @@ def test_knockout_answers_losses_and_heads(tiny_client, tiny_engine):
 def test_knockout_rejects_too_many_sequences(tiny_client):
     r = tiny_client.post("/api/learn/knockout", json={"sequences": 11})
     assert r.status_code == 422 and r.json()["field"] == "sequences"
+
+
+def test_start_get_answers_the_streams_first_two_events(tiny_client):
+    """GET /api/learn/start (the /learn page's first picture): the stream's `start` event and its step-0
+    `progress` event for the same settings, the same numbers (only `seconds` is its own)."""
+    for settings in (SMALL, {"seed": 5, "steps": 12, "layers": 1, "heads": 2, "lr": 0.01}):
+        first = tiny_client.get("/api/learn/start", params=settings)
+        assert first.status_code == 200, first.text
+        with tiny_client.stream("POST", "/api/learn", json={**settings, "stream": True}) as r:
+            events = _events(r)
+        assert events[0] == ("start", first.json()["start"])
+        name, progress = events[1]
+        assert name == "progress" and progress["step"] == 0
+        mine = first.json()["progress"]
+        assert mine["seconds"] >= 0
+        progress.pop("seconds"), mine.pop("seconds")
+        assert mine == progress
+
+
+@pytest.mark.parametrize("query, field", [
+    ({"steps": 3001}, "steps"), ({"layers": 3}, "layers"), ({"lr": 0}, "lr"), ({"heads": 9}, "heads"),
+    ({"seed": -1}, "seed"), ({"seed": "x"}, "seed"),
+])
+def test_start_get_refuses_what_the_run_refuses(tiny_client, query, field):
+    r = tiny_client.get("/api/learn/start", params=query)
+    assert r.status_code == 422 and r.json()["field"] == field
+
+
+def test_start_get_is_answered_while_a_run_holds_the_slot(tiny_client):
+    app = tiny_client.app
+    app.state.training = slot = TrainingSlot()
+    assert slot._busy.acquire(blocking=False)   # as if a run were going on
+    try:
+        assert tiny_client.get("/api/learn/start").status_code == 200
+    finally:
+        slot._busy.release()

@@ -81,6 +81,22 @@ def test_untrained_model_guesses_uniformly():
     assert abs(first.loss - math.log(48)) < 0.3
 
 
+def test_first_log_is_the_runs_step_0_without_training():
+    """GET /api/learn/start's measurement: the same numbers the run logs at step 0 (one thread, as the
+    training slot and the first picture's thread run it), whatever the steps and learning rate."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for config in (tt.TrainConfig(seed=3, steps=20, lr=0.01), tt.TrainConfig(seed=0, layers=1, heads=2, steps=1)):
+            run, first = tt.train(config).logs[0], tt.first_log(config)
+            assert first.step == run.step == 0
+            assert (first.loss, first.loss_first, first.loss_repeat, first.induction, first.previous_token) == \
+                (run.loss, run.loss_first, run.loss_repeat, run.induction, run.previous_token)
+        assert tt.first_log(tt.TrainConfig(seed=4)).loss != tt.first_log(tt.TrainConfig(seed=5)).loss
+    finally:
+        torch.set_num_threads(previous)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_two_layers_grow_an_induction_head(seed):
     """The chapter's claim, at SHORT steps (the page's default trains longer)."""
