@@ -106,6 +106,8 @@ STATES = [
     ("/embeddings?wl=0&pooling=last", "#map-plot .scatterlayer .point"),
     ("/network", "#gallery-train > *"),
     ("/network?px=111000111&seed=3", "#gallery-train > *"),
+    ("/learn", "#loss-plot:not(:has([data-first-picture])) .main-svg"),
+    ("/learn?seed=2&steps=60&heads=2&layers=1", "#loss-plot:not(:has([data-first-picture])) .main-svg"),
 ]
 
 
@@ -118,8 +120,17 @@ def _limits(engine) -> Limits:
     return Limits.of(engine)
 
 
+def _no_training_run(counted, timeout: float = 60) -> None:
+    """Wait until no training run holds the server's slot: a /learn page's run goes on after its first
+    picture, until the server sees the closed page, and the next /learn page's run would be refused."""
+    slot, deadline = getattr(counted.app.state, "training", None), time.time() + timeout
+    while slot is not None and slot.busy and time.time() < deadline:
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize("url, drawn", STATES)
 def test_the_first_request_is_asked_once_and_drawn(fresh, counted, real_engine, url, drawn):
+    _no_training_run(counted)
     counted.clear()
     html = fresh.goto(url).text()
     fresh.wait_for_selector(drawn, state="attached", timeout=60_000)
