@@ -442,3 +442,27 @@ def test_on_a_phone_the_lines_and_key_value_diagram_keep_their_text_size(phone_p
     assert box["x"] + box["width"] <= 390
     for b in page.locator("svg.lines text").evaluate_all("els => els.map(e => e.getBoundingClientRect().toJSON())"):
         assert b["left"] >= box["x"] - 1 and b["right"] <= box["x"] + box["width"] + 1, b
+
+
+def test_the_server_drawn_heatmap_shows_without_javascript_and_keeps_its_place(browser, live_server):
+    """The heatmap the server draws into the page (app/pictures/attention.py) is there without JavaScript,
+    and the page's own Plotly heatmap that replaces it is as tall (nothing below it moves)."""
+    url = "/attention?text=The+capital+of+France+is&layer=2&head=1"
+    heights = []
+    for js in (False, True):
+        ctx = browser.new_context(java_script_enabled=js, base_url=live_server, viewport={"width": 1280, "height": 900})
+        try:
+            page = ctx.new_page()
+            page.goto(url)
+            if js:
+                page.wait_for_selector("#heatmap .main-svg")
+                assert page.locator("#heatmap [data-first-picture]").count() == 0
+            else:
+                drawn = page.locator("#heatmap .first-picture svg.first-wide")
+                assert drawn.is_visible() and not page.locator("#heatmap svg.first-narrow").is_visible()
+                assert "Layer 2 · head 1" in drawn.text_content()
+                assert drawn.locator("rect").count() == 5 * 6 // 2 + 1  # the lower triangle, and the colour bar
+            heights.append(page.locator("#heatmap").bounding_box()["height"])
+        finally:
+            ctx.close()
+    assert heights[1] == pytest.approx(heights[0], abs=2)
