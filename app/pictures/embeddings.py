@@ -6,13 +6,16 @@ out), gridlines and axis titles. A 3-D map (dims=3, only when the URL asks for i
 page draws it with the full Plotly bundle.
 
 Sizes, offsets and fonts are Plotly's own for this chart, measured in Chromium on the page's chart
-(717 px wide on a 1280 px screen, 350 px on a 390 px phone; 540 px high)."""
+(717 px wide on a 1280 px screen, 350 px on a 390 px phone; 540 px high). Three drawings, one shown by
+the chart's width (embeddings.css): the phone's below 520 px (where the page's chart takes its phone
+layout, kit/plotly.js isNarrow), one 560 px wide up to 640 px (a 1000 px window), the wide one above
+(scaled down to 520 px, its labels would be 9 px)."""
 
 from __future__ import annotations
 
 import math
 
-from app.pictures.svg import responsive, svg, text
+from app.pictures.svg import svg, text
 
 # embeddings.js GROUP_COLOURS: a fixed colour per set, so "Animals" is the same blue on every map.
 GROUP_COLOURS = {"animals": "#4453c7", "young": "#d9682b", "countries": "#1f8a5b", "capitals": "#c23b3b",
@@ -155,10 +158,12 @@ def _legend(entries: list[tuple[str, str, bool]], width: float, narrow: bool) ->
     return placed, row + 1
 
 
-def draw(answer: dict, narrow: bool) -> tuple[str, int]:
-    """One drawing of the map (Plotly's layout at the page's wide or phone chart width), and how many
-    labels it leaves out."""
-    width = 350 if narrow else 717
+WIDTHS = {"wide": 717, "mid": 560, "narrow": 350}  # the drawings' widths; the page's phone layout below 520
+
+
+def draw(answer: dict, width: float) -> tuple[str, int]:
+    """One drawing of the map (Plotly's layout at that chart width), and how many labels it leaves out."""
+    narrow = width < 520
     points, groups = answer["points"], answer["groups"]
     entries = []
     if answer["pairs"]:
@@ -268,6 +273,5 @@ def describe(answer: dict, hidden: int) -> str:
 def picture(answer: dict, url: str) -> str | None:
     if answer.get("dims") != 2 or not answer.get("points"):
         return None  # a 3-D map is the page's own (the full Plotly bundle), never the first view's
-    wide, _ = draw(answer, narrow=False)
-    narrow, _ = draw(answer, narrow=True)
-    return responsive(wide, narrow)
+    return "".join(draw(answer, width)[0].replace('class="first-svg"', f'class="first-svg first-{name}"', 1)
+                   for name, width in WIDTHS.items())

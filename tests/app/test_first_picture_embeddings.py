@@ -1,5 +1,5 @@
 """/embeddings' server-drawn first picture (app/pictures/embeddings.py): the 2-D word map as embeddings.js
-plotMap has Plotly draw it (a wide and a phone drawing), with exactly GET /api/embeddings/map's answer
+plotMap has Plotly draw it (a wide, a middle and a phone drawing), with exactly GET /api/embeddings/map's answer
 beside it; positions, labels, axis titles and legend from that answer; labels that would overlap left
 out as the page leaves them out; text stays text; a 3-D map, a refused or an unnamed first request
 leaves the page as before."""
@@ -36,9 +36,9 @@ def _map_plot(body: str) -> str:
 
 
 def _drawings(body: str) -> dict[str, str]:
-    """The wide and the phone drawing of the picture in #map-plot."""
-    found = dict(re.findall(r'<svg class="first-svg first-(wide|narrow)"(.*?)</svg>', _map_plot(body), re.DOTALL))
-    assert set(found) == {"wide", "narrow"}
+    """The wide, middle and phone drawings of the picture in #map-plot."""
+    found = dict(re.findall(r'<svg class="first-svg first-(wide|mid|narrow)"(.*?)</svg>', _map_plot(body), re.DOTALL))
+    assert set(found) == {"wide", "mid", "narrow"}
     return found
 
 
@@ -66,7 +66,7 @@ def test_the_page_carries_the_map_and_the_apis_own_answer(tiny_client):
     assert '<div class="first-picture" data-first-picture><svg class="first-svg first-wide"' in _map_plot(page.text)
     for name, svg in _drawings(page.text).items():
         assert len(_dots(svg)) == len(answer["points"]) == 48
-        assert 'viewBox="0 0 {} 540"'.format(350 if name == "narrow" else 717) in svg
+        assert f'viewBox="0 0 {picture.WIDTHS[name]} 540"' in svg
     assert 'rel="preload" as="fetch"' not in page.text
 
 
@@ -141,14 +141,14 @@ def test_a_phone_legend_has_three_short_entries_to_a_line(tiny_client):
     # With pairs drawn (another state of the map), the pairs' entry is short on a phone, as the page's.
     answer = {**answer, "groups": {**answer["groups"], "young": "Their young"},
               "pairs": [[0, 1], [2, 3]], "points": answer["points"][:-1] + [{**answer["points"][-1], "group": "young"}]}
-    narrow = _texts(picture.draw(answer, narrow=True)[0])
+    narrow = _texts(picture.draw(answer, 350)[0])
     legend = [(float(a["x"]), float(a["y"]), t) for a, t in narrow if a.get("font-size") == "11"]
     assert [t for _, _, t in legend] == ["pairs", *answer["groups"].values()]
     rows = sorted({y for _, y, _ in legend})
     assert len(rows) == 2 and all(sum(1 for _, y, _ in legend if y == row) <= 3 for row in rows)
     assert all(x + picture._width(t, 11) <= 350 for x, _, t in legend)  # nothing runs off the phone's chart
-    wide = _texts(picture.draw(answer, narrow=False)[0])
-    assert "pairs: animal → young" in [t for _, t in wide]
+    for width in (560, 717):
+        assert "pairs: animal → young" in [t for _, t in _texts(picture.draw(answer, width)[0])]
 
 
 def test_other_projections_and_hidden_states(tiny_client):

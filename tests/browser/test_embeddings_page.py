@@ -1,6 +1,7 @@
 """The /embeddings page in Chromium: the word map, an analogy and the sentence heatmap drawn from
 the real model; state kept in the URL; hostile words shown as typed."""
 
+import re
 from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
@@ -294,3 +295,44 @@ def test_pieces_of_characters_are_labelled_by_their_bytes(page):
     page.locator("#nb-word").select_option(label="我爱你")
     assert page.locator("#nb-hint").text_content().startswith("8 tokens: ␣E6 (id 17097) + 88 (id 226)")
     assert "\ufffd" not in page.locator("#map").inner_text()
+
+
+# The server's drawing of the map (app/pictures/embeddings.py), as a page without JavaScript keeps it.
+SERVER_MAP = """() => {
+  const svgs = [...document.querySelectorAll('#map-plot [data-first-picture] svg')];
+  const shown = svgs.filter((s) => s.getBoundingClientRect().width > 0);
+  const box = (e) => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  return { drawings: svgs.length, shown: shown.map((s) => s.getAttribute('class')),
+    chart: document.getElementById('map-plot').clientWidth, svg: shown.length ? box(shown[0]) : null,
+    scale: shown.length ? shown[0].getBoundingClientRect().width / shown[0].viewBox.baseVal.width : 0,
+    label: shown.length ? shown[0].getAttribute('aria-label') : '',
+    words: shown.length ? [...shown[0].querySelectorAll('g[font-size="12"] text')].map(box) : [],
+    texts: shown.length ? [...shown[0].querySelectorAll('text')].map(box) : [] }; }"""
+
+
+@pytest.mark.parametrize("width", [1280, 900, 390, 360])
+def test_without_javascript_the_server_draws_a_readable_map(browser, live_server, monkeypatch, width):
+    from app.routers import pages
+    from tests.conftest import watched_page
+
+    monkeypatch.setattr(pages, "PICTURE_WAIT_SECONDS", 120)  # however loaded the test machine is
+    for page in watched_page(browser, live_server, {"viewport": {"width": width, "height": 900},
+                                                     "java_script_enabled": False}):
+        page.goto("/embeddings")
+        drawn = page.evaluate(SERVER_MAP)
+        # One drawing of three shown, the one for the chart's width (the page's own switches at 520 px).
+        expected = "narrow" if drawn["chart"] < 520 else "mid" if drawn["chart"] < 640 else "wide"
+        assert drawn["drawings"] == 3 and drawn["shown"] == [f"first-svg first-{expected}"], drawn
+        assert drawn["scale"] >= 0.89, drawn  # 12 px word labels drawn at 10.7 px or more
+        # The word labels do not overlap (those that would are left out, and the text equivalent says how many).
+        said = re.search(r"(\d+) labels? left out", drawn["label"])
+        assert len(drawn["words"]) == 48 - (int(said.group(1)) if said else 0) > 20
+        for i, a in enumerate(drawn["words"]):
+            for b in drawn["words"][i + 1:]:
+                assert min(a[2], b[2]) - max(a[0], b[0]) <= 1 or min(a[3], b[3]) - max(a[1], b[1]) <= 1, (a, b)
+        # Every text (legend, ticks, titles, labels) inside the drawing and the window.
+        left, top, right, bottom = drawn["svg"]
+        for t in drawn["texts"]:
+            assert t[0] >= left - 1 and t[2] <= min(right, width) + 1 and t[1] >= top - 1 and t[3] <= bottom + 1, t
+        if width <= 390:
+            assert_fits_phone(page)
