@@ -10,7 +10,6 @@ import numpy as np
 from app.pictures.svg import (
     heatmap,
     nice_ticks,
-    responsive,
     thin,
     to_fixed,
     token_label,
@@ -19,9 +18,12 @@ from app.pictures.svg import (
 # attention/colours.js STOPS (tests/app/test_first_picture_attention.py checks they are the same).
 STOPS = [(0, (255, 255, 255)), (0.03, (222, 230, 247)), (0.12, (158, 186, 232)),
          (0.35, (84, 121, 207)), (0.7, (42, 60, 160)), (1, (20, 24, 82))]
-# The heatmap's column width on the page as it is laid out (.grid-side's wide column at 1280 px and up,
-# the whole panel on a 390 px phone): the page's chart is drawn at its node's width.
-WIDE, NARROW = 718, 348
+# The drawings' widths (the page's chart is drawn at its node's width): .grid-side's wide column at 1280 px
+# and up; a 560 px one for columns of 520-640 px (a 900-1000 px window), where the wide one scaled down would
+# have 9 px labels; the phone's (the page's narrow layout, below 520 px). attention.css shows the one for the
+# column's own width.
+WIDTHS = {"wide": 718, "mid": 560, "narrow": 348}
+WIDE, NARROW = WIDTHS["wide"], WIDTHS["narrow"]
 
 
 def pct(w: float) -> str:
@@ -78,5 +80,5 @@ def picture(answer: dict, url: str) -> str | None:
     z = np.array(weights, dtype=float)
     label = f"Attention heatmap. {describe(labels, z, title)}"
     z[np.triu_indices(len(tokens), 1)] = np.nan  # the future: empty, as the page leaves it (null)
-    return responsive(draw(labels, z, label, title, width=WIDE, narrow=False),
-                      draw(labels, z, label, title, width=NARROW, narrow=True))
+    return "".join(draw(labels, z, label, title, width=width, narrow=width < 520)
+                   .replace('class="first-svg"', f'class="first-svg first-{name}"', 1) for name, width in WIDTHS.items())

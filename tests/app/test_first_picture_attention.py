@@ -30,10 +30,10 @@ def _inline(body: str) -> tuple[str, dict]:
 
 
 def _drawings(body: str) -> dict[str, str]:
-    """The wide and the phone drawing inside #heatmap, by class."""
+    """The drawings inside #heatmap (wide, mid, narrow: for the heatmap column's width), by class."""
     slot = re.search(r'<div id="heatmap"[^>]*>(.*?)<script type="application/json"', body, re.DOTALL).group(1)
     assert slot.startswith('<div class="first-picture" data-first-picture>')
-    return dict(re.findall(r'<svg class="first-svg first-(wide|narrow)"(.*?)</svg>', slot, re.DOTALL))
+    return dict(re.findall(r'<svg class="first-svg first-(wide|mid|narrow)"(.*?)</svg>', slot, re.DOTALL))
 
 
 def _texts(svg: str) -> list[str]:
@@ -81,7 +81,7 @@ def test_the_page_carries_the_heatmap_and_the_apis_own_answer(tiny_client):
     url, answer = _inline(page.text)
     assert url.startswith("/api/attention?") and answer == tiny_client.get(url).json()
     drawings = _drawings(page.text)
-    assert set(drawings) == {"wide", "narrow"}
+    assert set(drawings) == {"wide", "mid", "narrow"}
     assert 'rel="preload" as="fetch"' not in page.text and pictures.SLOT not in page.text
 
 
@@ -154,7 +154,7 @@ def test_a_long_prompt_is_one_image_with_thinned_labels(tiny_client, tiny_engine
                 else:  # the future: transparent
                     assert pixels[i][j][3] == 0
         # Labels thinned as kit/heatmap.js thins them, and turned at -50 degrees.
-        width = attention.NARROW if kind == "narrow" else attention.WIDE
+        width = attention.WIDTHS[kind]
         x_ticks = thin(n, width - (70 if kind == "narrow" else 190), 16 if kind == "narrow" else 14)
         y_ticks = thin(n, max(460, min(760, 140 + n * 20)) - 140, 12)
         turned = [html.unescape(t) for t in re.findall(r'<text [^>]*rotate\(-50 [^>]*>(.*?)</text>', svg)]
