@@ -125,24 +125,29 @@ def responsive(wide: str, narrow: str) -> str:
         narrow.replace('class="first-svg"', 'class="first-svg first-narrow"', 1)
 
 
-def svg(width: float, height: float, body: str, label: str, *, fixed_height: bool = False) -> str:
+def svg(width: float, height: float, body: str, label: str, *, fixed_height: bool = False, fluid: bool = False) -> str:
     """An SVG scaled to its container's width (at most its own), with a text equivalent. fixed_height:
     the element keeps `height` px (the drawing scaled down inside it, at its top left, when the container
-    is narrower), as a Plotly chart of a set height does."""
+    is narrower), as a Plotly chart of a set height does. fluid: no scaling at all, the container's whole
+    width and `height` px (the body gives its x positions in percent: see heatmap's fluid)."""
     size = f"max-width:{width:g}px;height:{height:g}px" if fixed_height else f"max-width:{width:g}px"
     keep = ' preserveAspectRatio="xMinYMin meet"' if fixed_height else ""
-    return (f'<svg class="first-svg" viewBox="0 0 {width:g} {height:g}"{keep} width="100%" style="{size}" '
+    box = f'viewBox="0 0 {width:g} {height:g}"{keep} width="100%" style="{size}"'
+    if fluid:
+        box = f'width="100%" height="{height:g}" style="height:{height:g}px"'
+    return (f'<svg class="first-svg" {box} '
             f'role="img" aria-label="{esc(label)}" font-family="{esc(FONT)}" font-size="13" fill="{INK}">'
             f"<title>{esc(label)}</title>{body}</svg>")
 
 
-def text(x: float, y: float, content: str, *, anchor: str = "start", size: float | None = None,
+def text(x: float | str, y: float, content: str, *, anchor: str = "start", size: float | None = None,
          fill: str | None = None, family: str | None = None, extra: str = "") -> str:
+    """x: px, or a string as given (e.g. a percentage of a fluid picture's width)."""
     attrs = f' text-anchor="{anchor}"' if anchor != "start" else ""
     attrs += f' font-size="{size:g}"' if size else ""
     attrs += f' fill="{fill}"' if fill else ""
     attrs += f' font-family="{esc(family)}"' if family else ""
-    return f'<text x="{x:.1f}" y="{y:.1f}"{attrs}{extra}>{esc(content)}</text>'
+    return f'<text x="{x if isinstance(x, str) else f"{x:.1f}"}" y="{y:.1f}"{attrs}{extra}>{esc(content)}</text>'
 
 
 def rect(x: float, y: float, w: float, h: float, fill: str, extra: str = "") -> str:
@@ -265,7 +270,7 @@ def heatmap(z: list[list[float | None]] | np.ndarray, *, width: float, height: f
             x_title: str = "", y_title: str = "", axis_title_size: float = 13, standoff: float = 6,
             title: str = "", title_size: float = 15, gaps: bool = False, ygap: float = 0,
             colorbar: dict | None = None, row_titles: list[str] | None = None, row_title_size: float = 11,
-            automargin: bool = True) -> str:
+            automargin: bool = True, fluid: bool = False) -> str:
     """A heatmap as kit/heatmap.js has Plotly draw it: row 0 at the top, None (NaN) cells left empty (the
     background shows, as the future in causal attention), labels at the given rows/columns
     [(index, text)] (thinned by the caller as the page thins them), axis titles, a title at the top left,
@@ -278,7 +283,13 @@ def heatmap(z: list[list[float | None]] | np.ndarray, *, width: float, height: f
     one PNG image stretched over the plot (as Plotly draws a heatmap: any number of cells in a few KB),
     or one per row when rows have `ygap` px between them (strips). Height is kept at `height` px
     whatever the width (as Plotly's chart), the drawing scaled down inside it when the column is
-    narrower than `width`, so nothing below moves when the page's own chart replaces it."""
+    narrower than `width`, so nothing below moves when the page's own chart replaces it.
+
+    fluid: nothing scaled, the picture as wide as its container and `height` px tall, every x position
+    a percentage of `width` (its margins grow or shrink with it): texts keep their size at any width.
+    For pictures without turned labels, y axis title or colour bar (strips)."""
+    if fluid and (x_angle or y_title or colorbar is not None):
+        raise ValueError("a fluid heatmap has no turned labels, y axis title or colour bar")
     rows, cols = len(z), len(z[0]) if len(z) else 0
     left, top, right, bottom = margin
     mono_ticks = tick_mono
@@ -306,6 +317,8 @@ def heatmap(z: list[list[float | None]] | np.ndarray, *, width: float, height: f
     cw, rh = plot_w / max(cols, 1), plot_h / max(rows, 1)
     uid = next(_ids)
     parts: list[str] = []
+    X = (lambda x: f"{x / width * 100:.3f}%") if fluid else (lambda x: x)  # an x position
+    W = (lambda w: f"{w / width * 100:.3f}%") if fluid else (lambda w: f"{w:.1f}")  # a width
 
     # The cells.
     values = z.astype(float) if isinstance(z, np.ndarray) else \
@@ -320,18 +333,19 @@ def heatmap(z: list[list[float | None]] | np.ndarray, *, width: float, height: f
             for j in range(cols):
                 if not empty[i, j]:
                     r, gr, b = rgb[i, j]
-                    parts.append(rect(plot_l + j * cw + g / 2, plot_t + i * rh + yg / 2, cw - g, rh - yg,
-                                      f"#{r:02x}{gr:02x}{b:02x}"))
+                    x0, y0, w0, h0 = plot_l + j * cw + g / 2, plot_t + i * rh + yg / 2, max(cw - g, 0), max(rh - yg, 0)
+                    parts.append(f'<rect x="{W(x0)}" y="{y0:.1f}" width="{W(w0)}" height="{h0:.1f}" '
+                                 f'fill="#{r:02x}{gr:02x}{b:02x}"/>')
     else:
         bands = [(i, i + 1) for i in range(rows)] if ygap else [(0, rows)]
         for (a, b), data in zip(bands, _images(values, scale, zmin, span, bands)):
-            parts.append(f'<image x="{plot_l:.1f}" y="{plot_t + a * rh + ygap / 2:.1f}" width="{plot_w:.1f}" '
+            parts.append(f'<image x="{W(plot_l)}" y="{plot_t + a * rh + ygap / 2:.1f}" width="{W(plot_w)}" '
                          f'height="{(b - a) * rh - ygap:.1f}" preserveAspectRatio="none" '
                          f'style="image-rendering:pixelated" href="data:image/png;base64,{data}"/>')
 
     # Row titles: above each row, in the gap between rows (inside.js drawStrip's annotations).
     for i, name in enumerate(row_titles or []):
-        parts.append(text(plot_l + 3, plot_t + i * rh + ygap / 2 - 3, name, size=row_title_size))
+        parts.append(text(X(plot_l + 3), plot_t + i * rh + ygap / 2 - 3, name, size=row_title_size))
 
     # Tick labels and axis titles.
     for j, name in x_ticks:
@@ -341,14 +355,14 @@ def heatmap(z: list[list[float | None]] | np.ndarray, *, width: float, height: f
             parts.append(text(x, y, name, anchor="end", size=tick_size, family=MONO if mono_ticks else None,
                               extra=f' transform="rotate({x_angle:g} {x:.1f} {y:.1f})"'))
         else:
-            parts.append(text(x, plot_b + 4 + tick_size, name, anchor="middle", size=tick_size,
+            parts.append(text(X(x), plot_b + 4 + tick_size, name, anchor="middle", size=tick_size,
                               family=MONO if mono_ticks else None))
     for i, name in y_ticks:
-        parts.append(text(plot_l - 6, plot_t + (i + 0.5) * rh + tick_size * 0.35, name, anchor="end", size=tick_size,
+        parts.append(text(X(plot_l - 6), plot_t + (i + 0.5) * rh + tick_size * 0.35, name, anchor="end", size=tick_size,
                           family=MONO if mono_ticks else None))
     if x_title:
         top_of_title = plot_b + (labels_h + 4 if x_ticks else 0) + standoff
-        parts.append(text((plot_l + plot_r) / 2, top_of_title + axis_title_size * 0.8, x_title, anchor="middle",
+        parts.append(text(X((plot_l + plot_r) / 2), top_of_title + axis_title_size * 0.8, x_title, anchor="middle",
                           size=axis_title_size))
     if y_title:
         x = plot_l - (y_extent + 6 if y_ticks else 0) - standoff - axis_title_size * 0.25
@@ -356,7 +370,7 @@ def heatmap(z: list[list[float | None]] | np.ndarray, *, width: float, height: f
         parts.append(text(x, y, y_title, anchor="middle", size=axis_title_size,
                           extra=f' transform="rotate(-90 {x:.1f} {y:.1f})"'))
     if title:
-        parts.append(text(width * 0.02, title_size + 4, title, size=title_size))
+        parts.append(text(X(width * 0.02), title_size + 4, title, size=title_size))
 
     # The colour bar: a gradient through the scale's stops, zmin to zmax.
     if colorbar is not None:
@@ -384,4 +398,4 @@ def heatmap(z: list[list[float | None]] | np.ndarray, *, width: float, height: f
             parts.append(rect(bx, by, bw, bh, f"url(#{grad})", ' stroke="#444" stroke-width="1"'))
             for v, name in bar_ticks:
                 parts.append(text(bx + bw * (v - zmin) / span, by + bh + tick_size + 2, name, anchor="middle", size=tick_size))
-    return svg(width, height, "".join(parts), label, fixed_height=True)
+    return svg(width, height, "".join(parts), label, fixed_height=not fluid, fluid=fluid)
