@@ -21,7 +21,8 @@ from app.pictures.svg import (
 NEG, POS = "#4453c7", "#d9682b"
 DIVERGING = [(0, NEG), (0.5, "#ffffff"), (1, POS)]
 CLIP_RANK = 6
-# The strip's width on the page as laid out: the panel at 1280 px and up, and on a 390 px phone.
+# The strips' width on the page as laid out: the panel at 1280 px and up, and on a 390 px phone. Each
+# drawing is fluid (as wide as the panel, its x positions proportional): these set its margins and ticks.
 WIDE, NARROW = 1096, 348
 
 
@@ -71,7 +72,8 @@ def draw(z: list[list[float]], names: list[str], label: str, *, width: float) ->
         z, width=width, height=58 + len(z) * 48, scale=DIVERGING, zmin=-1, zmax=1, label=label,
         margin=(8, 12, 8, 40), x_ticks=ticks, tick_size=10, tick_mono=False,
         x_title=f"entry (0 to {n - 1})", axis_title_size=16, standoff=8, ygap=18, row_titles=names,
-        automargin=False)  # drawStrip's own x axis, without the kit's automargin
+        automargin=False,  # drawStrip's own x axis, without the kit's automargin
+        fluid=True)  # the container's whole width at any window, its labels never scaled
 
 
 def picture(answer: dict, url: str) -> str | None:

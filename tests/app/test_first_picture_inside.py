@@ -103,8 +103,11 @@ def test_the_names_axis_and_summary_are_the_pages(tiny_client):
     assert summary == (f"Token “{token}” entering layer 1: its {answer['d_model']} numbers have a root-mean-square of "
                        f"{inside.fmt(answer['rms1'], 3)}. RMSNorm divides every number by it, then multiplies each by "
                        f"its gain (this layer's gains run from {inside.fmt(min(gains), 2)} to {inside.fmt(max(gains), 2)}).")
-    # The strips' height, as drawStrip's (58 + 48 a row): nothing below moves when Plotly replaces them.
-    assert 'style="max-width:1096px;height:202px"' in _drawings(page.text)["wide"]
+    # The strips' height, as drawStrip's (58 + 48 a row): nothing below moves when Plotly replaces them; and
+    # the panel's whole width, whatever it is, the labels never scaled (x positions in percent).
+    for svg in _drawings(page.text).values():
+        assert svg.startswith(' width="100%" height="202" style="height:202px"') and "viewBox" not in svg
+        assert re.findall(r'<image x="([\d.]+)%" y="[\d.]+" width="([\d.]+)%"', svg)
 
 
 def test_the_text_equivalent_names_each_rows_length_and_largest_entries(tiny_client):
