@@ -166,6 +166,14 @@ class ModelEmbeddings:
                 word_like: bool = True) -> list[Neighbour]:
         return top_tokens(self, self.cosines(v), self.listable(exclude, word_like), k)
 
+    def nearest_each(self, vs: torch.Tensor, k: int, excludes: list[set[int]],
+                     word_like: bool = True) -> list[list[Neighbour]]:
+        """nearest() for each row of `vs` (n, d), with the matrix read once for them all: one (V, d) @ (d, n)
+        product instead of n matrix-vector products that each read all of its 113 MB (a map's 48 words:
+        about 0.5 s of the map's 0.55 s on 2 cores, now a few tens of ms)."""
+        scores = (self.weight @ vs.T) / (self.norms[:, None] * vs.norm(dim=1).clamp_min(1e-12))  # (V, n)
+        return [top_tokens(self, scores[:, j], self.listable(exclude, word_like), k) for j, exclude in enumerate(excludes)]
+
 
 def top_tokens(emb: ModelEmbeddings, scores: torch.Tensor, listable: torch.Tensor, k: int) -> list[Neighbour]:
     """The k listable tokens of highest score, best first."""

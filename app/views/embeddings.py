@@ -147,9 +147,9 @@ def _map_vectors(engine: Engine, words: list[str], lookups: list[str], req: MapI
     ids = [engine.tokenizer.encode(t) for t in lookups]
     if req.mode == "static":
         vectors = torch.stack([emb.static_vector(i, req.pooling) for i in ids])
-        neighbours = [[_vocab_neighbour(engine, n)
-                       for n in emb.nearest(v, req.neighbours, exclude=set(i), word_like=req.word_like)]
-                      if req.neighbours else [] for v, i in zip(vectors, ids)]
+        neighbours = ([[_vocab_neighbour(engine, n) for n in found]
+                       for found in emb.nearest_each(vectors, req.neighbours, [set(i) for i in ids], req.word_like)]
+                      if req.neighbours else [[] for _ in ids])
     else:
         vectors = torch.stack([emb.contextual_vector(i, layer, req.pooling) for i in ids])
         # Only the map's words have hidden states, so a word's neighbours come from the map.

@@ -100,6 +100,20 @@ def test_nearest_tokens_are_ranked_and_honour_exclusion_and_the_word_filter(tiny
     assert word_like[0].text == " the" and word_like[0].cosine == pytest.approx(1.0, abs=1e-5)
 
 
+def test_nearest_each_is_nearest_for_every_vector_at_once(tiny):
+    # The map's neighbours come from one matrix product for all its words: the same tokens, the same order
+    # and the same cosines (to float rounding) as one word at a time, exclusions and the word filter kept.
+    words = ["the", "cat", "sat", "on", "mat", "tadpole"]
+    ids = [word_ids(tiny.tokenizer, w) for w in words]
+    vs = torch.stack([tiny.static_vector(i) for i in ids])
+    for word_like in (True, False):
+        together = tiny.nearest_each(vs, 8, [set(i) for i in ids], word_like=word_like)
+        for v, i, found in zip(vs, ids, together):
+            alone = tiny.nearest(v, 8, exclude=set(i), word_like=word_like)
+            assert [n.id for n in found] == [n.id for n in alone] and not set(i) & {n.id for n in found}
+            assert [n.cosine for n in found] == pytest.approx([n.cosine for n in alone], abs=1e-6)
+
+
 def test_word_like_means_a_space_then_letters():
     assert is_word_like(" dog") and is_word_like(" Paris") and is_word_like(" café")
     assert not any(is_word_like(t) for t in ["dog", "ling", " 1990", " ", " dog!", "/", "\ufffd"])
