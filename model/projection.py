@@ -96,7 +96,13 @@ def project(vectors: torch.Tensor, method: str = "pca", dims: int = 2, unit: boo
     x = unit_rows(vectors) if unit else vectors.detach().to(torch.float64).numpy()
     if method != "pca" and x.shape[0] < MIN_POINTS_NONLINEAR:
         raise ValueError(f"{method} needs at least {MIN_POINTS_NONLINEAR} points; got {x.shape[0]}")
-    result = {"pca": pca, "tsne": tsne, "umap": umap}[method](x, dims)
+    # numpy's BLAS (OpenBLAS) on one thread: these are a few dozen points, and its worker threads would
+    # compete for the cores with PyTorch's, still spinning from the model's last job (a 48-word PCA, 1-10 ms
+    # alone, took 500-600 ms in one call of three that way). threadpoolctl comes with scikit-learn.
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        result = {"pca": pca, "tsne": tsne, "umap": umap}[method](x, dims)
     # Rounded so last-bit noise never reaches the JSON; + 0.0 turns -0.0 into 0.0.
     result.coords = np.round(result.coords.astype(np.float64), 6) + 0.0
     return result

@@ -31,6 +31,22 @@ def random_vectors(n=20, d=64, seed=0):
     return torch.randn(n, d, generator=torch.Generator().manual_seed(seed))
 
 
+def test_a_projection_runs_numpys_blas_on_one_thread(monkeypatch):
+    # Its threads would compete with PyTorch's for the cores (a 48-word PCA took up to 600 ms that way).
+    from threadpoolctl import threadpool_info
+
+    from model import projection
+    seen = []
+    real_pca = projection.pca
+
+    def watched(x, dims):
+        seen.extend(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+        return real_pca(x, dims)
+    monkeypatch.setattr(projection, "pca", watched)
+    project(random_vectors(), "pca", 2)
+    assert seen and set(seen) == {1}
+
+
 @pytest.mark.parametrize("method,dims", [("pca", 2), ("pca", 3), ("tsne", 2), ("tsne", 3), ("umap", 2)])
 def test_projections_are_deterministic_for_the_same_input(method, dims):
     x = random_vectors()
