@@ -73,6 +73,9 @@ def test_the_url_state_is_read_as_the_page_reads_it():
     assert first("predict", "temperature=0.7&top_k=0&guess=0&at=3") == (
         "/api/predict?text=The+capital+of+France+is&temperature=0.7&top_k=0&top_p=1&n_predictions=20")
     assert first("tokens", "text=") == "/api/tokenize?text="
+    # The Ids view: a picture of text chips would be switched to ids by the module; none is drawn.
+    assert first("tokens", "show=ids") is None
+    assert first("tokens", "show=text&show=ids") == first("tokens", "show=nonsense") == first("tokens")
     assert first("embeddings", "method=tsne&dims=3&mode=contextual&wl=0&words=+,") == (
         "/api/embeddings/map?sets=animals%2Ccountries%2Cnumbers%2Ccolours&method=tsne&dims=3&mode=contextual"
         "&pooling=mean&wl=false&neighbours=10")

@@ -196,8 +196,12 @@ def why(q: Query, limits: Limits) -> str | None:
 
 
 def tokens(q: Query, limits: Limits) -> str | None:
-    """tokens.js updateText: GET /api/tokenize (text; empty is fine, nothing runs the model)."""
+    """tokens.js updateText: GET /api/tokenize (text; empty is fine, nothing runs the model). Not in the Ids
+    view (show=ids, as setShow reads it): the server's picture draws the tokens as text chips, which the
+    module would then turn into ids, the picture showing another view than the page's buttons say."""
     text = q.text("text", TOKENS_TEXT)
+    if q.text("show", "text") == "ids":
+        return None
     return _url("/api/tokenize", [("text", text)]) if len(text) <= limits.max_chars else None
 
 
