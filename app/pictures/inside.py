@@ -64,6 +64,23 @@ def strip_text(rows: list[tuple[str, list[float]]]) -> str:
                      for name, values in rows) + "."
 
 
+def tops(rows: list[tuple[str, list[float]]]) -> str:
+    """inside.js drawTops: under the strip, each row's entries beyond its colour limit (at most CLIP_RANK - 1)
+    with their values, or its largest when none is; and its length."""
+    lines = []
+    for name, values in rows:
+        clip = clip_of(values)
+        over = [(i, x) for i, x in by_magnitude(values) if abs(x) > clip][:CLIP_RANK - 1]
+        line = f'<span class="top-name">{esc(name)}</span>'
+        if not over:
+            i, x = by_magnitude(values)[0]
+            line += f'<span class="muted">none beyond the colour scale; largest </span><code>#{i} {esc(signed(x))}</code>'
+        line += "".join(f'<code class="{"pos" if x >= 0 else "neg"}">#{i} {esc(signed(x))}</code>' for i, x in over)
+        line += f'<span class="muted"> · length {esc(fmt(norm(values), 1))}</span>'
+        lines.append(f'<p class="top-line">{line}</p>')
+    return "".join(lines)
+
+
 def draw(z: list[list[float]], names: list[str], label: str, *, width: float) -> str:
     n = len(z[0])
     dtick = auto_dtick(n, width - 16)  # Plotly's own ticks on the x axis (drawStrip leaves them to it)
@@ -95,4 +112,8 @@ def picture(answer: dict, url: str) -> str | None:
                f'{esc(answer["layer"])}: its {esc(answer["d_model"])} numbers have a root-mean-square of '
                f"<strong>{esc(fmt(rms, 3))}</strong>. RMSNorm divides every number by it, then multiplies each by its "
                f"gain (this layer's gains run from {esc(fmt(min(gains), 2))} to {esc(fmt(max(gains), 2))}).</p>")
-    return summary + responsive(draw(z, names, label, width=WIDE), draw(z, names, label, width=NARROW))
+    # The entries beyond the colour limit, which the note below the strips says are listed under them: the
+    # page's module lists them there (#norm1-top) once it has drawn; without JavaScript only this list does
+    # (inside.css shows it then alone, so nothing moves when the module replaces the picture).
+    listed = f'<div class="tops first-nojs">{tops([rows[0], rows[2]])}</div>'
+    return summary + responsive(draw(z, names, label, width=WIDE), draw(z, names, label, width=NARROW)) + listed

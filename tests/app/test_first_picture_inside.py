@@ -162,3 +162,29 @@ def test_numbers_are_written_as_inside_js_writes_them():
         ["7.375", "4.00e-4", "-1.23e+5", "0.000", "12.001"]  # as Node writes them (12.0005 is 12.00050000000000061)
     assert inside.fmt(0.125, 2) == "0.13"  # an exact tie: toFixed rounds it up, Python's format to even
     assert inside.signed(-1.005) == "−1.00" and inside.signed(0.5) == "+0.50"
+
+
+def test_without_javascript_the_entries_beyond_the_colour_limit_are_listed(tiny_client):
+    """The note below the strips says each strip's colours stop at its CLIP_RANK-th largest size and the
+    entries beyond are listed under it: the module's list (#norm1-top) is not there without JavaScript, so
+    the picture lists them (drawTops: resid_pre and norm1), shown only then (inside.css), and the note's
+    rank is written in the page, not left blank for the module."""
+    page = tiny_client.get(URL)
+    _, answer = _inline(page.text)
+    listed = re.search(r'<div class="tops first-nojs">(.*?)</div>', _slot(page.text)).group(1)
+    lines = re.findall(r'<p class="top-line">(.*?)</p>', listed)
+    assert len(lines) == 2
+    for line, name, values in zip(lines, ["coming in (resid_pre)", "× gain = what attention reads (norm1)"],
+                                  [answer["resid_pre"], answer["norm1"]]):
+        text = html.unescape(re.sub(r"<[^>]+>", " ", line))
+        assert text.split()[:len(name.split())] == name.split()
+        clip = sorted((abs(x) for x in values), reverse=True)[inside.CLIP_RANK - 1]
+        order = sorted(range(len(values)), key=lambda i: -abs(values[i]))
+        over = [i for i in order if abs(values[i]) > clip][:inside.CLIP_RANK - 1]
+        shown = [int(i) for i in re.findall(r"#(\d+) ", text)]
+        assert shown == (over or order[:1])
+        assert f"length {inside.fmt(math.sqrt(sum(x * x for x in values)), 1)}" in text
+    css = (ROOT / "static/css/inside.css").read_text()
+    assert 'body[data-page="inside"] .first-nojs { display: none; }' in css
+    assert '@media (scripting: none) { body[data-page="inside"] .first-nojs { display: block; } }' in css
+    assert f"<span data-clip-rank>{inside.CLIP_RANK}</span>th-largest" in page.text
