@@ -156,9 +156,11 @@ def rect(x: float, y: float, w: float, h: float, fill: str, extra: str = "") -> 
 
 def hbars(labels: list[str], values: list[float], colours: list[str], value_text: list[str], *,
           axis_title: str, label: str, width: int = 640, row: int = 24, left: int = 120, right: int = 50,
-          font: float = 13, tick_format=lambda v: f"{v * 100:.0f}%") -> str:
+          font: float = 13, tick_format=lambda v: f"{v * 100:.0f}%", fixed_height: bool = False) -> str:
     """Horizontal bars, top to bottom, as the pages' Plotly bar charts: a label per bar at the left (in
-    the monospace font tokens use), the value written after the bar, an x axis from 0 with gridlines."""
+    the monospace font tokens use), the value written after the bar, an x axis from 0 with gridlines at
+    Plotly's own ticks for the plot's width, tick labels and axis title in Plotly's sizes (13 and 16, ink).
+    fixed_height: see svg()."""
     top, bottom = 10, 40
     height = 40 + row * len(values)  # as the Plotly chart that replaces it (no jump when it does)
     row = (height - top - bottom) / max(len(values), 1)
@@ -166,17 +168,19 @@ def hbars(labels: list[str], values: list[float], colours: list[str], value_text
     high = max(values, default=0) * 1.15 or 1
     x = lambda v: left + plot_w * v / high  # noqa: E731
     parts = []
-    for tick in nice_ticks(high):
+    step = auto_dtick(high, plot_w)
+    for k in range(int(high / step + 1e-9) + 1):
+        tick = k * step
         parts.append(f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top}" y2="{height - bottom}" stroke="{GRID}"/>')
-        parts.append(text(x(tick), height - bottom + 16, tick_format(tick), anchor="middle", size=12, fill=MUTED))
-    parts.append(text(left + plot_w / 2, height - 6, axis_title, anchor="middle", fill=MUTED))
+        parts.append(text(x(tick), height - bottom + 17, tick_format(tick), anchor="middle", size=13))
+    parts.append(text(left + plot_w / 2, height - 4, axis_title, anchor="middle", size=16))
     for i, (name, value, colour, written) in enumerate(zip(labels, values, colours, value_text)):
         y = top + i * row
         bar_h = row * 0.75
         parts.append(rect(left, y + (row - bar_h) / 2, x(value) - left, bar_h, colour))
         parts.append(text(left - 6, y + row / 2 + 4.5, name, anchor="end", family=MONO, size=font))
         parts.append(text(x(value) + 4, y + row / 2 + 4.5, written, size=font))
-    return svg(width, height, "".join(parts), label)
+    return svg(width, height, "".join(parts), label, fixed_height=fixed_height)
 
 
 # --- heatmaps: the twin of static/js/kit/heatmap.js drawHeatmap, as Plotly draws it -------------------
