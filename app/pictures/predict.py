@@ -6,6 +6,7 @@ from __future__ import annotations
 from app.pictures.svg import hbars, percent, responsive, token_label
 
 ACCENT, BLOCKED = "#4453c7", "#c9cbd6"  # predict.js: can be drawn / ruled out by top-k or top-p
+WIDE = 704  # #chart's width in a 1280 px window and wider
 
 
 def picture(answer: dict, url: str) -> str | None:
@@ -20,4 +21,9 @@ def picture(answer: dict, url: str) -> str | None:
                 axis_title="probability", label=f"The {len(predictions)} most probable next tokens: {top}, …")
     # On a phone, as predict.js: a long token cut short on its axis, smaller margins and fonts.
     cut = [name if len(name) <= 7 else name[:6] + "…" for name in labels]
-    return responsive(hbars(labels, **bars), hbars(cut, **bars, width=340, left=62, right=34, font=11))
+    # The wide drawing as wide as the chart on a desktop (#chart is 704 px from a 1280 px window up), so its
+    # bars and ticks are Plotly's there. Both keep the chart's height when scaled down into a narrower
+    # column (nothing below moves when Plotly replaces them); predict.css picks the drawing by the chart's
+    # own width, as predict.js picks its layout (kit/plotly.js isNarrow: under 520 px).
+    return responsive(hbars(labels, **bars, width=WIDE, fixed_height=True),
+                      hbars(cut, **bars, width=340, left=62, right=34, font=11, fixed_height=True))

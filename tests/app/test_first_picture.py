@@ -44,6 +44,33 @@ def test_the_labels_and_numbers_are_the_answers(tiny_client):
         assert token_label(p) in texts and percent(p["probability"]) in texts
 
 
+def test_the_drawings_keep_the_charts_height_and_plotlys_ticks(tiny_client):
+    """As wide as #chart on a desktop (704 px), the chart's height whatever the column's width (nothing below
+    moves when Plotly replaces it), the x ticks Plotly picks for the plot's width (5% apart at 534 px for a
+    top bar of 31.7%, not 10%), and the drawing picked by the chart's own width as predict.js picks its
+    layout (isNarrow, under 520 px), not by the window's."""
+    from pathlib import Path
+
+    from app.pictures import predict
+    from app.pictures.svg import auto_dtick
+    page = tiny_client.get("/predict?text=Hello")
+    _, answer = _inline(page.text)
+    height = 40 + 24 * len(answer["predictions"])
+    wide = re.search(r'<svg class="first-svg first-wide" ([^>]*)>', page.text).group(1)
+    narrow = re.search(r'<svg class="first-svg first-narrow" ([^>]*)>', page.text).group(1)
+    assert f'viewBox="0 0 {predict.WIDE} {height}"' in wide and f"height:{height}px" in wide
+    assert f'viewBox="0 0 340 {height}"' in narrow and f"height:{height}px" in narrow
+    high = max(p["probability"] for p in answer["predictions"]) * 1.15
+    svg = page.text[page.text.index('<svg class="first-svg first-wide"'):page.text.index("</svg>")]
+    step = auto_dtick(high, predict.WIDE - 120 - 50)
+    ticks = [f"{k * step * 100:.0f}%" for k in range(int(high / step + 1e-9) + 1)]
+    texts = [html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", svg)]
+    assert texts[:len(ticks)] == ticks and texts[len(ticks)] == "probability"
+    assert auto_dtick(0.317 * 1.15, 534) == 0.05
+    css = (Path(__file__).resolve().parents[2] / "static/css/predict.css").read_text()
+    assert "@container (min-width: 520px)" in css and "#chart .first-picture { container-type: inline-size; }" in css
+
+
 def test_hostile_text_stays_text(tiny_client):
     page = tiny_client.get("/predict", params={"text": HOSTILE})
     assert page.status_code == 200
