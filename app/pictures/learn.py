@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from app.pictures.svg import nice_ticks, responsive, svg, text
+from app.pictures.svg import nice_ticks, responsive, svg, text, to_fixed
 
 FIRST, REPEAT, UNIFORM = "#8a8fa3", "#d9682b", "#4453c7"  # learn.js drawCurves
 GRID, ZERO = "#eeeeee", "#444444"                      # Plotly's default grid and zero lines
@@ -16,8 +16,8 @@ FONT_SIZE, TITLE_SIZE = 13, 16                            # kit/plotly.js plotLa
 
 
 def _fmt(x: float) -> str:
-    """learn.js fmt: two decimals (toFixed(2))."""
-    return f"{x:.2f}"
+    """learn.js fmt: two decimals (toFixed(2): a tie goes up, where Python's format rounds it to even)."""
+    return to_fixed(x, 2)
 
 
 def _step_ticks(steps: int, plot_w: float) -> list[int]:
@@ -75,7 +75,9 @@ def _chart(answer: dict, width: int, bottom: int, legend_rows: list[list[int]]) 
             left += 40 + len(name) * 6.2 + 12
     label = (f"Loss by training step, at step 0 of {steps} (before any training): first time {_fmt(first)}, "
              f"repeats {_fmt(repeat)} nats per token; a uniform guess, ln {config['vocab']}, is {_fmt(uniform)}.")
-    return svg(width, HEIGHT, "".join(parts), label)
+    # The chart's height whatever the column's width (a 900 px window's 815 px chart: the drawing scaled down
+    # was 253 px tall, the page's chart 340, and what follows jumped when Plotly replaced it).
+    return svg(width, HEIGHT, "".join(parts), label, fixed_height=True)
 
 
 def picture(answer: dict, url: str) -> str | None:

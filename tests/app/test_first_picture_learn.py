@@ -100,3 +100,15 @@ def test_x_ticks_are_round_and_reach_the_last_step():
     assert learn_picture._step_ticks(500, 270) == [0, 200, 400]
     assert learn_picture._step_ticks(1, 270) == [0, 1]
     assert learn_picture._step_ticks(3000, 1015) == list(range(0, 3001, 500))
+
+
+
+def test_the_drawings_keep_the_charts_height_and_write_numbers_as_learn_js(tiny_client):
+    """Both drawings are the chart's 340 px tall whatever the column's width (nothing below moves when Plotly
+    replaces them), and numbers are written as learn.js fmt (toFixed(2): an exact tie goes up)."""
+    page = tiny_client.get("/learn")
+    drawings = re.findall(r'<svg class="first-svg first-(?:wide|narrow)" ([^>]*)>', page.text)
+    assert len(drawings) == 2
+    for attributes in drawings:
+        assert f"height:{learn_picture.HEIGHT}px" in attributes and 'preserveAspectRatio="xMinYMin meet"' in attributes
+    assert learn_picture._fmt(4.125) == "4.13" and learn_picture._fmt(3.871201) == "3.87"
