@@ -23,6 +23,7 @@ import importlib
 import json
 import logging
 from collections.abc import Callable
+from urllib.parse import parse_qs, urlsplit
 
 from markupsafe import Markup, escape
 
@@ -51,9 +52,23 @@ def inline_json(value) -> str:
             .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
+# First requests whose `text` is the reader's text, which the page's form shows only once its module ran.
+TEXT_PATHS = ("/api/predict", "/api/attention", "/api/inside", "/api/attribution")
+
+
+def text_caption(url: str) -> str:
+    """For a reader without JavaScript, the text the picture is about (its form's text box stays empty
+    then): shown only when scripting is off (app.css .first-nojs), so the picture keeps the chart's size."""
+    parts = urlsplit(url)
+    text = parse_qs(parts.query, keep_blank_values=True).get("text")
+    if parts.path not in TEXT_PATHS or not text:
+        return ""
+    return f'<p class="first-nojs first-text">For the text “{escape(text[0])}”</p>'
+
+
 def block(url: str, answer: dict, picture: str | None) -> Markup:
     """The slot's content: the static picture (marked data-first-picture, for the kit to remove once the
     page has drawn its own) and the answer, keyed by its URL, for kit/first.js."""
-    drawn = f'<div class="first-picture" data-first-picture>{picture}</div>' if picture else ""
+    drawn = f'<div class="first-picture" data-first-picture>{picture}{text_caption(url)}</div>' if picture else ""
     return Markup(f'{drawn}<script type="application/json" data-first-answer="{escape(url)}">'
                   f"{inline_json(answer)}</script>")

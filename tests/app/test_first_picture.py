@@ -144,3 +144,27 @@ def test_guess_first_mode_draws_no_answer(tiny_client):
     """With ?guess=1 the page hides the model's answer until the reader guesses: the server must not show it."""
     page = tiny_client.get("/predict?text=Hello&guess=1")
     assert "data-first-picture" not in page.text and "data-first-answer" not in page.text
+
+
+def test_without_javascript_the_picture_names_its_text(tiny_client):
+    """The form's text box is empty until the page's module runs: the picture says which text it is about,
+    in a caption shown only when scripting is off (app.css .first-nojs); /why's also names the score. Text
+    stays text; pages whose picture shows the text itself (tokens, chat) get none."""
+    from pathlib import Path
+    cases = {"/predict": "/predict?text=", "/attention": "/attention?layer=1&head=1&text=",
+             "/inside": "/inside?layer=1&head=1&text=", "/why": "/why?text="}
+    for path, prefix in cases.items():
+        page = tiny_client.get(prefix + "x%20%3C%2Fp%3E%3Cb%3E")
+        picture = re.search(r'<div class="first-picture" data-first-picture>(.*?)<script type="application/json"',
+                            page.text, re.S).group(1)
+        captions = re.findall(r'<p class="first-nojs first-text">(.*?)</p>', picture)
+        assert captions[-1] == "For the text “x &lt;/p&gt;&lt;b&gt;”", path
+        assert picture.endswith(f"<p class=\"first-nojs first-text\">{captions[-1]}</p></div>"), path
+        if path == "/why":
+            _, answer = _inline(page.text)
+            assert html.unescape(captions[0]) == f"The score of “{token_label(answer['target'])}”"
+    for path in ("/tokens?text=abc", "/chat"):
+        assert "first-nojs" not in tiny_client.get(path).text
+    css = (Path(__file__).resolve().parents[2] / "static/css/app.css").read_text()
+    assert ".first-picture .first-nojs { display: none; }" in css
+    assert "@media (scripting: none) { .first-picture .first-nojs { display: block; } }" in css
