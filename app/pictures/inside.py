@@ -114,6 +114,6 @@ def picture(answer: dict, url: str) -> str | None:
                f"gain (this layer's gains run from {esc(fmt(min(gains), 2))} to {esc(fmt(max(gains), 2))}).</p>")
     # The entries beyond the colour limit, which the note below the strips says are listed under them: the
     # page's module lists them there (#norm1-top) once it has drawn; without JavaScript only this list does
-    # (inside.css shows it then alone, so nothing moves when the module replaces the picture).
+    # (app.css shows .first-nojs then alone, so nothing moves when the module replaces the picture).
     listed = f'<div class="tops first-nojs">{tops([rows[0], rows[2]])}</div>'
     return summary + responsive(draw(z, names, label, width=WIDE), draw(z, names, label, width=NARROW)) + listed

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from app.pictures.svg import INK, auto_dtick, rect, responsive, svg, text, text_width, to_fixed, token_label
+from app.pictures.svg import INK, auto_dtick, esc, rect, responsive, svg, text, text_width, to_fixed, token_label
 
 UP, DOWN, TOTAL = "#c8372d", "#2f5fc4", INK  # why.js UP, DOWN, and the total's "#1d2130"
 CONNECTOR = "#9aa0ae"  # why.js: the connectors' line colour
@@ -122,6 +122,9 @@ def picture(answer: dict, url: str) -> str | None:
     bars = dict(values=steps + [total], bases=bases + [0.0], colours=[UP if v >= 0 else DOWN for v in steps] + [TOTAL],
                 labels=[fmt(v) for v in steps] + [to_fixed(total, 2)], label=words)
     names = [name for name, _ in top]
+    # Which score this is, for a reader without JavaScript: the page's "Explain" menu names it once its
+    # module ran (app.css shows .first-nojs only when scripting is off).
+    named = f'<p class="first-nojs first-text">The score of {esc(what)}</p>'
     return responsive(
         drawing(names + [f"{rest_count} others", "total"], **bars, width=690, margin_left=80, right=50, font=13),
-        drawing(names + ["others", "total"], **bars, width=340, margin_left=8, right=36, font=11))
+        drawing(names + ["others", "total"], **bars, width=340, margin_left=8, right=36, font=11)) + named

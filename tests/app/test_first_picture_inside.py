@@ -167,7 +167,7 @@ def test_numbers_are_written_as_inside_js_writes_them():
 def test_without_javascript_the_entries_beyond_the_colour_limit_are_listed(tiny_client):
     """The note below the strips says each strip's colours stop at its CLIP_RANK-th largest size and the
     entries beyond are listed under it: the module's list (#norm1-top) is not there without JavaScript, so
-    the picture lists them (drawTops: resid_pre and norm1), shown only then (inside.css), and the note's
+    the picture lists them (drawTops: resid_pre and norm1), shown only then (app.css), and the note's
     rank is written in the page, not left blank for the module."""
     page = tiny_client.get(URL)
     _, answer = _inline(page.text)
@@ -184,7 +184,7 @@ def test_without_javascript_the_entries_beyond_the_colour_limit_are_listed(tiny_
         shown = [int(i) for i in re.findall(r"#(\d+) ", text)]
         assert shown == (over or order[:1])
         assert f"length {inside.fmt(math.sqrt(sum(x * x for x in values)), 1)}" in text
-    css = (ROOT / "static/css/inside.css").read_text()
-    assert 'body[data-page="inside"] .first-nojs { display: none; }' in css
-    assert '@media (scripting: none) { body[data-page="inside"] .first-nojs { display: block; } }' in css
+    css = (ROOT / "static/css/app.css").read_text()
+    assert ".first-picture .first-nojs { display: none; }" in css
+    assert "@media (scripting: none) { .first-picture .first-nojs { display: block; } }" in css
     assert f"<span data-clip-rank>{inside.CLIP_RANK}</span>th-largest" in page.text
