@@ -166,7 +166,7 @@ def test_without_javascript_section_1_shows_the_server_drawn_strips(browser, liv
         assert section.locator(".first-picture svg.first-wide image").count() == 3
         # The entries beyond the colour limit, which the note below says are listed under the strip.
         expect(section.locator(".first-picture .first-nojs .top-line")).to_have_count(2)
-        expect(section.locator(".first-picture .first-nojs")).to_be_visible()
+        expect(section.locator(".first-picture .tops.first-nojs")).to_be_visible()
         expect(section.locator(".strip-note")).to_contain_text("its 6th-largest size")
     finally:
         ctx.close()
@@ -185,7 +185,7 @@ def test_the_strips_do_not_move_when_the_module_replaces_the_picture(browser, li
                 page.route("**/static/js/inside.js", lambda route: route.abort())
                 page.goto(url)
                 page.wait_for_selector("[data-first-picture]", state="attached")
-                expect(page.locator(".first-picture .first-nojs")).to_be_hidden()
+                expect(page.locator(".first-picture .tops.first-nojs")).to_be_hidden()
             else:
                 page.goto(url)
                 wait_drawn(page, 18, 1, "␣is")
