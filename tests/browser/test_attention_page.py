@@ -462,7 +462,12 @@ def test_the_server_drawn_heatmap_shows_without_javascript_and_keeps_its_place(b
                 assert drawn.is_visible() and not page.locator("#heatmap svg.first-narrow").is_visible()
                 assert "Layer 2 · head 1" in drawn.text_content()
                 assert drawn.locator("rect").count() == 5 * 6 // 2 + 1  # the lower triangle, and the colour bar
-            heights.append(page.locator("#heatmap").bounding_box()["height"])
+                # Without JavaScript alone, the text it is about is written under it (app.css .first-nojs).
+                from playwright.sync_api import expect
+                expect(page.locator("#heatmap .first-picture .first-text")).to_have_text(
+                    "For the text “The capital of France is”")
+            # The drawing (with JavaScript the picture is that alone until Plotly replaces it), then Plotly's.
+            heights.append((drawn if not js else page.locator("#heatmap")).bounding_box()["height"])
         finally:
             ctx.close()
     assert heights[1] == pytest.approx(heights[0], abs=2)
