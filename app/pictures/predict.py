@@ -25,5 +25,10 @@ def picture(answer: dict, url: str) -> str | None:
     # bars and ticks are Plotly's there. Both keep the chart's height when scaled down into a narrower
     # column (nothing below moves when Plotly replaces them); predict.css picks the drawing by the chart's
     # own width, as predict.js picks its layout (kit/plotly.js isNarrow: under 520 px).
+    # Without JavaScript the sampling sliders stand where the browser puts a range with no value (top-k at
+    # 25 of 50): the settings that coloured the bars are written under them, shown only then (app.css).
+    allowed = answer["draw"]["allowed_count"]
+    settings = (f'<p class="first-nojs first-text">Temperature {answer["temperature"]:g}, top-k {answer["top_k"]}, '
+                f'top-p {answer["top_p"]:g}: {allowed:,} token{"" if allowed == 1 else "s"} can be drawn.</p>')
     return responsive(hbars(labels, **bars, width=WIDE, fixed_height=True),
-                      hbars(cut, **bars, width=340, left=62, right=34, font=11, fixed_height=True))
+                      hbars(cut, **bars, width=340, left=62, right=34, font=11, fixed_height=True)) + settings

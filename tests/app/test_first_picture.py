@@ -168,3 +168,18 @@ def test_without_javascript_the_picture_names_its_text(tiny_client):
     css = (Path(__file__).resolve().parents[2] / "static/css/app.css").read_text()
     assert ".first-picture .first-nojs { display: none; }" in css
     assert "@media (scripting: none) { .first-picture .first-nojs { display: block; } }" in css
+
+
+def test_without_javascript_predicts_picture_names_its_sampling_settings(tiny_client):
+    """The sampling sliders stand where the browser puts them without JavaScript (top-k at 25 of 50): the
+    settings that coloured the bars, and how many tokens they leave, are the answer's, under the bars."""
+    for query, written in (("", "Temperature 1, top-k 10, top-p 1: 10 tokens can be drawn."),
+                           ("&temperature=0", "Temperature 0, top-k 10, top-p 1: 1 token can be drawn."),
+                           ("&temperature=0.7&top_k=0&top_p=0.9", None)):
+        page = tiny_client.get("/predict?text=Hello" + query)
+        _, answer = _inline(page.text)
+        caption = re.findall(r'<p class="first-nojs first-text">(Temperature [^<]*)</p>', page.text)
+        assert len(caption) == 1
+        n = answer["draw"]["allowed_count"]
+        assert caption[0] == (written or f"Temperature 0.7, top-k 0, top-p 0.9: {n:,} token{'' if n == 1 else 's'} can be drawn.")
+        assert sum(p["allowed"] for p in answer["predictions"]) == min(n, len(answer["predictions"]))
