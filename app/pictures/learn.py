@@ -85,4 +85,10 @@ def picture(answer: dict, url: str) -> str | None:
         return None
     # Wide: the chart as wide as the page's (1095 px on a 1280 px screen), the legend on one row. On a
     # phone (350 px) Plotly wraps the legend, one entry a row, and makes room for it below the axis.
-    return responsive(_chart(answer, 1095, BOTTOM, [[0, 1, 2]]), _chart(answer, 350, 135, [[0], [1], [2]]))
+    # Without JavaScript the form above is empty (learn.js fills it): the settings of this model are written
+    # under the chart, shown only when scripting is off (app.css .first-nojs).
+    c = answer["start"]["config"]
+    settings = (f'<p class="first-nojs first-text">Before any training (step 0 of {c["steps"]:,}): {c["layers"]} '
+                f'layer{"" if c["layers"] == 1 else "s"} of {c["heads"]} head{"" if c["heads"] == 1 else "s"}, '
+                f'learning rate {c["lr"]:g}, seed {c["seed"]}.</p>')
+    return responsive(_chart(answer, 1095, BOTTOM, [[0, 1, 2]]), _chart(answer, 350, 135, [[0], [1], [2]])) + settings

@@ -112,3 +112,11 @@ def test_the_drawings_keep_the_charts_height_and_write_numbers_as_learn_js(tiny_
     for attributes in drawings:
         assert f"height:{learn_picture.HEIGHT}px" in attributes and 'preserveAspectRatio="xMinYMin meet"' in attributes
     assert learn_picture._fmt(4.125) == "4.13" and learn_picture._fmt(3.871201) == "3.87"
+
+
+def test_without_javascript_the_picture_names_its_settings(tiny_client):
+    """The form is empty without JavaScript: the settings of the model drawn are written under the chart
+    (shown only when scripting is off), from the answer."""
+    page = tiny_client.get("/learn?seed=3&steps=300&layers=1&heads=2")
+    caption = re.findall(r'<p class="first-nojs first-text">([^<]*)</p>', page.text)
+    assert caption == ["Before any training (step 0 of 300): 1 layer of 2 heads, learning rate 0.003, seed 3."]
