@@ -60,10 +60,12 @@ def text_caption(url: str) -> str:
     """For a reader without JavaScript, the text the picture is about (its form's text box stays empty
     then): shown only when scripting is off (app.css .first-nojs), so the picture keeps the chart's size."""
     parts = urlsplit(url)
-    text = parse_qs(parts.query, keep_blank_values=True).get("text")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    text = query.get("text")
     if parts.path not in TEXT_PATHS or not text:
         return ""
-    return f'<p class="first-nojs first-text">For the text “{escape(text[0])}”</p>'
+    what = "the chat message" if query.get("mode") == ["chat"] else "the text"  # /why's chat mode
+    return f'<p class="first-nojs first-text">For {what} “{escape(text[0])}”</p>'
 
 
 def block(url: str, answer: dict, picture: str | None) -> Markup:

@@ -163,6 +163,9 @@ def test_without_javascript_the_picture_names_its_text(tiny_client):
         if path == "/why":
             _, answer = _inline(page.text)
             assert html.unescape(captions[0]) == f"The score of “{token_label(answer['target'])}”"
+    # /why's chat mode (the tiny model's 64 tokens leave no room for the chat template's system prompt).
+    assert pictures.text_caption("/api/attribution?text=Hi%21+%3Cb%3E&mode=chat&saliency=false") == \
+        '<p class="first-nojs first-text">For the chat message “Hi! &lt;b&gt;”</p>'
     for path in ("/tokens?text=abc", "/chat"):
         assert "first-nojs" not in tiny_client.get(path).text
     css = (Path(__file__).resolve().parents[2] / "static/css/app.css").read_text()
