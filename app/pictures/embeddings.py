@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from app.pictures.svg import svg, text
+from app.pictures.svg import esc, svg, text
 
 # embeddings.js GROUP_COLOURS: a fixed colour per set, so "Animals" is the same blue on every map.
 GROUP_COLOURS = {"animals": "#4453c7", "young": "#d9682b", "countries": "#1f8a5b", "capitals": "#c23b3b",
@@ -270,8 +270,23 @@ def describe(answer: dict, hidden: int) -> str:
     return said
 
 
+def status(answer: dict) -> str:
+    """What embeddings.js describeMap writes under the map (#map-status), but the pairs' sentence and the
+    layer count, which this answer does not hold."""
+    what = "input embeddings" if answer["mode"] == "static" else f"hidden states at layer {answer['layer']}"
+    method = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}[answer["method"]]
+    said = f"{len(answer['points'])} words, {what}, {method} in 2D."
+    if answer["method"] == "pca":
+        said += f" These 2 axes show {_js_round(100 * sum(answer['explained']))}% of how the words' vectors differ."
+    return said
+
+
 def picture(answer: dict, url: str) -> str | None:
     if answer.get("dims") != 2 or not answer.get("points"):
         return None  # a 3-D map is the page's own (the full Plotly bundle), never the first view's
+    # Without JavaScript the page's buttons stay as the template has them ("Input embedding" pressed, PCA)
+    # and #map-status empty: which vectors and projection the map shows is written under it, shown only
+    # when scripting is off (app.css .first-nojs), so with JavaScript the picture keeps the chart's size.
+    caption = f'<p class="first-nojs first-text">{esc(status(answer))}</p>'
     return "".join(draw(answer, width)[0].replace('class="first-svg"', f'class="first-svg first-{name}"', 1)
-                   for name, width in WIDTHS.items())
+                   for name, width in WIDTHS.items()) + caption

@@ -193,3 +193,19 @@ def test_a_refused_or_unnamed_first_request_leaves_the_page_as_before(tiny_clien
         page = tiny_client.get(f"/embeddings{query}")
         assert page.status_code == 200 and page.text.rstrip().endswith("</html>")
         assert "data-first-answer" not in page.text and "data-first-picture" not in page.text
+
+
+def test_without_javascript_the_map_says_which_vectors_and_projection_it_shows(tiny_client):
+    """The page's buttons stay as the template has them without JavaScript ("Input embedding" pressed) and
+    #map-status is empty: the picture writes describeMap's sentence under the map, shown only then."""
+    for query in ("", "method=tsne&mode=contextual&pooling=last"):
+        page = tiny_client.get(f"/embeddings?{query}")
+        _, answer = _inline(page.text)
+        caption = [html.unescape(c) for c in re.findall(r'<p class="first-nojs first-text">([^<]*)</p>', _map_plot(page.text))]
+        n = len(answer["points"])
+        if answer["mode"] == "static":
+            share = round(100 * sum(answer["explained"]))
+            assert caption == [(f"{n} words, input embeddings, PCA in 2D. These 2 axes show {share}% of how the "
+                                "words' vectors differ.")]
+        else:
+            assert caption == [f"{n} words, hidden states at layer {answer['layer']}, t-SNE in 2D."]
