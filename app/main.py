@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 from contextlib import asynccontextmanager
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -164,6 +165,17 @@ async def _first_request(app: FastAPI) -> None:
         log.exception("warm-up request")
 
 
+async def _on_a_thread_that_ends(fn, *args):
+    """`fn(*args)` on a thread of its own that ends when it returns: for the model's loading. A thread
+    that ran torch on several threads keeps an OpenMP team of helper threads for as long as it lives,
+    and once libgomp manages more threads than there are cores it spins only 100 rounds instead of
+    GOMP_SPINCOUNT's 1000 at every barrier of every pass, then sleeps (a shared pool thread from
+    run_in_threadpool lives on). Measured: a pass on the model thread slept at a barrier about 250
+    times instead of about 20, and took 45-49 ms instead of 39 (docs/PERFORMANCE.md)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load") as thread:
+        return await asyncio.wrap_future(thread.submit(fn, *args))
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the app. Tests pass a ready `engine` (e.g. the tiny random model) to skip loading."""
     settings = settings or (engine.settings if engine else Settings())
@@ -172,7 +184,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: FastAPI):
         warming = asyncio.ensure_future(run_in_threadpool(pages.warm))  # beside the model's loading
         if app.state.engine is None:
-            app.state.engine = await run_in_threadpool(load_engine, settings)
+            app.state.engine = await _on_a_thread_that_ends(load_engine, settings)
             log.info("model loaded from %s in %.1f s", app.state.engine.source, app.state.engine.load_seconds)
         await warming
         await _first_request(app)

@@ -55,3 +55,25 @@ def test_a_job_cancelled_before_it_starts_leaves_the_queue():
 
     asyncio.run(main())
     assert engine._waiting == 0
+
+
+def test_the_model_loads_on_a_thread_that_has_ended_when_the_app_serves(monkeypatch):
+    """A thread that ran torch on several threads keeps an OpenMP team while it lives, and with more
+    OpenMP threads than cores libgomp spins less at every barrier of every pass (docs/PERFORMANCE.md,
+    "the server's overhead"): the lifespan loads the model on a thread of its own, which has ended."""
+    from fastapi.testclient import TestClient
+
+    import app.main as main
+
+    model, tok = tiny_model(seed=0)
+    loaded_on = []
+
+    def load(settings: Settings) -> Engine:
+        loaded_on.append(threading.current_thread())
+        return Engine(model, tok, settings)
+
+    monkeypatch.setattr(main, "load_engine", load)
+    with TestClient(main.create_app(Settings())) as client:
+        assert client.get("/api/model").status_code == 200
+        assert len(loaded_on) == 1 and loaded_on[0] is not threading.current_thread()
+        assert not loaded_on[0].is_alive()
