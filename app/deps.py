@@ -10,11 +10,14 @@ from app.engine import Engine
 from app.settings import Settings
 
 
-def get_engine(request: Request) -> Engine:
+# `async def`, though they only read an attribute: FastAPI runs a plain `def` dependency in its thread
+# pool, so every request would hand it to a pool thread and back, two more wake-ups taking the GIL
+# and a core while the model's pass runs on both.
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
