@@ -15,6 +15,8 @@ without JavaScript.
 
 from __future__ import annotations
 
+import math
+
 from app.pictures.svg import esc
 
 
@@ -34,6 +36,7 @@ def picture(answer: dict, url: str) -> str | None:
         grid = "".join(f'<i class="{"on" if v > 0 else "off"}"></i>' for v in s["pixels"])
         glyphs.append(f'<span class="symbol-button"><span class="mini">{grid}</span><span>{esc(s["label"])}</span></span>')
     drawings = "; ".join(f"{s['label']}: {_white(s['pixels'])}" for s in symbols)
-    label = (f"The {len(symbols)} symbols the network tells apart, each a 3×3 drawing; its white pixels, "
+    side = math.isqrt(len(symbols[0]["pixels"]))  # the display's side (3), from the answer's drawings
+    label = (f"The {len(symbols)} symbols the network tells apart, each a {side}×{side} drawing; its white pixels, "
              f"numbered row by row from the top left: {drawings}")
     return f'<div class="first-symbols" role="img" aria-label="{esc(label)}">{"".join(glyphs)}</div>'

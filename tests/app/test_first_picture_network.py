@@ -60,6 +60,10 @@ def test_the_symbols_and_their_pixels_are_the_answers(tiny_client):
     plus = next(s for s in answer["symbols"] if s["name"] == "plus")
     assert plus["pixels"] == [-1, 1, -1, 1, 1, 1, -1, 1, -1]
     assert "+: 2, 4, 5, 6 and 8" in said and said.startswith(f"The {len(answer['symbols'])} symbols")
+    side = round(len(plus["pixels"]) ** 0.5)  # the drawing's size, from the answer
+    assert f"each a {side}×{side} drawing" in said
+    bigger = picture({"symbols": [{"name": "x", "label": "x", "pixels": [1.0] * 16}]}, "/api/network/dataset")
+    assert "each a 4×4 drawing" in html.unescape(bigger)
 
 
 def test_a_hostile_label_stays_text():
