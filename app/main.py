@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import torch
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -176,6 +177,16 @@ async def _on_a_thread_that_ends(fn, *args):
         return await asyncio.wrap_future(thread.submit(fn, *args))
 
 
+def _one_torch_thread_here() -> None:
+    """Torch work on the event loop's thread (small: /learn's settings build the toy model to count its
+    parameters) runs on one thread, so this thread never gets an OpenMP team either (see
+    `_on_a_thread_that_ends`; measured: a /learn visit left one more OpenMP thread and passes slept
+    about 300 times instead of about 70). get_num_threads first: torch sets a thread's count from the
+    process-wide one at its first parallel work, and the model thread sets that one per job."""
+    torch.get_num_threads()
+    torch.set_num_threads(1)
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the app. Tests pass a ready `engine` (e.g. the tiny random model) to skip loading."""
     settings = settings or (engine.settings if engine else Settings())
@@ -186,6 +197,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if app.state.engine is None:
             app.state.engine = await _on_a_thread_that_ends(load_engine, settings)
             log.info("model loaded from %s in %.1f s", app.state.engine.source, app.state.engine.load_seconds)
+            _one_torch_thread_here()
         await warming
         await _first_request(app)
         yield

@@ -57,10 +57,12 @@ def test_a_job_cancelled_before_it_starts_leaves_the_queue():
     assert engine._waiting == 0
 
 
-def test_the_model_loads_on_a_thread_that_has_ended_when_the_app_serves(monkeypatch):
+def test_the_model_loads_on_a_thread_that_has_ended_and_the_event_loop_runs_torch_on_one(monkeypatch):
     """A thread that ran torch on several threads keeps an OpenMP team while it lives, and with more
     OpenMP threads than cores libgomp spins less at every barrier of every pass (docs/PERFORMANCE.md,
-    "the server's overhead"): the lifespan loads the model on a thread of its own, which has ended."""
+    "the server's overhead"): the lifespan loads the model on a thread of its own, which has ended,
+    and sets the event loop's thread to one torch thread."""
+    import torch
     from fastapi.testclient import TestClient
 
     import app.main as main
@@ -73,7 +75,18 @@ def test_the_model_loads_on_a_thread_that_has_ended_when_the_app_serves(monkeypa
         return Engine(model, tok, settings)
 
     monkeypatch.setattr(main, "load_engine", load)
-    with TestClient(main.create_app(Settings())) as client:
-        assert client.get("/api/model").status_code == 200
-        assert len(loaded_on) == 1 and loaded_on[0] is not threading.current_thread()
-        assert not loaded_on[0].is_alive()
+    app = main.create_app(Settings())
+
+    @app.get("/test-torch-threads")
+    async def torch_threads() -> int:
+        return torch.get_num_threads()
+
+    previous = torch.get_num_threads()
+    try:
+        with TestClient(app) as client:
+            assert client.get("/api/model").status_code == 200
+            assert len(loaded_on) == 1 and loaded_on[0] is not threading.current_thread()
+            assert not loaded_on[0].is_alive()
+            assert client.get("/test-torch-threads").json() == 1
+    finally:
+        torch.set_num_threads(previous)  # torch's process-wide count, which later threads start from
