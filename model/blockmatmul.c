@@ -18,9 +18,13 @@
  * Built by model/blockmatmul.py with the C compiler at hand and -march=native; AVX-512 and AVX2
  * have explicit paths, anything else the plain loop.
  *
- * Single-threaded on purpose: splitting a product's rows between two threads (chunks taken from a
- * shared counter, so a stalled thread cannot hold up the other) was measured slower here, 9.0 ms
- * against 7.8 ms for the products of one generated token (docs/PERFORMANCE.md).
+ * Threads: `threads` > 1 splits the output rows into one contiguous share per thread, through
+ * OpenMP. Compiled with -fopenmp, the library's libgomp.so.1 is the one torch has already loaded
+ * (the dynamic loader matches the soname), so these threads are torch's own team: the same
+ * GOMP_SPINCOUNT, no second pool competing for the cores. The caller passes torch's current
+ * thread count, which the engine's budget sets per job (fewer threads when other processes keep
+ * a core busy). Decoding the 4-bit codes, not reading memory, bounds one thread on some machines
+ * (docs/PERFORMANCE.md, "Short passes").
  */
 #include <stdint.h>
 #include <string.h>
@@ -28,7 +32,12 @@
 #include <immintrin.h>
 #endif
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #define BLOCK 32
+#define MIN_ROWS_PER_THREAD 64 /* a smaller share costs more to hand out than it saves */
 #define MAX_ROWS 16 /* the Python side sends at most this many rows; more go to the dense path */
 
 int tt_simd_width(void) {
@@ -277,18 +286,39 @@ static void q8_0_rows(const float *x, int64_t m, int64_t k, const int8_t *codes,
     }
 }
 
+/* Rows [row_begin, row_end) split into one contiguous share per thread (at most `threads`, and
+ * no share under MIN_ROWS_PER_THREAD rows); each thread calls run(begin, end). */
+#define SPLIT_ROWS(threads, row_begin, row_end, CALL)                                            \
+    do {                                                                                         \
+        int64_t rows_ = (row_end) - (row_begin);                                                 \
+        int parts_ = (threads) < 1 ? 1 : (threads);                                              \
+        if (parts_ > rows_ / MIN_ROWS_PER_THREAD) parts_ = (int)(rows_ / MIN_ROWS_PER_THREAD);  \
+        if (parts_ <= 1) {                                                                       \
+            int64_t begin = (row_begin), end = (row_end);                                        \
+            CALL;                                                                                \
+        } else {                                                                                 \
+            _Pragma("omp parallel for num_threads(parts_) schedule(static, 1)")                \
+            for (int part = 0; part < parts_; part++) {                                          \
+                int64_t begin = (row_begin) + rows_ * part / parts_;                             \
+                int64_t end = (row_begin) + rows_ * (part + 1) / parts_;                         \
+                CALL;                                                                            \
+            }                                                                                    \
+        }                                                                                        \
+    } while (0)
+
 int tt_q4_1_matmul(const float *x, int64_t m, int64_t k, const uint8_t *codes, const float *scale,
-                   const float *low, int64_t n, float *out, int64_t row_begin, int64_t row_end) {
+                   const float *low, int64_t n, float *out, int64_t row_begin, int64_t row_end,
+                   int threads) {
     if (m < 1 || m > MAX_ROWS || k % BLOCK || k / BLOCK > 1024 || row_begin < 0 || row_end > n) return -1;
     float sums[MAX_ROWS * 1024];
     block_sums(x, m, k, sums);
-    q4_1_rows(x, m, k, codes, scale, low, n, out, sums, row_begin, row_end);
+    SPLIT_ROWS(threads, row_begin, row_end, q4_1_rows(x, m, k, codes, scale, low, n, out, sums, begin, end));
     return 0;
 }
 
 int tt_q8_0_matmul(const float *x, int64_t m, int64_t k, const int8_t *codes, const float *scale,
-                   int64_t n, float *out, int64_t row_begin, int64_t row_end) {
+                   int64_t n, float *out, int64_t row_begin, int64_t row_end, int threads) {
     if (m < 1 || m > MAX_ROWS || k % BLOCK || row_begin < 0 || row_end > n) return -1;
-    q8_0_rows(x, m, k, codes, scale, n, out, row_begin, row_end);
+    SPLIT_ROWS(threads, row_begin, row_end, q8_0_rows(x, m, k, codes, scale, n, out, begin, end));
     return 0;
 }

@@ -30,7 +30,7 @@ import torch
 log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("blockmatmul.c")
-FLAGS = ["-O3", "-march=native", "-std=c11", "-shared", "-fPIC"]
+FLAGS = ["-O3", "-march=native", "-std=c11", "-shared", "-fPIC", "-fopenmp"]
 BLOCK = 32  # weights per block, in both formats
 
 
@@ -123,27 +123,30 @@ class Library:
     def __init__(self, path: Path):
         lib = ctypes.CDLL(str(path))
         ptr, i64 = ctypes.c_void_p, ctypes.c_int64
-        lib.tt_q4_1_matmul.argtypes = [ptr, i64, i64, ptr, ptr, ptr, i64, ptr, i64, i64]
-        lib.tt_q8_0_matmul.argtypes = [ptr, i64, i64, ptr, ptr, i64, ptr, i64, i64]
+        i32 = ctypes.c_int
+        lib.tt_q4_1_matmul.argtypes = [ptr, i64, i64, ptr, ptr, ptr, i64, ptr, i64, i64, i32]
+        lib.tt_q8_0_matmul.argtypes = [ptr, i64, i64, ptr, ptr, i64, ptr, i64, i64, i32]
         self._lib = lib
         self.path = path
         self.simd_width = lib.tt_simd_width()
         self.max_rows = lib.tt_max_rows()
 
-    def matmul(self, x: torch.Tensor, w: BlockWeights) -> torch.Tensor:
-        """x (m, in) @ w^T -> (m, out), float32, for 1 <= m <= max_rows."""
+    def matmul(self, x: torch.Tensor, w: BlockWeights, threads: int | None = None) -> torch.Tensor:
+        """x (m, in) @ w^T -> (m, out), float32, for 1 <= m <= max_rows, on `threads` threads
+        (default: torch's current count; the kernel uses fewer where the product is small)."""
         x = x.contiguous()
         m, inp = x.shape
         n, w_in = w.shape
         if x.dtype != torch.float32 or inp != w_in or not 1 <= m <= self.max_rows:
             raise ValueError(f"blockmatmul takes 1..{self.max_rows} float32 rows of {w_in}, got {tuple(x.shape)} {x.dtype}")
         out = torch.empty(m, n, dtype=torch.float32)
+        threads = torch.get_num_threads() if threads is None else threads
         if w.kind == "q4_1":
             rc = self._lib.tt_q4_1_matmul(x.data_ptr(), m, inp, w.codes.data_ptr(), w.scale.data_ptr(),
-                                          w.low.data_ptr(), n, out.data_ptr(), 0, n)
+                                          w.low.data_ptr(), n, out.data_ptr(), 0, n, threads)
         else:
             rc = self._lib.tt_q8_0_matmul(x.data_ptr(), m, inp, w.codes.data_ptr(), w.scale.data_ptr(),
-                                          n, out.data_ptr(), 0, n)
+                                          n, out.data_ptr(), 0, n, threads)
         if rc != 0:
             raise ValueError(f"blockmatmul refused a ({m}, {inp}) by {w.kind} ({n}, {w_in}) product")
         return out

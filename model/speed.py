@@ -5,18 +5,21 @@
   (model/blockmatmul.py), a fifth of the bytes of the float32 weights and the same numbers to
   float32 rounding. Short passes (a generated token, a few typed ones) are bound by reading the
   weights, so this is what makes them fast.
-- **oneDNN for longer passes.** Above `max_rows` the product is arithmetic on the float32
-  weights; `OneDnnKernel` does it with oneDNN, which uses this CPU's widest vector unit (MKL,
-  torch's default for `F.linear`, runs its AVX2 code on AMD processors: half the speed).
-- **One thread for few tokens.** `few_tokens_one_thread` is the model's `around_pass`: passes of
-  up to `FEW_TOKENS` tokens run on one intra-op thread (see below); the block kernel is
-  single-threaded too.
+- **oneDNN for longer passes, where MKL is slow.** Above `max_rows` the product is arithmetic on
+  the float32 weights; `OneDnnKernel` does it with oneDNN, which uses this CPU's widest vector
+  unit (MKL, torch's default for `F.linear`, runs its AVX2 code on AMD processors: half the
+  speed). On Intel processors MKL runs AVX-512 and was measured faster, so it stays
+  (`mkl_runs_wide_here`).
+- **One thread for few tokens, except the block kernel.** `few_tokens_one_thread` is the model's
+  `around_pass`: passes of up to `FEW_TOKENS` tokens run torch's own operations on one intra-op
+  thread (see below), while the block kernel splits its rows over the job's threads
+  (`kernel_threads`): decoding the 4-bit codes, not memory, bounds one thread on some machines.
 - **Threads sized to the free cores.** `CoreWatch` measures how much CPU other processes used
   in the last half second; `ThreadBudget.job` gives each job of the engine as many threads as
   there are cores nobody else is using (at least one). A thread that shares its core with a busy
   process makes every other thread wait for it at each barrier of a split product, so the pass
   would be slower than on one thread. (app/__init__.py also shortens how long OpenMP's waiting
-  threads spin before they sleep: GOMP_SPINCOUNT=1000.)
+  threads spin before they sleep: GOMP_SPINCOUNT=10000.)
 
 `load_engine` (app/engine.py) attaches all of them; a model built without them (the tiny test
 model, a notebook) computes the same numbers on the float32 weights with torch's default threads.
@@ -48,18 +51,30 @@ from model.llama import Linear, Llama
 FEW_TOKENS = 4
 
 
+_short_pass = threading.local()  # .threads: the job's thread count while a short pass runs on one
+
+
+def kernel_threads() -> int:
+    """Threads for a block-kernel product: the job's count (the engine's budget), also inside a
+    short pass that runs torch's own operations on one thread."""
+    return getattr(_short_pass, "threads", None) or torch.get_num_threads()
+
+
 @contextmanager
 def few_tokens_one_thread(n_tokens: int) -> Iterator[None]:
-    """One intra-op thread for short passes (process-wide: the app runs one pass at a time)."""
+    """One intra-op thread for torch's operations in short passes (the block kernel keeps the
+    job's threads: `kernel_threads`)."""
     before = torch.get_num_threads()
     if n_tokens > FEW_TOKENS or before == 1:
         yield
         return
+    _short_pass.threads = before
     torch.set_num_threads(1)
     try:
         yield
     finally:
         torch.set_num_threads(before)
+        _short_pass.threads = None
 
 
 class BlockKernel:
@@ -72,7 +87,7 @@ class BlockKernel:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor | None:
         if x.dim() == 2 and 0 < x.shape[0] <= self.max_rows and not x.requires_grad:
-            return self.library.matmul(x, self.blocks)
+            return self.library.matmul(x, self.blocks, kernel_threads())
         return self.longer(x) if self.longer is not None else None
 
 
@@ -101,6 +116,20 @@ def onednn_available() -> bool:
         return bool(torch.allclose(got, x @ w.T, atol=1e-4))
     except (AttributeError, RuntimeError):
         return False
+
+
+def mkl_runs_wide_here(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether torch's default `F.linear` (MKL) already runs its widest code on this CPU: MKL
+    picks its AVX-512 paths on Intel processors only. There it was measured faster than oneDNN
+    (a 64-token analysis 102-105 ms against 114-120 ms, Xeon, two threads), elsewhere slower
+    (AMD EPYC: MKL's AVX2 code, half oneDNN's speed), so oneDNN is used only where MKL is not."""
+    try:
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("vendor_id"):
+                return line.split(":", 1)[1].strip() == "GenuineIntel"
+    except OSError:
+        pass
+    return False
 
 
 def use_blocks(model: Llama, library: Library | None, blocks: dict[str, BlockWeights], max_rows: int = 12,
@@ -136,7 +165,7 @@ def make_fast(model: Llama, library: Library | None, blocks: dict[str, BlockWeig
     (0: none) and oneDNN above. Returns how many matrices have blocks."""
     model.around_pass = few_tokens_one_thread
     return use_blocks(model, library if max_rows > 0 else None, blocks, max_rows,
-                      onednn=onednn and onednn_available())
+                      onednn=onednn and not mkl_runs_wide_here() and onednn_available())
 
 
 # --- threads sized to the cores nobody else is using -------------------------------------------

@@ -119,7 +119,7 @@ def test_linear_uses_blocks_only_for_short_passes(library):
     layer.kernel = BlockKernel(w, library, 4)  # attached as model/speed.py attaches it
     calls = []
     real = library.matmul
-    library.matmul = lambda x, b: calls.append(x.shape[0]) or real(x, b)
+    library.matmul = lambda x, b, threads=None: calls.append(x.shape[0]) or real(x, b, threads)
     try:
         for rows in (1, 4, 5, 30):
             x = torch.randn(rows, 64)
@@ -127,6 +127,21 @@ def test_linear_uses_blocks_only_for_short_passes(library):
     finally:
         del library.matmul
     assert calls == [1, 4]
+
+
+@pytest.mark.parametrize("make", [random_q4_1, random_q8_0])
+@pytest.mark.parametrize("rows", [1, 3, 7])
+def test_rows_split_between_threads_give_the_very_same_numbers(library, make, rows):
+    """Threads take whole output rows, so each row's sums run in the same order whatever the
+    thread count: the results are equal, not merely close (and a product too small to split, under
+    64 rows a thread, runs on one)."""
+    w = make(300, 128)
+    x = torch.randn(rows, 128, generator=torch.Generator().manual_seed(rows))
+    one = library.matmul(x, w, 1)
+    for threads in (2, 3, 8):
+        assert torch.equal(library.matmul(x, w, threads), one)
+    small = make(40, 64)
+    assert torch.equal(library.matmul(x[:, :64], small, 2), library.matmul(x[:, :64], small, 1))
 
 
 @pytest.mark.real
@@ -166,29 +181,31 @@ def test_real_decoding_with_blocks_gives_the_float32_probabilities(real_engine):
 
 
 @pytest.mark.real
-def test_the_loaded_model_reads_blocks_on_one_thread_for_short_passes_only(real_engine, monkeypatch):
+def test_the_loaded_model_reads_blocks_for_short_passes_only(real_engine, monkeypatch):
     """Speed attached from outside the architecture (model/speed.py) is attached: a generated token
-    and a few typed ones go through the block kernel on one thread; a long pass uses neither."""
+    and a few typed ones go through the block kernel, which keeps the job's threads while torch's
+    own operations of a pass of one token run on one; a long pass uses the block kernel not at all."""
     model = real_engine.model
     kernels = [m.kernel for m in model.modules() if isinstance(m, Linear)]
     library = kernels[0].library
     calls, threads = [], []
     real_matmul = library.matmul
 
-    def counting(x, w):
+    def counting(x, w, kernel_threads=None):
         calls.append(x.shape[0])
-        threads.append(torch.get_num_threads())
-        return real_matmul(x, w)
+        threads.append((torch.get_num_threads(), kernel_threads))
+        return real_matmul(x, w, kernel_threads)
 
     monkeypatch.setattr(library, "matmul", counting)
     ids = torch.tensor(real_engine.tokenizer.encode("The capital of France is Paris, and the capital of Italy is"))
     assert len(ids) > max(k.max_rows for k in kernels)
+    job_threads = torch.get_num_threads()
     with torch.inference_mode():
         model(ids[:1])
-        assert calls and set(calls) == {1} and set(threads) == {1}
+        assert calls and set(calls) == {1} and set(threads) == {(1, job_threads)}
         calls.clear(), threads.clear()
         model(ids[:FEW_TOKENS + 1])   # past the one-thread policy, still within the kernels' rows
-        assert set(calls) == {FEW_TOKENS + 1} and set(threads) == {torch.get_num_threads()}
+        assert set(calls) == {FEW_TOKENS + 1} and set(threads) == {(job_threads, job_threads)}
         calls.clear()
         model(ids)
     assert calls == []
