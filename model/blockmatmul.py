@@ -176,7 +176,11 @@ def load_library(cache_dir: Path) -> Library | None:
     target = Path(cache_dir) / f"blockmatmul-{_machine_key()}.so"
     try:
         if not target.exists():
-            compile_library(target)
+            try:
+                compile_library(target)
+            except subprocess.CalledProcessError:
+                # no OpenMP with this compiler: the same kernel on one thread
+                compile_library(target, [flag for flag in FLAGS if flag != "-fopenmp"])
             for older in target.parent.glob("blockmatmul-*.so"):  # from an earlier source or CPU
                 if older != target:
                     older.unlink(missing_ok=True)
