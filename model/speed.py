@@ -5,11 +5,12 @@
   (model/blockmatmul.py), a fifth of the bytes of the float32 weights and the same numbers to
   float32 rounding. Short passes (a generated token, a few typed ones) are bound by reading the
   weights, so this is what makes them fast.
-- **oneDNN for longer passes, where MKL is slow.** Above `max_rows` the product is arithmetic on
-  the float32 weights; `OneDnnKernel` does it with oneDNN, which uses this CPU's widest vector
-  unit (MKL, torch's default for `F.linear`, runs its AVX2 code on AMD processors: half the
-  speed). On Intel processors MKL runs AVX-512 and was measured faster, so it stays
-  (`mkl_runs_wide_here`).
+- **oneDNN for longer passes.** Above `max_rows` the product is arithmetic on the float32
+  weights; `OneDnnKernel` does it with oneDNN, which uses this CPU's widest vector unit (MKL,
+  torch's default for `F.linear`, runs its AVX2 code on AMD processors: half the speed). On an
+  Intel Xeon MKL runs AVX-512 and was about 10% faster, but its memory manager keeps its packing
+  buffers: the memory benchmark's peak was 1.69 GB against 1.46 GB with oneDNN (bound 1.5 GB), so
+  oneDNN stays everywhere (docs/PERFORMANCE.md).
 - **One thread for few tokens, except the block kernel.** `few_tokens_one_thread` is the model's
   `around_pass`: passes of up to `FEW_TOKENS` tokens run torch's own operations on one intra-op
   thread (see below), while the block kernel splits its rows over the job's threads
@@ -118,20 +119,6 @@ def onednn_available() -> bool:
         return False
 
 
-def mkl_runs_wide_here(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether torch's default `F.linear` (MKL) already runs its widest code on this CPU: MKL
-    picks its AVX-512 paths on Intel processors only. There it was measured faster than oneDNN
-    (a 64-token analysis 102-105 ms against 114-120 ms, Xeon, two threads), elsewhere slower
-    (AMD EPYC: MKL's AVX2 code, half oneDNN's speed), so oneDNN is used only where MKL is not."""
-    try:
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("vendor_id"):
-                return line.split(":", 1)[1].strip() == "GenuineIntel"
-    except OSError:
-        pass
-    return False
-
-
 def use_blocks(model: Llama, library: Library | None, blocks: dict[str, BlockWeights], max_rows: int = 12,
                onednn: bool = False) -> int:
     """Let passes of up to `max_rows` tokens multiply by quantised blocks (keyed like the
@@ -165,7 +152,7 @@ def make_fast(model: Llama, library: Library | None, blocks: dict[str, BlockWeig
     (0: none) and oneDNN above. Returns how many matrices have blocks."""
     model.around_pass = few_tokens_one_thread
     return use_blocks(model, library if max_rows > 0 else None, blocks, max_rows,
-                      onednn=onednn and not mkl_runs_wide_here() and onednn_available())
+                      onednn=onednn and onednn_available())
 
 
 # --- threads sized to the cores nobody else is using -------------------------------------------

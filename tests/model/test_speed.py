@@ -13,7 +13,6 @@ from model.llama import Linear
 from model.speed import (
     CoreWatch,
     OneDnnKernel,
-    mkl_runs_wide_here,
     ThreadBudget,
     cgroup_cpu_limit,
     cpu_sample,
@@ -149,13 +148,3 @@ def test_the_app_shortens_openmps_spin_before_torch_loads():
     assert spin_after_import(GOMP_SPINCOUNT="50") == ["50", "False"]
     assert spin_after_import(OMP_WAIT_POLICY="PASSIVE") == ["None", "False"]
 
-
-def test_onednn_is_chosen_only_where_mkl_runs_its_narrow_code(tmp_path):
-    """MKL runs AVX-512 on Intel processors only: there torch's default F.linear stays, elsewhere
-    (AMD, or a cpuinfo that cannot be read) oneDNN takes the long passes."""
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: avx512f\n")
-    assert mkl_runs_wide_here(cpuinfo)
-    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\n")
-    assert not mkl_runs_wide_here(cpuinfo)
-    assert not mkl_runs_wide_here(tmp_path / "missing")
