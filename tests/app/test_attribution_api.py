@@ -130,5 +130,8 @@ def test_real_integrated_gradients_are_complete_within_5_percent_at_the_default_
     s = body["saliency"]
     assert s["steps"] == 32
     assert abs(s["completeness"] - 1) <= 0.05, s
-    assert sum(s["integrated_gradients"]) == pytest.approx(s["completeness"] * (s["f_input"] - s["f_baseline"]))
+    # The API rounds each token's share to 6 decimals: their sum may be off by half a unit of the
+    # sixth decimal per token.
+    assert sum(s["integrated_gradients"]) == pytest.approx(s["completeness"] * (s["f_input"] - s["f_baseline"]),
+                                                           abs=5e-7 * len(s["integrated_gradients"]) + 1e-9)
     assert s["f_input"] == pytest.approx(body["total"], abs=1e-3)

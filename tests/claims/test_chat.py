@@ -123,7 +123,7 @@ def test_each_new_token_reuses_the_cache_and_the_reply_ends_with_im_end(real_eng
     full = []
     with torch.inference_mode():
         for _ in run["generated"]:
-            nxt = int(real_engine.model(torch.tensor(ids + full))[-1].argmax())
+            nxt = int(real_engine.locked(real_engine.model, torch.tensor(ids + full))[-1].argmax())
             full.append(nxt)
     assert [t["id"] for t in run["generated"]] == full
     assert run["stop_reason"] == "stop_token" and run["generated"][-1]["text"] == "<|im_end|>"

@@ -118,7 +118,8 @@ def test_at_temperature_zero_the_bars_show_temperature_one(real_client):
 
 def _independent_logits(engine, text: str) -> torch.Tensor:
     with torch.inference_mode():
-        return engine.model(torch.tensor(engine.tokenizer.encode(text)))[-1]
+        # under the engine's lock: a pass the server still runs shares the model's hook points
+        return engine.locked(engine.model, torch.tensor(engine.tokenizer.encode(text)))[-1]
 
 
 def test_a_guess_is_ranked_on_the_logits_at_any_temperature(real_engine, real_client):
@@ -193,7 +194,9 @@ def test_the_middle_rows_are_the_residual_stream_through_the_final_norm_and_unem
     model = smollm2.model
     ids = torch.tensor(smollm2.tokenizer.encode(text))
     names = [f"blocks.{i}.resid_post" for i in range(model.cfg.n_layers)]
-    _, cache = model.run_with_cache(ids, names=names)
+    # Under the engine's lock: these hooks sit on the shared model, and a pass the server ran at the
+    # same moment (a request of an earlier test still finishing) would fire them with its own tokens.
+    _, cache = smollm2.locked(model.run_with_cache, ids, names=names)
     data = real_client.post("/api/logit-lens", json={"text": text, "last": len(ids)}).json()
     assert data["layers"][1:] == [f"layer {i}" for i in range(model.cfg.n_layers)]
     for i, name in enumerate(names):
@@ -251,7 +254,7 @@ def test_surprise_is_each_tokens_probability_given_the_tokens_before_it(real_eng
     text = ORDINARY[:120]
     ids = real_engine.tokenizer.encode(text)
     with torch.inference_mode():
-        logp = real_engine.model(torch.tensor(ids)).double().log_softmax(-1)
+        logp = real_engine.locked(real_engine.model, torch.tensor(ids)).double().log_softmax(-1)
     data = real_client.post("/api/surprise", json={"text": text}).json()
     assert data["tokens"][0]["probability"] is None  # 'The first token has no colour'
     bits = []
