@@ -46,9 +46,6 @@ export function plotly3d() {
   return full;
 }
 
-/** The same as `plotly3d`, by the name that says why a 2-D page calls it (a waterfall trace). */
-export const plotlyFull = plotly3d;
-
 /** True on screens without hover (phones, tablets): instructions say "tap", and Plotly's toolbar,
  *  which a touch screen shows all the time over the chart's top right, is left out. */
 export const isTouch = typeof matchMedia === "function" && matchMedia("(hover: none), (pointer: coarse)").matches;
