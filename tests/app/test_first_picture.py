@@ -10,15 +10,9 @@ import re
 
 from app import pictures
 from app.pictures.svg import nice_ticks, percent, token_label
+from tests.app.first_picture_parts import inline_answer as _inline
 
 HOSTILE = '</script><img src=x onerror=alert(2)>&<!--'  # short: the tiny model allows 64 tokens
-
-
-def _inline(body: str) -> tuple[str, dict]:
-    found = re.findall(r'<script type="application/json" data-first-answer="([^"]+)">(.*?)</script>', body, re.S)
-    assert len(found) == 1, found
-    url, data = found[0]
-    return html.unescape(url), json.loads(data)
 
 
 def test_predict_page_carries_its_picture_and_the_apis_own_answer(tiny_client):

@@ -7,7 +7,6 @@ first request leaves the page as it was."""
 from __future__ import annotations
 
 import html
-import json
 import re
 import struct
 import zlib
@@ -17,27 +16,17 @@ from pathlib import Path
 from app import pictures
 from app.pictures import attention
 from app.pictures.svg import thin, to_fixed, token_label
+from tests.app.first_picture_parts import drawings, inline_answer as _inline, svg_texts as _texts
 
 HOSTILE = '</script><img src=x onerror=alert(1)>'
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _inline(body: str) -> tuple[str, dict]:
-    found = re.findall(r'<script type="application/json" data-first-answer="([^"]+)">(.*?)</script>', body, re.DOTALL)
-    assert len(found) == 1, found
-    url, data = found[0]
-    return html.unescape(url), json.loads(data)
 
 
 def _drawings(body: str) -> dict[str, str]:
     """The drawings inside #heatmap (wide, mid, narrow: for the heatmap column's width), by class."""
     slot = re.search(r'<div id="heatmap"[^>]*>(.*?)<script type="application/json"', body, re.DOTALL).group(1)
     assert slot.startswith('<div class="first-picture" data-first-picture>')
-    return dict(re.findall(r'<svg class="first-svg first-(wide|mid|narrow)"(.*?)</svg>', slot, re.DOTALL))
-
-
-def _texts(svg: str) -> list[str]:
-    return [html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", svg)]
+    return drawings(slot)
 
 
 def _js_rgb(w: float) -> tuple[int, int, int]:

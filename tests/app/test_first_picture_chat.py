@@ -10,14 +10,9 @@ import re
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from app.pictures.chips import token_label_html
+from tests.app.first_picture_parts import inline_answer as _inline
 
 HOSTILE = '</script><img src=x onerror=alert(1)>'
-
-
-def _inline(body: str) -> tuple[str, dict]:
-    found = re.findall(r'<script type="application/json" data-first-answer="([^"]+)">(.*?)</script>', body, re.S)
-    assert len(found) == 1, found
-    return html.unescape(found[0][0]), json.loads(found[0][1])
 
 
 def _chips(body: str) -> list[tuple[str, str, str]]:

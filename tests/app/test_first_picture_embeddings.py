@@ -7,13 +7,13 @@ leaves the page as before."""
 from __future__ import annotations
 
 import html
-import json
 import re
 
 import pytest
 
 from app.pictures import embeddings as picture
 from app.routers import pages
+from tests.app.first_picture_parts import drawings, inline_answer as _inline
 
 HOSTILE = '</script><img src=x onerror=alert(1)>'
 
@@ -25,19 +25,13 @@ def patient(monkeypatch):
     monkeypatch.setattr(pages, "PICTURE_WAIT_SECONDS", 120)
 
 
-def _inline(body: str) -> tuple[str, dict]:
-    found = re.findall(r'<script type="application/json" data-first-answer="([^"]+)">(.*?)</script>', body, re.DOTALL)
-    assert len(found) == 1, found
-    return html.unescape(found[0][0]), json.loads(found[0][1])
-
-
 def _map_plot(body: str) -> str:
     return re.search(r'<div id="map-plot"[^>]*>(.*?)</div>\s*<p class="status" id="map-status"', body, re.DOTALL).group(1)
 
 
 def _drawings(body: str) -> dict[str, str]:
     """The wide, middle and phone drawings of the picture in #map-plot."""
-    found = dict(re.findall(r'<svg class="first-svg first-(wide|mid|narrow)"(.*?)</svg>', _map_plot(body), re.DOTALL))
+    found = drawings(_map_plot(body))
     assert set(found) == {"wide", "mid", "narrow"}
     return found
 

@@ -7,7 +7,6 @@ user or the model stays text; a refused first request leaves the page as it was.
 from __future__ import annotations
 
 import html
-import json
 import math
 import re
 import struct
@@ -18,17 +17,11 @@ from pathlib import Path
 from app import pictures
 from app.pictures import inside
 from app.pictures.svg import token_label
+from tests.app.first_picture_parts import drawings, inline_answer as _inline, svg_texts as _texts
 
 HOSTILE = '</script><img src=x onerror=alert(1)>'
 ROOT = Path(__file__).resolve().parents[2]
 URL = "/inside?text=Hello+world&layer=1&head=1"  # the tiny model has 2 layers (the page's default is 18)
-
-
-def _inline(body: str) -> tuple[str, dict]:
-    found = re.findall(r'<script type="application/json" data-first-answer="([^"]+)">(.*?)</script>', body, re.DOTALL)
-    assert len(found) == 1, found
-    url, data = found[0]
-    return html.unescape(url), json.loads(data)
 
 
 def _slot(body: str) -> str:
@@ -38,11 +31,7 @@ def _slot(body: str) -> str:
 
 
 def _drawings(body: str) -> dict[str, str]:
-    return dict(re.findall(r'<svg class="first-svg first-(wide|narrow)"(.*?)</svg>', _slot(body), re.DOTALL))
-
-
-def _texts(svg: str) -> list[str]:
-    return [html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", svg)]
+    return drawings(_slot(body))
 
 
 def _png_row(data: bytes) -> list[tuple[int, int, int, int]]:

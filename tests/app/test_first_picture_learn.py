@@ -8,25 +8,13 @@ import html
 import re
 
 from app.pictures import learn as learn_picture
+from tests.app.first_picture_parts import inline_answer as _inline, svg_texts as _texts
 
 HOSTILE = "</script><img src=x onerror=alert(2)>&<!--"
 
 
-def _inline(body: str) -> tuple[str, dict]:
-    import json
-
-    found = re.findall(r'<script type="application/json" data-first-answer="([^"]+)">(.*?)</script>', body, re.S)
-    assert len(found) == 1, found
-    url, data = found[0]
-    return html.unescape(url), json.loads(data)
-
-
 def _chart(body: str) -> str:
     return re.search(r'<div id="loss-plot"[^>]*>(.*?)<script type="application/json"', body, re.S).group(1)
-
-
-def _texts(svg: str) -> list[str]:
-    return [html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", svg)]
 
 
 def test_learn_page_carries_its_picture_and_the_apis_own_answer(tiny_client):
@@ -100,7 +88,6 @@ def test_x_ticks_are_round_and_reach_the_last_step():
     assert learn_picture._step_ticks(500, 270) == [0, 200, 400]
     assert learn_picture._step_ticks(1, 270) == [0, 1]
     assert learn_picture._step_ticks(3000, 1015) == list(range(0, 3001, 500))
-
 
 
 def test_the_drawings_keep_the_charts_height_and_write_numbers_as_learn_js(tiny_client):

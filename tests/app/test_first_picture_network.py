@@ -5,23 +5,16 @@ the answer's; text stays text; a refused or failing answer leaves the page as it
 from __future__ import annotations
 
 import html
-import json
 import re
 
 from app import pictures
 from app.engine import Overloaded
 from app.pictures.network import picture
+from tests.app.first_picture_parts import inline_answer as _inline
 
 HOSTILE = '</script><img src=x onerror=alert(1)>&<!--'
 DATASET = "/api/network/dataset"
 GLYPH = re.compile(r'<span class="symbol-button"><span class="mini">(.*?)</span><span>(.*?)</span></span>')
-
-
-def _inline(body: str) -> tuple[str, dict]:
-    found = re.findall(r'<script type="application/json" data-first-answer="([^"]+)">(.*?)</script>', body, re.DOTALL)
-    assert len(found) == 1, found
-    url, data = found[0]
-    return html.unescape(url), json.loads(data)
 
 
 def _row(body: str) -> str:

@@ -5,20 +5,14 @@ unnamed first request leaves the page as before."""
 from __future__ import annotations
 
 import html
-import json
 import re
 
 from app.pictures.chips import token_colour, token_label_html
 from app.pictures.tokens import fixed2
+from tests.app.first_picture_parts import inline_answer as _inline
 
 HOSTILE = '</script><img src=x onerror=alert(1)>'
 TRICKY = "Hi 👩\u200d👩\u200d👧 ❤\ufe0f 猫\n\tx <b>&amp;"
-
-
-def _inline(body: str) -> tuple[str, dict]:
-    found = re.findall(r'<script type="application/json" data-first-answer="([^"]+)">(.*?)</script>', body, re.S)
-    assert len(found) == 1, found
-    return html.unescape(found[0][0]), json.loads(found[0][1])
 
 
 def _picture(body: str) -> str:

@@ -13,16 +13,9 @@ import pytest
 from app import pictures
 from app.pictures import why
 from app.pictures.svg import token_label
+from tests.app.first_picture_parts import drawings, inline_answer as _inline, svg_texts as _texts
 
 HOSTILE = '</script><img src=x onerror=alert(1)>'
-
-
-def _inline(body: str) -> tuple[str, dict]:
-    import json
-    found = re.findall(r'<script type="application/json" data-first-answer="([^"]+)">(.*?)</script>', body, re.S)
-    assert len(found) == 1, found
-    url, data = found[0]
-    return html.unescape(url), json.loads(data)
 
 
 def _waterfall(body: str) -> str:
@@ -31,11 +24,7 @@ def _waterfall(body: str) -> str:
 
 def _drawings(body: str) -> dict[str, str]:
     """The wide and the phone drawing, by class."""
-    return dict(re.findall(r'<svg class="first-svg first-(wide|narrow)"(.*?)</svg>', _waterfall(body), re.S))
-
-
-def _texts(svg: str) -> list[str]:
-    return [html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", svg)]
+    return drawings(_waterfall(body))
 
 
 def _js_fixed(v: float) -> str:
