@@ -170,7 +170,7 @@ async def _on_a_thread_that_ends(fn, *args):
     """`fn(*args)` on a thread of its own that ends when it returns: for the model's loading. A thread
     that ran torch on several threads keeps an OpenMP team of helper threads for as long as it lives,
     and once libgomp manages more threads than there are cores it spins only 100 rounds instead of
-    GOMP_SPINCOUNT's 1000 at every barrier of every pass, then sleeps (a shared pool thread from
+    GOMP_SPINCOUNT's (app/__init__.py) at every barrier of every pass, then sleeps (a shared pool thread from
     run_in_threadpool lives on). Measured: a pass on the model thread slept at a barrier about 250
     times instead of about 20, and took 45-49 ms instead of 39 (docs/PERFORMANCE.md)."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load") as thread:
