@@ -132,6 +132,108 @@ static inline __attribute__((always_inline)) void q4_1_row_few(
 }
 #endif
 
+#if !defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__)
+/* AVX2 (machines without AVX-512, such as AMD Zen 3). As in the AVX-512 path, a constant row
+ * count (m <= 4) keeps every sum in a register, and each row keeps two sums, even and odd blocks,
+ * so consecutive blocks do not wait for each other's addition. Measured on a Zen 3 EPYC, the
+ * general loop below (sums in an array indexed by a variable row count, the "low" term a scalar
+ * loop per output row) ran a token's Q4_1 products about three times slower than this. */
+static const int32_t tail_masks[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* sum over i < count of a[i] * b[i], left as a vector to be summed with the rest of a row */
+static inline __m256 dot_vector8(const float *a, const float *b, int64_t count) {
+    __m256 s = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= count; i += 8) s = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s);
+    if (i < count) {
+        __m256i tail = _mm256_loadu_si256((const __m256i *)(tail_masks + 8 - (count - i)));
+        s = _mm256_fmadd_ps(_mm256_maskload_ps(a + i, tail), _mm256_maskload_ps(b + i, tail), s);
+    }
+    return s;
+}
+
+/* Q4_1 block b of one weight row as four float vectors: weights 0-7, 8-15, 16-23, 24-31 */
+static inline void q4_1_unpack8(const uint8_t *c, int64_t b, __m256 w[4]) {
+    const __m128i mask = _mm_set1_epi8(0x0F);
+    __m128i bytes = _mm_loadu_si128((const __m128i *)(c + b * 16));
+    __m128i lo4 = _mm_and_si128(bytes, mask), hi4 = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
+    w[0] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo4));
+    w[1] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo4, 8)));
+    w[2] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi4));
+    w[3] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi4, 8)));
+}
+
+/* x[0:32] . w[0..3], as two independent products added */
+static inline __m256 block_dot8(const float *xb, const __m256 w[4]) {
+    __m256 a = _mm256_fmadd_ps(_mm256_loadu_ps(xb), w[0], _mm256_mul_ps(_mm256_loadu_ps(xb + 8), w[1]));
+    __m256 b = _mm256_fmadd_ps(_mm256_loadu_ps(xb + 16), w[2], _mm256_mul_ps(_mm256_loadu_ps(xb + 24), w[3]));
+    return _mm256_add_ps(a, b);
+}
+
+static inline __attribute__((always_inline)) void q4_1_row_few8(
+        const int64_t m, const float *x, int64_t k, const uint8_t *c, const float *sc, const float *lo,
+        const float *sums, int64_t nb, float *out, int64_t n, int64_t j) {
+    __m256 even[4], odd[4];
+    for (int64_t r = 0; r < m; r++) even[r] = odd[r] = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m256 w[4], v[4];
+        q4_1_unpack8(c, b, w);
+        q4_1_unpack8(c, b + 1, v);
+        __m256 s0 = _mm256_set1_ps(sc[b]), s1 = _mm256_set1_ps(sc[b + 1]);
+        for (int64_t r = 0; r < m; r++) {
+            const float *xb = x + r * k + b * BLOCK;
+            even[r] = _mm256_fmadd_ps(s0, block_dot8(xb, w), even[r]);
+            odd[r] = _mm256_fmadd_ps(s1, block_dot8(xb + BLOCK, v), odd[r]);
+        }
+    }
+    if (b < nb) {
+        __m256 w[4];
+        q4_1_unpack8(c, b, w);
+        __m256 s0 = _mm256_set1_ps(sc[b]);
+        for (int64_t r = 0; r < m; r++) even[r] = _mm256_fmadd_ps(s0, block_dot8(x + r * k + b * BLOCK, w), even[r]);
+    }
+    for (int64_t r = 0; r < m; r++)
+        out[r * n + j] = hsum(_mm256_add_ps(_mm256_add_ps(even[r], odd[r]), dot_vector8(lo, sums + r * nb, nb)));
+}
+
+/* Q8_0 block b of one weight row as four float vectors */
+static inline void q8_0_unpack8(const int8_t *c, int64_t b, __m256 w[4]) {
+    __m128i lo = _mm_loadu_si128((const __m128i *)(c + b * BLOCK));
+    __m128i hi = _mm_loadu_si128((const __m128i *)(c + b * BLOCK + 16));
+    w[0] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo));
+    w[1] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)));
+    w[2] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi));
+    w[3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)));
+}
+
+static inline __attribute__((always_inline)) void q8_0_row_few8(
+        const int64_t m, const float *x, int64_t k, const int8_t *c, const float *sc, int64_t nb,
+        float *out, int64_t n, int64_t j) {
+    __m256 even[4], odd[4];
+    for (int64_t r = 0; r < m; r++) even[r] = odd[r] = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m256 w[4], v[4];
+        q8_0_unpack8(c, b, w);
+        q8_0_unpack8(c, b + 1, v);
+        __m256 s0 = _mm256_set1_ps(sc[b]), s1 = _mm256_set1_ps(sc[b + 1]);
+        for (int64_t r = 0; r < m; r++) {
+            const float *xb = x + r * k + b * BLOCK;
+            even[r] = _mm256_fmadd_ps(s0, block_dot8(xb, w), even[r]);
+            odd[r] = _mm256_fmadd_ps(s1, block_dot8(xb + BLOCK, v), odd[r]);
+        }
+    }
+    if (b < nb) {
+        __m256 w[4];
+        q8_0_unpack8(c, b, w);
+        __m256 s0 = _mm256_set1_ps(sc[b]);
+        for (int64_t r = 0; r < m; r++) even[r] = _mm256_fmadd_ps(s0, block_dot8(x + r * k + b * BLOCK, w), even[r]);
+    }
+    for (int64_t r = 0; r < m; r++) out[r * n + j] = hsum(_mm256_add_ps(even[r], odd[r]));
+}
+#endif
+
 static void q4_1_rows(const float *x, int64_t m, int64_t k, const uint8_t *codes, const float *scale,
                       const float *low, int64_t n, float *out, const float *sums, int64_t row_begin,
                       int64_t row_end) {
@@ -164,6 +266,17 @@ static void q4_1_rows(const float *x, int64_t m, int64_t k, const uint8_t *codes
         }
         for (int64_t r = 0; r < m; r++) out[r * n + j] = hsum(_mm512_add_ps(acc[r], dot_vector(lo, sums + r * nb, nb)));
 #else
+#if defined(__AVX2__) && defined(__FMA__)
+        if (m <= 4) {
+            switch (m) {
+            case 1: q4_1_row_few8(1, x, k, c, sc, lo, sums, nb, out, n, j); break;
+            case 2: q4_1_row_few8(2, x, k, c, sc, lo, sums, nb, out, n, j); break;
+            case 3: q4_1_row_few8(3, x, k, c, sc, lo, sums, nb, out, n, j); break;
+            default: q4_1_row_few8(4, x, k, c, sc, lo, sums, nb, out, n, j); break;
+            }
+            continue;
+        }
+#endif
         float low_part[MAX_ROWS];
         for (int64_t r = 0; r < m; r++) {
             float s = 0.0f;
@@ -257,6 +370,15 @@ static void q8_0_rows(const float *x, int64_t m, int64_t k, const int8_t *codes,
         }
         for (int64_t r = 0; r < m; r++) out[r * n + j] = hsum(_mm512_add_ps(acc[r], acc[m + r]));
 #elif defined(__AVX2__) && defined(__FMA__)
+        if (m <= 4) {
+            switch (m) {
+            case 1: q8_0_row_few8(1, x, k, c, sc, nb, out, n, j); break;
+            case 2: q8_0_row_few8(2, x, k, c, sc, nb, out, n, j); break;
+            case 3: q8_0_row_few8(3, x, k, c, sc, nb, out, n, j); break;
+            default: q8_0_row_few8(4, x, k, c, sc, nb, out, n, j); break;
+            }
+            continue;
+        }
         __m256 acc[MAX_ROWS];
         for (int64_t r = 0; r < m; r++) acc[r] = _mm256_setzero_ps();
         for (int64_t b = 0; b < nb; b++) {

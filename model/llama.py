@@ -89,6 +89,12 @@ class HookPoint(nn.Module):
                 x = out
         return x
 
+    # A pass meets 11 hook points a layer, nearly always with nothing attached; nn.Module's call
+    # machinery (torch's own forward hooks, which nothing registers on a HookPoint) cost more than
+    # the rest of a generated token's small operations together, so a hook point is called directly.
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward(x) if self.fns else x
+
 
 class RMSNorm(nn.Module):
     """Llama: scale by the root-mean-square, no mean subtraction and no bias (GPT-2: LayerNorm)."""
@@ -99,7 +105,8 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(d))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+        # x * rsqrt(mean(x^2) + eps) * weight, as one operation instead of five
+        return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
 
 
 class Rotary(nn.Module):
@@ -129,25 +136,49 @@ def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tenso
     return x * cos + torch.cat([-x[..., half:], x[..., :half]], dim=-1) * sin
 
 
+def rotate_fast(x: torch.Tensor, cos: torch.Tensor, sin_signed: torch.Tensor) -> torch.Tensor:
+    """`rotate` in three operations instead of seven (the layers run it twice per token):
+    swapping the halves is a roll by half, and the sign of the moved first half is in sin_signed."""
+    return torch.addcmul(x * cos, x.roll(x.shape[-1] // 2, -1), sin_signed)
+
+
 @dataclass
 class Positions:
     """Where the tokens of this pass sit, prepared once and shared by every layer.
 
     cos, sin  (n, dh)     rotary angles of the new tokens
     future    (n, n_k)    True where a key comes after the query (masked out: causal attention)
+
+    Derived once per pass, for the layers' speed: `sin_signed`, sin with its first half negated
+    (`rotate_fast`), and `masks`, whether any key lies in a query's future (not for one new
+    token, which sees every key: a generated token skips the masking).
     """
 
     cos: torch.Tensor
     sin: torch.Tensor
     future: torch.Tensor
+    sin_signed: torch.Tensor = field(init=False, repr=False)
+    masks: bool = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        half = self.sin.shape[-1] // 2
+        self.sin_signed = torch.cat([-self.sin[..., :half], self.sin[..., half:]], dim=-1)
+        self.masks = bool(self.future.any())
 
 
 @dataclass
 class KVCache:
-    """Keys and values of the tokens seen so far, per layer: each (g, n_seen, dh)."""
+    """Keys and values of the tokens seen so far, per layer: each (g, n_seen, dh).
+
+    A continuation writes into room kept after the seen positions (`ROOM` more, allocated when a
+    continuation first needs it), so generating a token copies one position per layer instead of
+    the whole cache; `keys[layer]` and `values[layer]` are views of the seen part. A first pass
+    keeps its tensors as they are, with no room: a kept Analysis holds no spare memory."""
 
     keys: list[torch.Tensor | None] = field(default_factory=list)
     values: list[torch.Tensor | None] = field(default_factory=list)
+
+    ROOM = 32  # positions of room added when a continuation outgrows its storage
 
     @property
     def length(self) -> int:
@@ -157,11 +188,29 @@ class KVCache:
         while len(self.keys) <= layer:
             self.keys.append(None)
             self.values.append(None)
-        if self.keys[layer] is not None:
-            k = torch.cat([self.keys[layer], k], dim=1)
-            v = torch.cat([self.values[layer], v], dim=1)
-        self.keys[layer], self.values[layer] = k, v
-        return k, v
+        seen = self.keys[layer]
+        if seen is None:
+            self.keys[layer], self.values[layer] = k, v
+            return k, v
+        n_seen, n_new = seen.shape[1], k.shape[1]
+        self.keys[layer] = self._grown(seen, k, n_seen, n_new)
+        self.values[layer] = self._grown(self.values[layer], v, n_seen, n_new)
+        return self.keys[layer], self.values[layer]
+
+    def _grown(self, seen: torch.Tensor, new: torch.Tensor, n_seen: int, n_new: int) -> torch.Tensor:
+        """`seen` followed by `new` along positions, written into `seen`'s storage where it has
+        room after the seen positions (the view's own layout: (g, capacity, dh) cut to n_seen)."""
+        g, _, dh = seen.shape
+        room = seen.untyped_storage().nbytes() // (seen.element_size() * g * dh)
+        if (n_seen + n_new <= room and seen.storage_offset() == 0
+                and seen.stride() == (room * dh, dh, 1)):
+            whole = seen.as_strided((g, n_seen + n_new, dh), seen.stride())
+        else:
+            storage = torch.empty(g, n_seen + n_new + self.ROOM, dh, dtype=seen.dtype)
+            whole = storage[:, :n_seen + n_new]
+            whole[:, :n_seen] = seen
+        whole[:, n_seen:] = new
+        return whole
 
     def truncated(self, length: int) -> "KVCache":
         """A copy that keeps only the first `length` positions (a shared prompt prefix)."""
@@ -184,8 +233,8 @@ class Attention(nn.Module):
         q = self.q_proj(x).view(n, h, dh).transpose(0, 1)                         # (h, n, dh)
         k = self.k_proj(x).view(n, g, dh).transpose(0, 1)                         # (g, n, dh)
         v = self.v_proj(x).view(n, g, dh).transpose(0, 1)                         # (g, n, dh)
-        q = self.hook_q(rotate(q, pos.cos, pos.sin))
-        k = self.hook_k(rotate(k, pos.cos, pos.sin))
+        q = self.hook_q(rotate_fast(q, pos.cos, pos.sin_signed))
+        k = self.hook_k(rotate_fast(k, pos.cos, pos.sin_signed))
         v = self.hook_v(v)
         if cache is not None:
             k, v = cache.append(layer, k, v)                                      # (g, n_k, dh)
@@ -195,7 +244,8 @@ class Attention(nn.Module):
         group = h // g
         q_grouped = q.reshape(g, group * n, dh)                                    # (g, group*n, dh)
         scores = (q_grouped @ k.transpose(1, 2)).view(h, n, n_k) / math.sqrt(dh)  # (h, n, n_k)
-        scores = scores.masked_fill(pos.future, float("-inf"))
+        if pos.masks:
+            scores = scores.masked_fill(pos.future, float("-inf"))
         pattern = self.hook_pattern(scores.softmax(dim=-1))                       # (h, n, n_k)
         z = (pattern.reshape(g, group * n, n_k) @ v).view(h, n, dh)               # (h, n, dh)
         z = self.hook_z(z)

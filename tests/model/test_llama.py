@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from model.llama import KVCache, hook_names
+from model.llama import KVCache, hook_names, rotate, rotate_fast
 from model.tiny import tiny_model
 
 
@@ -81,6 +81,35 @@ def test_kv_cache_continuation_equals_a_full_pass(tiny):
         rest = [model(ids[i:i + 1], cache=cache) for i in range(3, len(ids))]
     assert torch.allclose(torch.cat([first] + rest), full, atol=1e-5)
     assert cache.length == len(ids)
+
+
+def test_kv_cache_writes_continuations_into_its_room_and_keeps_first_passes_exact():
+    g, dh = 2, 4
+    cache = KVCache()
+    k0, v0 = torch.randn(g, 3, dh), torch.randn(g, 3, dh)
+    cache.append(0, k0, v0)
+    assert cache.keys[0] is k0  # a first pass is kept as it is: no spare memory in a kept Analysis
+    steps = [(torch.randn(g, 1, dh), torch.randn(g, 1, dh)) for _ in range(KVCache.ROOM + 2)]
+    storages = set()
+    for k, v in steps:
+        keys, values = cache.append(0, k, v)
+        storages.add(keys.untyped_storage().data_ptr())
+    assert torch.equal(keys, torch.cat([k0] + [k for k, _ in steps], dim=1))
+    assert torch.equal(values, torch.cat([v0] + [v for _, v in steps], dim=1))
+    assert cache.length == 3 + KVCache.ROOM + 2
+    assert len(storages) == 2  # grown once when room was first needed, once when it ran out
+    # a copy cut to a shorter prefix has its own storage: continuing it leaves the original alone
+    before = cache.keys[0].clone()
+    short = cache.truncated(4)
+    short.append(0, torch.zeros(g, 1, dh), torch.zeros(g, 1, dh))
+    assert torch.equal(cache.keys[0], before)
+
+
+def test_the_fast_rotation_is_the_rotation():
+    x, angles = torch.randn(3, 5, 8), torch.randn(5, 4)
+    cos, sin = torch.cat([angles, angles], -1).cos(), torch.cat([angles, angles], -1).sin()
+    signed = torch.cat([-sin[:, :4], sin[:, 4:]], -1)
+    assert torch.allclose(rotate_fast(x, cos, signed), rotate(x, cos, sin), atol=1e-6)
 
 
 def test_hooks_can_replace_a_value_and_are_removed_afterwards(tiny):
