@@ -177,6 +177,8 @@ class KVCache:
 
     keys: list[torch.Tensor | None] = field(default_factory=list)
     values: list[torch.Tensor | None] = field(default_factory=list)
+    # per layer: the storage with room that keys[layer] and values[layer] are views of, or None
+    _room: list[tuple[torch.Tensor, torch.Tensor] | None] = field(default_factory=list, repr=False, compare=False)
 
     ROOM = 32  # positions of room added when a continuation outgrows its storage
 
@@ -188,36 +190,51 @@ class KVCache:
         while len(self.keys) <= layer:
             self.keys.append(None)
             self.values.append(None)
+        while len(self._room) <= layer:
+            self._room.append(None)
         seen = self.keys[layer]
         if seen is None:
             self.keys[layer], self.values[layer] = k, v
             return k, v
-        n_seen, n_new = seen.shape[1], k.shape[1]
-        self.keys[layer] = self._grown(seen, k, n_seen, n_new)
-        self.values[layer] = self._grown(self.values[layer], v, n_seen, n_new)
+        n_seen, n = seen.shape[1], k.shape[1]
+        room = self._room[layer]
+        if room is None or room[0].shape[1] < n_seen + n or room[0].data_ptr() != seen.data_ptr():
+            g, _, dh = seen.shape
+            room = (torch.empty(g, n_seen + n + self.ROOM, dh, dtype=seen.dtype),
+                    torch.empty(g, n_seen + n + self.ROOM, dh, dtype=seen.dtype))
+            room[0][:, :n_seen] = seen
+            room[1][:, :n_seen] = self.values[layer]
+            self._room[layer] = room
+        room[0][:, n_seen:n_seen + n] = k
+        room[1][:, n_seen:n_seen + n] = v
+        self.keys[layer], self.values[layer] = room[0][:, :n_seen + n], room[1][:, :n_seen + n]
         return self.keys[layer], self.values[layer]
-
-    def _grown(self, seen: torch.Tensor, new: torch.Tensor, n_seen: int, n_new: int) -> torch.Tensor:
-        """`seen` followed by `new` along positions, written into `seen`'s storage where it has
-        room after the seen positions (the view's own layout: (g, capacity, dh) cut to n_seen)."""
-        g, _, dh = seen.shape
-        room = seen.untyped_storage().nbytes() // (seen.element_size() * g * dh)
-        if (n_seen + n_new <= room and seen.storage_offset() == 0
-                and seen.stride() == (room * dh, dh, 1)):
-            whole = seen.as_strided((g, n_seen + n_new, dh), seen.stride())
-        else:
-            storage = torch.empty(g, n_seen + n_new + self.ROOM, dh, dtype=seen.dtype)
-            whole = storage[:, :n_seen + n_new]
-            whole[:, :n_seen] = seen
-        whole[:, n_seen:] = new
-        return whole
 
     def truncated(self, length: int) -> "KVCache":
         """A copy that keeps only the first `length` positions (a shared prompt prefix)."""
         return KVCache([k[:, :length].clone() for k in self.keys], [v[:, :length].clone() for v in self.values])
 
 
+def _observed(*modules: nn.Module) -> bool:
+    """Whether any of these modules has torch forward hooks (model/inside.py reads projections so)."""
+    return any(m._forward_hooks or m._forward_pre_hooks for m in modules)
+
+
+def _fused(kernel: Callable[[torch.Tensor], torch.Tensor | None] | None, x: torch.Tensor,
+           parts: tuple[Linear, ...], sizes: list[int]) -> tuple[torch.Tensor, ...]:
+    """Each part's product x @ W^T: through `kernel` in one product of their stacked weights where
+    it takes x and nothing observes the parts one by one, else part by part."""
+    if kernel is not None and not _observed(*parts):
+        out = kernel(x)
+        if out is not None:
+            return out.split(sizes, dim=-1)
+    return tuple(part(x) for part in parts)
+
+
 class Attention(nn.Module):
+    """`kernel`, attached from outside (model/speed.py) like `Linear.kernel`, may compute q, k and v
+    in one product, (n, (h + 2g) * dh), or return None to leave them to the three projections."""
+
     def __init__(self, cfg: LlamaConfig):
         super().__init__()
         self.n_heads, self.n_kv_heads, self.d_head = cfg.n_heads, cfg.n_kv_heads, cfg.d_head
@@ -227,12 +244,15 @@ class Attention(nn.Module):
         self.o_proj = Linear(cfg.n_heads * cfg.d_head, cfg.d_model)
         self.hook_q, self.hook_k, self.hook_v = HookPoint(), HookPoint(), HookPoint()
         self.hook_pattern, self.hook_z = HookPoint(), HookPoint()
+        self.kernel: Callable[[torch.Tensor], torch.Tensor | None] | None = None
+        self.sizes = [cfg.n_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head]
 
     def forward(self, x: torch.Tensor, pos: Positions, layer: int, cache: KVCache | None) -> torch.Tensor:
         n, h, g, dh = x.shape[0], self.n_heads, self.n_kv_heads, self.d_head
-        q = self.q_proj(x).view(n, h, dh).transpose(0, 1)                         # (h, n, dh)
-        k = self.k_proj(x).view(n, g, dh).transpose(0, 1)                         # (g, n, dh)
-        v = self.v_proj(x).view(n, g, dh).transpose(0, 1)                         # (g, n, dh)
+        q, k, v = _fused(self.kernel, x, (self.q_proj, self.k_proj, self.v_proj), self.sizes)
+        q = q.view(n, h, dh).transpose(0, 1)                                      # (h, n, dh)
+        k = k.view(n, g, dh).transpose(0, 1)                                      # (g, n, dh)
+        v = v.view(n, g, dh).transpose(0, 1)                                      # (g, n, dh)
         q = self.hook_q(rotate_fast(q, pos.cos, pos.sin_signed))
         k = self.hook_k(rotate_fast(k, pos.cos, pos.sin_signed))
         v = self.hook_v(v)
@@ -253,7 +273,10 @@ class Attention(nn.Module):
 
 
 class SwiGLU(nn.Module):
-    """Llama: down(silu(gate(x)) * up(x)) (GPT-2: down(gelu(up(x))))."""
+    """Llama: down(silu(gate(x)) * up(x)) (GPT-2: down(gelu(up(x)))).
+
+    `kernel`, attached from outside (model/speed.py), may compute gate and up in one product,
+    (n, 2f), or return None to leave them to the two projections."""
 
     def __init__(self, cfg: LlamaConfig):
         super().__init__()
@@ -261,9 +284,12 @@ class SwiGLU(nn.Module):
         self.up_proj = Linear(cfg.d_model, cfg.d_mlp)
         self.down_proj = Linear(cfg.d_mlp, cfg.d_model)
         self.hook_post = HookPoint()
+        self.kernel: Callable[[torch.Tensor], torch.Tensor | None] | None = None
+        self.sizes = [cfg.d_mlp, cfg.d_mlp]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        post = self.hook_post(F.silu(self.gate_proj(x)) * self.up_proj(x))           # mlp.post  (n, f)
+        gate, up = _fused(self.kernel, x, (self.gate_proj, self.up_proj), self.sizes)
+        post = self.hook_post(F.silu(gate) * up)                                     # mlp.post  (n, f)
         return self.down_proj(post)                                                  # (n, d)
 
 
@@ -389,7 +415,7 @@ class Llama(nn.Module):
     def float32_only(self) -> Iterator[None]:
         """Every product on the float32 weights inside the `with`: attached kernels are set aside
         (benchmarks and tests compare; probes want the same weights at any length)."""
-        saved = [(m, m.kernel) for m in self.modules() if isinstance(m, Linear)]
+        saved = [(m, m.kernel) for m in self.modules() if isinstance(m, (Linear, Attention, SwiGLU))]
         try:
             for m, _ in saved:
                 m.kernel = None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
 
@@ -14,13 +15,19 @@ class Distribution:
     probs      (V,) softmax(logits / temperature) over the whole vocabulary
     allowed    (V,) bool: tokens that top-k and top-p leave in the draw
     sample_probs (V,) probs renormalised over the allowed tokens (0 elsewhere)
-    logprobs   (V,) float64 log of probs, computed without float32 underflow
+    logprobs   (V,) float64 log of probs, computed without float32 underflow, when first read
+               (a generated token's step never reads them: about 1 ms of float64 saved a token)
     """
 
     probs: torch.Tensor
     allowed: torch.Tensor
     sample_probs: torch.Tensor
-    logprobs: torch.Tensor | None = None
+    logits: torch.Tensor = field(repr=False)
+    temperature: float = 1.0
+
+    @cached_property
+    def logprobs(self) -> torch.Tensor:
+        return logprobabilities(self.logits, self.temperature)
 
 
 def probabilities(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -50,25 +57,42 @@ def distribution(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
     (the probabilities shown are then those at temperature 1, and only the argmax is allowed)."""
     logits = logits.float()
     probs = probabilities(logits, temperature if temperature > 0 else 1.0)
-    logprobs = logprobabilities(logits, temperature if temperature > 0 else 1.0)
     if temperature <= 0:
         allowed = torch.zeros_like(probs, dtype=torch.bool)
         allowed[int(logits.argmax())] = True
-    else:
+    elif not 0 < top_k < probs.shape[0] and top_p >= 1.0:
         allowed = torch.ones_like(probs, dtype=torch.bool)
-        order = probs.argsort(descending=True)
-        if 0 < top_k < probs.shape[0]:
-            allowed[order[top_k:]] = False
+    else:
+        sorted_probs, order = most_probable(probs, top_k, top_p)
+        keep = torch.ones_like(sorted_probs, dtype=torch.bool)
         if top_p < 1.0:
-            sorted_probs = probs[order]
             # Keep the smallest set of most probable tokens whose total reaches top_p: a token is
             # kept when the mass before it is still below top_p (so the first is always kept).
             mass_before = sorted_probs.cumsum(0) - sorted_probs
-            drop = mass_before >= top_p
-            drop[0] = False  # a top_p below float32's range (5e-324) rounds to 0 and would drop it too
-            allowed[order[drop]] = False
+            keep = mass_before < top_p
+            keep[0] = True  # a top_p below float32's range (5e-324) rounds to 0 and would drop it too
+        allowed = torch.zeros_like(probs, dtype=torch.bool)
+        allowed[order[keep]] = True
     kept = torch.where(allowed, probs, torch.zeros_like(probs))
-    return Distribution(probs=probs, allowed=allowed, sample_probs=kept / kept.sum(), logprobs=logprobs)
+    return Distribution(probs=probs, allowed=allowed, sample_probs=kept / kept.sum(), logits=logits,
+                        temperature=temperature if temperature > 0 else 1.0)
+
+
+def most_probable(probs: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The most probable tokens, in decreasing probability, (probabilities, ids): the top_k (all
+    tokens if 0), and of those at least as many as top_p's total needs (every token after them
+    holds mass_before >= top_p, so top_p drops it). A partial sort: sorting a whole vocabulary
+    of 49,152 took about 10 ms a generated token, where the few hundred tokens top_p reaches take
+    a fraction of a millisecond."""
+    n = top_k if 0 < top_k < probs.shape[0] else probs.shape[0]
+    if top_p >= 1.0:
+        return probs.topk(n)
+    m = min(n, 256)
+    while True:
+        values, ids = probs.topk(m)
+        if m == n or float(values.sum()) >= top_p:
+            return values, ids
+        m = min(n, m * 8)
 
 
 def pick(dist: Distribution, generator: torch.Generator | None = None) -> int:

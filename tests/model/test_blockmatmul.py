@@ -8,8 +8,8 @@ import torch
 
 from model import blockmatmul
 from model.blockmatmul import BlockWeights, Library, compile_library, from_gguf_blocks, load_library
-from model.llama import KVCache, Linear
-from model.speed import FEW_TOKENS, BlockKernel, block_rows
+from model.llama import Attention, KVCache, Linear, SwiGLU
+from model.speed import FEW_TOKENS, BlockKernel, block_rows, stack_blocks
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +209,38 @@ def test_the_loaded_model_reads_blocks_for_short_passes_only(real_engine, monkey
         calls.clear()
         model(ids)
     assert calls == []
+
+
+def test_stacked_blocks_give_each_projections_product_and_hold_nothing_twice(library):
+    """q, k and v (gate and up) read the same input: one product by their stacked blocks is the
+    three products side by side, and each projection's own blocks become views of the stack."""
+    parts = [random_q4_1(96, 128, seed=s) for s in (1, 2, 3)]
+    kernels = [BlockKernel(p, library, 4) for p in parts]
+    x = torch.randn(2, 128)
+    separate = [library.matmul(x, p) for p in parts]
+    stacked = stack_blocks(kernels)
+    assert stacked.shape == (288, 128)
+    assert torch.equal(library.matmul(x, stacked), torch.cat(separate, dim=1))  # whole rows: same sums
+    for k, alone in zip(kernels, separate):
+        assert k.blocks.codes.untyped_storage().data_ptr() == stacked.codes.untyped_storage().data_ptr()
+        assert torch.equal(library.matmul(x, k.blocks), alone)
+    assert stack_blocks([BlockKernel(random_q4_1(8, 64), library, 4), BlockKernel(random_q8_0(8, 64), library, 4)]) is None
+
+
+@pytest.mark.real
+def test_the_loaded_model_fuses_projections_in_short_passes_only(real_engine):
+    model = real_engine.model
+    fused = [m for m in model.modules() if isinstance(m, (Attention, SwiGLU)) and m.kernel is not None]
+    assert len(fused) == 2 * model.cfg.n_layers
+    ids = torch.tensor(real_engine.tokenizer.encode("The capital of France is"))
+    with torch.inference_mode():
+        together = real_engine.locked(model, ids)
+        saved = [(m, m.kernel) for m in fused]
+        try:
+            for m in fused:
+                m.kernel = None
+            apart = real_engine.locked(model, ids)
+        finally:
+            for m, k in saved:
+                m.kernel = k
+    assert (together - apart).abs().max() < 1e-4

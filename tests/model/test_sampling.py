@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from model.sampling import distribution, pick
+from model.sampling import distribution, logprobabilities, pick, probabilities
 
 # Probabilities 0.4, 0.3, 0.2, 0.1 at temperature 1, deliberately out of order in the vocabulary.
 LOGITS = torch.tensor([0.2, 0.4, 0.1, 0.3]).log()
@@ -94,3 +94,28 @@ def test_a_vanishing_top_p_still_keeps_the_most_probable_token(top_p):
 def test_greedy_shows_the_same_probabilities_as_temperature_one():
     logits = torch.randn(5000, generator=torch.Generator().manual_seed(3)) * 6
     assert torch.equal(distribution(logits, 0.0).probs, distribution(logits, 1.0).probs)
+
+
+@pytest.mark.parametrize("top_k,top_p", [(0, 0.9), (50, 0.9), (50, 1.0), (0, 0.999), (3000, 0.5), (0, 1e-9)])
+@pytest.mark.parametrize("spread", [1.0, 3.0, 8.0])
+def test_the_partial_sort_keeps_what_a_full_sort_keeps(top_k, top_p, spread):
+    """top-k and top-p read only the most probable tokens (model.sampling.most_probable): the same
+    tokens are kept as by sorting the whole vocabulary, for peaked and flat distributions alike."""
+    logits = torch.randn(49152, generator=torch.Generator().manual_seed(int(spread * 10))) * spread
+    probs = probabilities(logits)
+    order = probs.argsort(descending=True)
+    reference = torch.ones_like(probs, dtype=torch.bool)
+    if top_k:
+        reference[order[top_k:]] = False
+    mass_before = probs[order].cumsum(0) - probs[order]
+    drop = mass_before >= top_p
+    drop[0] = False
+    reference[order[drop]] = False
+    assert torch.equal(distribution(logits, 1.0, top_k, top_p).allowed, reference)
+
+
+def test_log_probabilities_are_computed_when_read_and_match_the_function():
+    logits = torch.randn(100)
+    dist = distribution(logits, 0.7)
+    assert torch.equal(dist.logprobs, logprobabilities(logits, 0.7))
+    assert torch.equal(distribution(logits, 0).logprobs, logprobabilities(logits, 1.0))
