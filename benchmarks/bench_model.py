@@ -76,6 +76,26 @@ def generation(new_tokens: int = 64) -> None:
     row("  the same on float32 weights only", f"{new_tokens / t_f32:.1f} tok/s",
         f"ratio {t_f32 / t_ours:.2f}x slower (without the block kernels)")
 
+    # The chat page's settings (static/js/chat.js DEFAULTS): top-k and top-p choose among the most
+    # probable tokens every step, which a sort of the whole vocabulary made cost ~10 ms a token.
+    chat = {"temperature": 0.3, "top_k": 50, "top_p": 0.9}
+
+    def sampled():
+        steps = e.locked(lambda: list(generate(model, ids, new_tokens, seed=1, **chat)))
+        assert len(steps) == new_tokens
+    t_sampled = median_seconds(sampled, repeats=3)
+    note = ""
+    if hf is not None:
+        def reference_sampled():
+            torch.manual_seed(1)
+            with torch.inference_mode(), hf_threads():
+                out = hf.generate(x, attention_mask=torch.ones_like(x), max_new_tokens=new_tokens,
+                                  min_new_tokens=new_tokens, do_sample=True, pad_token_id=0, **chat)
+            assert out.shape[1] == len(ids) + new_tokens
+        t_hf_sampled = median_seconds(reference_sampled, repeats=3)
+        note = f"HF generate {new_tokens / t_hf_sampled:.1f} tok/s -> ratio {t_hf_sampled / t_sampled:.2f}x"
+    row("  sampled: chat's 0.3, top-k 50, top-p 0.9", f"{new_tokens / t_sampled:.1f} tok/s", note)
+
 
 def main() -> None:
     analysis_pass()
