@@ -444,3 +444,36 @@ int tt_q8_0_matmul(const float *x, int64_t m, int64_t k, const int8_t *codes, co
     SPLIT_ROWS(threads, row_begin, row_end, q8_0_rows(x, m, k, codes, scale, n, out, begin, end));
     return 0;
 }
+
+/* Several matrices of the same input size and format, stacked by rows as one product: out (m x N)
+ * holds matrix p's products in columns [offset_p, offset_p + n_p), N the sum of the n_p. Attention's
+ * q, k and v (the MLP's gate and up) read the same input; one call, one block sum of x and one split
+ * between threads replace three (two), and each matrix stays where it is (no stacked copy). */
+/* Stacked rows [begin, end) of tt_q4_1_matmul_parts: a share may cross from one matrix into the next. */
+static void q4_1_parts_rows(const float *x, int64_t m, int64_t k, int parts, const uint8_t *const *codes,
+                            const float *const *scale, const float *const *low, const int64_t *start,
+                            float *out, const float *sums, int64_t begin, int64_t end) {
+    const int64_t total = start[parts];
+    for (int p = 0; p < parts; p++) {
+        int64_t first = begin > start[p] ? begin : start[p];
+        int64_t last = end < start[p + 1] ? end : start[p + 1];
+        if (first < last)
+            q4_1_rows(x, m, k, codes[p], scale[p], low[p], total, out + start[p], sums, first - start[p], last - start[p]);
+    }
+}
+
+int tt_q4_1_matmul_parts(const float *x, int64_t m, int64_t k, int parts, const uint8_t *const *codes,
+                         const float *const *scale, const float *const *low, const int64_t *n, float *out,
+                         int threads) {
+    if (m < 1 || m > MAX_ROWS || k % BLOCK || k / BLOCK > 1024 || parts < 1 || parts > 8) return -1;
+    int64_t start[9] = {0};
+    for (int p = 0; p < parts; p++) {
+        if (n[p] < 0) return -1;
+        start[p + 1] = start[p] + n[p];
+    }
+    float sums[MAX_ROWS * 1024];
+    block_sums(x, m, k, sums);
+    SPLIT_ROWS(threads, 0, start[parts],
+               q4_1_parts_rows(x, m, k, parts, codes, scale, low, start, out, sums, begin, end));
+    return 0;
+}

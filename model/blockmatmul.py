@@ -126,6 +126,7 @@ class Library:
         i32 = ctypes.c_int
         lib.tt_q4_1_matmul.argtypes = [ptr, i64, i64, ptr, ptr, ptr, i64, ptr, i64, i64, i32]
         lib.tt_q8_0_matmul.argtypes = [ptr, i64, i64, ptr, ptr, i64, ptr, i64, i64, i32]
+        lib.tt_q4_1_matmul_parts.argtypes = [ptr, i64, i64, i32, ptr, ptr, ptr, ptr, ptr, i32]
         self._lib = lib
         self.path = path
         self.simd_width = lib.tt_simd_width()
@@ -150,6 +151,44 @@ class Library:
         if rc != 0:
             raise ValueError(f"blockmatmul refused a ({m}, {inp}) by {w.kind} ({n}, {w_in}) product")
         return out
+
+
+    def stack(self, parts: list[BlockWeights]) -> "Stack | None":
+        """Q4_1 matrices of one input size, to be multiplied as one (`matmul_stacked`); None for
+        anything else (other formats, sizes, or more than 8)."""
+        if not 1 <= len(parts) <= 8 or {(p.kind, p.shape[1]) for p in parts} != {("q4_1", parts[0].shape[1])}:
+            return None
+        return Stack(parts)
+
+    def matmul_stacked(self, x: torch.Tensor, stack: "Stack", threads: int | None = None) -> torch.Tensor:
+        """x (m, in) @ [w_1; w_2; ...]^T -> (m, out_1 + out_2 + ...): each matrix's product side by
+        side, in one call (one block sum of x, one split between threads), the matrices where they are."""
+        x = x.contiguous()
+        m, inp = x.shape
+        if x.dtype != torch.float32 or inp != stack.inputs or not 1 <= m <= self.max_rows:
+            raise ValueError(f"blockmatmul takes 1..{self.max_rows} float32 rows of {stack.inputs}, got {tuple(x.shape)} {x.dtype}")
+        out = torch.empty(m, stack.outputs, dtype=torch.float32)
+        threads = torch.get_num_threads() if threads is None else threads
+        rc = self._lib.tt_q4_1_matmul_parts(x.data_ptr(), m, inp, len(stack.parts), stack.codes, stack.scale,
+                                            stack.low, stack.n, out.data_ptr(), threads)
+        if rc != 0:
+            raise ValueError(f"blockmatmul refused a ({m}, {inp}) product by {len(stack.parts)} stacked matrices")
+        return out
+
+
+class Stack:
+    """Pointers to several Q4_1 matrices' blocks for `Library.matmul_stacked`, made once (it keeps
+    the matrices alive, so the pointers stay valid)."""
+
+    def __init__(self, parts: list[BlockWeights]):
+        self.parts = list(parts)
+        self.inputs = parts[0].shape[1]
+        self.outputs = sum(p.shape[0] for p in parts)
+        pointers = ctypes.c_void_p * len(parts)
+        self.codes = pointers(*(p.codes.data_ptr() for p in parts))
+        self.scale = pointers(*(p.scale.data_ptr() for p in parts))
+        self.low = pointers(*(p.low.data_ptr() for p in parts))
+        self.n = (ctypes.c_int64 * len(parts))(*(p.shape[0] for p in parts))
 
 
 def compile_library(target: Path, flags: list[str] = FLAGS) -> None:

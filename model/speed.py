@@ -5,11 +5,11 @@
   (model/blockmatmul.py), a fifth of the bytes of the float32 weights and the same numbers to
   float32 rounding. Short passes (a generated token, a few typed ones) are bound by reading the
   weights, so this is what makes them fast.
-- **Fused projections.** `fuse_projections` stacks the blocks of attention's q, k and v, and of
-  the MLP's gate and up, which read the same input: a short pass makes one product of each stack
-  instead of three and two (each product is a hand-over to the kernel's threads). The projections'
-  own kernels keep views of their rows, so nothing is held twice; a long pass, or one whose
-  projections are observed with torch hooks (model/inside.py), computes them one by one.
+- **Fused projections.** `fuse_projections`: attention's q, k and v, and the MLP's gate and up,
+  read the same input, so a short pass multiplies by all their blocks in one call of the kernel
+  (`Library.matmul_stacked`, the matrices where they are: no stacked copy) instead of three and
+  two calls, each a hand-over to the kernel's threads. A long pass, or one whose projections are
+  observed with torch hooks (model/inside.py), computes them one by one.
 - **oneDNN for longer passes.** Above `max_rows` the product is arithmetic on the float32
   weights; `OneDnnKernel` does it with oneDNN, which uses this CPU's widest vector unit (MKL,
   torch's default for `F.linear`, runs its AVX2 code on AMD processors: half the speed). On an
@@ -43,7 +43,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from model.blockmatmul import BlockWeights, Library
+from model.blockmatmul import BlockWeights, Library, Stack
 from model.llama import Linear, Llama
 
 # A pass over a few tokens is bound by reading the weights (540 MB for SmolLM2 in float32, 110 MB
@@ -145,29 +145,24 @@ def use_blocks(model: Llama, library: Library | None, blocks: dict[str, BlockWei
     return attached
 
 
-def stack_blocks(kernels: list[BlockKernel]) -> BlockWeights | None:
-    """One BlockWeights of these kernels' matrices stacked by rows (None if they differ in format
-    or input size); each kernel's own blocks become a view of its rows, so nothing is held twice."""
-    kinds = {(k.blocks.kind, k.blocks.shape[1]) for k in kernels}
-    if len(kinds) != 1:
+class StackedKernel:
+    """The `kernel` of a module whose projections read the same input (attention's q, k and v;
+    the MLP's gate and up): their products side by side from one call of the block kernel, for
+    passes of up to `max_rows`; None otherwise (each projection then runs its own kernel)."""
+
+    def __init__(self, stack: Stack, library: Library, max_rows: int):
+        self.stack, self.library, self.max_rows = stack, library, max_rows
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor | None:
+        if x.dim() == 2 and 0 < x.shape[0] <= self.max_rows and not x.requires_grad:
+            return self.library.matmul_stacked(x, self.stack, kernel_threads())
         return None
-    parts = [k.blocks for k in kernels]
-    stacked = BlockWeights(parts[0].kind, torch.cat([p.codes for p in parts]), torch.cat([p.scale for p in parts]),
-                           None if parts[0].low is None else torch.cat([p.low for p in parts]))
-    start = 0
-    for k in kernels:
-        end = start + k.blocks.shape[0]
-        k.blocks = BlockWeights(stacked.kind, stacked.codes[start:end], stacked.scale[start:end],
-                                None if stacked.low is None else stacked.low[start:end])
-        start = end
-    return stacked
 
 
 def fuse_projections(model: Llama) -> int:
     """Attention's q, k and v, and the MLP's gate and up, read the same input: where each has a
-    block kernel, one product by their stacked blocks replaces three (two), for short passes (a
-    generated token: 90 fewer calls, each a hand-over to the kernel's threads). Returns how many
-    modules now fuse."""
+    block kernel, one call multiplies by all their blocks (a generated token: 90 fewer calls, each
+    a hand-over to the kernel's threads). Returns how many modules now fuse."""
     fused = 0
     for block in model.blocks:
         for module, parts in ((block.attn, (block.attn.q_proj, block.attn.k_proj, block.attn.v_proj)),
@@ -176,9 +171,9 @@ def fuse_projections(model: Llama) -> int:
             module.kernel = None
             if not all(isinstance(k, BlockKernel) for k in kernels):
                 continue
-            stacked = stack_blocks(kernels)
-            if stacked is not None:
-                module.kernel = BlockKernel(stacked, kernels[0].library, min(k.max_rows for k in kernels))
+            stack = kernels[0].library.stack([k.blocks for k in kernels])
+            if stack is not None:
+                module.kernel = StackedKernel(stack, kernels[0].library, min(k.max_rows for k in kernels))
                 fused += 1
     return fused
 

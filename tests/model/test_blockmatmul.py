@@ -9,7 +9,7 @@ import torch
 from model import blockmatmul
 from model.blockmatmul import BlockWeights, Library, compile_library, from_gguf_blocks, load_library
 from model.llama import Attention, KVCache, Linear, SwiGLU
-from model.speed import FEW_TOKENS, BlockKernel, block_rows, stack_blocks
+from model.speed import FEW_TOKENS, BlockKernel, block_rows
 
 
 @pytest.fixture(scope="module")
@@ -211,20 +211,18 @@ def test_the_loaded_model_reads_blocks_for_short_passes_only(real_engine, monkey
     assert calls == []
 
 
-def test_stacked_blocks_give_each_projections_product_and_hold_nothing_twice(library):
-    """q, k and v (gate and up) read the same input: one product by their stacked blocks is the
-    three products side by side, and each projection's own blocks become views of the stack."""
-    parts = [random_q4_1(96, 128, seed=s) for s in (1, 2, 3)]
-    kernels = [BlockKernel(p, library, 4) for p in parts]
-    x = torch.randn(2, 128)
-    separate = [library.matmul(x, p) for p in parts]
-    stacked = stack_blocks(kernels)
-    assert stacked.shape == (288, 128)
-    assert torch.equal(library.matmul(x, stacked), torch.cat(separate, dim=1))  # whole rows: same sums
-    for k, alone in zip(kernels, separate):
-        assert k.blocks.codes.untyped_storage().data_ptr() == stacked.codes.untyped_storage().data_ptr()
-        assert torch.equal(library.matmul(x, k.blocks), alone)
-    assert stack_blocks([BlockKernel(random_q4_1(8, 64), library, 4), BlockKernel(random_q8_0(8, 64), library, 4)]) is None
+@pytest.mark.parametrize("rows", [1, 3, 7])
+def test_stacked_matrices_give_each_ones_product_side_by_side(library, rows):
+    """q, k and v (gate and up) read the same input: one call multiplies by all three, and each
+    matrix's columns are its own product, equal (whole rows, same sums) whatever the threads."""
+    parts = [random_q4_1(n, 128, seed=n) for n in (96, 32, 200)]
+    x = torch.randn(rows, 128, generator=torch.Generator().manual_seed(rows))
+    stack = library.stack(parts)
+    separate = torch.cat([library.matmul(x, p, 1) for p in parts], dim=1)
+    for threads in (1, 2, 3):
+        assert torch.equal(library.matmul_stacked(x, stack, threads), separate)
+    assert library.stack([random_q4_1(8, 64), random_q8_0(8, 64)]) is None
+    assert library.stack([random_q4_1(8, 64), random_q4_1(8, 128)]) is None
 
 
 @pytest.mark.real
