@@ -12,8 +12,9 @@ Hook points are identity modules that name a value (`blocks.3.attn.pattern`); fu
 attached to them can read or replace it. `hook_names` lists them all.
 
 This file is the architecture only. How a loaded model is made fast (products straight from the
-GGUF's quantised blocks, one thread for short passes) is attached from outside through two
-slots, `Linear.kernel` and `Llama.around_pass`: see model/speed.py.
+GGUF's quantised blocks, one thread for short passes) is attached from outside through slots:
+`Linear.kernel`, `Attention.kernel` and `SwiGLU.kernel` (projections that read the same input, in
+one product) and `Llama.around_pass`: see model/speed.py.
 """
 
 from __future__ import annotations
