@@ -132,6 +132,7 @@ def _extend(model: Llama, previous: Analysis, p: int, ids: list[int], tokens: li
     """`previous` shares its first p tokens with `ids`: compute only tokens p.. (see analyse_ids)."""
     L, n = model.cfg.n_layers, len(ids)
     cache = previous.kv_cache.truncated(p)
+    cache.room = 0  # kept with the Analysis: exactly its positions (estimated_nbytes)
     store, next_logits = _run(model, ids[p:], cache)
     new_resid = torch.cat([store["embed"][None], store.pop("resid_post")])
     # Old query rows keep their weights; their columns for the new keys are zero (causal mask).

@@ -171,17 +171,18 @@ class Positions:
 class KVCache:
     """Keys and values of the tokens seen so far, per layer: each (g, n_seen, dh).
 
-    A continuation writes into room kept after the seen positions (`ROOM` more, allocated when a
+    A continuation writes into room kept after the seen positions (`room` more, allocated when a
     continuation first needs it), so generating a token copies one position per layer instead of
     the whole cache; `keys[layer]` and `values[layer]` are views of the seen part. A first pass
-    keeps its tensors as they are, with no room: a kept Analysis holds no spare memory."""
+    keeps its tensors with no room, and a cache whose result is kept (an Analysis extended by
+    typing, model/analysis.py) sets `room` to 0: a kept Analysis holds no spare memory, and
+    `estimated_nbytes` stays exact."""
 
     keys: list[torch.Tensor | None] = field(default_factory=list)
     values: list[torch.Tensor | None] = field(default_factory=list)
+    room: int = field(default=32, compare=False)  # positions of room added when a continuation outgrows its storage
     # per layer: the storage with room that keys[layer] and values[layer] are views of, or None
     _room: list[tuple[torch.Tensor, torch.Tensor] | None] = field(default_factory=list, repr=False, compare=False)
-
-    ROOM = 32  # positions of room added when a continuation outgrows its storage
 
     @property
     def length(self) -> int:
@@ -195,14 +196,18 @@ class KVCache:
             self._room.append(None)
         seen = self.keys[layer]
         if seen is None:
+            # Kept as they are, unless a view of a larger storage (v from the fused q, k, v
+            # product, model/speed.py): that would keep the whole product alive with the cache.
+            k, v = (t if t.untyped_storage().nbytes() == t.numel() * t.element_size() else t.clone()
+                    for t in (k, v))
             self.keys[layer], self.values[layer] = k, v
             return k, v
         n_seen, n = seen.shape[1], k.shape[1]
         room = self._room[layer]
         if room is None or room[0].shape[1] < n_seen + n or room[0].data_ptr() != seen.data_ptr():
             g, _, dh = seen.shape
-            room = (torch.empty(g, n_seen + n + self.ROOM, dh, dtype=seen.dtype),
-                    torch.empty(g, n_seen + n + self.ROOM, dh, dtype=seen.dtype))
+            room = (torch.empty(g, n_seen + n + self.room, dh, dtype=seen.dtype),
+                    torch.empty(g, n_seen + n + self.room, dh, dtype=seen.dtype))
             room[0][:, :n_seen] = seen
             room[1][:, :n_seen] = self.values[layer]
             self._room[layer] = room

@@ -90,7 +90,8 @@ def most_probable(probs: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> tu
     m = min(n, 256)
     while True:
         values, ids = probs.topk(m)
-        if m == n or float(values.sum()) >= top_p:
+        # stop where top_p drops the last of these in the caller's own arithmetic (mass before it)
+        if m == n or float(values.cumsum(0)[-1] - values[-1]) >= top_p:
             return values, ids
         m = min(n, m * 8)
 

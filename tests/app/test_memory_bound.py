@@ -5,6 +5,7 @@ and the engine makes room before computing, so kept analyses and the new one sta
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from app.cache import LRUCache
@@ -62,3 +63,17 @@ def test_the_engine_makes_room_before_each_pass_and_stays_within_the_bound(monke
         assert engine.analyses.total_bytes <= engine.settings.analysis_cache_bytes
     assert len(seen) == 8 and max(seen) <= engine.settings.analysis_cache_bytes
     assert len(engine.analyses) == 2
+
+
+@pytest.mark.real
+def test_the_estimate_is_exact_on_the_real_model_for_short_first_passes_and_typing(real_engine):
+    """With block kernels and fused projections (q, k and v in one product, model/speed.py) a short
+    pass's values are columns of that product: the cache keeps its own copy, not the whole product;
+    and an Analysis extended by typing keeps no spare room in its key/value cache."""
+    model, tokenizer = real_engine.model, real_engine.tokenizer
+    short = tokenizer.encode("The capital of France is")
+    a = real_engine.locked(analyse_ids, model, short)
+    assert a.nbytes() == estimated_nbytes(model.cfg, len(short))
+    longer = tokenizer.encode("The capital of France is Paris, and")
+    b = real_engine.locked(analyse_ids, model, longer, previous=a)
+    assert b.nbytes() == estimated_nbytes(model.cfg, len(longer))

@@ -89,14 +89,14 @@ def test_kv_cache_writes_continuations_into_its_room_and_keeps_first_passes_exac
     k0, v0 = torch.randn(g, 3, dh), torch.randn(g, 3, dh)
     cache.append(0, k0, v0)
     assert cache.keys[0] is k0  # a first pass is kept as it is: no spare memory in a kept Analysis
-    steps = [(torch.randn(g, 1, dh), torch.randn(g, 1, dh)) for _ in range(KVCache.ROOM + 2)]
+    steps = [(torch.randn(g, 1, dh), torch.randn(g, 1, dh)) for _ in range(KVCache().room + 2)]
     storages = set()
     for k, v in steps:
         keys, values = cache.append(0, k, v)
         storages.add(keys.untyped_storage().data_ptr())
     assert torch.equal(keys, torch.cat([k0] + [k for k, _ in steps], dim=1))
     assert torch.equal(values, torch.cat([v0] + [v for _, v in steps], dim=1))
-    assert cache.length == 3 + KVCache.ROOM + 2
+    assert cache.length == 3 + KVCache().room + 2
     assert len(storages) == 2  # grown once when room was first needed, once when it ran out
     # a copy cut to a shorter prefix has its own storage: continuing it leaves the original alone
     before = cache.keys[0].clone()

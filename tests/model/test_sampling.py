@@ -119,3 +119,19 @@ def test_log_probabilities_are_computed_when_read_and_match_the_function():
     dist = distribution(logits, 0.7)
     assert torch.equal(dist.logprobs, logprobabilities(logits, 0.7))
     assert torch.equal(distribution(logits, 0).logprobs, logprobabilities(logits, 1.0))
+
+
+def test_the_partial_sort_keeps_a_token_whose_mass_before_is_just_under_top_p():
+    """When the top 256 tokens' total lies within rounding of top_p, the stop rule uses the same
+    arithmetic as the kept set (mass before each token), so token 257 is kept as a full sort keeps it."""
+    for seed in range(4):
+        logits = torch.randn(49152, generator=torch.Generator().manual_seed(seed)) * 3
+        probs = probabilities(logits)
+        top_p = float(probs.topk(256).values.sum())
+        order = probs.argsort(descending=True)
+        mass_before = probs[order].cumsum(0) - probs[order]
+        keep = mass_before < top_p
+        keep[0] = True
+        reference = torch.zeros_like(probs, dtype=torch.bool)
+        reference[order[keep]] = True
+        assert torch.equal(distribution(logits, 1.0, 0, top_p).allowed, reference), seed
