@@ -153,7 +153,8 @@ static inline __m256 dot_vector8(const float *a, const float *b, int64_t count) 
 }
 
 /* Q4_1 block b of one weight row as four float vectors: weights 0-7, 8-15, 16-23, 24-31 */
-static inline void q4_1_unpack8(const uint8_t *c, int64_t b, __m256 w[4]) {
+static inline void q4_1_unpack8(const void *codes, int64_t b, __m256 w[4]) {
+    const uint8_t *c = codes;
     const __m128i mask = _mm_set1_epi8(0x0F);
     __m128i bytes = _mm_loadu_si128((const __m128i *)(c + b * 16));
     __m128i lo4 = _mm_and_si128(bytes, mask), hi4 = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
@@ -170,35 +171,9 @@ static inline __m256 block_dot8(const float *xb, const __m256 w[4]) {
     return _mm256_add_ps(a, b);
 }
 
-static inline __attribute__((always_inline)) void q4_1_row_few8(
-        const int64_t m, const float *x, int64_t k, const uint8_t *c, const float *sc, const float *lo,
-        const float *sums, int64_t nb, float *out, int64_t n, int64_t j) {
-    __m256 even[4], odd[4];
-    for (int64_t r = 0; r < m; r++) even[r] = odd[r] = _mm256_setzero_ps();
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        __m256 w[4], v[4];
-        q4_1_unpack8(c, b, w);
-        q4_1_unpack8(c, b + 1, v);
-        __m256 s0 = _mm256_set1_ps(sc[b]), s1 = _mm256_set1_ps(sc[b + 1]);
-        for (int64_t r = 0; r < m; r++) {
-            const float *xb = x + r * k + b * BLOCK;
-            even[r] = _mm256_fmadd_ps(s0, block_dot8(xb, w), even[r]);
-            odd[r] = _mm256_fmadd_ps(s1, block_dot8(xb + BLOCK, v), odd[r]);
-        }
-    }
-    if (b < nb) {
-        __m256 w[4];
-        q4_1_unpack8(c, b, w);
-        __m256 s0 = _mm256_set1_ps(sc[b]);
-        for (int64_t r = 0; r < m; r++) even[r] = _mm256_fmadd_ps(s0, block_dot8(x + r * k + b * BLOCK, w), even[r]);
-    }
-    for (int64_t r = 0; r < m; r++)
-        out[r * n + j] = hsum(_mm256_add_ps(_mm256_add_ps(even[r], odd[r]), dot_vector8(lo, sums + r * nb, nb)));
-}
-
 /* Q8_0 block b of one weight row as four float vectors */
-static inline void q8_0_unpack8(const int8_t *c, int64_t b, __m256 w[4]) {
+static inline void q8_0_unpack8(const void *codes, int64_t b, __m256 w[4]) {
+    const int8_t *c = codes;
     __m128i lo = _mm_loadu_si128((const __m128i *)(c + b * BLOCK));
     __m128i hi = _mm_loadu_si128((const __m128i *)(c + b * BLOCK + 16));
     w[0] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo));
@@ -207,16 +182,20 @@ static inline void q8_0_unpack8(const int8_t *c, int64_t b, __m256 w[4]) {
     w[3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)));
 }
 
-static inline __attribute__((always_inline)) void q8_0_row_few8(
-        const int64_t m, const float *x, int64_t k, const int8_t *c, const float *sc, int64_t nb,
-        float *out, int64_t n, int64_t j) {
+/* One output row j for m <= 4 rows of x, either format: `unpack` decodes a block of the row's
+ * codes `c`; `lo` is the Q4_1 "low" of each block (joined as low[b] * (sum of block b of x)), or
+ * NULL for Q8_0. Called with a constant unpack and row count, so both are compiled in. */
+static inline __attribute__((always_inline)) void row_few8(
+        const int64_t m, void (*unpack)(const void *, int64_t, __m256 *), const float *x, int64_t k,
+        const void *c, const float *sc, const float *lo, const float *sums, int64_t nb, float *out,
+        int64_t n, int64_t j) {
     __m256 even[4], odd[4];
     for (int64_t r = 0; r < m; r++) even[r] = odd[r] = _mm256_setzero_ps();
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2) {
         __m256 w[4], v[4];
-        q8_0_unpack8(c, b, w);
-        q8_0_unpack8(c, b + 1, v);
+        unpack(c, b, w);
+        unpack(c, b + 1, v);
         __m256 s0 = _mm256_set1_ps(sc[b]), s1 = _mm256_set1_ps(sc[b + 1]);
         for (int64_t r = 0; r < m; r++) {
             const float *xb = x + r * k + b * BLOCK;
@@ -226,11 +205,15 @@ static inline __attribute__((always_inline)) void q8_0_row_few8(
     }
     if (b < nb) {
         __m256 w[4];
-        q8_0_unpack8(c, b, w);
+        unpack(c, b, w);
         __m256 s0 = _mm256_set1_ps(sc[b]);
         for (int64_t r = 0; r < m; r++) even[r] = _mm256_fmadd_ps(s0, block_dot8(x + r * k + b * BLOCK, w), even[r]);
     }
-    for (int64_t r = 0; r < m; r++) out[r * n + j] = hsum(_mm256_add_ps(even[r], odd[r]));
+    for (int64_t r = 0; r < m; r++) {
+        __m256 sum = _mm256_add_ps(even[r], odd[r]);
+        if (lo) sum = _mm256_add_ps(sum, dot_vector8(lo, sums + r * nb, nb));
+        out[r * n + j] = hsum(sum);
+    }
 }
 #endif
 
@@ -269,10 +252,10 @@ static void q4_1_rows(const float *x, int64_t m, int64_t k, const uint8_t *codes
 #if defined(__AVX2__) && defined(__FMA__)
         if (m <= 4) {
             switch (m) {
-            case 1: q4_1_row_few8(1, x, k, c, sc, lo, sums, nb, out, n, j); break;
-            case 2: q4_1_row_few8(2, x, k, c, sc, lo, sums, nb, out, n, j); break;
-            case 3: q4_1_row_few8(3, x, k, c, sc, lo, sums, nb, out, n, j); break;
-            default: q4_1_row_few8(4, x, k, c, sc, lo, sums, nb, out, n, j); break;
+            case 1: row_few8(1, q4_1_unpack8, x, k, c, sc, lo, sums, nb, out, n, j); break;
+            case 2: row_few8(2, q4_1_unpack8, x, k, c, sc, lo, sums, nb, out, n, j); break;
+            case 3: row_few8(3, q4_1_unpack8, x, k, c, sc, lo, sums, nb, out, n, j); break;
+            default: row_few8(4, q4_1_unpack8, x, k, c, sc, lo, sums, nb, out, n, j); break;
             }
             continue;
         }
@@ -372,10 +355,10 @@ static void q8_0_rows(const float *x, int64_t m, int64_t k, const int8_t *codes,
 #elif defined(__AVX2__) && defined(__FMA__)
         if (m <= 4) {
             switch (m) {
-            case 1: q8_0_row_few8(1, x, k, c, sc, nb, out, n, j); break;
-            case 2: q8_0_row_few8(2, x, k, c, sc, nb, out, n, j); break;
-            case 3: q8_0_row_few8(3, x, k, c, sc, nb, out, n, j); break;
-            default: q8_0_row_few8(4, x, k, c, sc, nb, out, n, j); break;
+            case 1: row_few8(1, q8_0_unpack8, x, k, c, sc, NULL, NULL, nb, out, n, j); break;
+            case 2: row_few8(2, q8_0_unpack8, x, k, c, sc, NULL, NULL, nb, out, n, j); break;
+            case 3: row_few8(3, q8_0_unpack8, x, k, c, sc, NULL, NULL, nb, out, n, j); break;
+            default: row_few8(4, q8_0_unpack8, x, k, c, sc, NULL, NULL, nb, out, n, j); break;
             }
             continue;
         }

@@ -135,11 +135,8 @@ class Library:
     def matmul(self, x: torch.Tensor, w: BlockWeights, threads: int | None = None) -> torch.Tensor:
         """x (m, in) @ w^T -> (m, out), float32, for 1 <= m <= max_rows, on `threads` threads
         (default: torch's current count; the kernel uses fewer where the product is small)."""
-        x = x.contiguous()
-        m, inp = x.shape
-        n, w_in = w.shape
-        if x.dtype != torch.float32 or inp != w_in or not 1 <= m <= self.max_rows:
-            raise ValueError(f"blockmatmul takes 1..{self.max_rows} float32 rows of {w_in}, got {tuple(x.shape)} {x.dtype}")
+        x, m, inp = self._rows(x, w.shape[1])
+        n = w.shape[0]
         out = torch.empty(m, n, dtype=torch.float32)
         threads = torch.get_num_threads() if threads is None else threads
         if w.kind == "q4_1":
@@ -152,6 +149,13 @@ class Library:
             raise ValueError(f"blockmatmul refused a ({m}, {inp}) by {w.kind} ({n}, {w_in}) product")
         return out
 
+    def _rows(self, x: torch.Tensor, inputs: int) -> tuple[torch.Tensor, int, int]:
+        """x made contiguous, with its rows and columns, if the kernel takes it (else ValueError)."""
+        x = x.contiguous()
+        m, inp = x.shape
+        if x.dtype != torch.float32 or inp != inputs or not 1 <= m <= self.max_rows:
+            raise ValueError(f"blockmatmul takes 1..{self.max_rows} float32 rows of {inputs}, got {tuple(x.shape)} {x.dtype}")
+        return x, m, inp
 
     def stack(self, parts: list[BlockWeights]) -> "Stack | None":
         """Q4_1 matrices of one input size, to be multiplied as one (`matmul_stacked`); None for
@@ -163,10 +167,7 @@ class Library:
     def matmul_stacked(self, x: torch.Tensor, stack: "Stack", threads: int | None = None) -> torch.Tensor:
         """x (m, in) @ [w_1; w_2; ...]^T -> (m, out_1 + out_2 + ...): each matrix's product side by
         side, in one call (one block sum of x, one split between threads), the matrices where they are."""
-        x = x.contiguous()
-        m, inp = x.shape
-        if x.dtype != torch.float32 or inp != stack.inputs or not 1 <= m <= self.max_rows:
-            raise ValueError(f"blockmatmul takes 1..{self.max_rows} float32 rows of {stack.inputs}, got {tuple(x.shape)} {x.dtype}")
+        x, m, inp = self._rows(x, stack.inputs)
         out = torch.empty(m, stack.outputs, dtype=torch.float32)
         threads = torch.get_num_threads() if threads is None else threads
         rc = self._lib.tt_q4_1_matmul_parts(x.data_ptr(), m, inp, len(stack.parts), stack.codes, stack.scale,

@@ -226,14 +226,14 @@ def _observed(*modules: nn.Module) -> bool:
     return any(m._forward_hooks or m._forward_pre_hooks for m in modules)
 
 
-def _fused(kernel: Callable[[torch.Tensor], torch.Tensor | None] | None, x: torch.Tensor,
-           parts: tuple[Linear, ...], sizes: list[int]) -> tuple[torch.Tensor, ...]:
-    """Each part's product x @ W^T: through `kernel` in one product of their stacked weights where
-    it takes x and nothing observes the parts one by one, else part by part."""
-    if kernel is not None and not _observed(*parts):
-        out = kernel(x)
+def _fused(module: "Attention | SwiGLU", x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Each of the module's `projections()` applied to x: through its `kernel` in one product of
+    their stacked weights where it takes x and nothing observes the parts one by one, else part by part."""
+    parts = module.projections()
+    if module.kernel is not None and not _observed(*parts):
+        out = module.kernel(x)
         if out is not None:
-            return out.split(sizes, dim=-1)
+            return out.split([part.out_features for part in parts], dim=-1)
     return tuple(part(x) for part in parts)
 
 
@@ -251,11 +251,14 @@ class Attention(nn.Module):
         self.hook_q, self.hook_k, self.hook_v = HookPoint(), HookPoint(), HookPoint()
         self.hook_pattern, self.hook_z = HookPoint(), HookPoint()
         self.kernel: Callable[[torch.Tensor], torch.Tensor | None] | None = None
-        self.sizes = [cfg.n_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head]
+
+    def projections(self) -> tuple[Linear, ...]:
+        """The projections that read the block's normed input, in `kernel`'s column order."""
+        return self.q_proj, self.k_proj, self.v_proj
 
     def forward(self, x: torch.Tensor, pos: Positions, layer: int, cache: KVCache | None) -> torch.Tensor:
         n, h, g, dh = x.shape[0], self.n_heads, self.n_kv_heads, self.d_head
-        q, k, v = _fused(self.kernel, x, (self.q_proj, self.k_proj, self.v_proj), self.sizes)
+        q, k, v = _fused(self, x)
         q = q.view(n, h, dh).transpose(0, 1)                                      # (h, n, dh)
         k = k.view(n, g, dh).transpose(0, 1)                                      # (g, n, dh)
         v = v.view(n, g, dh).transpose(0, 1)                                      # (g, n, dh)
@@ -291,10 +294,13 @@ class SwiGLU(nn.Module):
         self.down_proj = Linear(cfg.d_mlp, cfg.d_model)
         self.hook_post = HookPoint()
         self.kernel: Callable[[torch.Tensor], torch.Tensor | None] | None = None
-        self.sizes = [cfg.d_mlp, cfg.d_mlp]
+
+    def projections(self) -> tuple[Linear, ...]:
+        """The projections that read the MLP's normed input, in `kernel`'s column order."""
+        return self.gate_proj, self.up_proj
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gate, up = _fused(self.kernel, x, (self.gate_proj, self.up_proj), self.sizes)
+        gate, up = _fused(self, x)
         post = self.hook_post(F.silu(gate) * up)                                     # mlp.post  (n, f)
         return self.down_proj(post)                                                  # (n, d)
 

@@ -56,7 +56,8 @@ def distribution(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
     """`top_k` = 0 keeps every token; `top_p` = 1 keeps every token; temperature 0 is greedy
     (the probabilities shown are then those at temperature 1, and only the argmax is allowed)."""
     logits = logits.float()
-    probs = probabilities(logits, temperature if temperature > 0 else 1.0)
+    shown_at = temperature if temperature > 0 else 1.0  # the temperature the probabilities are at
+    probs = probabilities(logits, shown_at)
     if temperature <= 0:
         allowed = torch.zeros_like(probs, dtype=torch.bool)
         allowed[int(logits.argmax())] = True
@@ -75,7 +76,7 @@ def distribution(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
         allowed[order[keep]] = True
     kept = torch.where(allowed, probs, torch.zeros_like(probs))
     return Distribution(probs=probs, allowed=allowed, sample_probs=kept / kept.sum(), logits=logits,
-                        temperature=temperature if temperature > 0 else 1.0)
+                        temperature=shown_at)
 
 
 def most_probable(probs: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -83,6 +83,11 @@ def few_tokens_one_thread(n_tokens: int) -> Iterator[None]:
         _short_pass.threads = None
 
 
+def short_enough(x: torch.Tensor, max_rows: int) -> bool:
+    """Whether a block kernel takes x: 1 to max_rows rows, and no gradient wanted."""
+    return x.dim() == 2 and 0 < x.shape[0] <= max_rows and not x.requires_grad
+
+
 class BlockKernel:
     """A `Linear.kernel`: x (m, in) @ W^T from W's quantised blocks when 1 <= m <= max_rows;
     for anything else `longer` (a kernel of the float32 weight, or None: F.linear then)."""
@@ -92,7 +97,7 @@ class BlockKernel:
         self.blocks, self.library, self.max_rows, self.longer = blocks, library, max_rows, longer
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor | None:
-        if x.dim() == 2 and 0 < x.shape[0] <= self.max_rows and not x.requires_grad:
+        if short_enough(x, self.max_rows):
             return self.library.matmul(x, self.blocks, kernel_threads())
         return self.longer(x) if self.longer is not None else None
 
@@ -154,9 +159,7 @@ class StackedKernel:
         self.stack, self.library, self.max_rows = stack, library, max_rows
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor | None:
-        if x.dim() == 2 and 0 < x.shape[0] <= self.max_rows and not x.requires_grad:
-            return self.library.matmul_stacked(x, self.stack, kernel_threads())
-        return None
+        return self.library.matmul_stacked(x, self.stack, kernel_threads()) if short_enough(x, self.max_rows) else None
 
 
 def fuse_projections(model: Llama) -> int:
@@ -165,9 +168,8 @@ def fuse_projections(model: Llama) -> int:
     a hand-over to the kernel's threads). Returns how many modules now fuse."""
     fused = 0
     for block in model.blocks:
-        for module, parts in ((block.attn, (block.attn.q_proj, block.attn.k_proj, block.attn.v_proj)),
-                              (block.mlp, (block.mlp.gate_proj, block.mlp.up_proj))):
-            kernels = [p.kernel for p in parts]
+        for module in (block.attn, block.mlp):
+            kernels = [p.kernel for p in module.projections()]
             module.kernel = None
             if not all(isinstance(k, BlockKernel) for k in kernels):
                 continue
