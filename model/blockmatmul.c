@@ -27,6 +27,7 @@
  * (docs/PERFORMANCE.md, "Short passes").
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
@@ -459,4 +460,214 @@ int tt_q4_1_matmul_parts(const float *x, int64_t m, int64_t k, int parts, const 
     SPLIT_ROWS(threads, 0, start[parts],
                q4_1_parts_rows(x, m, k, parts, codes, scale, low, start, out, sums, begin, end));
     return 0;
+}
+
+/* ---- Long passes: many rows (a prompt's analysis), Q4_1 only --------------------------------
+ *
+ * Why: from about a dozen rows on, the product is bound by arithmetic, not by reading weights, so
+ * the few-row kernels above (one weight row against all rows of x, sums reduced across a vector)
+ * lose to a dense float32 GEMM. This is such a GEMM, except that it never reads the float32
+ * weights: it decodes the 4-bit blocks into a small buffer as it goes (about a fifth of the bytes
+ * from memory, and the 540 MB float32 copy is not touched). The decoded weights are scale * code +
+ * low rounded exactly as the float32 copy was made (a multiply, then an add: no FMA), so this is the
+ * dense product of the model's own float32 weights with sums in another order.
+ *
+ * Shape (the usual GEMM blocking, as in BLIS or oneDNN): columns of the output (weight rows) are
+ * taken 16 at a time as a "panel"; for a slice of KC inputs, a group of up to GROUP panels is
+ * decoded and transposed into `piece` (input-major: 16 floats per input), and then every 6 rows of
+ * x are multiplied against each panel with 12 vector sums in registers (6 rows x 16 columns), each
+ * step a broadcast of x and two loads of the piece for 12 FMAs. Slices after the first add to the
+ * output, so each sum runs over at most KC terms before it is added (float32 error like oneDNN's).
+ * Only on AVX2 machines without AVX-512: there oneDNN's 16-wide float32 products are measured
+ * faster than any 8-wide kernel could be (docs/PERFORMANCE.md, "Long passes"). */
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+#define LONG_KERNEL 1
+#define PANEL 16    /* output columns per panel: two 8-float vectors */
+#define TILE_ROWS 6 /* rows of x per register tile: 12 sums + 2 panel vectors + 1 broadcast = 15 of 16 registers */
+#define KC 192      /* inputs per slice (6 blocks): a group's decoded slice stays in L1 and L2 */
+#define GROUP 4     /* panels decoded together, so a tile of x is read once for all four */
+
+/* 8 vectors of 8 floats (rows r[0..7]) stored transposed: column c of them to dst + c * stride */
+static inline void store_transposed8(const __m256 r[8], float *dst, int64_t stride) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_store_ps(dst + 0 * stride, _mm256_permute2f128_ps(s0, s4, 0x20));
+    _mm256_store_ps(dst + 1 * stride, _mm256_permute2f128_ps(s1, s5, 0x20));
+    _mm256_store_ps(dst + 2 * stride, _mm256_permute2f128_ps(s2, s6, 0x20));
+    _mm256_store_ps(dst + 3 * stride, _mm256_permute2f128_ps(s3, s7, 0x20));
+    _mm256_store_ps(dst + 4 * stride, _mm256_permute2f128_ps(s0, s4, 0x31));
+    _mm256_store_ps(dst + 5 * stride, _mm256_permute2f128_ps(s1, s5, 0x31));
+    _mm256_store_ps(dst + 6 * stride, _mm256_permute2f128_ps(s2, s6, 0x31));
+    _mm256_store_ps(dst + 7 * stride, _mm256_permute2f128_ps(s3, s7, 0x31));
+}
+
+/* Weight rows [j0, j0 + rows) (rows <= PANEL; the rest of the panel is zeros), inputs [k0, k1),
+ * decoded into piece[(i - k0) * PANEL + jj] = weight[j0 + jj][i]. */
+static void q4_1_piece(const uint8_t *codes, const float *scale, const float *low, int64_t k, int64_t j0,
+                       int64_t rows, int64_t k0, int64_t k1, float *piece) {
+    const int64_t nb = k / BLOCK;
+    const __m128i mask = _mm_set1_epi8(0x0F);
+    float block[PANEL][BLOCK] __attribute__((aligned(32)));
+    for (int64_t b = k0 / BLOCK; b < k1 / BLOCK; b++) {
+        for (int64_t jj = 0; jj < PANEL; jj++) {
+            if (jj >= rows) {
+                memset(block[jj], 0, sizeof block[jj]);
+                continue;
+            }
+            const int64_t j = j0 + jj;
+            __m128i bytes = _mm_loadu_si128((const __m128i *)(codes + j * (k / 2) + b * 16));
+            __m128i lo4 = _mm_and_si128(bytes, mask), hi4 = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
+            __m128i quarter[4] = {lo4, _mm_srli_si128(lo4, 8), hi4, _mm_srli_si128(hi4, 8)};
+            __m256 s = _mm256_set1_ps(scale[j * nb + b]), l = _mm256_set1_ps(low[j * nb + b]);
+            for (int q = 0; q < 4; q++)
+                _mm256_store_ps(block[jj] + 8 * q,
+                                _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(quarter[q])), s), l));
+        }
+        float *dst = piece + (b * BLOCK - k0) * PANEL;
+        for (int half = 0; half < PANEL / 8; half++)
+            for (int q = 0; q < BLOCK / 8; q++) {
+                __m256 r[8];
+                for (int i = 0; i < 8; i++) r[i] = _mm256_load_ps(block[half * 8 + i] + q * 8);
+                store_transposed8(r, dst + q * 8 * PANEL + half * 8, PANEL);
+            }
+    }
+}
+
+/* out rows orow[0..5], columns [0, cols) (+)= x rows xrow[0..5], inputs [k0, k1), times the piece of
+ * those inputs.
+ * Sums held in named registers: an array of them was kept in memory by the compiler. */
+static void tile_6x16(const float *const xrow[TILE_ROWS], int64_t k0, int64_t k1, const float *piece,
+                      float *const orow[TILE_ROWS], int64_t cols, int add) {
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero;
+    __m256 c30 = zero, c31 = zero, c40 = zero, c41 = zero, c50 = zero, c51 = zero;
+    const float *x0 = xrow[0], *x1 = xrow[1], *x2 = xrow[2], *x3 = xrow[3], *x4 = xrow[4], *x5 = xrow[5];
+    const float *p = piece;
+    for (int64_t i = k0; i < k1; i++, p += PANEL) {
+        __m256 b0 = _mm256_load_ps(p), b1 = _mm256_load_ps(p + 8), a;
+        a = _mm256_broadcast_ss(x0 + i); c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
+        a = _mm256_broadcast_ss(x1 + i); c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
+        a = _mm256_broadcast_ss(x2 + i); c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);
+        a = _mm256_broadcast_ss(x3 + i); c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31);
+        a = _mm256_broadcast_ss(x4 + i); c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41);
+        a = _mm256_broadcast_ss(x5 + i); c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);
+    }
+    __m256 sums[TILE_ROWS][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    for (int r = 0; r < TILE_ROWS; r++) {
+        float *o = orow[r];
+        if (cols == PANEL) {
+            __m256 lo = sums[r][0], hi = sums[r][1];
+            if (add) {
+                lo = _mm256_add_ps(lo, _mm256_loadu_ps(o));
+                hi = _mm256_add_ps(hi, _mm256_loadu_ps(o + 8));
+            }
+            _mm256_storeu_ps(o, lo);
+            _mm256_storeu_ps(o + 8, hi);
+        } else {
+            float v[PANEL];
+            _mm256_storeu_ps(v, sums[r][0]);
+            _mm256_storeu_ps(v + 8, sums[r][1]);
+            for (int64_t c = 0; c < cols; c++) o[c] = add ? o[c] + v[c] : v[c];
+        }
+    }
+}
+
+/* One thread's scratch, kept between calls (OpenMP's threads live as long as the process): the
+ * decoded pieces of a group, a row of zeros that stands in for x's rows past m, and a row that
+ * takes their results. */
+static _Thread_local float *long_scratch;
+static _Thread_local int64_t long_scratch_k;
+
+static float *scratch_for(int64_t k) {
+    if (long_scratch_k < k) {
+        free(long_scratch);
+        long_scratch = aligned_alloc(32, (size_t)(GROUP * KC * PANEL + 2 * k + PANEL) * sizeof(float));
+        long_scratch_k = long_scratch ? k : 0;
+    }
+    return long_scratch;
+}
+
+/* Panels [first, last) of matrix `codes` (its columns start at `column` in out, which has `total`
+ * columns), for all m rows of x. */
+static int long_panels(const float *x, int64_t m, int64_t k, const uint8_t *codes, const float *scale,
+                       const float *low, int64_t n, int64_t column, int64_t total, float *out, int64_t first,
+                       int64_t last) {
+    float *scratch = scratch_for(k);
+    if (!scratch) return -1;
+    float *pieces = scratch, *zeros = scratch + GROUP * KC * PANEL, *sink = zeros + k;
+    memset(zeros, 0, (size_t)k * sizeof(float));
+    for (int64_t g0 = first; g0 < last; g0 += GROUP) {
+        const int64_t panels = last - g0 < GROUP ? last - g0 : GROUP;
+        for (int64_t k0 = 0; k0 < k; k0 += KC) {
+            const int64_t k1 = k - k0 < KC ? k : k0 + KC;
+            for (int64_t g = 0; g < panels; g++) {
+                const int64_t j0 = (g0 + g) * PANEL, rows = n - j0 < PANEL ? n - j0 : PANEL;
+                q4_1_piece(codes, scale, low, k, j0, rows, k0, k1, pieces + g * KC * PANEL);
+            }
+            for (int64_t r0 = 0; r0 < m; r0 += TILE_ROWS) {
+                const float *xrow[TILE_ROWS];
+                for (int r = 0; r < TILE_ROWS; r++) xrow[r] = r0 + r < m ? x + (r0 + r) * k : zeros;
+                for (int64_t g = 0; g < panels; g++) {
+                    const int64_t j0 = (g0 + g) * PANEL, cols = n - j0 < PANEL ? n - j0 : PANEL;
+                    float *orow[TILE_ROWS];
+                    for (int r = 0; r < TILE_ROWS; r++)
+                        orow[r] = r0 + r < m ? out + (r0 + r) * total + column + j0 : sink;
+                    tile_6x16(xrow, k0, k1, pieces + g * KC * PANEL, orow, cols, k0 > 0);
+                }
+            }
+        }
+    }
+    return 0;
+}
+#endif
+
+int tt_long_kernel(void) {
+#ifdef LONG_KERNEL
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+/* out (m x N) = x (m x k) @ [w_1; ...; w_parts]^T for any m, Q4_1 matrices laid side by side as in
+ * tt_q4_1_matmul_parts. Threads take contiguous runs of panels (16 output columns each), so every
+ * output element is one thread's and its sums run in the same order whatever the thread count.
+ * Returns -1 for what it cannot do (no AVX2 kernel here, bad sizes, no memory). */
+int tt_q4_1_matmul_long(const float *x, int64_t m, int64_t k, int parts, const uint8_t *const *codes,
+                        const float *const *scale, const float *const *low, const int64_t *n, float *out,
+                        int threads) {
+#ifdef LONG_KERNEL
+    if (m < 1 || k < BLOCK || k % BLOCK || parts < 1 || parts > 8) return -1;
+    int64_t column[9] = {0}, panel_start[9] = {0};
+    for (int p = 0; p < parts; p++) {
+        if (n[p] < 1) return -1;
+        column[p + 1] = column[p] + n[p];
+        panel_start[p + 1] = panel_start[p] + (n[p] + PANEL - 1) / PANEL;
+    }
+    const int64_t total = column[parts], panels = panel_start[parts];
+    int shares = threads < 1 ? 1 : threads;
+    if (shares > panels) shares = (int)panels;
+    int failed = 0;
+#pragma omp parallel for num_threads(shares) schedule(static, 1) reduction(| : failed) if (shares > 1)
+    for (int s = 0; s < shares; s++) {
+        const int64_t begin = panels * s / shares, end = panels * (s + 1) / shares;
+        for (int p = 0; p < parts; p++) {
+            const int64_t first = begin > panel_start[p] ? begin : panel_start[p];
+            const int64_t last = end < panel_start[p + 1] ? end : panel_start[p + 1];
+            if (first < last)
+                failed |= long_panels(x, m, k, codes[p], scale[p], low[p], n[p], column[p], total, out,
+                                      first - panel_start[p], last - panel_start[p]);
+        }
+    }
+    return failed ? -1 : 0;
+#else
+    (void)x; (void)m; (void)k; (void)parts; (void)codes; (void)scale; (void)low; (void)n; (void)out; (void)threads;
+    return -1;
+#endif
 }

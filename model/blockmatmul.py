@@ -127,10 +127,13 @@ class Library:
         lib.tt_q4_1_matmul.argtypes = [ptr, i64, i64, ptr, ptr, ptr, i64, ptr, i64, i64, i32]
         lib.tt_q8_0_matmul.argtypes = [ptr, i64, i64, ptr, ptr, i64, ptr, i64, i64, i32]
         lib.tt_q4_1_matmul_parts.argtypes = [ptr, i64, i64, i32, ptr, ptr, ptr, ptr, ptr, i32]
+        lib.tt_q4_1_matmul_long.argtypes = [ptr, i64, i64, i32, ptr, ptr, ptr, ptr, ptr, i32]
         self._lib = lib
         self.path = path
         self.simd_width = lib.tt_simd_width()
         self.max_rows = lib.tt_max_rows()
+        # Whether `matmul_long` is compiled here (AVX2 without AVX-512; see blockmatmul.c)
+        self.long_kernel = bool(lib.tt_long_kernel())
 
     def matmul(self, x: torch.Tensor, w: BlockWeights, threads: int | None = None) -> torch.Tensor:
         """x (m, in) @ w^T -> (m, out), float32, for 1 <= m <= max_rows, on `threads` threads
@@ -146,15 +149,16 @@ class Library:
             rc = self._lib.tt_q8_0_matmul(x.data_ptr(), m, inp, w.codes.data_ptr(), w.scale.data_ptr(),
                                           n, out.data_ptr(), 0, n, threads)
         if rc != 0:
-            raise ValueError(f"blockmatmul refused a ({m}, {inp}) by {w.kind} ({n}, {w_in}) product")
+            raise ValueError(f"blockmatmul refused a ({m}, {inp}) by {w.kind} ({n}, {w.shape[1]}) product")
         return out
 
-    def _rows(self, x: torch.Tensor, inputs: int) -> tuple[torch.Tensor, int, int]:
+    def _rows(self, x: torch.Tensor, inputs: int, most: int | None = None) -> tuple[torch.Tensor, int, int]:
         """x made contiguous, with its rows and columns, if the kernel takes it (else ValueError)."""
         x = x.contiguous()
         m, inp = x.shape
-        if x.dtype != torch.float32 or inp != inputs or not 1 <= m <= self.max_rows:
-            raise ValueError(f"blockmatmul takes 1..{self.max_rows} float32 rows of {inputs}, got {tuple(x.shape)} {x.dtype}")
+        most = self.max_rows if most is None else most
+        if x.dtype != torch.float32 or inp != inputs or not 1 <= m <= most:
+            raise ValueError(f"blockmatmul takes 1..{most} float32 rows of {inputs}, got {tuple(x.shape)} {x.dtype}")
         return x, m, inp
 
     def stack(self, parts: list[BlockWeights]) -> "Stack | None":
@@ -174,6 +178,21 @@ class Library:
                                             stack.low, stack.n, out.data_ptr(), threads)
         if rc != 0:
             raise ValueError(f"blockmatmul refused a ({m}, {inp}) product by {len(stack.parts)} stacked matrices")
+        return out
+
+
+    def matmul_long(self, x: torch.Tensor, stack: "Stack", threads: int | None = None) -> torch.Tensor:
+        """As `matmul_stacked`, for any number of rows: the kernel for long passes (a register-blocked
+        product that decodes each block once for all rows), where `long_kernel` says it is built."""
+        if not self.long_kernel:
+            raise ValueError("this machine's build has no long-pass kernel (it needs AVX2 without AVX-512)")
+        x, m, inp = self._rows(x, stack.inputs, most=x.shape[0])
+        out = torch.empty(m, stack.outputs, dtype=torch.float32)
+        threads = torch.get_num_threads() if threads is None else threads
+        rc = self._lib.tt_q4_1_matmul_long(x.data_ptr(), m, inp, len(stack.parts), stack.codes, stack.scale,
+                                           stack.low, stack.n, out.data_ptr(), threads)
+        if rc != 0:
+            raise ValueError(f"blockmatmul refused a long ({m}, {inp}) product by {len(stack.parts)} matrices")
         return out
 
 

@@ -88,17 +88,27 @@ def short_enough(x: torch.Tensor, max_rows: int) -> bool:
     return x.dim() == 2 and 0 < x.shape[0] <= max_rows and not x.requires_grad
 
 
+def long_pass(x: torch.Tensor, library: Library) -> bool:
+    """Whether the long-pass block kernel takes x: built here, float32 rows, no gradient wanted."""
+    return (library.long_kernel and x.dim() == 2 and x.shape[0] > 0 and x.dtype == torch.float32
+            and not x.requires_grad)
+
+
 class BlockKernel:
-    """A `Linear.kernel`: x (m, in) @ W^T from W's quantised blocks when 1 <= m <= max_rows;
-    for anything else `longer` (a kernel of the float32 weight, or None: F.linear then)."""
+    """A `Linear.kernel`: x (m, in) @ W^T from W's quantised blocks, by the few-row kernel when
+    1 <= m <= max_rows and by the long-pass one (where built, Q4_1) above; for anything else
+    `longer` (a kernel of the float32 weight, or None: F.linear then)."""
 
     def __init__(self, blocks: BlockWeights, library: Library, max_rows: int,
                  longer: Callable[[torch.Tensor], torch.Tensor | None] | None = None):
         self.blocks, self.library, self.max_rows, self.longer = blocks, library, max_rows, longer
+        self.alone = library.stack([blocks]) if library.long_kernel else None  # None: not Q4_1
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor | None:
         if short_enough(x, self.max_rows):
             return self.library.matmul(x, self.blocks, kernel_threads())
+        if self.alone is not None and long_pass(x, self.library):
+            return self.library.matmul_long(x, self.alone, kernel_threads())
         return self.longer(x) if self.longer is not None else None
 
 
@@ -159,7 +169,11 @@ class StackedKernel:
         self.stack, self.library, self.max_rows = stack, library, max_rows
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor | None:
-        return self.library.matmul_stacked(x, self.stack, kernel_threads()) if short_enough(x, self.max_rows) else None
+        if short_enough(x, self.max_rows):
+            return self.library.matmul_stacked(x, self.stack, kernel_threads())
+        if long_pass(x, self.library):
+            return self.library.matmul_long(x, self.stack, kernel_threads())
+        return None
 
 
 def fuse_projections(model: Llama) -> int:

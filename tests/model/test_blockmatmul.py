@@ -106,6 +106,83 @@ def test_refuses_what_it_cannot_compute(library):
         library.matmul(torch.randn(2, 64, dtype=torch.float64), w)
 
 
+# ---- the long-pass kernel (built for AVX2 without AVX-512 only; built so here on any x86 with AVX2)
+
+def _has_avx2() -> bool:
+    try:
+        return " avx2 " in Path("/proc/cpuinfo").read_text().replace("\n", " ")
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def avx2_library(tmp_path_factory):
+    if not _has_avx2():
+        pytest.skip("the long-pass kernel needs AVX2, which this CPU lacks")
+    target = tmp_path_factory.mktemp("avx2") / "blockmatmul-avx2.so"
+    compile_library(target, ["-O3", "-std=c11", "-shared", "-fPIC", "-fopenmp", "-mavx2", "-mfma", "-mno-avx512f"])
+    built = Library(target)
+    assert built.long_kernel and built.simd_width == 8
+    return built
+
+
+def long_errors(library, x, parts):
+    """Largest error of the long kernel's product and of the dense float32 one, against float64."""
+    dense = torch.cat([p.dequantised() for p in parts])
+    exact = x.double() @ dense.double().T
+    got = library.matmul_long(x, library.stack(parts), 2)
+    return (got.double() - exact).abs().max().item(), ((x @ dense.T).double() - exact).abs().max().item()
+
+
+@pytest.mark.parametrize("shape", [(576, 576), (192, 576), (1536, 576), (576, 1536), (40, 64), (17, 96)])
+def test_long_product_is_as_accurate_as_the_float32_product(avx2_library, shape):
+    """Tiles of 6 rows by 16 columns, slices of 192 inputs: shapes that fill none of them evenly too."""
+    w = random_q4_1(*shape, seed=shape[0])
+    for rows in (1, 5, 13, 64, 67, 200):
+        x = torch.randn(rows, shape[1], generator=torch.Generator().manual_seed(rows))
+        long_error, dense_error = long_errors(avx2_library, x, [w])
+        assert long_error <= 4 * dense_error + 1e-6, (rows, long_error, dense_error)
+
+
+def test_long_product_decodes_the_very_float32_weights(avx2_library):
+    """One row of x picking one input at a time reads the decoded weights back: they equal the
+    dequantised matrix exactly (a multiply and an add, as the float32 copy was made)."""
+    w = random_q4_1(40, 64, seed=3)
+    eye = torch.eye(64)
+    assert torch.equal(avx2_library.matmul_long(eye, avx2_library.stack([w]), 1).T, w.dequantised())
+
+
+@pytest.mark.parametrize("rows", [13, 64, 100])
+def test_long_stacked_products_are_each_matrix_side_by_side_whatever_the_threads(avx2_library, rows):
+    """Matrices whose sizes are not whole panels of 16 share no panel; threads take whole panels, so
+    the results are equal, not merely close, for any thread count."""
+    parts = [random_q4_1(n, 128, seed=n) for n in (96, 40, 200)]
+    x = torch.randn(rows, 128, generator=torch.Generator().manual_seed(rows))
+    stacked = avx2_library.matmul_long(x, avx2_library.stack(parts), 1)
+    separate = torch.cat([avx2_library.matmul_long(x, avx2_library.stack([p]), 1) for p in parts], dim=1)
+    assert torch.equal(stacked, separate)
+    for threads in (2, 3, 8):
+        assert torch.equal(avx2_library.matmul_long(x, avx2_library.stack(parts), threads), stacked)
+    long_error, dense_error = long_errors(avx2_library, x, parts)
+    assert long_error <= 4 * dense_error + 1e-6
+
+
+def test_long_kernel_refuses_what_it_cannot_compute(avx2_library, tmp_path):
+    w = avx2_library.stack([random_q4_1(64, 64)])
+    with pytest.raises(ValueError):
+        avx2_library.matmul_long(torch.randn(20, 32), w)                         # wrong width
+    with pytest.raises(ValueError):
+        avx2_library.matmul_long(torch.randn(20, 64, dtype=torch.float64), w)
+    with pytest.raises(ValueError):
+        avx2_library.matmul_long(torch.randn(0, 64), w)
+    plain = tmp_path / "blockmatmul-plain.so"
+    compile_library(plain, ["-O3", "-std=c11", "-shared", "-fPIC"])
+    built = Library(plain)
+    assert not built.long_kernel
+    with pytest.raises(ValueError):
+        built.matmul_long(torch.randn(20, 64), w)
+
+
 def test_without_a_compiler_the_model_keeps_its_float32_weights(tmp_path, monkeypatch):
     monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
     assert load_library(tmp_path) is None
@@ -209,6 +286,26 @@ def test_the_loaded_model_reads_blocks_for_short_passes_only(real_engine, monkey
         calls.clear()
         model(ids)
     assert calls == []
+
+
+@pytest.mark.real
+def test_the_loaded_model_reads_blocks_in_long_passes_where_the_long_kernel_is_built(real_engine, monkeypatch):
+    """A prompt longer than the few-row kernels' rows: every projection through the long-pass kernel
+    (q, k, v and gate, up fused) where it is built here, none of them where it is not."""
+    model = real_engine.model
+    library = next(m.kernel.library for m in model.modules() if isinstance(m, Linear))
+    calls = []
+    real_long = library.matmul_long
+    monkeypatch.setattr(library, "matmul_long", lambda x, stack, threads=None: calls.append(
+        (x.shape[0], len(stack.parts))) or real_long(x, stack, threads))
+    ids = torch.tensor(real_engine.tokenizer.encode("The capital of France is Paris, and the capital of Italy is"))
+    with torch.inference_mode():
+        real_engine.locked(model, ids)
+    if not library.long_kernel:
+        assert calls == []
+        return
+    layers = model.cfg.n_layers
+    assert sorted(calls) == sorted([(len(ids), 3)] * layers + [(len(ids), 2)] * layers + [(len(ids), 1)] * 2 * layers)
 
 
 @pytest.mark.parametrize("rows", [1, 3, 7])
