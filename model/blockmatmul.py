@@ -128,6 +128,8 @@ class Library:
         lib.tt_q8_0_matmul.argtypes = [ptr, i64, i64, ptr, ptr, i64, ptr, i64, i64, i32]
         lib.tt_q4_1_matmul_parts.argtypes = [ptr, i64, i64, i32, ptr, ptr, ptr, ptr, ptr, i32]
         lib.tt_q4_1_matmul_long.argtypes = [ptr, i64, i64, i32, ptr, ptr, ptr, ptr, ptr, i32]
+        lib.tt_rms_norm.argtypes = [ptr, i64, i64, i64, ptr, ctypes.c_float, ptr, i32]
+        lib.tt_silu_mul.argtypes = [ptr, ptr, i64, i64, i64, ptr, i32]
         self._lib = lib
         self.path = path
         self.simd_width = lib.tt_simd_width()
@@ -193,6 +195,32 @@ class Library:
                                            stack.low, stack.n, out.data_ptr(), threads)
         if rc != 0:
             raise ValueError(f"blockmatmul refused a long ({m}, {inp}) product by {len(stack.parts)} matrices")
+        return out
+
+
+    def rms_norm(self, x: torch.Tensor, weight: torch.Tensor, eps: float, threads: int = 1) -> torch.Tensor:
+        """F.rms_norm(x, (d,), weight, eps) for float32 rows x (m, d) with unit column stride, in one
+        pass over the numbers (same float32 arithmetic; the sum of squares in another order)."""
+        m, d = x.shape
+        if x.dtype != torch.float32 or x.stride(1) != 1 or weight.shape != (d,) or weight.dtype != torch.float32:
+            raise ValueError(f"rms_norm takes float32 rows with unit column stride, got {tuple(x.shape)} {x.dtype}")
+        weight = weight.contiguous()
+        out = torch.empty(m, d, dtype=torch.float32)
+        if m and self._lib.tt_rms_norm(x.data_ptr(), m, d, x.stride(0), weight.data_ptr(), eps, out.data_ptr(), threads):
+            raise ValueError(f"rms_norm refused rows {tuple(x.shape)} with stride {x.stride()}")
+        return out
+
+    def silu_mul(self, gate: torch.Tensor, up: torch.Tensor, threads: int = 1) -> torch.Tensor:
+        """F.silu(gate) * up for float32 (m, f) rows sharing one row stride (the two halves of the fused
+        gate-and-up product), in one pass (e^x by a polynomial within 2 ulp: float32 rounding)."""
+        m, f = gate.shape
+        if (gate.dtype != torch.float32 or up.dtype != torch.float32 or up.shape != gate.shape
+                or gate.stride() != up.stride() or gate.stride(1) != 1):
+            raise ValueError(f"silu_mul takes two float32 (m, f) tensors with the same strides, got "
+                             f"{tuple(gate.shape)} {gate.stride()} and {tuple(up.shape)} {up.stride()}")
+        out = torch.empty(m, f, dtype=torch.float32)
+        if m and self._lib.tt_silu_mul(gate.data_ptr(), up.data_ptr(), m, f, gate.stride(0), out.data_ptr(), threads):
+            raise ValueError(f"silu_mul refused rows {tuple(gate.shape)} with stride {gate.stride()}")
         return out
 
 

@@ -104,8 +104,14 @@ class RMSNorm(nn.Module):
         super().__init__()
         self.eps = eps
         self.weight = nn.Parameter(torch.ones(d))
+        # attached from outside (model/speed.py): the same norm computed another way, or None
+        self.kernel: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor | None] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kernel is not None:
+            out = self.kernel(x, self.weight, self.eps)
+            if out is not None:
+                return out
         # x * rsqrt(mean(x^2) + eps) * weight, as one operation instead of five
         return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
 
@@ -294,6 +300,8 @@ class SwiGLU(nn.Module):
         self.down_proj = Linear(cfg.d_mlp, cfg.d_model)
         self.hook_post = HookPoint()
         self.kernel: Callable[[torch.Tensor], torch.Tensor | None] | None = None
+        # attached from outside too: silu(gate) * up computed another way, or None
+        self.activation: Callable[[torch.Tensor, torch.Tensor], torch.Tensor | None] | None = None
 
     def projections(self) -> tuple[Linear, ...]:
         """The projections that read the MLP's normed input, in `kernel`'s column order."""
@@ -301,7 +309,10 @@ class SwiGLU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate, up = _fused(self, x)
-        post = self.hook_post(F.silu(gate) * up)                                     # mlp.post  (n, f)
+        post = self.activation(gate, up) if self.activation is not None else None
+        if post is None:
+            post = F.silu(gate) * up
+        post = self.hook_post(post)                                                  # mlp.post  (n, f)
         return self.down_proj(post)                                                  # (n, d)
 
 
@@ -425,16 +436,18 @@ class Llama(nn.Module):
 
     @contextmanager
     def float32_only(self) -> Iterator[None]:
-        """Every product on the float32 weights inside the `with`: attached kernels are set aside
-        (benchmarks and tests compare; probes want the same weights at any length)."""
-        saved = [(m, m.kernel) for m in self.modules() if isinstance(m, (Linear, Attention, SwiGLU))]
+        """Every product on the float32 weights, and every step by torch's own operations, inside the
+        `with`: attached kernels are set aside (benchmarks and tests compare; probes want the same
+        weights at any length)."""
+        saved = [(m, slot, getattr(m, slot)) for m in self.modules() for slot in ("kernel", "activation")
+                 if isinstance(m, (Linear, Attention, SwiGLU, RMSNorm)) and hasattr(m, slot)]
         try:
-            for m, _ in saved:
-                m.kernel = None
+            for m, slot, _ in saved:
+                setattr(m, slot, None)
             yield
         finally:
-            for m, kernel in saved:
-                m.kernel = kernel
+            for m, slot, kernel in saved:
+                setattr(m, slot, kernel)
 
     @classmethod
     def from_weights(cls, cfg: LlamaConfig, tensors: dict[str, torch.Tensor]) -> "Llama":

@@ -44,7 +44,7 @@ from typing import Callable, Iterator
 import torch
 
 from model.blockmatmul import BlockWeights, Library, Stack
-from model.llama import Linear, Llama
+from model.llama import Linear, Llama, RMSNorm, SwiGLU
 
 # A pass over a few tokens is bound by reading the weights (540 MB for SmolLM2 in float32, 110 MB
 # in its quantised blocks), and one core already streams them at the memory's full speed: on
@@ -194,6 +194,48 @@ def fuse_projections(model: Llama) -> int:
     return fused
 
 
+class NormKernel:
+    """An `RMSNorm.kernel`: the norm in one pass over the numbers (model/blockmatmul.c), for float32
+    rows when no gradient is wanted; None otherwise (F.rms_norm then)."""
+
+    def __init__(self, library: Library):
+        self.library = library
+
+    def __call__(self, x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor | None:
+        if (x.dim() != 2 or x.dtype != torch.float32 or x.stride(1) != 1 or x.shape[0] == 0
+                or (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))):
+            return None
+        return self.library.rms_norm(x, weight, eps, kernel_threads())
+
+
+class ActivationKernel:
+    """A `SwiGLU.activation`: silu(gate) * up in one pass, for the float32 halves of the fused
+    gate-and-up product when no gradient is wanted; None otherwise (torch's two operations then)."""
+
+    def __init__(self, library: Library):
+        self.library = library
+
+    def __call__(self, gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor | None:
+        if (gate.dim() != 2 or gate.dtype != torch.float32 or up.dtype != torch.float32
+                or gate.shape != up.shape or gate.stride() != up.stride() or gate.stride(1) != 1
+                or gate.shape[0] == 0 or (torch.is_grad_enabled() and (gate.requires_grad or up.requires_grad))):
+            return None
+        return self.library.silu_mul(gate, up, kernel_threads())
+
+
+def use_elementwise(model: Llama, library: Library | None) -> int:
+    """Attach the norm and activation kernels (None: take them off). Returns how many modules have one."""
+    attached = 0
+    for module in model.modules():
+        if isinstance(module, RMSNorm):
+            module.kernel = NormKernel(library) if library is not None else None
+            attached += library is not None
+        elif isinstance(module, SwiGLU):
+            module.activation = ActivationKernel(library) if library is not None else None
+            attached += library is not None
+    return attached
+
+
 def block_rows(model: Llama) -> int:
     """The longest pass whose every projection reads quantised blocks (0: none do, or kernels are off)."""
     return min((m.kernel.max_rows if isinstance(m.kernel, BlockKernel) else 0
@@ -203,11 +245,13 @@ def block_rows(model: Llama) -> int:
 def make_fast(model: Llama, library: Library | None, blocks: dict[str, BlockWeights], max_rows: int,
               onednn: bool = True) -> int:
     """Everything `load_engine` attaches: the thread policy, block kernels up to `max_rows`
-    (0: none) and oneDNN above. Returns how many matrices have blocks."""
+    (0: none) and oneDNN above, the norm and activation kernels (with the block kernels' library).
+    Returns how many matrices have blocks."""
     model.around_pass = few_tokens_one_thread
     attached = use_blocks(model, library if max_rows > 0 else None, blocks, max_rows,
                           onednn=onednn and onednn_available())
     fuse_projections(model)
+    use_elementwise(model, library if max_rows > 0 else None)
     return attached
 
 

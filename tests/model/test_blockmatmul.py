@@ -339,3 +339,75 @@ def test_the_loaded_model_fuses_projections_in_short_passes_only(real_engine):
             for m, k in saved:
                 m.kernel = k
     assert (together - apart).abs().max() < 1e-4
+
+
+# ---- the norm and activation kernels -------------------------------------------------------------
+
+@pytest.fixture(scope="module", params=["native", "plain C"])
+def any_build(request, tmp_path_factory, library):
+    """This machine's build, and the portable loop (every machine can run it)."""
+    if request.param == "native":
+        return library
+    target = tmp_path_factory.mktemp("plain") / "blockmatmul-plain.so"
+    compile_library(target, ["-O3", "-std=c11", "-shared", "-fPIC"])
+    return Library(target)
+
+
+@pytest.mark.parametrize("rows", [1, 7, 64, 200])
+def test_rms_norm_is_torchs_to_float32_rounding(any_build, rows):
+    g = torch.Generator().manual_seed(rows)
+    wide = torch.randn(rows, 700, generator=g) * 5
+    x = wide[:, 50:626]  # rows 700 apart, as a slice of a wider tensor
+    weight = torch.randn(576, generator=g)
+    expected = torch.nn.functional.rms_norm(x, (576,), weight, 1e-5)
+    for threads in (1, 2):
+        got = any_build.rms_norm(x, weight, 1e-5, threads)
+        assert torch.allclose(got, expected, rtol=2e-6, atol=1e-7), (rows, threads)
+
+
+@pytest.mark.parametrize("rows", [1, 5, 130])
+def test_silu_times_up_is_torchs_to_float32_rounding(any_build, rows):
+    """Over the whole range a gate takes, from where e^-x overflows to where silu is x."""
+    g = torch.Generator().manual_seed(rows)
+    fused = torch.randn(rows, 2 * 1000, generator=g) * 4
+    fused[0, :1000] = torch.linspace(-120, 120, 1000)
+    gate, up = fused[:, :1000], fused[:, 1000:]
+    expected = torch.nn.functional.silu(gate.double()) * up.double()
+    for threads in (1, 2):
+        got = any_build.silu_mul(gate, up, threads)
+        assert torch.allclose(got.double(), expected, rtol=1e-6, atol=1e-30), (rows, threads)
+    torch_error = (torch.nn.functional.silu(gate) * up - expected).abs().max()
+    assert (any_build.silu_mul(gate, up) - expected).abs().max() <= 4 * torch_error
+
+
+def test_norm_and_activation_kernels_refuse_what_they_cannot_compute(library):
+    with pytest.raises(ValueError):
+        library.rms_norm(torch.randn(4, 8).T, torch.ones(4), 1e-5)          # columns not adjacent
+    with pytest.raises(ValueError):
+        library.rms_norm(torch.randn(4, 8, dtype=torch.float64), torch.ones(8), 1e-5)
+    fused = torch.randn(3, 10)
+    with pytest.raises(ValueError):
+        library.silu_mul(fused[:, :5], fused[:, :5].contiguous())           # different strides
+    with pytest.raises(ValueError):
+        library.silu_mul(fused[:, :4], fused[:, 5:])                        # different shapes
+
+
+@pytest.mark.real
+def test_the_loaded_model_norms_and_activates_in_c_without_gradients_only(real_engine):
+    """Attached to every norm and MLP; a pass that wants gradients (attribution) goes through torch's
+    own operations, and its gradient is the float32 model's."""
+    from model.speed import ActivationKernel, NormKernel
+    from model.llama import RMSNorm
+
+    model = real_engine.model
+    norms = [m for m in model.modules() if isinstance(m, RMSNorm)]
+    assert norms and all(isinstance(m.kernel, NormKernel) for m in norms)
+    assert all(isinstance(m.activation, ActivationKernel) for m in model.modules() if isinstance(m, SwiGLU))
+    x = torch.randn(5, model.cfg.d_model, requires_grad=True)
+    norm = norms[0]
+    assert norm.kernel(x, norm.weight, norm.eps) is None
+    with torch.no_grad():
+        assert norm.kernel(x, norm.weight, norm.eps) is not None
+    with model.float32_only():
+        assert all(m.kernel is None for m in norms)
+    assert all(isinstance(m.kernel, NormKernel) for m in norms)
