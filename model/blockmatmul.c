@@ -583,27 +583,15 @@ static void tile_6x16(const float *const xrow[TILE_ROWS], int64_t k0, int64_t k1
     }
 }
 
-/* One thread's scratch, kept between calls (OpenMP's threads live as long as the process): the
- * decoded pieces of a group, a row of zeros that stands in for x's rows past m, and a row that
- * takes their results. */
-static _Thread_local float *long_scratch;
-static _Thread_local int64_t long_scratch_k;
-
-static float *scratch_for(int64_t k) {
-    if (long_scratch_k < k) {
-        free(long_scratch);
-        long_scratch = aligned_alloc(32, (size_t)(GROUP * KC * PANEL + 2 * k + PANEL) * sizeof(float));
-        long_scratch_k = long_scratch ? k : 0;
-    }
-    return long_scratch;
-}
-
 /* Panels [first, last) of matrix `codes` (its columns start at `column` in out, which has `total`
  * columns), for all m rows of x. */
 static int long_panels(const float *x, int64_t m, int64_t k, const uint8_t *codes, const float *scale,
                        const float *low, int64_t n, int64_t column, int64_t total, float *out, int64_t first,
                        int64_t last) {
-    float *scratch = scratch_for(k);
+    /* Scratch of this call (about 60 KB; a thread kept between calls would be lost, with its
+     * scratch, when OpenMP retires it): the decoded pieces of a group, a row of zeros that stands
+     * in for x's rows past m, and a row that takes their results. */
+    float *scratch = aligned_alloc(32, (size_t)(GROUP * KC * PANEL + 2 * k + PANEL) * sizeof(float));
     if (!scratch) return -1;
     float *pieces = scratch, *zeros = scratch + GROUP * KC * PANEL, *sink = zeros + k;
     memset(zeros, 0, (size_t)k * sizeof(float));
@@ -628,6 +616,7 @@ static int long_panels(const float *x, int64_t m, int64_t k, const uint8_t *code
             }
         }
     }
+    free(scratch);
     return 0;
 }
 #endif
@@ -714,16 +703,27 @@ static void rms_norm_rows(const float *x, int64_t d, int64_t stride, const float
     }
 }
 
+/* Rows split between all `threads` or none: a team smaller than the products' makes OpenMP retire
+ * threads and start them again for the next product. */
+#define ELEMENTWISE_THREADS(threads, m) ((m) >= 2 * MIN_ROWS_PER_THREAD ? (threads) : 1)
+
 int tt_rms_norm(const float *x, int64_t m, int64_t d, int64_t stride, const float *w, float eps, float *out,
                 int threads) {
-    if (m < 1 || d < 1 || stride < d) return -1;
-    SPLIT_ROWS(threads, 0, m, rms_norm_rows(x, d, stride, w, eps, out, begin, end));
+    if (m < 1 || d < 1 || stride < 0) return -1; /* rows are only read: any stride (0: one row repeated) */
+    const int parts = ELEMENTWISE_THREADS(threads, m);
+    if (parts <= 1) {
+        rms_norm_rows(x, d, stride, w, eps, out, 0, m);
+        return 0;
+    }
+#pragma omp parallel for num_threads(parts) schedule(static, 1)
+    for (int part = 0; part < parts; part++)
+        rms_norm_rows(x, d, stride, w, eps, out, m * part / parts, m * (part + 1) / parts);
     return 0;
 }
 
 #if defined(__AVX2__) && defined(__FMA__)
 /* e^x for 8 floats: x = n ln2 + r, e^r by a degree-5 polynomial (Cephes' expf, as in most
- * SIMD libraries; within 2 ulp of the exact value over the float range) */
+ * SIMD libraries; within 2 ulp of the exact value for x in [-87.3, 88.4], the input clamped to it) */
 static inline __m256 exp8(__m256 x) {
     x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3365f)), _mm256_set1_ps(88.3762f));
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
@@ -742,6 +742,10 @@ static inline __m256 exp8(__m256 x) {
 }
 #endif
 
+/* Below this silu(x) = x e^x / (1 + e^x) is under 1e-36: 0 here (torch gives -0, or NaN at -inf
+ * where e^-x overflows; `exp8` clamps its input instead of overflowing). */
+#define SILU_ZERO_BELOW -87.0f
+
 /* out[r] = silu(gate[r]) * up[r] = gate / (1 + e^-gate) * up, rows of f; gate and up rows `stride` apart */
 static void silu_mul_rows(const float *gate, const float *up, int64_t f, int64_t stride, float *out,
                           int64_t begin, int64_t end) {
@@ -751,18 +755,115 @@ static void silu_mul_rows(const float *gate, const float *up, int64_t f, int64_t
         int64_t i = 0;
 #if defined(__AVX2__) && defined(__FMA__)
         const __m256 one = _mm256_set1_ps(1.0f);
+        const __m256 tiny = _mm256_set1_ps(SILU_ZERO_BELOW);
         for (; i + 8 <= f; i += 8) {
             __m256 gv = _mm256_loadu_ps(g + i);
             __m256 sig = _mm256_div_ps(gv, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), gv))));
+            sig = _mm256_blendv_ps(sig, _mm256_setzero_ps(), _mm256_cmp_ps(gv, tiny, _CMP_LT_OQ));
             _mm256_storeu_ps(o + i, _mm256_mul_ps(sig, _mm256_loadu_ps(u + i)));
         }
 #endif
-        for (; i < f; i++) o[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+        for (; i < f; i++) o[i] = (g[i] < SILU_ZERO_BELOW ? 0.0f : g[i] / (1.0f + expf(-g[i]))) * u[i];
     }
 }
 
 int tt_silu_mul(const float *gate, const float *up, int64_t m, int64_t f, int64_t stride, float *out, int threads) {
-    if (m < 1 || f < 1 || stride < f) return -1;
-    SPLIT_ROWS(threads, 0, m, silu_mul_rows(gate, up, f, stride, out, begin, end));
+    if (m < 1 || f < 1 || stride < 0) return -1;
+    const int parts = ELEMENTWISE_THREADS(threads, m);
+    if (parts <= 1) {
+        silu_mul_rows(gate, up, f, stride, out, 0, m);
+        return 0;
+    }
+#pragma omp parallel for num_threads(parts) schedule(static, 1)
+    for (int part = 0; part < parts; part++)
+        silu_mul_rows(gate, up, f, stride, out, m * part / parts, m * (part + 1) / parts);
+    return 0;
+}
+
+/* ---- Attention of a few new tokens (generation, typing) --------------------------------------
+ *
+ * Why: for one generated token a layer's attention is tiny arithmetic (9 heads x ~100 keys x 64),
+ * but torch runs it as about a dozen operations (two batched products, the scale, the softmax,
+ * views and copies), each with its own call overhead: 100-150 us a layer, 3-4 ms of a ~30 ms
+ * token. Here it is one call. Grouped: query head hh reads key/value head hh / (h / g). Causal:
+ * query i of n (the new tokens are the last n of the n_k keys) sees keys 0 .. n_k - n + i; the
+ * others get weight 0, as a softmax of -inf gives. Sums in float32 in another order than torch's
+ * (e^x by `exp8`'s polynomial on AVX2): float32 rounding. One thread: the work is small. */
+#if defined(__AVX2__) && defined(__FMA__)
+static inline float dot8(const float *a, const float *b, int64_t d) {
+    __m256 s = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= d; i += 8) s = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s);
+    float total = hsum8(s);
+    for (; i < d; i++) total += a[i] * b[i];
+    return total;
+}
+#endif
+
+static float dot_any(const float *a, const float *b, int64_t d) {
+#if defined(__AVX2__) && defined(__FMA__)
+    return dot8(a, b, d);
+#else
+    float total = 0.0f;
+    for (int64_t i = 0; i < d; i++) total += a[i] * b[i];
+    return total;
+#endif
+}
+
+/* e^(row[j] - top) in place for j < count; returns their sum */
+static float exp_shifted(float *row, int64_t count, float top) {
+    int64_t j = 0;
+    float sum = 0.0f;
+#if defined(__AVX2__) && defined(__FMA__)
+    const __m256 t = _mm256_set1_ps(top);
+    __m256 s = _mm256_setzero_ps();
+    for (; j + 8 <= count; j += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + j), t));
+        _mm256_storeu_ps(row + j, e);
+        s = _mm256_add_ps(s, e);
+    }
+    sum = hsum8(s);
+#endif
+    for (; j < count; j++) {
+        row[j] = expf(row[j] - top);
+        sum += row[j];
+    }
+    return sum;
+}
+
+/* q: h heads x n rows x dh (element [hh][i][c] at q + hh * q_head + i * q_row + c); k, v: g heads x
+ * n_k rows x dh, likewise with their own strides. pattern (h, n, n_k) and z (h, n, dh): contiguous. */
+int tt_attention(const float *q, int64_t h, int64_t n, int64_t dh, int64_t q_head, int64_t q_row,
+                 const float *k, const float *v, int64_t g, int64_t n_k, int64_t kv_head, int64_t kv_row,
+                 int causal, float scale, float *pattern, float *z) {
+    if (h < 1 || g < 1 || h % g || n < 1 || n_k < n || dh < 1) return -1;
+    const int64_t group = h / g;
+    for (int64_t hh = 0; hh < h; hh++) {
+        const float *kh = k + (hh / group) * kv_head, *vh = v + (hh / group) * kv_head;
+        for (int64_t i = 0; i < n; i++) {
+            const float *qi = q + hh * q_head + i * q_row;
+            float *row = pattern + (hh * n + i) * n_k, *zi = z + (hh * n + i) * dh;
+            const int64_t seen = causal ? n_k - n + i + 1 : n_k;
+            float top = -INFINITY;
+            for (int64_t j = 0; j < seen; j++) {
+                row[j] = dot_any(qi, kh + j * kv_row, dh) * scale;
+                if (row[j] > top) top = row[j];
+            }
+            const float inverse = 1.0f / exp_shifted(row, seen, top);
+            for (int64_t j = seen; j < n_k; j++) row[j] = 0.0f;
+            for (int64_t c = 0; c < dh; c++) zi[c] = 0.0f;
+            for (int64_t j = 0; j < seen; j++) {
+                const float p = row[j] *= inverse;
+                const float *vj = vh + j * kv_row;
+                int64_t c = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+                const __m256 pv = _mm256_set1_ps(p);
+                for (; c + 8 <= dh; c += 8)
+                    _mm256_storeu_ps(zi + c, _mm256_fmadd_ps(pv, _mm256_loadu_ps(vj + c), _mm256_loadu_ps(zi + c)));
+#endif
+                for (; c < dh; c++) zi[c] += p * vj[c];
+            }
+        }
+    }
     return 0;
 }

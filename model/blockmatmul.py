@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import logging
+import math
 import os
 import platform
 import shutil
@@ -30,7 +31,10 @@ import torch
 log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("blockmatmul.c")
-FLAGS = ["-O3", "-march=native", "-std=c11", "-shared", "-fPIC", "-fopenmp"]
+# -ffp-contract=off: a multiply and an add stay two roundings (no FMA), so the long-pass kernel's
+# decoded weights are exactly the float32 copy's (-std=c11 implies it; said so it cannot be lost).
+FLAGS = ["-O3", "-march=native", "-std=c11", "-ffp-contract=off", "-shared", "-fPIC", "-fopenmp"]
+LIBRARIES = ["-lm"]  # after the source: with --as-needed a library named before its users is dropped
 BLOCK = 32  # weights per block, in both formats
 
 
@@ -113,7 +117,7 @@ def _machine_key() -> str:
                 break
     except OSError:
         pass
-    parts = [SOURCE.read_bytes(), " ".join(FLAGS).encode(), platform.machine().encode(), cpu_flags.encode()]
+    parts = [SOURCE.read_bytes(), " ".join(FLAGS + LIBRARIES).encode(), platform.machine().encode(), cpu_flags.encode()]
     return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
 
 
@@ -130,6 +134,8 @@ class Library:
         lib.tt_q4_1_matmul_long.argtypes = [ptr, i64, i64, i32, ptr, ptr, ptr, ptr, ptr, i32]
         lib.tt_rms_norm.argtypes = [ptr, i64, i64, i64, ptr, ctypes.c_float, ptr, i32]
         lib.tt_silu_mul.argtypes = [ptr, ptr, i64, i64, i64, ptr, i32]
+        lib.tt_attention.argtypes = [ptr, i64, i64, i64, i64, i64, ptr, ptr, i64, i64, i64, i64, i32,
+                                     ctypes.c_float, ptr, ptr]
         self._lib = lib
         self.path = path
         self.simd_width = lib.tt_simd_width()
@@ -202,7 +208,8 @@ class Library:
         """F.rms_norm(x, (d,), weight, eps) for float32 rows x (m, d) with unit column stride, in one
         pass over the numbers (same float32 arithmetic; the sum of squares in another order)."""
         m, d = x.shape
-        if x.dtype != torch.float32 or x.stride(1) != 1 or weight.shape != (d,) or weight.dtype != torch.float32:
+        if (x.dtype != torch.float32 or (d > 1 and x.stride(1) != 1) or weight.shape != (d,)
+                or weight.dtype != torch.float32):
             raise ValueError(f"rms_norm takes float32 rows with unit column stride, got {tuple(x.shape)} {x.dtype}")
         weight = weight.contiguous()
         out = torch.empty(m, d, dtype=torch.float32)
@@ -215,13 +222,35 @@ class Library:
         gate-and-up product), in one pass (e^x by a polynomial within 2 ulp: float32 rounding)."""
         m, f = gate.shape
         if (gate.dtype != torch.float32 or up.dtype != torch.float32 or up.shape != gate.shape
-                or gate.stride() != up.stride() or gate.stride(1) != 1):
+                or gate.stride() != up.stride() or (f > 1 and gate.stride(1) != 1)):
             raise ValueError(f"silu_mul takes two float32 (m, f) tensors with the same strides, got "
                              f"{tuple(gate.shape)} {gate.stride()} and {tuple(up.shape)} {up.stride()}")
         out = torch.empty(m, f, dtype=torch.float32)
         if m and self._lib.tt_silu_mul(gate.data_ptr(), up.data_ptr(), m, f, gate.stride(0), out.data_ptr(), threads):
             raise ValueError(f"silu_mul refused rows {tuple(gate.shape)} with stride {gate.stride()}")
         return out
+
+
+    def attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Grouped causal attention in one call: q (h, n, dh), k and v (g, n_k, dh) with the n new
+        tokens last -> (pattern (h, n, n_k), z (h, n, dh)), as softmax(q k^T / sqrt(dh)) and its
+        product with v. Any strides whose last is 1 (k and v alike): the KV cache's room is fine."""
+        h, n, dh = q.shape
+        g, n_k, _ = k.shape
+        if (q.dtype != torch.float32 or k.dtype != torch.float32 or v.dtype != torch.float32
+                or k.shape != (g, n_k, dh) or v.shape != k.shape or k.stride() != v.stride()
+                or q.stride(2) != 1 or k.stride(2) != 1 or h % g or n_k < n):
+            raise ValueError(f"attention takes float32 q (h, n, dh) and k, v (g, n_k, dh) alike, got "
+                             f"{tuple(q.shape)}, {tuple(k.shape)} {k.stride()}, {tuple(v.shape)} {v.stride()}")
+        pattern = torch.empty(h, n, n_k, dtype=torch.float32)
+        z = torch.empty(h, n, dh, dtype=torch.float32)
+        rc = self._lib.tt_attention(q.data_ptr(), h, n, dh, q.stride(0), q.stride(1), k.data_ptr(), v.data_ptr(),
+                                    g, n_k, k.stride(0), k.stride(1), int(causal), 1.0 / math.sqrt(dh),
+                                    pattern.data_ptr(), z.data_ptr())
+        if rc != 0:
+            raise ValueError(f"attention refused q {tuple(q.shape)}, k {tuple(k.shape)}")
+        return pattern, z
 
 
 class Stack:
@@ -251,7 +280,7 @@ def compile_library(target: Path, flags: list[str] = FLAGS) -> None:
     with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".so.partial", delete=False) as tmp:
         partial = Path(tmp.name)
     try:
-        subprocess.run([compiler, *flags, "-o", str(partial), str(SOURCE)], check=True,
+        subprocess.run([compiler, *flags, "-o", str(partial), str(SOURCE), *LIBRARIES], check=True,
                        capture_output=True, text=True, timeout=120)
         os.replace(partial, target)
     finally:

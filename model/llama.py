@@ -257,6 +257,10 @@ class Attention(nn.Module):
         self.hook_q, self.hook_k, self.hook_v = HookPoint(), HookPoint(), HookPoint()
         self.hook_pattern, self.hook_z = HookPoint(), HookPoint()
         self.kernel: Callable[[torch.Tensor], torch.Tensor | None] | None = None
+        # attached from outside too: (pattern, z) from the rotated q, k and v and whether to mask the
+        # future, computed another way; or None
+        self.core: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, bool],
+                            tuple[torch.Tensor, torch.Tensor] | None] | None = None
 
     def projections(self) -> tuple[Linear, ...]:
         """The projections that read the block's normed input, in `kernel`'s column order."""
@@ -277,12 +281,19 @@ class Attention(nn.Module):
         # Llama: grouped-query attention. Query heads g*group .. g*group+group-1 all read key/value
         # head g; stacking each group's queries lets one matmul serve it without copying K or V.
         group = h // g
-        q_grouped = q.reshape(g, group * n, dh)                                    # (g, group*n, dh)
-        scores = (q_grouped @ k.transpose(1, 2)).view(h, n, n_k) / math.sqrt(dh)  # (h, n, n_k)
-        if pos.masks:
-            scores = scores.masked_fill(pos.future, float("-inf"))
-        pattern = self.hook_pattern(scores.softmax(dim=-1))                       # (h, n, n_k)
-        z = (pattern.reshape(g, group * n, n_k) @ v).view(h, n, dh)               # (h, n, dh)
+        done = self.core(q, k, v, pos.masks) if self.core is not None else None
+        if done is not None:
+            computed, z = done
+            pattern = self.hook_pattern(computed)                                 # (h, n, n_k)
+            if pattern is not computed:  # a hook replaced the pattern: z from the replacement
+                z = (pattern.reshape(g, group * n, n_k) @ v).view(h, n, dh)
+        else:
+            q_grouped = q.reshape(g, group * n, dh)                                # (g, group*n, dh)
+            scores = (q_grouped @ k.transpose(1, 2)).view(h, n, n_k) / math.sqrt(dh)  # (h, n, n_k)
+            if pos.masks:
+                scores = scores.masked_fill(pos.future, float("-inf"))
+            pattern = self.hook_pattern(scores.softmax(dim=-1))                   # (h, n, n_k)
+            z = (pattern.reshape(g, group * n, n_k) @ v).view(h, n, dh)           # (h, n, dh)
         z = self.hook_z(z)
         return self.o_proj(z.transpose(0, 1).reshape(n, h * dh))
 
@@ -439,7 +450,7 @@ class Llama(nn.Module):
         """Every product on the float32 weights, and every step by torch's own operations, inside the
         `with`: attached kernels are set aside (benchmarks and tests compare; probes want the same
         weights at any length)."""
-        saved = [(m, slot, getattr(m, slot)) for m in self.modules() for slot in ("kernel", "activation")
+        saved = [(m, slot, getattr(m, slot)) for m in self.modules() for slot in ("kernel", "activation", "core")
                  if isinstance(m, (Linear, Attention, SwiGLU, RMSNorm)) and hasattr(m, slot)]
         try:
             for m, slot, _ in saved:

@@ -44,7 +44,7 @@ from typing import Callable, Iterator
 import torch
 
 from model.blockmatmul import BlockWeights, Library, Stack
-from model.llama import Linear, Llama, RMSNorm, SwiGLU
+from model.llama import Attention, Linear, Llama, RMSNorm, SwiGLU
 
 # A pass over a few tokens is bound by reading the weights (540 MB for SmolLM2 in float32, 110 MB
 # in its quantised blocks), and one core already streams them at the memory's full speed: on
@@ -202,7 +202,7 @@ class NormKernel:
         self.library = library
 
     def __call__(self, x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor | None:
-        if (x.dim() != 2 or x.dtype != torch.float32 or x.stride(1) != 1 or x.shape[0] == 0
+        if (x.dim() != 2 or x.dtype != torch.float32 or (x.shape[1] > 1 and x.stride(1) != 1) or x.shape[0] == 0
                 or (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))):
             return None
         return self.library.rms_norm(x, weight, eps, kernel_threads())
@@ -217,17 +217,38 @@ class ActivationKernel:
 
     def __call__(self, gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor | None:
         if (gate.dim() != 2 or gate.dtype != torch.float32 or up.dtype != torch.float32
-                or gate.shape != up.shape or gate.stride() != up.stride() or gate.stride(1) != 1
+                or gate.shape != up.shape or gate.stride() != up.stride() or (gate.shape[1] > 1 and gate.stride(1) != 1)
                 or gate.shape[0] == 0 or (torch.is_grad_enabled() and (gate.requires_grad or up.requires_grad))):
             return None
         return self.library.silu_mul(gate, up, kernel_threads())
 
 
+class AttentionCore:
+    """An `Attention.core`: pattern and z of a pass of up to `most` new tokens in one call
+    (model/blockmatmul.c `tt_attention`), when no gradient is wanted; None otherwise (torch's
+    operations then: for long passes its batched products are faster)."""
+
+    def __init__(self, library: Library, most: int = 16):
+        self.library, self.most = library, most
+
+    def __call__(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, masked: bool
+                 ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        if (q.shape[1] > self.most or q.dtype != torch.float32 or k.dtype != torch.float32
+                or k.stride() != v.stride() or q.stride(2) != 1 or k.stride(2) != 1
+                or (torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad))):
+            return None
+        return self.library.attention(q, k, v, masked)
+
+
 def use_elementwise(model: Llama, library: Library | None) -> int:
-    """Attach the norm and activation kernels (None: take them off). Returns how many modules have one."""
+    """Attach the norm, activation and few-token attention kernels (None: take them off). Returns
+    how many modules have one."""
     attached = 0
     for module in model.modules():
-        if isinstance(module, RMSNorm):
+        if isinstance(module, Attention):
+            module.core = AttentionCore(library) if library is not None else None
+            attached += library is not None
+        elif isinstance(module, RMSNorm):
             module.kernel = NormKernel(library) if library is not None else None
             attached += library is not None
         elif isinstance(module, SwiGLU):

@@ -110,9 +110,10 @@ def test_refuses_what_it_cannot_compute(library):
 
 def _has_avx2() -> bool:
     try:
-        return " avx2 " in Path("/proc/cpuinfo").read_text().replace("\n", " ")
+        flags = Path("/proc/cpuinfo").read_text().replace("\n", " ")
     except OSError:
         return False
+    return " avx2 " in flags and " fma " in flags
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +121,8 @@ def avx2_library(tmp_path_factory):
     if not _has_avx2():
         pytest.skip("the long-pass kernel needs AVX2, which this CPU lacks")
     target = tmp_path_factory.mktemp("avx2") / "blockmatmul-avx2.so"
-    compile_library(target, ["-O3", "-std=c11", "-shared", "-fPIC", "-fopenmp", "-mavx2", "-mfma", "-mno-avx512f"])
+    compile_library(target, ["-O3", "-std=c11", "-ffp-contract=off", "-shared", "-fPIC", "-fopenmp", "-mavx2", "-mfma",
+                             "-mno-avx512f"])
     built = Library(target)
     assert built.long_kernel and built.simd_width == 8
     return built
@@ -146,9 +148,10 @@ def test_long_product_is_as_accurate_as_the_float32_product(avx2_library, shape)
 
 def test_long_product_decodes_the_very_float32_weights(avx2_library):
     """One row of x picking one input at a time reads the decoded weights back: they equal the
-    dequantised matrix exactly (a multiply and an add, as the float32 copy was made)."""
-    w = random_q4_1(40, 64, seed=3)
-    eye = torch.eye(64)
+    dequantised matrix exactly (a multiply and an add, as the float32 copy was made), across
+    several slices of 192 inputs (the later ones added to the earlier ones' zeros)."""
+    w = random_q4_1(40, 416, seed=3)
+    eye = torch.eye(416)
     assert torch.equal(avx2_library.matmul_long(eye, avx2_library.stack([w]), 1).T, w.dequantised())
 
 
@@ -378,6 +381,23 @@ def test_silu_times_up_is_torchs_to_float32_rounding(any_build, rows):
         assert torch.allclose(got.double(), expected, rtol=1e-6, atol=1e-30), (rows, threads)
     torch_error = (torch.nn.functional.silu(gate) * up - expected).abs().max()
     assert (any_build.silu_mul(gate, up) - expected).abs().max() <= 4 * torch_error
+    # far below zero silu is 0 (torch: -0, and NaN at -inf where its e^-x overflows), never -inf
+    ends = torch.tensor([[-float("inf"), -1e30, -200.0, -86.0, 88.0, 200.0, 1e30, float("inf")] * 2])
+    got = any_build.silu_mul(ends, torch.ones_like(ends))[0]
+    assert got[:3].eq(0).all() and got[8:11].eq(0).all()
+    assert got[4:8].equal(ends[0, 4:8]) and got[12:].equal(ends[0, 12:])
+    assert 0 > got[3] > -1e-30
+
+
+def test_norm_and_activation_read_any_row_stride(any_build):
+    """Rows are only read: a row repeated (stride 0, as expand gives) is as good as any."""
+    weight = torch.randn(576)
+    one = torch.randn(576)
+    x = one.expand(3, 576)
+    assert torch.allclose(any_build.rms_norm(x, weight, 1e-5),
+                          torch.nn.functional.rms_norm(x, (576,), weight, 1e-5), rtol=2e-6, atol=1e-7)
+    gate = torch.randn(1536).expand(2, 1536)
+    assert torch.allclose(any_build.silu_mul(gate, gate), torch.nn.functional.silu(gate) * gate, rtol=1e-6, atol=1e-7)
 
 
 def test_norm_and_activation_kernels_refuse_what_they_cannot_compute(library):
@@ -395,7 +415,7 @@ def test_norm_and_activation_kernels_refuse_what_they_cannot_compute(library):
 @pytest.mark.real
 def test_the_loaded_model_norms_and_activates_in_c_without_gradients_only(real_engine):
     """Attached to every norm and MLP; a pass that wants gradients (attribution) goes through torch's
-    own operations, and its gradient is the float32 model's."""
+    own operations."""
     from model.speed import ActivationKernel, NormKernel
     from model.llama import RMSNorm
 
@@ -411,3 +431,94 @@ def test_the_loaded_model_norms_and_activates_in_c_without_gradients_only(real_e
     with model.float32_only():
         assert all(m.kernel is None for m in norms)
     assert all(isinstance(m.kernel, NormKernel) for m in norms)
+
+
+# ---- attention of a few new tokens ---------------------------------------------------------------
+
+def reference_attention(q, k, v, causal):
+    """The model's own torch arithmetic (Attention.forward), in float64."""
+    h, n, dh = q.shape
+    g, n_k, _ = k.shape
+    group = h // g
+    scores = (q.double().reshape(g, group * n, dh) @ k.double().transpose(1, 2)).view(h, n, n_k) / dh ** 0.5
+    if causal:
+        future = torch.arange(n_k)[None, :] > (n_k - n + torch.arange(n))[:, None]
+        scores = scores.masked_fill(future, float("-inf"))
+    pattern = scores.softmax(-1)
+    return pattern, (pattern.reshape(g, group * n, n_k) @ v.double()).view(h, n, dh)
+
+
+@pytest.mark.parametrize("n,cached", [(1, 0), (1, 40), (3, 64), (7, 0), (16, 5)])
+def test_few_token_attention_is_torchs_to_float32_rounding(any_build, n, cached):
+    """q as the model has it (a transposed view), k and v as the cache keeps them (the seen positions
+    of a buffer with room after them): grouped heads, the causal mask offset by the cached keys."""
+    gen = torch.Generator().manual_seed(n * 100 + cached)
+    h, g, dh, n_k = 9, 3, 64, n + cached
+    q = torch.randn(n, h, dh, generator=gen).transpose(0, 1)
+    room_k = torch.randn(g, n_k + 11, dh, generator=gen) * 2
+    room_v = torch.randn(g, n_k + 11, dh, generator=gen)
+    k, v = room_k[:, :n_k], room_v[:, :n_k]
+    for causal in (True, False):
+        pattern, z = any_build.attention(q, k, v, causal)
+        want_pattern, want_z = reference_attention(q, k, v, causal)
+        assert torch.allclose(pattern.double(), want_pattern, atol=2e-6), (n, cached, causal)
+        assert torch.allclose(z.double(), want_z, atol=2e-5), (n, cached, causal)
+        if causal and n > 1:
+            assert pattern[:, 0, n_k - n + 1:].abs().max() == 0  # the future weighs exactly nothing
+        assert torch.allclose(pattern.sum(-1), torch.ones(h, n), atol=1e-5)
+
+
+def test_few_token_attention_refuses_what_it_cannot_compute(library):
+    q, k = torch.randn(9, 2, 64), torch.randn(3, 5, 64)
+    with pytest.raises(ValueError):
+        library.attention(q, k, torch.randn(3, 6, 64), True)              # v not like k
+    with pytest.raises(ValueError):
+        library.attention(torch.randn(8, 2, 64), k, k, True)              # 8 heads do not share 3
+    with pytest.raises(ValueError):
+        library.attention(torch.randn(9, 7, 64), k, k, True)              # more new tokens than keys
+    with pytest.raises(ValueError):
+        library.attention(q.double(), k, k, True)
+
+
+@pytest.mark.real
+def test_the_loaded_model_attends_in_c_and_still_honours_pattern_hooks(real_engine):
+    """Generation and typing go through the attention core; a hook that replaces a pattern (head
+    ablation) still changes the result as on torch's path, and a long pass keeps torch's products."""
+    from model.ablation import ablated_next_logits
+    from model.analysis import analyse_ids
+    from model.speed import AttentionCore
+
+    model = real_engine.model
+    attns = [m for m in model.modules() if isinstance(m, Attention)]
+    assert attns and all(isinstance(m.core, AttentionCore) for m in attns)
+    calls = []
+    core = attns[0].core
+    real_call = AttentionCore.__call__
+
+    def counting(self, q, k, v, masked):
+        out = real_call(self, q, k, v, masked)
+        calls.append((q.shape[1], out is not None))
+        return out
+
+    ids = real_engine.tokenizer.encode("The capital of France is Paris, and the capital of Italy is Rome. The capital "
+                                       "of Spain is Madrid, and the capital of")
+    assert len(ids) - 3 > core.most
+    AttentionCore.__call__ = counting
+    try:
+        short = real_engine.locked(analyse_ids, model, ids[:5])
+        previous = real_engine.locked(analyse_ids, model, ids[:-3])
+        typed = real_engine.locked(analyse_ids, model, ids, previous=previous)
+        ablated = real_engine.locked(ablated_next_logits, short, [(3, 2), (7, 0)])
+    finally:
+        AttentionCore.__call__ = real_call
+    assert (5, True) in calls and (3, True) in calls and (len(ids) - 3, False) in calls
+    with model.float32_only():
+        assert all(m.core is None for m in attns)
+        short_torch = real_engine.locked(analyse_ids, model, ids[:5])
+        typed_torch = real_engine.locked(analyse_ids, model, ids, previous=previous)
+        ablated_torch = real_engine.locked(ablated_next_logits, short_torch, [(3, 2), (7, 0)])
+    assert attns[0].core is core
+    assert (short.attn_pattern - short_torch.attn_pattern).abs().max() < 1e-5
+    assert (typed.attn_pattern - typed_torch.attn_pattern).abs().max() < 1e-5
+    assert (ablated - ablated_torch).abs().max() < 1e-3
+    assert (ablated - short.next_logits).abs().max() > 0.01  # the ablation did change something
