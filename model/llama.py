@@ -288,10 +288,12 @@ class Attention(nn.Module):
             if pattern is not computed:  # a hook replaced the pattern: z from the replacement
                 z = (pattern.reshape(g, group * n, n_k) @ v).view(h, n, dh)
         else:
-            q_grouped = q.reshape(g, group * n, dh)                                # (g, group*n, dh)
-            scores = (q_grouped @ k.transpose(1, 2)).view(h, n, n_k) / math.sqrt(dh)  # (h, n, n_k)
+            # The scale on q (n x h x dh numbers) rather than on the scores (h x n x n_k): the same
+            # numbers when sqrt(dh) is a power of two (dh = 64 here), one rounding apart otherwise.
+            q_grouped = (q * (1.0 / math.sqrt(dh))).reshape(g, group * n, dh)      # (g, group*n, dh)
+            scores = (q_grouped @ k.transpose(1, 2)).view(h, n, n_k)              # (h, n, n_k)
             if pos.masks:
-                scores = scores.masked_fill(pos.future, float("-inf"))
+                scores.masked_fill_(pos.future, float("-inf"))  # in place: the scores are this pass's own
             pattern = self.hook_pattern(scores.softmax(dim=-1))                   # (h, n, n_k)
             z = (pattern.reshape(g, group * n, n_k) @ v).view(h, n, dh)           # (h, n, dh)
         z = self.hook_z(z)
