@@ -262,11 +262,13 @@ def test_a_token_scores_its_own_key_too(france):
 
 def test_later_tokens_are_masked_with_minus_infinity_and_get_weight_0(real_client):
     """Mask note under the score table: 'The 3 tokens after “␣on” are masked: a score of −∞, whose eˣ is 0, so the
-    weight is 0' (the model fills future scores with -inf before its softmax; chapter 4's row is exactly 0 there)."""
+    weight is 0' (the model fills future scores with -inf before its softmax; chapter 4's row is exactly 0 there;
+    the C attention of a few new tokens, model/blockmatmul.c tt_attention, gives those keys weight 0 as
+    the softmax of -inf does, checked against the torch path in tests/model/test_blockmatmul.py)."""
     from pathlib import Path
 
     source = (Path(__file__).resolve().parents[2] / "model" / "llama.py").read_text()
-    assert 'masked_fill(pos.future, float("-inf"))' in source
+    assert 'masked_fill_(pos.future, float("-inf"))' in source
     text, p = "I sat on the river bank", 2
     row = real_client.post("/api/attention", json={"text": text, "layer": 3, "head": 2}).json()["weights"][p]
     x = real_client.post("/api/inside", json={"text": text, "layer": 3, "head": 2, "position": p}).json()
