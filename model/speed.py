@@ -266,8 +266,9 @@ def block_rows(model: Llama) -> int:
 def make_fast(model: Llama, library: Library | None, blocks: dict[str, BlockWeights], max_rows: int,
               onednn: bool = True) -> int:
     """Everything `load_engine` attaches: the thread policy, block kernels up to `max_rows`
-    (0: none) and oneDNN above, the norm and activation kernels (with the block kernels' library).
-    Returns how many matrices have blocks."""
+    (0: none) and above that the long-pass block kernel where it is built, oneDNN elsewhere; the
+    norm, activation and few-token attention kernels (with the block kernels' library). Returns
+    how many matrices have blocks."""
     model.around_pass = few_tokens_one_thread
     attached = use_blocks(model, library if max_rows > 0 else None, blocks, max_rows,
                           onednn=onednn and onednn_available())
