@@ -72,6 +72,20 @@ static inline float hsum8(__m256 v) {
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
+
+static const int32_t tail_masks[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* sum over i < count of a[i] * b[i], left as a vector to be summed with the rest of a row */
+static inline __m256 dot_vector8(const float *a, const float *b, int64_t count) {
+    __m256 s = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= count; i += 8) s = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s);
+    if (i < count) {
+        __m256i tail = _mm256_loadu_si256((const __m256i *)(tail_masks + 8 - (count - i)));
+        s = _mm256_fmadd_ps(_mm256_maskload_ps(a + i, tail), _mm256_maskload_ps(b + i, tail), s);
+    }
+    return s;
+}
 #endif
 
 #if defined(__AVX512F__)
@@ -144,19 +158,6 @@ static inline __attribute__((always_inline)) void q4_1_row_few(
  * so consecutive blocks do not wait for each other's addition. Measured on a Zen 3 EPYC, the
  * general loop below (sums in an array indexed by a variable row count, the "low" term a scalar
  * loop per output row) ran a token's Q4_1 products about three times slower than this. */
-static const int32_t tail_masks[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-
-/* sum over i < count of a[i] * b[i], left as a vector to be summed with the rest of a row */
-static inline __m256 dot_vector8(const float *a, const float *b, int64_t count) {
-    __m256 s = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= count; i += 8) s = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s);
-    if (i < count) {
-        __m256i tail = _mm256_loadu_si256((const __m256i *)(tail_masks + 8 - (count - i)));
-        s = _mm256_fmadd_ps(_mm256_maskload_ps(a + i, tail), _mm256_maskload_ps(b + i, tail), s);
-    }
-    return s;
-}
 
 /* Q4_1 block b of one weight row as four float vectors: weights 0-7, 8-15, 16-23, 24-31 */
 static inline void q4_1_unpack8(const void *codes, int64_t b, __m256 w[4]) {
@@ -705,19 +706,25 @@ static void rms_norm_rows(const float *x, int64_t d, int64_t stride, const float
 
 /* Rows split between all `threads` or none: a team smaller than the products' makes OpenMP retire
  * threads and start them again for the next product. */
-#define ELEMENTWISE_THREADS(threads, m) ((m) >= 2 * MIN_ROWS_PER_THREAD ? (threads) : 1)
+#define SPLIT_ROWS_ALL_OR_ONE(threads, m, CALL)                                                  \
+    do {                                                                                         \
+        const int parts_ = (m) >= 2 * MIN_ROWS_PER_THREAD && (threads) > 1 ? (threads) : 1;     \
+        if (parts_ == 1) {                                                                       \
+            const int64_t begin = 0, end = (m);                                                  \
+            CALL;                                                                                \
+        } else {                                                                                 \
+            _Pragma("omp parallel for num_threads(parts_) schedule(static, 1)")                \
+            for (int part = 0; part < parts_; part++) {                                          \
+                const int64_t begin = (m) * part / parts_, end = (m) * (part + 1) / parts_;      \
+                CALL;                                                                            \
+            }                                                                                    \
+        }                                                                                        \
+    } while (0)
 
 int tt_rms_norm(const float *x, int64_t m, int64_t d, int64_t stride, const float *w, float eps, float *out,
                 int threads) {
     if (m < 1 || d < 1 || stride < 0) return -1; /* rows are only read: any stride (0: one row repeated) */
-    const int parts = ELEMENTWISE_THREADS(threads, m);
-    if (parts <= 1) {
-        rms_norm_rows(x, d, stride, w, eps, out, 0, m);
-        return 0;
-    }
-#pragma omp parallel for num_threads(parts) schedule(static, 1)
-    for (int part = 0; part < parts; part++)
-        rms_norm_rows(x, d, stride, w, eps, out, m * part / parts, m * (part + 1) / parts);
+    SPLIT_ROWS_ALL_OR_ONE(threads, m, rms_norm_rows(x, d, stride, w, eps, out, begin, end));
     return 0;
 }
 
@@ -769,14 +776,7 @@ static void silu_mul_rows(const float *gate, const float *up, int64_t f, int64_t
 
 int tt_silu_mul(const float *gate, const float *up, int64_t m, int64_t f, int64_t stride, float *out, int threads) {
     if (m < 1 || f < 1 || stride < 0) return -1;
-    const int parts = ELEMENTWISE_THREADS(threads, m);
-    if (parts <= 1) {
-        silu_mul_rows(gate, up, f, stride, out, 0, m);
-        return 0;
-    }
-#pragma omp parallel for num_threads(parts) schedule(static, 1)
-    for (int part = 0; part < parts; part++)
-        silu_mul_rows(gate, up, f, stride, out, m * part / parts, m * (part + 1) / parts);
+    SPLIT_ROWS_ALL_OR_ONE(threads, m, silu_mul_rows(gate, up, f, stride, out, begin, end));
     return 0;
 }
 
@@ -789,20 +789,9 @@ int tt_silu_mul(const float *gate, const float *up, int64_t m, int64_t f, int64_
  * query i of n (the new tokens are the last n of the n_k keys) sees keys 0 .. n_k - n + i; the
  * others get weight 0, as a softmax of -inf gives. Sums in float32 in another order than torch's
  * (e^x by `exp8`'s polynomial on AVX2): float32 rounding. One thread: the work is small. */
-#if defined(__AVX2__) && defined(__FMA__)
-static inline float dot8(const float *a, const float *b, int64_t d) {
-    __m256 s = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= d; i += 8) s = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s);
-    float total = hsum8(s);
-    for (; i < d; i++) total += a[i] * b[i];
-    return total;
-}
-#endif
-
 static float dot_any(const float *a, const float *b, int64_t d) {
 #if defined(__AVX2__) && defined(__FMA__)
-    return dot8(a, b, d);
+    return hsum8(dot_vector8(a, b, d));
 #else
     float total = 0.0f;
     for (int64_t i = 0; i < d; i++) total += a[i] * b[i];

@@ -179,30 +179,26 @@ class Library:
     def matmul_stacked(self, x: torch.Tensor, stack: "Stack", threads: int | None = None) -> torch.Tensor:
         """x (m, in) @ [w_1; w_2; ...]^T -> (m, out_1 + out_2 + ...): each matrix's product side by
         side, in one call (one block sum of x, one split between threads), the matrices where they are."""
-        x, m, inp = self._rows(x, stack.inputs)
-        out = torch.empty(m, stack.outputs, dtype=torch.float32)
-        threads = torch.get_num_threads() if threads is None else threads
-        rc = self._lib.tt_q4_1_matmul_parts(x.data_ptr(), m, inp, len(stack.parts), stack.codes, stack.scale,
-                                            stack.low, stack.n, out.data_ptr(), threads)
-        if rc != 0:
-            raise ValueError(f"blockmatmul refused a ({m}, {inp}) product by {len(stack.parts)} stacked matrices")
-        return out
-
+        return self._stacked(self._lib.tt_q4_1_matmul_parts, x, stack, threads, self.max_rows, "")
 
     def matmul_long(self, x: torch.Tensor, stack: "Stack", threads: int | None = None) -> torch.Tensor:
         """As `matmul_stacked`, for any number of rows: the kernel for long passes (a register-blocked
         product that decodes each block once for all rows), where `long_kernel` says it is built."""
         if not self.long_kernel:
             raise ValueError("this machine's build has no long-pass kernel (it needs AVX2 without AVX-512)")
-        x, m, inp = self._rows(x, stack.inputs, most=x.shape[0])
+        return self._stacked(self._lib.tt_q4_1_matmul_long, x, stack, threads, x.shape[0], "long ")
+
+    def _stacked(self, kernel, x: torch.Tensor, stack: "Stack", threads: int | None, most: int,
+                 kind: str) -> torch.Tensor:
+        """One call of a kernel that takes stacked Q4_1 matrices (`tt_q4_1_matmul_parts`' arguments)."""
+        x, m, inp = self._rows(x, stack.inputs, most)
         out = torch.empty(m, stack.outputs, dtype=torch.float32)
         threads = torch.get_num_threads() if threads is None else threads
-        rc = self._lib.tt_q4_1_matmul_long(x.data_ptr(), m, inp, len(stack.parts), stack.codes, stack.scale,
-                                           stack.low, stack.n, out.data_ptr(), threads)
+        rc = kernel(x.data_ptr(), m, inp, len(stack.parts), stack.codes, stack.scale, stack.low, stack.n,
+                    out.data_ptr(), threads)
         if rc != 0:
-            raise ValueError(f"blockmatmul refused a long ({m}, {inp}) product by {len(stack.parts)} matrices")
+            raise ValueError(f"blockmatmul refused a {kind}({m}, {inp}) product by {len(stack.parts)} stacked matrices")
         return out
-
 
     def rms_norm(self, x: torch.Tensor, weight: torch.Tensor, eps: float, threads: int = 1) -> torch.Tensor:
         """F.rms_norm(x, (d,), weight, eps) for float32 rows x (m, d) with unit column stride, in one
