@@ -622,6 +622,7 @@ static int long_panels(const float *x, int64_t m, int64_t k, const uint8_t *code
 }
 #endif
 
+/* whether tt_q4_1_matmul_long and tt_attention_long are built here */
 int tt_long_kernel(void) {
 #ifdef LONG_KERNEL
     return 1;
@@ -855,4 +856,128 @@ int tt_attention(const float *q, int64_t h, int64_t n, int64_t dh, int64_t q_hea
         }
     }
     return 0;
+}
+
+/* ---- Attention of a long pass (analysis) -----------------------------------------------------
+ *
+ * Why: torch computes every score of a causal pass, the future's too, then masks them, so half of
+ * both batched products is thrown away; and the scores, the mask, the softmax and the weights' uses
+ * are separate passes over h x n x n_k numbers (a 256-token pass: 63 ms of batched products and
+ * 18 ms of mask and softmax). Here a tile of 6 query rows of one head computes the scores of only
+ * the keys its rows may see, 16 keys at a time in the long product's 6x16 register tile, turns
+ * them into weights while they are in cache, and multiplies them by V likewise. K (as dh x 16
+ * panels) and V (as n_k x 16 panels) are packed once per key/value head. Tiles are handed out
+ * longest first (the last rows see the most keys). Sums in float32 in another order than torch's,
+ * e^x by `exp8`: float32 rounding. Every number of the pattern and z is one thread's, computed in
+ * the same order whatever the thread count. */
+#ifdef LONG_KERNEL
+/* dst: panels of 16 keys, each dh rows of 16 (key j's d-th number at [j / 16][d][j % 16]), zeros past n_k */
+static void pack_keys(const float *k, int64_t n_k, int64_t dh, int64_t row, float *dst) {
+    const int64_t panels = (n_k + PANEL - 1) / PANEL;
+    for (int64_t p = 0; p < panels; p++)
+        for (int64_t d = 0; d < dh; d++)
+            for (int64_t jj = 0; jj < PANEL; jj++) {
+                const int64_t j = p * PANEL + jj;
+                dst[(p * dh + d) * PANEL + jj] = j < n_k ? k[j * row + d] : 0.0f;
+            }
+}
+
+/* dst: panels of 16 of v's dh columns, each n_k rows of 16 (v[j][c] at [c / 16][j][c % 16]), zeros past dh */
+static void pack_values(const float *v, int64_t n_k, int64_t dh, int64_t row, float *dst) {
+    const int64_t panels = (dh + PANEL - 1) / PANEL;
+    for (int64_t p = 0; p < panels; p++)
+        for (int64_t j = 0; j < n_k; j++)
+            for (int64_t cc = 0; cc < PANEL; cc++) {
+                const int64_t c = p * PANEL + cc;
+                dst[(p * n_k + j) * PANEL + cc] = c < dh ? v[j * row + c] : 0.0f;
+            }
+}
+
+/* row[0..seen) <- softmax(row * scale), row[seen..n_k) <- 0 */
+static void softmax_row(float *row, int64_t seen, int64_t n_k, float scale) {
+    float top = -INFINITY;
+    int64_t j = 0;
+    const __m256 s = _mm256_set1_ps(scale);
+    __m256 best = _mm256_set1_ps(-INFINITY);
+    for (; j + 8 <= seen; j += 8) {
+        const __m256 x = _mm256_mul_ps(_mm256_loadu_ps(row + j), s);
+        _mm256_storeu_ps(row + j, x);
+        best = _mm256_max_ps(best, x);
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, best);
+    for (int i = 0; i < 8; i++) top = lanes[i] > top ? lanes[i] : top;
+    for (; j < seen; j++) {
+        row[j] *= scale;
+        top = row[j] > top ? row[j] : top;
+    }
+    const float inverse = 1.0f / exp_shifted(row, seen, top);
+    const __m256 inv = _mm256_set1_ps(inverse);
+    for (j = 0; j + 8 <= seen; j += 8) _mm256_storeu_ps(row + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), inv));
+    for (; j < seen; j++) row[j] *= inverse;
+    for (j = seen; j < n_k; j++) row[j] = 0.0f;
+}
+#endif
+
+/* tt_attention's arguments for any n (the new tokens the last n of the n_k keys), on `threads`
+ * threads. Returns -1 for what it cannot do (no AVX2 kernel here, bad sizes, no memory). */
+int tt_attention_long(const float *q, int64_t h, int64_t n, int64_t dh, int64_t q_head, int64_t q_row,
+                      const float *k, const float *v, int64_t g, int64_t n_k, int64_t kv_head, int64_t kv_row,
+                      int causal, float scale, float *pattern, float *z, int threads) {
+#ifdef LONG_KERNEL
+    if (h < 1 || g < 1 || h % g || n < 1 || n_k < n || dh < 1) return -1;
+    const int64_t group = h / g, key_panels = (n_k + PANEL - 1) / PANEL, value_panels = (dh + PANEL - 1) / PANEL;
+    const int64_t key_size = key_panels * dh * PANEL, value_size = value_panels * n_k * PANEL;
+    const int64_t zeros_size = n_k > dh ? n_k : dh;
+    /* the packed K and V of every key/value head, and a row of zeros that stands in for q's and the
+     * pattern's rows past n */
+    float *scratch = aligned_alloc(32, (size_t)(g * (key_size + value_size) + zeros_size + PANEL) * sizeof(float));
+    if (!scratch) return -1;
+    float *keys = scratch, *values = scratch + g * key_size, *zeros = values + g * value_size;
+    memset(zeros, 0, (size_t)(zeros_size + PANEL) * sizeof(float));
+    const int64_t tiles = (n + TILE_ROWS - 1) / TILE_ROWS, items = h * tiles;
+    int shares = threads < 1 ? 1 : threads;
+    if (shares > items) shares = (int)items;
+#pragma omp parallel num_threads(shares) if (shares > 1)
+    {
+        float sink[PANEL];
+#pragma omp for schedule(static)
+        for (int64_t kv = 0; kv < g; kv++) {
+            pack_keys(k + kv * kv_head, n_k, dh, kv_row, keys + kv * key_size);
+            pack_values(v + kv * kv_head, n_k, dh, kv_row, values + kv * value_size);
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t item = 0; item < items; item++) {
+            const int64_t tile = tiles - 1 - item / h, hh = item % h, r0 = tile * TILE_ROWS, kv = hh / group;
+            const int64_t last = r0 + TILE_ROWS < n ? r0 + TILE_ROWS : n;   /* rows r0 .. last - 1 */
+            const int64_t seen_most = causal ? n_k - n + last : n_k;
+            const float *xrow[TILE_ROWS];
+            float *orow[TILE_ROWS];
+            for (int r = 0; r < TILE_ROWS; r++)
+                xrow[r] = r0 + r < n ? q + hh * q_head + (r0 + r) * q_row : zeros;
+            for (int64_t p = 0; p * PANEL < seen_most; p++) {
+                const int64_t cols = n_k - p * PANEL < PANEL ? n_k - p * PANEL : PANEL;
+                for (int r = 0; r < TILE_ROWS; r++)
+                    orow[r] = r0 + r < n ? pattern + (hh * n + r0 + r) * n_k + p * PANEL : sink;
+                tile_6x16(xrow, 0, dh, keys + kv * key_size + p * dh * PANEL, orow, cols, 0);
+            }
+            for (int64_t r = r0; r < last; r++)
+                softmax_row(pattern + (hh * n + r) * n_k, causal ? n_k - n + r + 1 : n_k, n_k, scale);
+            for (int r = 0; r < TILE_ROWS; r++)
+                xrow[r] = r0 + r < n ? pattern + (hh * n + r0 + r) * n_k : zeros;
+            for (int64_t c = 0; c < value_panels; c++) {
+                const int64_t cols = dh - c * PANEL < PANEL ? dh - c * PANEL : PANEL;
+                for (int r = 0; r < TILE_ROWS; r++)
+                    orow[r] = r0 + r < n ? z + (hh * n + r0 + r) * dh + c * PANEL : sink;
+                tile_6x16(xrow, 0, seen_most, values + (kv * value_panels + c) * n_k * PANEL, orow, cols, 0);
+            }
+        }
+    }
+    free(scratch);
+    return 0;
+#else
+    (void)q; (void)h; (void)n; (void)dh; (void)q_head; (void)q_row; (void)k; (void)v; (void)g; (void)n_k;
+    (void)kv_head; (void)kv_row; (void)causal; (void)scale; (void)pattern; (void)z; (void)threads;
+    return -1;
+#endif
 }

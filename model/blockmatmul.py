@@ -136,11 +136,12 @@ class Library:
         lib.tt_silu_mul.argtypes = [ptr, ptr, i64, i64, i64, ptr, i32]
         lib.tt_attention.argtypes = [ptr, i64, i64, i64, i64, i64, ptr, ptr, i64, i64, i64, i64, i32,
                                      ctypes.c_float, ptr, ptr]
+        lib.tt_attention_long.argtypes = lib.tt_attention.argtypes + [i32]
         self._lib = lib
         self.path = path
         self.simd_width = lib.tt_simd_width()
         self.max_rows = lib.tt_max_rows()
-        # Whether `matmul_long` is compiled here (AVX2 without AVX-512; see blockmatmul.c)
+        # Whether `matmul_long` and `attention_long` are compiled here (AVX2 without AVX-512; see blockmatmul.c)
         self.long_kernel = bool(lib.tt_long_kernel())
 
     def matmul(self, x: torch.Tensor, w: BlockWeights, threads: int | None = None) -> torch.Tensor:
@@ -231,7 +232,21 @@ class Library:
                   ) -> tuple[torch.Tensor, torch.Tensor]:
         """Grouped causal attention in one call: q (h, n, dh), k and v (g, n_k, dh) with the n new
         tokens last -> (pattern (h, n, n_k), z (h, n, dh)), as softmax(q k^T / sqrt(dh)) and its
-        product with v. Any strides whose last is 1 (k and v alike): the KV cache's room is fine."""
+        product with v. Any strides whose last is 1 (k and v alike): the KV cache's room is fine.
+        One thread, one query row at a time: for a few new tokens (generation, typing)."""
+        return self._attention(self._lib.tt_attention, q, k, v, causal)
+
+    def attention_long(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool,
+                       threads: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`attention` for any number of new tokens, in register tiles of 6 query rows by 16 keys that
+        skip the keys a causal row may not see, on `threads` threads (default: torch's current
+        count). Only where `long_kernel` is True."""
+        threads = torch.get_num_threads() if threads is None else threads
+        return self._attention(self._lib.tt_attention_long, q, k, v, causal, threads)
+
+    @staticmethod
+    def _attention(kernel, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, *threads: int
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
         h, n, dh = q.shape
         g, n_k, _ = k.shape
         if (q.dtype != torch.float32 or k.dtype != torch.float32 or v.dtype != torch.float32
@@ -241,9 +256,9 @@ class Library:
                              f"{tuple(q.shape)}, {tuple(k.shape)} {k.stride()}, {tuple(v.shape)} {v.stride()}")
         pattern = torch.empty(h, n, n_k, dtype=torch.float32)
         z = torch.empty(h, n, dh, dtype=torch.float32)
-        rc = self._lib.tt_attention(q.data_ptr(), h, n, dh, q.stride(0), q.stride(1), k.data_ptr(), v.data_ptr(),
-                                    g, n_k, k.stride(0), k.stride(1), int(causal), 1.0 / math.sqrt(dh),
-                                    pattern.data_ptr(), z.data_ptr())
+        rc = kernel(q.data_ptr(), h, n, dh, q.stride(0), q.stride(1), k.data_ptr(), v.data_ptr(),
+                    g, n_k, k.stride(0), k.stride(1), int(causal), 1.0 / math.sqrt(dh),
+                    pattern.data_ptr(), z.data_ptr(), *threads)
         if rc != 0:
             raise ValueError(f"attention refused q {tuple(q.shape)}, k {tuple(k.shape)}")
         return pattern, z

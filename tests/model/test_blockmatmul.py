@@ -480,10 +480,46 @@ def test_few_token_attention_refuses_what_it_cannot_compute(library):
         library.attention(q.double(), k, k, True)
 
 
+@pytest.mark.parametrize("n,cached,h,g,dh", [(17, 0, 9, 3, 64), (256, 0, 9, 3, 64), (40, 23, 9, 3, 64),
+                                              (31, 2, 4, 2, 48), (50, 0, 3, 3, 20), (23, 9, 2, 1, 8)])
+def test_long_attention_is_torchs_to_float32_rounding_whatever_the_threads(avx2_library, n, cached, h, g, dh):
+    """The tiles of 6 query rows by 16 keys: uneven row and key counts, head sizes that are not a
+    multiple of 16, the causal mask offset by cached keys, q as a transposed view and k, v with room."""
+    gen = torch.Generator().manual_seed(n * 1000 + cached)
+    n_k = n + cached
+    q = torch.randn(n, h, dh, generator=gen).transpose(0, 1)
+    room_k = torch.randn(g, n_k + 5, dh, generator=gen) * 2
+    room_v = torch.randn(g, n_k + 5, dh, generator=gen)
+    k, v = room_k[:, :n_k], room_v[:, :n_k]
+    for causal in (True, False):
+        pattern, z = avx2_library.attention_long(q, k, v, causal, 1)
+        want_pattern, want_z = reference_attention(q, k, v, causal)
+        assert torch.allclose(pattern.double(), want_pattern, atol=2e-6), (n, cached, causal)
+        assert torch.allclose(z.double(), want_z, atol=2e-5), (n, cached, causal)
+        if causal:
+            future = torch.arange(n_k)[None, :] > (cached + torch.arange(n))[:, None]
+            assert pattern[:, future].abs().max() == 0  # the future weighs exactly nothing
+        for threads in (2, 3):
+            again = avx2_library.attention_long(q, k, v, causal, threads)
+            assert torch.equal(again[0], pattern) and torch.equal(again[1], z)
+
+
+def test_long_attention_refuses_what_it_cannot_compute(avx2_library, tmp_path):
+    k = torch.randn(3, 20, 64)
+    with pytest.raises(ValueError):
+        avx2_library.attention_long(torch.randn(9, 21, 64), k, k, True)   # more new tokens than keys
+    with pytest.raises(ValueError):
+        avx2_library.attention_long(torch.randn(8, 20, 64), k, k, True)   # 8 heads do not share 3
+    plain = tmp_path / "blockmatmul-plain.so"
+    compile_library(plain, ["-O3", "-std=c11", "-shared", "-fPIC"])
+    with pytest.raises(ValueError):
+        Library(plain).attention_long(torch.randn(9, 20, 64), k, k, True)
+
+
 @pytest.mark.real
 def test_the_loaded_model_attends_in_c_and_still_honours_pattern_hooks(real_engine):
-    """Generation and typing go through the attention core; a hook that replaces a pattern (head
-    ablation) still changes the result as on torch's path, and a long pass keeps torch's products."""
+    """Generation, typing and (where the long kernels are built) long passes go through the attention
+    core; a hook that replaces a pattern (head ablation) still changes the result as on torch's path."""
     from model.ablation import ablated_next_logits
     from model.analysis import analyse_ids
     from model.speed import AttentionCore
@@ -511,14 +547,16 @@ def test_the_loaded_model_attends_in_c_and_still_honours_pattern_hooks(real_engi
         ablated = real_engine.locked(ablated_next_logits, short, [(3, 2), (7, 0)])
     finally:
         AttentionCore.__call__ = real_call
-    assert (5, True) in calls and (3, True) in calls and (len(ids) - 3, False) in calls
+    assert (5, True) in calls and (3, True) in calls and (len(ids) - 3, core.library.long_kernel) in calls
     with model.float32_only():
         assert all(m.core is None for m in attns)
         short_torch = real_engine.locked(analyse_ids, model, ids[:5])
+        previous_torch = real_engine.locked(analyse_ids, model, ids[:-3])
         typed_torch = real_engine.locked(analyse_ids, model, ids, previous=previous)
         ablated_torch = real_engine.locked(ablated_next_logits, short_torch, [(3, 2), (7, 0)])
     assert attns[0].core is core
     assert (short.attn_pattern - short_torch.attn_pattern).abs().max() < 1e-5
     assert (typed.attn_pattern - typed_torch.attn_pattern).abs().max() < 1e-5
+    assert (previous.attn_pattern - previous_torch.attn_pattern).abs().max() < 1e-5
     assert (ablated - ablated_torch).abs().max() < 1e-3
     assert (ablated - short.next_logits).abs().max() > 0.01  # the ablation did change something
