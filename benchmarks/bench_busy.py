@@ -45,12 +45,14 @@ def busy_processes(n: int) -> Iterator[None]:
 
 def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
     """Median seconds of each function, run in turns (one of each per round, after a warm-up
-    round), so a slow moment of the machine falls on all of them alike."""
+    round), so a slow moment of the machine falls on all of them alike. Every other round runs
+    them in reverse order, so none always follows the same one (HF's pass leaves caches and freed
+    memory behind that the next job meets)."""
     for fn in fns.values():
         fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
+    for round_ in range(repeats):
+        for name, fn in (list(fns.items()) if round_ % 2 == 0 else list(fns.items())[::-1]):
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
@@ -113,7 +115,9 @@ def measure(conditions: tuple[int, ...] = (0, 1, 2)) -> dict:
                 fn()
         return run
 
-    jobs = {"generation": (work.generation, work.hf_generation, 3),
+    # Generation beside two busy loops swings most from round to round (the scheduler shares two
+    # cores among three processes): five rounds, not three, for its medians.
+    jobs = {"generation": (work.generation, work.hf_generation, 5),
             "analysis": (work.analysis, work.hf_analysis, 7),
             "typing": (work.typing, None, 7)}
     found: dict = {"fewer": fewer}
