@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from benchmarks.common import engine, header, hf_model, hf_threads, prompt_ids, row
+from benchmarks.common import engine, header, hf_model, hf_threads, interleaved_medians, prompt_ids, row
 from model.analysis import analyse_ids
 from model.generate import generate
 from model.speed import ThreadBudget
@@ -41,22 +41,6 @@ def busy_processes(n: int) -> Iterator[None]:
         for p in procs:
             p.wait()
         time.sleep(1.0 if n else 0.0)  # and to see them gone
-
-
-def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median seconds of each function, run in turns (one of each per round, after a warm-up
-    round), so a slow moment of the machine falls on all of them alike. Every other round runs
-    them in reverse order, so none always follows the same one (HF's pass leaves caches and freed
-    memory behind that the next job meets)."""
-    for fn in fns.values():
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for round_ in range(repeats):
-        for name, fn in (list(fns.items()) if round_ % 2 == 0 else list(fns.items())[::-1]):
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 class Work:
@@ -115,11 +99,12 @@ def measure(conditions: tuple[int, ...] = (0, 1, 2)) -> dict:
                 fn()
         return run
 
-    # Generation beside two busy loops swings most from round to round (the scheduler shares two
-    # cores among three processes): five rounds, not three, for its medians.
+    # Rounds for the medians: beside busy loops the scheduler shares two cores among three or four
+    # processes, and a job's time swings from round to round by 10-20% (typing, 50 ms a round:
+    # 15 rounds; generation, about 1-2 s: 5).
     jobs = {"generation": (work.generation, work.hf_generation, 5),
-            "analysis": (work.analysis, work.hf_analysis, 7),
-            "typing": (work.typing, None, 7)}
+            "analysis": (work.analysis, work.hf_analysis, 9),
+            "typing": (work.typing, None, 15)}
     found: dict = {"fewer": fewer}
     watch = e.threads.watch
     for busy in conditions:

@@ -26,6 +26,22 @@ def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 2) 
     return statistics.median(times)
 
 
+def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median seconds of each function, run in turns (one of each per round, after a warm-up
+    round), so a slow moment of the machine falls on all of them alike. Every other round runs
+    them in reverse order, so none always follows the same one (HF's pass leaves caches and freed
+    memory behind that the next job meets)."""
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for round_ in range(repeats):
+        for name, fn in (list(fns.items()) if round_ % 2 == 0 else list(fns.items())[::-1]):
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 @lru_cache(maxsize=1)
 def engine():
     from app.engine import load_engine
