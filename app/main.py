@@ -238,7 +238,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     return app
 
 
-app = create_app()
-gc.freeze()
-if _COLLECTING:
-    gc.enable()
+try:
+    app = create_app()
+finally:
+    gc.freeze()
+    if _COLLECTING:
+        gc.enable()

@@ -928,13 +928,14 @@ int tt_attention_long(const float *q, int64_t h, int64_t n, int64_t dh, int64_t 
     if (h < 1 || g < 1 || h % g || n < 1 || n_k < n || dh < 1) return -1;
     const int64_t group = h / g, key_panels = (n_k + PANEL - 1) / PANEL, value_panels = (dh + PANEL - 1) / PANEL;
     const int64_t key_size = key_panels * dh * PANEL, value_size = value_panels * n_k * PANEL;
-    const int64_t zeros_size = n_k > dh ? n_k : dh;
-    /* the packed K and V of every key/value head, and a row of zeros that stands in for q's and the
-     * pattern's rows past n */
-    float *scratch = aligned_alloc(32, (size_t)(g * (key_size + value_size) + zeros_size + PANEL) * sizeof(float));
+    /* rounded up to whole panels: aligned_alloc wants a size that is a multiple of the alignment */
+    const int64_t zeros_size = ((n_k > dh ? n_k : dh) + PANEL - 1) / PANEL * PANEL;
+    /* the packed K and V of every key/value head, and a row of zeros that stands in for q's rows
+     * (dh numbers) and the pattern's rows (up to n_k) past n */
+    float *scratch = aligned_alloc(32, (size_t)(g * (key_size + value_size) + zeros_size) * sizeof(float));
     if (!scratch) return -1;
     float *keys = scratch, *values = scratch + g * key_size, *zeros = values + g * value_size;
-    memset(zeros, 0, (size_t)(zeros_size + PANEL) * sizeof(float));
+    memset(zeros, 0, (size_t)zeros_size * sizeof(float));
     const int64_t tiles = (n + TILE_ROWS - 1) / TILE_ROWS, items = h * tiles;
     int shares = threads < 1 ? 1 : threads;
     if (shares > items) shares = (int)items;

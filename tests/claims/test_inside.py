@@ -263,8 +263,9 @@ def test_a_token_scores_its_own_key_too(france):
 def test_later_tokens_are_masked_with_minus_infinity_and_get_weight_0(real_client):
     """Mask note under the score table: 'The 3 tokens after “␣on” are masked: a score of −∞, whose eˣ is 0, so the
     weight is 0' (the model adds -inf to future scores before its softmax, Positions.future_bias; chapter 4's row is exactly 0 there;
-    the C attention of a few new tokens, model/blockmatmul.c tt_attention, gives those keys weight 0 as
-    the softmax of -inf does, checked against the torch path in tests/model/test_blockmatmul.py)."""
+    the C attention, model/blockmatmul.c tt_attention for a few new tokens and tt_attention_long for longer
+    passes, gives those keys weight 0 as the softmax of -inf does, without computing their scores; checked
+    against the torch path in tests/model/test_blockmatmul.py)."""
     from pathlib import Path
 
     source = (Path(__file__).resolve().parents[2] / "model" / "llama.py").read_text()

@@ -516,10 +516,47 @@ def test_long_attention_refuses_what_it_cannot_compute(avx2_library, tmp_path):
         Library(plain).attention_long(torch.randn(9, 20, 64), k, k, True)
 
 
+@pytest.mark.parametrize("n", [3, 9, 30])
+def test_the_attention_core_honours_pattern_replacements_and_other_masks(avx2_library, n):
+    """On the tiny model with the cores attached (row by row up to 6 new tokens, tiles above): the
+    same logits as torch's path; a hook that returns a replacement pattern changes z as on torch's
+    path; a mask that is not the plain causal one (attribution's copies side by side, which must not
+    see each other) goes to torch's operations, so the copies stay apart."""
+    from model import attribution as A
+    from model.speed import use_elementwise
+    from model.tiny import tiny_model
+
+    model, _ = tiny_model(seed=2)
+    ids = torch.randint(0, model.cfg.vocab_size, (n,), generator=torch.Generator().manual_seed(n))
+
+    def uniform_head_1(pattern, name):
+        out = pattern.clone()
+        out[1] = torch.ones_like(out[1]).tril() / torch.arange(1, n + 1)[:, None]
+        return out
+    replaced = {f"blocks.{i}.attn.pattern": uniform_head_1 for i in range(model.cfg.n_layers)}
+    read = A.direction(model, 3).float()
+    with torch.no_grad():
+        want, want_replaced = model(ids), None
+        with model.hooks(replaced):
+            want_replaced = model(ids)
+        x = model.embed(ids)
+        want_copies = torch.stack([A.batched_f(model, (x * 0.5)[None], read)[0], A.batched_f(model, x[None], read)[0]])
+        use_elementwise(model, avx2_library)
+        assert model.positions(0, n).causal and model.positions(4, n).causal
+        assert torch.allclose(model(ids), want, atol=1e-4)
+        with model.hooks(replaced):
+            got_replaced = model(ids)
+        assert torch.allclose(got_replaced, want_replaced, atol=1e-4)
+        assert (got_replaced - want).abs().max() > 1e-3  # the replacement did change something
+        copies = A.batched_f(model, torch.stack([x * 0.5, x]), read)
+    assert torch.allclose(copies, want_copies, atol=1e-4)
+
+
 @pytest.mark.real
-def test_the_loaded_model_attends_in_c_and_still_honours_pattern_hooks(real_engine):
+def test_the_loaded_model_attends_in_c_and_still_honours_z_hooks(real_engine):
     """Generation, typing and (where the long kernels are built) long passes go through the attention
-    core; a hook that replaces a pattern (head ablation) still changes the result as on torch's path."""
+    core; a hook on z (head ablation) still changes the result as on torch's path (hooks that replace
+    the pattern: the tiny-model test above)."""
     from model.ablation import ablated_next_logits
     from model.analysis import analyse_ids
     from model.speed import AttentionCore
