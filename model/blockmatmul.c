@@ -731,9 +731,11 @@ int tt_rms_norm(const float *x, int64_t m, int64_t d, int64_t stride, const floa
 
 #if defined(__AVX2__) && defined(__FMA__)
 /* e^x for 8 floats: x = n ln2 + r, e^r by a degree-5 polynomial (Cephes' expf, as in most
- * SIMD libraries; within 2 ulp of the exact value for x in [-87.3, 88.4], the input clamped to it) */
+ * SIMD libraries; within 2 ulp of the exact value for x in [-87.3, 88.4], the input clamped to it).
+ * The bound is max's and min's first operand: where one operand is NaN they return the second, so
+ * a NaN stays NaN (as torch's e^x keeps it) instead of becoming a bound. */
 static inline __m256 exp8(__m256 x) {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3365f)), _mm256_set1_ps(88.3762f));
+    x = _mm256_min_ps(_mm256_set1_ps(88.3762f), _mm256_max_ps(_mm256_set1_ps(-87.3365f), x));
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);

@@ -504,6 +504,20 @@ def test_long_attention_is_torchs_to_float32_rounding_whatever_the_threads(avx2_
             assert torch.equal(again[0], pattern) and torch.equal(again[1], z)
 
 
+def test_a_nan_stays_nan_as_in_torch(avx2_library):
+    """e^x by the polynomial (exp8) clamps its input: a NaN must not be clamped into a number, or a
+    NaN in the activations would silently turn into a weight of about 0 instead of showing."""
+    gate, up = torch.randn(2, 20), torch.randn(2, 20)
+    gate[0, 3] = gate[1, 17] = float("nan")  # one in the 8-wide part, one in the tail
+    assert torch.equal(avx2_library.silu_mul(gate, up).isnan(), (torch.nn.functional.silu(gate) * up).isnan())
+    q, k, v = torch.randn(9, 40, 64), torch.randn(3, 40, 64), torch.randn(3, 40, 64)
+    k[0, 5, 3] = float("nan")
+    want = reference_attention(q, k, v, True)[0].isnan().any(-1)  # rows that see the NaN key: every row after it
+    assert torch.equal(avx2_library.attention_long(q, k, v, True, 2)[0].isnan().any(-1), want)
+    assert torch.equal(avx2_library.attention(q[:, -3:], k, v, True)[0].isnan().any(-1), want[:, -3:])
+    assert not bool(want[:, :5].any()) and bool(want[:3, 5:].all())
+
+
 def test_long_attention_refuses_what_it_cannot_compute(avx2_library, tmp_path):
     k = torch.randn(3, 20, 64)
     with pytest.raises(ValueError):
