@@ -873,25 +873,17 @@ int tt_attention(const float *q, int64_t h, int64_t n, int64_t dh, int64_t q_hea
  * e^x by `exp8`: float32 rounding. Every number of the pattern and z is one thread's, computed in
  * the same order whatever the thread count. */
 #ifdef LONG_KERNEL
-/* dst: panels of 16 keys, each dh rows of 16 (key j's d-th number at [j / 16][d][j % 16]), zeros past n_k */
-static void pack_keys(const float *k, int64_t n_k, int64_t dh, int64_t row, float *dst) {
-    const int64_t panels = (n_k + PANEL - 1) / PANEL;
+/* src's numbers [a][b] (at src + a * a_stride + b * b_stride, a < along, b < across) as panels of 16
+ * a's, each `across` rows of 16: [a / 16][b][a % 16], zeros past `along`. Keys: a = key, b = its
+ * number (dh x 16 panels, for the scores); values: a = v's column, b = key (n_k x 16 panels, for z). */
+static void pack_panels(const float *src, int64_t along, int64_t a_stride, int64_t across, int64_t b_stride,
+                        float *dst) {
+    const int64_t panels = (along + PANEL - 1) / PANEL;
     for (int64_t p = 0; p < panels; p++)
-        for (int64_t d = 0; d < dh; d++)
-            for (int64_t jj = 0; jj < PANEL; jj++) {
-                const int64_t j = p * PANEL + jj;
-                dst[(p * dh + d) * PANEL + jj] = j < n_k ? k[j * row + d] : 0.0f;
-            }
-}
-
-/* dst: panels of 16 of v's dh columns, each n_k rows of 16 (v[j][c] at [c / 16][j][c % 16]), zeros past dh */
-static void pack_values(const float *v, int64_t n_k, int64_t dh, int64_t row, float *dst) {
-    const int64_t panels = (dh + PANEL - 1) / PANEL;
-    for (int64_t p = 0; p < panels; p++)
-        for (int64_t j = 0; j < n_k; j++)
-            for (int64_t cc = 0; cc < PANEL; cc++) {
-                const int64_t c = p * PANEL + cc;
-                dst[(p * n_k + j) * PANEL + cc] = c < dh ? v[j * row + c] : 0.0f;
+        for (int64_t b = 0; b < across; b++)
+            for (int64_t i = 0; i < PANEL; i++) {
+                const int64_t a = p * PANEL + i;
+                dst[(p * across + b) * PANEL + i] = a < along ? src[a * a_stride + b * b_stride] : 0.0f;
             }
 }
 
@@ -946,8 +938,8 @@ int tt_attention_long(const float *q, int64_t h, int64_t n, int64_t dh, int64_t 
         float sink[PANEL];
 #pragma omp for schedule(static)
         for (int64_t kv = 0; kv < g; kv++) {
-            pack_keys(k + kv * kv_head, n_k, dh, kv_row, keys + kv * key_size);
-            pack_values(v + kv * kv_head, n_k, dh, kv_row, values + kv * value_size);
+            pack_panels(k + kv * kv_head, n_k, kv_row, dh, 1, keys + kv * key_size);
+            pack_panels(v + kv * kv_head, dh, 1, n_k, kv_row, values + kv * value_size);
         }
 #pragma omp for schedule(dynamic, 1)
         for (int64_t item = 0; item < items; item++) {
