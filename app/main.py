@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.engine import Engine, Overloaded, load_engine
 from model.errors import InputError
-from app import docs, openapi
+from app import docs, inprocess, openapi
 from app.routers import (attention, attribution, embeddings, generate, heads, inside, learn, model_info, network, pages,
                          predict, tokens)
 from app.routers import openai as openai_api
@@ -167,11 +167,8 @@ async def _first_request(app: FastAPI) -> None:
     """One page asked of the app itself before it serves anyone: the first request through Starlette
     builds its middleware stack and routes, and the first page render reads the model's shape for the
     template (about 40 ms here, otherwise paid by a newcomer's first visit). /tokens runs no model pass."""
-    import httpx
-
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://warm-up") as client:
-            await client.get("/tokens", params={"text": ""})
+        await inprocess.get(app, "/tokens?text=", host="warm-up")
     except Exception:  # a warm-up must never stop the app from starting
         log.exception("warm-up request")
 

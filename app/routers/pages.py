@@ -10,14 +10,13 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
-from app import assets, pictures
+from app import assets, inprocess, pictures
 from app.views import model as model_view
 from app.views.first_request import Limits, first_request
 
@@ -145,9 +144,8 @@ async def _stream(app, url: str, draw, above: str, below: str):
     try:
         # Asked of the app itself, in-process: exactly the API's answer, through the same checks, cache
         # and model thread as a browser's request.
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://first-picture") as client:
-            answer = await asyncio.wait_for(client.get(url), PICTURE_WAIT_SECONDS)
-        if answer.status_code == 200:
+        answer = await asyncio.wait_for(inprocess.get(app, url, host="first-picture"), PICTURE_WAIT_SECONDS)
+        if answer.status == 200:
             data = answer.json()
             block = pictures.block(url, data, await run_in_threadpool(draw, data, url))
     except asyncio.TimeoutError:
