@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 
 import pytest
 from fastapi import FastAPI
@@ -59,12 +58,3 @@ def test_an_exception_in_the_app_is_raised_not_hidden():
 
     with pytest.raises(RuntimeError, match="a route's bug"):
         _get(app, "/broken")
-
-
-def test_the_server_no_longer_imports_httpx():
-    """The reason for the module: importing httpx cost every start 0.13-0.16 s (app/inprocess.py)."""
-    import subprocess
-
-    code = "import sys, app.main; print('httpx' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "False"
