@@ -5,6 +5,13 @@ under the same conditions (issue 21).
 Each busy process is a bounded Python loop (it ends by itself after `BUSY_SECONDS` even if this
 benchmark is killed). "One thread fewer" is the same engine with its thread budget capped at one
 thread less than the cores it may use: what TT_THREADS=cores-1 would give.
+
+"Never slower than one thread fewer" is judged on the rounds' paired ratios (ours / one thread fewer,
+timed in the same round): slower only when a distribution-free 95% interval of their median lies above
+1. Beside it, the one-thread-fewer configuration is timed a second time in the same rounds and compared
+with itself: the spread a ratio shows when nothing differs. Where the engine itself chose one thread
+fewer (beside busy loops it does), the two sides are the same configuration and that control is what
+their ratio should look like.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from benchmarks.common import engine, header, hf_model, hf_threads, interleaved_medians, prompt_ids, row
+from benchmarks.common import Ratio, engine, header, hf_model, hf_threads, interleaved_times, prompt_ids, row
 from model.analysis import analyse_ids
 from model.generate import generate
 from model.speed import ThreadBudget
@@ -87,8 +94,10 @@ def thread_limit(e, most: int) -> Iterator[None]:
 
 
 def measure(conditions: tuple[int, ...] = (0, 1, 2)) -> dict:
-    """{(job, who, busy): seconds} for every job, implementation ("ours", "fewer": ours with one
-    thread fewer, "hf") and number of busy processes; (job, "threads", busy): the threads ours used."""
+    """{(job, who, busy): seconds} (medians) for every job, implementation ("ours", "fewer": ours with
+    one thread fewer, "again": the same a second time, "hf") and number of busy processes; (job,
+    "vs fewer", busy) and (job, "control", busy): the paired `Ratio`s ours / fewer and again / fewer;
+    (job, "threads", busy): the threads ours used."""
     work = Work()
     e = work.engine
     fewer = max(1, min(e.threads.most, e.threads.cores) - 1)
@@ -101,8 +110,8 @@ def measure(conditions: tuple[int, ...] = (0, 1, 2)) -> dict:
 
     # Rounds for the medians: beside busy loops the scheduler shares two cores among three or four
     # processes, and a job's time swings from round to round by 10-20% (typing, 50 ms a round:
-    # 15 rounds; generation, about 1-2 s: 5).
-    jobs = {"generation": (work.generation, work.hf_generation, 5),
+    # 15 rounds; generation, about 1-2 s: 7, the fewest whose ratio interval has 95% coverage).
+    jobs = {"generation": (work.generation, work.hf_generation, 7),
             "analysis": (work.analysis, work.hf_analysis, 9),
             "typing": (work.typing, None, 15)}
     found: dict = {"fewer": fewer}
@@ -112,11 +121,14 @@ def measure(conditions: tuple[int, ...] = (0, 1, 2)) -> dict:
             # What the engine saw other processes use (the busy loops, and anything else running).
             found["others", busy] = watch.busy_elsewhere() if watch is not None else None
             for job, (ours, theirs, repeats) in jobs.items():
-                fns = {"ours": ours, "fewer": with_fewer(ours)}
+                fns = {"ours": ours, "fewer": with_fewer(ours), "again": with_fewer(ours)}
                 if theirs is not None and work.hf is not None:
                     fns["hf"] = theirs
-                for who, seconds in interleaved_medians(fns, repeats).items():
-                    found[job, who, busy] = seconds
+                times = interleaved_times(fns, repeats)
+                for who, seconds in times.items():
+                    found[job, who, busy] = statistics.median(seconds)
+                found[job, "vs fewer", busy] = Ratio.paired(times["ours"], times["fewer"])
+                found[job, "control", busy] = Ratio.paired(times["again"], times["fewer"])
                 ours()
                 found[job, "threads", busy] = e.threads.last
     return found
@@ -133,12 +145,14 @@ def main(conditions: tuple[int, ...] = (0, 1, 2)) -> None:
         row(label, "")
         idle = found[job, "ours", 0] if 0 in conditions else None
         for busy in conditions:
-            ours, one_fewer = found[job, "ours", busy], found[job, "fewer", busy]
+            ours = found[job, "ours", busy]
             value = f"{NEW_TOKENS / ours:.1f} tok/s" if job == "generation" else f"{ours * 1000:.0f} ms"
             note = f"on {found[job, 'threads', busy]}"
             if busy and idle:
                 note += f", {ours / idle:.2f}x the idle time (goal <= {2 if busy == 1 else 3}x)"
-            note += f", {ours / one_fewer:.2f}x the time on {fewer} (goal <= 1)"
+            vs, control = found[job, "vs fewer", busy], found[job, "control", busy]
+            note += (f"; against {fewer} thread{'s' if fewer > 1 else ''} {vs}: "
+                     f"{'SLOWER' if vs.above_one else 'not slower'} (goal), {fewer} against itself {control}")
             if (job, "hf", busy) in found:
                 theirs = found[job, "hf", busy]
                 if job == "generation":

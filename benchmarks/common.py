@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterator
@@ -26,8 +28,8 @@ def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 2) 
     return statistics.median(times)
 
 
-def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median seconds of each function, run in turns (one of each per round, after a warm-up
+def interleaved_times(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """Seconds of each function in each round, run in turns (one of each per round, after a warm-up
     round), so a slow moment of the machine falls on all of them alike. Every other round runs
     them in reverse order, so none always follows the same one (HF's pass leaves caches and freed
     memory behind that the next job meets)."""
@@ -39,7 +41,44 @@ def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int) -> d
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+    return times
+
+
+def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median seconds of each function, timed in turns (`interleaved_times`)."""
+    return {name: statistics.median(t) for name, t in interleaved_times(fns, repeats).items()}
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """The ratio of two functions' times, from rounds that timed both: the median of the rounds'
+    ratios, and a distribution-free interval for that median (order statistics of the rounds' ratios,
+    as in a sign test: it holds the true median with at least `coverage` probability)."""
+    median: float
+    low: float
+    high: float
+    coverage: float
+
+    @classmethod
+    def paired(cls, a: list[float], b: list[float], confidence: float = 0.95) -> "Ratio":
+        ratios = sorted(x / y for x, y in zip(a, b, strict=True))
+        n = len(ratios)
+        # The widest k with P(Binomial(n, 1/2) < k) <= (1 - confidence) / 2: [r_k, r_(n+1-k)].
+        tail, k = 0.0, 0
+        while k < n // 2 and tail + math.comb(n, k) / 2 ** n <= (1 - confidence) / 2:
+            tail += math.comb(n, k) / 2 ** n
+            k += 1
+        k = max(k, 1)  # too few rounds for the confidence asked: the whole range
+        below = sum(math.comb(n, i) for i in range(k)) / 2 ** n
+        return cls(statistics.median(ratios), ratios[k - 1], ratios[n - k], 1 - 2 * below)
+
+    @property
+    def above_one(self) -> bool:
+        """Slower beyond the rounds' noise: the whole interval above 1."""
+        return self.low > 1.0
+
+    def __str__(self) -> str:
+        return f"{self.median:.2f}x ({self.coverage:.0%} interval {self.low:.2f}-{self.high:.2f}x)"
 
 
 @lru_cache(maxsize=1)
