@@ -16,7 +16,8 @@ when the page's first picture appears. Reported per page:
   first request, app/views/first_request.py) is one of them, replayed as that GET: the same view
   answers it as the POST it replaces, so the comparison is the same as before the preloads.
 - warm: the same two on a server that has answered this page before (the page's own cost: loading
-  and running its code and Plotly, drawing).
+  and running its code and Plotly, drawing), each once the server has finished what the previous
+  visit asked (`wait_idle`).
 
 --split-cores: the browser (and this script) on the first core, every server on the others, as when
 the browser and the server are different machines. On one shared machine a preloaded request's pass
@@ -168,6 +169,22 @@ def replay(base: str, api: list[dict]) -> float:
 SPLIT: dict[str, set[int]] = {}  # --split-cores: {"browser": {0}, "server": {1, ...}}
 
 
+def wait_idle(pid: int, quiet: float = 0.3, most: float = 60.0) -> None:
+    """Until the server has used no CPU for `quiet` seconds: a page's module asks further answers after
+    its first picture (more maps, the logit lens, generated steps), and a closed browser context does not
+    stop the server computing them, so the next visit would queue behind them."""
+    def cpu() -> int:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+    deadline, last, still = time.monotonic() + most, cpu(), 0.0
+    while still < quiet and time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = cpu()
+        still = still + 0.1 if now == last else 0.0
+        last = now
+
+
 @contextmanager
 def fresh_server():
     """A just-started app (nothing computed for any prompt yet) on a free port (on the server's
@@ -180,7 +197,7 @@ def fresh_server():
         if SPLIT:
             os.sched_setaffinity(0, SPLIT["browser"])
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -189,16 +206,21 @@ def fresh_server():
 def measure(browser, v: Visit, repeats: int = 2) -> dict:
     cold_nav, cold_api, colds = [], [], []
     for _ in range(repeats):
-        with fresh_server() as base:
+        with fresh_server() as (base, _):
             first = visit(browser, base, v)
             colds.append(first)
-        with fresh_server() as base:
+        with fresh_server() as (base, _):
             cold_api.append(replay(base, first["api"]) * 1000)
         cold_nav.append(first["ms"])
-    with fresh_server() as base:
+    with fresh_server() as (base, pid):
         visit(browser, base, v)  # the server computes this page's answers once
-        warm = [visit(browser, base, v) for _ in range(repeats)]
-        warm_api = [replay(base, warm[0]["api"]) * 1000 for _ in range(repeats)]
+        warm, warm_api = [], []
+        for _ in range(repeats):
+            wait_idle(pid)
+            warm.append(visit(browser, base, v))
+        for _ in range(repeats):
+            wait_idle(pid)
+            warm_api.append(replay(base, warm[0]["api"]) * 1000)
     scripts = first["scripts"]
     def mark(name):
         values = [c["marks"][name] for c in colds if c["marks"][name] is not None]
