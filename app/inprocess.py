@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,14 @@ async def get(app, url: str, host: str = "in-process") -> Answer:
     """GET `url` (a path with its query) of the ASGI `app`. The body is asked for uncompressed (no
     Accept-Encoding). An exception the app raises propagates, as a route's bug should not hide."""
     parts = urlsplit(url)
+    # As a browser sends them (anything not ASCII percent-encoded) and a server reads them (ASGI's
+    # `path` percent-decoded; `raw_path` and `query_string` as sent).
+    raw_path = quote(parts.path, safe="/%:@!$&'()*+,;=~")
+    query = quote(parts.query, safe="/?%:@!$&'()*+,;=~")
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
         "headers": [(b"host", host.encode("ascii"))], "scheme": "http",
-        "path": parts.path, "raw_path": parts.path.encode("utf-8"), "query_string": parts.query.encode("utf-8"),
+        "path": unquote(raw_path), "raw_path": raw_path.encode("ascii"), "query_string": query.encode("ascii"),
         "server": (host, 80), "client": ("127.0.0.1", 0), "root_path": "",
     }
     status, headers, body = None, [], []

@@ -183,6 +183,8 @@ def wait_idle(pid: int, quiet: float = 0.3, most: float = 60.0) -> None:
         now = cpu()
         still = still + 0.1 if now == last else 0.0
         last = now
+    if still < quiet:
+        print(f"  (the server was still busy after {most:.0f} s: the next visit may queue behind it)", flush=True)
 
 
 @contextmanager

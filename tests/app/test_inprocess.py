@@ -58,3 +58,15 @@ def test_an_exception_in_the_app_is_raised_not_hidden():
 
     with pytest.raises(RuntimeError, match="a route's bug"):
         _get(app, "/broken")
+
+
+def test_the_url_is_read_as_a_server_reads_it():
+    # ASGI's `path` is percent-decoded; text that is not ASCII goes as a browser sends it (UTF-8, %XX).
+    app = FastAPI()
+
+    @app.get("/p/{name}")
+    def echo(name: str, q: str = ""):
+        return {"name": name, "q": q}
+
+    assert _get(app, "/p/a%20b%C3%A9?q=caf%C3%A9+x").json() == {"name": "a bé", "q": "café x"}
+    assert _get(app, "/p/é?q=café naïve").json() == {"name": "é", "q": "café naïve"}
