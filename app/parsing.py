@@ -50,6 +50,15 @@ async def _answer(send: Send, path: str, status: int, detail: str, code: str, fi
     await send({"type": "http.response.body", "body": data})
 
 
+# Set in the scope of a HEAD answered as a GET.
+HEAD_KEY = "transformer_tour.head"
+
+
+def is_head(scope: Scope) -> bool:
+    """This GET answers a HEAD: its body will be dropped."""
+    return bool(scope.get(HEAD_KEY))
+
+
 class JsonBodyGuard:
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -95,7 +104,8 @@ class JsonBodyGuard:
         await self.app(scope, replay, send)
 
     async def _head(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer as the GET would, headers only (Content-Length stays the GET's)."""
+        """Answer as the GET would, headers only (Content-Length stays the GET's). The GET's scope says it
+        is a HEAD (`is_head`), so a page does not compute a first picture nobody will receive."""
 
         async def headers_only(message: Message) -> None:
             if message["type"] == "http.response.body":
@@ -104,4 +114,4 @@ class JsonBodyGuard:
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, headers_only)
+        await self.app({**scope, "method": "GET", HEAD_KEY: True}, receive, headers_only)

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app import assets, inprocess, pictures
 from app.views import model as model_view
+from app.parsing import is_head
 from app.views.first_request import Limits, first_request
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,7 +117,8 @@ def render(request: Request, template: str, active: str, **context) -> Response:
     # from the head, so the model starts as the HTML arrives.
     engine = request.app.state.engine
     url = first_request(active, request.query_params.multi_items(), Limits.of(engine))
-    draw = pictures.renderer(active) if url else None
+    # Not for a HEAD: its body, the picture with it, is never sent (app/parsing.py).
+    draw = pictures.renderer(active) if url and not is_head(request.scope) else None
     html = templates.get_template(template).render({
         "request": request, "first_request": None if draw else url,
         "first_picture": lambda: Markup(pictures.SLOT) if draw else "", "picture_first": bool(draw),

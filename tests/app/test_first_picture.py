@@ -180,3 +180,23 @@ def test_without_javascript_predicts_picture_names_its_sampling_settings(tiny_cl
         n = answer["draw"]["allowed_count"]
         assert caption[0] == (written or f"Temperature 0.7, top-k 0, top-p 0.9: {n:,} token{'' if n == 1 else 's'} can be drawn.")
         assert sum(p["allowed"] for p in answer["predictions"]) == min(n, len(answer["predictions"]))
+
+
+def test_a_head_of_a_page_computes_no_picture(tiny_client, monkeypatch):
+    """A HEAD's body is dropped (app/parsing.py), so its page asks the model nothing: a link checker or a
+    monitor does not start a pass. The GET still draws its picture."""
+    from app import inprocess
+
+    asked = []
+    real = inprocess.get
+
+    async def counting(app, url, **kwargs):
+        asked.append(url)
+        return await real(app, url, **kwargs)
+
+    monkeypatch.setattr(inprocess, "get", counting)
+    for path in ("/predict?text=Hello", "/attention?text=Hello&layer=0&head=0", "/why?text=Hello"):
+        head = tiny_client.head(path)
+        assert head.status_code == 200 and head.headers["content-type"].startswith("text/html")
+        assert head.content == b"" and asked == [], path
+    assert "data-first-picture><svg" in tiny_client.get("/predict?text=Hello").text and len(asked) == 1
