@@ -10,10 +10,10 @@ thread less than the cores it may use: what TT_THREADS=cores-1 would give.
 timed in the same round): shown slower only when a distribution-free 95% interval of their median lies
 above 1. A weak test with this few rounds (with 7, only when every round was slower: a true 10%
 slowdown amid 10-20% noise is shown about one time in nine), so the medians and intervals are printed
-for a reader to judge, not only the verdict. Beside it, the one-thread-fewer configuration is timed a second time in the same rounds and compared
-with itself: the spread a ratio shows when nothing differs. Where the engine itself chose one thread
-fewer (beside busy loops it does), the two sides are the same configuration and that control is what
-their ratio should look like.
+for a reader to judge, not only the verdict. Beside it, the one-thread-fewer configuration is timed a
+second time in the same rounds and compared with itself: the spread a ratio shows when nothing
+differs. Where the engine itself chose one thread fewer (beside busy loops it does), the two sides
+are the same configuration and that control is what their ratio should look like.
 """
 
 from __future__ import annotations

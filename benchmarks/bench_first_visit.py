@@ -43,6 +43,7 @@ import httpx
 
 from benchmarks.common import header, row
 from benchmarks.screenshots import CHROMIUM, free_port, start_server
+from model.speed import process_cpu_ticks
 
 GOAL_BYTES = 1_500_000
 GOAL_RATIO = 1.5
@@ -173,14 +174,10 @@ def wait_idle(pid: int, quiet: float = 0.3, most: float = 60.0) -> None:
     """Until the server has used no CPU for `quiet` seconds: a page's module asks further answers after
     its first picture (more maps, the logit lens, generated steps), and a closed browser context does not
     stop the server computing them, so the next visit would queue behind them."""
-    def cpu() -> int:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
-    deadline, last, still = time.monotonic() + most, cpu(), 0.0
+    deadline, last, still = time.monotonic() + most, process_cpu_ticks(pid), 0.0
     while still < quiet and time.monotonic() < deadline:
         time.sleep(0.1)
-        now = cpu()
+        now = process_cpu_ticks(pid)
         still = still + 0.1 if now == last else 0.0
         last = now
     if still < quiet:

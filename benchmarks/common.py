@@ -63,14 +63,15 @@ class Ratio:
     def paired(cls, a: list[float], b: list[float], confidence: float = 0.95) -> "Ratio":
         ratios = sorted(x / y for x, y in zip(a, b, strict=True))
         n = len(ratios)
-        # The widest k with P(Binomial(n, 1/2) < k) <= (1 - confidence) / 2: [r_k, r_(n+1-k)].
-        tail, k = 0.0, 0
-        while k < n // 2 and tail + math.comb(n, k) / 2 ** n <= (1 - confidence) / 2:
-            tail += math.comb(n, k) / 2 ** n
+
+        def below(k: int) -> float:  # P(Binomial(n, 1/2) < k): the median lies below r_k
+            return sum(math.comb(n, i) for i in range(k)) / 2 ** n
+
+        # [r_k, r_(n+1-k)] for the largest k whose tails keep the confidence; at least the whole range.
+        k = 1
+        while k < n // 2 and below(k + 1) <= (1 - confidence) / 2:
             k += 1
-        k = max(k, 1)  # too few rounds for the confidence asked: the whole range
-        below = sum(math.comb(n, i) for i in range(k)) / 2 ** n
-        return cls(statistics.median(ratios), ratios[k - 1], ratios[n - k], 1 - 2 * below)
+        return cls(statistics.median(ratios), ratios[k - 1], ratios[n - k], 1 - 2 * below(k))
 
     @property
     def above_one(self) -> bool:

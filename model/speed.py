@@ -347,6 +347,13 @@ def watch_other_processes() -> CoreWatch | None:
     return CoreWatch().start()
 
 
+def process_cpu_ticks(pid: int | str = "self") -> int:
+    """CPU time a process has used (user + system, all its threads), in clock ticks, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    return int(fields[11]) + int(fields[12])  # utime, stime
+
+
 def cpu_sample(cpus: set[int] | None = None) -> tuple[float, float, float] | None:
     """(CPU time used by all processes, elapsed CPU time, this process's CPU time), in clock ticks
     since boot, over the CPUs in `cpus` (default: this process's affinity); None off Linux."""
@@ -365,9 +372,7 @@ def cpu_sample(cpus: set[int] | None = None) -> tuple[float, float, float] | Non
                 ticks = [int(v) for v in fields[:8]]  # user nice system idle iowait irq softirq steal
                 total += sum(ticks)
                 busy += sum(ticks) - ticks[3] - ticks[4]
-        with open("/proc/self/stat") as f:
-            own = f.read().rsplit(")", 1)[1].split()
-        return float(busy), float(total) / len(cpus), float(own[11]) + float(own[12])  # utime, stime
+        return float(busy), float(total) / len(cpus), float(process_cpu_ticks())
     except (OSError, ValueError, IndexError, AttributeError, ZeroDivisionError):
         return None
 

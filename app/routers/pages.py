@@ -17,8 +17,8 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from app import assets, inprocess, pictures
-from app.views import model as model_view
 from app.parsing import is_head
+from app.views import model as model_view
 from app.views.first_request import Limits, first_request
 
 ROOT = Path(__file__).resolve().parents[2]
