@@ -235,5 +235,5 @@ def load_engine(settings: Settings) -> Engine:
     tokenizer = ModelTokenizer(weights.tokenizer)
     threads = ThreadBudget(settings.threads, watch_other_processes())
     return Engine(model, tokenizer, settings, source=str(gguf_path),
-                  storage=storage_summary(weights.storage, weights.tensors),
+                  storage=storage_summary(weights.storage, weights.bits, weights.tensors),
                   load_seconds=time.perf_counter() - started, threads=threads)

@@ -17,12 +17,14 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from app import assets, inprocess, pictures
+from app.bytecode_cache import bytecode_cache
 from app.parsing import is_head
 from app.views import model as model_view
 from app.views.first_request import Limits, first_request
 
 ROOT = Path(__file__).resolve().parents[2]
 templates = Jinja2Templates(directory=str(ROOT / "templates"))
+templates.env.bytecode_cache = bytecode_cache()  # compiled once per machine, not at every start
 # "49,152": numbers of the model in running text read best with thousands separators.
 templates.env.filters["thousands"] = lambda n: f"{int(n):,}"
 

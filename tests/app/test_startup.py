@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from fastapi.routing import APIRoute
 
 from app.main import create_app
@@ -17,6 +18,16 @@ def test_the_server_does_not_import_httpx():
     code = "import sys, app.main; print('httpx' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+@pytest.mark.real
+def test_a_cached_start_does_not_import_gguf(real_engine):
+    """Each storage type's bits per weight come from the weight cache's metadata (model/weights.py
+    `bits_per_weight`): importing gguf for its block sizes cost every start about 50 ms."""
+    code = ("import sys; from app.engine import load_engine; from app.settings import Settings; "
+            "e = load_engine(Settings()); print([s.type for s in e.storage], 'gguf' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "['Q4_1', 'Q8_0', 'F32'] False"
 
 
 def test_the_routers_routes_are_the_apps_own(tiny_engine):

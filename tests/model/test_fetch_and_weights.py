@@ -1,6 +1,7 @@
 """Fetching and caching weights: failures leave nothing half-written behind."""
 
 import hashlib
+import json
 import zipfile
 from pathlib import Path
 
@@ -98,3 +99,22 @@ def test_cached_weights_equal_freshly_dequantised_ones(real_engine, tmp_path):
         assert torch.equal(fresh.tensors[name], cached.tensors[name])
     assert cached.tokenizer.tokens == fresh.tokenizer.tokens
     assert not list((tmp_path / "cache").glob("*.partial"))
+    # Each storage type's bits per weight are kept in the cache (a cached start does not import gguf):
+    # Q4_1, a float16 scale and minimum and 32 four-bit codes per 32 weights; Q8_0, a float16 scale and
+    # 32 bytes.
+    assert cached.storage == fresh.storage
+    assert cached.bits == fresh.bits == {"F32": 32.0, "Q4_1": (2 + 2 + 16) * 8 / 32, "Q8_0": (2 + 32) * 8 / 32}
+
+
+@pytest.mark.real
+def test_a_cache_written_before_bits_were_kept_gains_them_once(real_engine, tmp_path):
+    gguf = Path(real_engine.source)
+    fresh = load_weights(gguf, cache_dir=tmp_path / "cache")
+    meta_path = next((tmp_path / "cache").glob("*.json"))
+    older = json.loads(meta_path.read_text())
+    del older["bits"], older["storage"]  # as sessions before these were kept wrote it
+    meta_path.write_text(json.dumps(older))
+    again = load_weights(gguf, cache_dir=tmp_path / "cache")
+    assert (again.storage, again.bits) == (fresh.storage, fresh.bits)
+    rewritten = json.loads(meta_path.read_text())
+    assert (rewritten["storage"], rewritten["bits"]) == (fresh.storage, fresh.bits)

@@ -1,0 +1,77 @@
+"""Compiled templates kept between starts (app/bytecode_cache.py): used when the source is unchanged,
+compiled again when it changed, and never a failed page when the cache's files are unusable."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from jinja2 import Environment, FileSystemLoader
+from jinja2.bccache import bc_magic
+
+from app.bytecode_cache import QuietBytecodeCache
+from app.routers import pages
+
+
+def _env(templates, cache_dir) -> Environment:
+    return Environment(loader=FileSystemLoader(str(templates)), autoescape=True,
+                       bytecode_cache=QuietBytecodeCache(str(cache_dir), pattern="tt-test-%s.jinja"))
+
+
+def _no_compiling(env: Environment, monkeypatch) -> None:
+    def compile(*args, **kwargs):
+        raise AssertionError("compiled, though the cache held this template")
+    monkeypatch.setattr(env, "compile", compile)
+
+
+def test_a_second_start_loads_the_compiled_template(tmp_path, monkeypatch):
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "page.html").write_text("<p>{{ text }}</p>")
+    assert _env(tmp_path / "t", tmp_path).get_template("page.html").render(text="<b>") == "<p>&lt;b&gt;</p>"
+    again = _env(tmp_path / "t", tmp_path)  # a new process's environment, the same cache folder
+    _no_compiling(again, monkeypatch)
+    assert again.get_template("page.html").render(text="<b>") == "<p>&lt;b&gt;</p>"
+
+
+def test_an_edited_template_is_compiled_again(tmp_path):
+    (tmp_path / "t").mkdir()
+    source = tmp_path / "t" / "page.html"
+    source.write_text("<p>one {{ n }}</p>")
+    assert _env(tmp_path / "t", tmp_path).get_template("page.html").render(n=1) == "<p>one 1</p>"
+    source.write_text("<p>two {{ n }}</p>")
+    assert _env(tmp_path / "t", tmp_path).get_template("page.html").render(n=2) == "<p>two 2</p>"
+
+
+@pytest.mark.parametrize("garbage", [b"", b"not a cache file at all", bc_magic, bc_magic + b"\x80\x04garbage",
+                                     bc_magic + b"garbage"])
+def test_an_unreadable_cache_file_is_compiled_again(tmp_path, garbage):
+    """Jinja's own cache raises on a file that starts as its files do and is cut or garbled after."""
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "page.html").write_text("<p>{{ n }}</p>")
+    _env(tmp_path / "t", tmp_path).get_template("page.html")
+    [kept] = tmp_path.glob("tt-test-*.jinja")
+    kept.write_bytes(garbage)
+    assert _env(tmp_path / "t", tmp_path).get_template("page.html").render(n=3) == "<p>3</p>"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder")
+def test_a_cache_it_cannot_write_costs_a_compile_not_a_page(tmp_path):
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "page.html").write_text("<p>{{ n }}</p>")
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache").chmod(0o500)
+    try:
+        assert _env(tmp_path / "t", tmp_path / "cache").get_template("page.html").render(n=4) == "<p>4</p>"
+    finally:
+        (tmp_path / "cache").chmod(0o700)
+
+
+def test_a_cache_folder_that_vanished_costs_a_compile_not_a_page(tmp_path):
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "page.html").write_text("<p>{{ n }}</p>")
+    env = _env(tmp_path / "t", tmp_path / "gone")  # never created: writing there fails
+    assert env.get_template("page.html").render(n=5) == "<p>5</p>"
+
+
+def test_the_pages_use_it():
+    assert isinstance(pages.templates.env.bytecode_cache, QuietBytecodeCache)
