@@ -35,7 +35,7 @@ from app.routers import (attention, attribution, embeddings, generate, heads, in
                          predict, tokens)
 from app.routers import openai as openai_api
 from app.views import openai as openai_view
-from app.parsing import JsonBodyGuard
+from app.parsing import HeadAsGet, JsonBodyGuard
 from app.security import BodySizeLimit, SecurityHeaders
 from app.settings import Settings
 
@@ -231,13 +231,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_exception_handler(InputError, input_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(openai_view.OpenAIHTTPError, openai_view.openai_error)
-    # Innermost: a body that is not JSON (415), nested too deep (422) or a HEAD (answered as GET).
+    # Innermost: a body that is not JSON (415) or nested too deep (422).
     app.add_middleware(JsonBodyGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Large answers (all 270 heads, embeddings maps) shrink several-fold; event streams are
     # left alone by the middleware so tokens still arrive one by one.
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HeadAsGet)  # outermost: a HEAD's headers are the GET's as sent (compressed too)
 
     for module in (model_info, tokens, network, embeddings, attention, heads, inside, learn, predict, attribution,
                    generate, openai_api, pages):

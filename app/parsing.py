@@ -6,7 +6,8 @@
 - a JSON body nested deeper than `MAX_DEPTH` is a 422 `too_deep`, checked by counting brackets
   before anything parses it recursively (Python's json module, pydantic and our own checks all
   recurse, and a body nested near Python's recursion limit could otherwise end in a 500);
-- `HEAD` is answered wherever `GET` is: as the GET, without the body.
+- `HEAD` is answered wherever `GET` is: as the GET, without the body (`HeadAsGet`, the outermost
+  middleware, so the headers are the GET's as sent: compressed where the GET is).
 
 Errors have the native shape under /api and OpenAI's under /v1, as every other error."""
 
@@ -59,6 +60,29 @@ def is_head(scope: Scope) -> bool:
     return bool(scope.get(HEAD_KEY))
 
 
+class HeadAsGet:
+    """A HEAD is answered as the GET, headers only (Content-Length and Content-Encoding stay the GET's).
+    The GET's scope says it is a HEAD (`is_head`), so a page does not compute a first picture nobody
+    will receive. Outermost: inside the compression middleware, a HEAD's empty body went out
+    uncompressed, with the uncompressed length and no Content-Encoding where the GET had both."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            return await self.app(scope, receive, send)
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET", HEAD_KEY: True}, receive, headers_only)
+
+
 class JsonBodyGuard:
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -66,8 +90,6 @@ class JsonBodyGuard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        if scope["method"] == "HEAD":
-            return await self._head(scope, receive, send)
         path = scope["path"]
         if scope["method"] not in ("POST", "PUT", "PATCH") or not path.startswith(("/api/", "/v1/")):
             return await self.app(scope, receive, send)
@@ -102,16 +124,3 @@ class JsonBodyGuard:
             return await receive()
 
         await self.app(scope, replay, send)
-
-    async def _head(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer as the GET would, headers only (Content-Length stays the GET's). The GET's scope says it
-        is a HEAD (`is_head`), so a page does not compute a first picture nobody will receive."""
-
-        async def headers_only(message: Message) -> None:
-            if message["type"] == "http.response.body":
-                if message.get("more_body", False):
-                    return
-                message = {"type": "http.response.body", "body": b"", "more_body": False}
-            await send(message)
-
-        await self.app({**scope, "method": "GET", HEAD_KEY: True}, receive, headers_only)

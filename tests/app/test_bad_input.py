@@ -202,6 +202,18 @@ def test_head_answers_wherever_get_does_without_a_body(tiny_client):
     assert tiny_client.head("/nowhere").status_code == 404
 
 
+@pytest.mark.parametrize("path", ["/openapi.json", "/static/css/app.css", "/api/model"])
+def test_a_heads_headers_are_the_gets_as_sent_compressed_too(tiny_client, path):
+    """Content-Encoding and Content-Length of a HEAD are the GET's, where the GET is gzipped as well."""
+    gzip = {"accept-encoding": "gzip"}
+    get, head = tiny_client.get(path, headers=gzip), tiny_client.head(path, headers=gzip)
+    assert get.headers.get("content-encoding") == head.headers.get("content-encoding"), path
+    assert get.headers.get("content-length") == head.headers.get("content-length"), path
+    assert head.content == b""
+    if len(get.content) >= 2048:  # the compression middleware's minimum size
+        assert head.headers["content-encoding"] == "gzip"
+
+
 @pytest.mark.parametrize("body", [{"text": "hi", "top_k": True}, {"text": "hi", "temperature": False},
                                   {"text": "hi", "n_predictions": True}, {"text": "hi", "append_ids": [5, True]},
                                   {"text": "hi", "ablate": [{"layer": True, "head": 0}]}])
