@@ -18,6 +18,10 @@ when the page's first picture appears. Reported per page:
 - warm: the same two on a server that has answered this page before (the page's own cost: loading
   and running its code and Plotly, drawing), each once the server has finished what the previous
   visit asked (`wait_idle`).
+- the browser's floor: the same kind of visit to a 100-byte page whose picture is in its HTML, served
+  by a plain Python server in this process: what a navigation in a fresh context costs this browser
+  on this machine at this moment, whatever the page. A page's "nav -> first picture" minus the floor
+  is what the page and the model add.
 
 --split-cores: the browser (and this script) on the first core, every server on the others, as when
 the browser and the server are different machines. On one shared machine a preloaded request's pass
@@ -146,25 +150,71 @@ def replay(base: str, api: list[dict]) -> float:
     if not api:
         return 0.0
     done: list[float] = []
+    # A client per request, each made before the clock starts: making one builds a TLS context and reads
+    # a certificate bundle (about 57 ms of CPU here), which a browser's request does not pay, so timing it
+    # overstated every "API alone" (and so flattered every ratio) until session 12.
+    clients = [httpx.Client(timeout=300) for _ in api]
     start = time.perf_counter()
 
-    def one(r: dict) -> None:
+    def one(r: dict, client: httpx.Client) -> None:
         parts = urlsplit(r["url"])
         url = base + parts.path + (f"?{parts.query}" if parts.query else "")
-        with httpx.Client(timeout=300) as client:
-            headers = {"Content-Type": "application/json"} if r["body"] else {}
-            with client.stream(r["method"], url, content=r["body"], headers=headers) as answer:
-                for _ in answer.iter_bytes():
-                    if answer.headers.get("content-type", "").startswith("text/event-stream"):
-                        break
+        headers = {"Content-Type": "application/json"} if r["body"] else {}
+        with client.stream(r["method"], url, content=r["body"], headers=headers) as answer:
+            for _ in answer.iter_bytes():
+                if answer.headers.get("content-type", "").startswith("text/event-stream"):
+                    break
         done.append(time.perf_counter() - start)
 
-    threads = [threading.Thread(target=one, args=(r,)) for r in api]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    threads = [threading.Thread(target=one, args=(r, c)) for r, c in zip(api, clients)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        for c in clients:
+            c.close()
     return max(done)
+
+
+FLOOR_PAGE = b'<!doctype html><title>floor</title><div data-first-picture><svg width="10" height="10"></svg></div>'
+
+
+@contextmanager
+def floor_server():
+    """A plain HTTP server in this process answering every GET with FLOOR_PAGE."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(FLOOR_PAGE)))
+            self.end_headers()
+            self.wfile.write(FLOOR_PAGE)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def floor_ms(browser, visits: int = 5) -> float:
+    """The browser's own navigation: median ms from navigation start to FLOOR_PAGE's picture in the DOM,
+    each visit in a fresh context, as the pages' visits are."""
+    times = []
+    with floor_server() as base:
+        for _ in range(visits):
+            times.append(visit(browser, base, Visit("floor", "/", {}, first=SERVER_DRAWN))["ms"])
+    return statistics.median(times)
 
 
 SPLIT: dict[str, set[int]] = {}  # --split-cores: {"browser": {0}, "server": {1, ...}}
@@ -254,6 +304,9 @@ def main(argv: list[str] | None = None) -> dict:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
             "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+        floors = [floor_ms(browser)]
+        row("the browser's own navigation", f"{floors[0]:.0f} ms",
+            "a 100-byte page with its picture in its HTML, fresh context, median of 5")
         for v in wanted:
             try:
                 r = measure(browser, v, repeats)
@@ -278,7 +331,11 @@ def main(argv: list[str] | None = None) -> dict:
                     (f"answered {m['answer']:.0f} ms" if m["answer"] is not None else "")
                     + (f", Plotly run {m['plotly']:.0f} ms" if m["plotly"] is not None else ""))
             row(f"{v.name}:   warm server", f"{r['warm_nav_ms']:.0f} ms", f"API alone {r['warm_api_ms']:.0f} ms")
+        floors.append(floor_ms(browser))
+        row("the browser's own navigation, again", f"{floors[1]:.0f} ms",
+            "the same, after the pages (the machine's noise: compare a page with both)")
         browser.close()
+    results["floor"] = {"before_ms": floors[0], "after_ms": floors[1]}
     return results
 
 
