@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app import assets, inprocess, pictures
 from app.bytecode_cache import bytecode_cache
+from app.stylesheets import style
 from app.parsing import is_head
 from app.views import model as model_view
 from app.views.first_request import Limits, first_request
@@ -27,6 +28,7 @@ templates = Jinja2Templates(directory=str(ROOT / "templates"))
 templates.env.bytecode_cache = bytecode_cache()  # compiled once per machine, not at every start
 # "49,152": numbers of the model in running text read best with thousands separators.
 templates.env.filters["thousands"] = lambda n: f"{int(n):,}"
+templates.env.globals["style"] = style  # a page's stylesheet written into its head (app/stylesheets.py)
 
 # Front-end files under versioned names (app/assets.py): plotly.js's 2-D bundle (built from npm by
 # tools/build_plotly_2d.sh, committed), the full bundle from the plotly package (3-D and other trace

@@ -6,9 +6,10 @@ import re
 
 
 def text_of(client, path: str) -> str:
-    """The page's prose: without its scripts (a server-drawn first picture's inline JSON answer) and the
-    coordinates and images of its SVG drawings, which hold numbers that are not sentences."""
-    html = re.sub(r"<script\b.*?</script>", "", client.get(path).text, flags=re.S)
+    """The page's prose: without its scripts (a server-drawn first picture's inline JSON answer), its
+    stylesheets (written into the head) and the coordinates and images of its SVG drawings, which hold
+    numbers that are not sentences."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", "", client.get(path).text, flags=re.S)
     html = re.sub(r"<svg\b.*?</svg>", "", html, flags=re.S)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
 
