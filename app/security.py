@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# No inline scripts anywhere: every script is a file under /static or /vendor. Plotly writes
-# inline style attributes, hence 'unsafe-inline' for styles only.
+# No inline scripts anywhere: every script is a file under /static or /vendor. 'unsafe-inline' for styles
+# only: Plotly writes inline style attributes, and every page carries its stylesheets as <style> elements
+# (app/stylesheets.py).
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
        "connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
        "frame-ancestors 'none'")

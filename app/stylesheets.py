@@ -5,7 +5,7 @@ linked stylesheet is one more request that the server answers beside that pass, 
 and the same interpreter, and the browser's first render waits for it. Written in, the pictures of
 the pages whose answers take 0.1-0.4 s came 50-200 ms sooner (docs/PERFORMANCE.md, session 12: median
 navigation -> first picture on a just-started server, 8 visits alternating with the linked pages).
-Each page carries about 10-20 kB more HTML (3-5 kB gzipped); the files stay served under /static/css.
+Each page carries 11-21 kB more HTML (4-6 kB gzipped); the files stay served under /static/css.
 """
 
 from __future__ import annotations

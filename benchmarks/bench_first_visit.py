@@ -19,9 +19,10 @@ when the page's first picture appears. Reported per page:
   and running its code and Plotly, drawing), each once the server has finished what the previous
   visit asked (`wait_idle`).
 - the browser's floor: the same kind of visit to a 100-byte page whose picture is in its HTML, served
-  by a plain Python server in this process: what a navigation in a fresh context costs this browser
-  on this machine at this moment, whatever the page. A page's "nav -> first picture" minus the floor
-  is what the page and the model add.
+  by a plain Python server in this process (HTTP/1.0, no compression): about what a navigation in a
+  fresh context costs this browser on this machine at this moment, whatever the page. A page's
+  "nav -> first picture" minus the floor is roughly what the page and the model add (with
+  --split-cores the floor's server shares the browser's core, unlike the app).
 
 --split-cores: the browser (and this script) on the first core, every server on the others, as when
 the browser and the server are different machines. On one shared machine a preloaded request's pass

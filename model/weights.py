@@ -226,7 +226,10 @@ def load_weights(gguf_path: Path, cache_dir: Path | None = None) -> LoadedWeight
         if "storage" not in meta or "bits" not in meta:  # a cache written before these were kept: once
             meta["storage"] = meta.get("storage") or storage_types(gguf_path)
             meta["bits"] = bits_per_weight(meta["storage"].values())
-            _write_atomically(meta_path, json.dumps(meta))
+            try:
+                _write_atomically(meta_path, json.dumps(meta))
+            except OSError:
+                pass  # a read-only cache only costs reading them again at the next start
         return LoadedWeights(LlamaConfig.from_dict(meta["config"]), load_file(str(tensors_path)),
                              TokenizerData(**meta["tokenizer"]), sha,
                              BlockWeights.from_tensors(load_file(str(blocks_path))), meta["storage"], meta["bits"])
@@ -250,8 +253,12 @@ def load_weights(gguf_path: Path, cache_dir: Path | None = None) -> LoadedWeight
 def _write_atomically(path: Path, text: str) -> None:
     # A name of this process's own: two servers starting at once never write the same partial file.
     partial = path.with_suffix(f".json.{os.getpid()}.partial")
-    partial.write_text(text)
-    os.replace(partial, path)
+    try:
+        partial.write_text(text)
+        os.replace(partial, path)
+    except OSError:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def _remove_older_formats(cache_dir: Path, sha: str) -> None:

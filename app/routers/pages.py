@@ -25,7 +25,7 @@ from app.views.first_request import Limits, first_request
 
 ROOT = Path(__file__).resolve().parents[2]
 templates = Jinja2Templates(directory=str(ROOT / "templates"))
-templates.env.bytecode_cache = bytecode_cache()  # compiled once per machine, not at every start
+templates.env.bytecode_cache = bytecode_cache(templates.env)  # compiled once, not at every start
 # "49,152": numbers of the model in running text read best with thousands separators.
 templates.env.filters["thousands"] = lambda n: f"{int(n):,}"
 templates.env.globals["style"] = style  # a page's stylesheet written into its head (app/stylesheets.py)
@@ -122,7 +122,8 @@ def render(request: Request, template: str, active: str, **context) -> Response:
     engine = request.app.state.engine
     url = first_request(active, request.query_params.multi_items(), Limits.of(engine))
     # Not for a HEAD: its body, the picture with it, is never sent (app/parsing.py).
-    draw = pictures.renderer(active) if url and not is_head(request.scope) else None
+    head = is_head(request.scope)
+    draw = pictures.renderer(active) if url and not head else None
     html = templates.get_template(template).render({
         "request": request, "first_request": None if draw else url,
         "first_picture": lambda: Markup(pictures.SLOT) if draw else "", "picture_first": bool(draw),
@@ -131,6 +132,10 @@ def render(request: Request, template: str, active: str, **context) -> Response:
         "modules": module_graph(f"{active or 'tour'}.js"),
         "model_name": engine.display_name, "model": engine.cfg,
         "model_json": model_view.model_info(engine).model_dump_json(), **context})
+    if head and url and pictures.renderer(active):
+        # The GET this HEAD stands for is streamed, without a Content-Length: so is the HEAD's answer,
+        # whose headers must be the GET's (its length would be the page without its picture).
+        return StreamingResponse(iter([html]), media_type="text/html; charset=utf-8")
     if not draw or pictures.SLOT not in html:
         return HTMLResponse(html)
     above, below = html.split(pictures.SLOT, 1)

@@ -202,7 +202,8 @@ def test_head_answers_wherever_get_does_without_a_body(tiny_client):
     assert tiny_client.head("/nowhere").status_code == 404
 
 
-@pytest.mark.parametrize("path", ["/openapi.json", "/static/css/app.css", "/api/model"])
+@pytest.mark.parametrize("path", ["/openapi.json", "/static/css/app.css", "/api/model", "/", "/predict?text=Hello",
+                                  "/attention?text=Hello", "/tokens?text=abc", "/network", "/chat", "/why?text=Hi"])
 def test_a_heads_headers_are_the_gets_as_sent_compressed_too(tiny_client, path):
     """Content-Encoding and Content-Length of a HEAD are the GET's, where the GET is gzipped as well."""
     gzip = {"accept-encoding": "gzip"}

