@@ -3,7 +3,6 @@ compiled again when it changed, and never a failed page when the cache's files a
 
 from __future__ import annotations
 
-
 import pytest
 from jinja2 import Environment, FileSystemLoader
 from jinja2.bccache import bc_magic
