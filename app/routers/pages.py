@@ -121,9 +121,10 @@ def render(request: Request, template: str, active: str, **context) -> Response:
     # from the head, so the model starts as the HTML arrives.
     engine = request.app.state.engine
     url = first_request(active, request.query_params.multi_items(), Limits.of(engine))
-    # Not for a HEAD: its body, the picture with it, is never sent (app/parsing.py).
+    streamed = pictures.renderer(active) if url else None  # a page whose GET streams its first picture
+    # Not drawn for a HEAD: its body, the picture with it, is never sent (app/parsing.py).
     head = is_head(request.scope)
-    draw = pictures.renderer(active) if url and not head else None
+    draw = None if head else streamed
     html = templates.get_template(template).render({
         "request": request, "first_request": None if draw else url,
         "first_picture": lambda: Markup(pictures.SLOT) if draw else "", "picture_first": bool(draw),
@@ -132,7 +133,7 @@ def render(request: Request, template: str, active: str, **context) -> Response:
         "modules": module_graph(f"{active or 'tour'}.js"),
         "model_name": engine.display_name, "model": engine.cfg,
         "model_json": model_view.model_info(engine).model_dump_json(), **context})
-    if head and url and pictures.renderer(active):
+    if head and streamed:
         # The GET this HEAD stands for is streamed, without a Content-Length: so is the HEAD's answer,
         # whose headers must be the GET's (its length would be the page without its picture).
         return StreamingResponse(iter([html]), media_type="text/html; charset=utf-8")
