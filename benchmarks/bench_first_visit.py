@@ -47,7 +47,9 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from benchmarks.common import header, row
-from benchmarks.screenshots import CHROMIUM, free_port, start_server
+from benchmarks import chromium
+from benchmarks.chromium import CHROMIUM
+from benchmarks.screenshots import free_port, start_server
 from model.speed import process_cpu_ticks
 
 GOAL_BYTES = 1_500_000
@@ -303,8 +305,7 @@ def main(argv: list[str] | None = None) -> dict:
         return {}
     results = {}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+        browser = chromium.launch(p)
         floors = [floor_ms(browser)]
         row("the browser's own navigation", f"{floors[0]:.0f} ms",
             "a 100-byte page with its picture in its HTML, fresh context, median of 5")

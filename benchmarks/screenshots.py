@@ -24,9 +24,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlencode
 
+from benchmarks import chromium
+from benchmarks.chromium import CHROMIUM
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
 VIEWPORT = {"width": 1280, "height": 800}
 # Sizes: (folder under docs/screenshots, browser context options). The phone is a touch screen, so
 # pages show what they show on a phone (no Plotly toolbar, "tap" instead of "hover").
@@ -176,8 +178,7 @@ def main(argv: list[str]) -> int:
     failures = 0
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-                "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+            browser = chromium.launch(p)
             base = f"http://127.0.0.1:{port}"
             for shot in wanted:
                 shot = with_real_reply(shot, base)

@@ -19,12 +19,13 @@ import torch
 from fastapi.testclient import TestClient
 
 from app.engine import Engine, load_engine
+from benchmarks import chromium
+from benchmarks.chromium import CHROMIUM
 from app.main import create_app
 from app.settings import Settings
 from model.tiny import tiny_model
 
 torch.set_num_threads(max(1, torch.get_num_threads()))
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="session")
@@ -108,9 +109,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        browser = chromium.launch(p, ["--disable-quic", "--disable-component-update", "--disable-sync"])
         yield browser
         browser.close()
 

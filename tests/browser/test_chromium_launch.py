@@ -1,0 +1,49 @@
+"""benchmarks/chromium.launch: Chromium's idle omnibox popups are off, and Playwright's own disabled
+features still are (Chromium keeps only the last --disable-features flag it is given)."""
+
+from __future__ import annotations
+
+from benchmarks.chromium import DISABLE, IDLE_UI_FEATURES, command_line_flag, merged_flag
+
+PLAYWRIGHTS_OWN = "PaintHolding"  # one of the features Playwright turns off, on which its waits rely
+
+
+def test_merged_flag_adds_ours_to_playwrights_once():
+    assert merged_flag(None) == DISABLE + ",".join(IDLE_UI_FEATURES)
+    assert merged_flag("--disable-features=A,B") == "--disable-features=A,B," + ",".join(IDLE_UI_FEATURES)
+    assert merged_flag("--disable-features=A,WebUIOmniboxPopup") == "--disable-features=A,WebUIOmniboxPopup,WebUIOmniboxAimPopup"
+    assert merged_flag("--disable-features=") == DISABLE + ",".join(IDLE_UI_FEATURES)
+
+
+def test_the_flag_is_read_from_a_command_line():
+    line = "/usr/lib/chromium/chromium --no-sandbox --disable-features=A,B --enable-features=C about:blank"
+    assert command_line_flag(line) == "--disable-features=A,B"
+    assert command_line_flag("/usr/lib/chromium/chromium --no-sandbox") is None
+
+
+def test_the_launched_browser_has_one_flag_with_both_lists(browser):
+    page = browser.new_page()
+    try:
+        page.goto("chrome://version")
+        line = page.inner_text("#command_line")
+    finally:
+        page.close()
+    flags = [a for a in line.split() if a.startswith(DISABLE)]
+    assert len(flags) == 1, flags
+    features = flags[0].removeprefix(DISABLE).split(",")
+    assert PLAYWRIGHTS_OWN in features and set(IDLE_UI_FEATURES) <= set(features)
+
+
+def test_no_omnibox_popup_is_built_beside_a_page(browser):
+    """With the features on, every window got two chrome://omnibox-popup.top-chrome/ pages that kept a
+    core busy while nothing was shown."""
+    context = browser.new_context()
+    try:
+        context.new_page().goto("about:blank")
+        session = browser.new_browser_cdp_session()
+        urls = [t["url"] for t in session.send("Target.getTargets")["targetInfos"]]
+        session.detach()
+    finally:
+        context.close()
+    assert "about:blank" in urls
+    assert not [u for u in urls if u.startswith("chrome://omnibox-popup")], urls
