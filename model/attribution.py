@@ -216,8 +216,11 @@ def batched_f(model: Llama, x: torch.Tensor, read: torch.Tensor) -> torch.Tensor
     future = torch.kron(blocks.long(), torch.ones(n, n, dtype=torch.long)).bool() | one.future.repeat(c, c)
     pos = Positions(one.cos.repeat(c, 1), one.sin.repeat(c, 1), future)      # (c*n, dh), (c*n, c*n)
     h = x.reshape(c * n, d)
-    for block in model.blocks:
-        h = block(h, pos, None)
+    with model.around_pass(c * n) as between_blocks:  # the thread policy's, as in Llama.forward_from
+        for block in model.blocks:
+            h = block(h, pos, None)
+            if between_blocks is not None:
+                between_blocks()
     last = model.norm(h.view(c, n, d)[:, -1])                                 # (c, d)
     return last @ read                                                        # (c,)
 

@@ -382,6 +382,7 @@ class Llama(nn.Module):
         self.unembed.weight = self.embed.weight
         self.hook_embed, self.hook_final_norm, self.hook_logits = HookPoint(), HookPoint(), HookPoint()
         # Entered around every pass with its number of tokens; model/speed.py attaches a thread policy.
+        # What it yields, if not None, is called between blocks (the policy's second look at the cores).
         self.around_pass: Callable[[int], AbstractContextManager] = lambda n_tokens: nullcontext()
         self.hook_points: dict[str, HookPoint] = {}
         for module_name, module in self.named_modules():
@@ -412,9 +413,11 @@ class Llama(nn.Module):
                      last_only: bool = False) -> torch.Tensor:
         """Continue a pass from `x` (n, d), the residual stream entering block `layer`."""
         pos = self.positions(start, x.shape[0])
-        with self.around_pass(x.shape[0]):
+        with self.around_pass(x.shape[0]) as between_blocks:
             for block in self.blocks[layer:]:
                 x = block(x, pos, cache)
+                if between_blocks is not None:
+                    between_blocks()
             x = self.hook_final_norm(self.norm(x))
             if last_only:
                 x = x[-1:]

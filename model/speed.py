@@ -22,7 +22,9 @@
   (`kernel_threads`): decoding the 4-bit codes, not memory, bounds one thread on some machines.
 - **Threads sized to the free cores.** `CoreWatch` measures how much CPU other processes used
   in the last half second; `ThreadBudget.job` gives each job of the engine as many threads as
-  there are cores nobody else is using (at least one). A thread that shares its core with a busy
+  there are cores nobody else is using (at least one), and a long pass asks again between its
+  blocks (`recheck_threads`, from the last 0.2 s): a browser busy with the navigation that asked
+  for the pass is often idle before the pass ends. A thread that shares its core with a busy
   process makes every other thread wait for it at each barrier of a split product, so the pass
   would be slower than on one thread. (app/__init__.py also shortens how long OpenMP's waiting
   threads spin before they sleep: GOMP_SPINCOUNT=10000.)
@@ -67,17 +69,21 @@ def kernel_threads() -> int:
 
 
 @contextmanager
-def few_tokens_one_thread(n_tokens: int) -> Iterator[None]:
+def few_tokens_one_thread(n_tokens: int) -> Iterator[Callable[[], None] | None]:
     """One intra-op thread for torch's operations in short passes (the block kernel keeps the
-    job's threads: `kernel_threads`)."""
+    job's threads: `kernel_threads`). A longer pass gets `recheck_threads` to call between its
+    blocks (a short one lasts a few milliseconds: nothing to gain)."""
     before = torch.get_num_threads()
-    if n_tokens > FEW_TOKENS or before == 1:
-        yield
+    if n_tokens > FEW_TOKENS:
+        yield recheck_threads
+        return
+    if before == 1:
+        yield None
         return
     _short_pass.threads = before
     torch.set_num_threads(1)
     try:
-        yield
+        yield None
     finally:
         torch.set_num_threads(before)
         _short_pass.threads = None
@@ -398,12 +404,14 @@ class CoreWatch:
             with self._lock:
                 self._samples.append(found)
 
-    def busy_elsewhere(self) -> float:
-        """Cores used by other processes, on average over the window (0 before two samples)."""
+    def busy_elsewhere(self, window: float | None = None) -> float:
+        """Cores used by other processes, on average over the window, or over the last `window`
+        seconds of it (0 before two samples)."""
         with self._lock:
             if len(self._samples) < 2:
                 return 0.0
-            (busy0, elapsed0, own0), (busy1, elapsed1, own1) = self._samples[0], self._samples[-1]
+            first = 0 if window is None else max(0, len(self._samples) - 1 - max(1, round(window / self.every)))
+            (busy0, elapsed0, own0), (busy1, elapsed1, own1) = self._samples[first], self._samples[-1]
         if elapsed1 <= elapsed0:
             return 0.0
         return max(0.0, ((busy1 - busy0) - (own1 - own0)) / (elapsed1 - elapsed0))
@@ -423,18 +431,36 @@ class CoreWatch:
             self.tick()
 
 
+# A long pass asks again between its blocks, from the last 0.2 s only: what it began with was decided
+# on the last half second, and a browser busy with the navigation that asked for the pass is often idle
+# a few hundred milliseconds later (measured: a ~200-token /predict from a page visit, started on one
+# thread while Chromium set the page up, kept that one thread for its 1.2-1.3 s).
+RECHECK_WINDOW = 0.2
+
+_job = threading.local()  # .budget: the ThreadBudget whose job runs on this thread, if any
+
+
+def recheck_threads() -> None:
+    """Between the blocks of a long pass: the running job's threads set again from the cores free
+    now (a no-op outside a job of a ThreadBudget, as in a notebook)."""
+    budget = getattr(_job, "budget", None)
+    if budget is not None:
+        budget.recheck()
+
+
 class ThreadBudget:
     """Threads for each job: the free cores (usable cores minus those other processes keep busy,
     a core counting as busy from half its time), between 1 and `most`; set as torch's intra-op
-    threads for the job."""
+    threads for the job, and set again between the blocks of a long pass (`recheck`)."""
 
     def __init__(self, most: int, watch: CoreWatch | None = None, cores: int | None = None):
         self.most, self.watch = max(1, most), watch
         self.cores = cores if cores is not None else usable_cores()
         self.last = min(self.most, self.cores)
+        self.rechanged = 0  # how often a recheck changed a running job's threads (benchmarks print it)
 
-    def threads(self) -> int:
-        busy = self.watch.busy_elsewhere() if self.watch is not None else 0.0
+    def threads(self, window: float | None = None) -> int:
+        busy = self.watch.busy_elsewhere(window) if self.watch is not None else 0.0
         free = int(self.cores - busy + 0.5)
         return max(1, min(self.most, self.cores, free))
 
@@ -445,4 +471,16 @@ class ThreadBudget:
         self.last = n
         if torch.get_num_threads() != n:
             torch.set_num_threads(n)
-        yield n
+        _job.budget = self
+        try:
+            yield n
+        finally:
+            _job.budget = None
+
+    def recheck(self) -> None:
+        """The running job's threads from the cores free in the last RECHECK_WINDOW seconds."""
+        n = self.threads(RECHECK_WINDOW)
+        if n != torch.get_num_threads():
+            torch.set_num_threads(n)
+            self.last = n
+            self.rechanged += 1

@@ -4,6 +4,7 @@ gets, measured from what other processes use; the numbers never depend on it."""
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +27,7 @@ class FixedWatch:
     def __init__(self, busy: float):
         self.busy = busy
 
-    def busy_elsewhere(self) -> float:
+    def busy_elsewhere(self, window: float | None = None) -> float:
         return self.busy
 
 
@@ -52,6 +53,64 @@ def test_a_job_runs_on_its_threads():
             assert n == 2 and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_long_pass_takes_the_cores_freed_while_it_runs():
+    """recheck_threads (called between a long pass's blocks) sets the running job's threads again, both
+    ways; outside a job it changes nothing."""
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        watch = FixedWatch(1.0)
+        budget = ThreadBudget(2, watch, cores=2)
+        with budget.job() as n:
+            assert n == 1
+            watch.busy = 0.1                       # the browser has stopped drawing
+            speed.recheck_threads()
+            assert torch.get_num_threads() == 2 and budget.last == 2 and budget.rechanged == 1
+            watch.busy = 1.2                       # another process started
+            speed.recheck_threads()
+            assert torch.get_num_threads() == 1 and budget.rechanged == 2
+        torch.set_num_threads(2)
+        watch.busy = 1.0
+        speed.recheck_threads()                    # no job: nothing to set
+        assert torch.get_num_threads() == 2 and budget.rechanged == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_long_passes_recheck_between_blocks_short_ones_do_not(tiny_engine):
+    """Llama.forward_from calls what the thread policy yields once per block; a short pass (a generated
+    token) gets nothing to call, so it never pays for a look at the cores."""
+    calls = []
+    with speed.few_tokens_one_thread(speed.FEW_TOKENS + 1) as long_pass, \
+            speed.few_tokens_one_thread(speed.FEW_TOKENS) as short_pass:
+        assert long_pass is speed.recheck_threads and short_pass is None
+    model = tiny_engine.model
+    saved = model.around_pass
+
+    @contextmanager
+    def counting(n_tokens):
+        yield (lambda: calls.append(n_tokens)) if n_tokens > speed.FEW_TOKENS else None
+
+    model.around_pass = counting
+    try:
+        with torch.inference_mode():
+            model(torch.arange(speed.FEW_TOKENS + 3))
+            assert calls == [speed.FEW_TOKENS + 3] * len(model.blocks)
+            model(torch.arange(2))
+            assert len(calls) == len(model.blocks)
+    finally:
+        model.around_pass = saved
+
+
+def test_core_watch_reads_a_shorter_window_from_its_last_samples():
+    # one other core busy for the first 0.3 s, then idle: the whole window says 0.6, the last 0.2 s 0
+    ticks = iter([(0, 0, 0), (10, 10, 0), (20, 20, 0), (30, 30, 0), (30, 40, 0), (30, 50, 0)])
+    watch = CoreWatch(every=0.1, window=0.5, sample=lambda: next(ticks))
+    for _ in range(6):
+        watch.tick()
+    assert watch.busy_elsewhere() == 0.6 and watch.busy_elsewhere(0.2) == 0.0
 
 
 def test_core_watch_counts_other_processes_time_not_its_own():
