@@ -71,11 +71,11 @@ def kernel_threads() -> int:
 @contextmanager
 def few_tokens_one_thread(n_tokens: int) -> Iterator[Callable[[], None] | None]:
     """One intra-op thread for torch's operations in short passes (the block kernel keeps the
-    job's threads: `kernel_threads`). A longer pass gets `recheck_threads` to call between its
-    blocks (a short one lasts a few milliseconds: nothing to gain)."""
+    job's threads: `kernel_threads`). A pass of RECHECK_FROM tokens or more gets `recheck_threads`
+    to call between its blocks."""
     before = torch.get_num_threads()
     if n_tokens > FEW_TOKENS:
-        yield recheck_threads
+        yield recheck_threads if n_tokens >= RECHECK_FROM else None
         return
     if before == 1:
         yield None
@@ -436,6 +436,11 @@ class CoreWatch:
 # a few hundred milliseconds later (measured: a ~200-token /predict from a page visit, started on one
 # thread while Chromium set the page up, kept that one thread for its 1.2-1.3 s).
 RECHECK_WINDOW = 0.2
+# Only passes long enough for the cores to change under them: one of 32 tokens takes about 0.1 s here,
+# no longer than the window itself (the server benchmark's ~15-token passes, 8 clients at once, served
+# 9.0 and 8.6 requests/s with rechecks against 9.5 and 9.0 without: within its noise, but no gain to
+# be had there).
+RECHECK_FROM = 32
 
 _job = threading.local()  # .budget: the ThreadBudget whose job runs on this thread, if any
 

@@ -80,12 +80,13 @@ def test_a_long_pass_takes_the_cores_freed_while_it_runs():
 
 
 def test_long_passes_recheck_between_blocks_short_ones_do_not(tiny_engine):
-    """Llama.forward_from calls what the thread policy yields once per block; a short pass (a generated
-    token) gets nothing to call, so it never pays for a look at the cores."""
+    """Llama.forward_from calls what the thread policy yields once per block; a pass under RECHECK_FROM
+    tokens (a generated token, a typed word, a short prompt) gets nothing to call."""
     calls = []
-    with speed.few_tokens_one_thread(speed.FEW_TOKENS + 1) as long_pass, \
+    with speed.few_tokens_one_thread(speed.RECHECK_FROM) as long_pass, \
+            speed.few_tokens_one_thread(speed.RECHECK_FROM - 1) as shorter, \
             speed.few_tokens_one_thread(speed.FEW_TOKENS) as short_pass:
-        assert long_pass is speed.recheck_threads and short_pass is None
+        assert long_pass is speed.recheck_threads and shorter is None and short_pass is None
     model = tiny_engine.model
     saved = model.around_pass
 
