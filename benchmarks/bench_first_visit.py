@@ -25,8 +25,8 @@ when the page's first picture appears. Reported per page:
   --split-cores the floor's server shares the browser's core, unlike the app); each page's row
   gives it against the API alone too ("less the floor").
 
-Chromium is launched by benchmarks/chromium.py (its idle omnibox popups off: with them, headless
-Chromium kept about one core busy during every visit).
+Chromium is launched by benchmarks/chromium.py (its omnibox popups off: with them, headless Chromium
+spent about one core on the first 1.5 s of every fresh context, so of every visit).
 
 --split-cores: the browser (and this script) on the first core, every server on the others, as when
 the browser and the server are different machines. On one shared machine a preloaded request's pass
@@ -52,7 +52,6 @@ import httpx
 
 from benchmarks.common import header, row
 from benchmarks import chromium
-from benchmarks.chromium import CHROMIUM
 from benchmarks.screenshots import free_port, start_server
 from model.speed import process_cpu_ticks
 
@@ -304,7 +303,7 @@ def main(argv: list[str] | None = None) -> dict:
     wanted = [v for v in VISITS if not argv or v.name in argv]
     header("First visit, cold browser cache (headless Chromium; goal: JS before the first chart "
            f"<= {GOAL_BYTES / 1e6:.1f} MB, navigation -> first chart <= {GOAL_RATIO}x the page's API calls alone)")
-    if not CHROMIUM.exists():
+    if not chromium.CHROMIUM.exists():
         row("skipped", "", "Debian's chromium is missing: `make chromium` installs it")
         return {}
     results = {}

@@ -25,7 +25,6 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from benchmarks import chromium
-from benchmarks.chromium import CHROMIUM
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
@@ -168,7 +167,7 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"unknown page(s): {', '.join(sorted(unknown))}; choose from {', '.join(s.name for s in SHOTS)}")
         return 2
-    if not CHROMIUM.exists():
+    if not chromium.CHROMIUM.exists():
         print("Debian's chromium is missing: `make chromium` installs it")
         return 1
     for name in sizes:

@@ -217,10 +217,7 @@ def batched_f(model: Llama, x: torch.Tensor, read: torch.Tensor) -> torch.Tensor
     pos = Positions(one.cos.repeat(c, 1), one.sin.repeat(c, 1), future)      # (c*n, dh), (c*n, c*n)
     h = x.reshape(c * n, d)
     with model.around_pass(c * n) as between_blocks:  # the thread policy's, as in Llama.forward_from
-        for block in model.blocks:
-            h = block(h, pos, None)
-            if between_blocks is not None:
-                between_blocks()
+        h = model.run_blocks(h, pos, between_blocks=between_blocks)
     last = model.norm(h.view(c, n, d)[:, -1])                                 # (c, d)
     return last @ read                                                        # (c,)
 

@@ -414,14 +414,21 @@ class Llama(nn.Module):
         """Continue a pass from `x` (n, d), the residual stream entering block `layer`."""
         pos = self.positions(start, x.shape[0])
         with self.around_pass(x.shape[0]) as between_blocks:
-            for block in self.blocks[layer:]:
-                x = block(x, pos, cache)
-                if between_blocks is not None:
-                    between_blocks()
+            x = self.run_blocks(x, pos, cache, layer, between_blocks)
             x = self.hook_final_norm(self.norm(x))
             if last_only:
                 x = x[-1:]
             return self.hook_logits(self.unembed(x))                              # (n, V)
+
+    def run_blocks(self, x: torch.Tensor, pos: Positions, cache: KVCache | None = None, layer: int = 0,
+                   between_blocks: Callable[[], None] | None = None) -> torch.Tensor:
+        """The residual stream `x` through the blocks from `layer` on, calling `between_blocks` (what
+        `around_pass` yielded) after each."""
+        for block in self.blocks[layer:]:
+            x = block(x, pos, cache)
+            if between_blocks is not None:
+                between_blocks()
+        return x
 
     @contextmanager
     def hooks(self, fns: dict[str, HookFn | list[HookFn]]) -> Iterator[None]:

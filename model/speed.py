@@ -462,7 +462,6 @@ class ThreadBudget:
         self.most, self.watch = max(1, most), watch
         self.cores = cores if cores is not None else usable_cores()
         self.last = min(self.most, self.cores)
-        self.rechanged = 0  # how often a recheck changed a running job's threads (read by the tests)
 
     def threads(self, window: float | None = None) -> int:
         busy = self.watch.busy_elsewhere(window) if self.watch is not None else 0.0
@@ -488,4 +487,3 @@ class ThreadBudget:
         if n != torch.get_num_threads():
             torch.set_num_threads(n)
             self.last = n
-            self.rechanged += 1

@@ -19,10 +19,9 @@ import torch
 from fastapi.testclient import TestClient
 
 from app.engine import Engine, load_engine
-from benchmarks import chromium
-from benchmarks.chromium import CHROMIUM
 from app.main import create_app
 from app.settings import Settings
+from benchmarks import chromium
 from model.tiny import tiny_model
 
 torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -104,7 +103,7 @@ def live_server(real_engine):
 
 @pytest.fixture(scope="session")
 def browser():
-    if not CHROMIUM.exists():
+    if not chromium.CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: run `make test` (it installs it) or apt-get install chromium")
     from playwright.sync_api import sync_playwright
 
