@@ -13,10 +13,12 @@ every browser test was slowed. So both features are turned off.
 Playwright passes its own `--disable-features=...` and Chromium keeps only the last one given, so ours
 is Playwright's list with the two added, and Playwright's own flag is left out (`ignore_default_args`).
 Playwright's list is read once per process from chrome://version of a first launch (it changes with
-Playwright's version)."""
+Playwright's version). If that page cannot be read (a Chromium whose version page changed), the browser
+is launched as Playwright would launch it, popups on, with a warning: slower, never wrong."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -24,7 +26,9 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background
 IDLE_UI_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup")
 DISABLE = "--disable-features="
 
-_playwright_flag: list[str | None] = []  # [Playwright's --disable-features flag, or None], once read
+UNREAD = object()  # chrome://version could not be read: Playwright's flag is not known
+PROBE_TIMEOUT_MS = 10_000  # the version page shows in well under a second; Playwright's default wait is 30 s
+_playwright_flag: list = []  # [Playwright's --disable-features flag, None (it gives none) or UNREAD], once read
 
 
 def merged_flag(playwright_flag: str | None, features=IDLE_UI_FEATURES) -> str:
@@ -52,14 +56,20 @@ def launch_args(playwright_flag: str | None, extra_args: list[str] | tuple[str, 
     return [*ARGS, *rest, merged_flag(playwright_flag, (*theirs, *IDLE_UI_FEATURES))]
 
 
-def playwright_flag(playwright) -> str | None:
-    """The --disable-features flag Playwright gives Chromium, from a first launch's chrome://version."""
+def playwright_flag(playwright):
+    """The --disable-features flag Playwright gives Chromium, from a first launch's chrome://version: the
+    flag, None when it gives none, UNREAD when the page could not be read (said once, as a warning)."""
     if not _playwright_flag:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             page = browser.new_page()
-            page.goto("chrome://version")
-            _playwright_flag.append(command_line_flag(page.inner_text("#command_line")))
+            page.goto("chrome://version", timeout=PROBE_TIMEOUT_MS)
+            _playwright_flag.append(command_line_flag(page.inner_text("#command_line", timeout=PROBE_TIMEOUT_MS)))
+        except Exception as e:  # Playwright's Error or TimeoutError: whatever the page did, launch anyway
+            warnings.warn(f"could not read Playwright's --disable-features from chrome://version ({e}); "
+                          "Chromium keeps its idle omnibox popups (about 1.4 s of CPU per fresh context)",
+                          RuntimeWarning, stacklevel=2)
+            _playwright_flag.append(UNREAD)
         finally:
             browser.close()
     return _playwright_flag[0]
@@ -68,6 +78,8 @@ def playwright_flag(playwright) -> str | None:
 def launch(playwright, extra_args: list[str] | tuple[str, ...] = ()):
     """A headless Chromium from Debian's package (never a downloaded one), its idle omnibox popups off."""
     flag = playwright_flag(playwright)
+    if flag is UNREAD:  # ours alone would replace Playwright's list (PaintHolding and the rest back on)
+        return playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*ARGS, *extra_args])
     args = launch_args(flag, extra_args)
     if args[-1] == flag:  # Playwright's own list has them all: leave it (ignoring it would drop ours too, same text)
         args, flag = args[:-1], None

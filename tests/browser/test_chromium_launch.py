@@ -3,6 +3,8 @@ features still are (Chromium keeps only the last --disable-features flag it is g
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks import chromium
 from benchmarks.chromium import ARGS, DISABLE, IDLE_UI_FEATURES, command_line_flag, launch_args, merged_flag
 
@@ -80,3 +82,36 @@ def test_no_omnibox_popup_is_built_beside_a_page(browser):
         context.close()
     assert "about:blank" in urls
     assert not [u for u in urls if u.startswith("chrome://omnibox-popup")], urls
+
+
+class _NoVersionPage(_Recorder):
+    """Stands for Playwright with a Chromium whose chrome://version cannot be read."""
+
+    def launch(self, **options):
+        super().launch(**options)
+        return self
+
+    def new_page(self):
+        return self
+
+    def goto(self, url, **options):
+        raise TimeoutError(f"{url} did not load")
+
+    def close(self):
+        self.closed = True
+
+
+def test_an_unreadable_version_page_launches_as_playwright_would(monkeypatch):
+    """Our flag alone would replace Playwright's list (PaintHolding back on, on which its waits rely):
+    without that list the browser keeps Playwright's defaults, and the probe browser is closed."""
+    monkeypatch.setattr(chromium, "_playwright_flag", [])
+    fake = _NoVersionPage()
+    with pytest.warns(RuntimeWarning, match="chrome://version"):
+        chromium.launch(fake, ["--disable-quic", "--disable-features=C"])
+    probe, launched = fake.calls
+    assert fake.closed
+    assert launched["args"] == [*ARGS, "--disable-quic", "--disable-features=C"]
+    assert "ignore_default_args" not in launched
+    assert chromium._playwright_flag == [chromium.UNREAD]  # read once per process, not at every launch
+    chromium.launch(fake)
+    assert len(fake.calls) == 3
