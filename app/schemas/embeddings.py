@@ -171,7 +171,12 @@ class MapOut(BaseModel):
     pairs: list[tuple[int, int]] = Field(..., description="Point indices of paired words (dog -> puppy).")
     pairs_parallel: float | None = Field(
         None, description="Mean cosine between the pairs' offsets (dog → puppy vs cat → kitten, ...) over all "
-                          "d numbers: 1 = every offset points the same way, 0 = unrelated. None with < 2 pairs.")
+                          "d numbers: 1 = every offset points the same way. None with < 2 pairs.")
+    pairs_random: float | None = Field(
+        None, description="The control for pairs_parallel: the same first words, each paired with a word-like token "
+                          "drawn at random instead of its partner, averaged over seeded draws (input embeddings; "
+                          "None in contextual mode or with < 2 pairs). Offsets to random words are not at 0 in "
+                          "SmolLM2 (countries -> random words: about 0.25).")
     method: Method
     dims: int
     mode: Mode
@@ -223,6 +228,12 @@ class OffsetsOut(BaseModel):
     cosine: float = Field(..., description="Cosine between the two offsets: 1 = the same direction.")
     length_first: float
     length_second: float
+    random_cosine: float = Field(..., description="The control: mean cosine of a - b with r - c over `random_count` "
+                                 "word-like tokens r drawn at random (seeded; inputs and answer left out). Not 0 "
+                                 "in SmolLM2: dog -> puppy and cat -> a random word score about 0.39.")
+    random_beaten: float = Field(..., description="Share of those random tokens whose offset from c has a lower "
+                                 "cosine with a - b than the answer's offset has.")
+    random_count: int
 
 
 class AnalogyPoint(BaseModel):

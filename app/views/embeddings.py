@@ -8,6 +8,8 @@ does not hold up other people's forward passes.
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 from starlette.concurrency import run_in_threadpool
 
@@ -41,6 +43,31 @@ def first_position_out(found: FirstPosition) -> FirstPositionOut:
 
 
 RESULT_POINTS = 5  # results drawn next to an analogy's parallelogram
+
+# The control for every "how alike are these offsets" number: offsets to word-like tokens drawn at
+# random. In SmolLM2 they are far from 0 (cat -> a random word scores about 0.39 with dog -> puppy,
+# countries -> random words about 0.25 with each other), so a cosine is read against them, not against 0.
+RANDOM_TOKENS = 2000   # word-like tokens drawn once per model (seeded)
+RANDOM_DRAWS = 100     # the map's control: draws of random partners for the pairs' first words
+_random_tokens: "weakref.WeakKeyDictionary[ModelEmbeddings, torch.Tensor]" = weakref.WeakKeyDictionary()
+
+
+def random_words(emb: ModelEmbeddings) -> torch.Tensor:
+    """(runs under the model lock) The control's token ids: RANDOM_TOKENS word-like tokens (a space, then
+    letters) drawn without repeats with seed 0, the same for every request to this model."""
+    found = _random_tokens.get(emb)
+    if found is None:
+        pool = emb.word_like.nonzero()[:, 0]
+        if not len(pool):
+            pool = torch.arange(len(emb.word_like))
+        found = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(0))[:RANDOM_TOKENS]]
+        _random_tokens[emb] = found
+    return found
+
+
+def _mean_offset_cosine(offsets: torch.Tensor) -> float:
+    sims, n = cosine_matrix(offsets), len(offsets)
+    return float((sims.sum() - sims.diagonal().sum()) / (n * n - n))
 
 
 def _layer(engine: Engine, layer: int | None) -> int:
@@ -141,8 +168,10 @@ def _map_words(req: MapIn) -> tuple[list[str], list[str], list[str], list[tuple[
     return words, lookups, groups, pairs
 
 
-def _map_vectors(engine: Engine, words: list[str], lookups: list[str], req: MapIn, layer: int):
-    """(runs under the model lock) Each entry's vector, tokens, and nearest neighbours."""
+def _map_vectors(engine: Engine, words: list[str], lookups: list[str], req: MapIn, layer: int,
+                 pairs: list[tuple[int, int]] = ()):
+    """(runs under the model lock) Each entry's vector, tokens, nearest neighbours, and the pairs' control
+    (`_pairs_random`, input embeddings only)."""
     emb = _embeddings(engine)
     ids = [engine.tokenizer.encode(t) for t in lookups]
     if req.mode == "static":
@@ -157,7 +186,23 @@ def _map_vectors(engine: Engine, words: list[str], lookups: list[str], req: MapI
         k = min(req.neighbours, len(words) - 1)
         neighbours = [[NeighbourOut(text=words[int(j)], cosine=_r(c)) for c, j in zip(*row.topk(k))]
                       if k else [] for row in sims]
-    return vectors, ids, neighbours
+    control = _pairs_random(emb, vectors, pairs) if req.mode == "static" else None
+    return vectors, ids, neighbours, control
+
+
+def _pairs_random(emb: ModelEmbeddings, vectors: torch.Tensor, pairs: list[tuple[int, int]]) -> float | None:
+    """The control for `_pairs_parallel`: each pair's first word with a random word-like token instead of its
+    partner, the offsets' mean cosine averaged over RANDOM_DRAWS seeded draws."""
+    pool = random_words(emb)
+    if len(pairs) < 2 or len(pool) < len(pairs):
+        return None
+    firsts = vectors[[i for i, _ in pairs]].double()
+    g = torch.Generator().manual_seed(1)
+    total = 0.0
+    for _ in range(RANDOM_DRAWS):
+        partners = emb.weight[pool[torch.randperm(len(pool), generator=g)[:len(pairs)]]].double()
+        total += _mean_offset_cosine(partners - firsts)
+    return _r(total / RANDOM_DRAWS)
 
 
 def _pairs_parallel(vectors: torch.Tensor, pairs: list[tuple[int, int]]) -> float | None:
@@ -173,13 +218,14 @@ async def map_response(engine: Engine, req: MapIn) -> MapOut:
     """Place words on a 2D or 3D map of the model's own vectors, each with its nearest tokens."""
     layer = _layer(engine, req.layer)
     words, lookups, groups, pairs = _map_words(req)
-    vectors, ids, neighbours = await engine.run(_map_vectors, engine, words, lookups, req, layer)
+    vectors, ids, neighbours, control = await engine.run(_map_vectors, engine, words, lookups, req, layer, pairs)
     projection = await run_in_threadpool(project, vectors, req.method, req.dims)
     points = [MapPoint(word=w, tokens=[_map_piece(engine, k) for k in i], exact=w == t, group=g, coords=list(xy),
                        neighbours=n)
               for w, t, i, g, xy, n in zip(words, lookups, ids, groups, projection.coords.tolist(), neighbours)]
     labels = {g: WORD_SETS[g].label if g in WORD_SETS else "Your words" for g in dict.fromkeys(groups)}
     return MapOut(points=points, groups=labels, pairs=pairs, pairs_parallel=_pairs_parallel(vectors, pairs),
+                  pairs_random=control,
                   method=req.method, dims=req.dims, mode=req.mode,
                   layer=layer if req.mode == "contextual" else 0, pooling=req.pooling,
                   explained=[_r(e) for e in projection.explained] if projection.explained else None,
@@ -223,9 +269,16 @@ def _analogy(engine: Engine, req: AnalogyIn) -> AnalogyOut:
         answer, answer_vec = top.text.strip(), emb.weight[top.id]
     v = found.vectors
     first, second = v["a"] - v["b"], answer_vec - v["c"]
-    offsets = OffsetsOut(first=f"{req.b} → {req.a}", second=f"{req.c} → {answer}",
-                         cosine=_r(torch.nn.functional.cosine_similarity(first, second, dim=0)),
-                         length_first=_r(first.norm()), length_second=_r(second.norm()))
+    cosine = float(torch.nn.functional.cosine_similarity(first, second, dim=0))
+    # The control: c -> a word-like token drawn at random, against the same first offset.
+    answer_ids = e_ids if expected is not None else [found.results[0].id]
+    pool = random_words(emb)
+    pool = pool[~torch.isin(pool, torch.tensor(sorted({t for i in found.ids.values() for t in i} | set(answer_ids))))]
+    chance = torch.nn.functional.cosine_similarity(emb.weight[pool] - v["c"], first[None], dim=1)
+    offsets = OffsetsOut(first=f"{req.b} → {req.a}", second=f"{req.c} → {answer}", cosine=_r(cosine),
+                         length_first=_r(first.norm()), length_second=_r(second.norm()),
+                         random_cosine=_r(chance.mean()), random_beaten=_r((chance < cosine).double().mean()),
+                         random_count=len(pool))
     # Raw vectors (unit=False): the parallelogram b, a, a - b + c, c stays exact under PCA.
     shown = [n for n in found.results if n.text.strip() != answer][:RESULT_POINTS - 1]
     labels = [(req.b, "b", v["b"]), (req.a, "a", v["a"]), (req.c, "c", v["c"]),

@@ -47,9 +47,10 @@ const MAP_PRESETS = [
       + "pairs (France → Rome) would draw similar lines. Over all the numbers the offsets are much less alike "
       + "(the sentence under the map gives both numbers); Italy → Rome is the one least like the others." },
   { label: "Animals → their young (t-SNE)", view: { sets: "animals,young", method: "tsne", mode: "static" },
-    note: "t-SNE keeps each word's nearest words near it, at the price of distorting the rest. The number "
-      + "under the map is computed on all the numbers, not on the picture: the “young of” offsets are far less "
-      + "alike than the country → capital ones, so “young of” is a weak direction in this model." },
+    note: "t-SNE keeps each word's nearest words near it, at the price of distorting the rest. The numbers "
+      + "under the map are computed on all the numbers, not on the picture: the “young of” offsets are far less "
+      + "alike than the country → capital ones, and no more alike than each animal paired with a word-like token "
+      + "picked at random, so across these pairs “young of” is no common direction in this model's input embeddings." },
   { label: "Hidden states, layer by layer", view: { sets: "countries,capitals", method: "pca", mode: "contextual", layer: 8 },
     note: "The same countries and capitals, after the model has read each one through 8 blocks. Move the layer "
       + "slider and watch the number under the map: how alike the country → capital offsets are changes from "
@@ -306,8 +307,11 @@ function describeMap(data) {
   }
   if (data.pairs_parallel !== null) {
     const drawn = linesParallel(data);
+    // Read against the control, not against 0: offsets to words picked at random are far from 0 in this model.
     text += ` The ${data.pairs.length} pairs' offsets have an average cosine of ${fixed(data.pairs_parallel)} with each other`
-      + " over all their numbers (1 = all parallel, 0 = unrelated)"
+      + " over all their numbers (1 = all parallel"
+      + (data.pairs_random === null || data.pairs_random === undefined ? ")"
+        : `; the same first words paired with word-like tokens picked at random instead: ${fixed(data.pairs_random)})`)
       + (drawn === null ? "." : `; the lines drawn, ${fixed(drawn)} in this picture`
         + (drawn > data.pairs_parallel + 0.1 ? ", which makes them look more alike than they are." : "."));
   }
@@ -450,9 +454,12 @@ async function showAnalogy(data) {
   const wi = data.with_inputs.map((r) => `${shown(r)} (${fixed(r.cosine)})`).join(", ");
   $("with-inputs").textContent = `Without leaving the inputs out, the top three would be ${wi}.`;
   const o = data.offsets;
-  const reading = o.cosine > 0.5 ? "largely the same direction" : o.cosine > 0.25 ? "partly the same direction" : "mostly different directions";
-  $("offsets").textContent = `Offsets compared: ${o.first} and ${o.second} have cosine ${fixed(o.cosine)} (${reading}; `
-    + `1 would be exactly parallel, 0 unrelated), with lengths ${fixed(o.length_first)} and ${fixed(o.length_second)}.`;
+  // Read against the control (c → words picked at random), not against 0: in this model such offsets score
+  // well above 0 (cat → a random word: about 0.4 against dog → puppy).
+  $("offsets").textContent = `Offsets compared: ${o.first} and ${o.second} have cosine ${fixed(o.cosine)} `
+    + `(1 would be exactly parallel), with lengths ${fixed(o.length_first)} and ${fixed(o.length_second)}. For `
+    + `comparison, ${data.c.word} → a word-like token picked at random scores ${fixed(o.random_cosine)} on average${o.random_cosine >= 0.1 ? ", not 0" : ""}; `
+    + `${o.second} beats ${Math.round(100 * o.random_beaten)}% of ${o.random_count.toLocaleString("en")} such tokens.`;
   return plotAnalogy(data);
 }
 
@@ -521,7 +528,8 @@ function showSentLayer() {
   $("sent-layer").value = state.slayer;
   $("sent-layer-out").textContent = state.slayer;
   $("sent-layer-note").textContent = state.slayer === 0
-    ? "Layer 0 is the input embedding: the average of the words' own vectors, blind to their order and context."
+    ? "Layer 0 is the input embedding: the average of the tokens' own vectors (all but the first), blind to their "
+      + "order and context. Moving a word can still change its token: “Dogs” at the start is not “␣dogs”."
     : `After block ${state.slayer} of ${$("sent-layer").max}. Move the slider to see how the picture changes from `
       + "layer to layer.";
 }
