@@ -30,9 +30,10 @@ const EXAMPLES = [
       + "has to learn place value from sequences of digits. The space before a number cannot join a digit, so it "
       + "stays a token of its own, “␣”." },
   { label: "Emoji", text: "I love 🍕! 👍🏽 👩‍👩‍👧",
-    note: "Each emoji here is 4 bytes of UTF-8 (some, such as ❤, are 3). In the whole vocabulary one emoji has "
-      + "a token of its own, “␣🙂”, space included (🙂 alone is two tokens); every other emoji takes several tokens, "
-      + "each a few bytes. 👩‍👩‍👧 is three emoji glued by invisible joiners: 18 bytes." },
+    note: "Each emoji here is 4 bytes of UTF-8 (some, such as ❤, are 3); 👍🏽 is two of them, a thumbs-up and a "
+      + "skin tone: 8 bytes. In the whole vocabulary one emoji has a token of its own, “␣🙂”, space included (🙂 alone "
+      + "is two tokens); every other emoji is cut into two or three tokens, each holding part of its bytes. "
+      + "👩‍👩‍👧 is three emoji glued by invisible joiners: 18 bytes." },
   { label: "Code", text: "def greet(name):\n    if name:\n        return f\"Hello, {name}!\"\n    return None",
     note: "Indentation is text too: a new line and the spaces after it become one token, all but the last "
       + "space, which joins the next word as usual; common keywords such as “␣return” are single tokens." },
@@ -162,7 +163,7 @@ function drawTokens() {
   const over = data.count > data.max_prompt_tokens;
   $("limit-note").hidden = !over;
   $("limit-note").textContent = over ? `This text is ${fmt(data.count)} tokens; the chapters that run the model `
-    + `read at most ${fmt(data.max_prompt_tokens)} tokens at once.` : "";
+    + `take prompts of at most ${fmt(data.max_prompt_tokens)} tokens.` : "";
   const set = (key, value) => { document.querySelector(`[data-stat="${key}"]`).textContent = value; };
   set("count", fmt(data.count));
   set("characters", fmt(data.characters));
@@ -365,20 +366,45 @@ function addMessage() {
   boxes[boxes.length - 1].focus();
 }
 
-function chatFacts(data, t, i) {
+/** Indices of the tokens of a turn the template writes on its own before a message's turn (SmolLM2's
+ *  default system message, when the chat has none): the server counts them in that message's part,
+ *  so they are the tokens before the last time the part's opening special token is written, ahead of
+ *  the message's own text. */
+function addedTurns(tokens) {
+  const parts = new Map();
+  tokens.forEach((t, i) => {
+    if (t.message === null) return;
+    if (!parts.has(t.message)) parts.set(t.message, []);
+    parts.get(t.message).push(i);
+  });
+  const added = new Set();
+  for (const part of parts.values()) {
+    const opener = tokens[part[0]];
+    if (!opener.special || opener.source !== "template") continue;
+    const text = part.find((i) => tokens[i].source === "content");
+    const own = part.filter((i) => tokens[i].id === opener.id && tokens[i].source === "template"
+      && (text === undefined || i < text)).at(-1);
+    for (const i of part) if (i < own) added.add(i);
+  }
+  return added;
+}
+
+function chatFacts(data, t, i, added) {
   const nodes = tokenFacts(t, i, data.count, data.text, countOf(data.tokens, t.id));
   const who = t.message === null ? "the generation prompt"
     : `message ${t.message + 1} (${messages[t.message] ? messages[t.message].role : "?"})`;
-  const from = t.source === "content" ? `the text of ${who}` : `the template, for ${who}`;
+  const from = t.source === "content" ? `the text of ${who}`
+    : added.has(i) ? `the template, in a turn it adds before ${who}` : `the template, for ${who}`;
   return [...nodes, ...facts([["written by", from]])];
 }
 
 /** Draw a POST /api/chat/template answer: the chat's tokens, who wrote each, and its counts. */
 function drawChat(data) {
+  const added = addedTurns(data.tokens);
   drawChips($("chat-chips"), data.tokens, {
     // A special token written by the template is just "special"; one typed in a message is flagged.
     kind: (t) => (t.source === "content" ? "content" : t.special ? "" : "template"),
-    inspector: $("chat-inspector"), describe: (t, i) => chatFacts(data, t, i),
+    inspector: $("chat-inspector"), describe: (t, i) => chatFacts(data, t, i, added),
   });
   const set = (key, value) => { document.querySelector(`[data-chat-stat="${key}"]`).textContent = value; };
   set("count", fmt(data.count));
@@ -397,7 +423,7 @@ function drawChat(data) {
   const over = data.count > data.max_prompt_tokens;
   $("chat-limit-note").hidden = !over;
   $("chat-limit-note").textContent = over ? `This chat is ${fmt(data.count)} tokens; the chapters that run the `
-    + `model read at most ${fmt(data.max_prompt_tokens)} tokens at once.` : "";
+    + `model take prompts of at most ${fmt(data.max_prompt_tokens)} tokens.` : "";
 }
 
 const loadChat = loader({

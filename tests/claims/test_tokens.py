@@ -207,3 +207,129 @@ def test_one_emoji_in_the_vocabulary_has_a_token_of_its_own(smollm2):
                if i not in tk.special_ids and any(emoji(c) for c in tk.describe(i).text)]
     assert holding == [" 🙂"]
     assert len(tk.encode("🙂")) == 2
+
+
+# --- review of the byte-level claims, the emoji note, the prompt limit and the chat inspector ---------
+
+
+def _emoji_code_points():
+    import unicodedata
+
+    ranges = (range(0x2600, 0x27C0), range(0x2B00, 0x2C00), range(0x1F000, 0x1FB00))
+    return [chr(c) for r in ranges for c in r if unicodedata.category(chr(c)) != "Cn"]
+
+
+def test_a_character_without_a_token_is_spelled_with_pieces_of_its_bytes(smollm2):
+    """'What to notice' said 'A character with no token of its own is spelled with single-byte tokens'; the page's
+    own 🍕 is F0 9F | 8D | 95, a two-byte piece and two single bytes (so are 😀, こ, 한 ...: one in ten of the
+    assigned characters below U+30000 with no token uses a piece of two or more bytes). It now says 'tokens that
+    hold pieces of its bytes, down to single bytes'."""
+    import unicodedata
+
+    tk = smollm2.tokenizer
+    assert [tk.token_bytes(i) for i in tk.encode("🍕")] == [b"\xf0\x9f", b"\x8d", b"\x95"]
+    pieces = []
+    for cp in range(0x80, 0x30000, 7):  # a sample of every seventh code point
+        ch = chr(cp)
+        if unicodedata.category(ch) in ("Cn", "Cs", "Co"):
+            continue
+        ids = tk.encode(ch)
+        if len(ids) > 1:
+            assert all(tk.describe(i).partial for i in ids), ch       # every token holds only a piece
+            pieces.append(max(len(tk.token_bytes(i)) for i in ids))
+    assert sum(n > 1 for n in pieces) > 0.05 * len(pieces)            # many use a piece of several bytes
+    assert sum(n == 1 for n in pieces) > 0.5 * len(pieces)            # most go down to single bytes
+
+
+def test_every_other_emoji_is_two_or_three_tokens_each_holding_part_of_its_bytes(smollm2):
+    """The emoji note said 'every other emoji takes several tokens, each a few bytes'; measured over every assigned
+    code point of U+2600-27BF, U+2B00-2BFF and U+1F000-1FAFF, alone and after a space, a letter or '!': two or
+    three tokens, each holding part of its bytes, mostly one or two (a lone byte in most emoji; after a space 😀
+    is ␣F0 9F 98 | 80). 👍🏽 is two code points, a thumbs-up and a skin-tone modifier, 4 bytes each (the note said
+    'Each emoji here is 4 bytes' beside it, which a reader counts as 8)."""
+    import unicodedata
+
+    tk = smollm2.tokenizer
+    sizes = []
+    for ch in _emoji_code_points():
+        if ch == "🙂":
+            continue
+        for before in ("", " ", "a", "!"):
+            lo = len(before.encode())
+            hi = lo + len(ch.encode())
+            held, at = [], 0
+            for i in tk.encode(before + ch):
+                n = len(tk.token_bytes(i))
+                overlap = min(at + n, hi) - max(at, lo)
+                if overlap > 0:
+                    held.append(overlap)
+                at += n
+            assert 2 <= len(held) <= 3 and all(h < hi - lo for h in held), (ch, before, held)
+            sizes.extend(held)
+    assert sizes.count(1) + sizes.count(2) > 0.99 * len(sizes) and sizes.count(1) > sizes.count(2)
+    thumbs = "👍🏽"
+    assert len(thumbs) == 2 and len(thumbs.encode()) == 8
+    assert unicodedata.name(thumbs[0]) == "THUMBS UP SIGN" and "FITZPATRICK" in unicodedata.name(thumbs[1])
+
+
+@pytest.mark.browser
+def test_the_notes_say_pieces_of_bytes_and_name_the_skin_tone(page):
+    page.goto("/tokens")
+    page.wait_for_selector("#chips .tok")
+    notice = page.locator(".explain-panel").first.inner_text()
+    assert "single-byte tokens" not in notice and "pieces of its bytes, down to single bytes" in notice
+    page.get_by_role("button", name="Emoji", exact=True).click()
+    page.wait_for_selector("#example-note:not([hidden])")
+    note = page.locator("#example-note").inner_text()
+    assert "👍🏽 is two of them, a thumbs-up and a skin tone: 8 bytes" in note
+    assert "two or three tokens, each holding part of its bytes" in note and "a few bytes" not in note
+
+
+def test_generation_reads_more_tokens_than_the_prompt_limit(real_engine, real_client):
+    """The limit note said 'the chapters that run the model read at most 512 tokens at once'; 512 is the limit of a
+    prompt: /api/generate continues a prompt of 512 tokens, so the model reads more than 512 at its later steps. The
+    note now says the chapters 'take prompts of at most' that many tokens."""
+    limit = real_engine.settings.max_prompt_tokens
+    text = "1" * limit  # digits are cut alone: one token each
+    assert len(real_engine.tokenize(text)) == limit
+    out = real_client.post("/api/generate", json={"text": text, "max_new_tokens": 3, "temperature": 0,
+                                                  "alternatives": 0})
+    assert out.status_code == 200, out.text
+    d = out.json()
+    assert len(d["prompt_tokens"]) == limit and len(d["generated"]) >= 2  # the second step reads limit + 1 tokens
+    over = real_client.post("/api/predict", json={"text": text + "1"})
+    assert over.status_code == 413                                        # while a longer prompt is refused
+
+
+@pytest.mark.browser
+def test_the_limit_note_speaks_of_prompts(page):
+    page.goto("/tokens?text=" + "1" * 600)
+    page.wait_for_selector("#limit-note:not([hidden])")
+    note = page.locator("#limit-note").inner_text()
+    assert note.endswith("take prompts of at most 512 tokens.") and "at once" not in note
+
+
+@pytest.mark.browser
+def test_the_chat_inspector_says_the_default_system_message_is_a_turn_the_template_adds(page):
+    """Without a system message, the inspector said the default system message ('You are a helpful AI
+    assistant…') was written by 'the template, for message 1 (user)': the server counts it in the first
+    message's part of the text. It now says 'in a turn it adds before message 1 (user)'; the user's own turn
+    is still 'for message 1 (user)', and a system message the user wrote is not flagged."""
+    import json
+    from urllib.parse import quote
+
+    def written_by(chat, index):
+        page.goto("/tokens?tab=chat&chat=" + quote(json.dumps(chat)))
+        page.wait_for_selector("#chat-chips .tok")
+        page.locator("#chat-chips .tok").nth(index).hover()
+        return page.locator("#chat-inspector").inner_text()
+
+    no_system = [{"role": "user", "content": "Hi"}]
+    d = page.request.post("/api/chat/template", data={"messages": no_system}).json()
+    texts = [t["text"] for t in d["tokens"]]
+    you, user = texts.index("You"), texts.index("user")
+    assert d["tokens"][you]["message"] == 0 and d["tokens"][you]["source"] == "template"
+    assert "in a turn it adds before message 1 (user)" in written_by(no_system, you)
+    assert "the template, for message 1 (user)" in written_by(no_system, user)
+    own = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    assert "the template, for message 1 (system)" in written_by(own, 1)

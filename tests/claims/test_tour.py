@@ -255,3 +255,14 @@ def test_most_heads_mostly_look_at_the_first_token(real_client):
     assert roles.count("first_token") > len(heads) / 2
     # 'mostly': more than half of their attention, on average over ordinary text
     assert sum(h["scores"]["first_token"] > 0.5 for h in heads) > len(heads) / 2
+
+
+def test_chapter_2s_card_says_pieces_of_an_emojis_bytes(smollm2, real_client):
+    """Chapter 2's card said the tokenizer cuts text into '… even the separate bytes of an emoji'; its own example's
+    🍕 is ␣F0 9F | 8D | 95 (a piece of two bytes with the space, then two single bytes). The card now says 'even
+    pieces of an emoji's bytes'."""
+    tk = smollm2.tokenizer
+    assert [tk.token_bytes(i) for i in tk.encode(" 🍕")] == [b" \xf0\x9f", b"\x8d", b"\x95"]
+    assert [tk.token_bytes(i) for i in tk.encode("🍕")] == [b"\xf0\x9f", b"\x8d", b"\x95"]
+    page = real_client.get("/").text
+    assert "separate bytes of an emoji" not in page and "even pieces of an emoji's bytes" in page
