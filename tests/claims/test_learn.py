@@ -220,3 +220,16 @@ def test_the_repeats_are_predicted_by_copying_the_order_not_by_knowing_the_token
         ordered = tt.token_losses(model, data.ids)[0][data.repeat[:, :-1]].mean()
         mixed = tt.token_losses(model, shuffled)[0][data.repeat[:, :-1]].mean()
     assert ordered < 0.5 and mixed > math.log(model.cfg.vocab)
+
+
+def test_the_page_does_not_say_copying_is_why_next_token_probabilities_are_good(smollm2, knockout):
+    """The 'where' paragraph said this chapter 'is a first answer to why the next-token probabilities are often so
+    good: a head that copies'. Measured (test above): on ordinary prose switching SmolLM2's induction heads off
+    raises the loss by about 2%, so copying is not why its probabilities are good on most text; the paragraph
+    now says the chapter shows one thing a trained model does to predict the next token."""
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "templates" / "learn.html").read_text()
+    assert "why the next-token probabilities are often" not in " ".join(page.split())
+    assert "one thing a trained model does to predict the next token" in " ".join(page.split())
+    assert knockout.loss_heads_off > knockout.loss_all_on + 2.0   # copying matters where the text repeats
