@@ -270,7 +270,9 @@ function drawSaliency() {
   $("completeness").replaceChildren(...shares,
     `; the score moved by ${gap.toFixed(3)} from the baseline (${s.f_baseline.toFixed(2)}) to your input ` +
     `(${s.f_input.toFixed(2)}), so the ratio is `, el("strong", { text: s.completeness.toFixed(3) }),
-    ` with ${s.steps} steps` + (ok ? " (within 5% of 1)." : " (more than 5% off 1: the path is bumpy here; the shares are rough)."));
+    ` with ${s.steps} steps` + (ok ? " (within 5% of 1)." : ` (more than 5% off 1: the shares miss the change by `
+      + `${Math.abs(sum(s.integrated_gradients) - gap).toFixed(3)}; ${s.steps} steps are too few for this path, so the `
+      + "shares are rough)."));
 }
 
 // --- requests ---------------------------------------------------------------------------------------
