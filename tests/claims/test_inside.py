@@ -277,3 +277,51 @@ def test_later_tokens_are_masked_with_minus_infinity_and_get_weight_0(real_clien
     row = real_client.post("/api/attention", json={"text": text, "layer": 3, "head": 2}).json()["weights"][p]
     x = real_client.post("/api/inside", json={"text": text, "layer": 3, "head": 2, "position": p}).json()
     assert len(x["tokens"]) == 6 and row[p + 1:] == [0, 0, 0] and row[: p + 1] == x["weights"]
+
+
+def _page_text(real_client) -> str:
+    return " ".join(real_client.get("/inside").text.split())
+
+
+def test_a_few_entries_of_the_residual_stream_are_far_larger_than_the_rest(smollm2, france):
+    """Strip note: 'A few entries are far larger than the rest' (review: unchecked). On the default text, from
+    layer 0's output on, every token's largest entry is more than 10 times the median entry's size (15.9 at
+    least, 30-50 in most layers); the control, a random normal vector of the same 576 numbers, gives about 4.9."""
+    sizes = france.resid[1:].abs().double()
+    assert float((sizes.max(-1).values / sizes.median(-1).values).min()) > 10
+    g = torch.randn(2000, france.resid.shape[-1], generator=torch.Generator().manual_seed(0), dtype=torch.float64).abs()
+    assert float((g.max(-1).values / g.median(-1).values).mean()) < 6
+
+
+def clip_of(values, rank=6):
+    """static/js/inside.js clipOf: a strip's colour limit, its 6th-largest |entry|."""
+    return sorted((abs(v) for v in values), reverse=True)[rank - 1]
+
+
+def test_the_strips_of_an_addition_share_one_scale(real_client):
+    """Strip note (review): 'each strip's colours stop at its 6th-largest size; the entries beyond it are listed'
+    was all it said, yet the three strips of an addition (sections 3 and 4, drawStrip/drawTops with shared) stop
+    at the largest of their three limits: on the default text attention's output (layer 18, '␣is') is coloured up
+    to 16.61, resid_mid's limit, not its own 2.29, and none of its entries is listed ('none beyond the colour
+    scale'). The note now says so."""
+    text = _page_text(real_client)
+    assert ("The three strips of an addition (sections 3 and 4) share one scale, the largest of their three limits, "
+            "so their colours compare; a short addition may then have no entry beyond it.") in text
+    x = real_client.post("/api/inside", json={"text": FRANCE, "layer": 18, "head": 1}).json()
+    for rows in (("resid_pre", "attn_out", "resid_mid"), ("resid_mid", "mlp_out", "resid_post")):
+        common = max(clip_of(x[r]) for r in rows)
+        addition = x[rows[1]]
+        assert clip_of(addition) < common / 2
+        assert max(abs(v) for v in addition) <= common     # nothing listed under the addition's strip
+
+
+def test_the_json_has_six_decimals_and_the_rope_angles_eight(real_client):
+    """Honest note (review): 'the JSON has six decimals' - the RoPE angles have eight (pair 31 at position 4 is
+    turned by 0.00005732, 0.000057 at six decimals); the note now says so."""
+    assert "the JSON has six decimals (the RoPE angles eight)." in _page_text(real_client)
+    x = real_client.post("/api/inside", json={"text": FRANCE, "layer": 18, "head": 1}).json()
+    for name in ("resid_pre", "norm1", "query", "weights", "mlp_hidden", "resid_post"):
+        values = x[name] if not isinstance(x[name][0], list) else [v for row in x[name] for v in row]
+        assert all(v == round(v, 6) for v in values), name
+    angles = x["rope_angles"]
+    assert all(v == round(v, 8) for v in angles) and any(v != round(v, 6) for v in angles)
