@@ -241,8 +241,12 @@ class TrainResult:
         return (layer, head, score) if score > threshold else None
 
 
-# Fixed evaluation data, the same for every run, so curves of different seeds compare.
-EVAL_SEED = 12345
+MAX_SEED = 2**31 - 1  # the largest training seed a request may give (app/schemas/learn.py)
+# Fixed evaluation data, the same for every run, so curves of different seeds compare. Its seeds (this and
+# the next two) lie above every training seed: a run seeded 12345, when this was 12345, drew its training
+# batches from the held-out batch's own random stream (the same random tokens as the held-out sequences),
+# and the page says the held-out sequences are never trained on.
+EVAL_SEED = MAX_SEED + 1 + 12345
 EVAL_BATCH = 64
 PROBE_PERIOD = 16   # induction probe: 16 distinct random tokens, then the same 16 again
 PROBE_COUNT = 16

@@ -16,7 +16,7 @@ DEFAULTS = tt.TrainConfig()
 
 
 class LearnIn(StrictModel):
-    seed: int = Field(DEFAULTS.seed, ge=0, le=2**31 - 1, description="Seeds the starting weights and the "
+    seed: int = Field(DEFAULTS.seed, ge=0, le=tt.MAX_SEED, description="Seeds the starting weights and the "
                       "training batches: the same settings give the same curves.", examples=[0])
     steps: int = Field(DEFAULTS.steps, ge=1, le=tt.MAX_STEPS, description=f"Training steps (AdamW on a fresh "
                        f"batch of {DEFAULTS.batch} sequences each), at most {tt.MAX_STEPS}.", examples=[500])

@@ -254,3 +254,19 @@ def test_the_previous_token_head_does_not_form_first(runs):
     assert induction <= previous, (induction, previous)
     page = " ".join((Path(__file__).resolve().parents[2] / "templates" / "learn.html").read_text().split())
     assert "first layer first learns" not in page and "can then look" not in page
+
+
+def test_no_training_seed_draws_the_held_out_sequences():
+    """'Every N steps it is measured on sequences it never trains on': the held-out batch, the probe and the
+    sample come from seeds no request can give. With the held-out seed at 12345, a run seeded 12345 drew
+    its training batches from the same random stream: the same random tokens as the held-out sequences."""
+    from app.schemas.learn import LearnIn
+
+    fixed = (tt.EVAL_SEED, tt.EVAL_SEED + 1, tt.EVAL_SEED + 2)
+    assert min(fixed) > tt.MAX_SEED
+    assert any(getattr(m, "le", None) == tt.MAX_SEED for m in LearnIn.model_fields["seed"].metadata)
+    cfg = tt.TrainConfig().model_config()
+    held_out = tt.eval_batch(cfg)
+    for seed in (0, 12345, tt.MAX_SEED):
+        first = tt.make_batch(cfg, tt.TrainConfig().batch, torch.Generator().manual_seed(seed))
+        assert not (first.ids[:, :8][:, None] == held_out.ids[:, :8][None]).all(-1).any(), seed
