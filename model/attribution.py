@@ -194,7 +194,7 @@ class Saliency:
 def baseline_embeddings(x: torch.Tensor, scale: float = BASELINE_SCALE) -> torch.Tensor:
     """The baseline input for embeddings x (n, d): each token's vector at BASELINE_SCALE of its length.
 
-    Not zero: every block starts with an RMSNorm, which divides a vector by its length, so on the
+    Not zero: every block starts with an RMSNorm, which divides a vector by its root mean square, so on the
     straight path from all-zero embeddings the first norms blow near-zero vectors up to full size
     and the logit jumps around (completeness far from 1 at any affordable number of steps). Nor
     another token (the mean embedding, <|endoftext|>, a space): measured on SmolLM2, those paths

@@ -19,5 +19,5 @@ def picture(answer: dict, url: str) -> str | None:
     if not tokens:
         return None
     # The count chat.js writes below the tokens (#template-count), here at the picture's foot.
-    count = f"Right now: {answer['count']} tokens of the {answer['max_prompt_tokens']} this server reads at most."
+    count = f"Right now: {answer['count']} tokens of the {answer['max_prompt_tokens']} a prompt may have."
     return "".join(_chip(t) for t in tokens) + f'<p class="template-count">{esc(count)}</p>'

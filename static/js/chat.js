@@ -187,7 +187,7 @@ function drawTemplate(data) {
     if (t.text.endsWith("\n")) view.append(el("br"));
   }
   $("template-count").textContent = `Right now: ${data.count} tokens`
-    + (maxPromptTokens ? ` of the ${maxPromptTokens} this server reads at most.` : ".");
+    + (maxPromptTokens ? ` of the ${maxPromptTokens} a prompt may have.` : ".");
 }
 
 function appendReplyChip(t) {

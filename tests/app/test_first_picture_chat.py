@@ -49,7 +49,7 @@ def test_the_page_carries_its_chips_and_the_apis_own_answer(tiny_client):
     assert body.count("<br>") >= sum(t["text"].endswith("\n") for t in answer["tokens"]) > 0
     # The count, at the picture's foot, as chat.js writes it below the tokens.
     assert (f'<p class="template-count">Right now: {answer["count"]} tokens of the {answer["max_prompt_tokens"]} '
-            "this server reads at most.</p></div>") in body
+            "a prompt may have.</p></div>") in body
     assert 'rel="preload" as="fetch"' not in body
 
 
