@@ -266,3 +266,29 @@ def test_chapter_2s_card_says_pieces_of_an_emojis_bytes(smollm2, real_client):
     assert [tk.token_bytes(i) for i in tk.encode("🍕")] == [b"\xf0\x9f", b"\x8d", b"\x95"]
     page = real_client.get("/").text
     assert "separate bytes of an emoji" not in page and "even pieces of an emoji's bytes" in page
+
+
+def test_points_close_on_the_tours_map_need_not_be_close_in_all_the_numbers(smollm2, real_client):
+    """Pinned (the tour's "As points" caption): "Words used alike have vectors that point alike, but two
+    directions keep only part of the 576 numbers: two points close here need not be close in all of them."
+    It said "Words used alike land close together": on the tour's own river-bank example, several words'
+    nearest point on the map is not their nearest word in all 576 numbers (cosine of the same vectors)."""
+    import re
+
+    import torch
+
+    text = "I sat on the river bank and watched the"
+    words = list(dict.fromkeys((" " if m.start() > 0 else "") + m.group()
+                               for m in re.finditer(r"[^\W_][\w'’-]*", text)))   # as journey.js allWords()
+    points = real_client.post("/api/embeddings/map", json={"sets": [], "texts": words, "method": "pca", "dims": 2,
+                                                           "mode": "static", "neighbours": 0}).json()["points"]
+    assert [p["word"] for p in points] == words
+    coords = torch.tensor([p["coords"] for p in points])
+    emb = smollm2.model.embed.weight
+    full = torch.stack([emb[smollm2.tokenizer.encode(w)].mean(0) for w in words])
+    full = torch.nn.functional.normalize(full, dim=1)
+    on_map = torch.cdist(coords, coords).fill_diagonal_(float("inf")).argmin(1)
+    in_all = (full @ full.T).fill_diagonal_(-2).argmax(1)
+    assert int((on_map != in_all).sum()) >= len(words) // 3, (on_map.tolist(), in_all.tolist())
+    source = (Path(__file__).parents[2] / "static/js/tour/journey.js").read_text()
+    assert "land close together" not in source and "sit close together" not in source

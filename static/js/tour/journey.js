@@ -28,7 +28,7 @@ const PICK = isTouch ? "Tap a bar" : "Click a bar";
 // What each view's explanation says when there is no picture to describe.
 const GENERAL = {
   "points-explain": (m) => `Each word is a list of ${m.d_model} numbers; here they are flattened onto two axes `
-    + "(PCA). Words used alike sit close together.",
+    + "(PCA). Words used alike have vectors that point alike, but two axes keep only part of that.",
   "attention-explain": () => "Row = the token that looks, column = the token it looks at.",
   "predict-explain": (m) => `The model's probabilities for the next token, one for each of its `
     + `${m.vocab_size.toLocaleString("en")} tokens. ${PICK} to append that token and go one step further.`,
@@ -381,14 +381,16 @@ export class Journey {
     const spaced = data.points.find((p) => p.word.startsWith(" "));
     const bare = data.points.find((p) => !p.word.startsWith(" ") && !/^\p{N}/u.test(p.word));
     const number = / \p{N}/u.test(this.state.text);
-    $("points-explain").textContent = `Each word's embedding, ${d} numbers fixed before any context, flattened `
-      + "onto the two directions in which these words differ most (PCA). Words used alike land close together. "
+    $("points-explain").textContent = `Each word's embedding (a word of several tokens: their average), ${d} `
+      + "numbers fixed before any context, flattened onto the two directions in which these words differ most (PCA). "
+      + `Words used alike have vectors that point alike, but two directions keep only part of the ${d} numbers: `
+      + "two points close here need not be close in all of them. "
       + (spaced && bare ? `Each word is looked up as your text has it: ${quote(bare.word)} without a space `
         + `(${quote(`␣${bare.word}`)} would begin with a different token), ${quote(spaced.word.replace(/^ /, "␣"))} with `
         + "its space. " : "")
       + (number ? "A number is looked up without the space before it: the tokenizer keeps that space a token of its "
         + "own. " : "")
-      + `${isTouch ? "Tap" : "Hover"} a point for its nearest tokens.`
+      + `${isTouch ? "Tap" : "Hover"} a point for its nearest tokens in all ${d}.`
       + (long ? ` ${long === 1 ? "One word is" : `${long} words are`} left out: the map takes words of at most `
         + `${MAX_WORD_CHARS} characters.` : "");
   }
