@@ -233,7 +233,8 @@ class OffsetsOut(BaseModel):
                                  "in SmolLM2: dog -> puppy and cat -> a random word score about 0.39.")
     random_beaten: float = Field(..., description="Share of those random tokens whose offset from c has a lower "
                                  "cosine with a - b than the answer's offset has.")
-    random_count: int
+    random_count: int = Field(..., description="How many random word-like tokens the control read: 2,000 drawn once, "
+                              "less any that are a token of the inputs or the answer.")
 
 
 class AnalogyPoint(BaseModel):

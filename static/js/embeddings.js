@@ -50,7 +50,7 @@ const MAP_PRESETS = [
     note: "t-SNE keeps each word's nearest words near it, at the price of distorting the rest. The numbers "
       + "under the map are computed on all the numbers, not on the picture: the “young of” offsets are far less "
       + "alike than the country → capital ones, and no more alike than each animal paired with a word-like token "
-      + "picked at random, so across these pairs “young of” is no common direction in this model's input embeddings." },
+      + "picked at random, so these numbers show no clear “young of” direction in this model's input embeddings." },
   { label: "Hidden states, layer by layer", view: { sets: "countries,capitals", method: "pca", mode: "contextual", layer: 8 },
     note: "The same countries and capitals, after the model has read each one through 8 blocks. Move the layer "
       + "slider and watch the number under the map: how alike the country → capital offsets are changes from "

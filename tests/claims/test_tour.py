@@ -292,3 +292,5 @@ def test_points_close_on_the_tours_map_need_not_be_close_in_all_the_numbers(smol
     assert int((on_map != in_all).sum()) >= len(words) // 3, (on_map.tolist(), in_all.tolist())
     source = (Path(__file__).parents[2] / "static/js/tour/journey.js").read_text()
     assert "land close together" not in source and "sit close together" not in source
+    served = " ".join(real_client.get("/").text.split())   # the caption before the tour draws its map
+    assert "sit close together" not in served and "Words used alike have vectors that point alike" in served
