@@ -36,6 +36,14 @@ const OVERLAP_PAIRS = [
 ];
 const PARAPHRASE = { i: 4, j: 5, what: "the same scene in other words" };
 
+// "all 2,000", "none of 2,000", else a percentage that never rounds to 100% or 0% (1,999 of 2,000 is not all).
+const shareOf = (share, count) => {
+  const n = count.toLocaleString("en");
+  if (share >= 1) return `all ${n}`;
+  if (share <= 0) return `none of ${n}`;
+  return `${Math.min(99, Math.max(1, Math.round(100 * share)))}% of ${n}`;
+};
+
 // Map views worth a look, each with what to look for (checked on this model's pictures).
 const MAP_PRESETS = [
   { label: "Four kinds of word", view: { sets: "animals,countries,numbers,colours", method: "pca", mode: "static" },
@@ -45,7 +53,7 @@ const MAP_PRESETS = [
     note: "Countries on one side, capitals on the other, and the country → capital lines look nearly parallel. "
       + "The picture exaggerates: PCA chose the axes along which countries and capitals differ most, so even wrong "
       + "pairs (France → Rome) would draw similar lines. Over all the numbers the offsets are much less alike "
-      + "(the sentence under the map gives both numbers); Italy → Rome is the one least like the others." },
+      + "(the sentence under the map gives the numbers); Italy → Rome is the one least like the others." },
   { label: "Animals → their young (t-SNE)", view: { sets: "animals,young", method: "tsne", mode: "static" },
     note: "t-SNE keeps each word's nearest words near it, at the price of distorting the rest. The numbers "
       + "under the map are computed on all the numbers, not on the picture: the “young of” offsets are far less "
@@ -459,7 +467,7 @@ async function showAnalogy(data) {
   $("offsets").textContent = `Offsets compared: ${o.first} and ${o.second} have cosine ${fixed(o.cosine)} `
     + `(1 would be exactly parallel), with lengths ${fixed(o.length_first)} and ${fixed(o.length_second)}. For `
     + `comparison, ${data.c.word} → a word-like token picked at random scores ${fixed(o.random_cosine)} on average${o.random_cosine >= 0.1 ? ", not 0" : ""}; `
-    + `${o.second} beats ${Math.round(100 * o.random_beaten)}% of ${o.random_count.toLocaleString("en")} such tokens.`;
+    + `${o.second} beats ${shareOf(o.random_beaten, o.random_count)} such tokens.`;
   return plotAnalogy(data);
 }
 

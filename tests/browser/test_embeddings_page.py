@@ -336,3 +336,20 @@ def test_without_javascript_the_server_draws_a_readable_map(browser, live_server
             assert t[0] >= left - 1 and t[2] <= min(right, width) + 1 and t[1] >= top - 1 and t[3] <= bottom + 1, t
         if width <= 390:
             assert_fits_phone(page)
+
+
+@pytest.mark.parametrize("beaten, said", [(0.9995, "beats 99% of 2,000 such tokens"), (1.0, "beats all 2,000 such tokens"),
+                                          (0.004, "beats 1% of 2,000 such tokens"), (0.0, "beats none of 2,000")])
+def test_the_share_of_random_tokens_beaten_never_rounds_to_all_or_none(page, beaten, said):
+    """1,999 of 2,000 rounded to "100%" would say the answer beats every random token when one beat it."""
+    def answer(route):
+        real = route.fetch()
+        data = real.json()
+        data["offsets"].update(random_beaten=beaten, random_count=2000)
+        route.fulfill(response=real, json=data)
+
+    page.route("**/api/embeddings/analogy*", answer)
+    page.goto("/embeddings")
+    wait_for_page(page)
+    page.wait_for_function("() => document.querySelector('#offsets').textContent.includes('beats')")
+    assert said in page.locator("#offsets").text_content()

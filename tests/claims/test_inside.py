@@ -305,8 +305,9 @@ def test_the_strips_of_an_addition_share_one_scale(real_client):
     to 16.61, resid_mid's limit, not its own 2.29, and none of its entries is listed ('none beyond the colour
     scale'). The note now says so."""
     text = _page_text(real_client)
-    assert ("The three strips of an addition (sections 3 and 4) share one scale, the largest of their three limits, "
-            "so their colours compare; a short addition may then have no entry beyond it.") in text
+    assert ("In sections 3 and 4 the three strips of an addition (before, added, after) share one colour scale, so their "
+            "colours compare: it stops at the largest of their three limits, so a small addition may have no entry "
+            "beyond it.") in text
     x = real_client.post("/api/inside", json={"text": FRANCE, "layer": 18, "head": 1}).json()
     for rows in (("resid_pre", "attn_out", "resid_mid"), ("resid_mid", "mlp_out", "resid_post")):
         common = max(clip_of(x[r]) for r in rows)

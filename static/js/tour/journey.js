@@ -381,8 +381,8 @@ export class Journey {
     const spaced = data.points.find((p) => p.word.startsWith(" "));
     const bare = data.points.find((p) => !p.word.startsWith(" ") && !/^\p{N}/u.test(p.word));
     const number = / \p{N}/u.test(this.state.text);
-    $("points-explain").textContent = `Each word's embedding (a word of several tokens: their average), ${d} `
-      + "numbers fixed before any context, flattened onto the two directions in which these words differ most (PCA). "
+    $("points-explain").textContent = `Each word's embedding: ${d} numbers fixed before any context (for a word of `
+      + "several tokens, the average of theirs), flattened onto the two directions in which these words differ most (PCA). "
       + `Words used alike have vectors that point alike, but two directions keep only part of the ${d} numbers: `
       + "two points close here need not be close in all of them. "
       + (spaced && bare ? `Each word is looked up as your text has it: ${quote(bare.word)} without a space `
