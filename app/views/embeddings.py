@@ -66,6 +66,7 @@ def random_words(emb: ModelEmbeddings) -> torch.Tensor:
 
 
 def _mean_offset_cosine(offsets: torch.Tensor) -> float:
+    """The mean cosine of every two different offsets (rows): how alike their directions are."""
     sims, n = cosine_matrix(offsets), len(offsets)
     return float((sims.sum() - sims.diagonal().sum()) / (n * n - n))
 
@@ -209,9 +210,7 @@ def _pairs_parallel(vectors: torch.Tensor, pairs: list[tuple[int, int]]) -> floa
     """How alike the pairs' offsets are, in the full space (the map's lines are only a shadow of them)."""
     if len(pairs) < 2:
         return None
-    offsets = torch.stack([vectors[j] - vectors[i] for i, j in pairs])
-    sims, n = cosine_matrix(offsets), len(pairs)
-    return _r((sims.sum() - sims.diagonal().sum()) / (n * n - n))
+    return _r(_mean_offset_cosine(torch.stack([vectors[j] - vectors[i] for i, j in pairs])))
 
 
 async def map_response(engine: Engine, req: MapIn) -> MapOut:
