@@ -449,6 +449,13 @@ async function showAnalogy(data) {
   if (!data.expected) {
     verdict.className = "verdict";
     verdict.textContent = `${formula} lands nearest to ${shown(top)} (cosine ${fixed(top.cosine)}).`;
+  } else if (data.correct && data.expected.tokens.length > 1) {
+    // A word of several tokens has no row of its own: its mean vector is what ranked first, ahead of every
+    // token, so the top token listed is another word.
+    const e = data.expected;
+    verdict.className = "verdict good";
+    verdict.textContent = `✓ ${formula}: the expected “${e.word}” (${e.tokens.length} tokens, so its mean vector is `
+      + `ranked) comes first, cosine ${fixed(e.cosine)}; the nearest single token is ${shown(top)} (${fixed(top.cosine)}).`;
   } else if (data.correct) {
     verdict.className = "verdict good";
     verdict.textContent = `✓ ${formula}: the nearest token is ${shown(top)}, as expected (cosine ${fixed(top.cosine)}).`;

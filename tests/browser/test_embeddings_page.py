@@ -353,3 +353,24 @@ def test_the_share_of_random_tokens_beaten_never_rounds_to_all_or_none(page, bea
     wait_for_page(page)
     page.wait_for_function("() => document.querySelector('#offsets').textContent.includes('beats')")
     assert said in page.locator("#offsets").text_content()
+
+
+def test_a_right_answer_of_several_tokens_is_named_not_the_top_token(page):
+    """The ✓ verdict said "the nearest token is X, as expected" with X the top token; when the expected word
+    has several tokens, what ranked first is its mean vector, and X is another word."""
+    def answer(route):
+        real = route.fetch()
+        data = real.json()
+        data["expected"].update(word="fawnling", rank=1, cosine=0.91,
+                                tokens=[{**data["expected"]["tokens"][0], "text": "␣fawn"},
+                                        {**data["expected"]["tokens"][0], "text": "ling"}])
+        data["correct"] = True
+        route.fulfill(response=real, json=data)
+
+    page.route("**/api/embeddings/analogy*", answer)
+    page.goto("/embeddings")
+    wait_for_page(page)
+    page.wait_for_function("() => document.querySelector('#verdict').textContent.startsWith('✓')")
+    verdict = page.locator("#verdict").text_content()
+    assert "the expected “fawnling” (2 tokens, so its mean vector is ranked) comes first, cosine 0.91" in verdict
+    assert "as expected" not in verdict and "the nearest single token is ␣kitten" in verdict
