@@ -49,20 +49,19 @@ RESULT_POINTS = 5  # results drawn next to an analogy's parallelogram
 # countries -> random words about 0.25 with each other), so a cosine is read against them, not against 0.
 RANDOM_TOKENS = 2000   # word-like tokens drawn once per model (seeded)
 RANDOM_DRAWS = 100     # the map's control: draws of random partners for the pairs' first words
+# Per model's embeddings, held weakly: a strong cache would keep a replaced model alive.
 _random_tokens: "weakref.WeakKeyDictionary[ModelEmbeddings, torch.Tensor]" = weakref.WeakKeyDictionary()
 
 
 def random_words(emb: ModelEmbeddings) -> torch.Tensor:
     """(runs under the model lock) The control's token ids: RANDOM_TOKENS word-like tokens (a space, then
     letters) drawn without repeats with seed 0, the same for every request to this model."""
-    found = _random_tokens.get(emb)
-    if found is None:
+    if emb not in _random_tokens:
         pool = emb.word_like.nonzero()[:, 0]
         if not len(pool):
             pool = torch.arange(len(emb.word_like))
-        found = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(0))[:RANDOM_TOKENS]]
-        _random_tokens[emb] = found
-    return found
+        _random_tokens[emb] = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(0))[:RANDOM_TOKENS]]
+    return _random_tokens[emb]
 
 
 def _mean_offset_cosine(offsets: torch.Tensor) -> float:
@@ -262,15 +261,14 @@ def _analogy(engine: Engine, req: AnalogyIn) -> AnalogyOut:
         e_vec = emb.static_vector(e_ids)
         rank, cos = found.rank_of(emb, e_ids)
         expected = ExpectedOut(**_word_out(engine, req.expected, e_ids).model_dump(), rank=rank, cosine=_r(cos))
-        answer, answer_vec = req.expected, e_vec
+        answer, answer_vec, answer_ids = req.expected, e_vec, e_ids
     else:
         top = found.results[0]
-        answer, answer_vec = top.text.strip(), emb.weight[top.id]
+        answer, answer_vec, answer_ids = top.text.strip(), emb.weight[top.id], [top.id]
     v = found.vectors
     first, second = v["a"] - v["b"], answer_vec - v["c"]
     cosine = float(torch.nn.functional.cosine_similarity(first, second, dim=0))
     # The control: c -> a word-like token drawn at random, against the same first offset.
-    answer_ids = e_ids if expected is not None else [found.results[0].id]
     pool = random_words(emb)
     pool = pool[~torch.isin(pool, torch.tensor(sorted({t for i in found.ids.values() for t in i} | set(answer_ids))))]
     chance = torch.nn.functional.cosine_similarity(emb.weight[pool] - v["c"], first[None], dim=1)
