@@ -3,13 +3,16 @@
 - `decode_ids`: ids back to text, with each token's character span in that text, so a pasted
   list of ids can be shown as the same chips as typed text;
 - `render_chat`: messages through the model's chat template, with each token tagged by the
-  message that wrote it and by whether it is the message's own text or the template's.
+  message that wrote it, by whether it is the message's own text or the template's, and by
+  whether it belongs to a turn the template adds on its own (SmolLM2's default system turn).
 """
 
 from __future__ import annotations
 
 import codecs
 from dataclasses import dataclass, replace
+
+from jinja2 import TemplateError
 
 from model.tokenizer import ModelTokenizer, Token
 
@@ -67,6 +70,7 @@ class ChatToken:
     token: Token
     message: int | None  # index of the message that wrote it; None for the generation prompt
     source: str          # "content" (the message's own text) or "template" (added around it)
+    added_turn: bool     # in a turn the template writes on its own, before message `message`
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class RenderedChat:
     text: str
     tokens: list[ChatToken]
     spans: list[Span]
+    added_turns: list[Span]  # turns the template wrote for no message, each inside the next message's span
 
 
 def _message_spans(tokenizer: ModelTokenizer, messages: list[dict], add_generation_prompt: bool,
@@ -113,11 +118,60 @@ def _content_ranges(text: str, messages: list[dict], spans: list[Span]) -> list[
     return ranges
 
 
+# A system message's content that no template writes on its own, to find what surrounds a content.
+_PROBE = "\u27e6probe\u27e7"
+
+
+def _added_turn(tokenizer: ModelTokenizer, messages: list[dict], k: int, add_generation_prompt: bool,
+                text: str, span: Span) -> Span | None:
+    """The system turn the template wrote on its own at the start of message k's span, if any.
+
+    Such a turn (SmolLM2 writes a default system message when the chat opens without one) is
+    what a system message of some content D would render there. So: render a probe system
+    message before message k to learn the system turn's frame (the text before and after its
+    content) and message k's own turn; if the span is frame + D + own turn, it is an added
+    turn exactly when rendering the chat with a system message D at k gives the same text.
+    """
+    before, prefix = messages[:k], text[:span.start]
+    probe = {"role": "system", "content": _PROBE}
+    try:
+        with_probe = tokenizer.apply_chat_template([*before, probe], add_generation_prompt=False)
+        then_own = tokenizer.apply_chat_template([*before, probe, messages[k]], add_generation_prompt=False)
+    except TemplateError:  # a template may refuse a system message there
+        return None
+    if not with_probe.startswith(prefix) or not then_own.startswith(with_probe):
+        return None
+    frame, own = with_probe[len(prefix):], then_own[len(with_probe):]
+    at = frame.rfind(_PROBE)
+    if at < 0:
+        return None
+    opening, closing = frame[:at], frame[at + len(_PROBE):]
+    part = text[span.start:span.end]
+    added = len(part) - len(own)  # characters before the message's own turn
+    if added < len(opening) + len(closing) or not (part.startswith(opening) and part.endswith(closing + own)):
+        return None
+    default = {"role": "system", "content": part[len(opening):added - len(closing)]}
+    try:
+        same = tokenizer.apply_chat_template([*before, default, *messages[k:]], add_generation_prompt) == text
+    except TemplateError:
+        return None
+    return Span("system", span.start, span.start + added) if same else None
+
+
+def _added_turns(tokenizer: ModelTokenizer, messages: list[dict], add_generation_prompt: bool, text: str,
+                 spans: list[Span]) -> list[Span]:
+    """The turns the template wrote for no message of the chat, in order."""
+    found = (_added_turn(tokenizer, messages, k, add_generation_prompt, text, span)
+             for k, span in enumerate(spans[:len(messages)]))
+    return [turn for turn in found if turn is not None]
+
+
 def render_chat(tokenizer: ModelTokenizer, messages: list[dict], add_generation_prompt: bool = True) -> RenderedChat:
     """The exact token sequence the model reads for `messages`, each token tagged by its origin."""
     text = tokenizer.apply_chat_template(messages, add_generation_prompt=add_generation_prompt)
     spans = _message_spans(tokenizer, messages, add_generation_prompt, text)
     contents = _content_ranges(text, messages, spans)
+    added = _added_turns(tokenizer, messages, add_generation_prompt, text, spans)
     tagged = []
     for token in tokenizer.tokenize(text):
         message, source = None, "template"
@@ -129,5 +183,6 @@ def render_chat(tokenizer: ModelTokenizer, messages: list[dict], add_generation_
             lo, hi = contents[message]
             if token.start < hi and token.end > lo:
                 source = "content"
-        tagged.append(ChatToken(token, message, source))
-    return RenderedChat(text, tagged, spans)
+        in_added = any(turn.start <= token.start < turn.end for turn in added)
+        tagged.append(ChatToken(token, message, source, in_added))
+    return RenderedChat(text, tagged, spans, added)

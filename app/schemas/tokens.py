@@ -70,6 +70,11 @@ class ChatTokenOut(TokenOut):
                                                    "message's own text, 'template' when the chat template "
                                                    "added it (special tokens, role names, line breaks, a default "
                                                    "system message).")
+    added_turn: bool = Field(..., description="True when the token is in a turn the chat template writes on its "
+                                              "own, for no message sent: SmolLM2's default system turn when the chat "
+                                              "has no system message. Such a turn lies in the part of `text` of the "
+                                              "message it comes before, so `message` is that message's index and "
+                                              "`source` is 'template'.")
 
 
 class MessageSpan(BaseModel):

@@ -47,8 +47,8 @@ def chat_template_out(engine: Engine, body: ChatTemplateIn) -> ChatTemplateOut:
         raise InputError(f"messages: the model's chat template refused them ({exc}). "
                          "Change the order or roles of the messages.", code="template_refused",
                          field="messages") from exc
-    tokens = [ChatTokenOut(**token_out(c.token).model_dump(), message=c.message, source=c.source)
-              for c in chat.tokens]
+    tokens = [ChatTokenOut(**token_out(c.token).model_dump(), message=c.message, source=c.source,
+                           added_turn=c.added_turn) for c in chat.tokens]
     return ChatTemplateOut(text=chat.text, tokens=tokens, count=len(tokens),
                            special_count=sum(t.special for t in tokens),
                            spans=[MessageSpan(role=s.role, start=s.start, end=s.end) for s in chat.spans],

@@ -366,45 +366,21 @@ function addMessage() {
   boxes[boxes.length - 1].focus();
 }
 
-/** Indices of the tokens of a turn the template writes on its own before a message's turn (SmolLM2's
- *  default system message, when the chat has none): the server counts them in that message's part,
- *  so they are the tokens before the last time the part's opening special token is written, ahead of
- *  the message's own text. */
-function addedTurns(tokens) {
-  const parts = new Map();
-  tokens.forEach((t, i) => {
-    if (t.message === null) return;
-    if (!parts.has(t.message)) parts.set(t.message, []);
-    parts.get(t.message).push(i);
-  });
-  const added = new Set();
-  for (const part of parts.values()) {
-    const opener = tokens[part[0]];
-    if (!opener.special || opener.source !== "template") continue;
-    const text = part.find((i) => tokens[i].source === "content");
-    const own = part.filter((i) => tokens[i].id === opener.id && tokens[i].source === "template"
-      && (text === undefined || i < text)).at(-1);
-    for (const i of part) if (i < own) added.add(i);
-  }
-  return added;
-}
-
-function chatFacts(data, t, i, added) {
+function chatFacts(data, t, i) {
   const nodes = tokenFacts(t, i, data.count, data.text, countOf(data.tokens, t.id));
   const who = t.message === null ? "the generation prompt"
     : `message ${t.message + 1} (${messages[t.message] ? messages[t.message].role : "?"})`;
   const from = t.source === "content" ? `the text of ${who}`
-    : added.has(i) ? `the template, in a turn it adds before ${who}` : `the template, for ${who}`;
+    : t.added_turn ? `the template, in a turn it adds before ${who}` : `the template, for ${who}`;
   return [...nodes, ...facts([["written by", from]])];
 }
 
 /** Draw a POST /api/chat/template answer: the chat's tokens, who wrote each, and its counts. */
 function drawChat(data) {
-  const added = addedTurns(data.tokens);
   drawChips($("chat-chips"), data.tokens, {
     // A special token written by the template is just "special"; one typed in a message is flagged.
     kind: (t) => (t.source === "content" ? "content" : t.special ? "" : "template"),
-    inspector: $("chat-inspector"), describe: (t, i) => chatFacts(data, t, i, added),
+    inspector: $("chat-inspector"), describe: (t, i) => chatFacts(data, t, i),
   });
   const set = (key, value) => { document.querySelector(`[data-chat-stat="${key}"]`).textContent = value; };
   set("count", fmt(data.count));

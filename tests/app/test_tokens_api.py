@@ -197,6 +197,14 @@ def test_chat_tokens_say_which_message_wrote_them_and_what_the_template_added(ti
     assert not data["text"].endswith("<|im_start|>assistant\n")
 
 
+def test_chat_tokens_say_which_belong_to_a_turn_the_template_adds(tiny_client):
+    alone = chat(tiny_client, [{"role": "user", "content": "Hi"}])
+    added = "".join(t["text"] for t in alone["tokens"] if t["added_turn"])
+    assert added == "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
+    own = chat(tiny_client, [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}])
+    assert not any(t["added_turn"] for t in own["tokens"])
+
+
 def test_chat_generation_prompt_tokens_belong_to_no_message(tiny_client):
     data = chat(tiny_client, [{"role": "user", "content": "Hi"}])
     tail = [t for t in data["tokens"] if t["message"] is None]
@@ -289,6 +297,25 @@ def test_real_chat_template_uses_single_special_tokens(real_client):
     specials = {t["text"]: t["id"] for t in data["tokens"] if t["special"]}
     assert specials == {"<|im_start|>": 1, "<|im_end|>": 2}
     assert real_client.post("/api/detokenize", json={"ids": [1]}).json()["text"] == "<|im_start|>"
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("gen", [True, False])
+def test_real_chat_marks_smollm2s_default_system_turn_as_added(real_client, gen):
+    """`added_turn` marks exactly the system turn SmolLM2's template writes when the chat has no system
+    message (it lies in message 0's part, before that message's own turn), and nothing when it has one."""
+    default = "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
+    turns = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
+             {"role": "user", "content": "What is a token?"}]
+    data = chat(real_client, turns, add_generation_prompt=gen)
+    added = [t for t in data["tokens"] if t["added_turn"]]
+    assert data["text"].startswith(default) and "".join(t["text"] for t in added) == default
+    assert data["tokens"][:len(added)] == added                   # the first tokens, and only those
+    assert [t["id"] for t in added if t["special"]] == [1, 2]     # one <|im_start|> ... <|im_end|> turn
+    assert {(t["message"], t["source"]) for t in added} == {(0, "template")}
+    assert data["text"].endswith("<|im_start|>assistant\n") == gen
+    for own in ([{"role": "system", "content": "Be brief."}, *turns], [{"role": "system", "content": ""}]):
+        assert not any(t["added_turn"] for t in chat(real_client, own, add_generation_prompt=gen)["tokens"])
 
 
 @pytest.mark.real

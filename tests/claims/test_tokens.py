@@ -313,8 +313,9 @@ def test_the_limit_note_speaks_of_prompts(page):
 def test_the_chat_inspector_says_the_default_system_message_is_a_turn_the_template_adds(page):
     """Without a system message, the inspector said the default system message ('You are a helpful AI
     assistant…') was written by 'the template, for message 1 (user)': the server counts it in the first
-    message's part of the text. It now says 'in a turn it adds before message 1 (user)'; the user's own turn
-    is still 'for message 1 (user)', and a system message the user wrote is not flagged."""
+    message's part of the text. It now says 'in a turn it adds before message 1 (user)', from the server's
+    `added_turn` (the page no longer guesses the turn from the tokens); the user's own turn is still 'for
+    message 1 (user)', and a system message the user wrote is not flagged."""
     import json
     from urllib.parse import quote
 
@@ -329,6 +330,7 @@ def test_the_chat_inspector_says_the_default_system_message_is_a_turn_the_templa
     texts = [t["text"] for t in d["tokens"]]
     you, user = texts.index("You"), texts.index("user")
     assert d["tokens"][you]["message"] == 0 and d["tokens"][you]["source"] == "template"
+    assert d["tokens"][you]["added_turn"] and not d["tokens"][user]["added_turn"]
     assert "in a turn it adds before message 1 (user)" in written_by(no_system, you)
     assert "the template, for message 1 (user)" in written_by(no_system, user)
     own = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
