@@ -12,7 +12,7 @@ for this token, the logit is linear in the parts:
 
 so each part's contribution is one dot product, and the contributions add up to the logit
 exactly (up to float rounding). Frozen is the catch: remove a part and s changes too, and the
-later layers react to its absence. `check` measures both.
+parts after it react to its absence. `check` measures both, and `reacting` names those parts.
 
 **Saliency.** For the input tokens: gradient x input (how the logit changes with each token's
 embedding, times that embedding), and integrated gradients, which average the gradient along a
@@ -123,10 +123,11 @@ class Check:
     heads, mlps   the parts switched off: [(layer, head)], [layer]
     predicted     minus their summed contributions (frozen norm, nothing else reacts)
     norm_only     the change with the parts taken out of the final residual and the norm
-                  recomputed (later layers still do not react)
+                  recomputed (no other part reacts)
     actual        the change when the parts are really switched off (at every position) and the
-                  pass runs on: the norm and every later layer react
+                  pass runs on: the norm and the parts after them react (`reacting`)
     logits_after  (V,) the next-token logits of that real pass
+    reacting      the parts that read what the switched-off ones wrote: see `reacting`
     """
 
     heads: list[tuple[int, int]]
@@ -135,6 +136,30 @@ class Check:
     norm_only: float
     actual: float
     logits_after: torch.Tensor
+    reacting: list[tuple[int, list[int], bool]]
+
+
+def reacting(heads: list[tuple[int, int]], mlps: list[int], n_layers: int,
+             n_heads: int) -> list[tuple[int, list[int], bool]]:
+    """The parts that react when these heads and MLPs are switched off: every part still on after
+    the earliest of them, per layer as (layer, its heads that react, whether its MLP reacts), layers
+    where nothing reacts left out. A block reads the residual stream as it enters: heads of layer L
+    change what layer L's MLP and every later layer read, but not the other heads of layer L; an MLP
+    of layer L changes what layer L+1 on read. Empty when nothing is after them (the last MLP)."""
+    if not heads and not mlps:
+        return []
+    first_head = min((l for l, _ in heads), default=n_layers)
+    first_mlp = min(mlps, default=n_layers)
+    off_heads, off_mlps = set(heads), set(mlps)
+    out = []
+    for layer in range(min(first_head, first_mlp), n_layers):
+        # Heads react from the layer after the earliest part; the MLP from the earliest head's own layer on.
+        react_heads = [h for h in range(n_heads) if (layer, h) not in off_heads] \
+            if layer > min(first_head, first_mlp) else []
+        react_mlp = layer not in off_mlps and (layer >= first_head or layer > first_mlp)
+        if react_heads or react_mlp:
+            out.append((layer, react_heads, react_mlp))
+    return out
 
 
 def strongest(parts: DirectParts, k: int) -> tuple[list[tuple[int, int]], list[int]]:
@@ -161,8 +186,9 @@ def check(analysis: Analysis, parts: DirectParts, target: int, contrast: int | N
     read_off = float((x_off * final_scale(model, x_off) * model.norm.weight.double()) @ u)
     after = ablated_next_logits(analysis, heads, mlps=mlps)
     actual_logit = float(after[target]) - (float(after[contrast]) if contrast is not None else 0.0)
+    L, h = parts.heads.shape
     return Check(heads=heads, mlps=mlps, predicted=predicted, norm_only=read_off - parts.logit,
-                 actual=actual_logit - parts.logit, logits_after=after)
+                 actual=actual_logit - parts.logit, logits_after=after, reacting=reacting(heads, mlps, L, h))
 
 
 # --- saliency: gradient x input, integrated gradients -----------------------------------------

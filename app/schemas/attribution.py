@@ -58,6 +58,13 @@ class PartRef(BaseModel):
     contribution: float = Field(..., description="Its direct contribution to `total`.")
 
 
+class ReactingLayer(BaseModel):
+    layer: int
+    heads: list[int] = Field(..., description="Its heads that react (the ones still on, from the layer after the "
+                             "earliest switched-off part).")
+    mlp: bool = Field(..., description="Whether its MLP reacts (still on, and after a switched-off part).")
+
+
 class CheckOut(BaseModel):
     parts: list[PartRef] = Field(..., description="The parts switched off: the strongest pushers of `total`.")
     predicted: float = Field(..., description="The change of `total` the attribution predicts: minus their "
@@ -65,7 +72,10 @@ class CheckOut(BaseModel):
     norm_only: float = Field(..., description="The change with these parts' outputs taken out of the final "
                              "residual stream and the final norm recomputed (later layers do not react).")
     actual: float = Field(..., description="The real change: the parts switched off at every position and the "
-                          "model run on (the norm and every later layer react).")
+                          "model run on (the norm and the parts in `reacting` react).")
+    reacting: list[ReactingLayer] = Field(..., description="The parts that react to the switched-off ones: every "
+                                          "part still on after the earliest of them, per layer (layers where "
+                                          "nothing reacts left out; empty when nothing comes after them).")
     probability_before: float = Field(..., description="The target's probability with every part on.")
     probability_after: float = Field(..., description="The target's probability with these parts off.")
     top_after: TokenLogit = Field(..., description="The most probable next token with these parts off.")

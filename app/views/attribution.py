@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 
 from app.engine import Engine, Prompt
-from app.schemas.attribution import (AttributionIn, AttributionOut, CheckOut, PartRef, PartsOut, SaliencyOut,
-                                     TokenLogit)
+from app.schemas.attribution import (AttributionIn, AttributionOut, CheckOut, PartRef, PartsOut, ReactingLayer,
+                                     SaliencyOut, TokenLogit)
 from app.views.chat_prompt import chat_prompt
 from app.views.common import rounded, tokens_out
 from model import attribution
@@ -44,7 +44,9 @@ def _check(engine: Engine, analysis: Analysis, parts: attribution.DirectParts, t
     refs.sort(key=lambda r: -r.contribution)
     after = result.logits_after
     probs_after = probabilities(after)
+    reacting = [ReactingLayer(layer=l, heads=hs, mlp=m) for l, hs, m in result.reacting]
     return CheckOut(parts=refs, predicted=result.predicted, norm_only=result.norm_only, actual=result.actual,
+                    reacting=reacting,
                     probability_before=float(probs[target]), probability_after=float(probs_after[target]),
                     top_after=_token(engine.tokenizer, int(after.argmax()), after, probs_after))
 

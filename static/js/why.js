@@ -6,6 +6,7 @@ import { $, api, debounce, el, plainTokenLabel, readState, tokenChips, writeStat
 import { apiFirst } from "./kit/first.js";
 import { drawHeatmap } from "./kit/heatmap.js";
 import { loader } from "./kit/load.js";
+import { model } from "./kit/model.js";
 import { isNarrow, plotConfig, plotLayout, plotly } from "./kit/plotly.js";
 
 const DEFAULTS = { text: "The capital of France is", mode: "text", target: -1, contrast: -1, method: "ig" };
@@ -178,10 +179,52 @@ function drawCheck(body) {
     `${pct(check.probability_after)}; the most probable next token is then ${shown(check.top_after)} ` +
     `(${pct(check.top_after.probability)}).`;
   const normGap = check.norm_only - check.predicted, reactGap = check.actual - check.norm_only;
+  const reacting = reactingWords(check.reacting);
+  const rest = !reacting ? `No part still on comes after them, so nothing else reacts: the rest is ${fmt(reactGap)}.`
+    : `The rest, ${fmt(reactGap)}, is ${reacting.one ? "the part" : "the parts"} after them reacting (${reacting.text}): ` +
+      `with these parts gone ${reacting.one ? "it reads" : "they read"} a different residual stream and ` +
+      `${reacting.one ? "writes" : "write"} something else, which can make up for the loss or add to it.`;
   $("check-why").textContent = `Why they differ: the attribution freezes the final norm's factor; recomputing it ` +
-    `alone moves the change by ${fmt(normGap)}. The rest, ${fmt(reactGap)}, is the later layers reacting: with ` +
-    `these parts gone they read a different residual stream and write something else, which can make up for ` +
-    `the loss or add to it. So a part's number is its direct push, not what the model loses without it.`;
+    `alone moves the change by ${fmt(normGap)}. ${rest} So a part's number is its direct push, not what the model ` +
+    `loses without it.`;
+}
+
+const andList = (items) => (items.length < 2 ? items.join("") : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`);
+const layerSpan = (a, b) => (a === b ? `layer ${a}` : b === a + 1 ? `layers ${a} and ${b}` : `layers ${a}–${b}`);
+
+/** The parts that react to the switched-off ones (check.reacting: per layer, its heads still on that
+ *  react and whether its MLP does), in words: runs of whole layers, of heads only, of MLPs only
+ *  merged ("layer 23's MLP, layers 24–27 and the heads of layers 28 and 29"); null when none react. */
+function reactingWords(reacting) {
+  if (!reacting.length) return null;
+  const kindOf = (r) => (r.heads.length === model.n_heads ? (r.mlp ? "layer" : "heads")
+    : r.heads.length === 0 ? "mlp" : `partial ${r.layer}`);
+  const runs = [];
+  for (const r of reacting) {
+    const kind = kindOf(r), run = runs.at(-1);
+    if (run && run.kind === kind && run.last === r.layer - 1) run.last = r.layer;
+    else runs.push({ kind, first: r.layer, last: r.layer, r });
+  }
+  const words = runs.map(({ kind, first, last, r }) => {
+    const one = first === last;
+    if (kind === "layer") return layerSpan(first, last);
+    if (kind === "heads") return one ? `layer ${first}'s heads` : `the heads of ${layerSpan(first, last)}`;
+    if (kind === "mlp") return one ? `layer ${first}'s MLP` : `the MLPs of ${layerSpan(first, last)}`;
+    const heads = `${r.heads.length} other head${r.heads.length === 1 ? "" : "s"}`;
+    return r.mlp ? `layer ${first}'s MLP and its ${heads}` : `layer ${first}'s ${heads}`;
+  });
+  const heads = reacting.reduce((n, r) => n + r.heads.length, 0), mlps = reacting.filter((r) => r.mlp).length;
+  return { text: andList(words), one: heads + mlps === 1, heads, mlps };
+}
+
+/** "the final norm and the 54 heads and 5 MLPs after them react", counted from reactingWords (one
+ *  part named: "the final norm and layer 29's MLP react"). */
+function reactingCount(reacting) {
+  if (!reacting) return "the final norm reacts (no part still on comes after them)";
+  if (reacting.one) return `the final norm and ${reacting.text} react`;
+  const count = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+  const named = [reacting.heads && count(reacting.heads, "head"), reacting.mlps && count(reacting.mlps, "MLP")];
+  return `the final norm and the ${named.filter(Boolean).join(" and ")} after them react`;
 }
 
 function drawCaveats(body) {
@@ -198,7 +241,7 @@ function drawCaveats(body) {
     $("cav-cause").replaceChildren("A large part is ", el("strong", { text: "not a cause" }), " on its own: it is the " +
       `last step of a chain. The ${body.check.parts.length} strongest parts predict a change of ` +
       `${fmt(body.check.predicted)}, but switching them off changes the score by ${fmt(body.check.actual)}, because ` +
-      "the final norm and the later layers react.");
+      `${reactingCount(reactingWords(body.check.reacting))}.`);
   }
 }
 

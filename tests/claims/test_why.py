@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from playwright.sync_api import expect
@@ -41,6 +43,59 @@ def test_with_only_the_last_layer_off_nothing_later_reacts(real_engine):
     result = A.check(analysis, parts, target, None, [], [last])
     assert result.actual == pytest.approx(result.norm_only, abs=1e-3)
     assert result.predicted == pytest.approx(-float(parts.mlps[last]))
+    assert result.reacting == []
+
+
+def _change_with_parts_held(analysis, target, heads, mlps, held):
+    """The target's logit change with `heads` and `mlps` switched off (as `check` does) while the
+    parts in `held` (check.reacting's form) keep their outputs from the normal pass."""
+    model = analysis.model
+    _, clean = model.run_with_cache(analysis.ids, names=[f"blocks.{l}.attn.z" for l, hs, _ in held if hs])
+    off: dict[int, list[int]] = {}
+    for layer, head in heads:
+        off.setdefault(layer, []).append(head)
+    kept = {layer: hs for layer, hs, _ in held if hs}
+
+    def z_hook(z, name):                                        # (h, n, dh)
+        layer = int(name.split(".")[1])
+        z = z.clone()
+        z[off.get(layer, [])] = 0.0
+        if layer in kept:
+            z[kept[layer]] = clean[name][kept[layer]]
+        return z
+
+    fns = {f"blocks.{layer}.attn.z": z_hook for layer in {*off, *kept}}
+    fns |= {f"blocks.{layer}.mlp_out": (lambda out, name: torch.zeros_like(out)) for layer in mlps}
+    fns |= {f"blocks.{layer}.mlp_out": (lambda out, name, layer=layer: analysis.mlp_out[layer].clone())
+            for layer, _, mlp in held if mlp}
+    first = min([layer for layer, _ in heads] + list(mlps))
+    with torch.inference_mode(), model.hooks(fns):
+        after = model.forward_from(first, analysis.resid[first], last_only=True)[-1]
+    return float(after[target]) - float(analysis.next_logits[target])
+
+
+@pytest.mark.parametrize("text, heads, mlps, first", [
+    ("The opposite of hot is", [(29, 7)], [], (29, [], True)),       # a head of the last layer: its MLP alone
+    (PROMPT, [(23, 4)], [28, 29], (23, [], True)),                    # the default check's parts
+    ("The opposite of hot is", [(29, 7)], [25, 29], (26, list(range(9)), True)),
+])
+def test_the_check_names_exactly_the_parts_that_react(smollm2, text, heads, mlps, first):
+    """/why's check: 'The rest is the parts after them reacting (...)', named from the switched-off
+    parts' layers (it said 'the later layers reacting' even when the parts were heads of the last
+    layer, after which only that layer's MLP is left). Holding every named part at its normal output
+    leaves exactly the norm-only change (so nothing else reacts); holding all but the first named
+    layer's parts does not (control: the first one named does react). The parts are the page's three
+    strongest on these prompts, or L29H7 of them alone."""
+    analysis = _analysis(smollm2, text)
+    target = int(analysis.next_logits.argmax())
+    parts = A.direct_parts(analysis, target)
+    assert set(heads) <= set(A.strongest(parts, 3)[0]) and set(mlps) <= set(A.strongest(parts, 3)[1])
+    result = A.check(analysis, parts, target, None, heads, mlps)
+    assert result.reacting[0] == first
+    assert abs(result.actual - result.norm_only) > 0.3
+    held = _change_with_parts_held(analysis, target, heads, mlps, result.reacting)
+    assert held == pytest.approx(result.norm_only, abs=1e-3)
+    assert abs(_change_with_parts_held(analysis, target, heads, mlps, result.reacting[1:]) - result.norm_only) > 0.3
 
 
 def test_the_strongest_parts_matter_more_than_the_weakest(real_engine):
@@ -164,3 +219,35 @@ def test_the_completeness_line_says_how_much_the_shares_miss(page):
     text = line.inner_text()
     assert "bumpy" not in text
     assert "more than 5% off 1: the shares miss the change by 0.010; 32 steps are too few for this path" in text, text
+
+
+@pytest.mark.browser
+def test_the_check_says_which_parts_react_from_the_parts_layers(page):
+    """The check's 'The rest ... is the later layers reacting' and the caveat's 'the final norm and
+    the later layers react' named later layers whatever was switched off; the page now names what
+    comes after the parts, from their layers (the API's check.reacting)."""
+    page.goto("/why?text=The+capital+of+France+is")
+    why, cause = page.locator("#check-why"), page.locator("#cav-cause")
+    expect(why).to_contain_text("is the parts after them reacting (layer 23's MLP, layers 24–27 and the heads of "
+                                "layers 28 and 29)")
+    expect(cause).to_contain_text("because the final norm and the 54 heads and 5 MLPs after them react.")
+    assert "later layers" not in why.inner_text() + cause.inner_text()
+    # ' Rome' against ' Paris': MLP 29, L29H0 and MLP 28 off; only layer 29's other heads are left after them.
+    page.goto("/why?text=The+Eiffel+Tower+is+in+the+city+of&target=7268&contrast=7042")
+    expect(why).to_contain_text("is the parts after them reacting (layer 29's 8 other heads)")
+
+    # The API's check with one part (the page asks for three): a head of the last layer, then the last MLP.
+    def one_part(route):
+        body = json.loads(route.request.post_data or "{}")
+        route.continue_(post_data=json.dumps({**body, "check_parts": 1}))
+    page.goto("/why?text=The+opposite+of+hot+is&target=4011")
+    expect(why).not_to_be_empty()
+    page.route("**/api/attribution", one_part)
+    page.select_option("#contrast", "3122")                 # ' cold' against ' cool': L29H7
+    expect(page.locator("#check-parts")).to_contain_text("L29H7 (")
+    expect(why).to_contain_text("is the part after them reacting (layer 29's MLP): with these parts gone it reads")
+    expect(cause).to_contain_text("because the final norm and layer 29's MLP react.")
+    page.select_option("#contrast", "")                     # ' cold' alone: MLP 29
+    expect(page.locator("#check-parts")).to_contain_text("MLP 29 (")
+    expect(why).to_contain_text("No part still on comes after them, so nothing else reacts")
+    expect(cause).to_contain_text("because the final norm reacts (no part still on comes after them).")

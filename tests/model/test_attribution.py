@@ -107,3 +107,17 @@ def test_integrated_gradients_are_complete_with_many_steps(tiny):
     s = A.saliency(model, analysis.ids.tolist(), target, steps=256)
     assert s.completeness == pytest.approx(1.0, abs=0.02)
     assert s.integrated_gradients.shape == (analysis.n_tokens,)
+
+
+def test_reacting_is_every_part_still_on_after_the_earliest_one_switched_off():
+    full = list(range(9))
+    # Heads of the last layer: only that layer's MLP reads what they wrote.
+    assert A.reacting([(29, 7)], [], 30, 9) == [(29, [], True)]
+    # The last MLP, or it with the last layer's heads: nothing is left after them.
+    assert A.reacting([], [29], 30, 9) == []
+    assert A.reacting([(29, 1), (29, 2)], [29], 30, 9) == []
+    # A head of layer 23 and the MLPs of 28 and 29: 23's MLP, whole layers 24-27, then heads only.
+    got = A.reacting([(23, 4)], [28, 29], 30, 9)
+    assert got == [(23, [], True)] + [(l, full, True) for l in range(24, 28)] + [(28, full, False), (29, full, False)]
+    # An MLP: from the next layer on, the switched-off head of a later layer left out.
+    assert A.reacting([(29, 0)], [28, 29], 30, 9) == [(29, [h for h in full if h != 0], False)]
