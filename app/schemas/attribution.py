@@ -70,7 +70,7 @@ class CheckOut(BaseModel):
     predicted: float = Field(..., description="The change of `total` the attribution predicts: minus their "
                              "summed contributions (frozen norm, nothing else reacts).")
     norm_only: float = Field(..., description="The change with these parts' outputs taken out of the final "
-                             "residual stream and the final norm recomputed (later layers do not react).")
+                             "residual stream and the final norm recomputed (no other part reacts).")
     actual: float = Field(..., description="The real change: the parts switched off at every position and the "
                           "model run on (the norm and the parts in `reacting` react).")
     reacting: list[ReactingLayer] = Field(..., description="The parts that react to the switched-off ones: every "
