@@ -218,6 +218,20 @@ def test_the_page_fits_a_phone_and_says_tap(phone_page, screenshot):
     assert_fits_phone(page)
 
 
+def test_a_tapped_chip_of_the_turn_the_template_adds_keeps_the_page_on_a_phone(phone_page, screenshot):
+    """The inspector's longest fact, 'written by the template, in a turn it adds before message 1 (user)',
+    is wider than a phone: it stood on one line, the page grew to 570 px (a phone's window grows with it,
+    so the sideways check alone missed it), and the tap that showed it landed on another chip ('␣Sm')."""
+    page = phone_page
+    page.goto("/tokens?tab=chat&chat=" + quote('[{"role":"user","content":"What is a token?"}]'))
+    page.wait_for_selector("#chat-chips .tok.special")
+    page.locator("#chat-chips .tok", has_text="You").first.tap()
+    inspector = page.locator("#chat-inspector").inner_text()
+    assert "“You”" in inspector and "in a turn it adds before message 1 (user)" in inspector
+    assert page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]") == [390, 390]
+    screenshot("tokens-phone-chat-added-turn")
+
+
 @pytest.mark.parametrize("tab", ["text", "chat"])
 def test_no_serious_axe_violation(page, tab):
     from tests.browser.checks import axe_violations
