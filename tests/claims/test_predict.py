@@ -268,3 +268,35 @@ def test_surprise_is_each_tokens_probability_given_the_tokens_before_it(real_eng
     assert data["mean_surprisal_bits"] == pytest.approx(mean, abs=1e-4)
     nats = mean * math.log(2)
     assert 2 ** mean == pytest.approx(math.exp(nats))  # perplexity: the same in bits and nats
+
+
+def test_generation_predicts_again_from_the_longer_text_without_redoing_the_earlier_tokens(real_engine, real_client):
+    """The lede (and the tour's card): the model 'draws one token, appends it and predicts again from
+    the longer text' and chapter 6 'shows how it keeps the earlier tokens' work instead of redoing it'.
+    Both said it 'does it all again' / 'starts again', which reads as a pass over the whole text per
+    token. Measured on /predict's own generation (POST /api/generate with the text): every pass after
+    the prompt's reads one token, and the greedy tokens are those of full passes over the longer text."""
+    import re
+
+    text, n = "The capital of France is", 6
+    passes = []
+
+    def count(x, name):
+        passes.append(x.shape[0])                            # (n, d): the tokens this pass reads
+
+    with real_engine.model.hooks({"blocks.0.resid_pre": count}):
+        run = real_client.post("/api/generate", json={"text": text, "max_new_tokens": n, "temperature": 0}).json()
+    generated = [t["id"] for t in run["generated"]]
+    assert len(generated) == n and passes[-(n - 1):] == [1] * (n - 1)
+    assert all(p == 1 for p in passes[1:])                   # at most the prompt's own pass is longer
+    ids = [t["id"] for t in run["prompt_tokens"]]
+    with torch.inference_mode():
+        for token in generated:
+            assert int(real_engine.locked(real_engine.model, torch.tensor(ids))[-1].argmax()) == token
+            ids.append(token)
+
+    for path in ("/predict", "/"):
+        page = re.sub(r"\s+", " ", real_client.get(path).text)
+        assert "does it all again" not in page and "starts again" not in page
+        assert "appends it and predicts again from the longer text" in page
+        assert re.search(r"chapter 6(</a>)? shows how it keeps the earlier tokens' work instead of redoing it", page)
