@@ -41,6 +41,10 @@ def assert_fits_phone(page: Page, min_plot_width: int = 250) -> None:
     (the part inside the axes) at least `min_plot_width` px wide."""
     widths = page.evaluate("""() => ({ scroll: document.documentElement.scrollWidth,
         body: document.body.scrollWidth, view: window.innerWidth })""")
+    # A phone (is_mobile) zooms out to show a page wider than its screen, so its window grows with
+    # the page and innerWidth alone never shows the overflow: hold the page to the width it was given.
+    if page.viewport_size:
+        widths["view"] = min(widths["view"], page.viewport_size["width"])
     assert max(widths["scroll"], widths["body"]) <= widths["view"], (
         f"the page scrolls sideways: {max(widths['scroll'], widths['body'])} px wide in a {widths['view']} px "
         f"window; widest elements: {_widest(page)}")

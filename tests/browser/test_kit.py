@@ -214,6 +214,18 @@ def test_the_shared_page_frame_fits_a_phone(phone_page):
     assert nav.evaluate("n => n.scrollWidth > n.clientWidth && getComputedStyle(n).overflowX === 'auto'")
 
 
+def test_the_phone_check_sees_a_page_grown_past_the_phone(phone_page):
+    """A phone zooms out to show a page wider than its screen, so window.innerWidth grows with the page
+    (to 570 px on /tokens' chat inspector before 2534d3b) and a check against it alone never fails."""
+    phone_page.goto("/tokens")
+    expect(phone_page.locator("#chips .tok").first).to_be_visible()
+    phone_page.evaluate("""() => { const wide = document.createElement('div');
+        wide.style.cssText = 'width: 600px; height: 10px'; document.querySelector('main').append(wide); }""")
+    assert phone_page.evaluate("() => document.documentElement.scrollWidth") > 390
+    with pytest.raises(AssertionError, match="scrolls sideways"):
+        assert_fits_phone(phone_page)
+
+
 def test_instructions_say_tap_on_touch_screens(page, phone_page):
     script = """async () => {
       const hint = Object.assign(document.createElement("span"), { id: "kit-hint", textContent: "Click a row" });
