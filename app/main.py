@@ -15,6 +15,7 @@ gc.disable()
 import asyncio
 import json
 import logging
+import re
 from contextlib import asynccontextmanager
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -50,8 +51,14 @@ to change. The pages of the site read these same endpoints.
 """
 
 
+# pydantic names the member of a union it tried inside an error's location (`prompt.str`,
+# `prompt.list[int].0`, `messages.0.content.list[TextPart].0.type`): not a field the client sent.
+_UNION_MEMBER = re.compile(r"^(str|int|float|bool|none|[\w-]+\[.*\])$")
+
+
 def _field_path(loc: tuple) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query")]
+    parts = [str(p) for p in loc if p not in ("body", "query")
+             and not (isinstance(p, str) and _UNION_MEMBER.match(p))]
     return ".".join(parts) or "body"
 
 
@@ -113,14 +120,22 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
     problems, first = [], None
     for err in exc.errors():
         if err.get("type") == "json_invalid":
-            problems.append("the body is not valid JSON; send a JSON object such as "
-                            '{"text": "The capital of France is"}')
+            problems.append(f"the body is not valid JSON; {_body_hint(request)}")
             first = first or {"code": "invalid_json", "field": "body"}
             continue
         where = _field_path(err.get("loc", ()))
         if err.get("type") == "missing" and where == "body":
             problems.append(f"the request has no JSON body; {_body_hint(request)} (/docs describes every field)")
             first = first or {"code": "missing_body", "field": "body"}
+            continue
+        if err.get("type") in ("model_attributes_type", "dict_type", "model_type") and where == "body":
+            problems.append(f"the body is not a JSON object; {_body_hint(request)}")
+            first = first or {"code": "invalid", "field": "body"}
+            continue
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, InputError):  # a model validator's check, naming its own field and code
+            problems.append(cause.detail)
+            first = first or {"code": cause.code, "field": cause.field, "limit": cause.limit, "actual": cause.actual}
             continue
         got = err.get("input")
         shown = f" (got {_short(got)})" if got is not None and not isinstance(got, (dict, list)) else ""

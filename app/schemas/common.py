@@ -86,8 +86,8 @@ class StrictModel(BaseModel):
         # and the tokenizer cannot encode it. Refuse it here, once, for every request model.
         where = _find_surrogate(data, "")
         if where is not None:
-            raise ValueError(f"{where} contains a lone UTF-16 surrogate (an escape like \\ud800 that is "
-                             "half of a character); send valid Unicode text")
+            raise InputError(f"{where} contains a lone UTF-16 surrogate (an escape like \\ud800 that is "
+                             "half of a character); send valid Unicode text", code="invalid", field=where)
         return data
 
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from app.schemas.common import StrictModel, TokenOut
 from app.schemas.predict import ContinuedIn, Prediction, SamplingIn
+from model.errors import InputError
 
 
 class Message(StrictModel):
@@ -38,7 +39,8 @@ class GenerateIn(ContinuedIn, SamplingIn):
             raise ValueError("send either `text` (a prompt to continue) or `messages` (a chat to answer), "
                              "not both and not neither")
         if self.append_ids and self.text is None:
-            raise ValueError("append_ids continue `text`; a chat's tokens come from its `messages`")
+            raise InputError("append_ids continue `text`; a chat's tokens come from its `messages`", code="invalid",
+                             field="append_ids")
         return self
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from app.schemas.common import StrictModel
+from model.errors import InputError
 from model.network import N_INPUTS, N_OUTPUTS, SYMBOLS
 
 HIDDEN_MAX = 12
@@ -185,8 +186,9 @@ class TrainIn(StrictModel):
         if self.hidden is None:
             self.hidden = self.weights.hidden if self.weights is not None else list(DEFAULT_HIDDEN)
         elif self.weights is not None and self.weights.hidden != self.hidden:
-            raise ValueError(f"hidden is {self.hidden} but the weights have hidden layers of "
-                             f"{self.weights.hidden} neurons; send matching sizes or leave out weights")
+            raise InputError(f"hidden is {self.hidden} but the weights have hidden layers of "
+                             f"{self.weights.hidden} neurons; send matching sizes or leave out weights",
+                             code="invalid", field="hidden")
         return self
 
 
@@ -239,8 +241,9 @@ class GradientIn(StrictModel):
             w = self.weight
             rows = self.weights.layers[w.layer].weights
             if w.to >= len(rows) or w.from_ >= len(rows[0]):
-                raise ValueError(f"weight: layers.{w.layer} has {len(rows)} receiving neurons and {len(rows[0])} "
-                                 f"inputs; 'to' must be below {len(rows)} and 'from' below {len(rows[0])}")
+                raise InputError(f"weight: layers.{w.layer} has {len(rows)} receiving neurons and {len(rows[0])} "
+                                 f"inputs; 'to' must be below {len(rows)} and 'from' below {len(rows[0])}",
+                                 code="out_of_range", field="weight")
         return self
 
 

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, StrictBool, StrictInt, model_validator
 
 from app.schemas.common import StrictModel
+from model.errors import InputError
 
 MAX_STOP = 4  # OpenAI's limit on stop sequences
 MAX_TOP_LOGPROBS = 20
@@ -55,11 +56,13 @@ class _SamplingIn(StrictModel):
     def _check_stop(self):
         stops = [self.stop] if isinstance(self.stop, str) else (self.stop or [])
         if len(stops) > MAX_STOP:
-            raise ValueError(f"stop: at most {MAX_STOP} stop sequences (got {len(stops)})")
+            raise InputError(f"stop: at most {MAX_STOP} stop sequences (got {len(stops)})", code="invalid",
+                             field="stop", limit=MAX_STOP, actual=len(stops))
         if any(s == "" for s in stops):
-            raise ValueError("stop: a stop sequence cannot be empty")
+            raise InputError("stop: a stop sequence cannot be empty", code="invalid", field="stop")
         if self.stream_options is not None and not self.stream:
-            raise ValueError("stream_options: only allowed when stream is true")
+            raise InputError("stream_options: only allowed when stream is true", code="invalid",
+                             field="stream_options")
         return self
 
 
@@ -103,7 +106,8 @@ class ChatCompletionIn(_SamplingIn):
     @model_validator(mode="after")
     def _check_top(self):
         if self.top_logprobs and not self.logprobs:
-            raise ValueError("top_logprobs: logprobs must be true to ask for top_logprobs")
+            raise InputError("top_logprobs: logprobs must be true to ask for top_logprobs", code="invalid",
+                             field="top_logprobs")
         return self
 
 
@@ -214,7 +218,8 @@ class OpenAIErrorBody(BaseModel):
     message: str
     type: str = Field(..., description="invalid_request_error, server_error, ...")
     param: str | None = Field(None, description="The request field at fault.")
-    code: str | None = Field(None, description="model_not_found, context_length_exceeded, invalid_value, ...")
+    code: str | None = Field(None, description="model_not_found, context_length_exceeded, invalid, missing, "
+                             "out_of_range, empty, control_token, invalid_json, busy, ...")
 
 
 class OpenAIError(BaseModel):

@@ -72,3 +72,40 @@ def test_framework_errors_carry_a_code_too(tiny_client, method, path, status, co
     assert r.status_code == status
     data = r.json()
     assert set(data) == KEYS and data["code"] == code and path in data["detail"]
+
+
+@pytest.mark.parametrize("path, body, field, words", [
+    ("/api/predict", '{"text": "a\\ud800b"}', "text", ["surrogate"]),
+    ("/api/generate", '{"messages": [{"role": "user", "content": "a\\ud800"}]}', "messages.0.content", ["surrogate"]),
+    ("/api/generate", {"messages": [{"role": "user", "content": "hi"}], "append_ids": [1]}, "append_ids",
+     ["append_ids"]),
+])
+def test_a_check_across_fields_names_the_field_it_refuses(tiny_client, path, body, field, words):
+    """A model-level check (a lone surrogate anywhere, append_ids with a chat) names its own field, not
+    `body`: RELIABILITY.md says lone surrogates are 'refused with a 422 that names the field'."""
+    r = _post(tiny_client, path, body)
+    assert r.status_code == 422, r.text
+    data = r.json()
+    assert data["field"] == field and data["code"] == "invalid"
+    assert all(w in data["detail"] for w in words) and not data["detail"].startswith("Value error")
+
+
+@pytest.mark.parametrize("path, body, example_field", [
+    ("/v1/chat/completions", "{bad", "messages"),
+    ("/api/attention", "{bad", "layer"),
+    ("/api/attention", "[1, 2]", "layer"),
+    ("/api/network/init", "[]", None),
+])
+def test_a_body_that_is_no_json_object_is_told_what_this_endpoint_takes(tiny_client, path, body, example_field):
+    """Invalid JSON was answered with the example `{"text": ...}` whatever the endpoint (the chat
+    completions endpoint has no `text`), and a JSON array with pydantic's 'Input should be a valid
+    dictionary or object to extract fields from'; both now say what this endpoint takes."""
+    r = _post(tiny_client, path, body)
+    assert r.status_code in (400, 422), r.text
+    data = r.json()
+    detail = data["detail"] if "detail" in data else data["error"]["message"]
+    assert "send a JSON object" in detail and "valid dictionary" not in detail
+    if example_field:
+        assert f'"{example_field}"' in detail or example_field in detail, detail
+    if path == "/v1/chat/completions":
+        assert '"text"' not in detail

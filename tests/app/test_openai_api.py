@@ -171,6 +171,28 @@ def test_errors_have_the_openai_shape_and_the_native_api_keeps_its_own(tiny):
     assert set(tiny.post("/api/predict", json={"text": 1}).json()) == {"detail", "code", "field", "limit", "actual"}
 
 
+@pytest.mark.parametrize("path, extra, param", [
+    ("/v1/completions", {"prompt": "hi", "stop": ["a", "b", "c", "d", "e"]}, "stop"),
+    ("/v1/completions", {"prompt": "hi", "stop": ""}, "stop"),
+    ("/v1/completions", {"prompt": "hi", "stream_options": {"include_usage": True}}, "stream_options"),
+    ("/v1/completions", {"prompt": ["hi", "there"]}, "prompt"),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "top_logprobs": 3}, "top_logprobs"),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+     "messages.0.content"),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "a\ud800b"}]}, "messages.0.content"),
+])
+def test_a_refused_parameter_is_named_in_param(tiny, path, extra, param):
+    """README: 'a bad or unsupported parameter ... a 400 naming it in `param`'. The checks across fields
+    (stop sequences, stream_options, top_logprobs) and the lone-surrogate check named `body`, and a value
+    that fits no member of a union named the member pydantic tried (`prompt.str`)."""
+    r = tiny.post(path, content=json.dumps({"model": _name(tiny), **extra}),  # escapes \ud800 as JSON does
+                  headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["param"] == param, error
+    assert error["message"].startswith(param.split(".")[0]), error
+
+
 def test_logprobs_zero_gives_token_logprobs_without_alternatives(tiny):
     out = tiny.post("/v1/completions", json={"model": _name(tiny), "prompt": "the bank", "max_tokens": 3,
                                               "temperature": 0, "logprobs": 0}).json()["choices"][0]["logprobs"]
