@@ -180,3 +180,41 @@ def test_a_long_or_rare_word_can_take_more_than_one_token(smollm2, real_client):
         words += _words(real_client.post("/api/generate", json=body).json()["generated"])
     multi = [w for w in words if len(w) > 1]
     assert 0 < len(multi) < 0.1 * len(words)
+
+
+# Simple factual questions and the words a right reply contains (review of the opening hint).
+FACTS = [("What is the capital of France?", ["Paris"]), ("What is the capital of Italy?", ["Rome"]),
+         ("What is the capital of Germany?", ["Berlin"]), ("What is the capital of Japan?", ["Tokyo"]),
+         ("What is the capital of Spain?", ["Madrid"]), ("What is the capital of Australia?", ["Canberra"]),
+         ("What is the capital of Canada?", ["Ottawa"]), ("What is 2 + 2?", ["4", "four"]),
+         ("What is 3 + 5?", ["8", "eight"]), ("What is 7 times 8?", ["56"]), ("What is 12 minus 5?", ["7", "seven"]),
+         ("What is 10 + 15?", ["25"]), ("How many days are in a week?", ["7", "seven"]),
+         ("What is the largest planet in the solar system?", ["Jupiter"]),
+         ("How many continents are there?", ["7", "seven"]), ("What is the boiling point of water in Celsius?", ["100"])]
+PAGE_SETTINGS = {"temperature": 0.3, "top_k": 50, "top_p": 0.9, "seed": 1}   # static/js/chat.js DEFAULTS
+
+
+def _reply(real_client, question: str, **settings) -> str:
+    body = {"messages": [{"role": "user", "content": question}], "max_new_tokens": 120, **settings}
+    return "".join(t["text"] for t in real_client.post("/api/generate", json=body).json()["generated"])
+
+
+def test_the_model_gets_some_simple_facts_right_but_often_others_wrong(smollm2, real_client):
+    """The opening hint (review): 'expect a friendly but often confused assistant: short, simple questions
+    work best' was a judgement nothing measured. Measured: asked 16 simple factual questions (capitals,
+    sums, counts) greedily, it answers 8 right (Paris, Berlin, Tokyo, Canberra, Ottawa, 4, 7 days, 100)
+    and 8 wrong or not at all in 120 tokens (Italy: 'Il Coriobella', Spain: 'El Salvador', 12 - 5 = 6,
+    10 + 15 = 20, Neptune, '126.125 Earths'); at the page's own settings (seeds 1-3) 9, 12 and 10 right.
+    The hint now says it gets some simple facts right but often others wrong, with two it gets wrong
+    both greedily and at the page's settings."""
+    page = " ".join(real_client.get("/chat").text.split())
+    assert "often confused" not in page and "simple questions work best" not in page
+    assert ("it gets some simple facts right but often others wrong (asked for the capital of Spain, it names El "
+            "Salvador; asked for 12 minus 5, it says 6), so check what it says.") in page
+    right = [any(a in _reply(real_client, q, temperature=0) for a in answers) for q, answers in FACTS]
+    assert len(FACTS) / 4 <= sum(right) <= 3 * len(FACTS) / 4           # some right, often (a quarter or more) wrong
+    for settings in ({"temperature": 0}, PAGE_SETTINGS):
+        spain, minus = _reply(real_client, "What is the capital of Spain?", **settings), \
+            _reply(real_client, "What is 12 minus 5?", **settings)
+        assert "El Salvador" in spain and "Madrid" not in spain
+        assert "12 - 5 = 6" in minus and "7" not in minus and "seven" not in minus
