@@ -38,13 +38,16 @@ ERROR_SCHEMA = {
     },
 }
 ERROR_RESPONSES = {
-    "400": "The body could not be read as JSON (for example it is not valid UTF-8).",
+    "400": "The body could not be decoded: it is not valid UTF-8.",
     "413": "The text or request body is longer than the configured limit.",
     "415": "The body is not sent as JSON: set the header `Content-Type: application/json`.",
-    "422": "A field is missing, of the wrong type or out of range, or the JSON nests deeper than 32 levels; "
-           "`detail` names it.",
+    "422": "A field is missing, of the wrong type or out of range, the body is not a valid JSON object, or "
+           "the JSON nests deeper than 32 levels; `detail` names it.",
     "503": "The server is busy; retry after the `Retry-After` seconds.",
 }
+# GETs without parameters that run the model: measured the first time they are asked (then kept), so a
+# first request past the model's queue is answered 503 `busy` like any other.
+MEASURED_ON_FIRST_REQUEST = {"/api/heads", "/api/embeddings/first-position"}
 # FastAPI's name for a model whose class name another module also uses.
 _QUALIFIED = re.compile(r"^app__schemas__(?P<module>[a-z_]+)__(?P<name>\w+)$")
 
@@ -76,13 +79,16 @@ def _ref(value: str, renames: dict[str, str]) -> str:
     return value
 
 
-def _error_codes(method: str, operation: dict) -> list[str]:
+def _error_codes(path: str, method: str, operation: dict) -> list[str]:
     """The errors an operation can answer. Without a body or parameters nothing can be malformed,
-    too long or invalid; the GET endpoints read what is loaded and never wait for the model (503)."""
+    too long or invalid; a GET without parameters reads what is loaded and never waits for the model,
+    except those that measure the model on their first request (503 `busy`)."""
     if method != "get":
         return list(ERROR_RESPONSES)
     # A GET with a query (the JSON twins of pages) reads text and may run the model.
-    return ["413", "422", "503"] if operation.get("parameters") else []
+    if operation.get("parameters"):
+        return ["413", "422", "503"]
+    return ["503"] if path in MEASURED_ON_FIRST_REQUEST else []
 
 
 OPENAI_ERROR_RESPONSES = {
@@ -172,13 +178,18 @@ def _model_limits(doc: dict, largest: dict[str, int]) -> None:
                 _bound_integers(parameter["schema"], largest[kind])
 
 
+INT64_MAX = 2**63 - 1  # the seeds' bound (torch's generator takes an int64)
+
+
 def _integer_bounds(node) -> None:
-    """pydantic writes `ge=1` on an int as 1.0; an integer's bounds are written as integers."""
+    """FastAPI's OpenAPI model writes `ge=1` on an int as 1.0; an integer's bounds are written as
+    integers. A float has 53 bits: `le=2**63 - 1` came back as 2**63, a seed the server refuses, so
+    that float is written as int64's largest again (no bound of the API is 2**63 itself)."""
     if isinstance(node, dict):
         if node.get("type") == "integer":
             for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
                 if isinstance(node.get(key), float) and node[key].is_integer():
-                    node[key] = int(node[key])
+                    node[key] = INT64_MAX if node[key] == float(INT64_MAX) else int(node[key])
         for value in node.values():
             _integer_bounds(value)
     elif isinstance(node, list):
@@ -237,6 +248,16 @@ def _describe_streams(doc: dict) -> None:
                                                    "x-events": refs}}
 
 
+def _own_description(declared: dict | None, code: str) -> str:
+    """A route's own words for an error it documents beyond the common ones (POST /api/learn's 503
+    `training_busy`), else the common description. The routers' shared `ERRORS` say the common thing."""
+    from app.schemas.common import ERRORS
+
+    description = (declared or {}).get("description")
+    common = ERRORS.get(int(code), {}).get("description")
+    return description if description and description != common else ERROR_RESPONSES[code]
+
+
 def install(app: FastAPI) -> None:
     def openapi() -> dict:
         if app.openapi_schema:
@@ -248,13 +269,13 @@ def install(app: FastAPI) -> None:
         for path, path_item in doc.get("paths", {}).items():
             for method, operation in path_item.items():
                 responses = operation.setdefault("responses", {})
-                for code in ("400", "413", "415", "422", "503"):
-                    responses.pop(code, None)
+                declared = {code: responses.pop(code) for code in ("400", "413", "415", "422", "503")
+                            if code in responses}
                 if path.startswith("/v1/"):
                     _openai_errors(method, responses)
                     continue
-                for code in _error_codes(method, operation):
-                    responses[code] = {"description": ERROR_RESPONSES[code], "content": {
+                for code in _error_codes(path, method, operation):
+                    responses[code] = {"description": _own_description(declared.get(code), code), "content": {
                         "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         renames = {name: readable_name(name) for name in components if readable_name(name) != name}
         clash = set(renames.values()) & (set(components) - set(renames))

@@ -111,3 +111,43 @@ def test_every_operation_has_its_own_summary(tiny_client):
     """Swagger lists operations by summary: two called "Predict" (next token, 3x3 network) confused."""
     summaries = [op["summary"] for item in _doc(tiny_client)["paths"].values() for op in item.values()]
     assert len(summaries) == len(set(summaries)), sorted(summaries)
+
+
+@pytest.mark.parametrize("path", ["/api/heads", "/api/embeddings/first-position"])
+def test_a_get_that_runs_the_model_documents_its_503(make_client, path):
+    """The document said a GET without parameters never waits for the model, so GET /api/heads (which
+    measures every head on its first request) and GET /api/embeddings/first-position listed only 200;
+    past the model's queue they answer 503 `busy`, now documented."""
+    from app.engine import Engine
+    from app.settings import Settings
+    from model.tiny import tiny_model
+    model, tokenizer = tiny_model(seed=0)
+    engine = Engine(model, tokenizer, Settings(max_queue=1))
+    client = make_client(engine)
+    engine._waiting = engine.settings.max_queue  # the queue is full: the next model job is refused
+    try:
+        r = client.get(path)
+    finally:
+        engine._waiting = 0
+    assert r.status_code == 503 and r.json()["code"] == "busy"
+    assert "503" in _doc(client)["paths"][path]["get"]["responses"]
+
+
+def test_a_routes_own_error_description_is_kept(tiny_client):
+    """POST /api/learn documents its own 503 (`training_busy`, a run already going on); the document
+    replaced it with the common 'The server is busy'."""
+    responses = _doc(tiny_client)["paths"]["/api/learn"]["post"]["responses"]
+    assert "training_busy" in responses["503"]["description"]
+
+
+def test_integer_bounds_are_the_ones_the_server_enforces(tiny_client):
+    """The seeds' bound is 2**63 - 1 (pydantic's le); FastAPI's OpenAPI model turned it into a float,
+    written back as 2**63, a seed the server refuses."""
+    doc = _doc(tiny_client)
+    for name in ("GenerateIn", "CompletionIn", "ChatCompletionIn"):
+        seed = doc["components"]["schemas"][name]["properties"]["seed"]
+        assert [b["maximum"] for b in seed["anyOf"] if b.get("type") == "integer"] == [2**63 - 1], name
+    top = 2**63 - 1
+    ok = tiny_client.post("/api/generate", json={"text": "hi", "max_new_tokens": 1, "seed": top})
+    assert ok.status_code == 200 and ok.json()["seed"] == top
+    assert tiny_client.post("/api/generate", json={"text": "hi", "max_new_tokens": 1, "seed": top + 1}).status_code == 422
