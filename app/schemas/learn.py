@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from app.schemas.common import StrictModel
+from model import head_probes
 from model import toy_transformer as tt
 
 LR_MAX = 0.05
@@ -47,8 +48,11 @@ class ConfigOut(BaseModel):
     probe_period: int = Field(..., description="Induction probe: random tokens written twice, this many each time.")
     uniform_loss: float = Field(..., description="ln(vocab): the loss of a uniform guess, the best possible on a "
                                 "random token nothing predicts.")
-    threshold: float = Field(..., description="A head counts as an induction head from this induction score on "
-                             "(the same threshold as GET /api/heads' roles).")
+    threshold: float = Field(..., description="A head of this tiny transformer counts as an induction head from "
+                             f"this induction score on ({head_probes.ROLE_THRESHOLD}: half its weight). GET /api/heads "
+                             "names SmolLM2's induction heads from a score of "
+                             f"{head_probes.INDUCTION_THRESHOLD}, set in the gap between that model's clear and "
+                             "partial induction heads.")
 
 
 class Progress(BaseModel):

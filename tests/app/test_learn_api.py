@@ -151,3 +151,18 @@ def test_start_get_is_answered_while_a_run_holds_the_slot(tiny_client):
         assert tiny_client.get("/api/learn/start").status_code == 200
     finally:
         slot._busy.release()
+
+
+def test_the_threshold_is_described_with_the_value_it_has(tiny_client):
+    """ConfigOut.threshold said it was 'the same threshold as GET /api/heads' roles'; the run's is 0.5
+    and GET /api/heads names induction heads from 0.57 (model/head_probes.py). The description now states
+    both, and the run's is the one it answers."""
+    from model import head_probes
+
+    threshold = tiny_client.get("/api/learn/start", params=SMALL).json()["start"]["config"]["threshold"]
+    described = tiny_client.get("/openapi.json").json()["components"]["schemas"]["ConfigOut"]["properties"][
+        "threshold"]["description"]
+    assert threshold == head_probes.ROLE_THRESHOLD and f"({threshold}:" in described
+    assert f"GET /api/heads names SmolLM2's induction heads from a score of {head_probes.INDUCTION_THRESHOLD}" \
+        in described
+    assert "same threshold" not in described
