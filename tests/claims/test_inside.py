@@ -326,3 +326,27 @@ def test_the_json_has_six_decimals_and_the_rope_angles_eight(real_client):
         assert all(v == round(v, 6) for v in values), name
     angles = x["rope_angles"]
     assert all(v == round(v, 8) for v in angles) and any(v != round(v, 6) for v in angles)
+
+
+def test_the_mlp_is_one_hidden_layer_of_neurons_that_multiply_a_squashed_sum_by_a_second(real_engine, real_client):
+    """The lede and the tour card called the MLP 'a neural network like chapter 1's with many more neurons' (and 'a
+    network like chapter 1's'): chapter 1's network has two hidden layers of tanh units, one weighted sum and a bias
+    each; the MLP is one hidden layer of d_mlp neurons (576 -> 1,536 -> 576 in SmolLM2), each SiLU(gate sum) times a
+    second, unsquashed sum (test_the_mlp_neurons_have_no_bias_and_multiply_two_sums). Both now say so, the width
+    from the model's config."""
+    import re
+
+    from app.schemas.network import DEFAULT_HIDDEN
+    from model import network as nn
+
+    cfg = real_engine.cfg
+    for block in real_engine.model.blocks:                  # d_model -> d_mlp (gate, up) -> d_model: one hidden layer
+        assert block.mlp.gate_proj.weight.shape == block.mlp.up_proj.weight.shape == (cfg.d_mlp, cfg.d_model)
+        assert block.mlp.down_proj.weight.shape == (cfg.d_model, cfg.d_mlp)
+    assert len(nn.sizes_of(nn.init_network(DEFAULT_HIDDEN, 0))) - 2 == 2   # chapter 1: two hidden layers
+    width = f"{cfg.d_mlp:,}"
+    for path in ("/inside", "/"):
+        page = re.sub(r"\s+", " ", real_client.get(path).text)
+        assert "like chapter 1's with many more neurons" not in page and "a network like chapter 1's" not in page
+        assert (f"the <em>MLP</em>: one hidden layer of {width} neurons that, like chapter 1's, add up weighted inputs "
+                "and squash the sum, but each then multiplies it by a second weighted sum.") in page
