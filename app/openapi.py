@@ -244,8 +244,8 @@ def _describe_streams(doc: dict) -> None:
             schemas.setdefault(model.__name__, found)
             refs[event] = {"$ref": f"#/components/schemas/{model.__name__}"}
         content = operation["responses"]["200"].setdefault("content", {})
-        content["text/event-stream"] = {"schema": {"type": "string", "description": FRAMING[framing],
-                                                   "x-events": refs}}
+        stream = content.setdefault("text/event-stream", {})  # keeps the route's own `example`
+        stream["schema"] = {"type": "string", "description": FRAMING[framing], "x-events": refs}
 
 
 def _own_description(declared: dict | None, code: str) -> str:

@@ -19,11 +19,13 @@ GenerateBody = Annotated[GenerateIn, Body(openapi_examples=GENERATE_EXAMPLES)]
 router = APIRouter(prefix="/api", tags=["generate"])
 
 
+# What the "stream" example request (GENERATE_EXAMPLES) sends on SmolLM2-135M-Instruct (pinned by
+# tests/app/test_openapi.py).
 STREAM_EXAMPLE = (
     'event: start\ndata: {"prompt_tokens": [{"id": 6403, "text": "Once", "start": 0, "end": 4, ...}, ...], '
     '"seed": 42}\n\n'
-    'event: token\ndata: {"index": 0, "id": 28, "text": ",", "display": ",", "special": false, "delta": ",", '
-    '"probability": 0.36, "alternatives": [...]}\n\n'
+    'event: token\ndata: {"index": 0, "id": 28, "text": ",", "display": ",", "bytes": "2c", "partial": false, '
+    '"special": false, "delta": ",", "probability": 0.93, "alternatives": [...]}\n\n'
     '...\n\n'
     'event: done\ndata: {"text": ", it\'s been suggested ...", "stop_reason": "max_new_tokens", "count": 20}\n\n')
 
