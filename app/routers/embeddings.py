@@ -44,7 +44,9 @@ async def word_map_get(engine: EngineDep,
                        words: Annotated[str, Query(description="Your own words, separated by commas or new lines.")]
                        = "",
                        method: str = "pca", dims: int = 2, mode: str = "static", layer: int | None = None,
-                       pooling: str = "mean", wl: bool = True, neighbours: int = 10) -> MapOut:
+                       pooling: str = "mean", wl: bool = True,
+                       neighbours: Annotated[int, Query(description="Nearest tokens listed per word: 10, as the page "
+                                                        "asks (POST's default is 8).")] = 10) -> MapOut:
     """The JSON twin of the /embeddings page's word map: its URL query (`sets`, `words`, `method`, `dims`,
     `mode`, `layer`, `pooling`, `wl`) answered as POST /api/embeddings/map answers the same request."""
     body = from_query(MapIn, sets=[x for x in sets.split(",") if x], words=[w.strip() for w in re.split(r"[,\n]", words)

@@ -54,8 +54,8 @@ async def train_get(engine: EngineDep,
     if len(px) != 9 or set(px) - {"0", "1"}:
         raise InputError(f"px is {px[:20]!r}; send 9 pixels as 0 (black) and 1 (white), row by row, such as "
                          "010111010.", code="invalid", field="px")
-    body = from_query(TrainIn, seed=seed, hidden=[h1, h2], learning_rate=lr, epochs=epochs, squash=squash,
-                      pixels=[1.0 if c == "1" else -1.0 for c in px])
+    body = from_query(TrainIn, {"learning_rate": "lr"}, seed=seed, hidden=[h1, h2], learning_rate=lr,
+                      epochs=epochs, squash=squash, pixels=[1.0 if c == "1" else -1.0 for c in px])
     return await view.train_response(engine, body)
 
 

@@ -13,6 +13,7 @@ from app.schemas.common import ERRORS, from_query, ids_from_query
 from app.schemas.predict import (LENS_EXAMPLES, PREDICT_EXAMPLES, SURPRISE_EXAMPLES, LensIn, LensOut, PredictIn,
                                  PredictOut, SurpriseIn, SurpriseOut)
 from app.views import predict as view
+from model.errors import check_index
 
 # Request bodies with the examples /docs offers.
 PredictBody = Annotated[PredictIn, Body(openapi_examples=PREDICT_EXAMPLES)]
@@ -35,14 +36,16 @@ async def predict_get(engine: EngineDep,
                       steps: Annotated[str, Query(description="Generated token ids after the text, comma-separated "
                                                   "(read as ids, like append_ids).")] = "",
                       at: Annotated[int, Query(description="Show the distribution before step `at` (0-based); "
-                                               "-1 = after every step.")] = -1,
+                                               "-1 (any negative, or a step past the last) = after every step.")] = -1,
                       temperature: float = 1.0, top_k: int = 10, top_p: float = 1.0,
                       n_predictions: int = 20) -> PredictOut:
     """The JSON twin of the /predict page: its URL query (`text`, `steps`, `at`, `temperature`,
     `top_k`, `top_p`) answered as POST /api/predict answers the same request."""
     ids = ids_from_query(steps, "steps", "7042,30")
-    body = from_query(PredictIn, text=text, append_ids=ids if at < 0 else ids[:at], temperature=temperature,
-                      top_k=top_k, top_p=top_p, n_predictions=n_predictions)
+    for i, token_id in enumerate(ids):
+        check_index(f"steps.{i}", token_id, engine.tokenizer.vocab_size, "token ids")
+    body = from_query(PredictIn, {"append_ids": "steps"}, text=text, append_ids=ids if at < 0 else ids[:at],
+                      temperature=temperature, top_k=top_k, top_p=top_p, n_predictions=n_predictions)
     return await view.predict_response(engine, body)
 
 

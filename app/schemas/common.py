@@ -94,13 +94,19 @@ class StrictModel(BaseModel):
 M = TypeVar("M", bound=BaseModel)
 
 
-def from_query(model: type[M], **values) -> M:
+def from_query(model: type[M], renamed: dict[str, str] | None = None, **values) -> M:
     """A request model built from a GET's query parameters (the JSON twin of a page): a value the
-    model refuses is the same 422 as in a POST body, never a 500."""
+    model refuses is the same 422 as in a POST body, never a 500. `renamed` maps a model field to the
+    query parameter that carries it (`learning_rate` -> `lr`), so the error names what was sent."""
     try:
         return model(**values)
     except ValidationError as exc:
-        raise RequestValidationError(exc.errors()) from None
+        errors = exc.errors()
+        for err in errors:
+            loc = err.get("loc") or ()
+            if loc and loc[0] in (renamed or {}):
+                err["loc"] = (renamed[loc[0]], *loc[1:])
+        raise RequestValidationError(errors) from None
 
 
 def ids_from_query(value: str, field: str, example: str) -> list[int]:

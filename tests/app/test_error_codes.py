@@ -109,3 +109,26 @@ def test_a_body_that_is_no_json_object_is_told_what_this_endpoint_takes(tiny_cli
         assert f'"{example_field}"' in detail or example_field in detail, detail
     if path == "/v1/chat/completions":
         assert '"text"' not in detail
+
+
+@pytest.mark.parametrize("url, field, code", [
+    ("/api/network/train?lr=inf", "lr", "invalid"),
+    ("/api/network/train?lr=9", "lr", "invalid"),
+    ("/api/predict?text=hi&steps=999999", "steps.0", "out_of_range"),
+    ("/api/predict?text=hi&steps=" + ",".join(["5"] * 4097), "steps", "invalid"),
+])
+def test_a_json_twin_names_the_query_parameter_it_refuses(tiny_client, url, field, code):
+    """A GET twin's error named the POST's field the client never sent (`learning_rate` for `lr`,
+    `append_ids.0` for `steps`)."""
+    r = tiny_client.get(url)
+    assert r.status_code == 422, r.text
+    data = r.json()
+    assert (data["field"], data["code"]) == (field, code) and data["detail"].startswith(field)
+
+
+def test_predict_at_past_the_last_step_or_negative_shows_the_distribution_after_every_step(tiny_client):
+    """GET /api/predict's `at` is described as: -1 (any negative, or a step past the last) = after every step."""
+    after = tiny_client.get("/api/predict?text=hi&steps=5,6").json()
+    for at in (-1, -7, 2, 9):
+        assert tiny_client.get(f"/api/predict?text=hi&steps=5,6&at={at}").json() == after
+    assert tiny_client.get("/api/predict?text=hi&steps=5,6&at=1").json()["tokens"] != after["tokens"]
