@@ -61,6 +61,57 @@ def test_readme_settings_table_matches_the_settings_class():
     assert fields - documented <= {"ANALYSIS_CACHE_BYTES"}
 
 
+def test_readme_settings_table_gives_each_settings_default():
+    """The table said TT_ANALYSIS_CACHE_BYTES defaults to 2147483648 (2 GB); the setting's default is 512 MB,
+    as the README's own Benchmarks section says."""
+    rows = dict(re.findall(r"^\| `TT_([A-Z_]+)` \| ([^|]+?) \|", README, flags=re.M))
+    for name, shown in rows.items():
+        default = Settings.model_fields[name.lower()].default
+        if shown == "(unset)":
+            assert default is None, name
+        elif shown == "all cores":
+            assert name == "THREADS"
+        elif shown.startswith("`"):
+            assert Path(default) == ROOT / shown.strip("`"), name
+        else:
+            assert int(shown) == default, f"README gives TT_{name} the default {shown}; the setting's is {default}"
+    assert "512 MB by default" in README and Settings.model_fields["analysis_cache_bytes"].default == 512 * 1024**2
+
+
+def test_readme_numbers_about_the_api_are_the_codes():
+    """Figures the README states about the API, read from the constants that make them true."""
+    from app.parsing import MAX_DEPTH
+    from model import attribution, head_probes
+    from model import toy_transformer as tt
+
+    assert f"nest at most {MAX_DEPTH} levels" in README
+    probes = f"({len(head_probes.ORDINARY_TEXT)} short sentences and {head_probes.INDUCTION_SEQUENCES} repeated random"
+    assert probes in README
+    config = tt.TrainConfig()
+    assert f"({config.layers} layers\nof attention, {tt.ToyConfig().n_ctx} random tokens per sequence" in README
+    assert f"a `progress` event every {config.log_every} steps" in README
+    assert f"at most {tt.MAX_STEPS}\nsteps" in README or f"at most {tt.MAX_STEPS} steps" in README
+    assert f"`ig_steps` = {attribution.DEFAULT_STEPS} by default" in README
+
+
+@pytest.mark.real
+def test_readme_figures_about_the_model_are_its_own(real_client):
+    """The figures the README shows beside its examples and screenshots, on the real model: ' Paris'
+    after 'The capital of France is' (the screenshot's p = 0.77, the example's printed 0.773), and at the
+    attention screenshot's head (layer 23, head 4) ' is' looking at ' France'."""
+    best = real_client.post("/api/predict", json={"text": "The capital of France is"}).json()["predictions"][0]
+    assert best["text"] == " Paris"
+    assert f"Paris {round(best['probability'], 3)}" in README.replace("  ", " ")
+    assert f"“␣Paris” at p = {best['probability']:.2f}" in README
+    shot = re.search(r"/attention\?text=([^&]+)&layer=(\d+)&head=(\d+)`\): “(.+?)” looks at “(.+?)”", README)
+    text, layer, head, query, key = shot.groups()
+    a = real_client.post("/api/attention", json={"text": text, "layer": int(layer), "head": int(head)}).json()
+    shown = [t["display"] for t in a["tokens"]]
+    row = a["weights"][-1]
+    assert shown[-1] == query and shown[max(range(len(row)), key=row.__getitem__)] == key
+    assert row[shown.index(key)] > 0.5
+
+
 def test_make_targets_named_in_readme_exist():
     targets = set(re.findall(r"^([a-z-]+):", MAKEFILE, flags=re.M))
     named = set(re.findall(r"\bmake ([a-z-]+)", README))
