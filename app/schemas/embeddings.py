@@ -173,10 +173,12 @@ class MapOut(BaseModel):
         None, description="Mean cosine between the pairs' offsets (dog → puppy vs cat → kitten, ...) over all "
                           "d numbers: 1 = every offset points the same way. None with < 2 pairs.")
     pairs_random: float | None = Field(
-        None, description="The control for pairs_parallel: the same first words, each paired with a word-like token "
-                          "drawn at random instead of its partner, averaged over seeded draws (input embeddings; "
-                          "None in contextual mode or with < 2 pairs). Offsets to random words are not at 0 in "
-                          "SmolLM2 (countries -> random words: about 0.25).")
+        None, description="The control for pairs_parallel: the same first words, each paired instead with a word-like "
+                          "token matched to its partner in how common it is (token id: BPE numbers its merges, most "
+                          "frequent first) and in vector length (the 2,000 word-like tokens nearest to the partner "
+                          "in both, the map's words left out), one drawn per pair, averaged over 100 seeded draws "
+                          "(input embeddings; None in contextual mode or with < 2 pairs). Not 0 in SmolLM2 "
+                          "(countries -> matched partners: about 0.22).")
     method: Method
     dims: int
     mode: Mode
@@ -228,13 +230,16 @@ class OffsetsOut(BaseModel):
     cosine: float = Field(..., description="Cosine between the two offsets: 1 = the same direction.")
     length_first: float
     length_second: float
-    random_cosine: float = Field(..., description="The control: mean cosine of a - b with r - c over `random_count` "
-                                 "word-like tokens r drawn at random (seeded; inputs and answer left out). Not 0 "
-                                 "in SmolLM2: dog -> puppy and cat -> a random word score about 0.39.")
-    random_beaten: float = Field(..., description="Share of those random tokens whose offset from c has a lower "
+    random_cosine: float = Field(..., description="The control: mean cosine of a - b with r - c over the "
+                                 "`random_count` word-like tokens r matched to the answer in how common it is "
+                                 "(token id: BPE numbers its merges, most frequent first; a word of several tokens "
+                                 "by its rarest) and in vector length: the nearest to it in both, inputs and "
+                                 "answer left out. Not 0 in SmolLM2: dog -> puppy and cat -> a token matched to "
+                                 "kitten score about 0.46.")
+    random_beaten: float = Field(..., description="Share of those matched tokens whose offset from c has a lower "
                                  "cosine with a - b than the answer's offset has.")
-    random_count: int = Field(..., description="How many random word-like tokens the control read: 2,000 drawn once, "
-                              "less any that are a token of the inputs or the answer.")
+    random_count: int = Field(..., description="How many matched word-like tokens the control read: 2,000 (fewer "
+                              "only in a vocabulary with fewer word-like tokens).")
 
 
 class AnalogyPoint(BaseModel):

@@ -9,6 +9,8 @@ does not hold up other people's forward passes.
 from __future__ import annotations
 
 import weakref
+from collections import OrderedDict
+from dataclasses import dataclass, field
 
 import torch
 from starlette.concurrency import run_in_threadpool
@@ -44,24 +46,87 @@ def first_position_out(found: FirstPosition) -> FirstPositionOut:
 
 RESULT_POINTS = 5  # results drawn next to an analogy's parallelogram
 
-# The control for every "how alike are these offsets" number: offsets to word-like tokens drawn at
-# random. In SmolLM2 they are far from 0 (cat -> a random word scores about 0.39 with dog -> puppy,
-# countries -> random words about 0.25 with each other), so a cosine is read against them, not against 0.
-RANDOM_TOKENS = 2000   # word-like tokens drawn once per model (seeded)
-RANDOM_DRAWS = 100     # the map's control: draws of random partners for the pairs' first words
+# The control for every "how alike are these offsets" number: offsets to other word-like tokens, matched to the
+# word they stand in for (the analogy's answer, a pair's second word) in two things that shape an offset whatever
+# it means, measured on SmolLM2's word-like tokens:
+# - how common it is. There is no frequency table in the model, but a token's id is its place in the tokenizer's
+#   merge list (SmolLM2: id = 252 + merge rank), and BPE merges the most frequent pair first. The offsets' cosine
+#   grows with it: cat -> a word-like token, against dog -> puppy, correlates 0.67 with the token's id, because
+#   dog -> puppy also steps from a common word to a rarer one.
+# - the vector's length, which grows with the id (mean 2.6 in the lowest tenth of ids, 3.6 in the highest;
+#   correlation 0.54) but not only with it: for the same analogy the length still correlates 0.64 with the cosine
+#   once the id is accounted for, and common whole words are shorter than the pieces of similar id (Paris 2.20,
+#   its id's neighbours 2.53). So neither alone matches both (by id alone: Paris's controls 0.3 longer; by length
+#   alone: Moscow's controls half its id).
+# Matching both, each in standard deviations over the word-like tokens, gives controls whose ids and lengths
+# follow the words' (the old uniform draw: median id 23,751 and length 3.07 against 7,158 and 2.51 for the
+# built-ins' words). It moves the built-ins' controls by up to 0.15 (cat -> kitten 0.40 -> 0.46; horse -> foal
+# 0.21 -> 0.06) and the map's: countries -> matched partners 0.22 (uniform 0.25); animals -> matched partners 0.08
+# (uniform 0.13), which the young offsets (0.12) beat in every draw.
+# A word of several tokens is matched on its rarest token's id (the word is at least that rare) and on the
+# length of the vector the page uses for it (their mean). Either way the control is far from 0 for most words
+# (cat -> a matched token: 0.46), so a cosine is read against it, not against 0.
+CONTROL_TOKENS = 2000   # the analogy's control: the word-like tokens nearest to the answer in id and length
+CONTROL_SPARE = 64      # kept beyond them per word, for the request's words to be left out of
+CONTROL_CACHE_WORDS = 256   # words whose nearest tokens are kept per model (~8 KB each)
+RANDOM_DRAWS = 100      # the map's control: seeded draws of one matched partner per pair
+
+
+@dataclass(frozen=True)
+class _ControlSpace:
+    """Where each word-like token lies for matching: its place among them by id (0..1) and its vector's length,
+    each divided by its standard deviation over them (so a step in either counts alike); and the nearest tokens of
+    the words asked about lately (finding them reads all N: about 2.5 ms a word on 2 busy cores; kept,
+    0.2 ms)."""
+    ids: torch.Tensor      # (N,) word-like token ids, ascending
+    where: torch.Tensor    # (N, 2) place by id, length; in standard deviations
+    scale: torch.Tensor    # (2,) the standard deviations
+    nearest: "OrderedDict[tuple[int, float], torch.Tensor]" = field(default_factory=OrderedDict)
+
+    def find(self, rarest: int, length: float, exclude: set[int], k: int) -> torch.Tensor:
+        """The k tokens nearest to a word whose rarest token is `rarest` and whose vector is `length` long."""
+        place = float(torch.searchsorted(self.ids, torch.tensor(rarest))) / len(self.ids)
+        distance = (self.where - torch.tensor([place, length], dtype=torch.float64) / self.scale).square().sum(1)
+        if exclude:
+            distance[torch.isin(self.ids, torch.tensor(sorted(exclude)))] = torch.inf
+        k = min(k, int(torch.isfinite(distance).sum()))
+        return self.ids[distance.topk(k, largest=False).indices].to(torch.int32)
+
+
 # Per model's embeddings, held weakly: a strong cache would keep a replaced model alive.
-_random_tokens: "weakref.WeakKeyDictionary[ModelEmbeddings, torch.Tensor]" = weakref.WeakKeyDictionary()
+_control_spaces: "weakref.WeakKeyDictionary[ModelEmbeddings, _ControlSpace]" = weakref.WeakKeyDictionary()
 
 
-def random_words(emb: ModelEmbeddings) -> torch.Tensor:
-    """(runs under the model lock) The control's token ids: RANDOM_TOKENS word-like tokens (a space, then
-    letters) drawn without repeats with seed 0, the same for every request to this model."""
-    if emb not in _random_tokens:
-        pool = emb.word_like.nonzero()[:, 0]
-        if not len(pool):
-            pool = torch.arange(len(emb.word_like))
-        _random_tokens[emb] = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(0))[:RANDOM_TOKENS]]
-    return _random_tokens[emb]
+def _control_space(emb: ModelEmbeddings) -> _ControlSpace:
+    """(runs under the model lock) Computed once per model."""
+    space = _control_spaces.get(emb)
+    if space is None:
+        ids = emb.word_like.nonzero()[:, 0]
+        if not len(ids):
+            ids = torch.arange(len(emb.word_like))
+        raw = torch.stack([torch.arange(len(ids), dtype=torch.float64) / len(ids), emb.norms[ids].double()], 1)
+        scale = (raw.std(0) if len(ids) > 1 else torch.ones(2, dtype=torch.float64)).clamp_min(1e-12)
+        space = _control_spaces[emb] = _ControlSpace(ids, raw / scale, scale)
+    return space
+
+
+def matched_tokens(emb: ModelEmbeddings, ids: list[int], vector: torch.Tensor,
+                   exclude: set[int] = frozenset()) -> torch.Tensor:
+    """(runs under the model lock) The control's tokens for a word (its token ids, the vector used for it): the
+    CONTROL_TOKENS word-like tokens nearest to it in place by id (its rarest token's) and in vector length,
+    `exclude` left out; nearest first. The same for every request with the same word, and kept for the next."""
+    space = _control_space(emb)
+    key = (max(ids), float(vector.norm()))
+    nearest = space.nearest.pop(key, None)
+    if nearest is None:
+        nearest = space.find(*key, set(), CONTROL_TOKENS + CONTROL_SPARE)
+    space.nearest[key] = nearest
+    if len(space.nearest) > CONTROL_CACHE_WORDS:
+        space.nearest.popitem(last=False)
+    kept = nearest[~torch.isin(nearest, torch.tensor(sorted(exclude), dtype=nearest.dtype))] if exclude else nearest
+    if len(kept) < CONTROL_TOKENS and len(nearest) == CONTROL_TOKENS + CONTROL_SPARE:
+        kept = space.find(*key, exclude, CONTROL_TOKENS)   # more of them left out than the spare
+    return kept[:CONTROL_TOKENS].long()
 
 
 def _mean_offset_cosine(offsets: torch.Tensor) -> float:
@@ -186,23 +251,25 @@ def _map_vectors(engine: Engine, words: list[str], lookups: list[str], req: MapI
         k = min(req.neighbours, len(words) - 1)
         neighbours = [[NeighbourOut(text=words[int(j)], cosine=_r(c)) for c, j in zip(*row.topk(k))]
                       if k else [] for row in sims]
-    control = _pairs_random(emb, vectors, pairs) if req.mode == "static" else None
+    control = _pairs_random(emb, vectors, ids, pairs) if req.mode == "static" else None
     return vectors, ids, neighbours, control
 
 
-def _pairs_random(emb: ModelEmbeddings, vectors: torch.Tensor, pairs: list[tuple[int, int]]) -> float | None:
-    """The control for `_pairs_parallel`: each pair's first word with a random word-like token instead of its
-    partner, the offsets' mean cosine averaged over RANDOM_DRAWS seeded draws."""
-    pool = random_words(emb)
-    if len(pairs) < 2 or len(pool) < len(pairs):
+def _pairs_random(emb: ModelEmbeddings, vectors: torch.Tensor, ids: list[list[int]],
+                  pairs: list[tuple[int, int]]) -> float | None:
+    """The control for `_pairs_parallel`: each pair's first word with a word-like token matched to its partner
+    (`matched_tokens`; the map's words left out) instead of the partner, the offsets' mean cosine averaged over
+    RANDOM_DRAWS seeded draws."""
+    if len(pairs) < 2:
+        return None
+    on_map = {t for i in ids for t in i}
+    pools = [matched_tokens(emb, ids[j], vectors[j], on_map) for _, j in pairs]
+    if not min(len(p) for p in pools):
         return None
     firsts = vectors[[i for i, _ in pairs]].double()
     g = torch.Generator().manual_seed(1)
-    total = 0.0
-    for _ in range(RANDOM_DRAWS):
-        partners = emb.weight[pool[torch.randperm(len(pool), generator=g)[:len(pairs)]]].double()
-        total += _mean_offset_cosine(partners - firsts)
-    return _r(total / RANDOM_DRAWS)
+    drawn = torch.stack([p[torch.randint(len(p), (RANDOM_DRAWS,), generator=g)] for p in pools], 1)  # (draws, pairs)
+    return _r(sum(_mean_offset_cosine(emb.weight[row].double() - firsts) for row in drawn) / RANDOM_DRAWS)
 
 
 def _pairs_parallel(vectors: torch.Tensor, pairs: list[tuple[int, int]]) -> float | None:
@@ -268,9 +335,8 @@ def _analogy(engine: Engine, req: AnalogyIn) -> AnalogyOut:
     v = found.vectors
     first, second = v["a"] - v["b"], answer_vec - v["c"]
     cosine = float(torch.nn.functional.cosine_similarity(first, second, dim=0))
-    # The control: c -> a word-like token drawn at random, against the same first offset.
-    pool = random_words(emb)
-    pool = pool[~torch.isin(pool, torch.tensor(sorted({t for i in found.ids.values() for t in i} | set(answer_ids))))]
+    # The control: c -> a word-like token matched to the answer, against the same first offset.
+    pool = matched_tokens(emb, answer_ids, answer_vec, {t for i in found.ids.values() for t in i} | set(answer_ids))
     chance = torch.nn.functional.cosine_similarity(emb.weight[pool] - v["c"], first[None], dim=1)
     offsets = OffsetsOut(first=f"{req.b} → {req.a}", second=f"{req.c} → {answer}", cosine=_r(cosine),
                          length_first=_r(first.norm()), length_second=_r(second.norm()),

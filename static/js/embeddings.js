@@ -57,8 +57,9 @@ const MAP_PRESETS = [
   { label: "Animals → their young (t-SNE)", view: { sets: "animals,young", method: "tsne", mode: "static" },
     note: "t-SNE keeps each word's nearest words near it, at the price of distorting the rest. The numbers "
       + "under the map are computed on all the numbers, not on the picture: the “young of” offsets are far less "
-      + "alike than the country → capital ones, and no more alike than each animal paired with a word-like token "
-      + "picked at random, so these numbers show no clear “young of” direction in this model's input embeddings." },
+      + "alike than the country → capital ones, but more alike than each animal paired with a random word-like "
+      + "token about as common as its young and with a vector about as long: a weak “young of” direction in this "
+      + "model's input embeddings." },
   { label: "Hidden states, layer by layer", view: { sets: "countries,capitals", method: "pca", mode: "contextual", layer: 8 },
     note: "The same countries and capitals, after the model has read each one through 8 blocks. Move the layer "
       + "slider and watch the number under the map: how alike the country → capital offsets are changes from "
@@ -315,11 +316,13 @@ function describeMap(data) {
   }
   if (data.pairs_parallel !== null) {
     const drawn = linesParallel(data);
-    // Read against the control, not against 0: offsets to words picked at random are far from 0 in this model.
+    // Read against the control, not against 0: offsets to other words are far from 0 in this model. The control's
+    // partners are matched to the words they replace (pairs_random), as the sentence says.
     text += ` The ${data.pairs.length} pairs' offsets have an average cosine of ${fixed(data.pairs_parallel)} with each other`
       + " over all their numbers (1 = all parallel"
       + (data.pairs_random === null || data.pairs_random === undefined ? ")"
-        : `; the same first words paired with word-like tokens picked at random instead: ${fixed(data.pairs_random)})`)
+        : "; each first word paired instead with a random word-like token about as common as its partner and with a "
+          + `vector about as long: ${fixed(data.pairs_random)})`)
       + (drawn === null ? "." : `; the lines drawn, ${fixed(drawn)} in this picture`
         + (drawn > data.pairs_parallel + 0.1 ? ", which makes them look more alike than they are." : "."));
   }
@@ -469,12 +472,13 @@ async function showAnalogy(data) {
   const wi = data.with_inputs.map((r) => `${shown(r)} (${fixed(r.cosine)})`).join(", ");
   $("with-inputs").textContent = `Without leaving the inputs out, the top three would be ${wi}.`;
   const o = data.offsets;
-  // Read against the control (c → words picked at random), not against 0: in this model such offsets score
-  // well above 0 (cat → a random word: about 0.4 against dog → puppy).
+  // Read against the control (c → tokens matched to the answer), not against 0: in this model such offsets
+  // score well above 0 for most analogies (cat → a token matched to kitten: about 0.46 against dog → puppy).
   $("offsets").textContent = `Offsets compared: ${o.first} and ${o.second} have cosine ${fixed(o.cosine)} `
     + `(1 would be exactly parallel), with lengths ${fixed(o.length_first)} and ${fixed(o.length_second)}. For `
-    + `comparison, ${data.c.word} → a word-like token picked at random scores ${fixed(o.random_cosine)} on average${o.random_cosine >= 0.1 ? ", not 0" : ""}; `
-    + `${o.second} beats ${shareOf(o.random_beaten, o.random_count)} such tokens.`;
+    + `comparison, ${data.c.word} → a word-like token about as common as ${data.answer} and with a vector about as `
+    + `long scores ${fixed(o.random_cosine)} on average${o.random_cosine >= 0.1 ? ", not 0" : ""}; `
+    + `${o.second} beats ${shareOf(o.random_beaten, o.random_count)} such tokens (the nearest to ${data.answer} in both).`;
   return plotAnalogy(data);
 }
 

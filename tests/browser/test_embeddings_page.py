@@ -47,7 +47,11 @@ def test_map_analogy_and_heatmap_draw_from_the_model(page, screenshot):
     assert page.locator("#verdict").text_content().startswith("✓")
     ranked = page.locator("#analogy-results .tok-text").all_text_contents()
     assert ranked[0] == "␣kitten" and not {"␣puppy", "␣dog", "␣cat"} & set(ranked)
-    assert "cosine" in page.locator("#offsets").text_content()
+    offsets = page.locator("#offsets").text_content()
+    assert "cosine" in offsets
+    # The control is said to be matched to the answer (it was "a word-like token picked at random").
+    assert "cat → a word-like token about as common as kitten and with a vector about as long scores" in offsets
+    assert "beats all 2,000 such tokens (the nearest to kitten in both)" in offsets
 
     # Sentences: 7 by 7 similarities, and a reading that pairs the paraphrases.
     assert page.locator("#heatmap .hm").count() == 1
@@ -111,6 +115,12 @@ def test_a_preset_view_sets_the_map_and_explains_it(page):
     assert "Italy → Rome" in page.locator("#preset-note").text_content()
     assert query(page)["sets"] == ["countries,capitals"]
     assert page.locator("#set-boxes input:checked").count() == 2
+    assert ("each first word paired instead with a random word-like token about as common as its partner and with a "
+            "vector about as long: 0.22)") in page.locator("#map-status").text_content()
+    # The young preset's reading, against partners matched in id and length (tests/claims: a weak direction).
+    page.get_by_role("button", name="Animals → their young (t-SNE)").click()
+    page.wait_for_function("() => document.querySelector('#map-status').textContent.includes('t-SNE in 2D')")
+    assert "a weak “young of” direction" in page.locator("#preset-note").text_content()
 
 
 def test_three_dimensional_map_and_t_sne(page, screenshot):
@@ -341,7 +351,7 @@ def test_without_javascript_the_server_draws_a_readable_map(browser, live_server
 @pytest.mark.parametrize("beaten, said", [(0.9995, "beats 99% of 2,000 such tokens"), (1.0, "beats all 2,000 such tokens"),
                                           (0.004, "beats 1% of 2,000 such tokens"), (0.0, "beats none of 2,000")])
 def test_the_share_of_random_tokens_beaten_never_rounds_to_all_or_none(page, beaten, said):
-    """1,999 of 2,000 rounded to "100%" would say the answer beats every random token when one beat it."""
+    """1,999 of 2,000 rounded to "100%" would say the answer beats every token of the control when one beat it."""
     def answer(route):
         real = route.fetch()
         data = real.json()
