@@ -57,9 +57,9 @@ const MAP_PRESETS = [
   { label: "Animals → their young (t-SNE)", view: { sets: "animals,young", method: "tsne", mode: "static" },
     note: "t-SNE keeps each word's nearest words near it, at the price of distorting the rest. The numbers "
       + "under the map are computed on all the numbers, not on the picture: the “young of” offsets are far less "
-      + "alike than the country → capital ones, but more alike than each animal paired with a random word-like "
-      + "token about as common as its young and with a vector about as long: a weak “young of” direction in this "
-      + "model's input embeddings." },
+      + "alike than the country → capital ones, but more alike than each animal paired with another animal's young, "
+      + "or with a random word-like token about as common as its young and with a vector about as long (the "
+      + "control under the map): a weak “young of” direction in this model's input embeddings." },
   { label: "Hidden states, layer by layer", view: { sets: "countries,capitals", method: "pca", mode: "contextual", layer: 8 },
     note: "The same countries and capitals, after the model has read each one through 8 blocks. Move the layer "
       + "slider and watch the number under the map: how alike the country → capital offsets are changes from "
@@ -474,10 +474,15 @@ async function showAnalogy(data) {
   const o = data.offsets;
   // Read against the control (c → tokens matched to the answer), not against 0: in this model such offsets
   // score well above 0 for most analogies (cat → a token matched to kitten: about 0.46 against dog → puppy).
+  // A word of several tokens is matched by its rarest token (highest id): say which.
+  const pieces = data.expected ? data.expected.tokens : [top];
+  const rarest = pieces.reduce((r, t) => (t.id > r.id ? t : r));
+  const asCommon = pieces.length > 1
+    ? `${shown(rarest)} (the rarest of ${data.answer}'s ${pieces.length} tokens)` : data.answer;
   $("offsets").textContent = `Offsets compared: ${o.first} and ${o.second} have cosine ${fixed(o.cosine)} `
     + `(1 would be exactly parallel), with lengths ${fixed(o.length_first)} and ${fixed(o.length_second)}. For `
-    + `comparison, ${data.c.word} → a word-like token about as common as ${data.answer} and with a vector about as `
-    + `long scores ${fixed(o.random_cosine)} on average${o.random_cosine >= 0.1 ? ", not 0" : ""}; `
+    + `comparison, ${data.c.word} → a word-like token about as common as ${asCommon} and with a vector about as `
+    + `long as ${data.answer}'s scores ${fixed(o.random_cosine)} on average${o.random_cosine >= 0.1 ? ", not 0" : ""}; `
     + `${o.second} beats ${shareOf(o.random_beaten, o.random_count)} such tokens (the nearest to ${data.answer} in both).`;
   return plotAnalogy(data);
 }

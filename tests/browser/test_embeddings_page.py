@@ -50,7 +50,7 @@ def test_map_analogy_and_heatmap_draw_from_the_model(page, screenshot):
     offsets = page.locator("#offsets").text_content()
     assert "cosine" in offsets
     # The control is said to be matched to the answer (it was "a word-like token picked at random").
-    assert "cat → a word-like token about as common as kitten and with a vector about as long scores" in offsets
+    assert "cat → a word-like token about as common as kitten and with a vector about as long as kitten's scores" in offsets
     assert "beats all 2,000 such tokens (the nearest to kitten in both)" in offsets
 
     # Sentences: 7 by 7 similarities, and a reading that pairs the paraphrases.
