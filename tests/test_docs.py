@@ -19,6 +19,7 @@ from app.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 ARCHITECTURE = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+RELIABILITY = (ROOT / "docs" / "RELIABILITY.md").read_text(encoding="utf-8")
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 MAKEFILE = (ROOT / "Makefile").read_text(encoding="utf-8")
 
@@ -172,6 +173,28 @@ def test_architecture_names_real_functions_and_hook_points():
         assert hook in llama.hook_names(30), hook
     for setting in re.findall(r"`TT_([A-Z_]+)`", ARCHITECTURE):
         assert setting.lower() in Settings.model_fields, setting
+
+
+# --- docs/RELIABILITY.md ------------------------------------------------------------------------
+
+
+def test_reliability_counts_what_its_checks_cover(client):
+    """The fuzz row said 21 operations when the fuzz test covered 40; the headers row said 'every page'
+    when the test checked 7 of the 10. Counted from the app and the tests themselves."""
+    fuzz = (ROOT / "tests" / "app" / "test_fuzz_api.py").read_text(encoding="utf-8")
+    assert '.exclude(path_regex="^/api/learn")' in fuzz
+    operations = [(method, path) for path, item in client.get("/openapi.json").json()["paths"].items()
+                  for method in item]
+    skipped = [op for op in operations if op[1].startswith("/api/learn")]
+    assert f"every operation but the {len(skipped)} under `/api/learn`" in RELIABILITY
+    assert f"| {len(operations) - len(skipped)} operations x up to 25 generated requests each" in RELIABILITY
+    from tests.app.test_security_headers import PAGES
+    assert PAGES == ["/"] + [c.path for c in CHAPTERS]
+    assert f"every page (the tour and the {len(CHAPTERS)} chapters)" in RELIABILITY
+    hostile = (ROOT / "tests" / "browser" / "test_hostile_input.py").read_text(encoding="utf-8")
+    states = re.search(r"^PAGES = \{(.*?)^\}", hostile, flags=re.M | re.S).group(1)
+    count = len(re.findall(r'^    "/', states, flags=re.M))
+    assert f"{count} page states" in RELIABILITY
 
 
 # --- Dockerfile ------------------------------------------------------------------------------------
