@@ -97,7 +97,9 @@ class SaliencyOut(BaseModel):
 
 
 class AttributionOut(BaseModel):
-    tokens: list[TokenOut] = Field(..., description="The tokens the model reads (for chat: the rendered template).")
+    tokens: list[TokenOut] = Field(..., description="The tokens the model reads (for chat: the rendered template; "
+                                   "`start`/`end` are then offsets into that rendering, the `text` of POST "
+                                   "/api/chat/template).")
     target: TokenLogit
     contrast: TokenLogit | None = None
     top: list[TokenLogit] = Field(..., description="The most probable next tokens (to pick a target or a contrast).")

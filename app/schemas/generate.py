@@ -66,7 +66,8 @@ class GeneratedToken(BaseModel):
 
 class GenerateStart(BaseModel):
     prompt_tokens: list[TokenOut] = Field(..., description="The exact token sequence the model reads (for chat: "
-                                          "the rendered template with its role markers).")
+                                          "the rendered template with its role markers; `start`/`end` are then "
+                                          "offsets into that rendering, the `text` of POST /api/chat/template).")
     seed: int = Field(..., description="The seed used; send it again to repeat the draw.")
 
 

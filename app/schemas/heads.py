@@ -30,8 +30,9 @@ class HeadOut(BaseModel):
     kv_head: int = Field(..., description="The key/value head this query head reads (grouped-query attention).")
     scores: ScoresOut
     role: Role | None = Field(..., description="What the head does beyond the default: induction or "
-                              "previous_token when that score reaches the threshold, else first_token when "
-                              "that one does, else null.")
+                              "previous_token when that score reaches its threshold (the larger wins when both "
+                              "do), else first_token when that one does, else null; `probes` states each "
+                              "threshold.")
 
 
 class HeadsOut(BaseModel):

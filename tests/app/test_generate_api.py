@@ -233,3 +233,16 @@ def test_generated_tokens_carry_their_own_bytes_even_without_alternatives(client
             t = chat_engine.tokenizer.describe(g["id"])
             assert (g["bytes"], g["partial"]) == (t.bytes_hex, t.partial)
             assert g["bytes"] == chat_engine.tokenizer.token_bytes(g["id"]).hex(" ")
+
+
+def test_a_chats_prompt_token_offsets_point_into_the_rendered_template(client):
+    """For a chat, prompt_tokens' (and POST /api/attribution's tokens') start/end are offsets into the chat
+    template's rendering, as their descriptions now say: the `text` POST /api/chat/template returns."""
+    messages = [{"role": "user", "content": "hi"}]
+    rendered = client.post("/api/chat/template", json={"messages": messages}).json()["text"]
+    generated = client.post("/api/generate", json={"messages": messages, "max_new_tokens": 1}).json()
+    explained = client.post("/api/attribution", json={"messages": messages, "saliency": False,
+                                                      "check_parts": 0}).json()
+    for tokens in (generated["prompt_tokens"], explained["tokens"]):
+        assert "".join(rendered[t["start"]:t["end"]] for t in tokens) == rendered
+        assert all(rendered[t["start"]:t["end"]] == t["text"] for t in tokens if not t["partial"])
