@@ -22,10 +22,22 @@ import torch
 
 def previous_token_score(patterns: torch.Tensor) -> torch.Tensor:
     """Mean attention from each position i >= 1 to i - 1. (..., n, n) -> (...)."""
+    return back_score(patterns, 1)
+
+
+def back_score(patterns: torch.Tensor, k: int) -> torch.Tensor:
+    """Mean attention from each position i >= k to i - k (k = 1: the previous-token score; k = 2, the
+    token two back, is its control). (..., n, n) -> (...)."""
     n = patterns.shape[-1]
-    if n < 2:
-        raise ValueError("the previous-token probe needs at least 2 tokens")
-    return torch.diagonal(patterns, offset=-1, dim1=-2, dim2=-1).mean(-1)
+    if n < k + 1:
+        raise ValueError(f"looking {k} back needs at least {k + 1} tokens")
+    return torch.diagonal(patterns, offset=-k, dim1=-2, dim2=-1).mean(-1)
+
+
+def even_back_score(n: int, k: int = 1) -> float:
+    """`back_score` of attention spread evenly over every key a query may see (position i over its
+    i + 1 keys 0..i): the score of a head that looks nowhere in particular, on n tokens."""
+    return sum(1 / (i + 1) for i in range(k, n)) / (n - k)
 
 
 def first_token_score(patterns: torch.Tensor) -> torch.Tensor:

@@ -276,6 +276,17 @@ def evaluate(model: ToyTransformer, data: Batch, probe_ids: torch.Tensor, step: 
 
 
 @torch.no_grad()
+def previous_token_controls(model: ToyTransformer, cfg: ToyConfig, layer: int, head: int) -> tuple[float, float]:
+    """Controls for one head's previous-token score (measured on the held-out batch): its mean
+    attention two tokens back on the same batch, and the score of attention spread evenly over
+    every token so far on sequences of that length (a head that looks nowhere in particular)."""
+    data = eval_batch(cfg)
+    _, patterns = model(data.ids)                                                  # (L, B, h, n, n)
+    two_back = float(probes.back_score(patterns[layer, :, head], 2).mean())
+    return two_back, probes.even_back_score(data.ids.shape[1])
+
+
+@torch.no_grad()
 def sample(model: ToyTransformer, data: Batch, index: int = 0) -> Sample:
     ids = data.ids[index:index + 1]
     logits, _ = model(ids)

@@ -52,7 +52,8 @@ class ConfigOut(BaseModel):
                              f"this induction score on ({head_probes.ROLE_THRESHOLD}: half its weight). GET /api/heads "
                              "names SmolLM2's induction heads from a score of "
                              f"{head_probes.INDUCTION_THRESHOLD}, set in the gap between that model's clear and "
-                             "partial induction heads.")
+                             "partial induction heads. A head counts as a previous-token head from this "
+                             "previous-token score on, here and in GET /api/heads.")
 
 
 class Progress(BaseModel):
@@ -99,6 +100,12 @@ class FinalOut(BaseModel):
     best_head: HeadScore = Field(..., description="The head with the highest induction score, whatever it is.")
     previous_token_head: HeadScore = Field(..., description="The first layer's head with the highest previous-token "
                                            "score (the one an induction head reads from, if any).")
+    previous_two_back: float = Field(..., description="Control for previous_token_head's score: its mean attention "
+                                     "from each token to the one two before it, on the same held-out sequences.")
+    previous_even: float = Field(..., description="Control for previous_token_head's score: the previous-token "
+                                 "score of attention spread evenly over each token's keys (itself and every token "
+                                 "before it) on the held-out sequences' length: a head that looks nowhere in "
+                                 "particular.")
     sample: SampleOut
     pattern: list[list[float]] = Field(..., description="best_head's attention on the sample (row = query).")
     previous_pattern: list[list[float]] = Field(..., description="previous_token_head's attention on the sample.")

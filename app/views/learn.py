@@ -78,12 +78,13 @@ def learn_out(result: tt.TrainResult) -> LearnOut:
     sample = result.sample_after
     with torch.no_grad():
         _, patterns = result.model(torch.tensor([sample.ids]))                # (L, 1, h, n, n)
+    two_back, even = tt.previous_token_controls(result.model, config.model_config(), previous.layer, previous.head)
     curves = [HeadCurve(layer=l, head=h, induction=[_r(g.induction[l][h]) for g in logs],
                         previous_token=[_r(g.previous_token[l][h]) for g in logs])
               for l in range(config.layers) for h in range(config.heads)]
     final = FinalOut(
         induction_head=best if best.score >= head_probes.ROLE_THRESHOLD else None, best_head=best,
-        previous_token_head=previous,
+        previous_token_head=previous, previous_two_back=_r(two_back), previous_even=_r(even),
         sample=SampleOut(tokens=sample.ids, start=sample.start, period=sample.period,
                          before=Guesses(predicted=result.sample_before.predicted,
                                         probability=_rows(result.sample_before.probability)),

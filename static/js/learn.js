@@ -233,12 +233,29 @@ function readCurves(result) {
   }
   const p = fin.previous_token_head;
   const pCurve = result.heads.find((c) => c.layer === p.layer && c.head === p.head).previous_token;
-  parts.push(`In layer 0, head ${p.head} has the highest previous-token score: from ${pct(pCurve[0])} to ${pct(p.score)}.`);
+  parts.push(`In layer 0, head ${p.head} has the highest previous-token score: from ${pct(pCurve[0])} to ${pct(p.score)}. `
+    + previousVersusChance(p.score, fin, result.config.threshold));
   if (result.config.layers === 1) {
     parts.push(" With one layer there is no earlier layer to tell a position which token came before it, so no head "
       + "can look for “the token after the earlier copy”.");
   }
   $("heads-reading").replaceChildren(...parts);
+}
+
+/** The best layer-0 head's previous-token score against its controls (fin.previous_even: attention spread
+ *  evenly over the tokens so far; fin.previous_two_back: the same head two tokens back), and named a
+ *  previous-token head only from the probes' threshold, as GET /api/heads names the real model's. */
+function previousVersusChance(score, fin, threshold) {
+  const times = score / fin.previous_even;
+  const small = (x) => (x > 0 && x < 0.005 ? "under 1%" : pct(x));
+  const chance = `Attention spread evenly over the tokens so far would give ${pct(fin.previous_even)}`
+    + (times >= 2 ? `: it looks one token back ${Math.round(times)} times as much as that, and puts ${small(fin.previous_two_back)} `
+      + "two tokens back." : ": it looks one token back less than twice as much as that.");
+  const role = score >= threshold
+    ? ` With at least ${pct(threshold)} of its attention there, it is a previous-token head by the rule the probes `
+      + "use for the real model's heads."
+    : ` It is under the ${pct(threshold)} the probes ask of a previous-token head, so this page does not call it one.`;
+  return chance + role;
 }
 
 // --- before / after --------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The /learn page (chapter 4b) in Chromium: a short live training run, its readings computed from
 the run, one layer, state in the URL, SmolLM2's induction heads and the knockout, phone width."""
 
+import json
 import re
 
 import pytest
@@ -12,6 +13,23 @@ TRAINED = 120_000  # ms: a few hundred steps of training on one thread, on a bus
 
 def wait_trained(page):
     page.wait_for_selector("#after:not([hidden])", timeout=TRAINED)
+
+
+def done_changed(change):
+    """A route handler that lets the run's stream through with `change(result)` applied to its `done`
+    event's answer (the rest of the stream as sent)."""
+    def handler(route):
+        response = route.fetch()
+        blocks = []
+        for block in response.text().split("\n\n"):
+            if block.startswith("event: done"):
+                head, data = block.split("\ndata: ", 1)
+                result = json.loads(data)
+                change(result)
+                block = head + "\ndata: " + json.dumps(result)
+            blocks.append(block)
+        route.fulfill(response=response, body="\n\n".join(blocks))
+    return handler
 
 
 def test_a_short_run_streams_progress_and_reads_its_own_numbers(page, screenshot):
@@ -45,6 +63,29 @@ def test_the_readings_match_the_api(page):
     reading = page.locator("#loss-reading").text_content()
     assert f"first time {body['loss_first'][-1]:.2f}, repeats {body['loss_repeat'][-1]:.2f}" in reading
     assert f"({body['loss_repeat'][0]:.2f} and {body['loss_first'][0]:.2f})" in reading
+    # The best layer-0 head against its controls: 8% against 7% for attention spread evenly (60 steps).
+    fin, heads = body["final"], page.locator("#heads-reading").text_content()
+    p = fin["previous_token_head"]
+    assert f"to {round(100 * p['score'])}%. Attention spread evenly over the tokens so far would give " \
+        f"{round(100 * fin['previous_even'])}%: it looks one token back less than twice as much as that." in heads
+    assert "It is under the 50% the probes ask of a previous-token head, so this page does not call it one." in heads
+
+
+def test_the_previous_token_reading_names_the_role_only_from_the_threshold(page):
+    """The reading calls the best layer-0 head a previous-token head only when its score reaches the probes'
+    threshold (the default run's head ends at 0.46, under it: tests/claims/test_learn.py). The run's answer
+    with that head's score replaced by 0.6, 8 times the 7% of attention spread evenly."""
+    def raised(result):
+        result["final"]["previous_token_head"]["score"] = 0.6
+
+    page.route("**/api/learn", done_changed(raised))
+    page.goto("/learn?seed=2&steps=60&heads=2")
+    wait_trained(page)
+    heads = page.locator("#heads-reading").text_content()
+    assert "to 60%. Attention spread evenly over the tokens so far would give 7%: it looks one token back 8 times as " \
+        "much as that, and puts 7% two tokens back." in heads
+    assert "With at least 50% of its attention there, it is a previous-token head by the rule the probes use for the " \
+        "real model's heads." in heads
 
 
 def test_one_layer_grows_no_induction_head(page):
@@ -142,25 +183,14 @@ def test_a_refused_run_hides_the_earlier_runs_views(busy_page):
 def test_every_shade_of_the_toy_chips_keeps_its_text_readable(page):
     """A chip's shade is its probability; every shade from 0.04 to 1 must keep 4.5:1 text contrast
     (white text from p > 0.5 does not reach it below p ≈ 0.84). The run's answer is given every shade."""
-    import json
-
     from tests.browser.checks import axe_violations
 
-    def spread(route):
-        response = route.fetch()
-        blocks = []
-        for block in response.text().split("\n\n"):
-            if block.startswith("event: done"):
-                head, data = block.split("\ndata: ", 1)
-                result = json.loads(data)
-                guesses = result["final"]["sample"]["after"]
-                n = len(guesses["probability"])
-                guesses["probability"] = [0.04 + 0.96 * k / (n - 1) for k in range(n)]
-                block = head + "\ndata: " + json.dumps(result)
-            blocks.append(block)
-        route.fulfill(response=response, body="\n\n".join(blocks))
+    def spread(result):
+        guesses = result["final"]["sample"]["after"]
+        n = len(guesses["probability"])
+        guesses["probability"] = [0.04 + 0.96 * k / (n - 1) for k in range(n)]
 
-    page.route("**/api/learn", spread)
+    page.route("**/api/learn", done_changed(spread))
     page.goto("/learn?steps=40")
     wait_trained(page)
     styles = page.locator("#after-row .tok").evaluate_all("(cs) => cs.map((c) => c.style.background)")

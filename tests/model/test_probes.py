@@ -58,3 +58,16 @@ def test_repeated_random_tokens_are_unique_within_a_copy_and_seeded():
 def test_too_short_a_sequence_is_refused():
     with pytest.raises(ValueError):
         probes.induction_score(torch.rand(5, 5), period=3)
+
+
+def test_even_back_score_is_the_back_score_of_attention_spread_evenly():
+    n = 12
+    even = torch.tril(torch.ones(n, n)) / torch.arange(1, n + 1)[:, None]   # row i: 1/(i+1) on keys 0..i
+    for k in (1, 2, 3):
+        assert float(probes.back_score(even, k)) == pytest.approx(probes.even_back_score(n, k))
+    assert probes.even_back_score(n) == pytest.approx(sum(1 / (i + 1) for i in range(1, n)) / (n - 1))
+    shifted = torch.zeros(n, n)
+    shifted[0, 0] = 1
+    shifted[torch.arange(1, n), torch.arange(n - 1)] = 1                     # every token on the one before
+    assert float(probes.back_score(shifted, 1)) == float(probes.previous_token_score(shifted)) == 1.0
+    assert float(probes.back_score(shifted, 2)) == 0.0
