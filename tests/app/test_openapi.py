@@ -153,16 +153,6 @@ def test_integer_bounds_are_the_ones_the_server_enforces(tiny_client):
     assert tiny_client.post("/api/generate", json={"text": "hi", "max_new_tokens": 1, "seed": top + 1}).status_code == 422
 
 
-def _events(response) -> list[tuple[str, dict]]:
-    events, name = [], None
-    for line in response.iter_lines():
-        if line.startswith("event: "):
-            name = line[len("event: "):]
-        elif line.startswith("data: "):
-            events.append((name, json.loads(line[len("data: "):])))
-    return events
-
-
 @pytest.mark.real
 def test_the_stream_example_shows_what_the_real_model_sends(real_client):
     """POST /api/generate's event-stream example is the answer to its "stream" example request; its first
@@ -170,8 +160,9 @@ def test_the_stream_example_shows_what_the_real_model_sends(real_client):
     doc = _doc(real_client)
     shown = doc["paths"]["/api/generate"]["post"]["responses"]["200"]["content"]["text/event-stream"]["example"]
     body = _examples(doc, "/api/generate")["stream"]["value"]
-    with real_client.stream("POST", "/api/generate", json=body) as r:
-        events = _events(r)
+    from tests.app.test_generate_api import events as parse_events
+
+    events = parse_events(real_client.post("/api/generate", json=body).text)
     (_, start), (_, first), (_, done) = events[0], events[1], events[-1]
     token_line = next(line for line in shown.splitlines() if line.startswith('data: {"index": 0'))
     assert f'"seed": {start["seed"]}' in shown and f'"id": {start["prompt_tokens"][0]["id"]}' in shown
