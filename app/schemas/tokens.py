@@ -64,6 +64,9 @@ class ChatTemplateIn(StrictModel):
 
 
 class ChatTokenOut(TokenOut):
+    start: int = Field(..., description="Character offset where the token starts in `text`, the chat as the "
+                                        "template rendered it.")
+    end: int = Field(..., description="Character offset in `text` where the token ends (exclusive).")
     message: int | None = Field(..., description="Index of the message whose rendering wrote this token; "
                                                  "null for the generation prompt.")
     source: Literal["content", "template"] = Field(..., description="'content' when the token overlaps the "
