@@ -180,7 +180,7 @@ function drawCheck(body) {
     `(${pct(check.top_after.probability)}).`;
   const normGap = check.norm_only - check.predicted, reactGap = check.actual - check.norm_only;
   const reacting = reactingWords(check.reacting);
-  const rest = !reacting ? `No part still on comes after them, so nothing else reacts: the rest is ${fmt(reactGap)}.`
+  const rest = !reacting ? "No part still on comes after them, so nothing else reacts: the real change is the norm's."
     : `The rest, ${fmt(reactGap)}, is ${reacting.one ? "the part" : "the parts"} after them reacting (${reacting.text}): ` +
       `with these parts gone ${reacting.one ? "it reads" : "they read"} a different residual stream and ` +
       `${reacting.one ? "writes" : "write"} something else, which can make up for the loss or add to it.`;

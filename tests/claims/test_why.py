@@ -229,25 +229,28 @@ def test_the_check_says_which_parts_react_from_the_parts_layers(page):
     page.goto("/why?text=The+capital+of+France+is")
     why, cause = page.locator("#check-why"), page.locator("#cav-cause")
     expect(why).to_contain_text("is the parts after them reacting (layer 23's MLP, layers 24–27 and the heads of "
-                                "layers 28 and 29)")
+                                "layers 28 and 29)", timeout=60_000)
     expect(cause).to_contain_text("because the final norm and the 54 heads and 5 MLPs after them react.")
     assert "later layers" not in why.inner_text() + cause.inner_text()
     # ' Rome' against ' Paris': MLP 29, L29H0 and MLP 28 off; only layer 29's other heads are left after them.
     page.goto("/why?text=The+Eiffel+Tower+is+in+the+city+of&target=7268&contrast=7042")
-    expect(why).to_contain_text("is the parts after them reacting (layer 29's 8 other heads)")
+    expect(why).to_contain_text("is the parts after them reacting (layer 29's 8 other heads)", timeout=60_000)
 
     # The API's check with one part (the page asks for three): a head of the last layer, then the last MLP.
     def one_part(route):
         body = json.loads(route.request.post_data or "{}")
         route.continue_(post_data=json.dumps({**body, "check_parts": 1}))
     page.goto("/why?text=The+opposite+of+hot+is&target=4011")
-    expect(why).not_to_be_empty()
+    expect(why).not_to_be_empty(timeout=60_000)
     page.route("**/api/attribution", one_part)
     page.select_option("#contrast", "3122")                 # ' cold' against ' cool': L29H7
-    expect(page.locator("#check-parts")).to_contain_text("L29H7 (")
+    expect(page.locator("#check-parts")).to_contain_text("1 strongest pushers: L29H7 (", timeout=60_000)
     expect(why).to_contain_text("is the part after them reacting (layer 29's MLP): with these parts gone it reads")
     expect(cause).to_contain_text("because the final norm and layer 29's MLP react.")
     page.select_option("#contrast", "")                     # ' cold' alone: MLP 29
-    expect(page.locator("#check-parts")).to_contain_text("MLP 29 (")
-    expect(why).to_contain_text("No part still on comes after them, so nothing else reacts")
+    expect(page.locator("#check-parts")).to_contain_text("1 strongest pushers: MLP 29 (", timeout=60_000)
+    expect(why).to_contain_text("No part still on comes after them, so nothing else reacts: the real change is the "
+                                "norm's.")
+    table = [page.locator(f"[data-check={key}]").inner_text() for key in ("norm_only", "actual")]
+    assert table[0] == table[1], table
     expect(cause).to_contain_text("because the final norm reacts (no part still on comes after them).")
