@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.concurrency import run_in_threadpool
 
 from app.engine import Engine, Overloaded, load_engine
+from app.schemas.common import BeyondLimit
 from model.errors import InputError
 from app import docs, inprocess, openapi
 from app.routers import (attention, attribution, embeddings, generate, heads, inside, learn, model_info, network, pages,
@@ -104,6 +105,8 @@ def _error(detail: str, code: str, field: str | None = None, limit=None, actual=
 def _limit_and_actual(err: dict) -> tuple:
     """The bound a pydantic error names (le=10, max_length=4, ...) and the value or length that broke it."""
     ctx = err.get("ctx") or {}
+    if isinstance(ctx.get("error"), BeyondLimit):
+        return ctx["error"].limit, ctx["error"].actual
     key = next((k for k in _LIMIT_KEYS if isinstance(ctx.get(k), (int, float)) and not isinstance(ctx[k], bool)),
                None)
     if key is None:

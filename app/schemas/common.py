@@ -59,6 +59,15 @@ def _number_items(annotation):
     return None
 
 
+class BeyondLimit(ValueError):
+    """A field validator's check of a bound pydantic cannot state itself (a length after stripping, a
+    count inside a list): the 422 handler reports `limit` and `actual` from it, as from max_length."""
+
+    def __init__(self, message: str, *, limit: int | float, actual: int | float):
+        super().__init__(message)
+        self.limit, self.actual = limit, actual
+
+
 class StrictModel(BaseModel):
     """Requests reject unknown fields (a misspelt option is an error rather than ignored),
     NaN and infinite numbers, strings that are not valid Unicode, and `true`/`false` where a

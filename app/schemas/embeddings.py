@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from app.schemas.common import StrictModel
+from app.schemas.common import BeyondLimit, StrictModel
 from model.embeddings import WORD_SETS
 
 # Limits (a request over one gets a 422 naming the field). Each word or sentence is one
@@ -30,7 +30,8 @@ def _word(value: str) -> str:
     if not word:
         raise ValueError("is empty; type a word such as 'dog'")
     if len(word) > MAX_WORD_CHARS:
-        raise ValueError(f"is {len(word)} characters long; a word may have at most {MAX_WORD_CHARS}")
+        raise BeyondLimit(f"is {len(word)} characters long; a word may have at most {MAX_WORD_CHARS}",
+                          limit=MAX_WORD_CHARS, actual=len(word))
     return word
 
 
@@ -38,7 +39,8 @@ def _sentence(value: str) -> str:
     if not value.strip():
         raise ValueError("is empty; type a sentence or remove the line")
     if len(value) > MAX_SENTENCE_CHARS:
-        raise ValueError(f"is {len(value)} characters long; shorten it to at most {MAX_SENTENCE_CHARS}")
+        raise BeyondLimit(f"is {len(value)} characters long; shorten it to at most {MAX_SENTENCE_CHARS}",
+                          limit=MAX_SENTENCE_CHARS, actual=len(value))
     return value
 
 
@@ -50,7 +52,8 @@ def _exact(value: str) -> str:
     if not value.strip():
         raise ValueError("is only spaces; give a word, with or without one leading space, such as ' capital'")
     if len(value) > MAX_WORD_CHARS + 1:
-        raise ValueError(f"is {len(value)} characters long; a text may have at most {MAX_WORD_CHARS + 1}")
+        raise BeyondLimit(f"is {len(value)} characters long; a text may have at most {MAX_WORD_CHARS + 1}",
+                          limit=MAX_WORD_CHARS + 1, actual=len(value))
     return value
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from app.schemas.common import StrictModel
+from app.schemas.common import BeyondLimit, StrictModel
 from model.errors import InputError
 from model.network import N_INPUTS, N_OUTPUTS, SYMBOLS
 
@@ -42,7 +42,8 @@ def _hidden_sizes(values: list[int]) -> list[int]:
         raise ValueError(f"give two hidden-layer sizes, e.g. [6, 5]; got {len(values)}")
     for i, n in enumerate(values):
         if not 1 <= n <= HIDDEN_MAX:
-            raise ValueError(f"hidden layer {i + 1} has {n} neurons; choose 1 to {HIDDEN_MAX}")
+            message = f"hidden layer {i + 1} has {n} neurons; choose 1 to {HIDDEN_MAX}"
+            raise BeyondLimit(message, limit=HIDDEN_MAX, actual=n) if n > HIDDEN_MAX else ValueError(message)
     return values
 
 

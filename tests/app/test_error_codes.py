@@ -32,6 +32,10 @@ def _post(client, path, body):
     ("/api/predict", {"text": "hi", "append_ids": [5] * 70}, 413, "too_many_tokens", "append_ids", 64, None),
     ("/api/detokenize", {"ids": [0, 10 ** 9]}, 422, "out_of_range", "ids.1", None, 10 ** 9),
     ("/api/generate", {"text": "hi", "max_new_tokens": 33}, 422, "out_of_range", "max_new_tokens", 32, 33),
+    # Bounds checked by a field's own validator (a word's length after stripping, a hidden layer's size).
+    ("/api/embeddings/map", {"words": ["dog", "cat", "x" * 45]}, 422, "invalid", "words.2", 40, 45),
+    ("/api/embeddings/sentences", {"sentences": ["A calm sea.", "y" * 301]}, 422, "invalid", "sentences.1", 300, 301),
+    ("/api/network/init", {"hidden": [6, 99]}, 422, "invalid", "hidden", 12, 99),
 ])
 def test_every_4xx_carries_code_field_limit_actual(tiny_client, path, body, status, code, field, limit, actual):
     r = _post(tiny_client, path, body)
