@@ -203,7 +203,8 @@ class FirstPosition:
     prefixed_cosine: list[float]
 
 
-def _mean_pair_cosine(vectors: torch.Tensor) -> float:
+def mean_pair_cosine(vectors: torch.Tensor) -> float:
+    """The mean cosine of every two different rows: how alike their directions are."""
     sims, n = cosine_matrix(vectors), vectors.shape[0]
     return float((sims.sum() - sims.diagonal().sum()) / (n * n - n))
 
@@ -234,8 +235,8 @@ def measure_first_position(emb: ModelEmbeddings, words: tuple[str, ...]) -> Firs
     return FirstPosition(
         words=tuple(words),
         length_ratio=[float(x) for x in torch.stack(ratios).mean(0)],
-        alone_cosine=[_mean_pair_cosine(torch.stack([a[layer] for a in alone])) for layer in range(n_layers)],
-        prefixed_cosine=[_mean_pair_cosine(torch.stack([p[layer] for p in prefixed])) for layer in range(n_layers)])
+        alone_cosine=[mean_pair_cosine(torch.stack([a[layer] for a in alone])) for layer in range(n_layers)],
+        prefixed_cosine=[mean_pair_cosine(torch.stack([p[layer] for p in prefixed])) for layer in range(n_layers)])
 
 
 _PER_MODEL: "weakref.WeakKeyDictionary[Llama, ModelEmbeddings]" = weakref.WeakKeyDictionary()

@@ -24,7 +24,7 @@ from app.schemas.embeddings import (
 )
 from model.embeddings import (
     ANALOGY_EXAMPLES, CONTEXT_PREFIX, WORD_SETS, FirstPosition, ModelEmbeddings, analogy, cosine_matrix, for_model,
-    sentence_vector, word_ids,
+    mean_pair_cosine, sentence_vector, word_ids,
 )
 from model.errors import InputError, check_index
 from model.projection import MIN_POINTS_NONLINEAR, project
@@ -127,12 +127,6 @@ def matched_tokens(emb: ModelEmbeddings, ids: list[int], vector: torch.Tensor,
     if len(kept) < CONTROL_TOKENS and len(nearest) == CONTROL_TOKENS + CONTROL_SPARE:
         kept = space.find(*key, exclude, CONTROL_TOKENS)   # more of them left out than the spare
     return kept[:CONTROL_TOKENS].long()
-
-
-def _mean_offset_cosine(offsets: torch.Tensor) -> float:
-    """The mean cosine of every two different offsets (rows): how alike their directions are."""
-    sims, n = cosine_matrix(offsets), len(offsets)
-    return float((sims.sum() - sims.diagonal().sum()) / (n * n - n))
 
 
 def _layer(engine: Engine, layer: int | None) -> int:
@@ -269,14 +263,14 @@ def _pairs_random(emb: ModelEmbeddings, vectors: torch.Tensor, ids: list[list[in
     firsts = vectors[[i for i, _ in pairs]].double()
     g = torch.Generator().manual_seed(1)
     drawn = torch.stack([p[torch.randint(len(p), (RANDOM_DRAWS,), generator=g)] for p in pools], 1)  # (draws, pairs)
-    return _r(sum(_mean_offset_cosine(emb.weight[row].double() - firsts) for row in drawn) / RANDOM_DRAWS)
+    return _r(sum(mean_pair_cosine(emb.weight[row].double() - firsts) for row in drawn) / RANDOM_DRAWS)
 
 
 def _pairs_parallel(vectors: torch.Tensor, pairs: list[tuple[int, int]]) -> float | None:
     """How alike the pairs' offsets are, in the full space (the map's lines are only a shadow of them)."""
     if len(pairs) < 2:
         return None
-    return _r(_mean_offset_cosine(torch.stack([vectors[j] - vectors[i] for i, j in pairs])))
+    return _r(mean_pair_cosine(torch.stack([vectors[j] - vectors[i] for i, j in pairs])))
 
 
 async def map_response(engine: Engine, req: MapIn) -> MapOut:
