@@ -250,7 +250,7 @@ function previousVersusChance(score, fin, threshold) {
   const small = (x) => (x > 0 && x < 0.005 ? "under 1%" : pct(x));
   const chance = `Attention spread evenly over the tokens so far would give ${pct(fin.previous_even)}`
     + (times >= 2 ? `: it looks one token back ${Math.round(times)} times as much as that, and puts ${small(fin.previous_two_back)} `
-      + "two tokens back." : ": it looks one token back less than twice as much as that.");
+      + "two tokens back." : `: it looks one token back less than ${times >= 1 ? "twice as much as that" : "that"}.`);
   const role = score >= threshold
     ? ` With at least ${pct(threshold)} of its attention there, it is a previous-token head by the rule the probes `
       + "use for the real model's heads."
@@ -369,9 +369,31 @@ function drawAfter(result) {
   $("pattern-reading").textContent = `Outlined on the left: for every token after the first copy, the tokens that `
     + `followed the same token in its earlier copies (${sample.period - 1} tokens back, one less than the period of `
     + `${sample.period}; then ${2 * sample.period - 1} back, …). `
-    + `On this sequence ${headName(best)} puts ${pct(onStripe)} of those tokens' attention on them`
+    + `On this sequence ${headName(best)} puts on average ${pct(onStripe)} of such a token's attention on them`
     + (fin.induction_head ? ": the diagonal stripes are the copying." : ", and no stripe stands out: this model does not copy.")
-    + ` Outlined on the right: the token just before; ${headName(prev)} puts ${pct(onBack)} of every token's attention there.`;
+    + ` Outlined on the right: the token just before, ${backReading(fin.previous_pattern, headName(prev))}`;
+}
+
+const ordinal = (n) => `${n}${n % 100 >= 11 && n % 100 <= 13 ? "th" : ["th", "st", "nd", "rd"][n % 10] || "th"}`;
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** The previous-token head's weight one token back, token by token (row i's weight on token i − 1): its
+ *  average alone hides how it is spread, and a trained head splits the tokens (at the defaults the 2nd to
+ *  about the 23rd put nearly all their attention there, the tokens after them almost none). */
+function backReading(pattern, name) {
+  const back = pattern.slice(1).map((row, k) => row[k]);          // back[k]: token k + 1's weight on token k
+  const most = back.flatMap((v, k) => (v > 0.5 ? [k + 1] : []));  // 0-based positions putting over half there
+  const rest = back.filter((v) => v <= 0.5);
+  const said = `where ${name} puts ${pct(mean(back))} of a token's attention on average`;
+  if (!most.length) return `${said}; no token puts over half of it there.`;
+  if (!rest.length) return `${said}, and every token puts over half of it there (at least ${pct(Math.min(...back))}).`;
+  const first = most[0], last = most[most.length - 1];
+  const who = most.length === 1 ? `only the ${ordinal(first + 1)} token puts`
+    : last - first + 1 === most.length ? `the ${ordinal(first + 1)} to the ${ordinal(last + 1)} token each put`
+      : `${most.length} of the ${back.length} tokens after the first put`;
+  const share = pct(mean(most.map((i) => back[i - 1]))) + (most.length === 1 ? "" : " on average");
+  const others = rest.length === 1 ? `the other one puts ${pct(rest[0])}` : `the other ${rest.length} put ${pct(mean(rest))} on average`;
+  return `${said}, but not evenly: ${who} over half of it there (${share}); ${others}.`;
 }
 
 function drawExample(sample) {

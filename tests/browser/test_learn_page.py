@@ -88,6 +88,32 @@ def test_the_previous_token_reading_names_the_role_only_from_the_threshold(page)
         "real model's heads." in heads
 
 
+
+def test_the_pattern_reading_says_how_the_look_back_is_spread_over_the_tokens(page):
+    """The reading under the previous-token pattern said the head 'puts 46% of every token's attention there': an
+    average over tokens that split (at the defaults the 2nd to the 23rd token put about 97% there, the 25 after them
+    about 2%: tests/claims/test_learn.py). The run's answer with a pattern whose 2nd to 6th token put 0.9 one back and
+    the others 0.1: the reading gives the average and the split."""
+    def split(result):
+        n = len(result["final"]["sample"]["tokens"])
+        pattern = [[0.0] * n for _ in range(n)]
+        pattern[0][0] = 1.0
+        for i in range(1, n):
+            back = 0.9 if i <= 5 else 0.1
+            pattern[i][i - 1], pattern[i][i] = back, 1 - back
+        result["final"]["previous_pattern"] = pattern
+
+    page.route("**/api/learn", done_changed(split))
+    page.goto("/learn?seed=2&steps=60&heads=2")
+    wait_trained(page)
+    reading = page.locator("#pattern-reading").text_content()
+    n = page.locator("#after-row .tok").count()
+    mean = round(100 * (5 * 0.9 + (n - 6) * 0.1) / (n - 1))
+    assert "of every token's attention" not in reading
+    assert "Outlined on the right: the token just before, where layer 0 · head " in reading
+    assert (f"puts {mean}% of a token's attention on average, but not evenly: the 2nd to the 6th token each put over "
+            f"half of it there (90% on average); the other {n - 6} put 10% on average.") in reading
+
 def test_one_layer_grows_no_induction_head(page):
     page.goto("/learn?steps=150")
     wait_trained(page)
