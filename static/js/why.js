@@ -22,6 +22,11 @@ let last = null;          // the direct answer drawn
 let lastSaliency = null;  // its saliency, when it has arrived
 
 const fmt = (v, digits = 2) => (v >= 0 ? "+" : "−") + Math.abs(v).toFixed(digits);
+// A number without a plus sign, its minus the same "−" as fmt's (toFixed writes a hyphen-minus).
+const num = (v, digits = 2) => {
+  const size = Math.abs(v).toFixed(digits);
+  return (v < 0 && Number(size) !== 0 ? "−" : "") + size;
+};
 const pct = (p) => (p >= 0.1 ? (100 * p).toFixed(0) : p >= 0.001 ? (100 * p).toFixed(1) : (100 * p).toPrecision(2)) + "%";
 const shown = (t) => `“${plainTokenLabel(t)}”`;
 const partName = (p) => (p.kind === "mlp" ? `MLP ${p.layer}` : `L${p.layer}H${p.head}`);
@@ -51,7 +56,7 @@ function drawPick(body) {
   if (!candidates.some((t) => t.id === body.target.id)) candidates.push(body.target);
   for (const t of candidates) {
     const b = el("button", { cls: "target" + (t.id === body.target.id ? " picked" : ""), attrs: { type: "button",
-      "aria-pressed": String(t.id === body.target.id) }, title: `p = ${pct(t.probability)}, logit ${t.logit.toFixed(2)}` },
+      "aria-pressed": String(t.id === body.target.id) }, title: `p = ${pct(t.probability)}, logit ${num(t.logit, 2)}` },
     [el("span", { cls: "tt", text: plainTokenLabel(t) }), el("span", { cls: "tp", text: pct(t.probability) })]);
     b.addEventListener("click", () => { state.target = t.id; if (state.contrast === t.id) state.contrast = -1; refresh(); });
     targets.append(b);
@@ -73,8 +78,8 @@ function drawSum(body) {
     : `logit(${shown(body.target)})`;
   const nParts = 1 + body.parts.heads.length * body.parts.heads[0].length + body.parts.mlps.length;
   $("sum").replaceChildren(
-    el("strong", { text: `${what} = ${body.total.toFixed(3)}` }),
-    ` = the sum of ${nParts} parts (${body.parts_sum.toFixed(3)}): the embedding ${fmt(body.parts.embedding)}, ` +
+    el("strong", { text: `${what} = ${num(body.total, 3)}` }),
+    ` = the sum of ${nParts} parts (${num(body.parts_sum, 3)}): the embedding ${fmt(body.parts.embedding)}, ` +
     `${body.parts.heads.length * body.parts.heads[0].length} heads ${fmt(sum(body.parts.heads.flat()))}, ` +
     `${body.parts.mlps.length} MLPs ${fmt(sum(body.parts.mlps))}.`);
   $("scale-note").textContent = `The final RMSNorm divides the last vector by its root mean square (its length ` +
@@ -148,7 +153,7 @@ async function drawWaterfall(body) {
   for (const v of steps) { bases.push(running); running += v; }
   const values = [...steps, body.total];
   const colours = steps.map((v) => (v >= 0 ? UP : DOWN)).concat(["#1d2130"]);
-  const labels = values.map((v, i) => (i === steps.length ? v.toFixed(2) : fmt(v)));
+  const labels = values.map((v, i) => (i === steps.length ? num(v) : fmt(v)));
   // Connectors: from the end of each bar down to the start of the next.
   const shapes = steps.map((v, i) => ({ type: "line", xref: "x", yref: "y", x0: bases[i] + v, x1: bases[i] + v,
     y0: i + 0.4, y1: i + 0.6, line: { color: "#9aa0ae", width: 1 } }));
@@ -162,7 +167,7 @@ async function drawWaterfall(body) {
       tickfont: { size: narrow ? 11 : 13 } }, xaxis: { zeroline: true, title: { text: "score" } } }), plotConfig);
   $("waterfall-text").textContent = "From 0, the largest parts one by one: "
     + top.map((p) => `${p.name} ${fmt(p.v)}`).join(", ") + `; the ${restCount} others together ${fmt(rest)}; `
-    + `total ${body.total.toFixed(2)}.`;
+    + `total ${num(body.total, 2)}.`;
 }
 
 function drawCheck(body) {
@@ -233,7 +238,7 @@ function drawCaveats(body) {
   const positive = all.filter((v) => v > 0);
   $("cav-negative").replaceChildren(`Here ${negative.length} of ${all.length} parts push `, el("strong", { text: "down" }),
     ` (together ${fmt(sum(negative))}) and ${positive.length} push up (${fmt(sum(positive))}); the score,`,
-    ` ${body.total.toFixed(2)}, is what is left after large pushes both ways.`);
+    ` ${num(body.total, 2)}, is what is left after large pushes both ways.`);
   $("cav-frozen").replaceChildren("The parts add up only because the final norm's factor is ",
     el("strong", { text: "frozen" }), ` (at ${body.scale.toPrecision(3)} for this token). Take a part away and the ` +
     "factor changes too.");
@@ -299,20 +304,20 @@ function drawSaliency() {
   });
   const gap = s.f_input - s.f_baseline;
   $("baseline-name").textContent = s.baseline;
-  $("baseline-gap").textContent = `here the baseline already scores ${s.f_baseline.toFixed(2)} of your input's ` +
-    `${s.f_input.toFixed(2)}: the shares split only that change`;
+  $("baseline-gap").textContent = `here the baseline already scores ${num(s.f_baseline, 2)} of your input's ` +
+    `${num(s.f_input, 2)}: the shares split only that change`;
   const shares = [`Completeness: the ${body.tokens.length} shares add up to `,
-    el("strong", { text: sum(s.integrated_gradients).toFixed(3) })];
+    el("strong", { text: num(sum(s.integrated_gradients), 3) })];
   if (s.completeness === null) {
     // The server sends no ratio when the score is the same at the baseline and at the input.
     $("completeness").replaceChildren(...shares, `; the score is the same at the baseline and at your input ` +
-      `(${s.f_input.toFixed(3)}), so there is no change for the shares to split and no ratio to check.`);
+      `(${num(s.f_input, 3)}), so there is no change for the shares to split and no ratio to check.`);
     return;
   }
   const ok = Math.abs(s.completeness - 1) <= 0.05;
   $("completeness").replaceChildren(...shares,
-    `; the score moved by ${gap.toFixed(3)} from the baseline (${s.f_baseline.toFixed(2)}) to your input ` +
-    `(${s.f_input.toFixed(2)}), so the ratio is `, el("strong", { text: s.completeness.toFixed(3) }),
+    `; the score moved by ${num(gap, 3)} from the baseline (${num(s.f_baseline, 2)}) to your input ` +
+    `(${num(s.f_input, 2)}), so the ratio is `, el("strong", { text: num(s.completeness, 3) }),
     ` with ${s.steps} steps` + (ok ? " (within 5% of 1)." : ` (more than 5% off 1: the shares miss the change by `
       + `${Math.abs(sum(s.integrated_gradients) - gap).toFixed(3)}; ${s.steps} steps are too few for this path, so the `
       + "shares are rough)."));

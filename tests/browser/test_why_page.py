@@ -146,3 +146,17 @@ def test_every_part_is_in_a_table_a_keyboard_reaches(page):
     assert len(row) == 10
     shown = [float(c.replace("−", "-")) for c in row]
     assert shown == pytest.approx(body["heads"][29] + [body["mlps"][29]], abs=0.006)
+
+
+def test_a_negative_score_is_written_with_the_same_minus_as_the_parts(page):
+    """Every signed number the page writes (the parts, the changes) takes "−"; the score itself, the baseline's and
+    the completeness line went through toFixed, which writes a hyphen-minus: with “␣London” against “␣Paris” the
+    caveat said 'the score, -4.13, is what is left' beside 'together −13.13'."""
+    page.goto("/why?text=The+capital+of+France+is&target=4528&contrast=7042")
+    expect(page.locator("#sum")).to_contain_text("logit(“␣London”) − logit(“␣Paris”) = −")
+    expect(page.locator("#completeness")).to_contain_text("Completeness", timeout=300_000)
+    page.wait_for_selector("#waterfall .main-svg")
+    for where in ("#sum", "#caveats", "#completeness", "#baseline-gap", "#waterfall-text", "#waterfall .main-svg"):
+        text = page.locator(where).first.text_content()
+        assert not re.search(r"-\d", text), (where, text)
+    assert re.search(r"the score, −\d+\.\d\d, is what is left", page.locator("#cav-negative").text_content())
