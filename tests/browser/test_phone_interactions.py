@@ -1,0 +1,31 @@
+"""Pages on a 390 px phone after a learner's interactions, not only at load (the pages' own phone tests
+check them as they open). Each case here made the page, or a part of it, wider than its box on a phone
+before the CSS under test: long words typed into a box, a table opened, a reply word tapped."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.browser.checks import assert_fits_phone
+
+LONG_WORD = "a" * 60   # one unbroken word, as wide as 60 monospace letters
+
+
+def test_embeddings_an_error_and_a_verdict_quoting_a_long_word_wrap_on_a_phone(phone_page):
+    """The server's 422 for a 60-letter word of one's own quotes the word: the error stood on one line
+    and the page grew to 587 px (app.css .error). An analogy of 40-letter words names them in its
+    verdict, which grew the page to 484 px (embeddings.css .verdict)."""
+    page = phone_page
+    page.goto("/embeddings")
+    page.wait_for_selector("#map-plot .scatterlayer .point")
+    page.fill("#own-words", "dog, " + LONG_WORD)
+    expect(page.locator("#map-error")).to_contain_text(LONG_WORD)
+    assert_fits_phone(page)
+    word = "a" * 40   # the longest word the analogy's boxes take
+    page.fill("#an-a", "king")
+    page.fill("#an-b", word)
+    page.fill("#an-c", "king")
+    page.fill("#an-expected", word)
+    page.locator("#analogy-form button[type=submit]").tap()
+    expect(page.locator("#verdict")).to_contain_text(f"king − {word} + king")
+    assert_fits_phone(page)
