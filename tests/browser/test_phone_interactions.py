@@ -4,11 +4,14 @@ before the CSS under test: long words typed into a box, a table opened, a reply 
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from playwright.sync_api import expect
 
 from tests.browser.checks import assert_fits_phone
 
 LONG_WORD = "a" * 60   # one unbroken word, as wide as 60 monospace letters
+URL = "https://example.com/a/very/long/path/that/keeps/going/and/going?with=query&and=more"
 
 
 def test_embeddings_an_error_and_a_verdict_quoting_a_long_word_wrap_on_a_phone(phone_page):
@@ -28,4 +31,14 @@ def test_embeddings_an_error_and_a_verdict_quoting_a_long_word_wrap_on_a_phone(p
     page.fill("#an-expected", word)
     page.locator("#analogy-form button[type=submit]").tap()
     expect(page.locator("#verdict")).to_contain_text(f"king − {word} + king")
+    assert_fits_phone(page)
+
+
+def test_predict_a_long_word_or_url_in_the_text_wraps_in_what_the_model_reads(phone_page):
+    """The trail ('What the model reads') showed the typed text as one flex item as wide as its longest
+    word: a 60-letter word made the page 583 px wide, a URL 619 px (predict.css .prompt-text)."""
+    page = phone_page
+    page.goto("/predict?text=" + quote(LONG_WORD + " " + URL))
+    expect(page.locator("#trail .prompt-text")).to_contain_text(URL)
+    page.wait_for_selector("#chart .bars path")
     assert_fits_phone(page)
