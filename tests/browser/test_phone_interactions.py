@@ -42,3 +42,18 @@ def test_predict_a_long_word_or_url_in_the_text_wraps_in_what_the_model_reads(ph
     expect(page.locator("#trail .prompt-text")).to_contain_text(URL)
     page.wait_for_selector("#chart .bars path")
     assert_fits_phone(page)
+
+
+def test_why_the_grid_as_a_table_scrolls_in_its_own_box_on_a_phone(phone_page):
+    """Opening 'Every number, as a table' made the page 567 px wide: the table (536 px) scrolls in its
+    own box, but the one-column grid around it (app.css .grid-side at phone width, 1fr) grew to it."""
+    page = phone_page
+    page.goto("/why?text=The+capital+of+France+is")
+    page.wait_for_selector("#grid .heatmaplayer")
+    page.wait_for_selector("#grid-table tbody tr", state="attached")
+    page.locator("details.grid-numbers summary").tap()
+    wrap = page.locator(".grid-numbers .table-wrap")
+    expect(wrap).to_be_visible()
+    assert_fits_phone(page)
+    inside, content = wrap.evaluate("(e) => [e.clientWidth, e.scrollWidth]")
+    assert content > inside, "the table should scroll sideways inside its box, not widen the page"
