@@ -95,6 +95,21 @@ def test_readme_numbers_about_the_api_are_the_codes():
     assert f"`ig_steps` = {attribution.DEFAULT_STEPS} by default" in README
 
 
+
+def test_readme_names_the_controls_and_the_reacting_parts_the_api_sends():
+    """The README's /api/attribution and /api/learn paragraphs named the check's predicted, norm-only and real
+    change and the runs' curves, but not the fields added beside them: check.reacting (the parts after the
+    switched-off ones, the only ones that make the real change differ from the norm-only one) and final's
+    previous_even and previous_two_back (the previous-token head's controls)."""
+    from app.schemas.attribution import CheckOut
+    from app.schemas.learn import FinalOut
+
+    flat = " ".join(README.split())
+    for model, fields in ((CheckOut, ("reacting",)), (FinalOut, ("previous_even", "previous_two_back"))):
+        for field in fields:
+            assert field in model.model_fields and f"`{field}`" in flat, field
+    assert "in `reacting` the parts behind the gap between the last two" in flat
+
 @pytest.mark.real
 def test_readme_figures_about_the_model_are_its_own(real_client):
     """The figures the README shows beside its examples and screenshots, on the real model: ' Paris'
