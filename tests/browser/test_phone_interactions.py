@@ -57,3 +57,23 @@ def test_why_the_grid_as_a_table_scrolls_in_its_own_box_on_a_phone(phone_page):
     assert_fits_phone(page)
     inside, content = wrap.evaluate("(e) => [e.clientWidth, e.scrollWidth]")
     assert content > inside, "the table should scroll sideways inside its box, not widen the page"
+
+
+def test_chat_a_tapped_words_alternatives_keep_their_probabilities_in_their_column(phone_page):
+    """Tapping a reply word lists its alternatives; the probability column was 4rem (64 px), and
+    '<0.0001%' (76 px in the greyed rows' italics) ran past it to the panel's border on a phone."""
+    page = phone_page
+    page.goto("/chat?max=4&temperature=0")
+    page.fill("#input", "Hi")
+    page.click("#send")
+    expect(page.locator(".msg.assistant .who")).to_contain_text("cut at the longest reply", timeout=60_000)
+    page.locator(".msg.assistant .rt").first.tap()
+    expect(page.locator("#alts .alt.chosen")).to_have_count(1)
+    assert_fits_phone(page)
+    # The widest label chat.js's pct writes, in a plain row and in a greyed (italic) one.
+    spill = page.evaluate("""() => [false, true].map((blocked) => {
+        const row = document.querySelector('#alts .alt'), p = row.querySelector('.alt-p');
+        row.classList.toggle('blocked', blocked);
+        p.textContent = '<0.0001%';
+        return p.scrollWidth - p.clientWidth; })""")
+    assert max(spill) <= 0, f"'<0.0001%' is wider than its column by {max(spill)} px (plain, greyed)"
