@@ -112,6 +112,30 @@ def test_every_chapter_example_computes_its_caption_from_the_model(page, screens
     screenshot("tour-full")
 
 
+
+@pytest.mark.parametrize("added", [True, False])
+def test_the_chat_card_says_the_template_added_a_system_message_from_the_tokens_added_turn(page, added):
+    """Chapter 6's card said 'including a default system message' when the rendered text opened with
+    '<|im_start|>system', a guess from the text; POST /api/chat/template says it per token (`added_turn`). SmolLM2
+    adds one to a chat without a system message; the answer routed with every `added_turn` false (the text
+    unchanged) must not say so."""
+    def answer(route):
+        response = route.fetch()
+        body = response.json()
+        assert body["text"].startswith("<|im_start|>system") and any(t["added_turn"] for t in body["tokens"])
+        if not added:
+            for t in body["tokens"]:
+                t["added_turn"] = False
+        route.fulfill(response=response, json=body)
+
+    page.route("**/api/chat/template", answer)
+    page.goto("/")
+    page.locator("#chapter-chat").scroll_into_view_if_needed()
+    page.wait_for_function("() => /tokens/.test(document.querySelector('#chat-caption').textContent)")
+    caption = page.locator("#chat-caption").text_content()
+    assert ("Grey tokens were added by the model's own chat template, including a default system message; "
+            in caption) == added, caption
+
 def test_progress_ticks_the_chapters_visited(page):
     from app.routers.pages import CHAPTERS
 

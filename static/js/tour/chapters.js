@@ -148,8 +148,8 @@ async function chat() {
     const t = data.tokens[i];
     if (!t.special && t.source === "template") chip.classList.add("template");
   });
-  // We sent no system message: if the text opens with one, the template wrote it.
-  const added = data.text.startsWith("<|im_start|>system");
+  // We sent no system message: the server says which tokens are in a turn the template wrote on its own.
+  const added = data.tokens.some((t) => t.added_turn);
   $("chat-caption").replaceChildren(`One question, ${quote(QUESTION)}, becomes `,
     el("strong", { text: `${data.count} tokens` }), `, ${data.special_count} of them special (dark). Grey tokens `
     + `were added by the model's own chat template${added ? ", including a default system message" : ""}; `
