@@ -251,6 +251,14 @@ def test_chat_fits_a_phone_and_says_tap(phone_page):
     page.locator(".msg.assistant .rt").first.tap()
     expect(page.locator("#alts .alt.chosen")).to_have_count(1)
     assert_fits_phone(page)
+    # The widest label chat.js's pct writes, '<0.0001%', stays in the probability column, in a plain
+    # row and in a greyed (italic) one: at 4rem (64 px) it ran 12 px past it, to the panel's border.
+    spill = page.evaluate("""() => [false, true].map((blocked) => {
+        const row = document.querySelector('#alts .alt'), p = row.querySelector('.alt-p');
+        row.classList.toggle('blocked', blocked);
+        p.textContent = '<0.0001%';
+        return p.scrollWidth - p.clientWidth; })""")
+    assert max(spill) <= 0, f"'<0.0001%' is wider than its column by {max(spill)} px (plain, greyed)"
 
 
 def test_chat_has_no_serious_accessibility_violation(page):

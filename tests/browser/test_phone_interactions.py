@@ -1,14 +1,18 @@
 """Pages on a 390 px phone after a learner's interactions, not only at load (the pages' own phone tests
 check them as they open). Each case here made the page, or a part of it, wider than its box on a phone
-before the CSS under test: long words typed into a box, a table opened, a reply word tapped."""
+before the CSS under test: long words typed into a box, a table opened (a tapped chat reply word's
+alternatives are checked in test_chat_page.py's phone test)."""
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.checks import assert_fits_phone
+
+pytestmark = [pytest.mark.browser, pytest.mark.real]
 
 LONG_WORD = "a" * 60   # one unbroken word, as wide as 60 monospace letters
 URL = "https://example.com/a/very/long/path/that/keeps/going/and/going?with=query&and=more"
@@ -57,23 +61,3 @@ def test_why_the_grid_as_a_table_scrolls_in_its_own_box_on_a_phone(phone_page):
     assert_fits_phone(page)
     inside, content = wrap.evaluate("(e) => [e.clientWidth, e.scrollWidth]")
     assert content > inside, "the table should scroll sideways inside its box, not widen the page"
-
-
-def test_chat_a_tapped_words_alternatives_keep_their_probabilities_in_their_column(phone_page):
-    """Tapping a reply word lists its alternatives; the probability column was 4rem (64 px), and
-    '<0.0001%' (76 px in the greyed rows' italics) ran past it to the panel's border on a phone."""
-    page = phone_page
-    page.goto("/chat?max=4&temperature=0")
-    page.fill("#input", "Hi")
-    page.click("#send")
-    expect(page.locator(".msg.assistant .who")).to_contain_text("cut at the longest reply", timeout=60_000)
-    page.locator(".msg.assistant .rt").first.tap()
-    expect(page.locator("#alts .alt.chosen")).to_have_count(1)
-    assert_fits_phone(page)
-    # The widest label chat.js's pct writes, in a plain row and in a greyed (italic) one.
-    spill = page.evaluate("""() => [false, true].map((blocked) => {
-        const row = document.querySelector('#alts .alt'), p = row.querySelector('.alt-p');
-        row.classList.toggle('blocked', blocked);
-        p.textContent = '<0.0001%';
-        return p.scrollWidth - p.clientWidth; })""")
-    assert max(spill) <= 0, f"'<0.0001%' is wider than its column by {max(spill)} px (plain, greyed)"
