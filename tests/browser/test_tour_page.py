@@ -91,6 +91,16 @@ def test_every_chapter_example_computes_its_caption_from_the_model(page, screens
     assert page.locator("#net-symbols .symbol").count() == 4
     assert "one per digit" in page.locator("#tok-caption").text_content()
     assert "kitten" in page.locator("#emb-analogy").text_content()
+    # Its control is chapter 3's, matched to the answer, the numbers the API's (it said 'a word picked at random'
+    # and a typed '2,000' while the API sent the matched control).
+    o = page.request.post(page.url.rstrip("/") + "/api/embeddings/analogy",
+                          data={"a": "puppy", "b": "dog", "c": "cat"}).json()["offsets"]
+    analogy = page.locator("#emb-analogy").text_content()
+    assert o["random_beaten"] == 1 and "picked at random" not in analogy
+    assert (f"so even cat → a word-like token about as common as kitten and with a vector about as long scores "
+            f"{o['random_cosine']:.2f} on average; cat → kitten still beats each of {o['random_count']:,} such "
+            "tokens.") in analogy
+    assert "0 means unrelated" not in page.locator("#emb-caption").text_content()
     # The bank card is the attention page's fair sense test; its numbers are the API's.
     from tests.claims.senses_rules import EXAMPLES, gaps, swapped
     bank = EXAMPLES[0]

@@ -83,10 +83,13 @@ async function embeddings() {
       + "the three words put in, nearest is "] : []),
     el("strong", { text: plainTokenLabel(best) }), ` (cosine ${best.cosine.toFixed(2)}). The steps ${o.first} and `
     + `${o.second} have cosine ${o.cosine.toFixed(2)}. Not all of that is meaning: dog → puppy also steps from a `
-    + "common word toward rarer ones, a direction that cat → almost any rarer word shares, so even cat → a word "
-    + `picked at random scores well above 0; ${o.second} still beats each of 2,000 such words.`);
+    + "common word toward rarer ones, a direction that cat → almost any rarer word shares, so even cat → a "
+    + `word-like token about as common as ${analogy.answer} and with a vector about as long scores `
+    + `${o.random_cosine.toFixed(2)} on average; ${o.second} still beats `
+    + (o.random_beaten === 1 ? "each of" : `${percent(o.random_beaten)} of`)
+    + ` ${o.random_count.toLocaleString("en")} such tokens.`);
   $("emb-caption").textContent = "Read just now from the model's own embedding table. Cosine similarity says how "
-    + "alike two directions are: 1 means the same direction, 0 means unrelated.";
+    + "alike two directions are: 1 means the same direction, 0 at right angles.";
 }
 
 // --- 4. attention -------------------------------------------------------------------------------
