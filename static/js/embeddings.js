@@ -57,9 +57,11 @@ const MAP_PRESETS = [
   { label: "Animals → their young (t-SNE)", view: { sets: "animals,young", method: "tsne", mode: "static" },
     note: "t-SNE keeps each word's nearest words near it, at the price of distorting the rest. The numbers "
       + "under the map are computed on all the numbers, not on the picture: the “young of” offsets are far less "
-      + "alike than the country → capital ones, but more alike than each animal paired with another animal's young, "
-      + "or with a random word-like token about as common as its young and with a vector about as long (the "
-      + "control under the map): a weak “young of” direction in this model's input embeddings." },
+      + "alike than the country → capital ones, but more alike than each animal paired with another animal's young: "
+      + "a weak “young of” direction in this model's input embeddings. The control under the map comes out lower, "
+      + "but is no fair test here: five of the young are two tokens each, matched by a piece commoner than the word "
+      + "(foal by ␣fo); matched as rare as kitten, the rarest young of one token, it is as alike as the young "
+      + "offsets." },
   { label: "Hidden states, layer by layer", view: { sets: "countries,capitals", method: "pca", mode: "contextual", layer: 8 },
     note: "The same countries and capitals, after the model has read each one through 8 blocks. Move the layer "
       + "slider and watch the number under the map: how alike the country → capital offsets are changes from "
@@ -495,7 +497,8 @@ function plotAnalogy(data) {
       line: { color: "#b9bccb", dash: "dot", width: 1.5 }, showlegend: false },
     { type: "scatter", mode: "markers+text", showlegend: false, cliponaxis: false,
       x: data.points.map((p) => p.x), y: data.points.map((p) => p.y),
-      text: data.points.map((p) => plotText(p.role === "target" ? "a − b + c" : p.label)),
+      // A long word (up to 40 characters) would run off the chart: cut it there, whole in the hover.
+      text: data.points.map((p) => plotText(p.role === "target" ? "a − b + c" : shortLabel(p.label, 14))),
       textposition: data.points.map((p) => (p.role === "result" ? "bottom center" : "top center")),
       hovertext: data.points.map((p) => plotText(p.label)), hoverinfo: "text",
       textfont: { size: data.points.map((p) => (p.role === "result" ? 11 : 13)), color: data.points.map((p) => ROLE_COLOURS[p.role]) },
