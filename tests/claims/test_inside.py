@@ -328,12 +328,16 @@ def test_the_json_has_six_decimals_and_the_rope_angles_eight(real_client):
     assert all(v == round(v, 8) for v in angles) and any(v != round(v, 6) for v in angles)
 
 
-def test_the_mlp_is_one_hidden_layer_of_neurons_that_multiply_a_squashed_sum_by_a_second(real_engine, real_client):
+def test_the_mlp_is_one_hidden_layer_of_neurons_that_multiply_a_curved_sum_by_a_second(real_engine, real_client, france):
     """The lede and the tour card called the MLP 'a neural network like chapter 1's with many more neurons' (and 'a
     network like chapter 1's'): chapter 1's network has two hidden layers of tanh units, one weighted sum and a bias
     each; the MLP is one hidden layer of d_mlp neurons (576 -> 1,536 -> 576 in SmolLM2), each SiLU(gate sum) times a
     second, unsquashed sum (test_the_mlp_neurons_have_no_bias_and_multiply_two_sums). Both now say so, the width
-    from the model's config."""
+    from the model's config. Review: they said the neurons 'add up weighted inputs and squash the sum', which after
+    chapter 1 (tanh: 'squashes it into −1 … 1') reads as a bounded output; SiLU lets positive sums through: at the
+    page's default (layer 18, '␣is' of 'The capital of France is') 91 of the 1,536 outputs are above 1 (up to 3.27;
+    layer 29: 193, up to 12.51), while no output goes below −0.279. Now 'pass the sum through a curve, though not
+    chapter 1's squash into −1 … 1 (SiLU lets positive sums through and shrinks negative ones towards 0)'."""
     import re
 
     from app.schemas.network import DEFAULT_HIDDEN
@@ -348,5 +352,13 @@ def test_the_mlp_is_one_hidden_layer_of_neurons_that_multiply_a_squashed_sum_by_
     for path in ("/inside", "/"):
         page = re.sub(r"\s+", " ", real_client.get(path).text)
         assert "like chapter 1's with many more neurons" not in page and "a network like chapter 1's" not in page
+        assert "squash the sum" not in page
         assert (f"the <em>MLP</em>: one hidden layer of {width} neurons that, like chapter 1's, add up weighted inputs "
-                "and squash the sum, but each then multiplies it by a second weighted sum.") in page
+                "and pass the sum through a curve, though not chapter 1's squash into −1 … 1 (SiLU lets positive sums "
+                "through and shrinks negative ones towards 0), and each then multiplies it by a second weighted sum.") \
+            in page
+    gate = inside(france, 18, 1, 4).mlp_gate_pre.double()
+    out = F.silu(gate)
+    assert int((out > 1).sum()) > 10                                    # not squashed into −1 … 1
+    assert bool((out[gate > 0] >= gate[gate > 0] / 2).all())           # positive sums let through (at least half)
+    assert float(out.min()) >= -0.2785 and bool((out[gate < 0].abs() < gate[gate < 0].abs()).all())  # towards 0
