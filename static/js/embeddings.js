@@ -498,7 +498,7 @@ function plotAnalogy(data) {
     { type: "scatter", mode: "markers+text", showlegend: false, cliponaxis: false,
       x: data.points.map((p) => p.x), y: data.points.map((p) => p.y),
       // A long word (up to 40 characters) would run off the chart: cut it there, whole in the hover.
-      text: data.points.map((p) => plotText(p.role === "target" ? "a − b + c" : shortLabel(p.label, 14))),
+      text: data.points.map((p) => plotText(p.role === "target" ? "a − b + c" : shortLabel(p.label, 12))),
       textposition: data.points.map((p) => (p.role === "result" ? "bottom center" : "top center")),
       hovertext: data.points.map((p) => plotText(p.label)), hoverinfo: "text",
       textfont: { size: data.points.map((p) => (p.role === "result" ? 11 : 13)), color: data.points.map((p) => ROLE_COLOURS[p.role]) },
@@ -508,8 +508,10 @@ function plotAnalogy(data) {
   // The two offsets as arrows: b -> a (dog -> puppy) and c -> answer (cat -> kitten).
   const arrow = (from, to, colour) => ({ x: to.x, y: to.y, ax: from.x, ay: from.y, xref: "x", yref: "y", axref: "x", ayref: "y",
     showarrow: true, arrowhead: 3, arrowsize: 1.2, arrowwidth: 2, arrowcolor: colour, text: "", standoff: 7, startstandoff: 7 });
+  // Room beside the outermost points for their labels, which Plotly's autorange does not count.
+  const xs = data.points.map((p) => p.x), lo = Math.min(...xs), hi = Math.max(...xs), pad = 0.15 * (hi - lo || 1);
   const layout = plotLayout({ height: 380, margin: { l: 30, r: 20, t: 20, b: 30 },
-    xaxis: { zeroline: false, showticklabels: false, title: { text: "PC1" } },
+    xaxis: { zeroline: false, showticklabels: false, title: { text: "PC1" }, range: [lo - pad, hi + pad] },
     yaxis: { zeroline: false, showticklabels: false, title: { text: "PC2" }, scaleanchor: "x" },
     annotations: [arrow(at.b, at.a, ROLE_COLOURS.a), arrow(at.c, at.answer, ROLE_COLOURS.answer)] });
   return react($("analogy-plot"), traces, layout);

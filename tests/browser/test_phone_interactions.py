@@ -36,6 +36,14 @@ def test_embeddings_an_error_and_a_verdict_quoting_a_long_word_wrap_on_a_phone(p
     page.locator("#analogy-form button[type=submit]").tap()
     expect(page.locator("#verdict")).to_contain_text(f"king − {word} + king")
     assert_fits_phone(page)
+    # The chart's own labels: the 40-letter word ran off the analogy chart's edge (cut there now, whole
+    # in the hover).
+    page.wait_for_selector("#analogy-plot .textpoint text")
+    outside = page.evaluate("""() => {
+      const box = document.querySelector('#analogy-plot .main-svg').getBoundingClientRect();
+      return [...document.querySelectorAll('#analogy-plot .textpoint text')].map((t) => [t.textContent, t.getBoundingClientRect()])
+        .filter(([, r]) => r.left < box.left - 1 || r.right > box.right + 1).map(([text]) => text); }""")
+    assert outside == []
 
 
 def test_predict_a_long_word_or_url_in_the_text_wraps_in_what_the_model_reads(phone_page):
