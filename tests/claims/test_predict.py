@@ -272,7 +272,7 @@ def test_surprise_is_each_tokens_probability_given_the_tokens_before_it(real_eng
 
 def test_generation_predicts_again_from_the_longer_text_without_redoing_the_earlier_tokens(real_engine, real_client):
     """The lede (and the tour's card): the model 'draws one token, appends it and predicts again from
-    the longer text' and chapter 6 'shows how it keeps the earlier tokens' work instead of redoing it'.
+    the longer text' and chapter 6 'says how it keeps the earlier tokens' work instead of redoing it'.
     Both said it 'does it all again' / 'starts again', which reads as a pass over the whole text per
     token. Measured on /predict's own generation (POST /api/generate with the text): every pass after
     the prompt's reads one token, and the greedy tokens are those of full passes over the longer text."""
@@ -299,4 +299,8 @@ def test_generation_predicts_again_from_the_longer_text_without_redoing_the_earl
         page = re.sub(r"\s+", " ", real_client.get(path).text)
         assert "does it all again" not in page and "starts again" not in page
         assert "appends it and predicts again from the longer text" in page
-        assert re.search(r"chapter 6(</a>)? shows how it keeps the earlier tokens' work instead of redoing it", page)
+        assert re.search(r"chapter 6(</a>)? says how it keeps the earlier tokens' work instead of redoing it", page)
+    # Chapter 6 says it in one sentence, and no page shows the cache at work: 'says', not 'shows' (review).
+    chat = re.sub(r"\s+", " ", real_client.get("/chat").text)
+    assert "Each new token costs one token's forward pass: the keys and values of everything before it are kept in " \
+        "a cache." in chat and "shows how it keeps" not in page
