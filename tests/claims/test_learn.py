@@ -299,8 +299,8 @@ def test_the_best_first_layer_head_looks_back_far_above_chance_but_is_not_always
     assert fin.previous_two_back == pytest.approx(float(two_back), abs=1e-4)
     page = " ".join((Path(__file__).resolve().parents[2] / "templates" / "learn.html").read_text().split())
     assert "learns to look one token back (a <strong>previous-token head</strong>)" not in page
-    assert ("far more than attention spread evenly would (the reading under the score charts above gives the numbers; "
-            "with at least half its attention there, the probes call it a <strong>previous-token head</strong>)") in page
+    assert ("learns to look one token back (with at least half its attention there, the probes call it a "
+            "<strong>previous-token head</strong>; the readings above give this tiny model's numbers)") in page
 
 
 
@@ -311,8 +311,7 @@ def test_the_previous_token_head_looks_back_from_some_tokens_not_from_every_toke
     0.99 of its attention one token back (mean by position), from the 24th on 0.00 to 0.06; on the page's sample 22
     tokens put over half there (97% on average), the 25 others 2%. No other layer-0 head looks back where it does
     not (trained for 3,000 steps it looks back from 46 of the sample's 47). The reading now gives the average and
-    the split, computed from the pattern; the paragraph says 'into the vector of each token it looks back from (in
-    the tiny model that need not be every token ...)'."""
+    the split, computed from the pattern; the paragraph says 'From each token where it looks back, it writes ...'."""
     from pathlib import Path
 
     result = runs[2]
@@ -334,6 +333,6 @@ def test_the_previous_token_head_looks_back_from_some_tokens_not_from_every_toke
     root = Path(__file__).resolve().parents[2]
     page = " ".join((root / "templates" / "learn.html").read_text().split())
     assert "into every position's vector" not in page
-    assert ("writes “the token before me was A” into the vector of each token it looks back from (in the tiny model "
-            "that need not be every token: the reading under its pattern above says which)") in page
+    assert ("From each token where it looks back, it writes “the token before me was A” into that token's vector"
+            ) in page
     assert "of every token's attention there" not in (root / "static" / "js" / "learn.js").read_text()
