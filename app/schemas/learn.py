@@ -99,7 +99,8 @@ class FinalOut(BaseModel):
                                              "if it reaches `config.threshold`; else null.")
     best_head: HeadScore = Field(..., description="The head with the highest induction score, whatever it is.")
     previous_token_head: HeadScore = Field(..., description="The first layer's head with the highest previous-token "
-                                           "score (the one an induction head reads from, if any).")
+                                           "score: the kind of head an induction head needs before it (this field does not test that one "
+                                           "reads from it).")
     previous_two_back: float = Field(..., description="Control for previous_token_head's score: its mean attention "
                                      "from each token to the one two before it, on the same held-out sequences.")
     previous_even: float = Field(..., description="Control for previous_token_head's score: the previous-token "
