@@ -79,6 +79,18 @@ class Engine:
         stem = Path(self.source).name.removesuffix(".gguf")
         return re.sub(r"[.-](I?Q\d\w*|BF16|F16|F32)$", "", stem, flags=re.IGNORECASE)
 
+    @functools.cached_property
+    def runs_smollm2(self) -> bool:
+        """Whether this is the default GGUF, SmolLM2-135M-Instruct: the pages' pinned sentences
+        (docs/CLAIMS.md) were checked on it alone. A GGUF named in TT_MODEL_PATH is hashed once, at
+        the first page; the default was checked when it was fetched; the tiny test model is not it."""
+        if not self.source:
+            return False
+        if self.settings.model_path is None:
+            return True
+        from model.fetch import SMOLLM2, sha256_of
+        return sha256_of(Path(self.source)) == SMOLLM2.gguf_sha256
+
     # --- running model work off the event loop -----------------------------------------------
 
     def locked(self, fn: Callable[..., T], *args, **kwargs) -> T:

@@ -131,7 +131,7 @@ def render(request: Request, template: str, active: str, **context) -> Response:
         "chapters": CHAPTERS, "active": active,
         "plotly_url": PLOTLY_URL, "plotly_full_url": PLOTLY_FULL_URL, "preload_plotly": active in CHART_PAGES,
         "modules": module_graph(f"{active or 'tour'}.js"),
-        "model_name": engine.display_name, "model": engine.cfg,
+        "model_name": engine.display_name, "model": engine.cfg, "runs_smollm2": engine.runs_smollm2,
         "model_json": model_view.model_info(engine).model_dump_json(), **context})
     if head and streamed:
         # The GET this HEAD stands for is streamed, without a Content-Length: so is the HEAD's answer,

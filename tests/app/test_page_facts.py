@@ -36,3 +36,27 @@ def test_vocabulary_and_vector_size_are_the_models(tiny_client):
 def test_the_real_model_reads_with_thousands_separators(real_client):
     assert "49,152 rows" in text_of(real_client, "/embeddings")
     assert "All 270 heads at once" in text_of(real_client, "/attention")
+
+
+def test_a_page_says_when_another_model_runs_than_the_one_its_sentences_were_checked_on(tiny_client, real_client):
+    """Pinned sentences (docs/CLAIMS.md) describe SmolLM2-135M-Instruct itself; with another model the page
+    still shows them, so it says which model runs and that those were checked on SmolLM2 only."""
+    for path in ("/", "/chat", "/why", "/attention"):
+        assert "not SmolLM2-135M-Instruct, the model these pages were written about" in text_of(tiny_client, path)
+        assert "other-model" not in real_client.get(path).text, path
+
+
+def test_only_the_default_gguf_counts_as_smollm2(real_engine, tiny_engine, tmp_path):
+    from pathlib import Path
+
+    from app.engine import Engine
+    from app.settings import Settings
+
+    assert real_engine.runs_smollm2 and not tiny_engine.runs_smollm2
+    same = Engine(real_engine.model, real_engine.tokenizer, Settings(model_path=Path(real_engine.source)),
+                  source=real_engine.source)
+    assert same.runs_smollm2  # the same file named in TT_MODEL_PATH: its SHA-256 is the default's
+    other = tmp_path / "other.gguf"
+    other.write_bytes(b"GGUF" + bytes(64))
+    assert not Engine(tiny_engine.model, tiny_engine.tokenizer, Settings(model_path=other),
+                      source=str(other)).runs_smollm2
