@@ -6,7 +6,7 @@ import { $, api, debounce, el, plotConfig, plotLayout, readState, writeState } f
 import { apiFirst } from "./kit/first.js";
 import { loader, markFailed } from "./kit/load.js";
 import { model } from "./kit/model.js";
-import { plotly } from "./kit/plotly.js";
+import { isTouch, plotly } from "./kit/plotly.js";
 import { Diagram, NEGATIVE, POSITIVE, layerName, probPct } from "./network_diagram.js";
 
 const DEFAULTS = { px: "010111010", lr: 0.5, epochs: 200, h1: 6, h2: 5, seed: 1, trained: false,
@@ -375,7 +375,7 @@ function renderGallery(container, examples) {
       const flipped = ex.flipped.length ? `${ex.flipped.length} pixel${ex.flipped.length > 1 ? "s" : ""} flipped`
         : "clean";
       const b = el("button", { cls: "example", attrs: { type: "button", "data-index": String(i) },
-        title: `${s.label}, ${flipped}. Click to draw it.` }, [mini(ex.pixels, "mini example-grid")]);
+        title: `${s.label}, ${flipped}. ${isTouch ? "Tap" : "Click"} to draw it.` }, [mini(ex.pixels, "mini example-grid")]);
       b.addEventListener("click", () => { state.target = -1; setPixels(ex.pixels); });
       row.append(b);
     });
@@ -392,7 +392,7 @@ function markGalleries(result) {
       b.classList.toggle("right", !!predictions && predictions[i] === ex.label);
       b.classList.toggle("wrong", !!predictions && predictions[i] !== ex.label);
       if (predictions && predictions[i] !== ex.label) b.title = `${symbols[ex.label].label}, but the network says ` +
-        `${symbols[predictions[i]].label}. Click to draw it.`;
+        `${symbols[predictions[i]].label}. ${isTouch ? "Tap" : "Click"} to draw it.`;
     }
   }
 }

@@ -2,6 +2,8 @@
 // lines (colour = sign, width = size). Built once per network shape, then only attributes change,
 // so it can be redrawn on every animation frame of training.
 
+import { isTouch } from "./kit/plotly.js";
+
 const SVG = "http://www.w3.org/2000/svg";
 const W = 640, H = 440, R = 16;
 const COLUMN_X = [92, 258, 424, 566];
@@ -167,7 +169,7 @@ export class Diagram {
         line.setAttribute("stroke", w >= 0 ? POSITIVE : NEGATIVE);
         line.setAttribute("stroke-width", edgeWidth(w).toFixed(2));
         setTitle(this.hits[k][to][from], `weight ${fmt(w, 3)}: from ${layerName(k, sizes)} ${from + 1} ` +
-          `to ${layerName(k + 1, sizes)} ${to + 1}. Click to see how training changes it.`);
+          `to ${layerName(k + 1, sizes)} ${to + 1}. ${isTouch ? "Tap" : "Click"} to see how training changes it.`);
       }));
     });
 
@@ -189,7 +191,7 @@ export class Diagram {
           label.setAttribute("fill", v > 0.05 ? "#1d2130" : "#fff");
           const bias = k > 0 ? weights.layers[k - 1].biases[i] : null;
           setTitle(g, k === 0
-            ? `pixel ${i + 1}: ${v > 0 ? "white" : v < 0 ? "black" : "grey"} (${fmt(v, 0)}). Click to flip it.`
+            ? `pixel ${i + 1}: ${v > 0 ? "white" : v < 0 ? "black" : "grey"} (${fmt(v, 0)}). ${isTouch ? "Tap" : "Click"} to flip it.`
             : `hidden ${k}, neuron ${i + 1}: ` + (sums ? `weighted sum + bias = ${fmt(sums[k - 1][i])}, ` : "") +
               `${k === last - 1 ? this.squash : "tanh"} → ${fmt(v)} (bias ${fmt(bias)})`);
         }

@@ -212,3 +212,14 @@ def test_a_busy_server_hides_the_answer_of_the_previous_drawing(busy_page):
     page.wait_for_selector("#bars", state="visible")
     page.wait_for_selector("#step-body .calc-row", state="visible")
     assert page.locator("#net-error").inner_text() == ""
+
+
+def test_the_diagrams_hints_say_tap_on_a_touch_screen(page, phone_page):
+    """The diagram's SVG titles (read by screen readers, shown on hover) said 'Click to flip it' on phones too."""
+    for p, verb in ((phone_page, "Tap"), (page, "Click")):
+        p.goto("/network")
+        wait_ready(p)
+        titles = p.locator("#diagram title").all_text_contents()
+        assert any(t.endswith(f"{verb} to flip it.") for t in titles)
+        assert any(t.endswith(f"{verb} to see how training changes it.") for t in titles)
+        assert not any(("Click to" if verb == "Tap" else "Tap to") in t for t in titles)

@@ -3,6 +3,7 @@
 
 import { svgEl } from "../api.js";
 import { drawHeatmap } from "../kit/heatmap.js";
+import { isTouch } from "../kit/plotly.js";
 import { overlap } from "./compact.js";
 import { patternCanvas } from "./grid.js";
 
@@ -33,7 +34,7 @@ export function drawGqa(svg, data, layer, selectedHead, onPick) {
     const g = kvHeadOf[h];
     const link = svgEl("g", { class: "gqa-head" + (h === selectedHead ? " selected" : ""), tabindex: "0",
       role: "button", "aria-label": `q${h}: open layer ${layer} head ${h}` });
-    link.append(svgEl("title", {}, `Layer ${layer} · head ${h}: reads key/value head ${g}. Click to open.`));
+    link.append(svgEl("title", {}, `Layer ${layer} · head ${h}: reads key/value head ${g}. ${isTouch ? "Tap" : "Click"} to open.`));
     link.append(svgEl("image", { x: qx(h), y: 22, width: cell, height: cell, preserveAspectRatio: "none",
       href: patternCanvas(data.head(layer, h)).toDataURL(), style: "image-rendering: pixelated" }));
     link.append(svgEl("rect", { x: qx(h), y: 22, width: cell, height: cell, fill: "none",

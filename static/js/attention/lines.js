@@ -3,6 +3,7 @@
 
 import { svgEl } from "../api.js";
 import { plainTokenLabel } from "../kit/chips.js";
+import { isTouch } from "../kit/plotly.js";
 
 // Up to this many tokens every row is drawn; past it, only the rows that matter (see `rowsToDraw`).
 const ALL_ROWS = 40;
@@ -73,7 +74,7 @@ export function drawLines(svg, tokens, weights, query, onPick) {
     const left = svgEl("text", { x: leftX, y: y(i), "text-anchor": "end",
       class: "tok-left" + (i === query ? " query" : "") + (i > query ? " later" : "") });
     left.textContent = label;
-    left.append(svgEl("title", {}, `#${i}: click to look from here`));
+    left.append(svgEl("title", {}, `#${i}: ${isTouch ? "tap" : "click"} to look from here`));
     // A button for the keyboard too: Tab to a token, Enter or Space looks from it.
     left.setAttribute("tabindex", "0");
     left.setAttribute("role", "button");
