@@ -57,7 +57,8 @@ const MAP_PRESETS = [
   { label: "Animals → their young (t-SNE)", view: { sets: "animals,young", method: "tsne", mode: "static" },
     note: "t-SNE keeps each word's nearest words near it, at the price of distorting the rest. The numbers "
       + "under the map are computed on all the numbers, not on the picture: the “young of” offsets are far less "
-      + "alike than the country → capital ones, but more alike than each animal paired with another animal's young: "
+      + "alike than the country → capital ones, but more alike than the same words paired at random (each animal "
+      + "with another animal's young), though a search finds a few wrong pairings more alike still: "
       + "a weak “young of” direction in this model's input embeddings. The control under the map comes out lower, "
       + "but is no fair test here: five of the young are two tokens each, matched by a piece commoner than the word "
       + "(foal by ␣fo); matched as rare as kitten, the rarest young of one token, it is as alike as the young "

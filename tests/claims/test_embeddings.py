@@ -513,8 +513,9 @@ def test_the_maps_pairs_are_read_against_matched_partners_and_young_of_is_a_weak
     note = re.sub(r'"\s*\+\s*"', "", EMBEDDINGS_JS)   # the preset notes' string pieces joined
     assert "0 = unrelated" not in note and "no clear “young of” direction" not in note
     assert "or with a random word-like token about as common as its young" not in note
-    assert ("far less alike than the country → capital ones, but more alike than each animal paired with another "
-            "animal's young: a weak “young of” direction in this model's input embeddings. The control under the map "
+    assert ("far less alike than the country → capital ones, but more alike than the same words paired at random "
+            "(each animal with another animal's young), though a search finds a few wrong pairings more alike still: a "
+            "weak “young of” direction in this model's input embeddings. The control under the map "
             "comes out lower, but is no fair test here: five of the young are two tokens each, matched by a piece "
             "commoner than the word (foal by ␣fo); matched as rare as kitten, the rarest young of one token, it is as "
             "alike as the young offsets.") in note
@@ -556,6 +557,16 @@ def test_the_matched_control_is_no_fair_test_of_young_of(smollm2):
         if bool((perm != torch.arange(n)).all()):
             wrong.append(mean_pair_cosine(youngs[perm] - firsts))
     assert max(wrong) < offsets
+    # ... but not every wrong pairing (review): the note said 'more alike than each animal paired with another
+    # animal's young'; 20,000 random derangements average 0.093 (at most 0.116), yet a swap-by-swap search finds
+    # wrong pairings above 0.117, such as this one at 0.121. The note now says 'than the same words paired at random
+    # ..., though a search finds a few wrong pairings more alike still'.
+    searched = ["piglet", "foal", "fawn", "duckling", "puppy", "calf", "chick", "kid", "tadpole", "kitten", "lamb", "cub"]
+    assert all(b != young[i] for i, b in enumerate(searched)) and sorted(searched) == sorted(young)
+    assert mean_pair_cosine(torch.stack([static(smollm2, b).double() for b in searched]) - firsts) > offsets + 0.002
+    assert sum(wrong) / len(wrong) < offsets - 0.015
+    note = re.sub(r'"\s*\+\s*"', "", EMBEDDINGS_JS)
+    assert "but more alike than each animal paired with another animal's young" not in note
 
 
 def test_the_input_layer_is_blind_to_the_order_of_the_same_tokens_not_of_the_words(smollm2):
