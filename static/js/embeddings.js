@@ -57,12 +57,12 @@ const MAP_PRESETS = [
   { label: "Animals → their young (t-SNE)", view: { sets: "animals,young", method: "tsne", mode: "static" },
     note: "t-SNE keeps each word's nearest words near it, at the price of distorting the rest. The numbers "
       + "under the map are computed on all the numbers, not on the picture: the “young of” offsets are far less "
-      + "alike than the country → capital ones, but more alike than the same words paired at random (each animal "
-      + "with another animal's young), though a search finds a few wrong pairings more alike still: "
-      + "a weak “young of” direction in this model's input embeddings. The control under the map comes out lower, "
-      + "but is no fair test here: five of the young are two tokens each, matched by a piece commoner than the word "
-      + "(foal by ␣fo); matched as rare as kitten, the rarest young of one token, it is as alike as the young "
-      + "offsets." },
+      + "alike than the country → capital ones, and only a little more alike than the same words paired at random "
+      + "(each animal with another animal's young), with a few wrong pairings more alike still. The control under "
+      + "the map comes out lower, but is no fair test here: five of the young are two tokens each, matched by a "
+      + "piece commoner than the word (foal by ␣fo); matched as rare as kitten, the rarest young of one token, it "
+      + "is as alike as the young offsets. So these numbers show no clear “young of” direction in this model's "
+      + "input embeddings." },
   { label: "Hidden states, layer by layer", view: { sets: "countries,capitals", method: "pca", mode: "contextual", layer: 8 },
     note: "The same countries and capitals, after the model has read each one through 8 blocks. Move the layer "
       + "slider and watch the number under the map: how alike the country → capital offsets are changes from "
